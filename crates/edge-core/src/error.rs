@@ -1,0 +1,152 @@
+//! The error contract: every error that can reach a client knows its HTTP status and
+//! its stable JSON error code, in exactly one place (its `HttpError` impl).
+//! Workers turn any `HttpError` into a response with one function; nothing else
+//! chooses a status for an error.
+
+use serde::Serialize;
+
+/// An error that can be answered over HTTP.
+///
+/// Contract: `status()` is a 4xx or 5xx code; `code()` is a stable, lowercase,
+/// snake_case identifier that clients may match on; `Display` is a human-readable,
+/// lowercase message that never contains secrets or raw input beyond short field names.
+pub trait HttpError: std::fmt::Display {
+    /// HTTP status code for this error (400..=599).
+    fn status(&self) -> u16;
+    /// Stable machine-readable error code, e.g. `"invalid_metric"`.
+    fn code(&self) -> &'static str;
+    /// Optional name of the input field that failed validation.
+    fn field(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// The JSON body of every error response: `{"error":{"code":..,"message":..,"field":..}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ErrorBody {
+    /// The error object.
+    pub error: ErrorDetail,
+}
+
+/// The inner object of an [`ErrorBody`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code.
+    pub code: &'static str,
+    /// Human-readable message.
+    pub message: String,
+    /// The input field that failed, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl ErrorBody {
+    /// Builds the body for any [`HttpError`].
+    #[must_use]
+    pub fn from_error(err: &(impl HttpError + ?Sized)) -> Self {
+        Self {
+            error: ErrorDetail {
+                code: err.code(),
+                message: err.to_string(),
+                field: err.field().map(str::to_owned),
+            },
+        }
+    }
+}
+
+/// Errors every worker can answer with regardless of its own domain.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommonError {
+    /// No route matches the request path.
+    #[error("no route for this path")]
+    NotFound,
+    /// The path exists but not for this method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// The caller is not authenticated for this endpoint.
+    #[error("missing or invalid credentials")]
+    Unauthorized,
+    /// The request body is larger than this endpoint accepts.
+    #[error("request body exceeds {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The next hop (a service binding or an origin) did not answer in time.
+    #[error("upstream did not answer within {timeout_ms} ms")]
+    UpstreamTimeout {
+        /// The timeout that expired.
+        timeout_ms: u64,
+    },
+    /// The next hop could not be reached or failed at the transport level.
+    #[error("upstream unavailable")]
+    UpstreamUnavailable,
+    /// A required binding or setting is missing or malformed; the deployment is broken.
+    #[error("worker misconfigured: {0}")]
+    Misconfigured(&'static str),
+    /// An unexpected failure inside the worker; details go to the log, not the client.
+    #[error("internal error")]
+    Internal,
+}
+
+impl HttpError for CommonError {
+    fn status(&self) -> u16 {
+        match self {
+            Self::NotFound => 404,
+            Self::MethodNotAllowed => 405,
+            Self::Unauthorized => 401,
+            Self::PayloadTooLarge { .. } => 413,
+            Self::UpstreamTimeout { .. } => 504,
+            Self::UpstreamUnavailable => 503,
+            Self::Misconfigured(_) | Self::Internal => 500,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Unauthorized => "unauthorized",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::UpstreamTimeout { .. } => "upstream_timeout",
+            Self::UpstreamUnavailable => "upstream_unavailable",
+            Self::Misconfigured(_) => "misconfigured",
+            Self::Internal => "internal_error",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_carries_code_message_and_field() {
+        let body = ErrorBody::from_error(&CommonError::PayloadTooLarge { limit: 10 });
+        let json = serde_json::to_value(&body).expect("serializes");
+        assert_eq!(json["error"]["code"], "payload_too_large");
+        assert_eq!(json["error"]["message"], "request body exceeds 10 bytes");
+        assert!(json["error"].get("field").is_none());
+    }
+
+    #[test]
+    fn every_common_error_is_4xx_or_5xx_with_snake_case_code() {
+        let all = [
+            CommonError::NotFound,
+            CommonError::MethodNotAllowed,
+            CommonError::Unauthorized,
+            CommonError::PayloadTooLarge { limit: 1 },
+            CommonError::UpstreamTimeout { timeout_ms: 1 },
+            CommonError::UpstreamUnavailable,
+            CommonError::Misconfigured("x"),
+            CommonError::Internal,
+        ];
+        for e in all {
+            assert!((400..=599).contains(&e.status()), "{e:?}");
+            assert!(
+                e.code().chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{e:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! Sans-IO core of edge-workers.
+//!
+//! Everything here is deterministic: inputs in, decisions out. There is no `worker`
+//! dependency, no async, no clock and no RNG; callers pass the time in (`now_ms`).
+//! It builds and tests natively and on `wasm32-unknown-unknown`.
+//!
+//! Modules:
+//! - [`admin`]: the admin-secret check, in constant time.
+//! - [`error`]: the one contract every error follows to become an HTTP response.
+//! - [`service`]: the names of the five workers.
+//! - [`request_id`]: validation of request ids carried between hops.
+//! - [`health`]: `/health` reports and how a hop's health folds into the chain's.
+//! - [`metric`]: the metric event every worker reports, and its strict parser.
+
+pub mod admin;
+pub mod error;
+pub mod health;
+pub mod metric;
+pub mod request_id;
+pub mod service;
+
+pub use error::{ErrorBody, HttpError};
+pub use health::{HealthReport, HealthStatus, NextHop};
+pub use metric::{MetricError, MetricEvent};
+pub use request_id::RequestId;
+pub use service::ServiceName;

@@ -1,0 +1,332 @@
+//! The metric event every worker reports to analytics-collector, and its strict parser.
+//!
+//! The collector trusts nothing it receives: [`MetricEvent::from_json`] bounds the body
+//! size, rejects unknown fields, and checks every field's type and range, naming the
+//! first field that failed.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::error::HttpError;
+use crate::request_id::RequestId;
+use crate::service::ServiceName;
+
+/// Largest accepted body for one metric event, in bytes.
+pub const MAX_EVENT_BYTES: usize = 4 * 1024;
+/// Longest accepted `path`, in bytes.
+pub const MAX_PATH_LEN: usize = 512;
+/// Longest accepted `method`, in bytes.
+pub const MAX_METHOD_LEN: usize = 16;
+/// Largest accepted `latency_ms` (ten minutes).
+pub const MAX_LATENCY_MS: f64 = 600_000.0;
+
+/// One observation of one request at one hop.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricEvent {
+    /// The worker that observed the request.
+    pub worker: ServiceName,
+    /// Ties together the events of one request across hops.
+    pub request_id: RequestId,
+    /// When the hop finished, unix milliseconds (from the reporting worker's clock).
+    pub ts_ms: u64,
+    /// HTTP method token, e.g. `GET`.
+    pub method: String,
+    /// Request path without query string; starts with `/`.
+    pub path: String,
+    /// HTTP status the hop answered with (100..=599).
+    pub status: u16,
+    /// Time spent in the hop, milliseconds, finite and in `0..=600000`.
+    pub latency_ms: f64,
+    /// ISO 3166-1 alpha-2 country of the client, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    /// Cloudflare colo (IATA code) that ran the hop, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub colo: Option<String>,
+}
+
+/// Why a metric event was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MetricError {
+    /// The body is larger than [`MAX_EVENT_BYTES`].
+    #[error("metric body exceeds {MAX_EVENT_BYTES} bytes")]
+    TooLarge,
+    /// The body is not a JSON object.
+    #[error("metric body is not a json object")]
+    Malformed,
+    /// A field the event does not define was present.
+    #[error("unknown field")]
+    UnknownField {
+        /// The offending key (cut to 64 bytes).
+        field: String,
+    },
+    /// A required field was absent.
+    #[error("missing required field")]
+    Missing {
+        /// The missing field.
+        field: &'static str,
+    },
+    /// A field had the wrong type or an out-of-range value.
+    #[error("invalid value: {reason}")]
+    Invalid {
+        /// The offending field.
+        field: &'static str,
+        /// What was wrong, lowercase.
+        reason: &'static str,
+    },
+}
+
+impl HttpError for MetricError {
+    fn status(&self) -> u16 {
+        match self {
+            Self::TooLarge => 413,
+            _ => 400,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Self::TooLarge => "payload_too_large",
+            Self::Malformed => "malformed_json",
+            Self::UnknownField { .. } => "unknown_field",
+            Self::Missing { .. } => "missing_field",
+            Self::Invalid { .. } => "invalid_field",
+        }
+    }
+
+    fn field(&self) -> Option<&str> {
+        match self {
+            Self::UnknownField { field } => Some(field),
+            Self::Missing { field } | Self::Invalid { field, .. } => Some(field),
+            Self::TooLarge | Self::Malformed => None,
+        }
+    }
+}
+
+const FIELDS: [&str; 9] = [
+    "worker",
+    "request_id",
+    "ts_ms",
+    "method",
+    "path",
+    "status",
+    "latency_ms",
+    "country",
+    "colo",
+];
+
+impl MetricEvent {
+    /// Parses and validates one event from raw JSON bytes.
+    ///
+    /// # Errors
+    /// [`MetricError`] naming the first field (in declaration order) that failed.
+    pub fn from_json(body: &[u8]) -> Result<Self, MetricError> {
+        if body.len() > MAX_EVENT_BYTES {
+            return Err(MetricError::TooLarge);
+        }
+        match serde_json::from_slice::<Value>(body) {
+            Ok(Value::Object(map)) => Self::from_object(&map),
+            _ => Err(MetricError::Malformed),
+        }
+    }
+
+    /// Validates one event from an already-parsed JSON object (the unit a batch is made of).
+    ///
+    /// # Errors
+    /// As [`MetricEvent::from_json`], minus the size check.
+    pub fn from_object(map: &Map<String, Value>) -> Result<Self, MetricError> {
+        if let Some(k) = map.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+            let field = k.chars().take(64).collect();
+            return Err(MetricError::UnknownField { field });
+        }
+        let worker =
+            ServiceName::parse(required_str(map, "worker")?).ok_or(MetricError::Invalid {
+                field: "worker",
+                reason: "not a known worker",
+            })?;
+        let request_id =
+            RequestId::parse(required_str(map, "request_id")?).ok_or(MetricError::Invalid {
+                field: "request_id",
+                reason: "expected 1..=64 of [a-za-z0-9._-]",
+            })?;
+        let ts_ms = required(map, "ts_ms")?
+            .as_u64()
+            .ok_or(MetricError::Invalid {
+                field: "ts_ms",
+                reason: "expected a non-negative integer",
+            })?;
+        let method = required_str(map, "method")?;
+        if method.is_empty()
+            || method.len() > MAX_METHOD_LEN
+            || !method.bytes().all(|b| b.is_ascii_uppercase())
+        {
+            return Err(MetricError::Invalid {
+                field: "method",
+                reason: "expected an uppercase method token",
+            });
+        }
+        let path = required_str(map, "path")?;
+        if !path.starts_with('/')
+            || path.len() > MAX_PATH_LEN
+            || path.contains('?')
+            || path.chars().any(char::is_control)
+        {
+            return Err(MetricError::Invalid {
+                field: "path",
+                reason: "expected an absolute path without query, at most 512 bytes",
+            });
+        }
+        let status = required(map, "status")?
+            .as_u64()
+            .filter(|s| (100..=599).contains(s))
+            .and_then(|s| u16::try_from(s).ok())
+            .ok_or(MetricError::Invalid {
+                field: "status",
+                reason: "expected an integer in 100..=599",
+            })?;
+        let latency_ms = required(map, "latency_ms")?
+            .as_f64()
+            .filter(|l| l.is_finite() && (0.0..=MAX_LATENCY_MS).contains(l))
+            .ok_or(MetricError::Invalid {
+                field: "latency_ms",
+                reason: "expected a number in 0..=600000",
+            })?;
+        let country = optional_code(map, "country", 2, |b| b.is_ascii_uppercase())?;
+        let colo = optional_code(map, "colo", 3, |b| b.is_ascii_uppercase())?;
+        Ok(Self {
+            worker,
+            request_id,
+            ts_ms,
+            method: method.to_owned(),
+            path: path.to_owned(),
+            status,
+            latency_ms,
+            country,
+            colo,
+        })
+    }
+}
+
+fn required<'a>(
+    map: &'a Map<String, Value>,
+    field: &'static str,
+) -> Result<&'a Value, MetricError> {
+    map.get(field)
+        .filter(|v| !v.is_null())
+        .ok_or(MetricError::Missing { field })
+}
+
+fn required_str<'a>(
+    map: &'a Map<String, Value>,
+    field: &'static str,
+) -> Result<&'a str, MetricError> {
+    required(map, field)?.as_str().ok_or(MetricError::Invalid {
+        field,
+        reason: "expected a string",
+    })
+}
+
+/// An optional fixed-length code (country, colo) of bytes accepted by `ok`.
+fn optional_code(
+    map: &Map<String, Value>,
+    field: &'static str,
+    len: usize,
+    ok: fn(u8) -> bool,
+) -> Result<Option<String>, MetricError> {
+    match map.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.len() == len && s.bytes().all(ok) => Ok(Some(s.clone())),
+        Some(_) => Err(MetricError::Invalid {
+            field,
+            reason: "expected an uppercase code of fixed length",
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn valid() -> Value {
+        json!({
+            "worker": "cache-manager",
+            "request_id": "req-1",
+            "ts_ms": 1_763_000_000_000u64,
+            "method": "GET",
+            "path": "/api/v1/agents",
+            "status": 200,
+            "latency_ms": 12.5,
+            "country": "DE",
+            "colo": "FRA"
+        })
+    }
+
+    fn parse(v: &Value) -> Result<MetricEvent, MetricError> {
+        MetricEvent::from_json(&serde_json::to_vec(v).expect("serializes"))
+    }
+
+    #[test]
+    fn valid_event_round_trips() {
+        let ev = parse(&valid()).expect("valid");
+        assert_eq!(ev.worker, ServiceName::CacheManager);
+        assert_eq!(ev.status, 200);
+        assert_eq!(ev.country.as_deref(), Some("DE"));
+        let again = parse(&serde_json::to_value(&ev).expect("serializes")).expect("valid");
+        assert_eq!(again, ev);
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let cases: [(&str, Value, &str); 10] = [
+            ("worker", json!("billing"), "invalid_field"),
+            ("request_id", json!("a b"), "invalid_field"),
+            ("ts_ms", json!(-1), "invalid_field"),
+            ("method", json!("get"), "invalid_field"),
+            ("path", json!("/a?token=secret"), "invalid_field"),
+            ("status", json!(600), "invalid_field"),
+            ("latency_ms", json!(-0.5), "invalid_field"),
+            ("country", json!("Germany"), "invalid_field"),
+            ("colo", json!(7), "invalid_field"),
+            ("status", Value::Null, "missing_field"),
+        ];
+        for (field, value, code) in cases {
+            let mut v = valid();
+            v[field] = value;
+            let err = parse(&v).expect_err(field);
+            assert_eq!(err.field(), Some(field), "{err:?}");
+            assert_eq!(err.code(), code);
+            assert_eq!(err.status(), 400);
+        }
+    }
+
+    #[test]
+    fn unknown_fields_oversize_and_non_objects_are_refused() {
+        let mut v = valid();
+        v["password"] = json!("hunter2");
+        assert_eq!(parse(&v).expect_err("unknown").code(), "unknown_field");
+        let big = vec![b' '; MAX_EVENT_BYTES + 1];
+        assert_eq!(MetricEvent::from_json(&big), Err(MetricError::TooLarge));
+        assert_eq!(
+            MetricEvent::from_json(b"[1,2]"),
+            Err(MetricError::Malformed)
+        );
+        assert_eq!(MetricEvent::from_json(b"{"), Err(MetricError::Malformed));
+    }
+
+    #[test]
+    fn missing_required_fields_are_named() {
+        for field in [
+            "worker",
+            "request_id",
+            "ts_ms",
+            "method",
+            "path",
+            "latency_ms",
+        ] {
+            let mut v = valid();
+            v.as_object_mut().expect("object").remove(field);
+            assert_eq!(parse(&v), Err(MetricError::Missing { field }));
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! chat-webhook: LINE and Discord webhooks.
+//!
+//! Walking skeleton: answers `GET /health`; every other path is a JSON 404 until the
+//! LINE and Discord issues add their webhooks.
+
+use edge_core::ServiceName;
+use edge_glue::health;
+use worker::{Context, Env, Request, Response, Result, Router, event};
+
+const ME: ServiceName = ServiceName::ChatWebhook;
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+    edge_glue::serve(ME, req, env, ctx, true, |req, env, _hop| {
+        Router::new()
+            .get_async("/health", |_, rc| async move {
+                health::respond(&rc.env, ME, None).await
+            })
+            .run(req, env)
+    })
+    .await
+}

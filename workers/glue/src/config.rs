@@ -1,0 +1,56 @@
+//! Reading configuration from wrangler vars.
+//!
+//! Every tunable (timeouts, limits, upstream base URLs) is a var so local dev and tests
+//! can change it; a var that is present but malformed is a deployment fault, reported as
+//! [`CommonError::Misconfigured`] rather than silently replaced by the default.
+
+use edge_core::error::CommonError;
+use worker::Env;
+
+/// Reads an unsigned integer var, or `default` when the var is absent.
+///
+/// # Errors
+/// [`CommonError::Misconfigured`] when the var is set but not a decimal integer in `range`.
+pub fn u64_var(
+    env: &Env,
+    name: &'static str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, CommonError> {
+    match env.var(name) {
+        Err(_) => Ok(default),
+        Ok(v) => v
+            .to_string()
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .ok_or(CommonError::Misconfigured(name)),
+    }
+}
+
+/// Reads a required string var or secret.
+///
+/// # Errors
+/// [`CommonError::Misconfigured`] when neither a secret nor a var of that name exists, or it is empty.
+pub fn required_string(env: &Env, name: &'static str) -> Result<String, CommonError> {
+    env.secret(name)
+        .map(|s| s.to_string())
+        .or_else(|_| env.var(name).map(|v| v.to_string()))
+        .ok()
+        .filter(|s| !s.is_empty())
+        .ok_or(CommonError::Misconfigured(name))
+}
+
+/// Reads a required absolute `http://` or `https://` base URL var, without a trailing slash.
+///
+/// # Errors
+/// [`CommonError::Misconfigured`] when absent or not an http(s) URL.
+pub fn base_url(env: &Env, name: &'static str) -> Result<String, CommonError> {
+    let raw = required_string(env, name)?;
+    let url = worker::Url::parse(&raw).map_err(|_| CommonError::Misconfigured(name))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(CommonError::Misconfigured(name));
+    }
+    Ok(raw.trim_end_matches('/').to_owned())
+}

@@ -1,0 +1,79 @@
+//! `GET /health`: the worker's own report, folded with its next hop's.
+//!
+//! The next hop is asked through its service binding with a short timeout and a capped
+//! body, so a slow or broken hop makes this worker report `degraded` (503) instead of
+//! hanging. The folding rules live in `edge_core::health`.
+
+use edge_core::ServiceName;
+use edge_core::error::CommonError;
+use edge_core::health::{HealthReport, HopOutcome, MAX_HEALTH_BODY, NextHop};
+use worker::{Env, Method, Request, Response};
+
+use crate::hop::{self, NextHopBinding};
+use crate::{body, config, respond};
+
+/// Default time a worker waits for its next hop's `/health`, in milliseconds.
+pub const DEFAULT_HEALTH_TIMEOUT_MS: u64 = 2_000;
+
+/// Answers `GET /health` for `me`, asking `next` (when given) for its health first.
+///
+/// The wait for the next hop is the var `HEALTH_TIMEOUT_MS` (default 2000).
+///
+/// # Errors
+/// Only if the response cannot be built.
+pub async fn respond(
+    env: &Env,
+    me: ServiceName,
+    next: Option<NextHopBinding>,
+) -> worker::Result<Response> {
+    let version = env!("CARGO_PKG_VERSION");
+    let report = match next {
+        None => HealthReport::leaf(me, version),
+        Some(next) => HealthReport::chained(me, version, probe(env, next).await),
+    };
+    respond::json(report.http_status(), &report)
+}
+
+async fn probe(env: &Env, next: NextHopBinding) -> NextHop {
+    match ask(env, next.binding).await {
+        Observed::Answered(status, body) => NextHop::from_outcome(
+            next.worker,
+            HopOutcome::Answered {
+                status,
+                body: &body,
+            },
+        ),
+        Observed::TimedOut => NextHop::from_outcome(next.worker, HopOutcome::TimedOut),
+        Observed::Failed => NextHop::from_outcome(next.worker, HopOutcome::Failed),
+    }
+}
+
+/// What came back from the next hop, owning the body.
+enum Observed {
+    Answered(u16, Vec<u8>),
+    TimedOut,
+    Failed,
+}
+
+async fn ask(env: &Env, binding: &'static str) -> Observed {
+    let Ok(timeout_ms) = config::u64_var(
+        env,
+        "HEALTH_TIMEOUT_MS",
+        DEFAULT_HEALTH_TIMEOUT_MS,
+        1..=30_000,
+    ) else {
+        return Observed::Failed;
+    };
+    let Ok(req) = Request::new("https://internal/health", Method::Get) else {
+        return Observed::Failed;
+    };
+    let mut resp = match hop::call_service(env, binding, req, timeout_ms).await {
+        Ok(resp) => resp,
+        Err(CommonError::UpstreamTimeout { .. }) => return Observed::TimedOut,
+        Err(_) => return Observed::Failed,
+    };
+    match body::read_capped(&mut resp, MAX_HEALTH_BODY).await {
+        Ok(body) => Observed::Answered(resp.status_code(), body),
+        Err(_) => Observed::Failed,
+    }
+}

@@ -1,0 +1,121 @@
+//! Calling the next hop: a service binding or an origin, always with a timeout.
+//!
+//! The request is forwarded as it came (method, headers, streamed body, query) plus the
+//! request id. A hop that does not answer in time is a 504 `upstream_timeout`; one that
+//! fails at the transport level is a 503 `upstream_unavailable`. Neither is retried here:
+//! retry policy belongs to the worker that knows whether the request is idempotent.
+
+use std::time::Duration;
+
+use edge_core::error::CommonError;
+use edge_core::{RequestId, ServiceName};
+use futures::future::{Either, select};
+use worker::wasm_bindgen::JsValue;
+use worker::{
+    AbortController, Delay, Env, Fetch, Headers, Request, RequestInit, RequestRedirect, Response,
+};
+
+use crate::{REQUEST_ID_HEADER, config, respond};
+
+/// Default time a worker waits for its next hop, in milliseconds (var `UPSTREAM_TIMEOUT_MS`).
+pub const DEFAULT_UPSTREAM_TIMEOUT_MS: u64 = 30_000;
+
+/// The next hop of a worker in the chain: its binding name and the worker behind it.
+#[derive(Debug, Clone, Copy)]
+pub struct NextHopBinding {
+    /// The service binding's name in the wrangler config, e.g. `"CACHE"`.
+    pub binding: &'static str,
+    /// The worker expected behind that binding.
+    pub worker: ServiceName,
+}
+
+/// Forwards `req` unchanged (plus its request id) to `next`, and returns its answer, or
+/// the JSON error for a misconfigured binding, a timeout or an unreachable hop.
+///
+/// The wait is the var `UPSTREAM_TIMEOUT_MS` (default 30000, at most 300000).
+///
+/// # Errors
+/// Only if a request or response cannot be built.
+pub async fn forward_to_service(
+    req: &Request,
+    env: &Env,
+    next: NextHopBinding,
+    id: &RequestId,
+) -> worker::Result<Response> {
+    let outcome = async {
+        let timeout_ms = config::u64_var(
+            env,
+            "UPSTREAM_TIMEOUT_MS",
+            DEFAULT_UPSTREAM_TIMEOUT_MS,
+            1..=300_000,
+        )?;
+        let url = req.url().map_err(|_| CommonError::Internal)?;
+        let fwd = forwarded_request(req, url.as_str(), id).map_err(|_| CommonError::Internal)?;
+        call_service(env, next.binding, fwd, timeout_ms).await
+    }
+    .await;
+    outcome.or_else(|e| respond::error_response(&e))
+}
+
+/// Builds the request to send to the next hop: `url` replaces the incoming URL, everything
+/// else (method, headers, streamed body) is kept, and `x-request-id` is set to `id`.
+///
+/// # Errors
+/// When the runtime refuses to build the request (an invalid URL).
+pub fn forwarded_request(req: &Request, url: &str, id: &RequestId) -> worker::Result<Request> {
+    let headers: Headers = req.headers().clone();
+    headers.set(REQUEST_ID_HEADER, id.as_str())?;
+    let mut init = RequestInit::new();
+    init.with_method(req.method())
+        .with_headers(headers)
+        .with_redirect(RequestRedirect::Manual)
+        .with_body(req.inner().body().map(JsValue::from));
+    Request::new_with_init(url, &init)
+}
+
+/// Sends `req` to the service binding `binding`, waiting at most `timeout_ms`.
+///
+/// # Errors
+/// [`CommonError::Misconfigured`] when the binding is missing, `UpstreamTimeout` or
+/// `UpstreamUnavailable` as described in the module docs.
+pub async fn call_service(
+    env: &Env,
+    binding: &'static str,
+    req: Request,
+    timeout_ms: u64,
+) -> Result<Response, CommonError> {
+    let fetcher = env
+        .service(binding)
+        .map_err(|_| CommonError::Misconfigured(binding))?;
+    let call = fetcher.fetch_request(req);
+    with_timeout(Box::pin(call), timeout_ms).await
+}
+
+/// Sends `req` to an origin over the network, aborting it after `timeout_ms`.
+///
+/// # Errors
+/// `UpstreamTimeout` or `UpstreamUnavailable` as described in the module docs.
+pub async fn call_origin(req: Request, timeout_ms: u64) -> Result<Response, CommonError> {
+    let controller = AbortController::default();
+    let signal = controller.signal();
+    let fetch = Fetch::Request(req);
+    let call = fetch.send_with_signal(&signal);
+    let outcome = with_timeout(Box::pin(call), timeout_ms).await;
+    if matches!(outcome, Err(CommonError::UpstreamTimeout { .. })) {
+        controller.abort();
+    }
+    outcome
+}
+
+/// Races `call` against a timer of `timeout_ms`.
+async fn with_timeout<F>(call: F, timeout_ms: u64) -> Result<Response, CommonError>
+where
+    F: std::future::Future<Output = worker::Result<Response>> + Unpin,
+{
+    let timer = Delay::from(Duration::from_millis(timeout_ms));
+    match select(call, timer).await {
+        Either::Left((Ok(resp), _)) => Ok(resp),
+        Either::Left((Err(_), _)) => Err(CommonError::UpstreamUnavailable),
+        Either::Right(((), _)) => Err(CommonError::UpstreamTimeout { timeout_ms }),
+    }
+}

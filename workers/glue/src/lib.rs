@@ -1,0 +1,33 @@
+//! Worker-side glue shared by the five edge-workers.
+//!
+//! The core crate (`edge-core`) decides; this crate does the IO around those decisions
+//! with the `worker` crate, so each worker's own code stays a router and a few handlers.
+//!
+//! - [`serve`]: the entry wrapper every worker uses (request id, error mapping, metrics).
+//! - [`respond`]: the one place that turns errors into HTTP responses.
+//! - [`body`]: reading request bodies with a hard byte limit.
+//! - [`hop`]: calling the next hop (service binding or origin) with a timeout.
+//! - [`health`]: `GET /health`, including the next hop's health.
+//! - [`metrics`]: reporting a hop's metric to analytics-collector in `wait_until`.
+//! - [`config`]: reading vars with defaults and validation.
+
+pub mod body;
+pub mod config;
+pub mod health;
+pub mod hop;
+pub mod metrics;
+pub mod respond;
+pub mod serve;
+
+pub use serve::{Hop, serve};
+
+/// Header that carries the request id between hops and back to the client.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The current time in unix milliseconds, from the runtime's clock.
+///
+/// Workers advance this clock only across IO, which is what latency measurement needs.
+#[must_use]
+pub fn now_ms() -> u64 {
+    worker::Date::now().as_millis()
+}

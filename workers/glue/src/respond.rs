@@ -1,0 +1,40 @@
+//! The one place that maps errors to HTTP responses.
+//!
+//! Every error a worker answers with goes through [`error_response`]: the status and
+//! code come from the error's [`HttpError`] impl, the body is [`ErrorBody`] JSON, and
+//! error responses are never cached.
+
+use edge_core::{ErrorBody, HttpError};
+use serde::Serialize;
+use worker::{Headers, Response, Result};
+
+/// A JSON response with `status`, `content-type: application/json` and `cache-control: no-store`.
+///
+/// # Errors
+/// Only if `value` cannot be serialized or the status is not a valid HTTP status.
+pub fn json<T: Serialize>(status: u16, value: &T) -> Result<Response> {
+    let body = serde_json::to_vec(value)?;
+    let headers = Headers::new();
+    headers.set("content-type", "application/json; charset=utf-8")?;
+    headers.set("cache-control", "no-store")?;
+    Ok(Response::builder()
+        .with_status(status)
+        .with_headers(headers)
+        .fixed(body))
+}
+
+/// The JSON error response for `err`: `{"error":{"code","message","field"?}}`.
+///
+/// # Errors
+/// Only if the response cannot be built (it can always be serialized).
+pub fn error_response(err: &(impl HttpError + ?Sized)) -> Result<Response> {
+    json(err.status(), &ErrorBody::from_error(err))
+}
+
+/// Copies `resp` with fresh, mutable headers, so headers can be added to a response
+/// whose headers came from `fetch` and are immutable.
+#[must_use]
+pub fn with_mutable_headers(resp: Response) -> Response {
+    let headers = resp.headers().clone();
+    resp.with_headers(headers)
+}

@@ -1,0 +1,154 @@
+//! The entry wrapper every worker's `#[event(fetch)]` goes through.
+//!
+//! [`serve`] gives each request a [`Hop`] (request id, timing, client geo), runs the
+//! worker's handler, turns any uncaught error and the router's own plain-text 404/405
+//! into JSON errors, echoes `x-request-id` on the response, and reports the hop's metric
+//! to analytics-collector in `wait_until`. `/health` is not reported: probes are not traffic.
+
+use std::future::Future;
+
+use edge_core::error::CommonError;
+use edge_core::{MetricEvent, RequestId, ServiceName};
+use worker::js_sys::{Function, Reflect, global};
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::{Context, Env, Request, Response, ResponseBody, console_error};
+
+use crate::{REQUEST_ID_HEADER, metrics, now_ms, respond};
+
+/// One request as seen by one worker: what its metric will say.
+#[derive(Debug, Clone)]
+pub struct Hop {
+    /// The worker handling the request.
+    pub worker: ServiceName,
+    /// The request id: the incoming `x-request-id` when valid, else a fresh UUID.
+    pub request_id: RequestId,
+    method: String,
+    path: String,
+    country: Option<String>,
+    colo: Option<String>,
+    started_ms: u64,
+}
+
+impl Hop {
+    /// Starts timing `req` at `worker`.
+    #[must_use]
+    pub fn start(worker: ServiceName, req: &Request) -> Self {
+        let request_id = req
+            .headers()
+            .get(REQUEST_ID_HEADER)
+            .ok()
+            .flatten()
+            .and_then(|raw| RequestId::parse(&raw))
+            .unwrap_or_else(mint_request_id);
+        let cf = req.cf();
+        Self {
+            worker,
+            request_id,
+            method: req.method().to_string(),
+            path: req.path(),
+            country: cf.and_then(worker::Cf::country),
+            colo: cf.map(worker::Cf::colo),
+            started_ms: now_ms(),
+        }
+    }
+
+    /// The metric of this hop, finished now with `status`.
+    ///
+    /// Fields the collector would refuse (an odd path or colo) are cut or dropped here so
+    /// one strange request never loses its metric.
+    #[must_use]
+    pub fn metric(&self, status: u16) -> MetricEvent {
+        let finished = now_ms();
+        let mut path: String = self
+            .path
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(edge_core::metric::MAX_PATH_LEN)
+            .collect();
+        while path.len() > edge_core::metric::MAX_PATH_LEN {
+            path.pop();
+        }
+        let code = |v: &Option<String>, len: usize| {
+            v.clone()
+                .filter(|s| s.len() == len && s.bytes().all(|b| b.is_ascii_uppercase()))
+        };
+        MetricEvent {
+            worker: self.worker,
+            request_id: self.request_id.clone(),
+            ts_ms: finished,
+            method: self.method.clone(),
+            path,
+            status,
+            latency_ms: finished.saturating_sub(self.started_ms) as f64,
+            country: code(&self.country, 2),
+            colo: code(&self.colo, 3),
+        }
+    }
+}
+
+/// Runs `handler` for `req` as worker `me`; see the module docs for what it adds.
+///
+/// `report_metrics` is false only for analytics-collector, which would otherwise report
+/// its own ingest to itself.
+///
+/// # Errors
+/// Only if the final response cannot be built; handler errors become JSON 500s.
+pub async fn serve<F, Fut>(
+    me: ServiceName,
+    req: Request,
+    env: Env,
+    ctx: Context,
+    report_metrics: bool,
+    handler: F,
+) -> worker::Result<Response>
+where
+    F: FnOnce(Request, Env, Hop) -> Fut,
+    Fut: Future<Output = worker::Result<Response>>,
+{
+    let hop = Hop::start(me, &req);
+    let is_health = req.path() == "/health";
+    let resp = match handler(req, env.clone(), hop.clone()).await {
+        Ok(resp) => normalize_router_fallback(resp)?,
+        Err(err) => {
+            console_error!("{me}: request {} failed: {err}", hop.request_id);
+            respond::error_response(&CommonError::Internal)?
+        }
+    };
+    let resp = respond::with_mutable_headers(resp);
+    resp.headers()
+        .set(REQUEST_ID_HEADER, hop.request_id.as_str())?;
+    if report_metrics && !is_health {
+        metrics::report(&ctx, &env, hop.metric(resp.status_code()));
+    }
+    Ok(resp)
+}
+
+/// `worker::Router` answers unmatched paths and methods with plain text; turn exactly
+/// those two responses into the JSON errors every other failure uses.
+fn normalize_router_fallback(resp: Response) -> worker::Result<Response> {
+    let fallback = match (resp.status_code(), resp.body()) {
+        (404, ResponseBody::Body(b)) if b.as_slice() == b"Not Found" => CommonError::NotFound,
+        (405, ResponseBody::Body(b)) if b.as_slice() == b"Method Not Allowed" => {
+            CommonError::MethodNotAllowed
+        }
+        _ => return Ok(resp),
+    };
+    respond::error_response(&fallback)
+}
+
+/// A fresh request id from the runtime's `crypto.randomUUID()`.
+fn mint_request_id() -> RequestId {
+    let uuid = Reflect::get(&global(), &JsValue::from_str("crypto"))
+        .and_then(|crypto| {
+            let f: Function =
+                Reflect::get(&crypto, &JsValue::from_str("randomUUID"))?.dyn_into()?;
+            f.call0(&crypto)
+        })
+        .ok()
+        .and_then(|v| v.as_string())
+        .and_then(|s| RequestId::parse(&s));
+    // randomUUID exists in every Workers runtime; the fallback only keeps this total.
+    uuid.unwrap_or_else(|| {
+        RequestId::parse(&format!("t{}", now_ms())).unwrap_or_else(|| unreachable!())
+    })
+}

@@ -1,0 +1,50 @@
+//! voice-router: picks the regional origin for each request and proxies to it.
+//!
+//! Walking skeleton: proxies every request to the one origin named by the var
+//! `ORIGIN_URL` (bounded by `ORIGIN_TIMEOUT_MS`, default 30000), and answers
+//! `GET /health` for itself. Geo routing, health and failover are the next issue's work.
+
+use edge_core::ServiceName;
+use edge_core::error::CommonError;
+use edge_glue::hop::{self, DEFAULT_UPSTREAM_TIMEOUT_MS};
+use edge_glue::{Hop, config, health, respond};
+use worker::{Context, Env, Request, Response, Result, Router, event};
+
+const ME: ServiceName = ServiceName::VoiceRouter;
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+    edge_glue::serve(ME, req, env, ctx, true, |req, env, hop| {
+        Router::with_data(hop)
+            .get_async("/health", |_, rc| async move {
+                health::respond(&rc.env, ME, None).await
+            })
+            .or_else_any_method_async("/*path", |req, rc| async move {
+                match proxy(&req, &rc.env, &rc.data).await {
+                    Ok(resp) => Ok(resp),
+                    Err(e) => respond::error_response(&e),
+                }
+            })
+            .run(req, env)
+    })
+    .await
+}
+
+/// Sends `req` to `ORIGIN_URL` + its path and query.
+async fn proxy(req: &Request, env: &Env, hop: &Hop) -> std::result::Result<Response, CommonError> {
+    let origin = config::base_url(env, "ORIGIN_URL")?;
+    let timeout_ms = config::u64_var(
+        env,
+        "ORIGIN_TIMEOUT_MS",
+        DEFAULT_UPSTREAM_TIMEOUT_MS,
+        1..=300_000,
+    )?;
+    let url = req.url().map_err(|_| CommonError::Internal)?;
+    let target = match url.query() {
+        Some(q) => format!("{origin}{}?{q}", url.path()),
+        None => format!("{origin}{}", url.path()),
+    };
+    let fwd =
+        hop::forwarded_request(req, &target, &hop.request_id).map_err(|_| CommonError::Internal)?;
+    hop::call_origin(fwd, timeout_ms).await
+}
