@@ -10,7 +10,9 @@ use std::time::Duration;
 use edge_core::error::CommonError;
 use edge_core::{RequestId, ServiceName};
 use futures::future::{Either, select};
+use worker::js_sys::Reflect;
 use worker::wasm_bindgen::JsValue;
+use worker::web_sys;
 use worker::{
     AbortController, Delay, Env, Fetch, Headers, Request, RequestInit, RequestRedirect, Response,
 };
@@ -50,19 +52,37 @@ pub async fn forward_to_service(
             1..=300_000,
         )?;
         let url = req.url().map_err(|_| CommonError::Internal)?;
-        let fwd = forwarded_request(req, url.as_str(), id).map_err(|_| CommonError::Internal)?;
+        let fwd = forwarded_request(req, url.as_str(), id, Destination::Service)
+            .map_err(|_| CommonError::Internal)?;
         call_service(env, next.binding, fwd, timeout_ms).await
     }
     .await;
     outcome.or_else(|e| respond::error_response(&e))
 }
 
+/// Where a forwarded request goes; decides whether the incoming `cf` object travels with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destination {
+    /// Another worker through a service binding: `cf` (client geo) is carried over, since
+    /// the hops below route on it.
+    Service,
+    /// An origin on the network: `cf` is not carried, since on an outbound fetch it means
+    /// cache and resolve options, not client geo.
+    Origin,
+}
+
 /// Builds the request to send to the next hop: `url` replaces the incoming URL, everything
-/// else (method, headers, streamed body) is kept, and `x-request-id` is set to `id`.
+/// else (method, headers, streamed body) is kept, `x-request-id` is set to `id`, and `cf`
+/// is carried as [`Destination`] says.
 ///
 /// # Errors
 /// When the runtime refuses to build the request (an invalid URL).
-pub fn forwarded_request(req: &Request, url: &str, id: &RequestId) -> worker::Result<Request> {
+pub fn forwarded_request(
+    req: &Request,
+    url: &str,
+    id: &RequestId,
+    to: Destination,
+) -> worker::Result<Request> {
     let headers: Headers = req.headers().clone();
     headers.set(REQUEST_ID_HEADER, id.as_str())?;
     let mut init = RequestInit::new();
@@ -70,7 +90,15 @@ pub fn forwarded_request(req: &Request, url: &str, id: &RequestId) -> worker::Re
         .with_headers(headers)
         .with_redirect(RequestRedirect::Manual)
         .with_body(req.inner().body().map(JsValue::from));
-    Request::new_with_init(url, &init)
+    let init: web_sys::RequestInit = (&init).into();
+    if to == Destination::Service {
+        // workerd takes `cf` from the init dictionary; copy the incoming object as it is.
+        let cf = Reflect::get(req.inner(), &JsValue::from_str("cf"))?;
+        if !cf.is_undefined() {
+            Reflect::set(&init, &JsValue::from_str("cf"), &cf)?;
+        }
+    }
+    Ok(web_sys::Request::new_with_str_and_init(url, &init)?.into())
 }
 
 /// Sends `req` to the service binding `binding`, waiting at most `timeout_ms`.

@@ -6,7 +6,7 @@
 
 use edge_core::ServiceName;
 use edge_core::error::CommonError;
-use edge_glue::hop::{self, DEFAULT_UPSTREAM_TIMEOUT_MS};
+use edge_glue::hop::{self, DEFAULT_UPSTREAM_TIMEOUT_MS, Destination};
 use edge_glue::{Hop, config, health, respond};
 use worker::{Context, Env, Request, Response, Result, Router, event};
 
@@ -44,7 +44,7 @@ async fn proxy(req: &Request, env: &Env, hop: &Hop) -> std::result::Result<Respo
         Some(q) => format!("{origin}{}?{q}", url.path()),
         None => format!("{origin}{}", url.path()),
     };
-    let fwd =
-        hop::forwarded_request(req, &target, &hop.request_id).map_err(|_| CommonError::Internal)?;
+    let fwd = hop::forwarded_request(req, &target, &hop.request_id, Destination::Origin)
+        .map_err(|_| CommonError::Internal)?;
     hop::call_origin(fwd, timeout_ms).await
 }

@@ -1,0 +1,14 @@
+# Shared by the scripts in this folder: repo root, tool paths, logging. Source it, don't run it.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export PATH="$HOME/.cargo/bin:$ROOT/node_modules/.bin:$PATH"
+WORKERS=(auth-validator cache-manager voice-router analytics-collector chat-webhook)
+WORKER_BUILD_VERSION="0.8.7"
+# worker-build must not download anything: these point it at tools scripts/setup installed.
+export WASM_OPT_BIN="$ROOT/node_modules/.bin/wasm-opt"
+export ESBUILD_BIN="$ROOT/node_modules/.bin/esbuild"
+log() { printf '\033[1m[%s]\033[0m %s\n' "$(basename "$0")" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+wasm_bindgen_locked_version() {
+  awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$ROOT/Cargo.lock"
+}

@@ -1,0 +1,47 @@
+// Starts the five built workers in one workerd (Miniflare), chained by their service
+// bindings as the wrangler configs declare them, with local KV/D1/Durable Objects.
+import { randomBytes } from "node:crypto";
+import { Miniflare } from "miniflare";
+import { WORKERS, workerOptions } from "./config.mjs";
+
+/** A fresh admin secret, so no secret is ever committed or shared between runs. */
+export const freshSecret = () => randomBytes(24).toString("base64url");
+
+/**
+ * @param {object} opts
+ * @param {string} opts.originUrl base URL voice-router proxies to
+ * @param {string} opts.adminSecret ADMIN_SECRET for the workers that have admin endpoints
+ * @param {Record<string, Record<string,string>>} [opts.vars] per-worker var overrides
+ * @param {object} [opts.miniflare] extra top-level Miniflare options (port, persistence)
+ * @param {Record<string, object>} [opts.workerExtras] per-worker extra Miniflare options
+ */
+export async function startPipeline({ originUrl, adminSecret, vars = {}, miniflare = {}, workerExtras = {} }) {
+  const defaults = {
+    "voice-router": { ORIGIN_URL: originUrl },
+  };
+  const workers = WORKERS.map((name) => ({
+    ...workerOptions(name, {
+      vars: { ...defaults[name], ...vars[name] },
+      secrets: { ADMIN_SECRET: adminSecret },
+    }),
+    ...workerExtras[name],
+  }));
+  const mf = new Miniflare({ host: "127.0.0.1", port: 0, ...miniflare, workers });
+  const url = await mf.ready;
+  const fetchers = new Map();
+  return {
+    mf,
+    /** URL of the public entry (auth-validator). */
+    url,
+    /**
+     * Sends a request to the entry worker, or to `worker` directly.
+     * `init.cf` sets request.cf (country, latitude, longitude, colo, ...).
+     */
+    async fetch(path, init = {}, worker = WORKERS[0]) {
+      if (worker === WORKERS[0]) return mf.dispatchFetch(new URL(path, url), init);
+      if (!fetchers.has(worker)) fetchers.set(worker, await mf.getWorker(worker));
+      return fetchers.get(worker).fetch(new URL(path, "https://internal"), init);
+    },
+    close: () => mf.dispose(),
+  };
+}

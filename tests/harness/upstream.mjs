@@ -1,0 +1,63 @@
+// Fake upstreams on 127.0.0.1 (regional origins, LINE/Discord/AI APIs in later issues).
+// Each records what it received so a test can prove what did (or did not) reach it.
+import http from "node:http";
+
+/**
+ * Starts an HTTP server on a free loopback port.
+ * @param {(req: {method,path,headers,body}, res: http.ServerResponse) => void | Promise<void>} handler
+ * @returns {Promise<{ url: string, port: number, requests: object[], close: () => Promise<void> }>}
+ */
+export async function startUpstream(handler) {
+  const requests = [];
+  const server = http.createServer(async (req, res) => {
+    const chunks = [];
+    for await (const c of req) chunks.push(c);
+    const url = new URL(req.url, "http://127.0.0.1");
+    const seen = {
+      method: req.method,
+      path: url.pathname,
+      query: url.search,
+      headers: req.headers,
+      body: Buffer.concat(chunks).toString("utf8"),
+    };
+    requests.push(seen);
+    try {
+      await handler(seen, res);
+    } catch (err) {
+      res.writeHead(500, { "content-type": "text/plain" }).end(String(err));
+    }
+  });
+  server.keepAliveTimeout = 1000;
+  await new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", resolve);
+  });
+  const { port } = server.address();
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    requests,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** The demo origin: answers every request with JSON describing what it received. */
+export function demoOriginHandler(region = "local-demo") {
+  return (req, res) => {
+    res.writeHead(200, { "content-type": "application/json", "cache-control": "no-store" });
+    res.end(
+      JSON.stringify({
+        origin: region,
+        method: req.method,
+        path: req.path,
+        query: req.query,
+        request_id: req.headers["x-request-id"] ?? null,
+        body_bytes: Buffer.byteLength(req.body),
+      }),
+    );
+  };
+}
