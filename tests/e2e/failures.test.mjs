@@ -1,0 +1,118 @@
+// How the chain fails: every failure is a JSON error with a stable code and the right
+// status, never a hang and never a bare 500.
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { freshSecret, startPipeline } from "../harness/pipeline.mjs";
+import { demoOriginHandler, startUpstream } from "../harness/upstream.mjs";
+import { eventually, sleep } from "../harness/wait.mjs";
+
+const assertJsonError = async (r, status, code) => {
+  assert.equal(r.status, status);
+  assert.match(r.headers.get("content-type"), /^application\/json/);
+  const body = await r.json();
+  assert.equal(body.error.code, code, JSON.stringify(body));
+  assert.equal(typeof body.error.message, "string");
+  return body;
+};
+
+describe("failures", { timeout: 90_000 }, () => {
+  const cleanups = [];
+  after(async () => {
+    for (const c of cleanups.reverse()) await c();
+  });
+  const pipelineWith = async (opts) => {
+    const p = await startPipeline({ adminSecret: freshSecret(), ...opts });
+    cleanups.push(() => p.close());
+    return p;
+  };
+  const upstream = async (handler) => {
+    const u = await startUpstream(handler);
+    cleanups.push(() => u.close());
+    return u;
+  };
+
+  test("an unreachable origin is a 503 upstream_unavailable, and the hops still report it", async () => {
+    const closed = await startUpstream(demoOriginHandler());
+    const url = closed.url;
+    await closed.close(); // nothing listens there any more
+    const secret = freshSecret();
+    const p = await pipelineWith({ originUrl: url, adminSecret: secret });
+    const r = await p.fetch("/api/v1/agents");
+    await assertJsonError(r, 503, "upstream_unavailable");
+    const id = r.headers.get("x-request-id");
+    const hops = await eventually(async () => {
+      const q = await p.fetch(`/v1/metrics/requests/${id}`, { headers: { authorization: `Bearer ${secret}` } }, "analytics-collector");
+      const { hops } = await q.json();
+      return hops.length === 3 && hops;
+    }, { what: "3 hops of the failed request" });
+    assert.deepEqual(hops.map((h) => h.status), [503, 503, 503]);
+  });
+
+  test("a slow origin is a 504 upstream_timeout after ORIGIN_TIMEOUT_MS, not a hang", async () => {
+    const slow = await upstream(async (_req, res) => {
+      await sleep(3000);
+      res.writeHead(200).end("late");
+    });
+    const p = await pipelineWith({ originUrl: slow.url, vars: { "voice-router": { ORIGIN_TIMEOUT_MS: "300" } } });
+    const started = Date.now();
+    const r = await p.fetch("/api/v1/agents");
+    const body = await assertJsonError(r, 504, "upstream_timeout");
+    assert.match(body.error.message, /300 ms/);
+    assert.ok(Date.now() - started < 2500, "answered before the origin did");
+  });
+
+  test("a broken next hop makes every worker above it report degraded (503)", async () => {
+    const origin = await upstream(demoOriginHandler());
+    const p = await pipelineWith({
+      originUrl: origin.url,
+      workerExtras: {
+        "cache-manager": {
+          serviceBindings: {
+            ROUTER: () => new Response("<html>bad gateway</html>", { status: 502 }),
+            ANALYTICS: "analytics-collector",
+          },
+        },
+      },
+    });
+    const r = await p.fetch("/health");
+    assert.equal(r.status, 503);
+    const auth = await r.json();
+    assert.equal(auth.status, "degraded");
+    assert.equal(auth.next_hop.status, "degraded");
+    assert.equal(auth.next_hop.report.next_hop.status, "invalid");
+  });
+
+  test("a hanging next hop times out at HEALTH_TIMEOUT_MS instead of hanging /health", async () => {
+    const origin = await upstream(demoOriginHandler());
+    const p = await pipelineWith({
+      originUrl: origin.url,
+      vars: { "cache-manager": { HEALTH_TIMEOUT_MS: "200" } },
+      workerExtras: {
+        "cache-manager": {
+          serviceBindings: {
+            ROUTER: async () => {
+              await sleep(5000);
+              return new Response("{}");
+            },
+            ANALYTICS: "analytics-collector",
+          },
+        },
+      },
+    });
+    const started = Date.now();
+    const r = await p.fetch("/health");
+    assert.equal(r.status, 503);
+    const auth = await r.json();
+    assert.equal(auth.next_hop.report.next_hop.status, "timeout");
+    assert.ok(Date.now() - started < 4000);
+  });
+
+  test("a malformed var is reported as misconfigured, naming the var", async () => {
+    const origin = await upstream(demoOriginHandler());
+    const p = await pipelineWith({ originUrl: origin.url, vars: { "voice-router": { ORIGIN_TIMEOUT_MS: "soon" } } });
+    const r = await p.fetch("/api/v1/agents");
+    const body = await assertJsonError(r, 500, "misconfigured");
+    assert.match(body.error.message, /ORIGIN_TIMEOUT_MS/);
+    assert.equal(origin.requests.length, 0);
+  });
+});
