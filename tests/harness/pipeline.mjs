@@ -24,11 +24,13 @@ export async function startPipeline({ originUrl, adminSecret, vars = {}, minifla
       vars: { ...defaults[name], ...vars[name] },
       secrets: { ADMIN_SECRET: adminSecret },
     }),
+    // Each worker is also reachable directly as http://<name>.local/ (a route, like a
+    // deployed worker's own hostname); unrouted requests go to the entry.
+    routes: [`${name}.local/*`],
     ...workerExtras[name],
   }));
   const mf = new Miniflare({ host: "127.0.0.1", port: 0, ...miniflare, workers });
   const url = await mf.ready;
-  const fetchers = new Map();
   return {
     mf,
     /** URL of the public entry (auth-validator). */
@@ -37,10 +39,9 @@ export async function startPipeline({ originUrl, adminSecret, vars = {}, minifla
      * Sends a request to the entry worker, or to `worker` directly.
      * `init.cf` sets request.cf (country, latitude, longitude, colo, ...).
      */
-    async fetch(path, init = {}, worker = WORKERS[0]) {
-      if (worker === WORKERS[0]) return mf.dispatchFetch(new URL(path, url), init);
-      if (!fetchers.has(worker)) fetchers.set(worker, await mf.getWorker(worker));
-      return fetchers.get(worker).fetch(new URL(path, "https://internal"), init);
+    fetch(path, init = {}, worker = WORKERS[0]) {
+      const base = worker === WORKERS[0] ? url : `http://${worker}.local`;
+      return mf.dispatchFetch(new URL(path, base), init);
     },
     close: () => mf.dispose(),
   };
