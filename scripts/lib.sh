@@ -1,7 +1,7 @@
 # Shared by the scripts in this folder: repo root, tool paths, logging. Source it, don't run it.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-export PATH="$HOME/.cargo/bin:$ROOT/node_modules/.bin:$PATH"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$ROOT/node_modules/.bin:$PATH"
 WORKERS=(auth-validator cache-manager voice-router analytics-collector chat-webhook)
 WORKER_BUILD_VERSION="0.8.7"
 # worker-build must not download anything: these point it at tools scripts/setup installed.

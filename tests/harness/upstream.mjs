@@ -3,11 +3,11 @@
 import http from "node:http";
 
 /**
- * Starts an HTTP server on a free loopback port.
+ * Starts an HTTP server on 127.0.0.1, on `port` or (default) a free one.
  * @param {(req: {method,path,headers,body}, res: http.ServerResponse) => void | Promise<void>} handler
  * @returns {Promise<{ url: string, port: number, requests: object[], close: () => Promise<void> }>}
  */
-export async function startUpstream(handler) {
+export async function startUpstream(handler, port = 0) {
   const requests = [];
   const server = http.createServer(async (req, res) => {
     const chunks = [];
@@ -30,12 +30,12 @@ export async function startUpstream(handler) {
   server.keepAliveTimeout = 1000;
   await new Promise((resolve, reject) => {
     server.once("error", reject);
-    server.listen(0, "127.0.0.1", resolve);
+    server.listen(port, "127.0.0.1", resolve);
   });
-  const { port } = server.address();
+  const bound = server.address().port;
   return {
-    url: `http://127.0.0.1:${port}`,
-    port,
+    url: `http://127.0.0.1:${bound}`,
+    port: bound,
     requests,
     close: () =>
       new Promise((resolve) => {

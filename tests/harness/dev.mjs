@@ -1,0 +1,57 @@
+// scripts/dev: the pipeline on fixed local ports, with persistent local state.
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { ROOT } from "./config.mjs";
+import { freshSecret, startPipeline } from "./pipeline.mjs";
+import { demoOriginHandler, startUpstream } from "./upstream.mjs";
+
+const port = Number(process.env.PORT ?? 8787);
+// origin = 8790 by default, as wrangler/voice-router.toml's local ORIGIN_URL says.
+const ports = { entry: port, chat: port + 1, analytics: port + 2, origin: port + 3 };
+
+/** Reads KEY=VALUE lines from wrangler/.dev.vars, if present. */
+function devVars() {
+  const file = path.join(ROOT, "wrangler", ".dev.vars");
+  if (!existsSync(file)) return {};
+  return Object.fromEntries(
+    readFileSync(file, "utf8")
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith("#") && l.includes("="))
+      .map((l) => [l.slice(0, l.indexOf("=")).trim(), l.slice(l.indexOf("=") + 1).trim()]),
+  );
+}
+
+const vars = devVars();
+const adminSecret = vars.ADMIN_SECRET || freshSecret();
+const origin = await startUpstream(demoOriginHandler("local-demo"), ports.origin);
+const pipeline = await startPipeline({
+  originUrl: origin.url,
+  adminSecret,
+  miniflare: { port: ports.entry, defaultPersistRoot: path.join(ROOT, ".wrangler", "state") },
+  workerExtras: {
+    "chat-webhook": { unsafeDirectSockets: [{ host: "127.0.0.1", port: ports.chat }] },
+    "analytics-collector": { unsafeDirectSockets: [{ host: "127.0.0.1", port: ports.analytics }] },
+  },
+});
+
+const entry = `http://127.0.0.1:${ports.entry}`;
+console.log(`
+edge-workers running in workerd (state in .wrangler/state):
+  API pipeline (auth-validator → cache-manager → voice-router → demo origin)
+      ${entry}
+      try: curl -i ${entry}/health
+           curl -i ${entry}/api/v1/agents
+  chat-webhook            http://127.0.0.1:${ports.chat}/health
+  analytics-collector     http://127.0.0.1:${ports.analytics}/v1/metrics/summary
+      (admin: -H "authorization: Bearer <ADMIN_SECRET>"${vars.ADMIN_SECRET ? ", from wrangler/.dev.vars" : `; this run's secret: ${adminSecret}`})
+  demo origin             ${origin.url}
+Ctrl-C to stop.`);
+
+const stop = async () => {
+  await pipeline.close();
+  await origin.close();
+  process.exit(0);
+};
+process.on("SIGINT", stop);
+process.on("SIGTERM", stop);
