@@ -21,6 +21,6 @@ pub mod service;
 
 pub use error::{ErrorBody, HttpError};
 pub use health::{HealthReport, HealthStatus, NextHop};
-pub use metric::{MetricError, MetricEvent};
+pub use metric::{MetricError, MetricEvent, Observation};
 pub use request_id::RequestId;
 pub use service::ServiceName;

@@ -103,6 +103,88 @@ impl HttpError for MetricError {
     }
 }
 
+/// What a worker saw of one request at one hop, before it is made into a valid event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Observation<'a> {
+    /// The worker that observed the request.
+    pub worker: ServiceName,
+    /// The request's id.
+    pub request_id: &'a RequestId,
+    /// Method as received.
+    pub method: &'a str,
+    /// Path as received (no query string).
+    pub path: &'a str,
+    /// Status answered.
+    pub status: u16,
+    /// When the hop started, unix ms.
+    pub started_ms: u64,
+    /// When the hop finished, unix ms.
+    pub finished_ms: u64,
+    /// Client country from `request.cf`, if any.
+    pub country: Option<&'a str>,
+    /// Colo from `request.cf`, if any.
+    pub colo: Option<&'a str>,
+}
+
+impl MetricEvent {
+    /// Makes a valid event from what a worker observed, so that one odd request never loses
+    /// its metric: control characters are dropped from the path and it is cut to
+    /// [`MAX_PATH_LEN`] bytes, a method that is not an uppercase token becomes `OTHER`,
+    /// latency is clamped to `0..=MAX_LATENCY_MS`, a status outside 100..=599 becomes 500,
+    /// and a malformed country or colo is dropped.
+    ///
+    /// Contract: the result always passes [`MetricEvent::from_object`].
+    #[must_use]
+    pub fn from_observation(o: Observation<'_>) -> Self {
+        let mut path: String = o.path.chars().filter(|c| !c.is_control()).collect();
+        if !path.starts_with('/') {
+            path.insert(0, '/');
+        }
+        if let Some(q) = path.find('?') {
+            path.truncate(q);
+        }
+        while path.len() > MAX_PATH_LEN {
+            path.pop();
+        }
+        let method = if valid_method(o.method) {
+            o.method
+        } else {
+            "OTHER"
+        };
+        let latency = o.finished_ms.saturating_sub(o.started_ms) as f64;
+        Self {
+            worker: o.worker,
+            request_id: o.request_id.clone(),
+            ts_ms: o.finished_ms,
+            method: method.to_owned(),
+            path,
+            status: if (100..=599).contains(&o.status) {
+                o.status
+            } else {
+                500
+            },
+            latency_ms: latency.min(MAX_LATENCY_MS),
+            country: o.country.filter(|c| valid_code(c, 2)).map(str::to_owned),
+            colo: o.colo.filter(|c| valid_code(c, 3)).map(str::to_owned),
+        }
+    }
+}
+
+fn valid_method(m: &str) -> bool {
+    !m.is_empty() && m.len() <= MAX_METHOD_LEN && m.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+fn valid_path(p: &str) -> bool {
+    p.starts_with('/')
+        && p.len() <= MAX_PATH_LEN
+        && !p.contains('?')
+        && !p.chars().any(char::is_control)
+}
+
+fn valid_code(c: &str, len: usize) -> bool {
+    c.len() == len && c.bytes().all(|b| b.is_ascii_uppercase())
+}
+
 const FIELDS: [&str; 9] = [
     "worker",
     "request_id",
@@ -156,21 +238,14 @@ impl MetricEvent {
                 reason: "expected a non-negative integer",
             })?;
         let method = required_str(map, "method")?;
-        if method.is_empty()
-            || method.len() > MAX_METHOD_LEN
-            || !method.bytes().all(|b| b.is_ascii_uppercase())
-        {
+        if !valid_method(method) {
             return Err(MetricError::Invalid {
                 field: "method",
                 reason: "expected an uppercase method token",
             });
         }
         let path = required_str(map, "path")?;
-        if !path.starts_with('/')
-            || path.len() > MAX_PATH_LEN
-            || path.contains('?')
-            || path.chars().any(char::is_control)
-        {
+        if !valid_path(path) {
             return Err(MetricError::Invalid {
                 field: "path",
                 reason: "expected an absolute path without query, at most 512 bytes",
@@ -191,8 +266,8 @@ impl MetricEvent {
                 field: "latency_ms",
                 reason: "expected a number in 0..=600000",
             })?;
-        let country = optional_code(map, "country", 2, |b| b.is_ascii_uppercase())?;
-        let colo = optional_code(map, "colo", 3, |b| b.is_ascii_uppercase())?;
+        let country = optional_code(map, "country", 2)?;
+        let colo = optional_code(map, "colo", 3)?;
         Ok(Self {
             worker,
             request_id,
@@ -226,16 +301,15 @@ fn required_str<'a>(
     })
 }
 
-/// An optional fixed-length code (country, colo) of bytes accepted by `ok`.
+/// An optional fixed-length uppercase code (country, colo).
 fn optional_code(
     map: &Map<String, Value>,
     field: &'static str,
     len: usize,
-    ok: fn(u8) -> bool,
 ) -> Result<Option<String>, MetricError> {
     match map.get(field) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.len() == len && s.bytes().all(ok) => Ok(Some(s.clone())),
+        Some(Value::String(s)) if valid_code(s, len) => Ok(Some(s.clone())),
         Some(_) => Err(MetricError::Invalid {
             field,
             reason: "expected an uppercase code of fixed length",
@@ -312,6 +386,62 @@ mod tests {
             Err(MetricError::Malformed)
         );
         assert_eq!(MetricEvent::from_json(b"{"), Err(MetricError::Malformed));
+    }
+
+    #[test]
+    fn observations_are_clipped_into_valid_events() {
+        let id = RequestId::parse("obs-1").expect("valid id");
+        let long = format!("/a\u{7}b{}", "é".repeat(400));
+        let ev = MetricEvent::from_observation(Observation {
+            worker: ServiceName::AuthValidator,
+            request_id: &id,
+            method: "PROPFIND-EXTENDED-X",
+            path: &long,
+            status: 42,
+            started_ms: 10,
+            finished_ms: 2_000_000,
+            country: Some("XX1"),
+            colo: Some("FRA"),
+        });
+        assert!(ev.path.len() <= MAX_PATH_LEN && ev.path.starts_with("/ab"));
+        assert_eq!(ev.method, "OTHER");
+        assert_eq!(ev.status, 500);
+        assert_eq!(ev.latency_ms, MAX_LATENCY_MS);
+        assert_eq!(ev.country, None);
+        assert_eq!(ev.colo.as_deref(), Some("FRA"));
+        assert_eq!(
+            parse(&serde_json::to_value(&ev).expect("serializes")),
+            Ok(ev)
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_observation_becomes_an_event_the_collector_accepts(
+            method in ".{0,20}",
+            path in ".{0,700}",
+            status in 0u16..1000,
+            started in 0u64..u64::MAX / 2,
+            took in 0u64..10_000_000,
+            country in proptest::option::of(".{0,4}"),
+            colo in proptest::option::of(".{0,4}"),
+        ) {
+            let id = RequestId::parse("prop").expect("valid id");
+            let ev = MetricEvent::from_observation(Observation {
+                worker: ServiceName::VoiceRouter,
+                request_id: &id,
+                method: &method,
+                path: &path,
+                status,
+                started_ms: started,
+                finished_ms: started + took,
+                country: country.as_deref(),
+                colo: colo.as_deref(),
+            });
+            let bytes = serde_json::to_vec(&ev).expect("serializes");
+            proptest::prop_assert!(bytes.len() <= MAX_EVENT_BYTES);
+            proptest::prop_assert_eq!(MetricEvent::from_json(&bytes), Ok(ev));
+        }
     }
 
     #[test]

@@ -28,7 +28,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     edge_glue::serve(ME, req, env, ctx, false, |req, env, _hop| {
         Router::new()
             .get_async("/health", |_, rc| async move {
-                health::respond(&rc.env, ME, None).await
+                health::respond(&rc.env, ME, env!("CARGO_PKG_VERSION"), None).await
             })
             .post_async("/v1/metrics", ingest)
             .get_async("/v1/metrics/summary", |req, rc| async move {

@@ -20,7 +20,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     edge_glue::serve(ME, req, env, ctx, true, |req, env, hop| {
         Router::with_data(hop)
             .get_async("/health", |_, rc| async move {
-                health::respond(&rc.env, ME, Some(NEXT)).await
+                health::respond(&rc.env, ME, env!("CARGO_PKG_VERSION"), Some(NEXT)).await
             })
             .or_else_any_method_async("/*path", |req, rc| async move {
                 let resp =

@@ -15,7 +15,8 @@ use crate::{body, config, respond};
 /// Default time a worker waits for its next hop's `/health`, in milliseconds.
 pub const DEFAULT_HEALTH_TIMEOUT_MS: u64 = 2_000;
 
-/// Answers `GET /health` for `me`, asking `next` (when given) for its health first.
+/// Answers `GET /health` for `me` at `version` (the worker's own crate version), asking
+/// `next` (when given) for its health first.
 ///
 /// The wait for the next hop is the var `HEALTH_TIMEOUT_MS` (default 2000).
 ///
@@ -24,9 +25,9 @@ pub const DEFAULT_HEALTH_TIMEOUT_MS: u64 = 2_000;
 pub async fn respond(
     env: &Env,
     me: ServiceName,
+    version: &str,
     next: Option<NextHopBinding>,
 ) -> worker::Result<Response> {
-    let version = env!("CARGO_PKG_VERSION");
     let report = match next {
         None => HealthReport::leaf(me, version),
         Some(next) => HealthReport::chained(me, version, probe(env, next).await),

@@ -8,7 +8,7 @@
 use std::future::Future;
 
 use edge_core::error::CommonError;
-use edge_core::{MetricEvent, RequestId, ServiceName};
+use edge_core::{MetricEvent, Observation, RequestId, ServiceName};
 use worker::js_sys::{Function, Reflect, global};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::{Context, Env, Request, Response, ResponseBody, console_error};
@@ -52,37 +52,21 @@ impl Hop {
         }
     }
 
-    /// The metric of this hop, finished now with `status`.
-    ///
-    /// Fields the collector would refuse (an odd path or colo) are cut or dropped here so
-    /// one strange request never loses its metric.
+    /// The metric of this hop, finished now with `status` (made valid by the core: see
+    /// `MetricEvent::from_observation`).
     #[must_use]
     pub fn metric(&self, status: u16) -> MetricEvent {
-        let finished = now_ms();
-        let mut path: String = self
-            .path
-            .chars()
-            .filter(|c| !c.is_control())
-            .take(edge_core::metric::MAX_PATH_LEN)
-            .collect();
-        while path.len() > edge_core::metric::MAX_PATH_LEN {
-            path.pop();
-        }
-        let code = |v: &Option<String>, len: usize| {
-            v.clone()
-                .filter(|s| s.len() == len && s.bytes().all(|b| b.is_ascii_uppercase()))
-        };
-        MetricEvent {
+        MetricEvent::from_observation(Observation {
             worker: self.worker,
-            request_id: self.request_id.clone(),
-            ts_ms: finished,
-            method: self.method.clone(),
-            path,
+            request_id: &self.request_id,
+            method: &self.method,
+            path: &self.path,
             status,
-            latency_ms: finished.saturating_sub(self.started_ms) as f64,
-            country: code(&self.country, 2),
-            colo: code(&self.colo, 3),
-        }
+            started_ms: self.started_ms,
+            finished_ms: now_ms(),
+            country: self.country.as_deref(),
+            colo: self.colo.as_deref(),
+        })
     }
 }
 
