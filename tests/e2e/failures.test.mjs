@@ -48,6 +48,28 @@ describe("failures", { timeout: 90_000 }, () => {
     assert.deepEqual(hops.map((h) => h.status), [503, 503, 503]);
   });
 
+  test("a reset connection is retried once for a bodyless GET, never for a POST body", async () => {
+    let resets = 0;
+    const flaky = await upstream((req, res) => {
+      if (req.path.endsWith("/reset-once") && resets++ % 2 === 0) return res.socket.destroy();
+      if (req.path.endsWith("/always-reset")) return res.socket.destroy();
+      demoOriginHandler("flaky")(req, res);
+    });
+    const p = await pipelineWith({ originUrl: flaky.url });
+    const get = await p.fetch("/api/v1/agents/reset-once");
+    assert.equal(get.status, 200);
+    assert.equal(flaky.requests.filter((r) => r.path.endsWith("/reset-once")).length, 2);
+
+    const post = await p.fetch("/api/v1/calls/reset-once", { method: "POST", body: '{"call":1}' });
+    await assertJsonError(post, 503, "upstream_unavailable");
+    const posts = flaky.requests.filter((r) => r.method === "POST");
+    assert.equal(posts.length, 1, "a request body is never replayed");
+
+    const never = await p.fetch("/api/v1/agents/always-reset");
+    await assertJsonError(never, 503, "upstream_unavailable");
+    assert.equal(flaky.requests.filter((r) => r.path.endsWith("/always-reset")).length, 2, "one retry, no more");
+  });
+
   test("a slow origin is a 504 upstream_timeout after ORIGIN_TIMEOUT_MS, not a hang", async () => {
     const slow = await upstream(async (_req, res) => {
       await sleep(3000);

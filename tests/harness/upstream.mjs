@@ -27,7 +27,9 @@ export async function startUpstream(handler, port = 0) {
       res.writeHead(500, { "content-type": "text/plain" }).end(String(err));
     }
   });
-  server.keepAliveTimeout = 1000;
+  // Node's default, as real Node origins have it: idle connections close after 5 s, so the
+  // keep-alive race a proxy must survive happens here too.
+  server.keepAliveTimeout = 5_000;
   await new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, "127.0.0.1", resolve);

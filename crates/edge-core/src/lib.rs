@@ -9,6 +9,7 @@
 //! - [`error`]: the one contract every error follows to become an HTTP response.
 //! - [`service`]: the names of the five workers.
 //! - [`request_id`]: validation of request ids carried between hops.
+//! - [`retry`]: when a failed upstream attempt may be repeated.
 //! - [`health`]: `/health` reports and how a hop's health folds into the chain's.
 //! - [`metric`]: the metric event every worker reports, and its strict parser.
 
@@ -17,6 +18,7 @@ pub mod error;
 pub mod health;
 pub mod metric;
 pub mod request_id;
+pub mod retry;
 pub mod service;
 
 pub use error::{ErrorBody, HttpError};

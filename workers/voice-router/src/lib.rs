@@ -1,11 +1,12 @@
 //! voice-router: picks the regional origin for each request and proxies to it.
 //!
 //! Walking skeleton: proxies every request to the one origin named by the var
-//! `ORIGIN_URL` (bounded by `ORIGIN_TIMEOUT_MS`, default 30000), and answers
-//! `GET /health` for itself. Geo routing, health and failover are the next issue's work.
+//! `ORIGIN_URL` (bounded by `ORIGIN_TIMEOUT_MS`, default 30000), retrying a safe bodyless
+//! request once on a transport failure, and answers `GET /health` for itself. Geo routing, health and failover are the next issue's work.
 
 use edge_core::ServiceName;
 use edge_core::error::CommonError;
+use edge_core::retry::{self, AttemptOutcome};
 use edge_glue::hop::{self, DEFAULT_UPSTREAM_TIMEOUT_MS, Destination};
 use edge_glue::{Hop, config, health, respond};
 use worker::{Context, Env, Request, Response, Result, Router, event};
@@ -30,7 +31,8 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     .await
 }
 
-/// Sends `req` to `ORIGIN_URL` + its path and query.
+/// Sends `req` to `ORIGIN_URL` + its path and query, repeating a safe bodyless request
+/// once when the first attempt fails at the transport level (see `edge_core::retry`).
 async fn proxy(req: &Request, env: &Env, hop: &Hop) -> std::result::Result<Response, CommonError> {
     let origin = config::base_url(env, "ORIGIN_URL")?;
     let timeout_ms = config::u64_var(
@@ -44,7 +46,23 @@ async fn proxy(req: &Request, env: &Env, hop: &Hop) -> std::result::Result<Respo
         Some(q) => format!("{origin}{}?{q}", url.path()),
         None => format!("{origin}{}", url.path()),
     };
-    let fwd = hop::forwarded_request(req, &target, &hop.request_id, Destination::Origin)
-        .map_err(|_| CommonError::Internal)?;
-    hop::call_origin(fwd, timeout_ms).await
+    let method = req.method();
+    let has_body = req.inner().body().is_some();
+    let mut attempts = 0;
+    loop {
+        let fwd = hop::forwarded_request(req, &target, &hop.request_id, Destination::Origin)
+            .map_err(|_| CommonError::Internal)?;
+        attempts += 1;
+        let outcome = hop::call_origin(fwd, timeout_ms).await;
+        let retry = matches!(outcome, Err(CommonError::UpstreamUnavailable))
+            && retry::may_retry(
+                method.as_ref(),
+                has_body,
+                AttemptOutcome::TransportFailure,
+                attempts,
+            );
+        if !retry {
+            return outcome;
+        }
+    }
 }

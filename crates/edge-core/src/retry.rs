@@ -1,0 +1,59 @@
+//! When a failed attempt at an upstream may be repeated.
+//!
+//! A pooled connection that the upstream closed while idle fails the next request on it
+//! before any byte is answered (the keep-alive race). Such a request never reached the
+//! upstream, so repeating it is safe when the request is safe to repeat at all: a safe
+//! method (RFC 9110 section 9.2.1) with no body, since a streamed body cannot be replayed.
+//! Timeouts are not retried: the upstream may still be working on the first attempt.
+
+/// How one attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    /// Failed at the transport level: refused, reset, closed before answering.
+    TransportFailure,
+    /// No answer before the timeout.
+    TimedOut,
+    /// The upstream answered with this status.
+    Answered(u16),
+}
+
+/// Most attempts made for one request (the first plus one retry).
+pub const MAX_ATTEMPTS: u32 = 2;
+
+/// Whether to make another attempt after `attempts_made` attempts, the last of which ended
+/// with `outcome`.
+#[must_use]
+pub fn may_retry(
+    method: &str,
+    has_body: bool,
+    outcome: AttemptOutcome,
+    attempts_made: u32,
+) -> bool {
+    let safe = matches!(method, "GET" | "HEAD" | "OPTIONS" | "TRACE");
+    safe && !has_body && outcome == AttemptOutcome::TransportFailure && attempts_made < MAX_ATTEMPTS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use AttemptOutcome::*;
+
+    #[test]
+    fn a_bodyless_safe_request_is_retried_once_after_a_transport_failure() {
+        for m in ["GET", "HEAD", "OPTIONS"] {
+            assert!(may_retry(m, false, TransportFailure, 1), "{m}");
+            assert!(!may_retry(m, false, TransportFailure, 2), "{m}: only once");
+        }
+    }
+
+    #[test]
+    fn bodies_unsafe_methods_timeouts_and_answers_are_never_retried() {
+        assert!(!may_retry("GET", true, TransportFailure, 1));
+        for m in ["POST", "PUT", "PATCH", "DELETE", "get"] {
+            assert!(!may_retry(m, false, TransportFailure, 1), "{m}");
+        }
+        assert!(!may_retry("GET", false, TimedOut, 1));
+        assert!(!may_retry("GET", false, Answered(502), 1));
+        assert!(!may_retry("GET", false, Answered(200), 1));
+    }
+}

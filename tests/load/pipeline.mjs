@@ -1,0 +1,59 @@
+// Load script: real HTTP over loopback into the pipeline running in workerd.
+// Bounded in count and time; prints requests/s and latency percentiles per scenario.
+//   scripts/bench [requests=2000] [concurrency=32]
+import { freshSecret, startPipeline } from "../harness/pipeline.mjs";
+import { demoOriginHandler, startUpstream } from "../harness/upstream.mjs";
+
+const TOTAL = Number(process.argv[2] ?? 2000);
+const CONCURRENCY = Number(process.argv[3] ?? 32);
+const TIME_CAP_MS = 60_000;
+
+const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+
+async function scenario(name, url, init = {}) {
+  const latencies = [];
+  const statuses = new Map();
+  let next = 0;
+  const deadline = Date.now() + TIME_CAP_MS;
+  const started = performance.now();
+  const worker = async () => {
+    while (next < TOTAL && Date.now() < deadline) {
+      next++;
+      const t0 = performance.now();
+      const r = await fetch(url, init);
+      await r.arrayBuffer();
+      latencies.push(performance.now() - t0);
+      statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return {
+    scenario: name,
+    requests: latencies.length,
+    "req/s": Math.round(latencies.length / seconds),
+    "p50 ms": +percentile(latencies, 50).toFixed(2),
+    "p99 ms": +percentile(latencies, 99).toFixed(2),
+    statuses: Object.fromEntries(statuses),
+  };
+}
+
+const origin = await startUpstream(demoOriginHandler("bench"));
+const pipeline = await startPipeline({ originUrl: origin.url, adminSecret: freshSecret() });
+try {
+  const base = pipeline.url;
+  const scenarios = [
+    ["origin direct (baseline)", `${origin.url}/api/v1/agents`],
+    ["GET /health (3 workers)", new URL("/health", base)],
+    ["GET /api/v1/agents (3 workers + origin)", new URL("/api/v1/agents", base)],
+  ];
+  await scenario("warm-up", new URL("/api/v1/agents", base)); // JIT, isolates, connections
+  const rows = [];
+  for (const [name, url] of scenarios) rows.push(await scenario(name, url));
+  console.log(`${TOTAL} requests per scenario, concurrency ${CONCURRENCY}, node ${process.version}`);
+  console.table(rows);
+} finally {
+  await pipeline.close();
+  await origin.close();
+}
