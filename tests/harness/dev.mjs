@@ -1,4 +1,6 @@
 // scripts/dev: the pipeline on fixed local ports, with persistent local state.
+//   PORT (default 8787): entry; PORT+1 chat-webhook; PORT+2 analytics-collector; PORT+3 origin.
+//   EDGE_STATE_DIR (default .wrangler/state): where local KV/D1/DO state is kept.
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { ROOT } from "./config.mjs";
@@ -28,7 +30,10 @@ const origin = await startUpstream(demoOriginHandler("local-demo"), ports.origin
 const pipeline = await startPipeline({
   originUrl: origin.url,
   adminSecret,
-  miniflare: { port: ports.entry, defaultPersistRoot: path.join(ROOT, ".wrangler", "state") },
+  miniflare: {
+    port: ports.entry,
+    defaultPersistRoot: process.env.EDGE_STATE_DIR ?? path.join(ROOT, ".wrangler", "state"),
+  },
   workerExtras: {
     "chat-webhook": { unsafeDirectSockets: [{ host: "127.0.0.1", port: ports.chat }] },
     "analytics-collector": { unsafeDirectSockets: [{ host: "127.0.0.1", port: ports.analytics }] },
@@ -37,7 +42,7 @@ const pipeline = await startPipeline({
 
 const entry = `http://127.0.0.1:${ports.entry}`;
 console.log(`
-edge-workers running in workerd (state in .wrangler/state):
+edge-workers running in workerd (local state kept between runs):
   API pipeline (auth-validator → cache-manager → voice-router → demo origin)
       ${entry}
       try: curl -i ${entry}/health

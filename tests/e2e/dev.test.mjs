@@ -1,0 +1,109 @@
+// scripts/dev's launcher, as a newcomer runs it: it starts, prints where to send requests,
+// every printed address answers, state persists across restarts, and it stops on SIGTERM.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { ROOT } from "../harness/config.mjs";
+
+const isFree = (port) =>
+  new Promise((resolve) => {
+    const s = net.createServer().once("error", () => resolve(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
+  });
+
+/** A base port with the three after it free too. */
+async function freeBase() {
+  for (let i = 0; i < 50; i++) {
+    const base = 20_000 + Math.floor(Math.random() * 40_000);
+    const all = await Promise.all([0, 1, 2, 3].map((d) => isFree(base + d)));
+    if (all.every(Boolean)) return base;
+  }
+  throw new Error("no four consecutive free ports");
+}
+
+/** Starts the launcher; resolves with its banner once it is ready (bounded). */
+function launch(port, stateDir) {
+  const child = spawn(process.execPath, [path.join(ROOT, "tests/harness/dev.mjs")], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: String(port), EDGE_STATE_DIR: stateDir },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  const ready = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`dev did not start in 30 s:\n${out}`)), 30_000);
+    const onData = (d) => {
+      out += d;
+      if (out.includes("Ctrl-C to stop.")) {
+        clearTimeout(timer);
+        resolve(out);
+      }
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    child.once("exit", (code) => reject(new Error(`dev exited early (${code}):\n${out}`)));
+  });
+  const stop = () =>
+    new Promise((resolve) => {
+      if (child.exitCode !== null) return resolve(child.exitCode);
+      child.once("exit", (code) => resolve(code));
+      child.kill("SIGTERM");
+    });
+  return { ready, stop };
+}
+
+/** 0 from our handler, or 143 (128 + SIGTERM) when Miniflare's own exit hook wins the race. */
+const assertStopped = (code) => assert.ok(code === 0 || code === 143, `exit code ${code}`);
+
+/** Nothing (no orphaned workerd) still listens on the four ports. */
+async function assertPortsReleased(base) {
+  const deadline = Date.now() + 5000;
+  let free = [];
+  while (Date.now() < deadline) {
+    free = await Promise.all([0, 1, 2, 3].map((d) => isFree(base + d)));
+    if (free.every(Boolean)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`ports still in use after stop: ${free}`);
+}
+
+describe("scripts/dev", { timeout: 120_000 }, () => {
+  test("prints working addresses, keeps state across restarts, stops on SIGTERM", async () => {
+    const stateDir = mkdtempSync(path.join(os.tmpdir(), "edge-dev-state-"));
+    const port = await freeBase();
+    try {
+      let dev = launch(port, stateDir);
+      const banner = await dev.ready;
+      const secret = /this run's secret: ([\w-]+)/.exec(banner)?.[1];
+      assert.ok(secret, "the generated admin secret is printed");
+      for (const p of [port, port + 1, port + 2, port + 3]) assert.match(banner, new RegExp(`127\\.0\\.0\\.1:${p}`));
+
+      const health = await fetch(`http://127.0.0.1:${port}/health`);
+      assert.equal((await health.json()).status, "ok");
+      const api = await fetch(`http://127.0.0.1:${port}/api/v1/agents`, { headers: { "x-request-id": "dev-test-1" } });
+      assert.equal((await api.json()).origin, "local-demo");
+      const chat = await fetch(`http://127.0.0.1:${port + 1}/health`);
+      assert.equal((await chat.json()).worker, "chat-webhook");
+      const hopsUrl = `http://127.0.0.1:${port + 2}/v1/metrics/requests/dev-test-1`;
+      const hops = async (s) => (await (await fetch(hopsUrl, { headers: { authorization: `Bearer ${s}` } })).json()).hops;
+      const deadline = Date.now() + 5000;
+      while ((await hops(secret)).length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.equal((await hops(secret)).length, 3);
+      assertStopped(await dev.stop());
+      await assertPortsReleased(port);
+
+      // Restarted on the same state: the Durable Object's rows are still there.
+      dev = launch(port, stateDir);
+      const again = await dev.ready;
+      const secret2 = /this run's secret: ([\w-]+)/.exec(again)[1];
+      assert.equal((await hops(secret2)).length, 3);
+      assertStopped(await dev.stop());
+      await assertPortsReleased(port);
+    } finally {
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  });
+});
