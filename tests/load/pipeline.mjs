@@ -1,8 +1,10 @@
 // Load script: real HTTP over loopback into the pipeline running in workerd.
 // Bounded in count and time; prints requests/s and latency percentiles per scenario.
 //   scripts/bench [requests=2000] [concurrency=32]
+import { spawn } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { freshSecret, startPipeline } from "../harness/pipeline.mjs";
-import { demoOriginHandler, startUpstream } from "../harness/upstream.mjs";
 
 const TOTAL = Number(process.argv[2] ?? 2000);
 const CONCURRENCY = Number(process.argv[3] ?? 32);
@@ -39,12 +41,23 @@ async function scenario(name, url, init = {}) {
   };
 }
 
-const origin = await startUpstream(demoOriginHandler("bench"));
-const pipeline = await startPipeline({ originUrl: origin.url, adminSecret: freshSecret() });
+// The origin runs in its own process so it does not share this event loop.
+const here = path.dirname(fileURLToPath(import.meta.url));
+const originProcess = spawn(process.execPath, [path.join(here, "origin-process.mjs")], {
+  stdio: ["ignore", "pipe", "inherit"],
+});
+const originUrl = await new Promise((resolve, reject) => {
+  const timer = setTimeout(() => reject(new Error("origin did not start in 10 s")), 10_000);
+  originProcess.stdout.once("data", (d) => {
+    clearTimeout(timer);
+    resolve(d.toString().trim());
+  });
+});
+const pipeline = await startPipeline({ originUrl, adminSecret: freshSecret() });
 try {
   const base = pipeline.url;
   const scenarios = [
-    ["origin direct (baseline)", `${origin.url}/api/v1/agents`],
+    ["origin direct (baseline)", `${originUrl}/api/v1/agents`],
     ["GET /health (3 workers)", new URL("/health", base)],
     ["GET /api/v1/agents (3 workers + origin)", new URL("/api/v1/agents", base)],
   ];
@@ -55,5 +68,5 @@ try {
   console.table(rows);
 } finally {
   await pipeline.close();
-  await origin.close();
+  originProcess.kill("SIGTERM");
 }
