@@ -83,11 +83,12 @@ describe("scripts/dev", { timeout: 120_000 }, () => {
 
       const health = await fetch(`http://127.0.0.1:${port}/health`);
       assert.equal((await health.json()).status, "ok");
-      const api = await fetch(`http://127.0.0.1:${port}/api/v1/agents`, { headers: { "x-request-id": "dev-test-1" } });
+      const api = await fetch(`http://127.0.0.1:${port}/api/v1/agents`);
       assert.equal((await api.json()).origin, "local-demo");
+      const requestId = api.headers.get("x-request-id");
       const chat = await fetch(`http://127.0.0.1:${port + 1}/health`);
       assert.equal((await chat.json()).worker, "chat-webhook");
-      const hopsUrl = `http://127.0.0.1:${port + 2}/v1/metrics/requests/dev-test-1`;
+      const hopsUrl = `http://127.0.0.1:${port + 2}/v1/metrics/requests/${requestId}`;
       const hops = async (s) => (await (await fetch(hopsUrl, { headers: { authorization: `Bearer ${s}` } })).json()).hops;
       const deadline = Date.now() + 5000;
       while ((await hops(secret)).length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));

@@ -104,25 +104,37 @@ describe("pipeline", { timeout: 60_000 }, () => {
     assert.equal((await hopsOf(id)).length, CHAIN.length);
   });
 
-  test("a client's well-formed x-request-id is kept; a malformed one is replaced", async () => {
-    const kept = await pipeline.fetch("/api/v1/agents", { headers: { "x-request-id": "trace-42.abc_DEF" } });
-    assert.equal(kept.headers.get("x-request-id"), "trace-42.abc_DEF");
-    assert.equal((await kept.json()).request_id, "trace-42.abc_DEF");
-    const replaced = await pipeline.fetch("/api/v1/agents", { headers: { "x-request-id": "bad id; drop table" } });
-    const id = replaced.headers.get("x-request-id");
-    assert.notEqual(id, "bad id; drop table");
-    assert.match(id, /^[0-9a-f-]{36}$/);
-    assert.equal((await replaced.json()).request_id, id);
+  test("the entry mints every request id; a client cannot reuse another request's id", async () => {
+    const first = await pipeline.fetch("/api/v1/agents");
+    const victim = first.headers.get("x-request-id");
+    await eventually(async () => (await hopsOf(victim)).length === CHAIN.length, { what: "victim's hops" });
+    for (const forged of [victim, "trace-42.abc_DEF", "bad id; drop table"]) {
+      const r = await pipeline.fetch("/api/v1/agents", { headers: { "x-request-id": forged } });
+      const id = r.headers.get("x-request-id");
+      assert.notEqual(id, forged);
+      assert.match(id, /^[0-9a-f-]{36}$/);
+      assert.equal((await r.json()).request_id, id, "the origin sees the minted id");
+      await eventually(async () => (await hopsOf(id)).length === CHAIN.length, { what: "new request's hops" });
+    }
+    assert.equal((await hopsOf(victim)).length, CHAIN.length, "nothing was attached to the victim's id");
+  });
+
+  test("a hop reached by service binding keeps its caller's request id", async () => {
+    const r = await pipeline.fetch("/api/v1/agents", { headers: { "x-request-id": "internal-42" } }, "voice-router");
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get("x-request-id"), "internal-42");
+    assert.equal((await r.json()).request_id, "internal-42");
   });
 
   test("health checks are not reported as traffic", async () => {
-    const id = "health-probe-1";
-    const probe = await pipeline.fetch("/health", { headers: { "x-request-id": id } });
-    assert.equal(probe.headers.get("x-request-id"), id);
+    const probe = await pipeline.fetch("/health");
+    const id = probe.headers.get("x-request-id");
+    assert.ok(id);
     // A traffic request sent after the probe is stored; once it is, the probe's would be too.
-    const traffic = await pipeline.fetch("/api/v1/agents", { headers: { "x-request-id": "after-probe-1" } });
+    const traffic = await pipeline.fetch("/api/v1/agents");
     assert.equal(traffic.status, 200);
-    await eventually(async () => (await hopsOf("after-probe-1")).length === CHAIN.length, { what: "traffic hops" });
+    const after = traffic.headers.get("x-request-id");
+    await eventually(async () => (await hopsOf(after)).length === CHAIN.length, { what: "traffic hops" });
     assert.deepEqual(await hopsOf(id), []);
   });
 

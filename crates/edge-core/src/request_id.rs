@@ -1,8 +1,9 @@
 //! Request ids tie the metrics of one request's hops together.
 //!
-//! The entry worker accepts a client's `x-request-id` only when it is a short token of
-//! safe characters, and otherwise mints a new one (minting needs randomness, so it is the
-//! worker's job; this module only validates).
+//! Entry workers mint the id (minting needs randomness, so it is the worker's job) and
+//! ignore any id a client sends. Workers behind them accept their caller's
+//! `x-request-id` only when it is a short token of safe characters; this module is that
+//! check.
 
 use serde::{Deserialize, Serialize};
 

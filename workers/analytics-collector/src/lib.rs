@@ -14,7 +14,7 @@ mod store;
 use edge_core::error::CommonError;
 use edge_core::{MetricEvent, RequestId, ServiceName, admin};
 use edge_glue::body::{self, BodyError};
-use edge_glue::{config, health, respond};
+use edge_glue::{Role, config, health, respond};
 use worker::{
     Context, Env, Method, Request, RequestInit, Response, Result, RouteContext, Router, event,
 };
@@ -25,7 +25,7 @@ const ME: ServiceName = ServiceName::AnalyticsCollector;
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
-    edge_glue::serve(ME, req, env, ctx, false, |req, env, _hop| {
+    edge_glue::serve(ME, Role::Collector, req, env, ctx, |req, env, _hop| {
         Router::new()
             .get_async("/health", |_, rc| async move {
                 health::respond(&rc.env, ME, env!("CARGO_PKG_VERSION"), None).await

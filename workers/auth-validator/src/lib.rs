@@ -5,8 +5,8 @@
 //! Request validation and authentication are the next issue's work.
 
 use edge_core::ServiceName;
-use edge_glue::health;
 use edge_glue::hop::{self, NextHopBinding};
+use edge_glue::{Role, health};
 use worker::{Context, Env, Request, Response, Result, Router, event};
 
 const ME: ServiceName = ServiceName::AuthValidator;
@@ -17,7 +17,7 @@ const NEXT: NextHopBinding = NextHopBinding {
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
-    edge_glue::serve(ME, req, env, ctx, true, |req, env, hop| {
+    edge_glue::serve(ME, Role::Entry, req, env, ctx, |req, env, hop| {
         Router::with_data(hop)
             .get_async("/health", |_, rc| async move {
                 health::respond(&rc.env, ME, env!("CARGO_PKG_VERSION"), Some(NEXT)).await

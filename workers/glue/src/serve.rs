@@ -4,6 +4,10 @@
 //! worker's handler, turns any uncaught error and the router's own plain-text 404/405
 //! into JSON errors, echoes `x-request-id` on the response, and reports the hop's metric
 //! to analytics-collector in `wait_until`. `/health` is not reported: probes are not traffic.
+//!
+//! The request id is minted at the edge: a worker the internet reaches ([`Role::Entry`])
+//! ignores any `x-request-id` a client sends, so nobody can attach their hops to another
+//! request's id; workers reached only by service binding trust the id their caller set.
 
 use std::future::Future;
 
@@ -15,12 +19,25 @@ use worker::{Context, Env, Request, Response, ResponseBody, console_error};
 
 use crate::{REQUEST_ID_HEADER, metrics, now_ms, respond};
 
+/// Where a worker stands in the system, which decides whose request id it trusts and
+/// whether it reports metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Reached from the internet (auth-validator, chat-webhook): mints every request id.
+    Entry,
+    /// Reached only by service binding (cache-manager, voice-router): keeps its caller's id.
+    Internal,
+    /// analytics-collector: reached by service binding, and does not report its own
+    /// ingest (it would report to itself).
+    Collector,
+}
+
 /// One request as seen by one worker: what its metric will say.
 #[derive(Debug, Clone)]
 pub struct Hop {
     /// The worker handling the request.
     pub worker: ServiceName,
-    /// The request id: the incoming `x-request-id` when valid, else a fresh UUID.
+    /// The request id: a fresh UUID at an entry; the caller's valid `x-request-id` inside.
     pub request_id: RequestId,
     method: String,
     path: String,
@@ -30,16 +47,21 @@ pub struct Hop {
 }
 
 impl Hop {
-    /// Starts timing `req` at `worker`.
+    /// Starts timing `req` at `worker`, taking or minting its id as `role` says.
     #[must_use]
-    pub fn start(worker: ServiceName, req: &Request) -> Self {
-        let request_id = req
-            .headers()
-            .get(REQUEST_ID_HEADER)
-            .ok()
-            .flatten()
-            .and_then(|raw| RequestId::parse(&raw))
-            .unwrap_or_else(mint_request_id);
+    pub fn start(worker: ServiceName, role: Role, req: &Request) -> Self {
+        let from_caller = || {
+            req.headers()
+                .get(REQUEST_ID_HEADER)
+                .ok()
+                .flatten()
+                .and_then(|raw| RequestId::parse(&raw))
+        };
+        let request_id = match role {
+            Role::Entry => None,
+            Role::Internal | Role::Collector => from_caller(),
+        }
+        .unwrap_or_else(mint_request_id);
         let cf = req.cf();
         Self {
             worker,
@@ -70,26 +92,23 @@ impl Hop {
     }
 }
 
-/// Runs `handler` for `req` as worker `me`; see the module docs for what it adds.
-///
-/// `report_metrics` is false only for analytics-collector, which would otherwise report
-/// its own ingest to itself.
+/// Runs `handler` for `req` as worker `me` in `role`; see the module docs for what it adds.
 ///
 /// # Errors
 /// Only if the final response cannot be built; handler errors become JSON 500s.
 pub async fn serve<F, Fut>(
     me: ServiceName,
+    role: Role,
     req: Request,
     env: Env,
     ctx: Context,
-    report_metrics: bool,
     handler: F,
 ) -> worker::Result<Response>
 where
     F: FnOnce(Request, Env, Hop) -> Fut,
     Fut: Future<Output = worker::Result<Response>>,
 {
-    let hop = Hop::start(me, &req);
+    let hop = Hop::start(me, role, &req);
     let is_health = req.path() == "/health";
     let resp = match handler(req, env.clone(), hop.clone()).await {
         Ok(resp) => normalize_router_fallback(resp)?,
@@ -101,7 +120,7 @@ where
     let resp = respond::with_mutable_headers(resp);
     resp.headers()
         .set(REQUEST_ID_HEADER, hop.request_id.as_str())?;
-    if report_metrics && !is_health {
+    if role != Role::Collector && !is_health {
         metrics::report(&ctx, &env, hop.metric(resp.status_code()));
     }
     Ok(resp)

@@ -8,14 +8,14 @@ use edge_core::ServiceName;
 use edge_core::error::CommonError;
 use edge_core::retry::{self, AttemptOutcome};
 use edge_glue::hop::{self, DEFAULT_UPSTREAM_TIMEOUT_MS, Destination};
-use edge_glue::{Hop, config, health, respond};
+use edge_glue::{Hop, Role, config, health, respond};
 use worker::{Context, Env, Request, Response, Result, Router, event};
 
 const ME: ServiceName = ServiceName::VoiceRouter;
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
-    edge_glue::serve(ME, req, env, ctx, true, |req, env, hop| {
+    edge_glue::serve(ME, Role::Internal, req, env, ctx, |req, env, hop| {
         Router::with_data(hop)
             .get_async("/health", |_, rc| async move {
                 health::respond(&rc.env, ME, env!("CARGO_PKG_VERSION"), None).await
