@@ -1,6 +1,8 @@
 # Shared by the scripts in this folder: repo root, tool paths, logging. Source it, don't run it.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# CI may run with a trimmed environment; cargo, rustup and npm all need HOME.
+export HOME="${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}"
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$ROOT/node_modules/.bin:$PATH"
 WORKERS=(auth-validator cache-manager voice-router analytics-collector chat-webhook)
 WORKER_BUILD_VERSION="0.8.7"
