@@ -12,9 +12,10 @@
 mod store;
 
 use edge_core::error::CommonError;
-use edge_core::{MetricEvent, RequestId, ServiceName, admin};
+use edge_core::{MetricEvent, RequestId, ServiceName};
+use edge_glue::admin::require_admin;
 use edge_glue::body::{self, BodyError};
-use edge_glue::{Role, config, health, respond};
+use edge_glue::{Role, health, respond};
 use worker::{
     Context, Env, Method, Request, RequestInit, Response, Result, RouteContext, Router, event,
 };
@@ -78,12 +79,7 @@ async fn ingest(mut req: Request, rc: RouteContext<()>) -> Result<Response> {
 
 /// Checks the admin secret, then relays `path` to the store.
 async fn admin_query(req: &Request, rc: &RouteContext<()>, path: String) -> Result<Response> {
-    let secret = match config::required_string(&rc.env, "ADMIN_SECRET") {
-        Ok(s) => s,
-        Err(e) => return respond::error_response(&e),
-    };
-    let authorization = req.headers().get("authorization")?;
-    if let Err(e) = admin::authorize(authorization.as_deref(), &secret) {
+    if let Err(e) = require_admin(req, &rc.env) {
         return respond::error_response(&e);
     }
     let resp = store_stub(&rc.env)?

@@ -10,7 +10,9 @@
 //! - [`health`]: `GET /health`, including the next hop's health.
 //! - [`metrics`]: reporting a hop's metric to analytics-collector in `wait_until`.
 //! - [`config`]: reading vars with defaults and validation.
+//! - [`admin`]: the admin-secret guard of operator endpoints.
 
+pub mod admin;
 pub mod body;
 pub mod config;
 pub mod health;
