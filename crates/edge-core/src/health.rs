@@ -162,31 +162,24 @@ mod tests {
         serde_json::to_vec(r).expect("serializes")
     }
 
+    /// The report of `worker` whose next hop answered with `below` (status and body).
+    fn above(worker: ServiceName, below: &HealthReport) -> HealthReport {
+        let outcome = HopOutcome::Answered {
+            status: below.http_status(),
+            body: &body(below),
+        };
+        HealthReport::chained(
+            worker,
+            "0.1.0",
+            NextHop::from_outcome(below.worker, outcome),
+        )
+    }
+
     #[test]
     fn healthy_chain_is_ok_end_to_end() {
         let router = HealthReport::leaf(ServiceName::VoiceRouter, "0.1.0");
-        let cache = HealthReport::chained(
-            ServiceName::CacheManager,
-            "0.1.0",
-            NextHop::from_outcome(
-                ServiceName::VoiceRouter,
-                HopOutcome::Answered {
-                    status: 200,
-                    body: &body(&router),
-                },
-            ),
-        );
-        let auth = HealthReport::chained(
-            ServiceName::AuthValidator,
-            "0.1.0",
-            NextHop::from_outcome(
-                ServiceName::CacheManager,
-                HopOutcome::Answered {
-                    status: 200,
-                    body: &body(&cache),
-                },
-            ),
-        );
+        let cache = above(ServiceName::CacheManager, &router);
+        let auth = above(ServiceName::AuthValidator, &cache);
         assert_eq!(auth.status, HealthStatus::Ok);
         assert_eq!(auth.http_status(), 200);
         let nested = auth.next_hop.and_then(|h| h.report).expect("cache report");
@@ -202,17 +195,7 @@ mod tests {
         );
         assert_eq!(cache.status, HealthStatus::Degraded);
         assert_eq!(cache.http_status(), 503);
-        let auth = HealthReport::chained(
-            ServiceName::AuthValidator,
-            "0.1.0",
-            NextHop::from_outcome(
-                ServiceName::CacheManager,
-                HopOutcome::Answered {
-                    status: 503,
-                    body: &body(&cache),
-                },
-            ),
-        );
+        let auth = above(ServiceName::AuthValidator, &cache);
         assert_eq!(auth.status, HealthStatus::Degraded);
         assert_eq!(auth.next_hop.expect("hop").status, HopStatus::Degraded);
     }
