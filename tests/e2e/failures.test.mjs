@@ -136,5 +136,10 @@ describe("failures", { timeout: 90_000 }, () => {
     const body = await assertJsonError(r, 500, "misconfigured");
     assert.match(body.error.message, /ORIGIN_TIMEOUT_MS/);
     assert.equal(origin.requests.length, 0);
+
+    const q = await pipelineWith({ originUrl: origin.url, vars: { "cache-manager": { HEALTH_TIMEOUT_MS: "0" } } });
+    const health = await q.fetch("/health", {}, "cache-manager");
+    const hb = await assertJsonError(health, 500, "misconfigured");
+    assert.match(hb.error.message, /HEALTH_TIMEOUT_MS/);
   });
 });

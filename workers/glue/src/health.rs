@@ -18,7 +18,8 @@ pub const DEFAULT_HEALTH_TIMEOUT_MS: u64 = 2_000;
 /// Answers `GET /health` for `me` at `version` (the worker's own crate version), asking
 /// `next` (when given) for its health first.
 ///
-/// The wait for the next hop is the var `HEALTH_TIMEOUT_MS` (default 2000).
+/// The wait for the next hop is the var `HEALTH_TIMEOUT_MS` (default 2000); a malformed
+/// value answers 500 `misconfigured`, like every other malformed var.
 ///
 /// # Errors
 /// Only if the response cannot be built.
@@ -30,13 +31,24 @@ pub async fn respond(
 ) -> worker::Result<Response> {
     let report = match next {
         None => HealthReport::leaf(me, version),
-        Some(next) => HealthReport::chained(me, version, probe(env, next).await),
+        Some(next) => {
+            let timeout_ms = match config::u64_var(
+                env,
+                "HEALTH_TIMEOUT_MS",
+                DEFAULT_HEALTH_TIMEOUT_MS,
+                1..=30_000,
+            ) {
+                Ok(t) => t,
+                Err(e) => return respond::error_response(&e),
+            };
+            HealthReport::chained(me, version, probe(env, next, timeout_ms).await)
+        }
     };
     respond::json(report.http_status(), &report)
 }
 
-async fn probe(env: &Env, next: NextHopBinding) -> NextHop {
-    match ask(env, next.binding).await {
+async fn probe(env: &Env, next: NextHopBinding, timeout_ms: u64) -> NextHop {
+    match ask(env, next.binding, timeout_ms).await {
         Observed::Answered(status, body) => NextHop::from_outcome(
             next.worker,
             HopOutcome::Answered {
@@ -56,15 +68,7 @@ enum Observed {
     Failed,
 }
 
-async fn ask(env: &Env, binding: &'static str) -> Observed {
-    let Ok(timeout_ms) = config::u64_var(
-        env,
-        "HEALTH_TIMEOUT_MS",
-        DEFAULT_HEALTH_TIMEOUT_MS,
-        1..=30_000,
-    ) else {
-        return Observed::Failed;
-    };
+async fn ask(env: &Env, binding: &'static str, timeout_ms: u64) -> Observed {
     let Ok(req) = Request::new("https://internal/health", Method::Get) else {
         return Observed::Failed;
     };

@@ -50,18 +50,16 @@ impl Hop {
     /// Starts timing `req` at `worker`, taking or minting its id as `role` says.
     #[must_use]
     pub fn start(worker: ServiceName, role: Role, req: &Request) -> Self {
-        let from_caller = || {
-            req.headers()
+        let from_caller = match role {
+            Role::Entry => None,
+            Role::Internal | Role::Collector => req
+                .headers()
                 .get(REQUEST_ID_HEADER)
                 .ok()
                 .flatten()
-                .and_then(|raw| RequestId::parse(&raw))
+                .and_then(|raw| RequestId::parse(&raw)),
         };
-        let request_id = match role {
-            Role::Entry => None,
-            Role::Internal | Role::Collector => from_caller(),
-        }
-        .unwrap_or_else(mint_request_id);
+        let request_id = from_caller.unwrap_or_else(mint_request_id);
         let cf = req.cf();
         Self {
             worker,
