@@ -4,7 +4,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # CI may run with a trimmed environment; cargo, rustup and npm all need HOME.
 export HOME="${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}"
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$ROOT/node_modules/.bin:$PATH"
-WORKERS=(auth-validator cache-manager voice-router analytics-collector chat-webhook)
+# The workers are the wrangler configs: wrangler/<name>.toml builds workers/<name>.
+mapfile -t WORKERS < <(cd "$ROOT/wrangler" && ls -- *.toml | sed 's/\.toml$//')
 WORKER_BUILD_VERSION="0.8.7"
 # worker-build must not download anything: these point it at tools scripts/setup installed.
 export WASM_OPT_BIN="$ROOT/node_modules/.bin/wasm-opt"

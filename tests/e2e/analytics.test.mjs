@@ -22,8 +22,6 @@ describe("analytics-collector", { timeout: 60_000 }, () => {
   const A = "analytics-collector";
   const ingest = (body, headers = {}) =>
     p.fetch("/v1/metrics", { method: "POST", headers: { "content-type": "application/json", ...headers }, body }, A);
-  const hops = async (id) =>
-    (await (await p.fetch(`/v1/metrics/requests/${id}`, { headers: { authorization: `Bearer ${secret}` } }, A)).json()).hops;
 
   before(async () => {
     secret = freshSecret();
@@ -39,7 +37,7 @@ describe("analytics-collector", { timeout: 60_000 }, () => {
     const r = await ingest(JSON.stringify(valid()));
     assert.equal(r.status, 202);
     assert.deepEqual(await r.json(), { accepted: 1, request_id: "ingest-test-1" });
-    const [row, ...rest] = await hops("ingest-test-1");
+    const [row, ...rest] = await p.hops("ingest-test-1");
     assert.equal(rest.length, 0);
     assert.deepEqual(row, valid());
   });
@@ -66,8 +64,8 @@ describe("analytics-collector", { timeout: 60_000 }, () => {
     delete missing.method;
     const r = await ingest(JSON.stringify(missing));
     assert.deepEqual((await r.json()).error.field, "method");
-    for (const [field] of cases) assert.deepEqual(await hops(`bad-${field}`), [], field);
-    assert.deepEqual(await hops("bad-missing"), []);
+    for (const [field] of cases) assert.deepEqual(await p.hops(`bad-${field}`), [], field);
+    assert.deepEqual(await p.hops("bad-missing"), []);
   });
 
   test("unknown fields, non-JSON and oversized bodies are refused", async () => {

@@ -35,14 +35,12 @@ describe("failures", { timeout: 90_000 }, () => {
     const closed = await startUpstream(demoOriginHandler());
     const url = closed.url;
     await closed.close(); // nothing listens there any more
-    const secret = freshSecret();
-    const p = await pipelineWith({ originUrl: url, adminSecret: secret });
+    const p = await pipelineWith({ originUrl: url });
     const r = await p.fetch("/api/v1/agents");
     await assertJsonError(r, 503, "upstream_unavailable");
     const id = r.headers.get("x-request-id");
     const hops = await eventually(async () => {
-      const q = await p.fetch(`/v1/metrics/requests/${id}`, { headers: { authorization: `Bearer ${secret}` } }, "analytics-collector");
-      const { hops } = await q.json();
+      const hops = await p.hops(id);
       return hops.length === 3 && hops;
     }, { what: "3 hops of the failed request" });
     assert.deepEqual(hops.map((h) => h.status), [503, 503, 503]);

@@ -10,18 +10,11 @@ const BERLIN = { country: "DE", colo: "FRA", latitude: "52.52", longitude: "13.4
 const CHAIN = ["auth-validator", "cache-manager", "voice-router"];
 
 describe("pipeline", { timeout: 60_000 }, () => {
-  let origin, pipeline, secret;
-  const admin = () => ({ headers: { authorization: `Bearer ${secret}` } });
-  const hopsOf = async (id) => {
-    const r = await pipeline.fetch(`/v1/metrics/requests/${id}`, admin(), "analytics-collector");
-    assert.equal(r.status, 200);
-    return (await r.json()).hops;
-  };
+  let origin, pipeline;
 
   before(async () => {
-    secret = freshSecret();
     origin = await startUpstream(demoOriginHandler("demo-1"));
-    pipeline = await startPipeline({ originUrl: origin.url, adminSecret: secret });
+    pipeline = await startPipeline({ originUrl: origin.url, adminSecret: freshSecret() });
   });
   after(async () => {
     await pipeline?.close();
@@ -82,7 +75,7 @@ describe("pipeline", { timeout: 60_000 }, () => {
     assert.equal(r.status, 200);
     const id = r.headers.get("x-request-id");
     const hops = await eventually(async () => {
-      const h = await hopsOf(id);
+      const h = await pipeline.hops(id);
       return h.length >= CHAIN.length && h;
     }, { what: `3 hops for ${id}` });
     assert.deepEqual(hops.map((h) => h.worker).sort(), [...CHAIN].sort());
@@ -101,22 +94,22 @@ describe("pipeline", { timeout: 60_000 }, () => {
     assert.ok(lat["cache-manager"] >= lat["voice-router"]);
     // Still exactly three once background work has settled.
     await new Promise((res) => setTimeout(res, 300));
-    assert.equal((await hopsOf(id)).length, CHAIN.length);
+    assert.equal((await pipeline.hops(id)).length, CHAIN.length);
   });
 
   test("the entry mints every request id; a client cannot reuse another request's id", async () => {
     const first = await pipeline.fetch("/api/v1/agents");
     const victim = first.headers.get("x-request-id");
-    await eventually(async () => (await hopsOf(victim)).length === CHAIN.length, { what: "victim's hops" });
+    await eventually(async () => (await pipeline.hops(victim)).length === CHAIN.length, { what: "victim's hops" });
     for (const forged of [victim, "trace-42.abc_DEF", "bad id; drop table"]) {
       const r = await pipeline.fetch("/api/v1/agents", { headers: { "x-request-id": forged } });
       const id = r.headers.get("x-request-id");
       assert.notEqual(id, forged);
       assert.match(id, /^[0-9a-f-]{36}$/);
       assert.equal((await r.json()).request_id, id, "the origin sees the minted id");
-      await eventually(async () => (await hopsOf(id)).length === CHAIN.length, { what: "new request's hops" });
+      await eventually(async () => (await pipeline.hops(id)).length === CHAIN.length, { what: "new request's hops" });
     }
-    assert.equal((await hopsOf(victim)).length, CHAIN.length, "nothing was attached to the victim's id");
+    assert.equal((await pipeline.hops(victim)).length, CHAIN.length, "nothing was attached to the victim's id");
   });
 
   test("a hop reached by service binding keeps its caller's request id", async () => {
@@ -134,8 +127,8 @@ describe("pipeline", { timeout: 60_000 }, () => {
     const traffic = await pipeline.fetch("/api/v1/agents");
     assert.equal(traffic.status, 200);
     const after = traffic.headers.get("x-request-id");
-    await eventually(async () => (await hopsOf(after)).length === CHAIN.length, { what: "traffic hops" });
-    assert.deepEqual(await hopsOf(id), []);
+    await eventually(async () => (await pipeline.hops(after)).length === CHAIN.length, { what: "traffic hops" });
+    assert.deepEqual(await pipeline.hops(id), []);
   });
 
   test("chat-webhook answers its health on its own, and JSON errors elsewhere", async () => {

@@ -43,6 +43,16 @@ export async function startPipeline({ originUrl, adminSecret, vars = {}, minifla
       const base = worker === WORKERS[0] ? url : `http://${worker}.local`;
       return mf.dispatchFetch(new URL(path, base), init);
     },
+    /** Every stored hop metric of request `id`, read with the admin secret (asserts 200). */
+    async hops(id) {
+      const r = await this.fetch(
+        `/v1/metrics/requests/${id}`,
+        { headers: { authorization: `Bearer ${adminSecret}` } },
+        "analytics-collector",
+      );
+      if (r.status !== 200) throw new Error(`hops of ${id}: ${r.status} ${await r.text()}`);
+      return (await r.json()).hops;
+    },
     close: () => mf.dispose(),
   };
 }
