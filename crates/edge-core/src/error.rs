@@ -19,6 +19,11 @@ pub trait HttpError: std::fmt::Display {
     fn field(&self) -> Option<&str> {
         None
     }
+    /// Response headers this error requires by its status's definition: `Allow` on a 405,
+    /// `Retry-After` on a 429, `WWW-Authenticate` on a 401. Names are lowercase.
+    fn headers(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
 }
 
 /// The JSON body of every error response: `{"error":{"code":..,"message":..,"field":..}}`.

@@ -6,6 +6,7 @@
 //!
 //! Modules:
 //! - [`admin`]: the admin-secret check, in constant time.
+//! - [`auth`]: edge authentication: request rules, JWTs, API keys, rate limits, CORS.
 //! - [`error`]: the one contract every error follows to become an HTTP response.
 //! - [`service`]: the names of the five workers.
 //! - [`request_id`]: validation of request ids carried between hops.
@@ -14,6 +15,7 @@
 //! - [`metric`]: the metric event every worker reports, and its strict parser.
 
 pub mod admin;
+pub mod auth;
 pub mod error;
 pub mod health;
 pub mod metric;

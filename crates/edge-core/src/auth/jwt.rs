@@ -1,0 +1,486 @@
+//! JWT bearer tokens: compact JWS with HS256, RS256 or EdDSA (Ed25519).
+//!
+//! Verification order, each step with its own reason code:
+//! 1. shape: three base64url parts, at most [`MAX_TOKEN_BYTES`] (`token_malformed`);
+//! 2. header: a JSON object whose `alg` is on the allow-list (`none` never is), with no
+//!    `crit` (no extension is understood, so RFC 7515 §4.1.11 requires refusal);
+//! 3. key: only keys made for that exact algorithm are candidates, chosen by `kid` — an
+//!    RSA public key can never be used as an HMAC secret (`token_unknown_key`);
+//! 4. signature, by jsonwebtoken's rust_crypto provider (`token_signature_invalid`);
+//! 5. claims, against the caller's `now_s`: `exp` required, `nbf` and `iat` when present,
+//!    all with the policy's leeway; `iss` and `aud` per policy; `sub` required.
+//!
+//! The crate's own claim validation is not used: it reads the system clock, and the core
+//! takes time as an input.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm, PublicKeyUse};
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde_json::{Map, Value};
+
+use crate::auth::AuthError;
+use crate::auth::identity::{
+    AuthMethod, DEFAULT_ROLE, Identity, MAX_PERMISSIONS, valid_permission, valid_role,
+    valid_subject,
+};
+use crate::auth::rate_limit::RateLimitPolicy;
+
+/// Longest token accepted, in bytes.
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+/// Largest JWKS document accepted, in bytes.
+pub const MAX_JWKS_BYTES: usize = 64 * 1024;
+/// Most keys a key set may hold.
+pub const MAX_KEYS: usize = 32;
+/// Shortest HMAC secret (RFC 7518 §3.2: at least the hash size).
+pub const MIN_HMAC_SECRET_BYTES: usize = 32;
+/// Smallest RSA modulus, in bits.
+pub const MIN_RSA_BITS: usize = 2048;
+/// Largest leeway a policy may set, in seconds.
+pub const MAX_LEEWAY_S: u64 = 300;
+/// Most candidate keys tried for one token without a `kid`.
+const MAX_CANDIDATES: usize = 8;
+
+/// The signature algorithms this verifier supports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Alg {
+    /// HMAC with SHA-256, shared secret.
+    HS256,
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    RS256,
+    /// Ed25519.
+    EdDSA,
+}
+
+impl Alg {
+    /// Parses the JOSE name (`HS256`, `RS256`, `EdDSA`); anything else is `None`.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "HS256" => Some(Self::HS256),
+            "RS256" => Some(Self::RS256),
+            "EdDSA" => Some(Self::EdDSA),
+            _ => None,
+        }
+    }
+
+    fn jsonwebtoken(self) -> Algorithm {
+        match self {
+            Self::HS256 => Algorithm::HS256,
+            Self::RS256 => Algorithm::RS256,
+            Self::EdDSA => Algorithm::EdDSA,
+        }
+    }
+}
+
+/// A key set or key that cannot be used; the worker reports it as misconfigured.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// The HMAC secret is shorter than [`MIN_HMAC_SECRET_BYTES`].
+    #[error("hmac secret shorter than 32 bytes")]
+    WeakSecret,
+    /// The JWKS document is not JSON of the JWK Set form, or too large.
+    #[error("jwks document is malformed or too large")]
+    MalformedJwks,
+    /// More than [`MAX_KEYS`] keys.
+    #[error("too many keys")]
+    TooManyKeys,
+    /// A signing key of a supported type has unusable material.
+    #[error("key {0} is invalid")]
+    InvalidKey(String),
+}
+
+/// One verification key, bound to one algorithm.
+#[derive(Clone)]
+struct VerifyingKey {
+    kid: Option<String>,
+    alg: Alg,
+    key: DecodingKey,
+}
+
+/// The keys tokens may be signed with.
+#[derive(Clone, Default)]
+pub struct KeySet {
+    keys: Vec<VerifyingKey>,
+}
+
+impl std::fmt::Debug for KeySet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kids: Vec<_> = self
+            .keys
+            .iter()
+            .map(|k| (k.alg, k.kid.as_deref()))
+            .collect();
+        f.debug_struct("KeySet").field("keys", &kids).finish()
+    }
+}
+
+impl KeySet {
+    /// Number of keys.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether there are no keys.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Adds an HS256 secret (no `kid`: it matches tokens with any or no `kid`).
+    ///
+    /// # Errors
+    /// [`KeyError::WeakSecret`] under 32 bytes; [`KeyError::TooManyKeys`].
+    pub fn add_hs256_secret(&mut self, secret: &[u8]) -> Result<(), KeyError> {
+        if secret.len() < MIN_HMAC_SECRET_BYTES {
+            return Err(KeyError::WeakSecret);
+        }
+        self.push(VerifyingKey {
+            kid: None,
+            alg: Alg::HS256,
+            key: DecodingKey::from_secret(secret),
+        })
+    }
+
+    /// Adds the signature keys of a JWKS document and returns how many were added.
+    ///
+    /// Keys marked `"use":"enc"`, and key types or algorithms other than RSA/RS256,
+    /// OKP Ed25519/EdDSA and oct/HS256, are skipped (an identity provider's JWKS may list
+    /// them). A key's algorithm is its `alg`, or inferred from its type when absent.
+    ///
+    /// # Errors
+    /// [`KeyError`] for a malformed or oversized document, too many keys, or a supported
+    /// key whose material is unusable (short secret, RSA under 2048 bits, bad encoding).
+    pub fn add_jwks(&mut self, document: &[u8]) -> Result<usize, KeyError> {
+        if document.len() > MAX_JWKS_BYTES {
+            return Err(KeyError::MalformedJwks);
+        }
+        let set: JwkSet = serde_json::from_slice(document).map_err(|_| KeyError::MalformedJwks)?;
+        let mut added = 0;
+        for jwk in &set.keys {
+            if jwk.common.public_key_use == Some(PublicKeyUse::Encryption) {
+                continue;
+            }
+            let kid = jwk.common.key_id.clone();
+            let name = kid.clone().unwrap_or_else(|| "without kid".to_owned());
+            let declared = jwk.common.key_algorithm;
+            let (alg, key) = match (&jwk.algorithm, declared) {
+                (AlgorithmParameters::RSA(p), None | Some(KeyAlgorithm::RS256)) => {
+                    let n = URL_SAFE_NO_PAD
+                        .decode(&p.n)
+                        .map_err(|_| KeyError::InvalidKey(name.clone()))?;
+                    let bits = n.len() * 8 - n.first().map_or(8, |b| b.leading_zeros() as usize);
+                    if bits < MIN_RSA_BITS {
+                        return Err(KeyError::InvalidKey(name));
+                    }
+                    (Alg::RS256, DecodingKey::from_jwk(jwk))
+                }
+                (AlgorithmParameters::OctetKeyPair(p), None | Some(KeyAlgorithm::EdDSA))
+                    if p.curve == EllipticCurve::Ed25519 =>
+                {
+                    let x = URL_SAFE_NO_PAD
+                        .decode(&p.x)
+                        .map_err(|_| KeyError::InvalidKey(name.clone()))?;
+                    if x.len() != 32 {
+                        return Err(KeyError::InvalidKey(name));
+                    }
+                    (Alg::EdDSA, DecodingKey::from_jwk(jwk))
+                }
+                (AlgorithmParameters::OctetKey(p), None | Some(KeyAlgorithm::HS256)) => {
+                    let k = URL_SAFE_NO_PAD
+                        .decode(&p.value)
+                        .map_err(|_| KeyError::InvalidKey(name.clone()))?;
+                    if k.len() < MIN_HMAC_SECRET_BYTES {
+                        return Err(KeyError::InvalidKey(name));
+                    }
+                    (Alg::HS256, DecodingKey::from_jwk(jwk))
+                }
+                _ => continue,
+            };
+            let key = key.map_err(|_| KeyError::InvalidKey(name))?;
+            self.push(VerifyingKey { kid, alg, key })?;
+            added += 1;
+        }
+        Ok(added)
+    }
+
+    /// Whether a key with this `kid` exists (the worker refreshes a JWKS when it does not).
+    #[must_use]
+    pub fn has_kid(&self, kid: &str) -> bool {
+        self.keys.iter().any(|k| k.kid.as_deref() == Some(kid))
+    }
+
+    fn push(&mut self, key: VerifyingKey) -> Result<(), KeyError> {
+        if self.keys.len() >= MAX_KEYS {
+            return Err(KeyError::TooManyKeys);
+        }
+        self.keys.push(key);
+        Ok(())
+    }
+
+    /// Keys usable for `alg` and `kid`: same algorithm, and the same `kid` or none.
+    fn candidates(&self, alg: Alg, kid: Option<&str>) -> impl Iterator<Item = &VerifyingKey> {
+        self.keys
+            .iter()
+            .filter(move |k| k.alg == alg && (k.kid.is_none() || k.kid.as_deref() == kid))
+            .take(MAX_CANDIDATES)
+    }
+}
+
+/// What a token must satisfy beyond its signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtPolicy {
+    /// Allowed algorithms.
+    pub algorithms: Vec<Alg>,
+    /// Required `iss`, if any.
+    pub issuer: Option<String>,
+    /// Required member of `aud`, if any. When unset, a token that has an `aud` is refused
+    /// (RFC 7519 §4.1.3: the recipient must find itself in it).
+    pub audience: Option<String>,
+    /// Clock leeway for `exp`, `nbf` and `iat`, seconds (at most [`MAX_LEEWAY_S`]).
+    pub leeway_s: u64,
+    /// Rate limit of each token subject, if any.
+    pub rate_limit: Option<RateLimitPolicy>,
+}
+
+impl JwtPolicy {
+    /// Parses the comma-separated allow-list (`HS256,RS256,EdDSA`).
+    ///
+    /// # Errors
+    /// `Err(name)` with the first unsupported name (`none` included).
+    pub fn parse_algorithms(list: &str) -> Result<Vec<Alg>, String> {
+        list.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| Alg::parse(s).ok_or_else(|| s.to_owned()))
+            .collect()
+    }
+}
+
+/// The verified parts of a token the worker needs besides the identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// The algorithm.
+    pub alg: Alg,
+    /// The key id, if any.
+    pub kid: Option<String>,
+}
+
+/// Reads a token's header without verifying anything, to learn its `kid` (e.g. to decide
+/// whether a JWKS refresh could help).
+///
+/// # Errors
+/// As the shape and header steps of [`verify`].
+pub fn peek_header(token: &str, policy: &JwtPolicy) -> Result<Header, AuthError> {
+    let parts = split(token)?;
+    parse_header(parts[0], policy)
+}
+
+/// Verifies `token` at `now_s` and returns the identity it proves.
+///
+/// # Errors
+/// The [`AuthError`] of the first step that failed; see the module docs.
+pub fn verify(
+    token: &str,
+    keys: &KeySet,
+    policy: &JwtPolicy,
+    now_s: u64,
+) -> Result<Identity, AuthError> {
+    let payload = verify_signature(token, keys, policy)?;
+    let claims = match serde_json::from_slice::<Value>(&payload) {
+        Ok(Value::Object(map)) => map,
+        _ => return Err(AuthError::TokenMalformed),
+    };
+    check_claims(&claims, policy, now_s)
+}
+
+/// Steps 1–4 of [`verify`]: returns the verified payload bytes, whatever they hold.
+///
+/// # Errors
+/// As those steps of [`verify`].
+pub fn verify_signature(
+    token: &str,
+    keys: &KeySet,
+    policy: &JwtPolicy,
+) -> Result<Vec<u8>, AuthError> {
+    let parts = split(token)?;
+    let header = parse_header(parts[0], policy)?;
+    let payload = URL_SAFE_NO_PAD
+        .decode(parts[1])
+        .map_err(|_| AuthError::TokenMalformed)?;
+    let message = &token[..parts[0].len() + 1 + parts[1].len()];
+    let mut tried = false;
+    for key in keys.candidates(header.alg, header.kid.as_deref()) {
+        tried = true;
+        let ok = jsonwebtoken::crypto::verify(
+            parts[2],
+            message.as_bytes(),
+            &key.key,
+            header.alg.jsonwebtoken(),
+        )
+        .unwrap_or(false);
+        if ok {
+            return Ok(payload);
+        }
+    }
+    Err(if tried {
+        AuthError::SignatureInvalid
+    } else {
+        AuthError::UnknownKey
+    })
+}
+
+fn split(token: &str) -> Result<[&str; 3], AuthError> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(AuthError::TokenTooLarge);
+    }
+    let mut it = token.split('.');
+    let parts = [it.next(), it.next(), it.next()];
+    let [Some(h), Some(p), Some(s)] = parts else {
+        return Err(AuthError::TokenMalformed);
+    };
+    let b64url = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    if it.next().is_some() || h.is_empty() || !b64url(h) || !b64url(p) || !b64url(s) {
+        return Err(AuthError::TokenMalformed);
+    }
+    Ok([h, p, s])
+}
+
+fn parse_header(encoded: &str, policy: &JwtPolicy) -> Result<Header, AuthError> {
+    let raw = URL_SAFE_NO_PAD
+        .decode(encoded)
+        .map_err(|_| AuthError::TokenMalformed)?;
+    let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&raw) else {
+        return Err(AuthError::TokenMalformed);
+    };
+    let alg = map
+        .get("alg")
+        .and_then(Value::as_str)
+        .ok_or(AuthError::TokenMalformed)?;
+    let alg = Alg::parse(alg)
+        .filter(|a| policy.algorithms.contains(a))
+        .ok_or(AuthError::AlgorithmNotAllowed)?;
+    if map.contains_key("crit") {
+        return Err(AuthError::TokenMalformed);
+    }
+    let kid = match map.get("kid") {
+        None => None,
+        Some(Value::String(k)) if !k.is_empty() && k.len() <= 256 => Some(k.clone()),
+        Some(_) => return Err(AuthError::TokenMalformed),
+    };
+    Ok(Header { alg, kid })
+}
+
+fn check_claims(
+    claims: &Map<String, Value>,
+    policy: &JwtPolicy,
+    now_s: u64,
+) -> Result<Identity, AuthError> {
+    let now = now_s as f64;
+    let leeway = policy.leeway_s.min(MAX_LEEWAY_S) as f64;
+    let exp = numeric_date(claims, "exp")?.ok_or(AuthError::InvalidClaim { field: "exp" })?;
+    if now >= exp + leeway {
+        return Err(AuthError::TokenExpired);
+    }
+    if numeric_date(claims, "nbf")?.is_some_and(|nbf| now + leeway < nbf) {
+        return Err(AuthError::TokenNotYetValid);
+    }
+    if numeric_date(claims, "iat")?.is_some_and(|iat| iat > now + leeway) {
+        return Err(AuthError::InvalidClaim { field: "iat" });
+    }
+    if let Some(issuer) = &policy.issuer
+        && claims.get("iss").and_then(Value::as_str) != Some(issuer.as_str())
+    {
+        return Err(AuthError::IssuerMismatch);
+    }
+    check_audience(claims.get("aud"), policy.audience.as_deref())?;
+    let subject = claims
+        .get("sub")
+        .and_then(Value::as_str)
+        .filter(|s| valid_subject(s))
+        .ok_or(AuthError::InvalidClaim { field: "sub" })?;
+    let role = match claims.get("role") {
+        None => DEFAULT_ROLE,
+        Some(Value::String(r)) if valid_role(r) => r,
+        Some(_) => return Err(AuthError::InvalidClaim { field: "role" }),
+    };
+    Ok(Identity {
+        subject: subject.to_owned(),
+        method: AuthMethod::Jwt,
+        role: role.to_owned(),
+        permissions: permissions(claims)?,
+        key_id: None,
+        authenticated_at_s: now_s,
+        rate_limit: policy.rate_limit,
+    })
+}
+
+/// A NumericDate claim: absent, or a finite non-negative JSON number.
+fn numeric_date(
+    claims: &Map<String, Value>,
+    field: &'static str,
+) -> Result<Option<f64>, AuthError> {
+    match claims.get(field) {
+        None => Ok(None),
+        Some(v) => v
+            .as_f64()
+            .filter(|t| t.is_finite() && *t >= 0.0)
+            .map(Some)
+            .ok_or(AuthError::InvalidClaim { field }),
+    }
+}
+
+fn check_audience(aud: Option<&Value>, expected: Option<&str>) -> Result<(), AuthError> {
+    let listed = |want: &str| match aud {
+        Some(Value::String(a)) => a == want,
+        Some(Value::Array(all)) => all.iter().any(|a| a.as_str() == Some(want)),
+        _ => false,
+    };
+    match (expected, aud) {
+        (None, None) => Ok(()),
+        (Some(want), _) if listed(want) => Ok(()),
+        _ => Err(AuthError::AudienceMismatch),
+    }
+}
+
+/// `permissions` (array of strings) or else `scope` (space-separated), validated.
+fn permissions(claims: &Map<String, Value>) -> Result<Vec<String>, AuthError> {
+    let (list, field): (Vec<String>, &'static str) =
+        match (claims.get("permissions"), claims.get("scope")) {
+            (Some(Value::Array(items)), _) => (
+                items
+                    .iter()
+                    .map(|v| v.as_str().map(str::to_owned))
+                    .collect::<Option<_>>()
+                    .ok_or(AuthError::InvalidClaim {
+                        field: "permissions",
+                    })?,
+                "permissions",
+            ),
+            (Some(_), _) => {
+                return Err(AuthError::InvalidClaim {
+                    field: "permissions",
+                });
+            }
+            (None, Some(Value::String(s))) => (
+                s.split(' ')
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                "scope",
+            ),
+            (None, Some(_)) => return Err(AuthError::InvalidClaim { field: "scope" }),
+            (None, None) => (Vec::new(), "permissions"),
+        };
+    if list.len() > MAX_PERMISSIONS || !list.iter().all(|p| valid_permission(p)) {
+        return Err(AuthError::InvalidClaim { field });
+    }
+    Ok(list)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,364 @@
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::EncodingKey;
+use serde_json::json;
+
+use super::*;
+
+const HS_SECRET: &[u8] = b"0123456789abcdef0123456789abcdef-test-only";
+const RSA_PEM: &str = include_str!("../../../tests/keys/rsa-test-private.pem");
+const ED_PEM: &str = include_str!("../../../tests/keys/ed25519-test-private.pem");
+const JWKS: &str = include_str!("../../../tests/keys/test-jwks.json");
+const NOW: u64 = 1_800_000_000;
+
+fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Signs any header and claims, so tests can build tokens a normal encoder would refuse.
+fn sign(header: &Value, claims: &Value, alg: Algorithm, key: &EncodingKey) -> String {
+    let message = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    );
+    let sig = jsonwebtoken::crypto::sign(message.as_bytes(), key, alg).expect("signs");
+    format!("{message}.{sig}")
+}
+
+fn hs(claims: &Value) -> String {
+    sign(
+        &json!({"alg":"HS256","typ":"JWT"}),
+        claims,
+        Algorithm::HS256,
+        &EncodingKey::from_secret(HS_SECRET),
+    )
+}
+
+fn rs(kid: &str, claims: &Value) -> String {
+    sign(
+        &json!({"alg":"RS256","kid":kid}),
+        claims,
+        Algorithm::RS256,
+        &EncodingKey::from_rsa_pem(RSA_PEM.as_bytes()).expect("rsa pem"),
+    )
+}
+
+fn ed(kid: &str, claims: &Value) -> String {
+    sign(
+        &json!({"alg":"EdDSA","kid":kid}),
+        claims,
+        Algorithm::EdDSA,
+        &EncodingKey::from_ed_pem(ED_PEM.as_bytes()).expect("ed pem"),
+    )
+}
+
+fn keys() -> KeySet {
+    let mut k = KeySet::default();
+    k.add_hs256_secret(HS_SECRET).expect("secret");
+    assert_eq!(k.add_jwks(JWKS.as_bytes()), Ok(2));
+    k
+}
+
+fn policy() -> JwtPolicy {
+    JwtPolicy {
+        algorithms: vec![Alg::HS256, Alg::RS256, Alg::EdDSA],
+        issuer: None,
+        audience: None,
+        leeway_s: 30,
+        rate_limit: None,
+    }
+}
+
+fn claims() -> Value {
+    json!({"sub":"user-1","exp":NOW + 60,"role":"operator","permissions":["calls:read"]})
+}
+
+#[test]
+fn each_algorithm_verifies_and_yields_the_identity() {
+    for token in [
+        hs(&claims()),
+        rs("rsa-test-1", &claims()),
+        ed("ed-test-1", &claims()),
+    ] {
+        let id = verify(&token, &keys(), &policy(), NOW).expect("valid");
+        assert_eq!(id.subject, "user-1");
+        assert_eq!(id.role, "operator");
+        assert_eq!(id.permissions, ["calls:read"]);
+        assert_eq!(id.method, AuthMethod::Jwt);
+        assert_eq!(id.authenticated_at_s, NOW);
+    }
+}
+
+#[test]
+fn algorithm_allow_list_and_none() {
+    let only_rs = JwtPolicy {
+        algorithms: vec![Alg::RS256],
+        ..policy()
+    };
+    assert_eq!(
+        verify(&hs(&claims()), &keys(), &only_rs, NOW),
+        Err(AuthError::AlgorithmNotAllowed)
+    );
+    let body = b64(claims().to_string().as_bytes());
+    for alg in ["none", "None", "HS512", "ES256", "RS256 "] {
+        let header = b64(json!({"alg": alg}).to_string().as_bytes());
+        assert_eq!(
+            verify(&format!("{header}.{body}."), &keys(), &policy(), NOW),
+            Err(AuthError::AlgorithmNotAllowed),
+            "{alg}"
+        );
+    }
+    assert_eq!(
+        JwtPolicy::parse_algorithms("HS256, EdDSA"),
+        Ok(vec![Alg::HS256, Alg::EdDSA])
+    );
+    assert_eq!(
+        JwtPolicy::parse_algorithms("RS256,none"),
+        Err("none".to_owned())
+    );
+}
+
+#[test]
+fn rsa_public_key_cannot_be_used_as_an_hmac_secret() {
+    // The classic confusion attack: sign HS256 with the RSA public key's bytes.
+    let mut rsa_only = KeySet::default();
+    rsa_only.add_jwks(JWKS.as_bytes()).expect("jwks");
+    let rsa = jsonwebtoken::EncodingKey::from_rsa_pem(RSA_PEM.as_bytes()).expect("pem");
+    let _ = rsa;
+    let public_pem = {
+        let jwks: Value = serde_json::from_str(JWKS).expect("json");
+        jwks["keys"][0]["n"].as_str().expect("n").to_owned()
+    };
+    for secret in [public_pem.as_bytes(), JWKS.as_bytes()] {
+        let forged = sign(
+            &json!({"alg":"HS256","kid":"rsa-test-1"}),
+            &claims(),
+            Algorithm::HS256,
+            &EncodingKey::from_secret(secret),
+        );
+        assert_eq!(
+            verify(&forged, &rsa_only, &policy(), NOW),
+            Err(AuthError::UnknownKey)
+        );
+    }
+    // An EdDSA header on an RSA kid finds no EdDSA key of that id either.
+    let forged = sign(
+        &json!({"alg":"EdDSA","kid":"rsa-test-1"}),
+        &claims(),
+        Algorithm::EdDSA,
+        &EncodingKey::from_ed_pem(ED_PEM.as_bytes()).expect("pem"),
+    );
+    assert_eq!(
+        verify(&forged, &rsa_only, &policy(), NOW),
+        Err(AuthError::UnknownKey)
+    );
+}
+
+#[test]
+fn kid_selects_the_key_and_unknown_kids_are_reported() {
+    let k = keys();
+    assert!(k.has_kid("rsa-test-1"));
+    assert_eq!(
+        verify(&rs("rsa-test-2", &claims()), &k, &policy(), NOW),
+        Err(AuthError::UnknownKey)
+    );
+    assert_eq!(
+        peek_header(&rs("rsa-test-2", &claims()), &policy()).map(|h| h.kid),
+        Ok(Some("rsa-test-2".to_owned()))
+    );
+}
+
+#[test]
+fn tampering_breaks_the_signature() {
+    let token = rs("rsa-test-1", &claims());
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    let mut forged_claims = claims();
+    forged_claims["role"] = json!("admin");
+    parts[1] = b64(forged_claims.to_string().as_bytes());
+    assert_eq!(
+        verify(&parts.join("."), &keys(), &policy(), NOW),
+        Err(AuthError::SignatureInvalid)
+    );
+    let hs_token = hs(&claims());
+    let truncated = &hs_token[..hs_token.len() - 2];
+    assert_eq!(
+        verify(truncated, &keys(), &policy(), NOW),
+        Err(AuthError::SignatureInvalid)
+    );
+    let mut other = KeySet::default();
+    other
+        .add_hs256_secret(b"another-secret-that-is-32-bytes-long!!")
+        .expect("secret");
+    assert_eq!(
+        verify(&hs_token, &other, &policy(), NOW),
+        Err(AuthError::SignatureInvalid)
+    );
+}
+
+#[test]
+fn time_claims_with_leeway() {
+    let at = |exp: i64, nbf: Option<i64>| {
+        let mut c = json!({"sub":"u","exp":exp});
+        if let Some(n) = nbf {
+            c["nbf"] = json!(n);
+        }
+        verify(&hs(&c), &keys(), &policy(), NOW)
+    };
+    let now = NOW as i64;
+    assert!(at(now - 29, None).is_ok(), "inside the 30 s leeway");
+    assert_eq!(at(now - 30, None), Err(AuthError::TokenExpired));
+    assert!(at(now + 60, Some(now + 30)).is_ok(), "nbf inside leeway");
+    assert_eq!(
+        at(now + 60, Some(now + 31)),
+        Err(AuthError::TokenNotYetValid)
+    );
+    let no_exp = hs(&json!({"sub":"u"}));
+    assert_eq!(
+        verify(&no_exp, &keys(), &policy(), NOW),
+        Err(AuthError::InvalidClaim { field: "exp" })
+    );
+    let string_exp = hs(&json!({"sub":"u","exp":"9999999999"}));
+    assert_eq!(
+        verify(&string_exp, &keys(), &policy(), NOW),
+        Err(AuthError::InvalidClaim { field: "exp" })
+    );
+    let future_iat = hs(&json!({"sub":"u","exp":now + 600,"iat":now + 300}));
+    assert_eq!(
+        verify(&future_iat, &keys(), &policy(), NOW),
+        Err(AuthError::InvalidClaim { field: "iat" })
+    );
+}
+
+#[test]
+fn issuer_and_audience() {
+    let strict = JwtPolicy {
+        issuer: Some("https://id.example".into()),
+        audience: Some("edge-api".into()),
+        ..policy()
+    };
+    let with = |iss: Value, aud: Value| {
+        let mut c = claims();
+        c["iss"] = iss;
+        c["aud"] = aud;
+        verify(&hs(&c), &keys(), &strict, NOW)
+    };
+    assert!(with(json!("https://id.example"), json!("edge-api")).is_ok());
+    assert!(with(json!("https://id.example"), json!(["other", "edge-api"])).is_ok());
+    assert_eq!(
+        with(json!("https://evil.example"), json!("edge-api")),
+        Err(AuthError::IssuerMismatch)
+    );
+    assert_eq!(
+        with(json!("https://id.example"), json!(["other"])),
+        Err(AuthError::AudienceMismatch)
+    );
+    assert_eq!(
+        with(json!("https://id.example"), Value::Null),
+        Err(AuthError::AudienceMismatch)
+    );
+    // Without a configured audience, a token addressed to someone is not for us.
+    let mut c = claims();
+    c["aud"] = json!("someone-else");
+    assert_eq!(
+        verify(&hs(&c), &keys(), &policy(), NOW),
+        Err(AuthError::AudienceMismatch)
+    );
+}
+
+#[test]
+fn identity_claims_are_validated() {
+    let mut c = claims();
+    c["sub"] = json!("a\r\nx-auth-role: admin");
+    assert_eq!(
+        verify(&hs(&c), &keys(), &policy(), NOW),
+        Err(AuthError::InvalidClaim { field: "sub" })
+    );
+    let mut c = claims();
+    c["role"] = json!(["admin"]);
+    assert_eq!(
+        verify(&hs(&c), &keys(), &policy(), NOW),
+        Err(AuthError::InvalidClaim { field: "role" })
+    );
+    let mut c = claims();
+    c["permissions"] = json!(["calls:read", 7]);
+    assert_eq!(
+        verify(&hs(&c), &keys(), &policy(), NOW),
+        Err(AuthError::InvalidClaim {
+            field: "permissions"
+        })
+    );
+    let scoped = hs(&json!({"sub":"u","exp":NOW + 60,"scope":"calls:read agents:write"}));
+    let id = verify(&scoped, &keys(), &policy(), NOW).expect("valid");
+    assert_eq!(id.permissions, ["calls:read", "agents:write"]);
+    assert_eq!(id.role, "user");
+}
+
+#[test]
+fn malformed_tokens() {
+    let good = hs(&claims());
+    let header_with_crit = sign(
+        &json!({"alg":"HS256","crit":["exp"],"exp":1}),
+        &claims(),
+        Algorithm::HS256,
+        &EncodingKey::from_secret(HS_SECRET),
+    );
+    for bad in [
+        String::new(),
+        "a.b".to_owned(),
+        format!("{good}.x"),
+        good.replace('.', ".="),
+        format!("e30.{}", good.split('.').nth(1).unwrap_or_default()),
+        header_with_crit,
+    ] {
+        let err = verify(&bad, &keys(), &policy(), NOW).expect_err("refused");
+        assert!(
+            matches!(err, AuthError::TokenMalformed | AuthError::SignatureInvalid),
+            "{bad}: {err:?}"
+        );
+    }
+    let not_object = sign(
+        &json!({"alg":"HS256"}),
+        &json!([1, 2]),
+        Algorithm::HS256,
+        &EncodingKey::from_secret(HS_SECRET),
+    );
+    assert_eq!(
+        verify(&not_object, &keys(), &policy(), NOW),
+        Err(AuthError::TokenMalformed)
+    );
+    let huge = format!("{}.{}.x", "a".repeat(MAX_TOKEN_BYTES), "b");
+    assert_eq!(
+        verify(&huge, &keys(), &policy(), NOW),
+        Err(AuthError::TokenTooLarge)
+    );
+}
+
+#[test]
+fn jwks_documents_are_checked() {
+    let mut k = KeySet::default();
+    let skipped = json!({"keys":[
+        {"kty":"RSA","use":"enc","kid":"e","n":"AQAB","e":"AQAB"},
+        {"kty":"EC","crv":"P-256","kid":"ec","x":"AA","y":"AA"},
+        {"kty":"RSA","alg":"RS512","kid":"r5","n":"AQAB","e":"AQAB"}
+    ]});
+    assert_eq!(k.add_jwks(skipped.to_string().as_bytes()), Ok(0));
+    let short_rsa = json!({"keys":[{"kty":"RSA","kid":"s","n":b64(&[0xff; 128]),"e":"AQAB"}]});
+    assert_eq!(
+        k.add_jwks(short_rsa.to_string().as_bytes()),
+        Err(KeyError::InvalidKey("s".into()))
+    );
+    let short_oct = json!({"keys":[{"kty":"oct","kid":"o","k":b64(b"short")}]});
+    assert_eq!(
+        k.add_jwks(short_oct.to_string().as_bytes()),
+        Err(KeyError::InvalidKey("o".into()))
+    );
+    assert_eq!(k.add_jwks(b"{\"keys\":"), Err(KeyError::MalformedJwks));
+    assert_eq!(k.add_jwks(b"[]"), Err(KeyError::MalformedJwks));
+    assert_eq!(k.add_hs256_secret(b"too-short"), Err(KeyError::WeakSecret));
+    let mut full = KeySet::default();
+    for _ in 0..MAX_KEYS {
+        full.add_hs256_secret(HS_SECRET).expect("room");
+    }
+    assert_eq!(full.add_hs256_secret(HS_SECRET), Err(KeyError::TooManyKeys));
+}

@@ -1,0 +1,618 @@
+//! Request validation at the edge: which paths, methods, body types and body sizes the
+//! API accepts, decided from the request head before any credential is looked at.
+//!
+//! [`RequestPolicy::check`] answers with the [`BodyRule`] the worker must enforce while
+//! reading the body (its limit, and whether it must be JSON), or a [`RequestError`] whose
+//! status is one of 400, 404, 405, 411, 413 and 415 — never a 500.
+
+use crate::error::HttpError;
+
+/// Default body limit: 10 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
+/// Hard ceiling for the configured body limit (the worker buffers the body): 32 MiB.
+pub const MAX_BODY_BYTES_CEILING: u64 = 32 * 1024 * 1024;
+/// Longest accepted request path, in bytes.
+pub const MAX_PATH_BYTES: usize = 2048;
+/// Default allowed path prefixes of the API.
+pub const DEFAULT_PREFIXES: &str = "/api/v1/agents,/api/v1/calls,/api/v1/phone-numbers,/api/v1/analytics,/voice/,/webhooks/,/health";
+/// Default prefixes answered without credentials.
+pub const DEFAULT_PUBLIC_PREFIXES: &str = "/health";
+/// Default allowed methods.
+pub const DEFAULT_METHODS: &str = "GET,HEAD,POST,PUT,PATCH,DELETE,OPTIONS";
+/// Most prefixes (or methods) a configuration may list.
+const MAX_CONFIG_ITEMS: usize = 64;
+
+/// Why a request was refused before authentication.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    /// The path is under no allowed prefix (404 `not_found`).
+    #[error("no route for this path")]
+    UnknownPath,
+    /// The path has dot segments, encoded separators, control bytes or is too long (400).
+    #[error("path is not in canonical form")]
+    InvalidPath,
+    /// The method is not allowed (405, with `Allow`).
+    #[error("method not allowed")]
+    MethodNotAllowed {
+        /// The allowed methods, for the `Allow` header.
+        allow: String,
+    },
+    /// `Content-Length` is not a single decimal number (400).
+    #[error("content-length is not a decimal number")]
+    InvalidContentLength,
+    /// A body-carrying method came with neither a length nor a body (411).
+    #[error("content-length required")]
+    LengthRequired,
+    /// A body came with a method that does not carry one (400).
+    #[error("this method does not take a body")]
+    UnexpectedBody,
+    /// The declared or actual body is over the limit (413).
+    #[error("request body exceeds {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The body's content type is missing or not accepted (415).
+    #[error("content-type must be application/json, audio/* or application/octet-stream")]
+    UnsupportedMediaType,
+    /// A JSON body is not valid UTF-8 JSON (400).
+    #[error("body is not valid json")]
+    MalformedJson,
+}
+
+impl HttpError for RequestError {
+    fn status(&self) -> u16 {
+        match self {
+            Self::UnknownPath => 404,
+            Self::MethodNotAllowed { .. } => 405,
+            Self::LengthRequired => 411,
+            Self::PayloadTooLarge { .. } => 413,
+            Self::UnsupportedMediaType => 415,
+            Self::InvalidPath
+            | Self::InvalidContentLength
+            | Self::UnexpectedBody
+            | Self::MalformedJson => 400,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Self::UnknownPath => "not_found",
+            Self::InvalidPath => "invalid_path",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
+            Self::InvalidContentLength => "invalid_content_length",
+            Self::LengthRequired => "length_required",
+            Self::UnexpectedBody => "unexpected_body",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::MalformedJson => "malformed_json",
+        }
+    }
+
+    fn field(&self) -> Option<&str> {
+        match self {
+            Self::InvalidContentLength | Self::LengthRequired => Some("content-length"),
+            Self::UnsupportedMediaType => Some("content-type"),
+            _ => None,
+        }
+    }
+
+    fn headers(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Self::MethodNotAllowed { allow } => vec![("allow", allow.clone())],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// A configuration value that cannot be used; the worker reports it as misconfigured.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {0}")]
+pub struct ConfigError(pub &'static str);
+
+/// What the worker must enforce on the body it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyRule {
+    /// The request has no body; nothing to read.
+    None,
+    /// Read at most `limit` bytes; if `json`, the bytes must parse as JSON.
+    Read {
+        /// Largest body accepted, in bytes.
+        limit: u64,
+        /// The content type is `application/json`.
+        json: bool,
+    },
+}
+
+/// The parts of a request head the policy looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestHead<'a> {
+    /// The method, as received (case-sensitive, like HTTP).
+    pub method: &'a str,
+    /// The URL path, still percent-encoded, without the query.
+    pub path: &'a str,
+    /// The `Content-Type` header, if any.
+    pub content_type: Option<&'a str>,
+    /// The `Content-Length` header, if any.
+    pub content_length: Option<&'a str>,
+    /// Whether the runtime sees a body stream (a chunked body has one without a length).
+    pub has_body_stream: bool,
+}
+
+/// Allowed paths, methods and body size, from configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestPolicy {
+    prefixes: Vec<String>,
+    public_prefixes: Vec<String>,
+    methods: Vec<String>,
+    max_body_bytes: u64,
+}
+
+impl RequestPolicy {
+    /// Builds a policy from comma-separated lists: path prefixes (each starts with `/`),
+    /// public prefixes (answered without credentials; each must also be allowed), methods
+    /// (uppercase tokens), and the body limit in bytes (1..=32 MiB).
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the var that is empty, malformed, or has more than 64 items.
+    pub fn from_config(
+        prefixes: &str,
+        public_prefixes: &str,
+        methods: &str,
+        max_body_bytes: u64,
+    ) -> Result<Self, ConfigError> {
+        let prefixes = list(prefixes, "ALLOWED_PATH_PREFIXES", valid_prefix)?;
+        let public_prefixes = if public_prefixes.trim().is_empty() {
+            Vec::new()
+        } else {
+            list(public_prefixes, "PUBLIC_PATH_PREFIXES", valid_prefix)?
+        };
+        if public_prefixes.iter().any(|p| !prefixes.contains(p)) {
+            return Err(ConfigError("PUBLIC_PATH_PREFIXES"));
+        }
+        let methods = list(methods, "ALLOWED_METHODS", |m| {
+            !m.is_empty() && m.len() <= 16 && m.bytes().all(|b| b.is_ascii_uppercase())
+        })?;
+        if !(1..=MAX_BODY_BYTES_CEILING).contains(&max_body_bytes) {
+            return Err(ConfigError("MAX_BODY_BYTES"));
+        }
+        Ok(Self {
+            prefixes,
+            public_prefixes,
+            methods,
+            max_body_bytes,
+        })
+    }
+
+    /// The policy with every default.
+    #[must_use]
+    pub fn defaults() -> Self {
+        Self::from_config(
+            DEFAULT_PREFIXES,
+            DEFAULT_PUBLIC_PREFIXES,
+            DEFAULT_METHODS,
+            DEFAULT_MAX_BODY_BYTES,
+        )
+        .unwrap_or_else(|_| unreachable!("the defaults are valid"))
+    }
+
+    /// The body limit in bytes.
+    #[must_use]
+    pub fn max_body_bytes(&self) -> u64 {
+        self.max_body_bytes
+    }
+
+    /// The allowed methods.
+    #[must_use]
+    pub fn methods(&self) -> &[String] {
+        &self.methods
+    }
+
+    /// Whether `path` is answered without credentials.
+    #[must_use]
+    pub fn is_public(&self, path: &str) -> bool {
+        self.public_prefixes.iter().any(|p| under_prefix(path, p))
+    }
+
+    /// Checks the path, then the method, then the body framing and type, in that order.
+    ///
+    /// # Errors
+    /// The first rule the request breaks, as a [`RequestError`].
+    pub fn check(&self, head: &RequestHead<'_>) -> Result<BodyRule, RequestError> {
+        self.check_path(head.path)?;
+        self.check_method(head.method)?;
+        self.check_body(head)
+    }
+
+    /// The path rules alone: canonical form, then an allowed prefix.
+    ///
+    /// # Errors
+    /// [`RequestError::InvalidPath`] or [`RequestError::UnknownPath`].
+    pub fn check_path(&self, path: &str) -> Result<(), RequestError> {
+        if !canonical_path(path) {
+            return Err(RequestError::InvalidPath);
+        }
+        if self.prefixes.iter().any(|p| under_prefix(path, p)) {
+            Ok(())
+        } else {
+            Err(RequestError::UnknownPath)
+        }
+    }
+
+    fn check_method(&self, method: &str) -> Result<(), RequestError> {
+        if self.methods.iter().any(|m| m == method) {
+            Ok(())
+        } else {
+            Err(RequestError::MethodNotAllowed {
+                allow: self.methods.join(", "),
+            })
+        }
+    }
+
+    fn check_body(&self, head: &RequestHead<'_>) -> Result<BodyRule, RequestError> {
+        let declared = match head.content_length {
+            None => None,
+            Some(raw) => Some(parse_content_length(raw)?),
+        };
+        if declared.is_some_and(|n| n > self.max_body_bytes) {
+            return Err(RequestError::PayloadTooLarge {
+                limit: self.max_body_bytes,
+            });
+        }
+        let carries_body = matches!(head.method, "POST" | "PUT" | "PATCH");
+        let has_body = declared.map_or(head.has_body_stream, |n| n > 0);
+        if !has_body {
+            if carries_body && declared.is_none() {
+                return Err(RequestError::LengthRequired);
+            }
+            return Ok(BodyRule::None);
+        }
+        if matches!(head.method, "GET" | "HEAD" | "OPTIONS") {
+            return Err(RequestError::UnexpectedBody);
+        }
+        let json = match head.content_type.map(MediaType::parse) {
+            Some(Some(MediaType::Json)) => true,
+            Some(Some(MediaType::Binary)) => false,
+            _ => return Err(RequestError::UnsupportedMediaType),
+        };
+        Ok(BodyRule::Read {
+            limit: self.max_body_bytes,
+            json,
+        })
+    }
+}
+
+/// Checks a body that was read under [`BodyRule::Read`] with `json` set.
+///
+/// # Errors
+/// [`RequestError::MalformedJson`] when `body` is not one UTF-8 JSON value.
+pub fn check_json_body(body: &[u8]) -> Result<(), RequestError> {
+    serde_json::from_slice::<serde::de::IgnoredAny>(body)
+        .map(|_| ())
+        .map_err(|_| RequestError::MalformedJson)
+}
+
+/// The accepted body media types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MediaType {
+    /// `application/json`, optionally with `charset=utf-8`.
+    Json,
+    /// `audio/<subtype>` or `application/octet-stream`.
+    Binary,
+}
+
+impl MediaType {
+    /// Parses a `Content-Type` value strictly: `type/subtype` tokens, then only the
+    /// parameters each type allows.
+    fn parse(raw: &str) -> Option<Self> {
+        let mut parts = raw.split(';');
+        let essence = parts.next()?.trim().to_ascii_lowercase();
+        let params: Vec<(String, String)> = parts
+            .map(|p| {
+                let (k, v) = p.split_once('=')?;
+                Some((
+                    k.trim().to_ascii_lowercase(),
+                    v.trim().trim_matches('"').to_ascii_lowercase(),
+                ))
+            })
+            .collect::<Option<_>>()?;
+        let (kind, subtype) = essence.split_once('/')?;
+        if !token(kind) || !token(subtype) {
+            return None;
+        }
+        match (kind, subtype) {
+            ("application", "json") => params
+                .iter()
+                .all(|(k, v)| k == "charset" && v == "utf-8")
+                .then_some(Self::Json),
+            ("application", "octet-stream") if params.is_empty() => Some(Self::Binary),
+            ("audio", _) if params.iter().all(|(k, v)| token(k) && token(v)) => Some(Self::Binary),
+            _ => None,
+        }
+    }
+}
+
+/// An RFC 9110 token (the `tchar` set), non-empty.
+fn token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+fn parse_content_length(raw: &str) -> Result<u64, RequestError> {
+    let raw = raw.trim();
+    if raw.is_empty() || raw.len() > 19 || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(RequestError::InvalidContentLength);
+    }
+    raw.parse().map_err(|_| RequestError::InvalidContentLength)
+}
+
+/// `path` is `prefix` or below it. A prefix ending in `/` matches what starts with it;
+/// any other prefix matches itself and what continues with `/`, so `/api/v1/calls` does
+/// not match `/api/v1/callsign`.
+fn under_prefix(path: &str, prefix: &str) -> bool {
+    match path.strip_prefix(prefix) {
+        Some(rest) => prefix.ends_with('/') || rest.is_empty() || rest.starts_with('/'),
+        None => false,
+    }
+}
+
+/// No dot segments, no empty segments, no encoded `/`, `\`, `.` or NUL, no control or
+/// non-ASCII bytes, at most [`MAX_PATH_BYTES`]: one resource has one spelling, so a prefix
+/// rule cannot be walked around.
+fn canonical_path(path: &str) -> bool {
+    if !path.starts_with('/') || path.len() > MAX_PATH_BYTES {
+        return false;
+    }
+    if !path.bytes().all(|b| b.is_ascii_graphic()) || path.contains('\\') {
+        return false;
+    }
+    let lower = path.to_ascii_lowercase();
+    if ["%2f", "%5c", "%2e", "%00"]
+        .iter()
+        .any(|e| lower.contains(e))
+    {
+        return false;
+    }
+    let body = &path[1..];
+    body.is_empty()
+        || body
+            .trim_end_matches('/')
+            .split('/')
+            .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+}
+
+fn valid_prefix(p: &str) -> bool {
+    canonical_path(p) && p.len() > 1
+}
+
+fn list(
+    raw: &str,
+    var: &'static str,
+    valid: impl Fn(&str) -> bool,
+) -> Result<Vec<String>, ConfigError> {
+    let items: Vec<String> = raw.split(',').map(|s| s.trim().to_owned()).collect();
+    if items.is_empty() || items.len() > MAX_CONFIG_ITEMS || !items.iter().all(|s| valid(s)) {
+        return Err(ConfigError(var));
+    }
+    Ok(items)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head<'a>(method: &'a str, path: &'a str) -> RequestHead<'a> {
+        RequestHead {
+            method,
+            path,
+            content_type: None,
+            content_length: None,
+            has_body_stream: false,
+        }
+    }
+
+    fn with_body<'a>(
+        method: &'a str,
+        path: &'a str,
+        content_type: Option<&'a str>,
+        content_length: Option<&'a str>,
+    ) -> RequestHead<'a> {
+        RequestHead {
+            content_type,
+            content_length,
+            has_body_stream: true,
+            ..head(method, path)
+        }
+    }
+
+    #[test]
+    fn prefixes_match_on_segment_boundaries() {
+        let p = RequestPolicy::defaults();
+        for ok in [
+            "/api/v1/calls",
+            "/api/v1/calls/",
+            "/api/v1/calls/c1/events",
+            "/voice/stream",
+            "/webhooks/twilio",
+            "/health",
+        ] {
+            assert_eq!(p.check_path(ok), Ok(()), "{ok}");
+        }
+        for unknown in [
+            "/",
+            "/api/v1/callsign",
+            "/api/v2/calls",
+            "/voice",
+            "/admin",
+            "/healthz",
+        ] {
+            assert_eq!(
+                p.check_path(unknown),
+                Err(RequestError::UnknownPath),
+                "{unknown}"
+            );
+        }
+    }
+
+    #[test]
+    fn non_canonical_paths_are_refused_before_prefix_matching() {
+        let p = RequestPolicy::defaults();
+        for bad in [
+            "/api/v1/calls/../../admin",
+            "/api/v1/calls/./x",
+            "/api/v1//calls",
+            "/api/v1/calls%2f..%2fadmin",
+            "/api/v1/calls/%2E%2E/x",
+            "/api/v1/calls\\x",
+            "/api/v1/calls/\u{e9}",
+            "/api/v1/calls/%00",
+            "relative",
+        ] {
+            assert_eq!(p.check_path(bad), Err(RequestError::InvalidPath), "{bad}");
+        }
+        let long = format!("/api/v1/calls/{}", "a".repeat(MAX_PATH_BYTES));
+        assert_eq!(p.check_path(&long), Err(RequestError::InvalidPath));
+    }
+
+    #[test]
+    fn methods_outside_the_list_get_405_with_allow() {
+        let p = RequestPolicy::from_config("/api/v1/calls", "", "GET,POST", 10).expect("valid");
+        let err = p
+            .check(&head("TRACE", "/api/v1/calls"))
+            .expect_err("refused");
+        assert_eq!(err.status(), 405);
+        assert_eq!(err.headers(), vec![("allow", "GET, POST".to_owned())]);
+        assert_eq!(
+            p.check(&head("get", "/api/v1/calls"))
+                .map_err(|e| e.status()),
+            Err(405)
+        );
+    }
+
+    #[test]
+    fn body_framing_rules() {
+        let p = RequestPolicy::defaults();
+        let json = Some("application/json");
+        assert_eq!(
+            p.check(&head("POST", "/api/v1/calls")),
+            Err(RequestError::LengthRequired)
+        );
+        assert_eq!(
+            p.check(&with_body("POST", "/api/v1/calls", json, Some("0"))),
+            Ok(BodyRule::None),
+            "an explicitly empty POST needs no content type"
+        );
+        assert_eq!(
+            p.check(&head("DELETE", "/api/v1/calls/c1")),
+            Ok(BodyRule::None)
+        );
+        assert_eq!(
+            p.check(&with_body("POST", "/api/v1/calls", json, Some("12"))),
+            Ok(BodyRule::Read {
+                limit: DEFAULT_MAX_BODY_BYTES,
+                json: true
+            })
+        );
+        assert_eq!(
+            p.check(&with_body("POST", "/voice/stream", Some("audio/ogg"), None)),
+            Ok(BodyRule::Read {
+                limit: DEFAULT_MAX_BODY_BYTES,
+                json: false
+            }),
+            "a chunked body has no length but is read under the limit"
+        );
+        assert_eq!(
+            p.check(&with_body("GET", "/api/v1/calls", json, Some("5"))),
+            Err(RequestError::UnexpectedBody)
+        );
+        for bad in ["", "12a", "-1", "1,1", "99999999999999999999", "+5"] {
+            assert_eq!(
+                p.check(&with_body("POST", "/api/v1/calls", json, Some(bad))),
+                Err(RequestError::InvalidContentLength),
+                "{bad:?}"
+            );
+        }
+        let over = (DEFAULT_MAX_BODY_BYTES + 1).to_string();
+        assert_eq!(
+            p.check(&with_body("POST", "/api/v1/calls", json, Some(&over))),
+            Err(RequestError::PayloadTooLarge {
+                limit: DEFAULT_MAX_BODY_BYTES
+            })
+        );
+    }
+
+    #[test]
+    fn content_types_are_parsed_strictly() {
+        let p = RequestPolicy::defaults();
+        let check = |ct: Option<&str>| p.check(&with_body("POST", "/api/v1/calls", ct, Some("3")));
+        for (ct, json) in [
+            ("application/json", true),
+            ("Application/JSON; charset=UTF-8", true),
+            ("application/json;charset=\"utf-8\"", true),
+            ("audio/wav", false),
+            ("audio/ogg; codecs=opus", false),
+            ("application/octet-stream", false),
+        ] {
+            assert_eq!(
+                check(Some(ct)),
+                Ok(BodyRule::Read {
+                    limit: DEFAULT_MAX_BODY_BYTES,
+                    json
+                }),
+                "{ct}"
+            );
+        }
+        for bad in [
+            None,
+            Some(""),
+            Some("text/plain"),
+            Some("application/json; charset=latin1"),
+            Some("application/json; boundary"),
+            Some("application/jsonx"),
+            Some("application/merge-patch+json"),
+            Some("audio/"),
+            Some("audio/wav x"),
+            Some("multipart/form-data; boundary=x"),
+        ] {
+            assert_eq!(
+                check(bad),
+                Err(RequestError::UnsupportedMediaType),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn json_bodies_must_parse() {
+        assert_eq!(check_json_body(br#"{"a":[1,2]}"#), Ok(()));
+        assert_eq!(
+            check_json_body(b"{\"a\":"),
+            Err(RequestError::MalformedJson)
+        );
+        assert_eq!(check_json_body(b"{} {}"), Err(RequestError::MalformedJson));
+        assert_eq!(check_json_body(b"\xff"), Err(RequestError::MalformedJson));
+    }
+
+    #[test]
+    fn config_is_validated() {
+        assert!(RequestPolicy::from_config("", "", "GET", 1).is_err());
+        assert!(RequestPolicy::from_config("api", "", "GET", 1).is_err());
+        assert!(RequestPolicy::from_config("/a/../b", "", "GET", 1).is_err());
+        assert_eq!(
+            RequestPolicy::from_config("/a", "/b", "GET", 1),
+            Err(ConfigError("PUBLIC_PATH_PREFIXES"))
+        );
+        assert_eq!(
+            RequestPolicy::from_config("/a", "", "get", 1),
+            Err(ConfigError("ALLOWED_METHODS"))
+        );
+        assert_eq!(
+            RequestPolicy::from_config("/a", "", "GET", 0),
+            Err(ConfigError("MAX_BODY_BYTES"))
+        );
+        let p = RequestPolicy::from_config("/a, /health", "/health", "GET", 5).expect("valid");
+        assert!(p.is_public("/health"));
+        assert!(!p.is_public("/a"));
+    }
+}
