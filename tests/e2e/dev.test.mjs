@@ -83,7 +83,10 @@ describe("scripts/dev", { timeout: 120_000 }, () => {
 
       const health = await fetch(`http://127.0.0.1:${port}/health`);
       assert.equal((await health.json()).status, "ok");
-      const api = await fetch(`http://127.0.0.1:${port}/api/v1/agents`);
+      const token = /authorization: Bearer ([\w.-]+)" http/.exec(banner)?.[1];
+      assert.ok(token, "a demo token is printed");
+      assert.equal((await fetch(`http://127.0.0.1:${port}/api/v1/agents`)).status, 401, "the API needs credentials");
+      const api = await fetch(`http://127.0.0.1:${port}/api/v1/agents`, { headers: { authorization: `Bearer ${token}` } });
       assert.equal((await api.json()).origin, "local-demo");
       const requestId = api.headers.get("x-request-id");
       const chat = await fetch(`http://127.0.0.1:${port + 1}/health`);

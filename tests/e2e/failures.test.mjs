@@ -36,7 +36,7 @@ describe("failures", { timeout: 90_000 }, () => {
     const url = closed.url;
     await closed.close(); // nothing listens there any more
     const p = await pipelineWith({ originUrl: url });
-    const r = await p.fetch("/api/v1/agents");
+    const r = await p.api("/api/v1/agents");
     await assertJsonError(r, 503, "upstream_unavailable");
     const id = r.headers.get("x-request-id");
     const hops = await eventually(async () => {
@@ -54,16 +54,16 @@ describe("failures", { timeout: 90_000 }, () => {
       demoOriginHandler("flaky")(req, res);
     });
     const p = await pipelineWith({ originUrl: flaky.url });
-    const get = await p.fetch("/api/v1/agents/reset-once");
+    const get = await p.api("/api/v1/agents/reset-once");
     assert.equal(get.status, 200);
     assert.equal(flaky.requests.filter((r) => r.path.endsWith("/reset-once")).length, 2);
 
-    const post = await p.fetch("/api/v1/calls/reset-once", { method: "POST", body: '{"call":1}' });
+    const post = await p.api("/api/v1/calls/reset-once", { method: "POST", headers: { "content-type": "application/json" }, body: '{"call":1}' });
     await assertJsonError(post, 503, "upstream_unavailable");
     const posts = flaky.requests.filter((r) => r.method === "POST");
     assert.equal(posts.length, 1, "a request body is never replayed");
 
-    const never = await p.fetch("/api/v1/agents/always-reset");
+    const never = await p.api("/api/v1/agents/always-reset");
     await assertJsonError(never, 503, "upstream_unavailable");
     assert.equal(flaky.requests.filter((r) => r.path.endsWith("/always-reset")).length, 2, "one retry, no more");
   });
@@ -75,7 +75,7 @@ describe("failures", { timeout: 90_000 }, () => {
     });
     const p = await pipelineWith({ originUrl: slow.url, vars: { "voice-router": { ORIGIN_TIMEOUT_MS: "300" } } });
     const started = Date.now();
-    const r = await p.fetch("/api/v1/agents");
+    const r = await p.api("/api/v1/agents");
     const body = await assertJsonError(r, 504, "upstream_timeout");
     assert.match(body.error.message, /300 ms/);
     assert.ok(Date.now() - started < 2500, "answered before the origin did");
@@ -130,7 +130,7 @@ describe("failures", { timeout: 90_000 }, () => {
   test("a malformed var is reported as misconfigured, naming the var", async () => {
     const origin = await upstream(demoOriginHandler());
     const p = await pipelineWith({ originUrl: origin.url, vars: { "voice-router": { ORIGIN_TIMEOUT_MS: "soon" } } });
-    const r = await p.fetch("/api/v1/agents");
+    const r = await p.api("/api/v1/agents");
     const body = await assertJsonError(r, 500, "misconfigured");
     assert.match(body.error.message, /ORIGIN_TIMEOUT_MS/);
     assert.equal(origin.requests.length, 0);

@@ -41,7 +41,7 @@ describe("pipeline", { timeout: 60_000 }, () => {
 
   test("a request flows client → auth → cache → router → origin and back", async () => {
     const before = origin.requests.length;
-    const r = await pipeline.fetch("/api/v1/agents/a1?view=full", { cf: BERLIN });
+    const r = await pipeline.api("/api/v1/agents/a1?view=full", { cf: BERLIN });
     assert.equal(r.status, 200);
     const body = await r.json();
     assert.equal(body.origin, "demo-1");
@@ -57,7 +57,7 @@ describe("pipeline", { timeout: 60_000 }, () => {
   test("a POST body streams through the chain byte for byte", async () => {
     const payload = Buffer.alloc(256 * 1024, "x");
     payload.write('{"k":"', 0);
-    const r = await pipeline.fetch("/api/v1/calls", {
+    const r = await pipeline.api("/api/v1/calls", {
       method: "POST",
       headers: { "content-type": "application/octet-stream" },
       body: payload,
@@ -71,7 +71,7 @@ describe("pipeline", { timeout: 60_000 }, () => {
   });
 
   test("analytics-collector receives exactly one metric per hop, with the client's geo", async () => {
-    const r = await pipeline.fetch("/api/v1/phone-numbers", { cf: BERLIN });
+    const r = await pipeline.api("/api/v1/phone-numbers", { cf: BERLIN });
     assert.equal(r.status, 200);
     const id = r.headers.get("x-request-id");
     const hops = await eventually(async () => {
@@ -98,11 +98,11 @@ describe("pipeline", { timeout: 60_000 }, () => {
   });
 
   test("the entry mints every request id; a client cannot reuse another request's id", async () => {
-    const first = await pipeline.fetch("/api/v1/agents");
+    const first = await pipeline.api("/api/v1/agents");
     const victim = first.headers.get("x-request-id");
     await eventually(async () => (await pipeline.hops(victim)).length === CHAIN.length, { what: "victim's hops" });
     for (const forged of [victim, "trace-42.abc_DEF", "bad id; drop table"]) {
-      const r = await pipeline.fetch("/api/v1/agents", { headers: { "x-request-id": forged } });
+      const r = await pipeline.api("/api/v1/agents", { headers: { "x-request-id": forged } });
       const id = r.headers.get("x-request-id");
       assert.notEqual(id, forged);
       assert.match(id, /^[0-9a-f-]{36}$/);
@@ -124,7 +124,7 @@ describe("pipeline", { timeout: 60_000 }, () => {
     const id = probe.headers.get("x-request-id");
     assert.ok(id);
     // A traffic request sent after the probe is stored; once it is, the probe's would be too.
-    const traffic = await pipeline.fetch("/api/v1/agents");
+    const traffic = await pipeline.api("/api/v1/agents");
     assert.equal(traffic.status, 200);
     const after = traffic.headers.get("x-request-id");
     await eventually(async () => (await pipeline.hops(after)).length === CHAIN.length, { what: "traffic hops" });

@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { ROOT } from "./config.mjs";
-import { freshSecret, startPipeline } from "./pipeline.mjs";
+import { freshJwtSecret, freshSecret, startPipeline } from "./pipeline.mjs";
 import { demoOriginHandler, startUpstream } from "./upstream.mjs";
 
 const port = Number(process.env.PORT ?? 8787);
@@ -26,10 +26,12 @@ function devVars() {
 
 const vars = devVars();
 const adminSecret = vars.ADMIN_SECRET || freshSecret();
+const jwtSecret = vars.JWT_HS256_SECRET || freshJwtSecret();
 const origin = await startUpstream(demoOriginHandler("local-demo"), ports.origin);
 const pipeline = await startPipeline({
   originUrl: origin.url,
   adminSecret,
+  jwtSecret,
   miniflare: {
     port: ports.entry,
     defaultPersistRoot: process.env.EDGE_STATE_DIR ?? path.join(ROOT, ".wrangler", "state"),
@@ -41,15 +43,18 @@ const pipeline = await startPipeline({
 });
 
 const entry = `http://127.0.0.1:${ports.entry}`;
+// A demo token for this run: role admin, valid for a day, signed with the dev HS256 secret.
+const demoToken = pipeline.token({ sub: "local-dev", exp: Math.floor(Date.now() / 1000) + 86_400 });
 console.log(`
 edge-workers running in workerd (local state kept between runs):
   API pipeline (auth-validator → cache-manager → voice-router → demo origin)
       ${entry}
       try: curl -i ${entry}/health
-           curl -i ${entry}/api/v1/agents
+           curl -i -H "authorization: Bearer ${demoToken}" ${entry}/api/v1/agents
+      API keys: POST ${entry}/admin/v1/keys with the admin secret (see README)
   chat-webhook            http://127.0.0.1:${ports.chat}/health
   analytics-collector     http://127.0.0.1:${ports.analytics}/v1/metrics/summary
-      (admin: -H "authorization: Bearer <ADMIN_SECRET>"${vars.ADMIN_SECRET ? ", from wrangler/.dev.vars" : `; this run's secret: ${adminSecret}`})
+  admin endpoints: -H "authorization: Bearer <ADMIN_SECRET>" (${vars.ADMIN_SECRET ? "from wrangler/.dev.vars" : `this run's secret: ${adminSecret}`})
   demo origin             ${origin.url}
 Ctrl-C to stop.`);
 

@@ -28,6 +28,7 @@ fn metric_event(c: &mut Criterion) {
                 finished_ms: 1_763_000_000_012,
                 country: Some("DE"),
                 colo: Some("FRA"),
+                decision: None,
             }))
         })
     });

@@ -43,6 +43,10 @@ pub struct MetricEvent {
     /// Cloudflare colo (IATA code) that ran the hop, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub colo: Option<String>,
+    /// The hop's decision as a stable code (`allow_jwt`, `token_expired`, `rate_limited`…),
+    /// when the hop makes one; `[a-z0-9_]{1,48}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision: Option<String>,
 }
 
 /// Why a metric event was refused.
@@ -124,6 +128,8 @@ pub struct Observation<'a> {
     pub country: Option<&'a str>,
     /// Colo from `request.cf`, if any.
     pub colo: Option<&'a str>,
+    /// The hop's decision code, if it made one.
+    pub decision: Option<&'a str>,
 }
 
 impl MetricEvent {
@@ -131,7 +137,7 @@ impl MetricEvent {
     /// its metric: control characters are dropped from the path and it is cut to
     /// [`MAX_PATH_LEN`] bytes, a method that is not an uppercase token becomes `OTHER`,
     /// latency is clamped to `0..=MAX_LATENCY_MS`, a status outside 100..=599 becomes 500,
-    /// and a malformed country or colo is dropped.
+    /// and a malformed country, colo or decision is dropped.
     ///
     /// Contract: the result always passes [`MetricEvent::from_object`].
     #[must_use]
@@ -166,6 +172,7 @@ impl MetricEvent {
             latency_ms: latency.min(MAX_LATENCY_MS),
             country: o.country.filter(|c| valid_code(c, 2)).map(str::to_owned),
             colo: o.colo.filter(|c| valid_code(c, 3)).map(str::to_owned),
+            decision: o.decision.filter(|d| valid_decision(d)).map(str::to_owned),
         }
     }
 }
@@ -181,11 +188,20 @@ fn valid_path(p: &str) -> bool {
         && !p.chars().any(char::is_control)
 }
 
+/// Longest decision code, in bytes.
+pub const MAX_DECISION_LEN: usize = 48;
+
+fn valid_decision(d: &str) -> bool {
+    (1..=MAX_DECISION_LEN).contains(&d.len())
+        && d.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
 fn valid_code(c: &str, len: usize) -> bool {
     c.len() == len && c.bytes().all(|b| b.is_ascii_uppercase())
 }
 
-const FIELDS: [&str; 9] = [
+const FIELDS: [&str; 10] = [
     "worker",
     "request_id",
     "ts_ms",
@@ -195,6 +211,7 @@ const FIELDS: [&str; 9] = [
     "latency_ms",
     "country",
     "colo",
+    "decision",
 ];
 
 impl MetricEvent {
@@ -268,6 +285,16 @@ impl MetricEvent {
             })?;
         let country = optional_code(map, "country", 2)?;
         let colo = optional_code(map, "colo", 3)?;
+        let decision = match map.get("decision") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(d)) if valid_decision(d) => Some(d.clone()),
+            Some(_) => {
+                return Err(MetricError::Invalid {
+                    field: "decision",
+                    reason: "expected [a-z0-9_]{1,48}",
+                });
+            }
+        };
         Ok(Self {
             worker,
             request_id,
@@ -278,6 +305,7 @@ impl MetricEvent {
             latency_ms,
             country,
             colo,
+            decision,
         })
     }
 }
@@ -332,7 +360,8 @@ mod tests {
             "status": 200,
             "latency_ms": 12.5,
             "country": "DE",
-            "colo": "FRA"
+            "colo": "FRA",
+            "decision": "allow_api_key"
         })
     }
 
@@ -352,7 +381,7 @@ mod tests {
 
     #[test]
     fn each_bad_field_is_named() {
-        let cases: [(&str, Value, &str); 10] = [
+        let cases: [(&str, Value, &str); 11] = [
             ("worker", json!("billing"), "invalid_field"),
             ("request_id", json!("a b"), "invalid_field"),
             ("ts_ms", json!(-1), "invalid_field"),
@@ -362,6 +391,7 @@ mod tests {
             ("latency_ms", json!(-0.5), "invalid_field"),
             ("country", json!("Germany"), "invalid_field"),
             ("colo", json!(7), "invalid_field"),
+            ("decision", json!("Token-Expired"), "invalid_field"),
             ("status", Value::Null, "missing_field"),
         ];
         for (field, value, code) in cases {
@@ -402,6 +432,7 @@ mod tests {
             finished_ms: 2_000_000,
             country: Some("XX1"),
             colo: Some("FRA"),
+            decision: Some("allow_jwt"),
         });
         assert!(ev.path.len() <= MAX_PATH_LEN && ev.path.starts_with("/ab"));
         assert_eq!(ev.method, "OTHER");
@@ -425,6 +456,7 @@ mod tests {
             took in 0u64..10_000_000,
             country in proptest::option::of(".{0,4}"),
             colo in proptest::option::of(".{0,4}"),
+            decision in proptest::option::of(".{0,60}"),
         ) {
             let id = RequestId::parse("prop").expect("valid id");
             let ev = MetricEvent::from_observation(Observation {
@@ -437,6 +469,7 @@ mod tests {
                 finished_ms: started + took,
                 country: country.as_deref(),
                 colo: colo.as_deref(),
+                decision: decision.as_deref(),
             });
             let bytes = serde_json::to_vec(&ev).expect("serializes");
             proptest::prop_assert!(bytes.len() <= MAX_EVENT_BYTES);

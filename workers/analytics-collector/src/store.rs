@@ -29,9 +29,14 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS metrics (
     status INTEGER NOT NULL,
     latency_ms REAL NOT NULL,
     country TEXT,
-    colo TEXT
+    colo TEXT,
+    decision TEXT
 );
 CREATE INDEX IF NOT EXISTS metrics_by_request ON metrics(request_id);";
+
+/// Adds the `decision` column to a store created before it existed (fails harmlessly,
+/// with "duplicate column", on a store that has it).
+const ADD_DECISION: &str = "ALTER TABLE metrics ADD COLUMN decision TEXT";
 
 /// A stored event as read back (the store's own columns, not re-validated).
 #[derive(Debug, Serialize, Deserialize)]
@@ -45,6 +50,7 @@ struct Row {
     latency_ms: f64,
     country: Option<String>,
     colo: Option<String>,
+    decision: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -64,6 +70,7 @@ impl DurableObject for MetricsStore {
         let sql = state.storage().sql();
         // The schema statement is idempotent; if it failed, every later query reports it.
         let _ = sql.exec(SCHEMA, None);
+        let _ = sql.exec(ADD_DECISION, None);
         Self { sql }
     }
 
@@ -96,7 +103,8 @@ impl DurableObject for MetricsStore {
                 let hops: Vec<Row> = self
                     .sql
                     .exec(
-                        "SELECT request_id, worker, ts_ms, method, path, status, latency_ms, country, colo
+                        "SELECT request_id, worker, ts_ms, method, path, status, latency_ms, country, colo,
+                                decision
                          FROM metrics WHERE request_id = ? ORDER BY seq",
                         vec![SqlStorageValue::from(id.as_str().to_owned())],
                     )?
@@ -112,8 +120,9 @@ impl MetricsStore {
     fn insert(&self, row: Row) -> Result<()> {
         let opt = |v: Option<String>| v.map_or(SqlStorageValue::Null, SqlStorageValue::from);
         self.sql.exec(
-            "INSERT INTO metrics (request_id, worker, ts_ms, method, path, status, latency_ms, country, colo)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO metrics
+               (request_id, worker, ts_ms, method, path, status, latency_ms, country, colo, decision)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             vec![
                 row.request_id.into(),
                 row.worker.into(),
@@ -124,6 +133,7 @@ impl MetricsStore {
                 row.latency_ms.into(),
                 opt(row.country),
                 opt(row.colo),
+                opt(row.decision),
             ],
         )?;
         Ok(())

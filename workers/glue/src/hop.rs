@@ -45,12 +45,7 @@ pub async fn forward_to_service(
     id: &RequestId,
 ) -> worker::Result<Response> {
     let outcome = async {
-        let timeout_ms = config::u64_var(
-            env,
-            "UPSTREAM_TIMEOUT_MS",
-            DEFAULT_UPSTREAM_TIMEOUT_MS,
-            1..=300_000,
-        )?;
+        let timeout_ms = upstream_timeout_ms(env)?;
         let url = req.url().map_err(|_| CommonError::Internal)?;
         let fwd = forwarded_request(req, url.as_str(), id, Destination::Service)
             .map_err(|_| CommonError::Internal)?;
@@ -58,6 +53,19 @@ pub async fn forward_to_service(
     }
     .await;
     outcome.or_else(|e| respond::error_response(&e))
+}
+
+/// The var `UPSTREAM_TIMEOUT_MS` (default 30000, at most 300000).
+///
+/// # Errors
+/// [`CommonError::Misconfigured`] when it is set but malformed.
+pub fn upstream_timeout_ms(env: &Env) -> Result<u64, CommonError> {
+    config::u64_var(
+        env,
+        "UPSTREAM_TIMEOUT_MS",
+        DEFAULT_UPSTREAM_TIMEOUT_MS,
+        1..=300_000,
+    )
 }
 
 /// Where a forwarded request goes; decides whether the incoming `cf` object travels with it.
@@ -83,13 +91,29 @@ pub fn forwarded_request(
     id: &RequestId,
     to: Destination,
 ) -> worker::Result<Request> {
-    let headers: Headers = req.headers().clone();
+    let body = req.inner().body().map(JsValue::from);
+    forwarded_request_with(req, url, id, to, req.headers().clone(), body)
+}
+
+/// As [`forwarded_request`], with the caller's `headers` (already filtered) and `body`
+/// (e.g. one it has read and checked) instead of the incoming ones.
+///
+/// # Errors
+/// When the runtime refuses to build the request (an invalid URL or header).
+pub fn forwarded_request_with(
+    req: &Request,
+    url: &str,
+    id: &RequestId,
+    to: Destination,
+    headers: Headers,
+    body: Option<JsValue>,
+) -> worker::Result<Request> {
     headers.set(REQUEST_ID_HEADER, id.as_str())?;
     let mut init = RequestInit::new();
     init.with_method(req.method())
         .with_headers(headers)
         .with_redirect(RequestRedirect::Manual)
-        .with_body(req.inner().body().map(JsValue::from));
+        .with_body(body);
     let init: web_sys::RequestInit = (&init).into();
     if to == Destination::Service {
         // workerd takes `cf` from the init dictionary; copy the incoming object as it is.

@@ -23,12 +23,26 @@ pub fn json<T: Serialize>(status: u16, value: &T) -> Result<Response> {
         .fixed(body))
 }
 
-/// The JSON error response for `err`: `{"error":{"code","message","field"?}}`.
+/// The JSON error response for `err`: `{"error":{"code","message","field"?}}`, with the
+/// headers its status requires (`Allow`, `Retry-After`, `WWW-Authenticate`, …).
 ///
 /// # Errors
 /// Only if the response cannot be built (it can always be serialized).
 pub fn error_response(err: &(impl HttpError + ?Sized)) -> Result<Response> {
-    json(err.status(), &ErrorBody::from_error(err))
+    let resp = json(err.status(), &ErrorBody::from_error(err))?;
+    set_headers(&resp, &err.headers())?;
+    Ok(resp)
+}
+
+/// Sets each `(name, value)` on `resp`, replacing earlier values of the same name.
+///
+/// # Errors
+/// When a header is invalid or `resp`'s headers are immutable (see [`with_mutable_headers`]).
+pub fn set_headers(resp: &Response, headers: &[(&'static str, String)]) -> Result<()> {
+    for (name, value) in headers {
+        resp.headers().set(name, value)?;
+    }
+    Ok(())
 }
 
 /// Copies `resp` with fresh, mutable headers, so headers can be added to a response

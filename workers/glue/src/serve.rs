@@ -9,7 +9,9 @@
 //! ignores any `x-request-id` a client sends, so nobody can attach their hops to another
 //! request's id; workers reached only by service binding trust the id their caller set.
 
+use std::cell::Cell;
 use std::future::Future;
+use std::rc::Rc;
 
 use edge_core::error::CommonError;
 use edge_core::{MetricEvent, Observation, RequestId, ServiceName};
@@ -44,6 +46,8 @@ pub struct Hop {
     country: Option<String>,
     colo: Option<String>,
     started_ms: u64,
+    /// Shared by every clone of this hop, so a handler's decision reaches the metric.
+    decision: Rc<Cell<Option<&'static str>>>,
 }
 
 impl Hop {
@@ -69,7 +73,14 @@ impl Hop {
             country: cf.and_then(worker::Cf::country),
             colo: cf.map(worker::Cf::colo),
             started_ms: now_ms(),
+            decision: Rc::default(),
         }
+    }
+
+    /// Records the hop's decision (a stable snake_case code such as `allow_jwt` or an
+    /// error code) for its metric; the last call wins.
+    pub fn decide(&self, code: &'static str) {
+        self.decision.set(Some(code));
     }
 
     /// The metric of this hop, finished now with `status` (made valid by the core: see
@@ -86,6 +97,7 @@ impl Hop {
             finished_ms: now_ms(),
             country: self.country.as_deref(),
             colo: self.colo.as_deref(),
+            decision: self.decision.get(),
         })
     }
 }

@@ -205,6 +205,17 @@ impl KeySet {
         Ok(added)
     }
 
+    /// Adds every key of `other` (e.g. remote JWKS keys to the configured ones).
+    ///
+    /// # Errors
+    /// [`KeyError::TooManyKeys`] when the union would exceed [`MAX_KEYS`].
+    pub fn extend_from(&mut self, other: &KeySet) -> Result<(), KeyError> {
+        for key in &other.keys {
+            self.push(key.clone())?;
+        }
+        Ok(())
+    }
+
     /// Whether a key with this `kid` exists (the worker refreshes a JWKS when it does not).
     #[must_use]
     pub fn has_kid(&self, kid: &str) -> bool {

@@ -58,6 +58,9 @@ pub enum RequestError {
     /// A JSON body is not valid UTF-8 JSON (400).
     #[error("body is not valid json")]
     MalformedJson,
+    /// The body stream broke off before its end (400).
+    #[error("request body could not be read to its end")]
+    UnreadableBody,
 }
 
 impl HttpError for RequestError {
@@ -71,7 +74,8 @@ impl HttpError for RequestError {
             Self::InvalidPath
             | Self::InvalidContentLength
             | Self::UnexpectedBody
-            | Self::MalformedJson => 400,
+            | Self::MalformedJson
+            | Self::UnreadableBody => 400,
         }
     }
 
@@ -86,6 +90,7 @@ impl HttpError for RequestError {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::MalformedJson => "malformed_json",
+            Self::UnreadableBody => "unreadable_body",
         }
     }
 
