@@ -2,18 +2,10 @@
 // status, never a hang and never a bare 500.
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { assertJsonError } from "../harness/assert.mjs";
 import { freshSecret, startPipeline } from "../harness/pipeline.mjs";
 import { demoOriginHandler, startUpstream } from "../harness/upstream.mjs";
 import { eventually, sleep } from "../harness/wait.mjs";
-
-const assertJsonError = async (r, status, code) => {
-  assert.equal(r.status, status);
-  assert.match(r.headers.get("content-type"), /^application\/json/);
-  const body = await r.json();
-  assert.equal(body.error.code, code, JSON.stringify(body));
-  assert.equal(typeof body.error.message, "string");
-  return body;
-};
 
 describe("failures", { timeout: 90_000 }, () => {
   const cleanups = [];

@@ -25,7 +25,7 @@ use edge_glue::hop::{self, Destination, NextHopBinding};
 use edge_glue::{Hop, health, now_ms, respond};
 use worker::js_sys::Uint8Array;
 use worker::wasm_bindgen::JsValue;
-use worker::{Env, Headers, Method, Request, Response};
+use worker::{Env, Headers, Request, Response};
 
 use crate::rejection::Rejection;
 use crate::settings::Settings;
@@ -45,7 +45,8 @@ pub(crate) async fn admit(
     hop: &Hop,
 ) -> Result<Response, Rejection> {
     let path = req.path();
-    let method = req.method().to_string();
+    // The raw method: worker::Method turns methods it does not know into GET.
+    let method = req.inner().method();
     settings.policy.check_path(&path)?;
     let header = |name: &str| req.headers().get(name).ok().flatten();
     if method == "OPTIONS"
@@ -62,7 +63,7 @@ pub(crate) async fn admit(
         respond::set_headers(&resp, &allowed)?;
         return Ok(resp);
     }
-    if path == "/health" && !matches!(req.method(), Method::Get | Method::Head) {
+    if path == "/health" && !matches!(method.as_str(), "GET" | "HEAD") {
         return Err(RequestError::MethodNotAllowed {
             allow: "GET, HEAD".to_owned(),
         }
@@ -77,7 +78,7 @@ pub(crate) async fn admit(
     })?;
     if settings.policy.is_public(&path) {
         hop.decide("public");
-        if path == "/health" && matches!(req.method(), Method::Get | Method::Head) {
+        if path == "/health" {
             return Ok(
                 health::respond(env, crate::ME, env!("CARGO_PKG_VERSION"), Some(NEXT)).await?,
             );

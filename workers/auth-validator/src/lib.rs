@@ -38,11 +38,17 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         } else {
             gate::admit(req, &env, &settings, &hop).await
         };
-        let resp = match outcome {
-            Ok(resp) => respond::with_mutable_headers(resp),
-            Err(rejection) => gate::refuse(&rejection, &hop)?,
+        // A refused preflight carries no CORS headers, so the browser blocks the call.
+        let (resp, cors) = match outcome {
+            Ok(resp) => (respond::with_mutable_headers(resp), true),
+            Err(rejection) => (
+                gate::refuse(&rejection, &hop)?,
+                !matches!(rejection, rejection::Rejection::Cors(_)),
+            ),
         };
-        respond::set_headers(&resp, &settings.cors.response_headers(origin.as_deref()))?;
+        if cors {
+            respond::set_headers(&resp, &settings.cors.response_headers(origin.as_deref()))?;
+        }
         resp.headers().append("vary", "Origin")?;
         Ok(resp)
     })

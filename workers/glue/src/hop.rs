@@ -115,6 +115,8 @@ pub fn forwarded_request_with(
         .with_redirect(RequestRedirect::Manual)
         .with_body(body);
     let init: web_sys::RequestInit = (&init).into();
+    // worker::Method maps methods it does not know (PROPFIND, …) to GET; keep the real one.
+    init.set_method(&req.inner().method());
     if to == Destination::Service {
         // workerd takes `cf` from the init dictionary; copy the incoming object as it is.
         let cf = Reflect::get(req.inner(), &JsValue::from_str("cf"))?;

@@ -68,7 +68,8 @@ impl Hop {
         Self {
             worker,
             request_id,
-            method: req.method().to_string(),
+            // The raw method: worker::Method turns unknown ones into GET.
+            method: req.inner().method(),
             path: req.path(),
             country: cf.and_then(worker::Cf::country),
             colo: cf.map(worker::Cf::colo),
