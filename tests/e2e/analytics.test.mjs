@@ -15,6 +15,7 @@ const valid = () => ({
   latency_ms: 4.5,
   country: "JP",
   colo: "NRT",
+  decision: "allow_api_key",
 });
 
 describe("analytics-collector", { timeout: 60_000 }, () => {
@@ -51,6 +52,7 @@ describe("analytics-collector", { timeout: 60_000 }, () => {
       ["country", "de", "invalid_field"],
       ["request_id", "", "invalid_field"],
       ["ts_ms", 1.5, "invalid_field"],
+      ["decision", "Allow JWT", "invalid_field"],
     ];
     for (const [field, value, code] of cases) {
       const ev = { ...valid(), request_id: `bad-${field}`, [field]: value };

@@ -67,5 +67,112 @@ fn request_id(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, metric_event, health, admin_check, request_id);
+/// Token verification end to end (shape, header, key choice, signature, claims), per
+/// algorithm: the cost auth-validator pays on every bearer request.
+fn jwt_verify(c: &mut Criterion) {
+    use edge_core::auth::jwt::{self, Alg, JwtPolicy, KeySet};
+    use jsonwebtoken::{EncodingKey, Header};
+
+    const NOW: u64 = 1_800_000_000;
+    let secret = b"0123456789abcdef0123456789abcdef-bench-only";
+    let mut keys = KeySet::default();
+    keys.add_hs256_secret(secret).expect("secret");
+    keys.add_jwks(include_bytes!("../tests/keys/test-jwks.json"))
+        .expect("jwks");
+    let policy = JwtPolicy {
+        algorithms: vec![Alg::HS256, Alg::RS256, Alg::EdDSA],
+        issuer: Some("https://id.example".into()),
+        audience: Some("edge-api".into()),
+        leeway_s: 30,
+        rate_limit: None,
+    };
+    let claims = serde_json::json!({
+        "sub": "user-1", "iss": "https://id.example", "aud": "edge-api",
+        "exp": NOW + 600, "iat": NOW, "role": "operator", "permissions": ["calls:read", "agents:*"]
+    });
+    let sign = |alg, kid: Option<&str>, key: &EncodingKey| {
+        let mut header = Header::new(alg);
+        header.kid = kid.map(str::to_owned);
+        jsonwebtoken::encode(&header, &claims, key).expect("signs")
+    };
+    let tokens = [
+        (
+            "HS256",
+            sign(
+                jsonwebtoken::Algorithm::HS256,
+                None,
+                &EncodingKey::from_secret(secret),
+            ),
+        ),
+        (
+            "RS256",
+            sign(
+                jsonwebtoken::Algorithm::RS256,
+                Some("rsa-test-1"),
+                &EncodingKey::from_rsa_pem(include_bytes!("../tests/keys/rsa-test-private.pem"))
+                    .expect("pem"),
+            ),
+        ),
+        (
+            "EdDSA",
+            sign(
+                jsonwebtoken::Algorithm::EdDSA,
+                Some("ed-test-1"),
+                &EncodingKey::from_ed_pem(include_bytes!("../tests/keys/ed25519-test-private.pem"))
+                    .expect("pem"),
+            ),
+        ),
+    ];
+    for (name, token) in &tokens {
+        assert!(
+            jwt::verify(token, &keys, &policy, NOW).is_ok(),
+            "{name} verifies"
+        );
+        c.bench_function(&format!("jwt/verify {name}"), |b| {
+            b.iter(|| jwt::verify(black_box(token), &keys, &policy, NOW))
+        });
+    }
+    let (_, hs) = &tokens[0];
+    let tampered = format!("{}A", &hs[..hs.len() - 1]);
+    c.bench_function("jwt/verify HS256 (bad signature)", |b| {
+        b.iter(|| jwt::verify(black_box(&tampered), &keys, &policy, NOW))
+    });
+}
+
+/// API key check (parse + hash + constant-time compare) and one rate-limit decision.
+fn api_key_and_rate_limit(c: &mut Criterion) {
+    use edge_core::auth::api_key::ApiKey;
+    use edge_core::auth::key_admin::NewKey;
+    use edge_core::auth::rate_limit::{RateLimitPolicy, SlidingWindowLog};
+
+    let limit = RateLimitPolicy::new(100, 60).expect("valid");
+    let issued = NewKey::from_json(br#"{"name":"bench"}"#, 1)
+        .expect("valid")
+        .issue([7; 8], [9; 32], limit, 1);
+    c.bench_function("api_key/parse+verify", |b| {
+        b.iter(|| {
+            let key = ApiKey::parse(black_box(&issued.key)).expect("parses");
+            issued.record.verify(&key, 2)
+        })
+    });
+    let big = RateLimitPolicy::new(10_000, 60).expect("valid");
+    let mut log = SlidingWindowLog::default();
+    let mut now = 0u64;
+    c.bench_function("rate_limit/check (log of up to 10,000)", |b| {
+        b.iter(|| {
+            now += 3;
+            log.check(big, black_box(now))
+        })
+    });
+}
+
+criterion_group!(
+    benches,
+    metric_event,
+    health,
+    admin_check,
+    request_id,
+    jwt_verify,
+    api_key_and_rate_limit
+);
 criterion_main!(benches);
