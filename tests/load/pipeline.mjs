@@ -4,6 +4,7 @@
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { keyPair, nowS, signJwt } from "../harness/jwt.mjs";
 import { freshSecret, startPipeline } from "../harness/pipeline.mjs";
 
 const TOTAL = Number(process.argv[2] ?? 2000);
@@ -53,17 +54,40 @@ const originUrl = await new Promise((resolve, reject) => {
     resolve(d.toString().trim());
   });
 });
-const pipeline = await startPipeline({ originUrl, adminSecret: freshSecret() });
+const rsa = keyPair("rsa", "load-rsa");
+const ed = keyPair("ed25519", "load-ed");
+const pipeline = await startPipeline({
+  originUrl,
+  adminSecret: freshSecret(),
+  vars: { "auth-validator": { JWT_JWKS: JSON.stringify({ keys: [rsa.jwk, ed.jwk] }) } },
+});
 try {
   const base = pipeline.url;
+  const claims = { sub: "load", role: "admin", exp: nowS() + 3600 };
+  const bearer = (t) => ({ headers: { authorization: `Bearer ${t}` } });
+  // Verified, then refused for lacking a permission: the verification cost alone, at the edge.
+  const noPerms = { ...claims, role: "user" };
+  const created = await pipeline.admin("", {
+    method: "POST",
+    body: { name: "load", permissions: ["*"], rate_limit: { limit: 10_000, window_s: 60 } },
+  });
+  const { key } = await created.json();
+  const api = new URL("/api/v1/agents", base);
   const scenarios = [
     ["origin direct (baseline)", `${originUrl}/api/v1/agents`],
     ["GET /health (3 workers)", new URL("/health", base)],
-    ["GET /api/v1/agents (3 workers + origin)", new URL("/api/v1/agents", base)],
+    ["no credentials → 401 at the edge", api],
+    ["HS256 verified → 403 at the edge", api, bearer(pipeline.token(noPerms))],
+    ["RS256 verified → 403 at the edge", api, bearer(signJwt({ alg: "RS256", kid: "load-rsa" }, noPerms, rsa.privateKey))],
+    ["EdDSA verified → 403 at the edge", api, bearer(signJwt({ alg: "EdDSA", kid: "load-ed" }, noPerms, ed.privateKey))],
+    ["HS256 JWT → origin (3 workers)", api, bearer(pipeline.token(claims))],
+    ["RS256 JWT → origin", api, bearer(signJwt({ alg: "RS256", kid: "load-rsa" }, claims, rsa.privateKey))],
+    ["EdDSA JWT → origin", api, bearer(signJwt({ alg: "EdDSA", kid: "load-ed" }, claims, ed.privateKey))],
+    ["API key (KV + rate-limit DO) → origin", api, { headers: { authorization: `API-Key ${key}` } }],
   ];
-  await scenario("warm-up", new URL("/api/v1/agents", base)); // JIT, isolates, connections
+  await scenario("warm-up", api, bearer(pipeline.token(claims))); // JIT, isolates, connections
   const rows = [];
-  for (const [name, url] of scenarios) rows.push(await scenario(name, url));
+  for (const [name, url, init] of scenarios) rows.push(await scenario(name, url, init));
   console.log(`${TOTAL} requests per scenario, concurrency ${CONCURRENCY}, node ${process.version}`);
   console.table(rows);
 } finally {
