@@ -11,7 +11,7 @@
 //! Records shown never include digests. Bodies are strict JSON (unknown fields refused).
 
 use edge_core::auth::key_admin::{
-    self, AdminError, Issued, KeyView, MAX_ADMIN_BODY_BYTES, NewKey, Rotation, valid_key_id,
+    self, AdminError, Issued, MAX_ADMIN_BODY_BYTES, NewKey, Rotation, valid_key_id,
 };
 use edge_core::error::CommonError;
 use edge_glue::body::{self, BodyError};
@@ -73,7 +73,7 @@ pub(crate) async fn handle(
             let mut views = Vec::with_capacity(records.len());
             for record in records {
                 if let Some(r) = record? {
-                    views.push(KeyView::from(&r));
+                    views.push(r.info);
                 }
             }
             hop.decide("admin_keys_listed");
@@ -85,13 +85,13 @@ pub(crate) async fn handle(
         (Method::Get, [id]) => {
             let record = existing(&kv, id).await?;
             hop.decide("admin_key_read");
-            Ok(respond::json(200, &KeyView::from(&record))?)
+            Ok(respond::json(200, &record.info)?)
         }
         (Method::Post, [id, "revoke"]) => {
             let record = key_admin::revoke(&existing(&kv, id).await?, now_s);
             keys::save(&kv, &record).await?;
             hop.decide("admin_key_revoked");
-            Ok(respond::json(200, &KeyView::from(&record))?)
+            Ok(respond::json(200, &record.info)?)
         }
         (Method::Post, [id, "rotate"]) => {
             let rotation = Rotation::from_json(&read_body(&mut req).await?)?;
@@ -121,7 +121,7 @@ async fn existing(
 fn shown_once(status: u16, issued: &Issued) -> Result<Response, Rejection> {
     Ok(respond::json(
         status,
-        &serde_json::json!({ "key": issued.key, "record": KeyView::from(&issued.record) }),
+        &serde_json::json!({ "key": issued.key, "record": issued.record.info }),
     )?)
 }
 

@@ -47,12 +47,12 @@ pub(crate) async fn load(kv: &KvStore, id: &str) -> Result<Option<ApiKeyRecord>,
 /// Stores `record` under its id.
 pub(crate) async fn save(kv: &KvStore, record: &ApiKeyRecord) -> Result<(), Rejection> {
     let text = serde_json::to_string(record)
-        .map_err(|e| internal("encode", &record.id, &e.to_string()))?;
-    kv.put(&format!("{PREFIX}{}", record.id), text)
-        .map_err(|e| internal("write", &record.id, &e.to_string()))?
+        .map_err(|e| internal("encode", &record.info.id, &e.to_string()))?;
+    kv.put(&format!("{PREFIX}{}", record.info.id), text)
+        .map_err(|e| internal("write", &record.info.id, &e.to_string()))?
         .execute()
         .await
-        .map_err(|e| internal("write", &record.id, &e.to_string()))?;
+        .map_err(|e| internal("write", &record.info.id, &e.to_string()))?;
     Ok(())
 }
 

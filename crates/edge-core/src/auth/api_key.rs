@@ -89,10 +89,10 @@ impl ApiKey {
     }
 }
 
-/// The stored record of one key (KV value). Holds digests, never the key.
+/// What is known about a key besides its digests; the admin API shows exactly this.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ApiKeyRecord {
+pub struct KeyInfo {
     /// The key id.
     pub id: String,
     /// Operator-chosen label.
@@ -113,12 +113,21 @@ pub struct ApiKeyRecord {
     pub revoked_at_s: Option<u64>,
     /// When its secret was last rotated.
     pub rotated_at_s: Option<u64>,
+    /// End of the grace period in which the key before the last rotation still works.
+    pub previous_valid_until_s: Option<u64>,
+}
+
+/// The stored record of one key (KV value): its info and digests, never the key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyRecord {
+    /// Everything but the digests.
+    pub info: KeyInfo,
     /// Hex SHA-256 of the current key.
     pub secret_sha256: String,
-    /// Hex SHA-256 of the key before the last rotation, accepted during a grace period.
+    /// Hex SHA-256 of the key before the last rotation, accepted until
+    /// `info.previous_valid_until_s`.
     pub previous_secret_sha256: Option<String>,
-    /// End of that grace period, unix seconds.
-    pub previous_valid_until_s: Option<u64>,
 }
 
 impl ApiKeyRecord {
@@ -136,25 +145,26 @@ impl ApiKeyRecord {
             Some(hex) => key.matches(hex),
             None => key.matches(""),
         };
-        let previous_live = self.previous_valid_until_s.is_some_and(|t| now_s < t);
+        let info = &self.info;
+        let previous_live = info.previous_valid_until_s.is_some_and(|t| now_s < t);
         let matched = bool::from(current | (previous & Choice::from(u8::from(previous_live))));
-        if !matched || key.id != self.id {
+        if !matched || key.id != info.id {
             return Err(AuthError::ApiKeyInvalid);
         }
-        if !self.active {
+        if !info.active {
             return Err(AuthError::ApiKeyRevoked);
         }
-        if self.expires_at_s.is_some_and(|t| now_s >= t) {
+        if info.expires_at_s.is_some_and(|t| now_s >= t) {
             return Err(AuthError::ApiKeyExpired);
         }
         Ok(Identity {
-            subject: format!("key:{}", self.id),
+            subject: format!("key:{}", info.id),
             method: AuthMethod::ApiKey,
-            role: self.role.clone(),
-            permissions: self.permissions.clone(),
-            key_id: Some(self.id.clone()),
+            role: info.role.clone(),
+            permissions: info.permissions.clone(),
+            key_id: Some(info.id.clone()),
             authenticated_at_s: now_s,
-            rate_limit: Some(self.rate_limit),
+            rate_limit: Some(info.rate_limit),
         })
     }
 }
@@ -187,19 +197,21 @@ mod tests {
     fn record_for(key: &str) -> ApiKeyRecord {
         let parsed = ApiKey::parse(key).expect("valid key");
         ApiKeyRecord {
-            id: parsed.id().to_owned(),
-            name: "test".into(),
-            role: "user".into(),
-            permissions: vec!["calls:read".into()],
-            rate_limit: RateLimitPolicy::new(100, 60).expect("valid"),
-            active: true,
-            created_at_s: 1_000,
-            expires_at_s: Some(2_000),
-            revoked_at_s: None,
-            rotated_at_s: None,
+            info: KeyInfo {
+                id: parsed.id().to_owned(),
+                name: "test".into(),
+                role: "user".into(),
+                permissions: vec!["calls:read".into()],
+                rate_limit: RateLimitPolicy::new(100, 60).expect("valid"),
+                active: true,
+                created_at_s: 1_000,
+                expires_at_s: Some(2_000),
+                revoked_at_s: None,
+                rotated_at_s: None,
+                previous_valid_until_s: None,
+            },
             secret_sha256: ApiKey::digest_hex(key),
             previous_secret_sha256: None,
-            previous_valid_until_s: None,
         }
     }
 
@@ -233,15 +245,13 @@ mod tests {
         let id = rec.verify(&parsed, 1_500).expect("valid");
         assert_eq!(id.subject, "key:0101010101010101");
         assert_eq!(id.key_id.as_deref(), Some("0101010101010101"));
-        assert_eq!(id.rate_limit, Some(rec.rate_limit));
+        assert_eq!(id.rate_limit, Some(rec.info.rate_limit));
 
         let wrong = ApiKey::parse(&ApiKey::format([1; 8], [3; 32])).expect("parses");
         assert_eq!(rec.verify(&wrong, 1_500), Err(AuthError::ApiKeyInvalid));
         assert_eq!(rec.verify(&parsed, 2_000), Err(AuthError::ApiKeyExpired));
-        let revoked = ApiKeyRecord {
-            active: false,
-            ..rec.clone()
-        };
+        let mut revoked = rec.clone();
+        revoked.info.active = false;
         assert_eq!(
             revoked.verify(&parsed, 1_500),
             Err(AuthError::ApiKeyRevoked)
@@ -255,12 +265,12 @@ mod tests {
     fn previous_secret_works_only_during_grace() {
         let old = ApiKey::format([1; 8], [2; 32]);
         let new = ApiKey::format([1; 8], [9; 32]);
-        let rec = ApiKeyRecord {
+        let mut rec = ApiKeyRecord {
             secret_sha256: ApiKey::digest_hex(&new),
             previous_secret_sha256: Some(ApiKey::digest_hex(&old)),
-            previous_valid_until_s: Some(1_200),
             ..record_for(&old)
         };
+        rec.info.previous_valid_until_s = Some(1_200);
         let old = ApiKey::parse(&old).expect("parses");
         let new = ApiKey::parse(&new).expect("parses");
         assert!(rec.verify(&old, 1_199).is_ok());

@@ -1,12 +1,12 @@
 //! The admin API's decisions about API keys: strict request bodies, issuing, rotating and
-//! revoking records, and the public view that never includes a digest.
+//! revoking records. What the API shows of a record is its `KeyInfo`, never a digest.
 //!
 //! Randomness comes in as bytes (the worker draws them from `crypto.getRandomValues`);
 //! the key string exists only in the [`Issued`] value, shown once to the operator.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use crate::auth::api_key::{ApiKey, ApiKeyRecord};
+use crate::auth::api_key::{ApiKey, ApiKeyRecord, KeyInfo};
 use crate::auth::identity::{DEFAULT_ROLE, MAX_PERMISSIONS, valid_permission, valid_role};
 use crate::auth::rate_limit::RateLimitPolicy;
 use crate::error::HttpError;
@@ -105,51 +105,6 @@ pub struct Issued {
     pub record: ApiKeyRecord,
 }
 
-/// What the admin API shows of a record: everything but the digests.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KeyView {
-    /// Key id.
-    pub id: String,
-    /// Label.
-    pub name: String,
-    /// Role.
-    pub role: String,
-    /// Permissions.
-    pub permissions: Vec<String>,
-    /// Rate limit.
-    pub rate_limit: RateLimitPolicy,
-    /// Whether it works (not revoked).
-    pub active: bool,
-    /// Created, unix seconds.
-    pub created_at_s: u64,
-    /// Expiry, unix seconds.
-    pub expires_at_s: Option<u64>,
-    /// Revoked, unix seconds.
-    pub revoked_at_s: Option<u64>,
-    /// Last rotation, unix seconds.
-    pub rotated_at_s: Option<u64>,
-    /// End of the previous key's grace period, if one is running.
-    pub previous_valid_until_s: Option<u64>,
-}
-
-impl From<&ApiKeyRecord> for KeyView {
-    fn from(r: &ApiKeyRecord) -> Self {
-        Self {
-            id: r.id.clone(),
-            name: r.name.clone(),
-            role: r.role.clone(),
-            permissions: r.permissions.clone(),
-            rate_limit: r.rate_limit,
-            active: r.active,
-            created_at_s: r.created_at_s,
-            expires_at_s: r.expires_at_s,
-            revoked_at_s: r.revoked_at_s,
-            rotated_at_s: r.rotated_at_s,
-            previous_valid_until_s: r.previous_valid_until_s,
-        }
-    }
-}
-
 impl NewKey {
     /// Parses and validates a create body at `now_s`.
     ///
@@ -210,19 +165,21 @@ impl NewKey {
         let key = ApiKey::format(id_bytes, secret_bytes);
         let id = key_id(&key);
         let record = ApiKeyRecord {
-            id,
-            name: self.name,
-            role: self.role.unwrap_or_else(|| DEFAULT_ROLE.to_owned()),
-            permissions: self.permissions,
-            rate_limit: self.rate_limit.unwrap_or(default_rate_limit),
-            active: true,
-            created_at_s: now_s,
-            expires_at_s: self.expires_at_s,
-            revoked_at_s: None,
-            rotated_at_s: None,
+            info: KeyInfo {
+                id,
+                name: self.name,
+                role: self.role.unwrap_or_else(|| DEFAULT_ROLE.to_owned()),
+                permissions: self.permissions,
+                rate_limit: self.rate_limit.unwrap_or(default_rate_limit),
+                active: true,
+                created_at_s: now_s,
+                expires_at_s: self.expires_at_s,
+                revoked_at_s: None,
+                rotated_at_s: None,
+                previous_valid_until_s: None,
+            },
             secret_sha256: ApiKey::digest_hex(&key),
             previous_secret_sha256: None,
-            previous_valid_until_s: None,
         };
         Issued { key, record }
     }
@@ -257,22 +214,24 @@ impl Rotation {
         secret_bytes: [u8; 32],
         now_s: u64,
     ) -> Result<Issued, AdminError> {
-        if !record.active {
+        if !record.info.active {
             return Err(AdminError::KeyRevoked);
         }
         let mut id_bytes = [0u8; 8];
         for (i, b) in id_bytes.iter_mut().enumerate() {
-            *b = u8::from_str_radix(record.id.get(i * 2..i * 2 + 2).unwrap_or("00"), 16)
+            *b = u8::from_str_radix(record.info.id.get(i * 2..i * 2 + 2).unwrap_or("00"), 16)
                 .unwrap_or(0);
         }
         let key = ApiKey::format(id_bytes, secret_bytes);
         let grace = (self.grace_s > 0).then_some(now_s + self.grace_s);
         let record = ApiKeyRecord {
+            info: KeyInfo {
+                rotated_at_s: Some(now_s),
+                previous_valid_until_s: grace,
+                ..record.info.clone()
+            },
             secret_sha256: ApiKey::digest_hex(&key),
             previous_secret_sha256: grace.map(|_| record.secret_sha256.clone()),
-            previous_valid_until_s: grace,
-            rotated_at_s: Some(now_s),
-            ..record.clone()
         };
         Ok(Issued { key, record })
     }
@@ -282,10 +241,13 @@ impl Rotation {
 #[must_use]
 pub fn revoke(record: &ApiKeyRecord, now_s: u64) -> ApiKeyRecord {
     ApiKeyRecord {
-        active: false,
-        revoked_at_s: record.revoked_at_s.or(Some(now_s)),
+        info: KeyInfo {
+            active: false,
+            revoked_at_s: record.info.revoked_at_s.or(Some(now_s)),
+            previous_valid_until_s: None,
+            ..record.info.clone()
+        },
         previous_secret_sha256: None,
-        previous_valid_until_s: None,
         ..record.clone()
     }
 }
@@ -354,21 +316,21 @@ mod tests {
     fn issue_rotate_revoke() {
         let new = NewKey::from_json(br#"{"name":"n"}"#, 10).expect("valid");
         let issued = new.issue([0xcd; 8], [1; 32], default_limit(), 10);
-        assert_eq!(issued.record.id, "cdcdcdcdcdcdcdcd");
-        assert_eq!(issued.record.role, "user");
+        assert_eq!(issued.record.info.id, "cdcdcdcdcdcdcdcd");
+        assert_eq!(issued.record.info.role, "user");
         assert!(
             !serde_json::to_string(&issued.record)
                 .expect("serializes")
                 .contains(&issued.key)
         );
-        let view = serde_json::to_value(KeyView::from(&issued.record)).expect("serializes");
+        let view = serde_json::to_value(&issued.record.info).expect("serializes");
         assert!(view.get("secret_sha256").is_none());
 
         let old = ApiKey::parse(&issued.key).expect("parses");
         let rotated = Rotation { grace_s: 60 }
             .apply(&issued.record, [2; 32], 20)
             .expect("rotates");
-        assert_eq!(rotated.record.id, issued.record.id);
+        assert_eq!(rotated.record.info.id, issued.record.info.id);
         let new_key = ApiKey::parse(&rotated.key).expect("parses");
         assert!(rotated.record.verify(&new_key, 21).is_ok());
         assert!(rotated.record.verify(&old, 79).is_ok());
@@ -385,7 +347,7 @@ mod tests {
 
         let revoked = revoke(&rotated.record, 30);
         assert_eq!(revoked.verify(&new_key, 31), Err(AuthError::ApiKeyRevoked));
-        assert_eq!(revoke(&revoked, 40).revoked_at_s, Some(30));
+        assert_eq!(revoke(&revoked, 40).info.revoked_at_s, Some(30));
         assert_eq!(
             Rotation::default().apply(&revoked, [4; 32], 50),
             Err(AdminError::KeyRevoked)
