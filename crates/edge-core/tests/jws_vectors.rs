@@ -75,3 +75,41 @@ fn rfc_7515_a1_claims_are_then_checked_against_time_and_policy() {
         Err(AuthError::AlgorithmNotAllowed)
     );
 }
+
+/// Upstream cases that contradict themselves (see `vectors/README.md`).
+const WYCHEPROOF_SKIP: [u64; 4] = [367, 370, 372, 373];
+
+#[test]
+fn wycheproof_json_web_signature_vectors() {
+    let cases: Vec<Value> =
+        serde_json::from_str(include_str!("vectors/wycheproof_jws.json")).expect("vectors parse");
+    let mut checked = (0, 0);
+    for case in &cases {
+        let id = case["tcId"].as_u64().expect("tcId");
+        if WYCHEPROOF_SKIP.contains(&id) {
+            continue;
+        }
+        let comment = case["comment"].as_str().unwrap_or_default();
+        let token = case["jws"].as_str().expect("jws");
+        let mut keys = KeySet::default();
+        let doc = serde_json::json!({ "keys": [case["jwk"]] }).to_string();
+        // A key we refuse to load (wrong use, other algorithm) verifies nothing.
+        let _ = keys.add_jwks(doc.as_bytes());
+        let all = JwtPolicy {
+            algorithms: vec![Alg::HS256, Alg::RS256, Alg::EdDSA],
+            ..policy(Alg::HS256)
+        };
+        let outcome = jwt::verify_signature(token, &keys, &all);
+        match case["result"].as_str() {
+            Some("valid") => {
+                assert!(outcome.is_ok(), "tcId {id} ({comment}): {outcome:?}");
+                checked.0 += 1;
+            }
+            _ => {
+                assert!(outcome.is_err(), "tcId {id} ({comment}) was accepted");
+                checked.1 += 1;
+            }
+        }
+    }
+    assert!(checked.0 >= 16 && checked.1 >= 250, "{checked:?}");
+}

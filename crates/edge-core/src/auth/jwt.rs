@@ -15,7 +15,9 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm, PublicKeyUse};
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm, KeyOperations, PublicKeyUse,
+};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::{Map, Value};
 
@@ -145,7 +147,8 @@ impl KeySet {
 
     /// Adds the signature keys of a JWKS document and returns how many were added.
     ///
-    /// Keys marked `"use":"enc"`, and key types or algorithms other than RSA/RS256,
+    /// Keys marked `"use":"enc"` or whose `key_ops` lack `verify`, and key types or
+    /// algorithms other than RSA/RS256,
     /// OKP Ed25519/EdDSA and oct/HS256, are skipped (an identity provider's JWKS may list
     /// them). A key's algorithm is its `alg`, or inferred from its type when absent.
     ///
@@ -159,7 +162,12 @@ impl KeySet {
         let set: JwkSet = serde_json::from_slice(document).map_err(|_| KeyError::MalformedJwks)?;
         let mut added = 0;
         for jwk in &set.keys {
-            if jwk.common.public_key_use == Some(PublicKeyUse::Encryption) {
+            let not_for_verifying = jwk
+                .common
+                .key_operations
+                .as_ref()
+                .is_some_and(|ops| !ops.contains(&KeyOperations::Verify));
+            if jwk.common.public_key_use == Some(PublicKeyUse::Encryption) || not_for_verifying {
                 continue;
             }
             let kid = jwk.common.key_id.clone();
