@@ -39,6 +39,7 @@ describe("auth-validator gate", { timeout: 120_000 }, () => {
           JWKS_REFRESH_MIN_INTERVAL_S: "0",
           MAX_BODY_BYTES: String(LIMIT),
           CORS_ALLOWED_ORIGINS: APP,
+          PUBLIC_PATH_PREFIXES: "/health,/webhooks/",
         },
       },
     });
@@ -213,9 +214,18 @@ describe("auth-validator gate", { timeout: 120_000 }, () => {
       assert.equal(seen["x-auth-extra"], undefined);
     });
 
-    test("public paths forward no identity, even a forged one", async () => {
-      const r = await p.fetch("/health", { headers: { "x-auth-role": "admin" } });
+    test("public paths need no credentials and forward no identity, even a forged one", async () => {
+      const r = await p.fetch("/webhooks/provider", {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-auth-role": "admin", "x-auth-user-id": "root" },
+        body: '{"event":"ring"}',
+      });
       assert.equal(r.status, 200);
+      const seen = origin.requests.at(-1);
+      assert.equal(seen.path, "/webhooks/provider");
+      assert.equal(seen.body, '{"event":"ring"}');
+      assert.deepEqual(Object.keys(seen.headers).filter((h) => h.startsWith("x-auth-")), []);
+      await assertJsonError(await p.fetch("/webhooks/provider", { method: "POST", headers: { "content-type": "text/plain" }, body: "x" }), 415, "unsupported_media_type");
     });
 
     test("a route needs its resource permission: read for GET, write otherwise", async () => {
