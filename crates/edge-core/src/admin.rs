@@ -7,6 +7,7 @@
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::auth::credentials::Credential;
 use crate::error::CommonError;
 
 /// Shortest admin secret accepted from configuration, in bytes.
@@ -14,7 +15,8 @@ pub const MIN_SECRET_LEN: usize = 16;
 
 /// Checks an `Authorization` header value against the configured admin `secret`.
 ///
-/// Accepts exactly `Bearer <secret>` (scheme case-insensitive, one space).
+/// Accepts exactly `Bearer <secret>` (scheme case-insensitive, one space; parsed like every
+/// other credential, by [`Credential::parse`]).
 ///
 /// # Errors
 /// [`CommonError::Unauthorized`] when the header is absent, malformed or wrong;
@@ -24,11 +26,9 @@ pub fn authorize(authorization: Option<&str>, secret: &str) -> Result<(), Common
     if secret.len() < MIN_SECRET_LEN {
         return Err(CommonError::Misconfigured("ADMIN_SECRET"));
     }
-    let token = authorization
-        .and_then(|h| h.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token)
-        .ok_or(CommonError::Unauthorized)?;
+    let Ok(Credential::Bearer(token)) = Credential::parse(authorization) else {
+        return Err(CommonError::Unauthorized);
+    };
     let presented = Sha256::digest(token.as_bytes());
     let expected = Sha256::digest(secret.as_bytes());
     if bool::from(presented.ct_eq(&expected)) {
