@@ -8,11 +8,15 @@ import { freshSecret, startPipeline } from "../harness/pipeline.mjs";
 import { demoOriginHandler, startUpstream } from "../harness/upstream.mjs";
 import { sleep } from "../harness/wait.mjs";
 
-describe("API keys", { timeout: 180_000 }, () => {
+describe("API keys and rate limits", { timeout: 180_000 }, () => {
   let origin, p;
   before(async () => {
     origin = await startUpstream(demoOriginHandler("keys-test"));
-    p = await startPipeline({ originUrl: origin.url, adminSecret: freshSecret() });
+    p = await startPipeline({
+      originUrl: origin.url,
+      adminSecret: freshSecret(),
+      vars: { "auth-validator": { JWT_RATE_LIMIT: "3/3600" } },
+    });
   });
   after(async () => {
     await p?.close();
@@ -165,5 +169,14 @@ describe("API keys", { timeout: 180_000 }, () => {
     for (let i = 0; i < 2; i++) assert.equal((await withKey(a.key)).status, 200);
     await assertJsonError(await withKey(a.key), 429, "rate_limited");
     assert.equal((await withKey(b.key)).status, 200);
+  });
+
+  test("JWT subjects get JWT_RATE_LIMIT, one bucket per subject", async () => {
+    const as = (sub) => p.fetch("/api/v1/agents", { headers: { authorization: `Bearer ${p.token({ sub })}` } });
+    const first = await Promise.all(Array.from({ length: 5 }, () => as("jwt-user-1")));
+    assert.deepEqual(first.map((r) => r.status).sort(), [200, 200, 200, 429, 429]);
+    const refused = first.find((r) => r.status === 429);
+    assert.equal(refused.headers.get("ratelimit-policy"), "3;w=3600");
+    assert.equal((await as("jwt-user-2")).status, 200, "another subject has its own bucket");
   });
 });
