@@ -7,6 +7,7 @@
 //! Modules:
 //! - [`admin`]: the admin-secret check, in constant time.
 //! - [`auth`]: edge authentication: request rules, JWTs, API keys, rate limits, CORS.
+//! - [`cache`]: the RFC 9111 shared cache's decisions.
 //! - [`error`]: the one contract every error follows to become an HTTP response.
 //! - [`service`]: the names of the five workers.
 //! - [`request_id`]: validation of request ids carried between hops.
@@ -16,6 +17,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod cache;
 pub mod error;
 pub mod health;
 pub mod metric;

@@ -46,7 +46,8 @@ async fn proxy(req: &Request, env: &Env, hop: &Hop) -> std::result::Result<Respo
         Some(q) => format!("{origin}{}?{q}", url.path()),
         None => format!("{origin}{}", url.path()),
     };
-    let method = req.method();
+    // The raw method: worker::Method turns methods it does not know into GET.
+    let method = req.inner().method();
     let has_body = req.inner().body().is_some();
     let mut attempts = 0;
     loop {
@@ -56,7 +57,7 @@ async fn proxy(req: &Request, env: &Env, hop: &Hop) -> std::result::Result<Respo
         let outcome = hop::call_origin(fwd, timeout_ms).await;
         let retry = matches!(outcome, Err(CommonError::UpstreamUnavailable))
             && retry::may_retry(
-                method.as_ref(),
+                &method,
                 has_body,
                 AttemptOutcome::TransportFailure,
                 attempts,

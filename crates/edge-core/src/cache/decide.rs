@@ -1,0 +1,292 @@
+//! The shared cache's decisions (RFC 9111, RFC 5861), one function per moment:
+//!
+//! - [`plan`]: before anything, whether a request may use the cache, and under which key;
+//! - [`evaluate`]: with a stored entry, whether it is fresh, may be served stale while a
+//!   background refresh runs, or must be revalidated — and whether it may stand in for an
+//!   origin error;
+//! - [`storability`]: with the origin's response, whether to store it and for how long;
+//! - [`conditional_headers`] and [`merge_not_modified`]: revalidation with validators.
+
+use crate::cache::directives::CacheControl;
+use crate::cache::entry::EntryMeta;
+use crate::cache::key::{self, Owner};
+use crate::cache::policy::PathPolicy;
+
+/// Default largest body stored, in bytes (1 MiB).
+pub const DEFAULT_MAX_ENTRY_BYTES: u64 = 1024 * 1024;
+/// The store expires entries no sooner than this (KV's minimum `expirationTtl`).
+pub const MIN_STORE_TTL_S: u64 = 60;
+/// Entries are kept at most this long.
+pub const MAX_STORE_TTL_S: u64 = 7 * 86_400;
+/// Entries with a validator are kept at least this long past freshness, to revalidate.
+const REVALIDATION_KEEP_S: u64 = 3_600;
+
+/// Statuses stored when freshness allows (final, understood, not partial).
+const STORABLE_STATUSES: [u16; 14] = [
+    200, 203, 204, 300, 301, 302, 307, 308, 404, 405, 410, 414, 451, 501,
+];
+
+/// The request as the cache sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestFacts<'a> {
+    /// Method (raw).
+    pub method: &'a str,
+    /// Path, percent-encoded.
+    pub path: &'a str,
+    /// Query without `?`.
+    pub query: Option<&'a str>,
+    /// Request headers, lowercase names.
+    pub headers: &'a [(String, String)],
+}
+
+impl RequestFacts<'_> {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The request's `Cache-Control`.
+    #[must_use]
+    pub fn cache_control(&self) -> CacheControl {
+        self.header("cache-control")
+            .map(CacheControl::parse)
+            .unwrap_or_default()
+    }
+
+    fn owner(&self) -> Owner<'_> {
+        match (self.header("authorization"), self.header("x-auth-user-id")) {
+            (None, _) => Owner::Shared,
+            (Some(_), Some(user)) => Owner::User(user),
+            (Some(cred), None) => Owner::Credential(cred),
+        }
+    }
+
+    fn has_authorization(&self) -> bool {
+        self.header("authorization").is_some()
+    }
+}
+
+/// What to do with a request before looking anything up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    /// Pass through to the origin, store nothing; the reason is a stable code.
+    Bypass(&'static str),
+    /// An unsafe method: pass through, then invalidate every entry of this URI prefix if
+    /// the answer is not an error (RFC 9111 §4.4).
+    Invalidate(String),
+    /// Use the cache for this resource key (without its `Vary` part).
+    Lookup(String),
+}
+
+/// Decides how `req` uses the cache under the path's `policy`.
+#[must_use]
+pub fn plan(req: &RequestFacts<'_>, policy: PathPolicy) -> Plan {
+    match req.method {
+        "GET" | "HEAD" => {}
+        "POST" | "PUT" | "PATCH" | "DELETE" => {
+            return Plan::Invalidate(key::uri_prefix(req.path, req.query));
+        }
+        _ => return Plan::Bypass("method"),
+    }
+    if policy == PathPolicy::Never {
+        return Plan::Bypass("policy");
+    }
+    if req.header("range").is_some() {
+        return Plan::Bypass("range");
+    }
+    if req.cache_control().no_store {
+        return Plan::Bypass("request_no_store");
+    }
+    match key::resource(req.path, req.query, req.owner()) {
+        Some(k) => Plan::Lookup(k),
+        None => Plan::Bypass("unkeyable"),
+    }
+}
+
+/// What a stored entry is good for now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Evaluation {
+    /// Its current age, seconds (the `Age` to send).
+    pub age_s: u64,
+    /// Fresh, and the request accepts it: serve it (`HIT`).
+    pub fresh: bool,
+    /// Stale but inside `stale-while-revalidate`: serve it (`STALE`) and refresh in the
+    /// background.
+    pub serve_while_revalidating: bool,
+    /// May be served (`STALE`) if the origin fails, per `stale-if-error`.
+    pub serve_on_error: bool,
+}
+
+/// Evaluates `entry` for `req` at `now_s` (RFC 9111 §4.2, §4.2.4; RFC 5861).
+#[must_use]
+pub fn evaluate(
+    entry: &EntryMeta,
+    req: &RequestFacts<'_>,
+    policy: PathPolicy,
+    now_s: u64,
+) -> Evaluation {
+    let age_s = entry.current_age(now_s);
+    let lifetime = entry.freshness_lifetime(policy);
+    let resp_cc = entry.cache_control();
+    let req_cc = req.cache_control();
+    let request_wants_origin = req_cc.no_cache
+        || req_cc.max_age.is_some_and(|m| age_s > m)
+        || req_cc
+            .min_fresh
+            .is_some_and(|m| lifetime < age_s.saturating_add(m));
+    let fresh = lifetime > age_s && !resp_cc.no_cache && !request_wants_origin;
+    let staleness = age_s.saturating_sub(lifetime);
+    let stale_ok = resp_cc.allows_stale() && !fresh;
+    let serve_while_revalidating = stale_ok
+        && !request_wants_origin
+        && resp_cc
+            .stale_while_revalidate
+            .is_some_and(|w| staleness < w);
+    let error_window = resp_cc.stale_if_error.max(req_cc.stale_if_error);
+    let serve_on_error = resp_cc.allows_stale() && error_window.is_some_and(|w| staleness < w);
+    Evaluation {
+        age_s,
+        fresh,
+        serve_while_revalidating,
+        serve_on_error,
+    }
+}
+
+/// How to store a response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StorePlan {
+    /// How long the store keeps it, seconds: freshness plus the stale windows, plus time
+    /// to revalidate when it has a validator; within [`MIN_STORE_TTL_S`, `MAX_STORE_TTL_S`].
+    pub keep_s: u64,
+}
+
+/// Whether the origin's response to `req` may be stored (RFC 9111 §3, §3.5), and for how
+/// long. Shared-cache rules: never `private` or `no-store`; never a response that sets a
+/// cookie; with `Authorization`, only when the response says `public`, `s-maxage` or
+/// `must-revalidate` (and then under the requester's own key, see [`plan`]).
+///
+/// # Errors
+/// A stable code saying why not (`status`, `no_store`, `private`, `set_cookie`,
+/// `authorization`, `vary_star`, `not_fresh`).
+pub fn storability(
+    req: &RequestFacts<'_>,
+    entry: &EntryMeta,
+    policy: PathPolicy,
+) -> Result<StorePlan, &'static str> {
+    if req.method != "GET" || !STORABLE_STATUSES.contains(&entry.status) {
+        return Err("status");
+    }
+    let cc = entry.cache_control();
+    let req_cc = req.cache_control();
+    if cc.no_store || req_cc.no_store {
+        return Err("no_store");
+    }
+    if cc.private {
+        return Err("private");
+    }
+    if entry.header("set-cookie").is_some() {
+        return Err("set_cookie");
+    }
+    if req.has_authorization() && !(cc.public || cc.s_maxage.is_some() || cc.must_revalidate) {
+        return Err("authorization");
+    }
+    if entry.vary_names().iter().any(|n| n == "*") {
+        return Err("vary_star");
+    }
+    let lifetime = entry.freshness_lifetime(policy);
+    let revalidatable = entry.has_validator();
+    if lifetime == 0 && !revalidatable {
+        return Err("not_fresh");
+    }
+    let stale = if cc.allows_stale() {
+        cc.stale_while_revalidate
+            .unwrap_or(0)
+            .max(cc.stale_if_error.unwrap_or(0))
+    } else {
+        0
+    };
+    let revalidate = if revalidatable {
+        lifetime.max(REVALIDATION_KEEP_S)
+    } else {
+        0
+    };
+    let keep_s = lifetime
+        .saturating_add(stale)
+        .saturating_add(revalidate)
+        .clamp(MIN_STORE_TTL_S, MAX_STORE_TTL_S);
+    Ok(StorePlan { keep_s })
+}
+
+/// The validators to revalidate `entry` with: `If-None-Match` from its `ETag`,
+/// `If-Modified-Since` from its `Last-Modified`.
+#[must_use]
+pub fn conditional_headers(entry: &EntryMeta) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    if let Some(etag) = entry.header("etag") {
+        out.push(("if-none-match", etag.to_owned()));
+    }
+    if let Some(lm) = entry.header("last-modified") {
+        out.push(("if-modified-since", lm.to_owned()));
+    }
+    out
+}
+
+/// Merges a `304 Not Modified` into `entry` (RFC 9111 §3.2, §4.3.4): every header of the
+/// 304 replaces the stored one of that name, except `Content-Length` and the fields
+/// never stored; the times become the revalidation's.
+#[must_use]
+pub fn merge_not_modified(
+    entry: &EntryMeta,
+    not_modified_headers: &[(String, String)],
+    request_time_s: u64,
+    response_time_s: u64,
+) -> EntryMeta {
+    let fresh = EntryMeta::from_response(
+        304,
+        not_modified_headers,
+        &[],
+        request_time_s,
+        response_time_s,
+    );
+    let replaced: Vec<&str> = fresh
+        .headers
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .filter(|n| *n != "content-length")
+        .collect();
+    let mut headers: Vec<(String, String)> = entry
+        .headers
+        .iter()
+        .filter(|(n, _)| !replaced.contains(&n.as_str()) && n != "age")
+        .cloned()
+        .collect();
+    headers.extend(
+        fresh
+            .headers
+            .into_iter()
+            .filter(|(n, _)| n != "content-length"),
+    );
+    EntryMeta {
+        status: entry.status,
+        headers,
+        request_time_s,
+        response_time_s,
+        vary: entry.vary.clone(),
+    }
+}
+
+/// Whether the client's own `If-None-Match` matches `entry` (weak comparison, RFC 9110
+/// §13.1.2), so it can be answered `304` from the cache.
+#[must_use]
+pub fn client_has_current(req: &RequestFacts<'_>, entry: &EntryMeta) -> bool {
+    let (Some(wanted), Some(etag)) = (req.header("if-none-match"), entry.header("etag")) else {
+        return false;
+    };
+    let weak = |t: &str| t.trim().trim_start_matches("W/").to_owned();
+    wanted.trim() == "*" || wanted.split(',').any(|t| weak(t) == weak(etag))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,257 @@
+use super::*;
+use crate::cache::entry::format_http_date;
+
+const T: u64 = 1_700_000_000;
+
+fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn req<'a>(method: &'a str, headers: &'a [(String, String)]) -> RequestFacts<'a> {
+    RequestFacts {
+        method,
+        path: "/api/v1/agents/a1",
+        query: None,
+        headers,
+    }
+}
+
+fn entry(status: u16, headers: &[(&str, &str)]) -> EntryMeta {
+    EntryMeta::from_response(status, &h(headers), &[], T, T)
+}
+
+#[test]
+fn plans() {
+    let none = h(&[]);
+    assert!(matches!(
+        plan(&req("GET", &none), PathPolicy::OriginOnly),
+        Plan::Lookup(_)
+    ));
+    assert!(matches!(
+        plan(&req("HEAD", &none), PathPolicy::OriginOnly),
+        Plan::Lookup(_)
+    ));
+    assert!(matches!(
+        plan(&req("DELETE", &none), PathPolicy::OriginOnly),
+        Plan::Invalidate(_)
+    ));
+    assert_eq!(
+        plan(&req("OPTIONS", &none), PathPolicy::OriginOnly),
+        Plan::Bypass("method")
+    );
+    assert_eq!(
+        plan(&req("GET", &none), PathPolicy::Never),
+        Plan::Bypass("policy")
+    );
+    let range = h(&[("range", "bytes=0-1")]);
+    assert_eq!(
+        plan(&req("GET", &range), PathPolicy::OriginOnly),
+        Plan::Bypass("range")
+    );
+    let ns = h(&[("cache-control", "no-store")]);
+    assert_eq!(
+        plan(&req("GET", &ns), PathPolicy::OriginOnly),
+        Plan::Bypass("request_no_store")
+    );
+}
+
+#[test]
+fn identities_get_their_own_keys() {
+    let alice = h(&[("authorization", "Bearer a"), ("x-auth-user-id", "alice")]);
+    let alice2 = h(&[
+        ("authorization", "Bearer other-token"),
+        ("x-auth-user-id", "alice"),
+    ]);
+    let bob = h(&[("authorization", "Bearer b"), ("x-auth-user-id", "bob")]);
+    let anon = h(&[]);
+    let k = |hs| match plan(&req("GET", hs), PathPolicy::OriginOnly) {
+        Plan::Lookup(k) => k,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(k(&alice), k(&alice2), "same verified user, any token");
+    assert_ne!(k(&alice), k(&bob));
+    assert_ne!(k(&alice), k(&anon));
+}
+
+#[test]
+fn storability_rules() {
+    let anon = h(&[]);
+    let authed = h(&[("authorization", "Bearer t"), ("x-auth-user-id", "u")]);
+    let ok = |hs: &[(String, String)], e: &EntryMeta| {
+        storability(&req("GET", hs), e, PathPolicy::OriginOnly)
+    };
+    assert!(ok(&anon, &entry(200, &[("cache-control", "max-age=60")])).is_ok());
+    assert_eq!(
+        ok(
+            &anon,
+            &entry(200, &[("cache-control", "max-age=60, private")])
+        ),
+        Err("private")
+    );
+    assert_eq!(
+        ok(
+            &anon,
+            &entry(200, &[("cache-control", "no-store, max-age=60")])
+        ),
+        Err("no_store")
+    );
+    assert_eq!(
+        ok(
+            &anon,
+            &entry(
+                200,
+                &[("cache-control", "max-age=60"), ("set-cookie", "s=1")]
+            )
+        ),
+        Err("set_cookie")
+    );
+    assert_eq!(
+        ok(&anon, &entry(206, &[("cache-control", "max-age=60")])),
+        Err("status")
+    );
+    assert_eq!(
+        ok(
+            &anon,
+            &entry(200, &[("cache-control", "max-age=60"), ("vary", "*")])
+        ),
+        Err("vary_star")
+    );
+    assert_eq!(ok(&anon, &entry(200, &[])), Err("not_fresh"));
+    assert!(
+        ok(&anon, &entry(200, &[("etag", "\"1\"")])).is_ok(),
+        "kept to revalidate"
+    );
+    // RFC 9111 §3.5: with Authorization, only public / s-maxage / must-revalidate.
+    assert_eq!(
+        ok(&authed, &entry(200, &[("cache-control", "max-age=60")])),
+        Err("authorization")
+    );
+    for cc in [
+        "public, max-age=60",
+        "s-maxage=60",
+        "must-revalidate, max-age=60",
+    ] {
+        assert!(
+            ok(&authed, &entry(200, &[("cache-control", cc)])).is_ok(),
+            "{cc}"
+        );
+    }
+    // Policy TTL where the origin says nothing.
+    assert!(
+        storability(
+            &req("GET", &anon),
+            &entry(200, &[]),
+            PathPolicy::DefaultTtl(300)
+        )
+        .is_ok()
+    );
+    let keep = ok(
+        &anon,
+        &entry(
+            200,
+            &[(
+                "cache-control",
+                "max-age=10, stale-while-revalidate=100, stale-if-error=500",
+            )],
+        ),
+    )
+    .expect("storable");
+    assert_eq!(keep.keep_s, 510);
+}
+
+#[test]
+fn evaluation_fresh_stale_and_windows() {
+    let anon = h(&[]);
+    let e = entry(
+        200,
+        &[(
+            "cache-control",
+            "max-age=10, stale-while-revalidate=20, stale-if-error=100",
+        )],
+    );
+    let at = |now| evaluate(&e, &req("GET", &anon), PathPolicy::OriginOnly, now);
+    assert!(at(T + 9).fresh);
+    assert_eq!(at(T + 9).age_s, 9);
+    let stale = at(T + 15);
+    assert!(!stale.fresh && stale.serve_while_revalidating && stale.serve_on_error);
+    let later = at(T + 40);
+    assert!(!later.serve_while_revalidating && later.serve_on_error);
+    assert!(!at(T + 200).serve_on_error);
+
+    let strict = entry(
+        200,
+        &[(
+            "cache-control",
+            "max-age=10, must-revalidate, stale-while-revalidate=20, stale-if-error=100",
+        )],
+    );
+    let s = evaluate(&strict, &req("GET", &anon), PathPolicy::OriginOnly, T + 15);
+    assert!(
+        !s.serve_while_revalidating && !s.serve_on_error,
+        "must-revalidate forbids stale"
+    );
+    let no_cache = entry(
+        200,
+        &[
+            ("cache-control", "no-cache, max-age=100"),
+            ("etag", "\"x\""),
+        ],
+    );
+    assert!(!evaluate(&no_cache, &req("GET", &anon), PathPolicy::OriginOnly, T).fresh);
+
+    let wants_fresh = h(&[("cache-control", "no-cache")]);
+    assert!(!evaluate(&e, &req("GET", &wants_fresh), PathPolicy::OriginOnly, T + 1).fresh);
+    let max_age0 = h(&[("cache-control", "max-age=0")]);
+    assert!(!evaluate(&e, &req("GET", &max_age0), PathPolicy::OriginOnly, T + 1).fresh);
+}
+
+#[test]
+fn revalidation_and_merge() {
+    let lm = format_http_date(T - 1000);
+    let e = entry(
+        200,
+        &[
+            ("etag", "\"v1\""),
+            ("last-modified", &lm),
+            ("content-length", "5"),
+            ("x-old", "1"),
+            ("cache-control", "max-age=10"),
+        ],
+    );
+    let cond = conditional_headers(&e);
+    assert_eq!(
+        cond,
+        vec![
+            ("if-none-match", "\"v1\"".to_owned()),
+            ("if-modified-since", lm.clone())
+        ]
+    );
+    let merged = merge_not_modified(
+        &e,
+        &h(&[
+            ("Cache-Control", "max-age=60"),
+            ("Content-Length", "0"),
+            ("X-New", "2"),
+        ]),
+        T + 50,
+        T + 51,
+    );
+    assert_eq!(merged.header("cache-control"), Some("max-age=60"));
+    assert_eq!(
+        merged.header("content-length"),
+        Some("5"),
+        "the stored body's length stays"
+    );
+    assert_eq!(merged.header("x-old"), Some("1"));
+    assert_eq!(merged.header("x-new"), Some("2"));
+    assert_eq!(merged.status, 200);
+    assert!(evaluate(&merged, &req("GET", &[]), PathPolicy::OriginOnly, T + 100).fresh);
+
+    let inm = h(&[("if-none-match", "W/\"v1\", \"v0\"")]);
+    assert!(client_has_current(&req("GET", &inm), &e));
+    let other = h(&[("if-none-match", "\"v2\"")]);
+    assert!(!client_has_current(&req("GET", &other), &e));
+}

@@ -1,0 +1,369 @@
+//! A stored response: its metadata, its freshness and age (RFC 9111 §4.2), and its
+//! byte encoding in the store.
+//!
+//! Encoding: `[u32 big-endian meta length][meta JSON][body]`, one value per entry, so a
+//! read returns headers and body together and a torn write cannot pair one with another.
+
+use serde::{Deserialize, Serialize};
+
+use crate::cache::directives::CacheControl;
+use crate::cache::policy::PathPolicy;
+
+/// Header fields never stored (hop-by-hop, or set per response by this cache). `Age` is
+/// stored as received, for the age calculation, and replaced when served.
+const NOT_STORED: [&str; 11] = [
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "x-cache",
+    "x-request-id",
+];
+/// Statuses cacheable by default (RFC 9110 §15.1), so heuristic freshness may apply.
+const HEURISTIC_STATUSES: [u16; 11] = [200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501];
+/// Heuristic lifetime from `Last-Modified`: this fraction of its age (RFC 9111 §4.2.2) …
+const HEURISTIC_FRACTION: u64 = 10;
+/// … capped at one day.
+const HEURISTIC_CAP_S: u64 = 86_400;
+
+/// What is stored besides the body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntryMeta {
+    /// Response status.
+    pub status: u16,
+    /// Response headers, lowercase names, in order, minus those never stored.
+    pub headers: Vec<(String, String)>,
+    /// When the request that fetched it was sent, unix seconds.
+    pub request_time_s: u64,
+    /// When its response arrived, unix seconds.
+    pub response_time_s: u64,
+    /// The request header values (lowercase names) its `Vary` names, as sent.
+    pub vary: Vec<(String, String)>,
+}
+
+impl EntryMeta {
+    /// Builds the metadata of a response received at `response_time_s` for a request sent
+    /// at `request_time_s`, keeping the request values its `Vary` names.
+    #[must_use]
+    pub fn from_response(
+        status: u16,
+        headers: &[(String, String)],
+        request_headers: &[(String, String)],
+        request_time_s: u64,
+        response_time_s: u64,
+    ) -> Self {
+        let mut meta = Self {
+            status,
+            headers: Vec::new(),
+            request_time_s,
+            response_time_s,
+            vary: Vec::new(),
+        };
+        for (name, value) in headers {
+            let name = name.to_ascii_lowercase();
+            if !NOT_STORED.contains(&name.as_str()) {
+                meta.headers.push((name, value.clone()));
+            }
+        }
+        meta.vary = meta
+            .vary_names()
+            .into_iter()
+            .map(|n| {
+                let v = header(request_headers, &n)
+                    .map(normalize)
+                    .unwrap_or_default();
+                (n, v)
+            })
+            .collect();
+        meta
+    }
+
+    /// The first value of `name` (lowercase).
+    #[must_use]
+    pub fn header(&self, name: &str) -> Option<&str> {
+        header(&self.headers, name)
+    }
+
+    /// Every value of `name` joined with `, `.
+    #[must_use]
+    pub fn joined(&self, name: &str) -> Option<String> {
+        let all: Vec<&str> = self
+            .headers
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect();
+        (!all.is_empty()).then(|| all.join(", "))
+    }
+
+    /// The response's `Cache-Control`.
+    #[must_use]
+    pub fn cache_control(&self) -> CacheControl {
+        self.joined("cache-control")
+            .map(|v| CacheControl::parse(&v))
+            .unwrap_or_default()
+    }
+
+    /// The lowercase header names `Vary` lists (`*` included as is).
+    #[must_use]
+    pub fn vary_names(&self) -> Vec<String> {
+        self.joined("vary")
+            .map(|v| {
+                v.split(',')
+                    .map(|n| n.trim().to_ascii_lowercase())
+                    .filter(|n| !n.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Whether a request with `request_headers` matches the stored `Vary` values.
+    #[must_use]
+    pub fn vary_matches(&self, request_headers: &[(String, String)]) -> bool {
+        self.vary.iter().all(|(name, stored)| {
+            header(request_headers, name)
+                .map(normalize)
+                .unwrap_or_default()
+                == *stored
+        })
+    }
+
+    /// Whether it has a validator (`ETag` or `Last-Modified`) to revalidate with.
+    #[must_use]
+    pub fn has_validator(&self) -> bool {
+        self.header("etag").is_some() || self.header("last-modified").is_some()
+    }
+
+    /// The freshness lifetime (RFC 9111 §4.2.1): `s-maxage`, else `max-age`, else
+    /// `Expires` − `Date`, else a heuristic where §4.2.2 allows one — the path policy's
+    /// default TTL, or 10% of the time since `Last-Modified` (at most a day).
+    #[must_use]
+    pub fn freshness_lifetime(&self, policy: PathPolicy) -> u64 {
+        let cc = self.cache_control();
+        if let Some(s) = cc.s_maxage {
+            return s;
+        }
+        if let Some(m) = cc.max_age {
+            return m;
+        }
+        if let Some(expires) = self.header("expires") {
+            // An invalid Expires (e.g. "0") means already expired.
+            let date = self.date_s().unwrap_or(self.response_time_s);
+            return http_date(expires).map_or(0, |e| e.saturating_sub(date));
+        }
+        if !(HEURISTIC_STATUSES.contains(&self.status) || cc.public) {
+            return 0;
+        }
+        match policy {
+            PathPolicy::DefaultTtl(ttl) => ttl,
+            PathPolicy::Never => 0,
+            PathPolicy::OriginOnly => {
+                let date = self.date_s().unwrap_or(self.response_time_s);
+                self.header("last-modified")
+                    .and_then(http_date)
+                    .map_or(0, |lm| {
+                        (date.saturating_sub(lm) / HEURISTIC_FRACTION).min(HEURISTIC_CAP_S)
+                    })
+            }
+        }
+    }
+
+    /// The age at `now_s` (RFC 9111 §4.2.3).
+    #[must_use]
+    pub fn current_age(&self, now_s: u64) -> u64 {
+        let age_value = self
+            .header("age")
+            .and_then(|a| a.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        let date = self.date_s().unwrap_or(self.response_time_s);
+        let apparent_age = self.response_time_s.saturating_sub(date);
+        let response_delay = self.response_time_s.saturating_sub(self.request_time_s);
+        let corrected_initial_age = apparent_age.max(age_value.saturating_add(response_delay));
+        corrected_initial_age.saturating_add(now_s.saturating_sub(self.response_time_s))
+    }
+
+    fn date_s(&self) -> Option<u64> {
+        self.header("date").and_then(http_date)
+    }
+
+    /// Headers to send with the stored body: stored ones minus `Age` (the caller sets a
+    /// fresh `Age`).
+    pub fn response_headers(&self) -> impl Iterator<Item = &(String, String)> {
+        self.headers.iter().filter(|(n, _)| n != "age")
+    }
+}
+
+/// Encodes an entry for the store.
+///
+/// # Panics
+/// Never: the metadata always serializes.
+#[must_use]
+pub fn encode(meta: &EntryMeta, body: &[u8]) -> Vec<u8> {
+    let json = serde_json::to_vec(meta).unwrap_or_default();
+    let len = u32::try_from(json.len()).unwrap_or(u32::MAX);
+    let mut out = Vec::with_capacity(4 + json.len() + body.len());
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(&json);
+    out.extend_from_slice(body);
+    out
+}
+
+/// Decodes a stored entry; `None` if the bytes are not one (treated as a miss).
+#[must_use]
+pub fn decode(bytes: &[u8]) -> Option<(EntryMeta, &[u8])> {
+    let len = u32::from_be_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
+    let json = bytes.get(4..4 + len)?;
+    let meta = serde_json::from_slice(json).ok()?;
+    Some((meta, &bytes[4 + len..]))
+}
+
+/// Parses an HTTP-date (IMF-fixdate, RFC 850 or asctime) to unix seconds.
+#[must_use]
+pub fn http_date(value: &str) -> Option<u64> {
+    httpdate::parse_http_date(value.trim())
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs())
+}
+
+/// Formats unix seconds as an IMF-fixdate.
+#[must_use]
+pub fn format_http_date(unix_s: u64) -> String {
+    httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix_s))
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// Header values compared for `Vary`: trimmed, inner whitespace runs collapsed.
+fn normalize(v: &str) -> String {
+    v.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    const T: u64 = 1_700_000_000;
+
+    fn meta(headers: &[(&str, &str)]) -> EntryMeta {
+        EntryMeta::from_response(200, &h(headers), &[], T, T)
+    }
+
+    #[test]
+    fn lifetime_precedence() {
+        let date = format_http_date(T);
+        let expires = format_http_date(T + 500);
+        assert_eq!(
+            meta(&[("cache-control", "max-age=60, s-maxage=90")])
+                .freshness_lifetime(PathPolicy::OriginOnly),
+            90
+        );
+        assert_eq!(
+            meta(&[("Cache-Control", "max-age=60")]).freshness_lifetime(PathPolicy::OriginOnly),
+            60
+        );
+        let exp = meta(&[("date", &date), ("expires", &expires)]);
+        assert_eq!(
+            exp.freshness_lifetime(PathPolicy::DefaultTtl(5)),
+            500,
+            "explicit beats policy"
+        );
+        assert_eq!(
+            meta(&[("expires", "0")]).freshness_lifetime(PathPolicy::DefaultTtl(5)),
+            0
+        );
+        assert_eq!(
+            meta(&[]).freshness_lifetime(PathPolicy::DefaultTtl(300)),
+            300
+        );
+        assert_eq!(meta(&[]).freshness_lifetime(PathPolicy::OriginOnly), 0);
+        let lm = format_http_date(T - 10_000);
+        assert_eq!(
+            meta(&[("date", &date), ("last-modified", &lm)])
+                .freshness_lifetime(PathPolicy::OriginOnly),
+            1_000
+        );
+        let created = EntryMeta::from_response(201, &[], &[], T, T);
+        assert_eq!(
+            created.freshness_lifetime(PathPolicy::DefaultTtl(300)),
+            0,
+            "no heuristic for 201"
+        );
+    }
+
+    #[test]
+    fn age_calculation() {
+        // Origin said Age: 10; the response took 2 s; 5 s resident.
+        let m = EntryMeta::from_response(
+            200,
+            &h(&[("age", "10"), ("date", &format_http_date(T))]),
+            &[],
+            T - 2,
+            T,
+        );
+        assert_eq!(m.current_age(T + 5), 17);
+        // A Date in the past makes the apparent age win.
+        let old =
+            EntryMeta::from_response(200, &h(&[("date", &format_http_date(T - 100))]), &[], T, T);
+        assert_eq!(old.current_age(T), 100);
+    }
+
+    #[test]
+    fn vary_and_stored_headers() {
+        let req = h(&[("Accept-Encoding", "gzip,  br"), ("accept-language", "en")]);
+        let m = EntryMeta::from_response(
+            200,
+            &h(&[
+                ("Vary", "Accept-Encoding, X-Missing"),
+                ("Connection", "close"),
+                ("X-Cache", "HIT"),
+                ("ETag", "\"v1\""),
+            ]),
+            &req,
+            T,
+            T,
+        );
+        assert_eq!(
+            m.vary,
+            h(&[("accept-encoding", "gzip, br"), ("x-missing", "")])
+        );
+        assert!(m.vary_matches(&h(&[("accept-encoding", "gzip, br")])));
+        assert!(!m.vary_matches(&h(&[("accept-encoding", "identity")])));
+        assert!(m.header("connection").is_none() && m.header("x-cache").is_none());
+        assert!(m.has_validator());
+    }
+
+    #[test]
+    fn encoding_round_trips_and_rejects_garbage() {
+        let m = meta(&[("content-type", "application/json")]);
+        let bytes = encode(&m, b"{\"a\":1}");
+        let (back, body) = decode(&bytes).expect("decodes");
+        assert_eq!(back, m);
+        assert_eq!(body, b"{\"a\":1}");
+        assert!(decode(b"").is_none());
+        assert!(decode(&[0, 0, 0, 50, b'{']).is_none());
+        assert!(
+            decode(&[0, 0, 0, 2, b'{', b'}']).is_none(),
+            "missing fields"
+        );
+    }
+}

@@ -1,0 +1,13 @@
+//! An RFC 9111 shared HTTP cache's decisions, for cache-manager.
+//!
+//! - [`directives`]: `Cache-Control` parsing.
+//! - [`policy`]: per-path default TTLs and never-cached paths from configuration.
+//! - [`entry`]: a stored response, its freshness lifetime and age, its encoding.
+//! - [`key`]: cache keys, per resource, owner (identity hash) and `Vary` values.
+//! - [`decide`]: plan, evaluate, store, revalidate.
+
+pub mod decide;
+pub mod directives;
+pub mod entry;
+pub mod key;
+pub mod policy;
