@@ -47,7 +47,7 @@ describe("pipeline", { timeout: 60_000 }, () => {
     assert.equal(body.origin, "demo-1");
     assert.equal(body.path, "/api/v1/agents/a1");
     assert.equal(body.query, "?view=full");
-    assert.equal(r.headers.get("x-cache"), "BYPASS");
+    assert.equal(r.headers.get("x-cache"), "MISS", "looked up, not found; the demo origin says no-store");
     const id = r.headers.get("x-request-id");
     assert.match(id, /^[0-9a-f-]{36}$/);
     assert.equal(body.request_id, id, "origin saw the same request id");

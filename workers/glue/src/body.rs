@@ -16,7 +16,8 @@ pub enum BodyError {
     Read(worker::Error),
 }
 
-/// Reads the whole body of `req`, failing as soon as more than `limit` bytes arrive.
+/// Reads the whole body of `req`, failing once more than `limit` bytes arrive (after
+/// draining up to [`DRAIN_LIMIT`] more, so the client can read the 413).
 ///
 /// # Errors
 /// [`BodyError::TooLarge`] when the declared length or the actual bytes exceed `limit`;
@@ -35,12 +36,32 @@ pub async fn read_limited(req: &mut Request, limit: usize) -> Result<Vec<u8>, Bo
     if req.inner().body().is_none() {
         return Ok(Vec::new());
     }
-    let stream = req.stream().map_err(BodyError::Read)?;
-    let (bytes, overflowed) = collect(stream, limit).await.map_err(BodyError::Read)?;
-    if overflowed {
-        return Err(too_large());
+    let mut stream = req.stream().map_err(BodyError::Read)?;
+    let mut out = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(BodyError::Read)?;
+        if out.len() + chunk.len() > limit {
+            drain(stream).await;
+            return Err(too_large());
+        }
+        out.extend_from_slice(&chunk);
     }
-    Ok(bytes)
+    Ok(out)
+}
+
+/// Most bytes read and discarded after a body passed its limit.
+pub const DRAIN_LIMIT: usize = 1024 * 1024;
+
+/// Reads and discards up to [`DRAIN_LIMIT`] more bytes, so a client still uploading a body
+/// that is refused gets the 413 instead of a connection reset; a longer upload is cut.
+async fn drain(mut stream: ByteStream) {
+    let mut drained = 0;
+    while drained <= DRAIN_LIMIT {
+        match stream.next().await {
+            Some(Ok(chunk)) => drained += chunk.len(),
+            _ => return,
+        }
+    }
 }
 
 /// Reads at most `cap + 1` bytes of a response body and stops; a result longer than `cap`
@@ -57,6 +78,39 @@ pub async fn read_capped(resp: &mut Response, cap: usize) -> worker::Result<Vec<
         bytes.push(0);
     }
     Ok(bytes)
+}
+
+/// The start of a response body, read up to a limit.
+pub enum Prefix {
+    /// The whole body, no longer than the limit.
+    Complete(Vec<u8>),
+    /// More than the limit: every byte read so far (a little over the limit) and the
+    /// unread rest, to be sent on after them.
+    Overflow {
+        /// The bytes read.
+        read: Vec<u8>,
+        /// The rest of the body.
+        rest: ByteStream,
+    },
+}
+
+/// Reads `resp`'s body until it ends or passes `limit` bytes, keeping the rest unread.
+///
+/// # Errors
+/// When the runtime fails while reading the stream.
+pub async fn read_prefix(resp: &mut Response, limit: usize) -> worker::Result<Prefix> {
+    if matches!(resp.body(), worker::ResponseBody::Empty) {
+        return Ok(Prefix::Complete(Vec::new()));
+    }
+    let mut stream = resp.stream()?;
+    let mut read = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        read.extend_from_slice(&chunk?);
+        if read.len() > limit {
+            return Ok(Prefix::Overflow { read, rest: stream });
+        }
+    }
+    Ok(Prefix::Complete(read))
 }
 
 /// Collects chunks until the stream ends (`false`) or more than `limit` bytes arrived

@@ -5,9 +5,9 @@
 //! the payload) and dropped: metrics must not take the request path down with them.
 
 use edge_core::MetricEvent;
-use worker::{Context, Env, Headers, Method, Request, RequestInit, console_warn};
+use worker::{Env, Headers, Method, Request, RequestInit, console_warn};
 
-use crate::hop;
+use crate::{Hop, hop};
 
 /// Service binding name of analytics-collector in every worker's config.
 pub const ANALYTICS_BINDING: &str = "ANALYTICS";
@@ -16,10 +16,10 @@ pub const INGEST_PATH: &str = "/v1/metrics";
 /// Longest a report may take before it is abandoned, in milliseconds.
 pub const REPORT_TIMEOUT_MS: u64 = 5_000;
 
-/// Sends `event` to analytics-collector in the background of `ctx`.
-pub fn report(ctx: &Context, env: &Env, event: MetricEvent) {
+/// Sends `event` to analytics-collector in the background of `hop`'s request.
+pub fn report(hop: &Hop, env: &Env, event: MetricEvent) {
     let env = env.clone();
-    ctx.wait_until(async move {
+    hop.wait_until(async move {
         if let Err(reason) = send(&env, &event).await {
             console_warn!("metric report from {} dropped: {reason}", event.worker);
         }

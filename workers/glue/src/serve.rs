@@ -48,12 +48,14 @@ pub struct Hop {
     started_ms: u64,
     /// Shared by every clone of this hop, so a handler's decision reaches the metric.
     decision: Rc<Cell<Option<&'static str>>>,
+    /// The request's execution context, for work that outlives the response.
+    ctx: Rc<Context>,
 }
 
 impl Hop {
     /// Starts timing `req` at `worker`, taking or minting its id as `role` says.
     #[must_use]
-    pub fn start(worker: ServiceName, role: Role, req: &Request) -> Self {
+    pub fn start(worker: ServiceName, role: Role, req: &Request, ctx: Context) -> Self {
         let from_caller = match role {
             Role::Entry => None,
             Role::Internal | Role::Collector => req
@@ -75,7 +77,14 @@ impl Hop {
             colo: cf.map(worker::Cf::colo),
             started_ms: now_ms(),
             decision: Rc::default(),
+            ctx: Rc::new(ctx),
         }
+    }
+
+    /// Runs `work` after the response is sent (`ctx.wait_until`): background refreshes,
+    /// reports. It must handle its own errors.
+    pub fn wait_until(&self, work: impl Future<Output = ()> + 'static) {
+        self.ctx.wait_until(work);
     }
 
     /// Records the hop's decision (a stable snake_case code such as `allow_jwt` or an
@@ -119,7 +128,7 @@ where
     F: FnOnce(Request, Env, Hop) -> Fut,
     Fut: Future<Output = worker::Result<Response>>,
 {
-    let hop = Hop::start(me, role, &req);
+    let hop = Hop::start(me, role, &req, ctx);
     let is_health = req.path() == "/health";
     let resp = match handler(req, env.clone(), hop.clone()).await {
         Ok(resp) => normalize_router_fallback(resp)?,
@@ -132,7 +141,7 @@ where
     resp.headers()
         .set(REQUEST_ID_HEADER, hop.request_id.as_str())?;
     if role != Role::Collector && !is_health {
-        metrics::report(&ctx, &env, hop.metric(resp.status_code()));
+        metrics::report(&hop, &env, hop.metric(resp.status_code()));
     }
     Ok(resp)
 }

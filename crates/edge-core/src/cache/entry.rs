@@ -199,6 +199,24 @@ impl EntryMeta {
     }
 }
 
+/// The values a request has for the `Vary` header `names` (normalized; absent is empty),
+/// which select its variant.
+#[must_use]
+pub fn vary_values(
+    names: &[String],
+    request_headers: &[(String, String)],
+) -> Vec<(String, String)> {
+    names
+        .iter()
+        .map(|n| {
+            let v = header(request_headers, n)
+                .map(normalize)
+                .unwrap_or_default();
+            (n.clone(), v)
+        })
+        .collect()
+}
+
 /// Encodes an entry for the store.
 ///
 /// # Panics

@@ -1,0 +1,38 @@
+//! cache-manager's configuration, from wrangler vars.
+
+use edge_core::cache::decide::DEFAULT_MAX_ENTRY_BYTES;
+use edge_core::cache::policy::{DEFAULT_POLICIES, PolicyTable};
+use edge_core::error::CommonError;
+use edge_glue::config;
+use worker::Env;
+
+/// Largest entry the store accepts (KV values are at most 25 MiB).
+const MAX_ENTRY_CEILING: u64 = 25 * 1024 * 1024;
+
+/// What the cache decides with.
+pub(crate) struct Settings {
+    pub(crate) policies: PolicyTable,
+    pub(crate) max_entry_bytes: usize,
+    pub(crate) timeout_ms: u64,
+}
+
+impl Settings {
+    pub(crate) fn load(env: &Env) -> Result<Self, CommonError> {
+        let raw = env
+            .var("CACHE_TTL_POLICIES")
+            .map_or_else(|_| DEFAULT_POLICIES.to_owned(), |v| v.to_string());
+        let policies = PolicyTable::parse(&raw)
+            .map_err(|()| CommonError::Misconfigured("CACHE_TTL_POLICIES"))?;
+        let max_entry_bytes = config::u64_var(
+            env,
+            "CACHE_MAX_ENTRY_BYTES",
+            DEFAULT_MAX_ENTRY_BYTES,
+            1..=MAX_ENTRY_CEILING,
+        )?;
+        Ok(Self {
+            policies,
+            max_entry_bytes: usize::try_from(max_entry_bytes).unwrap_or(usize::MAX),
+            timeout_ms: edge_glue::hop::upstream_timeout_ms(env)?,
+        })
+    }
+}
