@@ -2,8 +2,9 @@
 //!
 //! Validates each request, authenticates it (JWT or API key), applies the caller's exact
 //! rate limit, and forwards it through the `CACHE` service binding to cache-manager with
-//! identity headers (see [`gate`]). Also serves the key admin API ([`admin`]) and answers
-//! CORS preflights for configured origins.
+//! identity headers (see [`gate`]). Also serves the key admin API ([`admin`]), passes
+//! `/admin/v1/cache/…` (cache purges, admin secret) on to cache-manager, and answers CORS
+//! preflights for configured origins.
 //!
 //! Every response to an allowed origin carries CORS headers, errors included, so browser
 //! clients can read why they were refused.
@@ -24,6 +25,8 @@ use worker::{Context, Env, Request, Response, Result, event};
 pub use limiter::RateLimiter;
 
 const ME: ServiceName = ServiceName::AuthValidator;
+/// Operator endpoints of cache-manager (purge), reached through this entry.
+const CACHE_ADMIN_PREFIX: &str = "/admin/v1/cache/";
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
@@ -33,8 +36,20 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             Ok(s) => s,
             Err(e) => return gate::refuse(&e.into(), &hop),
         };
-        let outcome = if req.path().starts_with(admin::PREFIX) {
+        let path = req.path();
+        let outcome = if path.starts_with(admin::PREFIX) {
             admin::handle(req, &env, &settings, &hop).await
+        } else if path.starts_with(CACHE_ADMIN_PREFIX) {
+            // cache-manager checks the secret too; refusing here keeps it off the chain.
+            match edge_glue::admin::require_admin(&req, &env) {
+                Ok(()) => {
+                    hop.decide("admin_cache");
+                    edge_glue::hop::forward_to_service(&req, &env, gate::NEXT, &hop.request_id)
+                        .await
+                        .map_err(Into::into)
+                }
+                Err(e) => Err(e.into()),
+            }
         } else {
             gate::admit(req, &env, &settings, &hop).await
         };
