@@ -23,7 +23,7 @@ async function scenario(name, url, init = {}) {
     while (next < TOTAL && Date.now() < deadline) {
       next++;
       const t0 = performance.now();
-      const r = await fetch(url, init);
+      const r = await fetch(typeof url === "function" ? url(next) : url, init);
       await r.arrayBuffer();
       latencies.push(performance.now() - t0);
       statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
@@ -80,7 +80,13 @@ try {
     ["HS256 verified → 403 at the edge", api, bearer(pipeline.token(noPerms))],
     ["RS256 verified → 403 at the edge", api, bearer(signJwt({ alg: "RS256", kid: "load-rsa" }, noPerms, rsa.privateKey))],
     ["EdDSA verified → 403 at the edge", api, bearer(signJwt({ alg: "EdDSA", kid: "load-ed" }, noPerms, ed.privateKey))],
-    ["HS256 JWT → origin (3 workers)", api, bearer(pipeline.token(claims))],
+    ["HS256 JWT → origin (3 workers; cache MISS, no-store)", api, bearer(pipeline.token(claims))],
+    ["cache HIT (public, max-age; 2 workers)", new URL("/api/v1/agents/cacheable", base), bearer(pipeline.token(claims))],
+    [
+      "cache MISS + store (unique URLs; 3 workers)",
+      (i) => new URL(`/api/v1/agents/cacheable?n=${i}-${Math.random()}`, base),
+      bearer(pipeline.token(claims)),
+    ],
     ["RS256 JWT → origin", api, bearer(signJwt({ alg: "RS256", kid: "load-rsa" }, claims, rsa.privateKey))],
     ["EdDSA JWT → origin", api, bearer(signJwt({ alg: "EdDSA", kid: "load-ed" }, claims, ed.privateKey))],
     ["API key (KV + rate-limit DO) → origin", api, { headers: { authorization: `API-Key ${key}` } }],

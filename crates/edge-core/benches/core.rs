@@ -166,8 +166,64 @@ fn api_key_and_rate_limit(c: &mut Criterion) {
     });
 }
 
+/// The cache's per-request decisions: plan, decode a stored entry, evaluate it.
+fn cache_decisions(c: &mut Criterion) {
+    use edge_core::cache::decide::{self, RequestFacts};
+    use edge_core::cache::entry::{self, EntryMeta, format_http_date};
+    use edge_core::cache::policy::{DEFAULT_POLICIES, PolicyTable};
+
+    const T: u64 = 1_800_000_000;
+    let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+        v.iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect()
+    };
+    let req_headers = pairs(&[
+        ("authorization", "Bearer eyJhbGciOiJIUzI1NiJ9.e30.x"),
+        ("x-auth-user-id", "user-42"),
+        ("accept-language", "en"),
+        ("accept", "application/json"),
+    ]);
+    let req = RequestFacts {
+        method: "GET",
+        path: "/api/v1/agents/a1",
+        query: Some("view=full"),
+        headers: &req_headers,
+    };
+    let table = PolicyTable::parse(DEFAULT_POLICIES).expect("valid");
+    let policy = table.for_path(req.path);
+    c.bench_function("cache/plan (policy + identity-hashed key)", |b| {
+        b.iter(|| decide::plan(black_box(&req), table.for_path(black_box(req.path))))
+    });
+    let date = format_http_date(T);
+    let meta = EntryMeta::from_response(
+        200,
+        &pairs(&[
+            ("content-type", "application/json"),
+            (
+                "cache-control",
+                "public, max-age=300, stale-while-revalidate=60",
+            ),
+            ("etag", "\"v42\""),
+            ("date", &date),
+            ("vary", "Accept-Language"),
+        ]),
+        &req_headers,
+        T,
+        T,
+    );
+    let stored = entry::encode(&meta, &[b'x'; 2048]);
+    c.bench_function("cache/decode 2 KiB entry + evaluate", |b| {
+        b.iter(|| {
+            let (m, _) = entry::decode(black_box(&stored)).expect("decodes");
+            decide::evaluate(&m, &req, policy, T + 10)
+        })
+    });
+}
+
 criterion_group!(
     benches,
+    cache_decisions,
     metric_event,
     health,
     admin_check,

@@ -13,7 +13,7 @@ use edge_core::cache::decide::{
     self, Evaluation, Plan, RequestFacts, StorePlan, client_has_current, conditional_headers,
     merge_not_modified, storability,
 };
-use edge_core::cache::entry::{self, EntryMeta};
+use edge_core::cache::entry::{self, EntryMeta, Stored};
 use edge_core::cache::key;
 use edge_core::cache::policy::PathPolicy;
 use edge_core::error::CommonError;
@@ -110,7 +110,7 @@ impl Incoming {
 pub(crate) async fn handle(req: Request, env: &Env, hop: &Hop) -> worker::Result<Response> {
     let settings = match Settings::load(env) {
         Ok(s) => s,
-        Err(e) => return respond::error_response(&e),
+        Err(e) => return labelled(respond::error_response(&e)?, Label::Bypass, hop),
     };
     let incoming = Incoming::new(req)?;
     let policy = settings.policies.for_path(&incoming.path);
@@ -138,9 +138,14 @@ pub(crate) async fn handle(req: Request, env: &Env, hop: &Hop) -> worker::Result
                 };
                 cache.lookup(incoming).await?
             }
-            Err(e) => return respond::error_response(&e),
+            Err(e) => (respond::error_response(&e)?, Label::Bypass),
         },
     };
+    labelled(resp, label, hop)
+}
+
+/// `resp` with its `X-Cache` label, which is also the hop's decision.
+fn labelled(resp: Response, label: Label, hop: &Hop) -> worker::Result<Response> {
     hop.decide(label.decision());
     let resp = respond::with_mutable_headers(resp);
     resp.headers().set("x-cache", label.header())?;
@@ -173,12 +178,7 @@ enum Fetched {
 impl Cache<'_> {
     async fn lookup(&self, incoming: Incoming) -> worker::Result<(Response, Label)> {
         let now = now_ms() / 1000;
-        let vary = self.vary_values(&incoming).await;
-        let entry_key = key::entry_key(&self.resource, &vary);
-        let stored = store::get(&self.kv, &entry_key)
-            .await
-            .and_then(|bytes| entry::decode(&bytes).map(|(m, b)| (m, b.to_vec())))
-            .filter(|(meta, _)| meta.vary_matches(&incoming.headers));
+        let (entry_key, stored) = self.find(&incoming).await;
         let head = incoming.method == "HEAD";
         let Some((meta, body)) = stored else {
             if head {
@@ -207,13 +207,32 @@ impl Cache<'_> {
             .await
     }
 
-    /// The request's values for the resource's `Vary` names, if any are stored.
-    async fn vary_values(&self, incoming: &Incoming) -> Vec<(String, String)> {
-        let names: Vec<String> = store::get(&self.kv, &key::vary_key(&self.resource))
-            .await
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
-        entry::vary_values(&names, &incoming.headers)
+    /// The entry for this request: the base key's response, or — when the base key holds
+    /// the resource's `Vary` names — the entry for this request's values of them. Returns
+    /// the key the entry is (or would be) stored under.
+    async fn find(&self, incoming: &Incoming) -> (String, Option<(EntryMeta, Vec<u8>)>) {
+        let base = key::entry_key(&self.resource, &[]);
+        let Some(bytes) = store::get(&self.kv, &base).await else {
+            return (base, None);
+        };
+        let (key, bytes) = match entry::decode_stored(&bytes) {
+            Some(Stored::Entry(meta, body)) => return (base, Some((meta, body.to_vec()))),
+            Some(Stored::Vary(names)) => {
+                let key = key::entry_key(
+                    &self.resource,
+                    &entry::vary_values(&names, &incoming.headers),
+                );
+                let bytes = store::get(&self.kv, &key).await;
+                (key, bytes)
+            }
+            None => return (base, None),
+        };
+        let found = bytes
+            .as_deref()
+            .and_then(entry::decode)
+            .filter(|(meta, _)| meta.vary_matches(&incoming.headers))
+            .map(|(meta, body)| (meta, body.to_vec()));
+        (key, found)
     }
 
     /// A miss: one fetch per key at a time (see `coalesce`).
@@ -432,8 +451,8 @@ impl Cache<'_> {
     async fn save(&self, entry_key: &str, meta: &EntryMeta, body: &[u8], plan: StorePlan) {
         let names = meta.vary_names();
         if !names.is_empty() {
-            let json = serde_json::to_vec(&names).unwrap_or_default();
-            store::put(&self.kv, &key::vary_key(&self.resource), &json, plan.keep_s).await;
+            let base = key::entry_key(&self.resource, &[]);
+            store::put(&self.kv, &base, &entry::encode_vary(&names), plan.keep_s).await;
         }
         store::put(&self.kv, entry_key, &entry::encode(meta, body), plan.keep_s).await;
     }

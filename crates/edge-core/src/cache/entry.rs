@@ -3,6 +3,9 @@
 //!
 //! Encoding: `[u32 big-endian meta length][meta JSON][body]`, one value per entry, so a
 //! read returns headers and body together and a torn write cannot pair one with another.
+//! A resource that varies keeps `V` + the JSON list of its `Vary` names at its base key
+//! instead (an entry's first byte is a length byte, never `V`: entries are far below
+//! 1.4 GB).
 
 use serde::{Deserialize, Serialize};
 
@@ -230,6 +233,32 @@ pub fn encode(meta: &EntryMeta, body: &[u8]) -> Vec<u8> {
     out.extend_from_slice(&json);
     out.extend_from_slice(body);
     out
+}
+
+/// What a key holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored<'a> {
+    /// A response: metadata and body.
+    Entry(EntryMeta, &'a [u8]),
+    /// The `Vary` names of a resource whose entries are keyed by their values.
+    Vary(Vec<String>),
+}
+
+/// Encodes the `Vary` marker of a resource.
+#[must_use]
+pub fn encode_vary(names: &[String]) -> Vec<u8> {
+    let mut out = vec![b'V'];
+    out.extend(serde_json::to_vec(names).unwrap_or_default());
+    out
+}
+
+/// Decodes what a key holds; `None` if it is neither (treated as a miss).
+#[must_use]
+pub fn decode_stored(bytes: &[u8]) -> Option<Stored<'_>> {
+    match bytes.first() {
+        Some(b'V') => serde_json::from_slice(&bytes[1..]).ok().map(Stored::Vary),
+        _ => decode(bytes).map(|(m, b)| Stored::Entry(m, b)),
+    }
 }
 
 /// Decodes a stored entry; `None` if the bytes are not one (treated as a miss).

@@ -1,7 +1,9 @@
 //! Cache keys: which stored entry a request may be answered from.
 //!
-//! `c:<path> <query hash>|<identity hash>|e:<vary hash>`, and `…|vary` for the `Vary`
-//! names of that resource. The path stays readable so a purge can list a prefix; the
+//! `c:<path> <query hash>|<identity hash>|e:<vary hash>`. The entry without `Vary` values
+//! (`e:` of nothing) is the resource's base key: it holds the response itself, or, for a
+//! resource that varies, a marker naming the `Vary` headers (see `entry::Stored`), so the
+//! common case is one read. The path stays readable so a purge can list a prefix; the
 //! query and the identity are SHA-256 hashed. A request that carries credentials is keyed
 //! by a hash of who it is (the verified user id from auth-validator, else the
 //! `Authorization` value itself), so one user's stored response can never answer another.
@@ -39,13 +41,8 @@ pub fn resource(path: &str, query: Option<&str>, owner: Owner<'_>) -> Option<Str
     Some(format!("{}|{owner}", uri_prefix(path, query)))
 }
 
-/// The key holding the `Vary` header names of `resource`.
-#[must_use]
-pub fn vary_key(resource: &str) -> String {
-    format!("{resource}|vary")
-}
-
-/// The key of the entry of `resource` for these `Vary` values (lowercase name, value).
+/// The key of the entry of `resource` for these `Vary` values (lowercase name, value);
+/// with none, the resource's base key.
 #[must_use]
 pub fn entry_key(resource: &str, vary: &[(String, String)]) -> String {
     let mut h = Sha256::new();
@@ -112,7 +109,8 @@ mod tests {
         let br = entry_key(&a, &[("accept-encoding".into(), "br".into())]);
         assert_ne!(gzip, br);
         let uri = uri_prefix("/a", Some("x=1"));
-        assert!(gzip.starts_with(&uri) && vary_key(&a).starts_with(&uri));
+        assert!(gzip.starts_with(&uri) && entry_key(&a, &[]).starts_with(&uri));
+        assert_ne!(gzip, entry_key(&a, &[]));
         assert!(!b.starts_with(&uri));
         assert!(a.starts_with(&path_prefix("/a")));
         assert!(!uri_prefix("/ab", None).starts_with(&uri_prefix("/a", None)));
