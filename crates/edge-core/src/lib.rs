@@ -8,6 +8,7 @@
 //! - [`admin`]: the admin-secret check, in constant time.
 //! - [`auth`]: edge authentication: request rules, JWTs, API keys, rate limits, CORS.
 //! - [`cache`]: the RFC 9111 shared cache's decisions.
+//! - [`routing`]: geo routing, region health and request classes.
 //! - [`error`]: the one contract every error follows to become an HTTP response.
 //! - [`service`]: the names of the five workers.
 //! - [`request_id`]: validation of request ids carried between hops.
@@ -23,6 +24,7 @@ pub mod health;
 pub mod metric;
 pub mod request_id;
 pub mod retry;
+pub mod routing;
 pub mod service;
 
 pub use error::{ErrorBody, HttpError};

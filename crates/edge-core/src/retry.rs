@@ -33,6 +33,28 @@ pub fn may_retry(
     safe && !has_body && outcome == AttemptOutcome::TransportFailure && attempts_made < MAX_ATTEMPTS
 }
 
+/// Whether to send the request again to the *next* region after `attempts_made`
+/// attempts, the last of which ended with `outcome`: for an idempotent method (RFC 9110
+/// §9.2.2) without a body (a streamed body cannot be replayed), after a transport failure
+/// or a 5xx. Timeouts are not retried.
+#[must_use]
+pub fn may_fail_over(
+    method: &str,
+    has_body: bool,
+    outcome: AttemptOutcome,
+    attempts_made: u32,
+) -> bool {
+    let idempotent = matches!(
+        method,
+        "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE"
+    );
+    let failed = matches!(
+        outcome,
+        AttemptOutcome::TransportFailure | AttemptOutcome::Answered(500..=599)
+    );
+    idempotent && !has_body && failed && attempts_made < MAX_ATTEMPTS
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -55,5 +77,22 @@ mod tests {
         assert!(!may_retry("GET", false, TimedOut, 1));
         assert!(!may_retry("GET", false, Answered(502), 1));
         assert!(!may_retry("GET", false, Answered(200), 1));
+    }
+
+    #[test]
+    fn failover_covers_5xx_for_idempotent_bodyless_requests_once() {
+        assert!(may_fail_over("GET", false, Answered(503), 1));
+        assert!(may_fail_over("DELETE", false, TransportFailure, 1));
+        assert!(!may_fail_over("GET", false, Answered(404), 1));
+        assert!(!may_fail_over("GET", false, TimedOut, 1));
+        assert!(
+            !may_fail_over("POST", false, Answered(502), 1),
+            "not idempotent"
+        );
+        assert!(
+            !may_fail_over("PUT", true, Answered(502), 1),
+            "a body is never replayed"
+        );
+        assert!(!may_fail_over("GET", false, Answered(500), MAX_ATTEMPTS));
     }
 }
