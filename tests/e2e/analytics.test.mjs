@@ -16,6 +16,8 @@ const valid = () => ({
   country: "JP",
   colo: "NRT",
   decision: "allow_api_key",
+  region: "eu-west-1",
+  priority: "realtime",
 });
 
 describe("analytics-collector", { timeout: 60_000 }, () => {
@@ -40,7 +42,7 @@ describe("analytics-collector", { timeout: 60_000 }, () => {
     assert.deepEqual(await r.json(), { accepted: 1, request_id: "ingest-test-1" });
     const [row, ...rest] = await p.hops("ingest-test-1");
     assert.equal(rest.length, 0);
-    assert.deepEqual(row, valid());
+    assert.deepEqual(row, { ...valid(), degraded: null });
   });
 
   test("each invalid field is refused with 400 and its name, and nothing is stored", async () => {
@@ -53,6 +55,8 @@ describe("analytics-collector", { timeout: 60_000 }, () => {
       ["request_id", "", "invalid_field"],
       ["ts_ms", 1.5, "invalid_field"],
       ["decision", "Allow JWT", "invalid_field"],
+      ["region", "EU West", "invalid_field"],
+      ["degraded", "yes", "invalid_field"],
     ];
     for (const [field, value, code] of cases) {
       const ev = { ...valid(), request_id: `bad-${field}`, [field]: value };

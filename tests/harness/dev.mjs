@@ -8,7 +8,7 @@ import { freshJwtSecret, freshSecret, startPipeline } from "./pipeline.mjs";
 import { demoOriginHandler, startUpstream } from "./upstream.mjs";
 
 const port = Number(process.env.PORT ?? 8787);
-// origin = 8790 by default, as wrangler/voice-router.toml's local ORIGIN_URL says.
+// origin = 8790 by default, where wrangler/voice-router.toml's local ROUTING_TABLE points.
 const ports = { entry: port, chat: port + 1, analytics: port + 2, origin: port + 3 };
 
 /** Reads KEY=VALUE lines from wrangler/.dev.vars, if present. */

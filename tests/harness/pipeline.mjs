@@ -4,6 +4,7 @@ import { randomBytes } from "node:crypto";
 import { Miniflare } from "miniflare";
 import { WORKERS, workerOptions } from "./config.mjs";
 import { nowS, signJwt } from "./jwt.mjs";
+import { routingTable } from "./routing.mjs";
 
 /** A fresh admin secret, so no secret is ever committed or shared between runs. */
 export const freshSecret = () => randomBytes(24).toString("base64url");
@@ -12,7 +13,7 @@ export const freshJwtSecret = () => randomBytes(32).toString("base64url");
 
 /**
  * @param {object} opts
- * @param {string} opts.originUrl base URL voice-router proxies to
+ * @param {string} opts.originUrl base URL every region of voice-router's table points at
  * @param {string} opts.adminSecret ADMIN_SECRET for the workers that have admin endpoints
  * @param {Record<string, Record<string,string>>} [opts.vars] per-worker var overrides
  * @param {object} [opts.miniflare] extra top-level Miniflare options (port, persistence)
@@ -28,7 +29,8 @@ export async function startPipeline({
   jwtSecret = freshJwtSecret(),
 }) {
   const defaults = {
-    "voice-router": { ORIGIN_URL: originUrl },
+    // Every region at the test's origin, unless the test brings its own table.
+    "voice-router": originUrl ? { ROUTING_TABLE: routingTable(originUrl) } : {},
   };
   const workers = WORKERS.map((name) => ({
     ...workerOptions(name, {

@@ -29,6 +29,7 @@ fn metric_event(c: &mut Criterion) {
                 country: Some("DE"),
                 colo: Some("FRA"),
                 decision: None,
+                route: None,
             }))
         })
     });

@@ -59,6 +59,9 @@ impl ErrorBody {
     }
 }
 
+/// Seconds a client is told to wait after a 503 or 504.
+pub const RETRY_AFTER_S: u32 = 5;
+
 /// Errors every worker can answer with regardless of its own domain.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CommonError {
@@ -86,6 +89,9 @@ pub enum CommonError {
     /// The next hop could not be reached or failed at the transport level.
     #[error("upstream unavailable")]
     UpstreamUnavailable,
+    /// Every region is marked unhealthy and the primary, tried anyway, failed.
+    #[error("no healthy region")]
+    NoHealthyRegion,
     /// A required binding or setting is missing or malformed; the deployment is broken.
     #[error("worker misconfigured: {0}")]
     Misconfigured(&'static str),
@@ -102,8 +108,18 @@ impl HttpError for CommonError {
             Self::Unauthorized => 401,
             Self::PayloadTooLarge { .. } => 413,
             Self::UpstreamTimeout { .. } => 504,
-            Self::UpstreamUnavailable => 503,
+            Self::UpstreamUnavailable | Self::NoHealthyRegion => 503,
             Self::Misconfigured(_) | Self::Internal => 500,
+        }
+    }
+
+    /// 503 and 504 say when to try again (RFC 9110 §10.2.3).
+    fn headers(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Self::UpstreamTimeout { .. } | Self::UpstreamUnavailable | Self::NoHealthyRegion => {
+                vec![("retry-after", RETRY_AFTER_S.to_string())]
+            }
+            _ => Vec::new(),
         }
     }
 
@@ -115,6 +131,7 @@ impl HttpError for CommonError {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UpstreamTimeout { .. } => "upstream_timeout",
             Self::UpstreamUnavailable => "upstream_unavailable",
+            Self::NoHealthyRegion => "no_healthy_region",
             Self::Misconfigured(_) => "misconfigured",
             Self::Internal => "internal_error",
         }
@@ -143,6 +160,7 @@ mod tests {
             CommonError::PayloadTooLarge { limit: 1 },
             CommonError::UpstreamTimeout { timeout_ms: 1 },
             CommonError::UpstreamUnavailable,
+            CommonError::NoHealthyRegion,
             CommonError::Misconfigured("x"),
             CommonError::Internal,
         ];

@@ -29,6 +29,6 @@ pub mod service;
 
 pub use error::{ErrorBody, HttpError};
 pub use health::{HealthReport, HealthStatus, NextHop};
-pub use metric::{MetricError, MetricEvent, Observation};
+pub use metric::{MetricError, MetricEvent, Observation, RouteNote};
 pub use request_id::RequestId;
 pub use service::ServiceName;

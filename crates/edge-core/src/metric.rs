@@ -47,6 +47,15 @@ pub struct MetricEvent {
     /// when the hop makes one; `[a-z0-9_]{1,48}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decision: Option<String>,
+    /// The region a routing hop sent the request to; `[a-z0-9-]{1,32}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// The request's priority class at a routing hop; `[a-z0-9-]{1,32}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priority: Option<String>,
+    /// Whether the routing decision was degraded (no healthy region).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub degraded: Option<bool>,
 }
 
 /// Why a metric event was refused.
@@ -130,6 +139,19 @@ pub struct Observation<'a> {
     pub colo: Option<&'a str>,
     /// The hop's decision code, if it made one.
     pub decision: Option<&'a str>,
+    /// The routing decision, at a routing hop.
+    pub route: Option<RouteNote<'a>>,
+}
+
+/// What a routing hop decided, for its metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteNote<'a> {
+    /// Target region id.
+    pub region: &'a str,
+    /// Priority class name.
+    pub priority: &'a str,
+    /// No region was healthy.
+    pub degraded: bool,
 }
 
 impl MetricEvent {
@@ -173,6 +195,17 @@ impl MetricEvent {
             country: o.country.filter(|c| valid_code(c, 2)).map(str::to_owned),
             colo: o.colo.filter(|c| valid_code(c, 3)).map(str::to_owned),
             decision: o.decision.filter(|d| valid_decision(d)).map(str::to_owned),
+            region: o
+                .route
+                .map(|r| r.region)
+                .filter(|r| valid_label(r))
+                .map(str::to_owned),
+            priority: o
+                .route
+                .map(|r| r.priority)
+                .filter(|p| valid_label(p))
+                .map(str::to_owned),
+            degraded: o.route.map(|r| r.degraded),
         }
     }
 }
@@ -197,11 +230,18 @@ fn valid_decision(d: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
+/// A region or priority label: `[a-z0-9-]{1,32}`.
+fn valid_label(l: &str) -> bool {
+    (1..=32).contains(&l.len())
+        && l.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
 fn valid_code(c: &str, len: usize) -> bool {
     c.len() == len && c.bytes().all(|b| b.is_ascii_uppercase())
 }
 
-const FIELDS: [&str; 10] = [
+const FIELDS: [&str; 13] = [
     "worker",
     "request_id",
     "ts_ms",
@@ -212,6 +252,9 @@ const FIELDS: [&str; 10] = [
     "country",
     "colo",
     "decision",
+    "region",
+    "priority",
+    "degraded",
 ];
 
 impl MetricEvent {
@@ -295,6 +338,26 @@ impl MetricEvent {
                 });
             }
         };
+        let label = |field: &'static str| match map.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(l)) if valid_label(l) => Ok(Some(l.clone())),
+            Some(_) => Err(MetricError::Invalid {
+                field,
+                reason: "expected [a-z0-9-]{1,32}",
+            }),
+        };
+        let region = label("region")?;
+        let priority = label("priority")?;
+        let degraded = match map.get("degraded") {
+            None | Some(Value::Null) => None,
+            Some(Value::Bool(b)) => Some(*b),
+            Some(_) => {
+                return Err(MetricError::Invalid {
+                    field: "degraded",
+                    reason: "expected a boolean",
+                });
+            }
+        };
         Ok(Self {
             worker,
             request_id,
@@ -306,6 +369,9 @@ impl MetricEvent {
             country,
             colo,
             decision,
+            region,
+            priority,
+            degraded,
         })
     }
 }
@@ -361,7 +427,10 @@ mod tests {
             "latency_ms": 12.5,
             "country": "DE",
             "colo": "FRA",
-            "decision": "allow_api_key"
+            "decision": "allow_api_key",
+            "region": "us-east-1",
+            "priority": "high",
+            "degraded": false
         })
     }
 
@@ -381,7 +450,7 @@ mod tests {
 
     #[test]
     fn each_bad_field_is_named() {
-        let cases: [(&str, Value, &str); 11] = [
+        let cases: [(&str, Value, &str); 13] = [
             ("worker", json!("billing"), "invalid_field"),
             ("request_id", json!("a b"), "invalid_field"),
             ("ts_ms", json!(-1), "invalid_field"),
@@ -392,6 +461,8 @@ mod tests {
             ("country", json!("Germany"), "invalid_field"),
             ("colo", json!(7), "invalid_field"),
             ("decision", json!("Token-Expired"), "invalid_field"),
+            ("region", json!("EU West"), "invalid_field"),
+            ("degraded", json!("yes"), "invalid_field"),
             ("status", Value::Null, "missing_field"),
         ];
         for (field, value, code) in cases {
@@ -433,6 +504,11 @@ mod tests {
             country: Some("XX1"),
             colo: Some("FRA"),
             decision: Some("allow_jwt"),
+            route: Some(RouteNote {
+                region: "eu-west-1",
+                priority: "realtime",
+                degraded: false,
+            }),
         });
         assert!(ev.path.len() <= MAX_PATH_LEN && ev.path.starts_with("/ab"));
         assert_eq!(ev.method, "OTHER");
@@ -457,6 +533,7 @@ mod tests {
             country in proptest::option::of(".{0,4}"),
             colo in proptest::option::of(".{0,4}"),
             decision in proptest::option::of(".{0,60}"),
+            region in proptest::option::of(".{0,40}"),
         ) {
             let id = RequestId::parse("prop").expect("valid id");
             let ev = MetricEvent::from_observation(Observation {
@@ -470,6 +547,7 @@ mod tests {
                 country: country.as_deref(),
                 colo: colo.as_deref(),
                 decision: decision.as_deref(),
+                route: region.as_deref().map(|region| RouteNote { region, priority: "high", degraded: true }),
             });
             let bytes = serde_json::to_vec(&ev).expect("serializes");
             proptest::prop_assert!(bytes.len() <= MAX_EVENT_BYTES);

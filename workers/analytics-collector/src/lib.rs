@@ -60,8 +60,13 @@ async fn ingest(mut req: Request, rc: RouteContext<()>) -> Result<Response> {
         Err(e) => return respond::error_response(&e),
     };
     let mut init = RequestInit::new();
+    // The store's row form: `degraded` as 0/1, SQLite having no boolean.
+    let mut row = serde_json::to_value(&event)?;
+    if let Some(d) = event.degraded {
+        row["degraded"] = serde_json::json!(u8::from(d));
+    }
     init.with_method(Method::Post)
-        .with_body(Some(serde_json::to_string(&event)?.into()));
+        .with_body(Some(row.to_string().into()));
     let stored = store_stub(&rc.env)?
         .fetch_with_request(Request::new_with_init(
             &format!("https://store{}", store::INGEST_PATH),

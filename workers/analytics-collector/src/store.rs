@@ -30,13 +30,21 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS metrics (
     latency_ms REAL NOT NULL,
     country TEXT,
     colo TEXT,
-    decision TEXT
+    decision TEXT,
+    region TEXT,
+    priority TEXT,
+    degraded INTEGER
 );
 CREATE INDEX IF NOT EXISTS metrics_by_request ON metrics(request_id);";
 
-/// Adds the `decision` column to a store created before it existed (fails harmlessly,
-/// with "duplicate column", on a store that has it).
-const ADD_DECISION: &str = "ALTER TABLE metrics ADD COLUMN decision TEXT";
+/// Columns added after the first schema, for stores created before them (each fails
+/// harmlessly, with "duplicate column", on a store that has it).
+const ADDED_COLUMNS: [&str; 4] = [
+    "ALTER TABLE metrics ADD COLUMN decision TEXT",
+    "ALTER TABLE metrics ADD COLUMN region TEXT",
+    "ALTER TABLE metrics ADD COLUMN priority TEXT",
+    "ALTER TABLE metrics ADD COLUMN degraded INTEGER",
+];
 
 /// A stored event as read back (the store's own columns, not re-validated).
 #[derive(Debug, Serialize, Deserialize)]
@@ -51,6 +59,10 @@ struct Row {
     country: Option<String>,
     colo: Option<String>,
     decision: Option<String>,
+    region: Option<String>,
+    priority: Option<String>,
+    /// 0 or 1 (SQLite has no boolean).
+    degraded: Option<i64>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -70,7 +82,9 @@ impl DurableObject for MetricsStore {
         let sql = state.storage().sql();
         // The schema statement is idempotent; if it failed, every later query reports it.
         let _ = sql.exec(SCHEMA, None);
-        let _ = sql.exec(ADD_DECISION, None);
+        for column in ADDED_COLUMNS {
+            let _ = sql.exec(column, None);
+        }
         Self { sql }
     }
 
@@ -104,7 +118,7 @@ impl DurableObject for MetricsStore {
                     .sql
                     .exec(
                         "SELECT request_id, worker, ts_ms, method, path, status, latency_ms, country, colo,
-                                decision
+                                decision, region, priority, degraded
                          FROM metrics WHERE request_id = ? ORDER BY seq",
                         vec![SqlStorageValue::from(id.as_str().to_owned())],
                     )?
@@ -121,8 +135,9 @@ impl MetricsStore {
         let opt = |v: Option<String>| v.map_or(SqlStorageValue::Null, SqlStorageValue::from);
         self.sql.exec(
             "INSERT INTO metrics
-               (request_id, worker, ts_ms, method, path, status, latency_ms, country, colo, decision)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+               (request_id, worker, ts_ms, method, path, status, latency_ms, country, colo, decision,
+                region, priority, degraded)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             vec![
                 row.request_id.into(),
                 row.worker.into(),
@@ -134,6 +149,9 @@ impl MetricsStore {
                 opt(row.country),
                 opt(row.colo),
                 opt(row.decision),
+                opt(row.region),
+                opt(row.priority),
+                row.degraded.map_or(SqlStorageValue::Null, SqlStorageValue::from),
             ],
         )?;
         Ok(())

@@ -9,12 +9,12 @@
 //! ignores any `x-request-id` a client sends, so nobody can attach their hops to another
 //! request's id; workers reached only by service binding trust the id their caller set.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::rc::Rc;
 
 use edge_core::error::CommonError;
-use edge_core::{MetricEvent, Observation, RequestId, ServiceName};
+use edge_core::{MetricEvent, Observation, RequestId, RouteNote, ServiceName};
 use worker::js_sys::{Function, Reflect, global};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::{Context, Env, Request, Response, ResponseBody, console_error};
@@ -34,6 +34,9 @@ pub enum Role {
     Collector,
 }
 
+/// A routing hop's decision as recorded for its metric: region, priority, degraded.
+type RouteRecord = (String, &'static str, bool);
+
 /// One request as seen by one worker: what its metric will say.
 #[derive(Debug, Clone)]
 pub struct Hop {
@@ -50,6 +53,8 @@ pub struct Hop {
     decision: Rc<Cell<Option<&'static str>>>,
     /// The request's execution context, for work that outlives the response.
     ctx: Rc<Context>,
+    /// A routing hop's decision.
+    route: Rc<RefCell<Option<RouteRecord>>>,
 }
 
 impl Hop {
@@ -78,7 +83,13 @@ impl Hop {
             started_ms: now_ms(),
             decision: Rc::default(),
             ctx: Rc::new(ctx),
+            route: Rc::default(),
         }
+    }
+
+    /// Records a routing decision for the hop's metric.
+    pub fn set_route(&self, region: &str, priority: &'static str, degraded: bool) {
+        *self.route.borrow_mut() = Some((region.to_owned(), priority, degraded));
     }
 
     /// Runs `work` after the response is sent (`ctx.wait_until`): background refreshes,
@@ -97,6 +108,7 @@ impl Hop {
     /// `MetricEvent::from_observation`).
     #[must_use]
     pub fn metric(&self, status: u16) -> MetricEvent {
+        let route = self.route.borrow();
         MetricEvent::from_observation(Observation {
             worker: self.worker,
             request_id: &self.request_id,
@@ -108,6 +120,13 @@ impl Hop {
             country: self.country.as_deref(),
             colo: self.colo.as_deref(),
             decision: self.decision.get(),
+            route: route
+                .as_ref()
+                .map(|(region, priority, degraded)| RouteNote {
+                    region,
+                    priority,
+                    degraded: *degraded,
+                }),
         })
     }
 }

@@ -1,0 +1,100 @@
+//! Region health where every isolate sees it: one KV value (`REGION_HEALTH`, key
+//! `regions`) holding each region's breaker, plus a per-isolate copy kept for
+//! `HEALTH_CACHE_MS` (default 1 s) so the request path reads KV at most once a second.
+//!
+//! Observations update this isolate's copy at once and KV in the background. The KV
+//! update is a read-modify-write: two isolates observing at the same moment can lose one
+//! observation (a breaker then opens one failure later). The scheduled probe rewrites the
+//! whole map every minute, which bounds how long such a loss matters.
+
+use std::cell::RefCell;
+
+use edge_core::routing::breaker::{BreakerConfig, Observation};
+use edge_core::routing::decide::HealthMap;
+use edge_glue::now_ms;
+use worker::{Env, console_warn};
+
+const BINDING: &str = "REGION_HEALTH";
+const KEY: &str = "regions";
+/// Health older than this is forgotten (the region counts as healthy again).
+const KEEP_S: u64 = 86_400;
+
+thread_local! {
+    static MEMO: RefCell<Option<(HealthMap, u64)>> = const { RefCell::new(None) };
+}
+
+/// The health map, from this isolate's copy if younger than `max_age_ms`, else KV.
+pub(crate) async fn load(env: &Env, max_age_ms: u64) -> HealthMap {
+    let now = now_ms();
+    if let Some(map) = MEMO.with_borrow(|m| {
+        m.as_ref()
+            .filter(|(_, at)| now.saturating_sub(*at) < max_age_ms)
+            .map(|(map, _)| map.clone())
+    }) {
+        return map;
+    }
+    let map = read(env).await;
+    MEMO.with_borrow_mut(|m| *m = Some((map.clone(), now)));
+    map
+}
+
+async fn read(env: &Env) -> HealthMap {
+    let Ok(kv) = env.kv(BINDING) else {
+        return HealthMap::new();
+    };
+    match kv.get(KEY).text().await {
+        Ok(Some(text)) => serde_json::from_str(&text).unwrap_or_default(),
+        Ok(None) => HealthMap::new(),
+        Err(e) => {
+            console_warn!("region health read failed: {e}");
+            HealthMap::new()
+        }
+    }
+}
+
+/// Folds `observations` (region id, what happened) into this isolate's copy now, and
+/// returns the work that writes them to KV (to run in `wait_until`).
+pub(crate) fn record(
+    env: &Env,
+    observations: Vec<(String, Observation)>,
+    config: BreakerConfig,
+) -> impl std::future::Future<Output = ()> + 'static {
+    let now = now_ms();
+    MEMO.with_borrow_mut(|m| {
+        let (map, _) = m.get_or_insert_with(|| (HealthMap::new(), now));
+        apply(map, &observations, &config, now);
+    });
+    let env = env.clone();
+    async move {
+        let mut map = read(&env).await;
+        apply(&mut map, &observations, &config, now);
+        write(&env, &map).await;
+    }
+}
+
+fn apply(
+    map: &mut HealthMap,
+    observations: &[(String, Observation)],
+    config: &BreakerConfig,
+    now: u64,
+) {
+    for (region, observation) in observations {
+        map.entry(region.clone())
+            .or_default()
+            .observe(*observation, config, now);
+    }
+}
+
+async fn write(env: &Env, map: &HealthMap) {
+    let Ok(kv) = env.kv(BINDING) else { return };
+    let Ok(text) = serde_json::to_string(map) else {
+        return;
+    };
+    let outcome = match kv.put(KEY, text) {
+        Ok(b) => b.expiration_ttl(KEEP_S).execute().await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = outcome {
+        console_warn!("region health write failed: {e}");
+    }
+}

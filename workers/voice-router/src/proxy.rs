@@ -1,0 +1,190 @@
+//! Routing one request: classify it, pick the regions (core decision over the health map),
+//! proxy to the first, fail over once to the next when allowed, observe every attempt.
+//!
+//! Headers to the origin: `x-edge-region`, `x-edge-request-class`, `x-edge-priority`,
+//! `x-edge-latency-target-ms`. Headers to the client: `x-edge-region` (the region that
+//! answered), security headers, and CORS for the configured `APP_ORIGIN` only (always with
+//! `Vary: Origin`, so a cache cannot hand one origin's CORS answer to another).
+
+use edge_core::error::CommonError;
+use edge_core::retry::{self, AttemptOutcome};
+use edge_core::routing::breaker::Observation;
+use edge_core::routing::classify::RequestClass;
+use edge_core::routing::decide::{self, Basis, Client, Route};
+use edge_core::routing::geo::{LatLon, LatencyModel};
+use edge_glue::hop::{self, Destination};
+use edge_glue::{Hop, now_ms, respond};
+use worker::{Env, Request, Response};
+
+use crate::health_store;
+use crate::settings::Settings;
+
+/// Security headers on every proxied response.
+const SECURITY_HEADERS: [(&str, &str); 4] = [
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    ("referrer-policy", "no-referrer"),
+    (
+        "strict-transport-security",
+        "max-age=31536000; includeSubDomains",
+    ),
+];
+
+/// Routes and proxies `req`.
+pub(crate) async fn handle(req: &Request, env: &Env, hop: &Hop) -> worker::Result<Response> {
+    let settings = match Settings::load(env) {
+        Ok(s) => s,
+        Err(e) => return respond::error_response(&e),
+    };
+    let url = req.url()?;
+    let class = RequestClass::of(url.path());
+    let cf = req.cf();
+    let country = cf.and_then(worker::Cf::country);
+    let location = cf
+        .and_then(worker::Cf::coordinates)
+        .and_then(|(lat, lon)| LatLon::new(f64::from(lat), f64::from(lon)));
+    let health = health_store::load(env, settings.health_cache_ms).await;
+    let route = decide::route(
+        &settings.table,
+        &health,
+        Client {
+            country: country.as_deref(),
+            location,
+        },
+        &LatencyModel::default(),
+        now_ms(),
+    );
+    let (outcome, observations, used) = attempt(req, &url, &route, class, &settings, hop).await;
+    hop.wait_until(health_store::record(env, observations, settings.breaker));
+
+    let region = route.candidates[used].region.id.as_str();
+    hop.set_route(region, class.priority().as_str(), route.degraded);
+    hop.decide(match (route.degraded, used, route.basis) {
+        (true, _, _) => "route_degraded",
+        (false, 1.., _) => "route_failover",
+        (false, 0, Basis::Country) => "route_country",
+        (false, 0, Basis::Nearest) => "route_nearest",
+        (false, 0, Basis::Default) => "route_default",
+    });
+    let resp = match outcome {
+        Ok(resp) => resp,
+        Err(CommonError::UpstreamUnavailable) if route.degraded => {
+            respond::error_response(&CommonError::NoHealthyRegion)?
+        }
+        Err(e) => respond::error_response(&e)?,
+    };
+    let resp = respond::with_mutable_headers(resp);
+    let headers = resp.headers();
+    headers.set("x-edge-region", region)?;
+    for (name, value) in SECURITY_HEADERS {
+        headers.set(name, value)?;
+    }
+    if let Some(app) = &settings.app_origin {
+        headers.append("vary", "Origin")?;
+        if req.headers().get("origin")?.as_deref() == Some(app.as_str()) {
+            headers.set("access-control-allow-origin", app)?;
+        }
+    }
+    Ok(resp)
+}
+
+type Attempts = (
+    Result<Response, CommonError>,
+    Vec<(String, Observation)>,
+    usize,
+);
+
+/// Tries the first candidate, then (once, if [`retry::may_fail_over`] allows) the next;
+/// when there is no next region, a transport failure is retried on the same one (an idle
+/// keep-alive connection closed by the origin never reached it).
+async fn attempt(
+    req: &Request,
+    url: &worker::Url,
+    route: &Route<'_>,
+    class: RequestClass,
+    settings: &Settings,
+    hop: &Hop,
+) -> Attempts {
+    // The raw method: worker::Method turns methods it does not know into GET.
+    let method = req.inner().method();
+    let has_body = req.inner().body().is_some();
+    let mut observations = Vec::new();
+    let mut index = 0;
+    let mut made = 0;
+    loop {
+        let candidate = &route.candidates[index];
+        made += 1;
+        let started = now_ms();
+        let outcome = send(
+            req,
+            url,
+            candidate.region,
+            class,
+            candidate.estimate_ms,
+            settings,
+            hop,
+        )
+        .await;
+        let latency_ms = now_ms().saturating_sub(started) as f64;
+        let attempt = match &outcome {
+            Ok(resp) => AttemptOutcome::Answered(resp.status_code()),
+            Err(CommonError::UpstreamTimeout { .. }) => AttemptOutcome::TimedOut,
+            Err(_) => AttemptOutcome::TransportFailure,
+        };
+        let observation = match attempt {
+            AttemptOutcome::Answered(s) if s < 500 => Observation::Answered { latency_ms },
+            _ => Observation::Failed,
+        };
+        observations.push((candidate.region.id.clone(), observation));
+        let next = index + 1 < route.candidates.len();
+        let again = if next {
+            retry::may_fail_over(&method, has_body, attempt, made)
+        } else {
+            retry::may_retry(&method, has_body, attempt, made)
+        };
+        if !again {
+            return (outcome, observations, index);
+        }
+        if next {
+            index += 1;
+        }
+    }
+}
+
+async fn send(
+    req: &Request,
+    url: &worker::Url,
+    region: &edge_core::routing::table::Region,
+    class: RequestClass,
+    estimate_ms: Option<f64>,
+    settings: &Settings,
+    hop: &Hop,
+) -> Result<Response, CommonError> {
+    let target = match url.query() {
+        Some(q) => format!("{}{}?{q}", region.endpoint, url.path()),
+        None => format!("{}{}", region.endpoint, url.path()),
+    };
+    let headers = req.headers().clone();
+    let set = |name: &str, value: &str| headers.set(name, value).map_err(|_| CommonError::Internal);
+    set("x-edge-region", &region.id)?;
+    set("x-edge-request-class", class.as_str())?;
+    set("x-edge-priority", class.priority().as_str())?;
+    set(
+        "x-edge-latency-target-ms",
+        &class.latency_target_ms().to_string(),
+    )?;
+    if let Some(ms) = estimate_ms {
+        set("x-edge-latency-estimate-ms", &format!("{ms:.0}"))?;
+    }
+    let body = req.inner().body().map(worker::wasm_bindgen::JsValue::from);
+    let fwd = hop::forwarded_request_with(
+        req,
+        &target,
+        &hop.request_id,
+        Destination::Origin,
+        headers,
+        body,
+    )
+    .map_err(|_| CommonError::Internal)?;
+    hop::call_origin(fwd, settings.timeout_ms).await
+}

@@ -1,0 +1,88 @@
+//! voice-router's configuration, from wrangler vars.
+//!
+//! The routing table is parsed and validated once per isolate per distinct `ROUTING_TABLE`
+//! text; an invalid table answers `500 misconfigured` naming the var, never a fallback.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use edge_core::error::CommonError;
+use edge_core::routing::breaker::BreakerConfig;
+use edge_core::routing::table::{DEFAULT_TABLE, RoutingTable};
+use edge_glue::config;
+use edge_glue::hop::DEFAULT_UPSTREAM_TIMEOUT_MS;
+use worker::{Env, console_error};
+
+/// Everything the router decides with.
+pub(crate) struct Settings {
+    pub(crate) table: Rc<RoutingTable>,
+    pub(crate) breaker: BreakerConfig,
+    pub(crate) timeout_ms: u64,
+    pub(crate) health_cache_ms: u64,
+    pub(crate) probe_path: String,
+    pub(crate) app_origin: Option<String>,
+}
+
+thread_local! {
+    static TABLE: RefCell<Option<(String, Rc<RoutingTable>)>> = const { RefCell::new(None) };
+}
+
+impl Settings {
+    pub(crate) fn load(env: &Env) -> Result<Self, CommonError> {
+        let defaults = BreakerConfig::default();
+        Ok(Self {
+            table: table(env)?,
+            breaker: BreakerConfig {
+                failure_threshold: u32::try_from(config::u64_var(
+                    env,
+                    "BREAKER_FAILURES",
+                    u64::from(defaults.failure_threshold),
+                    1..=100,
+                )?)
+                .unwrap_or(defaults.failure_threshold),
+                recovery_ms: config::u64_var(
+                    env,
+                    "BREAKER_RECOVERY_MS",
+                    defaults.recovery_ms,
+                    100..=3_600_000,
+                )?,
+                slow_ms: config::u64_var(env, "BREAKER_SLOW_MS", defaults.slow_ms, 1..=300_000)?,
+            },
+            timeout_ms: config::u64_var(
+                env,
+                "ORIGIN_TIMEOUT_MS",
+                DEFAULT_UPSTREAM_TIMEOUT_MS,
+                1..=300_000,
+            )?,
+            health_cache_ms: config::u64_var(env, "HEALTH_CACHE_MS", 1_000, 0..=60_000)?,
+            probe_path: env
+                .var("HEALTH_PROBE_PATH")
+                .map_or_else(|_| "/health".to_owned(), |v| v.to_string()),
+            app_origin: env
+                .var("APP_ORIGIN")
+                .ok()
+                .map(|v| v.to_string())
+                .filter(|s| !s.is_empty()),
+        })
+    }
+}
+
+fn table(env: &Env) -> Result<Rc<RoutingTable>, CommonError> {
+    let text = env
+        .var("ROUTING_TABLE")
+        .map_or_else(|_| DEFAULT_TABLE.to_owned(), |v| v.to_string());
+    if let Some(t) = TABLE.with_borrow(|c| {
+        c.as_ref()
+            .filter(|(k, _)| *k == text)
+            .map(|(_, t)| Rc::clone(t))
+    }) {
+        return Ok(t);
+    }
+    let parsed = RoutingTable::parse(&text).map_err(|e| {
+        console_error!("{e}");
+        CommonError::Misconfigured("ROUTING_TABLE")
+    })?;
+    let parsed = Rc::new(parsed);
+    TABLE.with_borrow_mut(|c| *c = Some((text, Rc::clone(&parsed))));
+    Ok(parsed)
+}
