@@ -38,11 +38,8 @@ pub(crate) async fn handle(req: &Request, env: &Env, hop: &Hop) -> worker::Resul
     };
     let url = req.url()?;
     let class = RequestClass::of(url.path());
-    let cf = req.cf();
-    let country = cf.and_then(worker::Cf::country);
-    let location = cf
-        .and_then(worker::Cf::coordinates)
-        .and_then(|(lat, lon)| LatLon::new(f64::from(lat), f64::from(lon)));
+    let country = req.cf().and_then(worker::Cf::country);
+    let location = cf_location(req);
     let health = health_store::load(env, settings.health_cache_ms).await;
     let route = decide::route(
         &settings.table,
@@ -86,6 +83,19 @@ pub(crate) async fn handle(req: &Request, env: &Env, hop: &Hop) -> worker::Resul
         }
     }
     Ok(resp)
+}
+
+/// The client's coordinates from `request.cf`, read without trusting their form
+/// (`worker::Cf::coordinates` panics on a value that does not parse).
+fn cf_location(req: &Request) -> Option<LatLon> {
+    use worker::js_sys::Reflect;
+    use worker::wasm_bindgen::JsValue;
+    let cf = Reflect::get(req.inner(), &JsValue::from_str("cf")).ok()?;
+    let coordinate = |name: &str| -> Option<f64> {
+        let v = Reflect::get(&cf, &JsValue::from_str(name)).ok()?;
+        v.as_f64().or_else(|| v.as_string()?.trim().parse().ok())
+    };
+    LatLon::new(coordinate("latitude")?, coordinate("longitude")?)
 }
 
 type Attempts = (
