@@ -222,8 +222,70 @@ fn cache_decisions(c: &mut Criterion) {
     });
 }
 
+/// The routing decision per request: country list, or nearest by haversine over every
+/// region, with breakers consulted.
+fn routing_decision(c: &mut Criterion) {
+    use edge_core::routing::breaker::{Breaker, BreakerConfig, Observation};
+    use edge_core::routing::decide::{self, Client, HealthMap};
+    use edge_core::routing::geo::{LatLon, LatencyModel, haversine_km};
+    use edge_core::routing::table::RoutingTable;
+
+    let table = RoutingTable::default_table();
+    let model = LatencyModel::default();
+    let mut health = HealthMap::new();
+    let mut down = Breaker::default();
+    for t in 0..3 {
+        down.observe(Observation::Failed, &BreakerConfig::default(), t);
+    }
+    health.insert("eu-west-1".to_owned(), down);
+    let berlin = LatLon::new(52.52, 13.40);
+    let seoul = LatLon::new(37.57, 126.98);
+    c.bench_function(
+        "routing/decide by country (primary down → failover)",
+        |b| {
+            b.iter(|| {
+                decide::route(
+                    &table,
+                    &health,
+                    black_box(Client {
+                        country: Some("DE"),
+                        location: berlin,
+                    }),
+                    &model,
+                    10,
+                )
+            })
+        },
+    );
+    c.bench_function("routing/decide nearest (country not in table)", |b| {
+        b.iter(|| {
+            decide::route(
+                &table,
+                &health,
+                black_box(Client {
+                    country: Some("KR"),
+                    location: seoul,
+                }),
+                &model,
+                10,
+            )
+        })
+    });
+    let (a, z) = (
+        LatLon::new(40.64, -73.78).expect("valid"),
+        LatLon::new(33.94, -118.41).expect("valid"),
+    );
+    c.bench_function("routing/haversine", |b| {
+        b.iter(|| haversine_km(black_box(a), black_box(z)))
+    });
+    c.bench_function("routing/table parse + validate (default)", |b| {
+        b.iter(|| RoutingTable::parse(black_box(edge_core::routing::table::DEFAULT_TABLE)))
+    });
+}
+
 criterion_group!(
     benches,
+    routing_decision,
     cache_decisions,
     metric_event,
     health,
