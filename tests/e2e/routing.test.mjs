@@ -32,7 +32,8 @@ async function region(name) {
       res.writeHead(503, { "content-type": "text/plain" }).end(`${name} down`);
       return;
     }
-    res.writeHead(200, { "content-type": "application/json", "cache-control": "no-store" });
+    const cc = req.path.endsWith("/bare") ? {} : { "cache-control": "no-store" };
+    res.writeHead(200, { "content-type": "application/json", ...cc });
     res.end(JSON.stringify({ region: name, path: req.path }));
   });
   const traffic = () => upstream.requests.filter((r) => r.path !== "/health");
@@ -82,6 +83,7 @@ describe("voice-router", { timeout: 180_000 }, () => {
     assert.equal(seen["x-edge-request-class"], "audio-stream");
     assert.equal(seen["x-edge-priority"], "realtime");
     assert.equal(seen["x-edge-latency-target-ms"], "150");
+    assert.equal(seen["x-edge-cache-strategy"], "no-store");
     assert.ok(Number(seen["x-edge-latency-estimate-ms"]) > 5, "Berlin → Dublin estimate");
     assert.equal(r.headers.get("x-content-type-options"), "nosniff");
     assert.equal(r.headers.get("x-frame-options"), "DENY");
@@ -89,6 +91,10 @@ describe("voice-router", { timeout: 180_000 }, () => {
     assert.match(r.headers.get("vary"), /Origin/);
     const other = await get("/voice/stream/1", BERLIN, { headers: { origin: "https://evil.example" } });
     assert.equal(other.headers.get("access-control-allow-origin"), null, "CORS for the app origin only");
+    const calls = await get("/api/v1/calls/c1/bare", BERLIN);
+    assert.equal(calls.headers.get("cache-control"), "no-store", "call state: never cacheable, by class");
+    const agents = await get("/api/v1/agents/a1/bare", BERLIN);
+    assert.equal(agents.headers.get("cache-control"), null, "agent config: the origin decides");
   });
 
   test("a failing region: failover at once, breaker opens, traffic returns after recovery", async () => {

@@ -9,7 +9,7 @@
 
 use std::cell::RefCell;
 
-use edge_core::routing::breaker::{BreakerConfig, Observation};
+use edge_core::routing::breaker::{BreakerConfig, BreakerState, Observation};
 use edge_core::routing::decide::HealthMap;
 use edge_glue::now_ms;
 use worker::{Env, console_warn};
@@ -53,23 +53,52 @@ async fn read(env: &Env) -> HealthMap {
 }
 
 /// Folds `observations` (region id, what happened) into this isolate's copy now, and
-/// returns the work that writes them to KV (to run in `wait_until`).
+/// returns the work that writes them to KV (to run in `wait_until`) — nothing when no
+/// breaker changed state: a healthy region's successes (the common case) never write, so
+/// KV sees a write only on failures and transitions, far below its per-key write limit.
 pub(crate) fn record(
     env: &Env,
     observations: Vec<(String, Observation)>,
     config: BreakerConfig,
 ) -> impl std::future::Future<Output = ()> + 'static {
     let now = now_ms();
-    MEMO.with_borrow_mut(|m| {
+    let changed = MEMO.with_borrow_mut(|m| {
         let (map, _) = m.get_or_insert_with(|| (HealthMap::new(), now));
+        let before: Vec<_> = observations
+            .iter()
+            .map(|(r, _)| map.get(r).map(|b| b.state_at(now)))
+            .collect();
         apply(map, &observations, &config, now);
+        observations.iter().zip(before).any(|((r, _), was)| {
+            map.get(r).map(|b| b.state) != was.or(Some(BreakerState::Closed { failures: 0 }))
+        })
     });
     let env = env.clone();
     async move {
+        if !changed {
+            return;
+        }
         let mut map = read(&env).await;
         apply(&mut map, &observations, &config, now);
         write(&env, &map).await;
     }
+}
+
+/// Writes every observation to KV unconditionally (the scheduled probe: its map is the
+/// fresh picture of every region).
+pub(crate) async fn record_all(
+    env: &Env,
+    observations: Vec<(String, Observation)>,
+    config: BreakerConfig,
+) {
+    let now = now_ms();
+    MEMO.with_borrow_mut(|m| {
+        let (map, _) = m.get_or_insert_with(|| (HealthMap::new(), now));
+        apply(map, &observations, &config, now);
+    });
+    let mut map = read(env).await;
+    apply(&mut map, &observations, &config, now);
+    write(env, &map).await;
 }
 
 fn apply(

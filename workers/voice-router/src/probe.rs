@@ -45,5 +45,5 @@ pub(crate) async fn run(env: &Env) {
         }
     });
     let observations = join_all(probes).await;
-    health_store::record(env, observations, settings.breaker).await;
+    health_store::record_all(env, observations, settings.breaker).await;
 }

@@ -2,7 +2,9 @@
 //! proxy to the first, fail over once to the next when allowed, observe every attempt.
 //!
 //! Headers to the origin: `x-edge-region`, `x-edge-request-class`, `x-edge-priority`,
-//! `x-edge-latency-target-ms`. Headers to the client: `x-edge-region` (the region that
+//! `x-edge-latency-target-ms`, `x-edge-latency-estimate-ms`, `x-edge-cache-strategy`. A
+//! response of a never-cacheable class (audio, calls, webhooks) without `Cache-Control`
+//! gets `no-store`. Headers to the client: `x-edge-region` (the region that
 //! answered), security headers, and CORS for the configured `APP_ORIGIN` only (always with
 //! `Vary: Origin`, so a cache cannot hand one origin's CORS answer to another).
 
@@ -73,6 +75,12 @@ pub(crate) async fn handle(req: &Request, env: &Env, hop: &Hop) -> worker::Resul
     let resp = respond::with_mutable_headers(resp);
     let headers = resp.headers();
     headers.set("x-edge-region", region)?;
+    // Media and per-call state are never cacheable, whatever the origin forgot to say.
+    if let Some(cc) = class.cache_strategy().default_cache_control()
+        && !headers.has("cache-control")?
+    {
+        headers.set("cache-control", cc)?;
+    }
     for (name, value) in SECURITY_HEADERS {
         headers.set(name, value)?;
     }
@@ -183,6 +191,7 @@ async fn send(
         "x-edge-latency-target-ms",
         &class.latency_target_ms().to_string(),
     )?;
+    set("x-edge-cache-strategy", class.cache_strategy().as_str())?;
     if let Some(ms) = estimate_ms {
         set("x-edge-latency-estimate-ms", &format!("{ms:.0}"))?;
     }

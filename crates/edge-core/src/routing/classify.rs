@@ -104,6 +104,28 @@ impl RequestClass {
     }
 }
 
+impl CacheStrategy {
+    /// Stable name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NoStore => "no-store",
+            Self::Cacheable => "cacheable",
+            Self::OriginDirected => "origin-directed",
+        }
+    }
+
+    /// The `Cache-Control` to add to a response whose origin sent none: `no-store` for
+    /// classes that must never be cached, nothing otherwise.
+    #[must_use]
+    pub fn default_cache_control(self) -> Option<&'static str> {
+        match self {
+            Self::NoStore => Some("no-store"),
+            Self::Cacheable | Self::OriginDirected => None,
+        }
+    }
+}
+
 impl Priority {
     /// Stable name.
     #[must_use]
