@@ -91,6 +91,9 @@ describe("voice-router", { timeout: 180_000 }, () => {
     assert.match(r.headers.get("vary"), /Origin/);
     const other = await get("/voice/stream/1", BERLIN, { headers: { origin: "https://evil.example" } });
     assert.equal(other.headers.get("access-control-allow-origin"), null, "CORS for the app origin only");
+    assert.match(other.headers.get("vary"), /Origin/);
+    const noOrigin = await get("/voice/stream/1", BERLIN);
+    assert.equal(noOrigin.headers.get("vary"), null, "no Origin, no CORS, no Vary");
     const calls = await get("/api/v1/calls/c1/bare", BERLIN);
     assert.equal(calls.headers.get("cache-control"), "no-store", "call state: never cacheable, by class");
     const agents = await get("/api/v1/agents/a1/bare", BERLIN);

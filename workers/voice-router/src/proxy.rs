@@ -3,10 +3,12 @@
 //!
 //! Headers to the origin: `x-edge-region`, `x-edge-request-class`, `x-edge-priority`,
 //! `x-edge-latency-target-ms`, `x-edge-latency-estimate-ms`, `x-edge-cache-strategy`. A
-//! response of a never-cacheable class (audio, calls, webhooks) without `Cache-Control`
-//! gets `no-store`. Headers to the client: `x-edge-region` (the region that
-//! answered), security headers, and CORS for the configured `APP_ORIGIN` only (always with
-//! `Vary: Origin`, so a cache cannot hand one origin's CORS answer to another).
+//! response of a never-cacheable class (audio, calls, webhooks) with neither
+//! `Cache-Control` nor `Expires` gets `no-store`. Headers to the client: `x-edge-region` (the region that
+//! answered), security headers, and CORS for the configured `APP_ORIGIN` only: a request
+//! with an `Origin` gets `Vary: Origin`, so a cache cannot hand one origin's CORS answer to
+//! another; one without gets neither (auth-validator adds CORS for its allowed origins on
+//! every response, cached ones included).
 
 use edge_core::error::CommonError;
 use edge_core::retry::{self, AttemptOutcome};
@@ -75,18 +77,21 @@ pub(crate) async fn handle(req: &Request, env: &Env, hop: &Hop) -> worker::Resul
     let resp = respond::with_mutable_headers(resp);
     let headers = resp.headers();
     headers.set("x-edge-region", region)?;
-    // Media and per-call state are never cacheable, whatever the origin forgot to say.
+    // Media and per-call state are not cacheable unless the origin says how long they are.
     if let Some(cc) = class.cache_strategy().default_cache_control()
         && !headers.has("cache-control")?
+        && !headers.has("expires")?
     {
         headers.set("cache-control", cc)?;
     }
     for (name, value) in SECURITY_HEADERS {
         headers.set(name, value)?;
     }
-    if let Some(app) = &settings.app_origin {
+    // Only a browser request (one with Origin) gets CORS and `Vary: Origin`: the others,
+    // most API traffic, stay one cache entry each instead of a Vary marker and a variant.
+    if let (Some(app), Some(origin)) = (&settings.app_origin, req.headers().get("origin")?) {
         headers.append("vary", "Origin")?;
-        if req.headers().get("origin")?.as_deref() == Some(app.as_str()) {
+        if origin == *app {
             headers.set("access-control-allow-origin", app)?;
         }
     }

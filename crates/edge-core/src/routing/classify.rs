@@ -115,8 +115,9 @@ impl CacheStrategy {
         }
     }
 
-    /// The `Cache-Control` to add to a response whose origin sent none: `no-store` for
-    /// classes that must never be cached, nothing otherwise.
+    /// The `Cache-Control` to add to a response whose origin gave no freshness at all
+    /// (neither `Cache-Control` nor `Expires`): `no-store` for classes that must not be
+    /// cached by default, nothing otherwise.
     #[must_use]
     pub fn default_cache_control(self) -> Option<&'static str> {
         match self {
