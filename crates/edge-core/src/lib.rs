@@ -14,6 +14,7 @@
 //! - [`request_id`]: validation of request ids carried between hops.
 //! - [`retry`]: when a failed upstream attempt may be repeated.
 //! - [`health`]: `/health` reports and how a hop's health folds into the chain's.
+//! - [`origin`]: `http(s)://host[:port]` values from configuration.
 //! - [`metric`]: the metric event every worker reports, and its strict parser.
 
 pub mod admin;
@@ -22,6 +23,7 @@ pub mod cache;
 pub mod error;
 pub mod health;
 pub mod metric;
+pub mod origin;
 pub mod request_id;
 pub mod retry;
 pub mod routing;

@@ -6,6 +6,7 @@
 //! preflight gets 403 `cors_rejected` and no CORS headers, so the browser blocks the call.
 
 use crate::error::HttpError;
+use crate::origin::is_http_origin;
 
 /// How long browsers may cache a preflight answer, in seconds.
 pub const MAX_AGE_S: u32 = 600;
@@ -67,7 +68,7 @@ impl CorsPolicy {
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
             .collect();
-        if origins.len() > MAX_ORIGINS || !origins.iter().all(|o| valid_origin(o)) {
+        if origins.len() > MAX_ORIGINS || !origins.iter().all(|o| is_http_origin(o)) {
             return Err(());
         }
         Ok(Self {
@@ -136,19 +137,6 @@ impl CorsPolicy {
             _ => Vec::new(),
         }
     }
-}
-
-fn valid_origin(o: &str) -> bool {
-    let Some(rest) = o
-        .strip_prefix("https://")
-        .or_else(|| o.strip_prefix("http://"))
-    else {
-        return false;
-    };
-    !rest.is_empty()
-        && rest
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-.:[]".contains(&b))
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::origin::is_http_origin;
 use crate::routing::geo::LatLon;
 
 /// Largest table document, bytes.
@@ -112,7 +113,7 @@ impl RoutingTable {
             if LatLon::new(r.lat, r.lon).is_none() {
                 return err(format!("region {}: coordinates out of range", r.id));
             }
-            if !valid_endpoint(&r.endpoint) {
+            if !is_http_origin(&r.endpoint) {
                 return err(format!(
                     "region {}: endpoint must be http(s)://host[:port]",
                     r.id
@@ -178,19 +179,6 @@ impl RoutingTable {
     pub fn default_route(&self) -> Vec<&Region> {
         self.default.iter().map(|&i| &self.regions[i]).collect()
     }
-}
-
-fn valid_endpoint(e: &str) -> bool {
-    let Some(rest) = e
-        .strip_prefix("https://")
-        .or_else(|| e.strip_prefix("http://"))
-    else {
-        return false;
-    };
-    !rest.is_empty()
-        && rest
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
 }
 
 #[cfg(test)]
