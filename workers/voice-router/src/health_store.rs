@@ -33,9 +33,24 @@ pub(crate) async fn load(env: &Env, max_age_ms: u64) -> HealthMap {
     }) {
         return map;
     }
-    let map = read(env).await;
-    MEMO.with_borrow_mut(|m| *m = Some((map.clone(), now)));
-    map
+    let stored = read(env).await;
+    MEMO.with_borrow_mut(|m| {
+        // KV may not yet hold this isolate's latest observations (written in the
+        // background): per region, the more recently updated breaker wins.
+        let mut merged = stored;
+        if let Some((mine, _)) = m.as_ref() {
+            for (region, breaker) in mine {
+                if merged
+                    .get(region)
+                    .is_none_or(|b| b.updated_ms < breaker.updated_ms)
+                {
+                    merged.insert(region.clone(), *breaker);
+                }
+            }
+        }
+        *m = Some((merged.clone(), now));
+        merged
+    })
 }
 
 async fn read(env: &Env) -> HealthMap {
