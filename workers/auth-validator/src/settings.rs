@@ -12,7 +12,7 @@ use edge_core::auth::request_policy::{
     MAX_BODY_BYTES_CEILING, RequestPolicy,
 };
 use edge_core::error::CommonError;
-use edge_glue::config;
+use edge_glue::config::{self, optional_var as optional, text_var as text};
 use worker::Env;
 
 /// Rate limit of a new API key when the create request names none.
@@ -78,18 +78,4 @@ impl Settings {
             key_rate_limit,
         })
     }
-}
-
-/// A var's text, or `default` when absent.
-fn text(env: &Env, name: &str, default: &str) -> String {
-    env.var(name)
-        .map_or_else(|_| default.to_owned(), |v| v.to_string())
-}
-
-/// A var's text, or `None` when absent or empty.
-pub(crate) fn optional(env: &Env, name: &str) -> Option<String> {
-    env.var(name)
-        .ok()
-        .map(|v| v.to_string())
-        .filter(|s| !s.trim().is_empty())
 }

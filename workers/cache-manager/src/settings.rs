@@ -18,9 +18,7 @@ pub(crate) struct Settings {
 
 impl Settings {
     pub(crate) fn load(env: &Env) -> Result<Self, CommonError> {
-        let raw = env
-            .var("CACHE_TTL_POLICIES")
-            .map_or_else(|_| DEFAULT_POLICIES.to_owned(), |v| v.to_string());
+        let raw = config::text_var(env, "CACHE_TTL_POLICIES", DEFAULT_POLICIES);
         let policies = PolicyTable::parse(&raw)
             .map_err(|()| CommonError::Misconfigured("CACHE_TTL_POLICIES"))?;
         let max_entry_bytes = config::u64_var(

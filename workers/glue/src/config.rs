@@ -29,6 +29,22 @@ pub fn u64_var(
     }
 }
 
+/// Reads a var's text, or `default` when the var is absent.
+#[must_use]
+pub fn text_var(env: &Env, name: &str, default: &str) -> String {
+    env.var(name)
+        .map_or_else(|_| default.to_owned(), |v| v.to_string())
+}
+
+/// Reads a var's text, or `None` when it is absent or blank.
+#[must_use]
+pub fn optional_var(env: &Env, name: &str) -> Option<String> {
+    env.var(name)
+        .ok()
+        .map(|v| v.to_string())
+        .filter(|s| !s.trim().is_empty())
+}
+
 /// Reads a required string var or secret.
 ///
 /// # Errors

@@ -55,22 +55,14 @@ impl Settings {
                 1..=300_000,
             )?,
             health_cache_ms: config::u64_var(env, "HEALTH_CACHE_MS", 1_000, 0..=60_000)?,
-            probe_path: env
-                .var("HEALTH_PROBE_PATH")
-                .map_or_else(|_| "/health".to_owned(), |v| v.to_string()),
-            app_origin: env
-                .var("APP_ORIGIN")
-                .ok()
-                .map(|v| v.to_string())
-                .filter(|s| !s.is_empty()),
+            probe_path: config::text_var(env, "HEALTH_PROBE_PATH", "/health"),
+            app_origin: config::optional_var(env, "APP_ORIGIN"),
         })
     }
 }
 
 fn table(env: &Env) -> Result<Rc<RoutingTable>, CommonError> {
-    let text = env
-        .var("ROUTING_TABLE")
-        .map_or_else(|_| DEFAULT_TABLE.to_owned(), |v| v.to_string());
+    let text = config::text_var(env, "ROUTING_TABLE", DEFAULT_TABLE);
     if let Some(t) = TABLE.with_borrow(|c| {
         c.as_ref()
             .filter(|(k, _)| *k == text)
