@@ -110,12 +110,11 @@ pub fn forwarded_request_with(
 ) -> worker::Result<Request> {
     headers.set(REQUEST_ID_HEADER, id.as_str())?;
     let mut init = RequestInit::new();
-    init.with_method(req.method())
-        .with_headers(headers)
+    init.with_headers(headers)
         .with_redirect(RequestRedirect::Manual)
         .with_body(body);
     let init: web_sys::RequestInit = (&init).into();
-    // worker::Method maps methods it does not know (PROPFIND, …) to GET; keep the real one.
+    // The raw method: worker::Method maps methods it does not know (PROPFIND, …) to GET.
     init.set_method(&req.inner().method());
     if to == Destination::Service {
         // workerd takes `cf` from the init dictionary; copy the incoming object as it is.
