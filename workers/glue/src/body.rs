@@ -64,20 +64,20 @@ async fn drain(mut stream: ByteStream) {
     }
 }
 
-/// Reads at most `cap + 1` bytes of a response body and stops; a result longer than `cap`
-/// tells the caller the body was too long without reading the rest of it.
+/// Reads a response body until it ends or passes `cap` bytes, and returns at most
+/// `cap + 1` of them: a result longer than `cap` tells the caller the body was too long,
+/// without reading the rest of it.
 ///
 /// # Errors
 /// When the runtime fails while reading the stream.
 pub async fn read_capped(resp: &mut Response, cap: usize) -> worker::Result<Vec<u8>> {
-    if matches!(resp.body(), worker::ResponseBody::Empty) {
-        return Ok(Vec::new());
-    }
-    let (mut bytes, overflowed) = collect(resp.stream()?, cap).await?;
-    if overflowed {
-        bytes.push(0);
-    }
-    Ok(bytes)
+    Ok(match read_prefix(resp, cap).await? {
+        Prefix::Complete(bytes) => bytes,
+        Prefix::Overflow { mut read, .. } => {
+            read.truncate(cap + 1);
+            read
+        }
+    })
 }
 
 /// The start of a response body, read up to a limit.
@@ -111,20 +111,4 @@ pub async fn read_prefix(resp: &mut Response, limit: usize) -> worker::Result<Pr
         }
     }
     Ok(Prefix::Complete(read))
-}
-
-/// Collects chunks until the stream ends (`false`) or more than `limit` bytes arrived
-/// (`true`, with the bytes up to the limit).
-async fn collect(mut stream: ByteStream, limit: usize) -> worker::Result<(Vec<u8>, bool)> {
-    let mut out = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk?;
-        if out.len() + chunk.len() > limit {
-            let room = limit - out.len();
-            out.extend_from_slice(&chunk[..room]);
-            return Ok((out, true));
-        }
-        out.extend_from_slice(&chunk);
-    }
-    Ok((out, false))
 }
