@@ -10,16 +10,17 @@
 //! A failed fetch keeps the last good keys.
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
 use edge_core::auth::AuthError;
 use edge_core::auth::Identity;
 use edge_core::auth::jwt::{self, JwtPolicy, KeySet, MAX_JWKS_BYTES};
 use edge_core::error::CommonError;
+use edge_glue::config::optional_var as optional;
 use edge_glue::{body, config, hop, now_ms};
 use worker::{Env, Method, Request, RequestInit, console_warn};
 
 use crate::rejection::Rejection;
-use crate::settings::optional;
 
 /// Longest a JWKS fetch may take, in milliseconds.
 const JWKS_FETCH_TIMEOUT_MS: u64 = 5_000;
@@ -68,17 +69,38 @@ pub(crate) async fn verify(
     )?)
 }
 
-/// The keys configured in this worker's own vars and secrets.
-fn local_keys(env: &Env) -> Result<KeySet, CommonError> {
+/// The configuration the local key set was built from: the HS256 secret and `JWT_JWKS`.
+type LocalConfig = (Option<String>, Option<String>);
+
+thread_local! {
+    static LOCAL: RefCell<Option<(LocalConfig, Rc<KeySet>)>> = const { RefCell::new(None) };
+}
+
+/// The keys configured in this worker's own vars and secrets, built once per isolate for
+/// each distinct configuration (not parsed again on every request).
+fn local_keys(env: &Env) -> Result<Rc<KeySet>, CommonError> {
+    let config: LocalConfig = (
+        env.secret("JWT_HS256_SECRET").ok().map(|s| s.to_string()),
+        optional(env, "JWT_JWKS"),
+    );
+    if let Some(keys) = LOCAL.with_borrow(|c| {
+        c.as_ref()
+            .filter(|(built_from, _)| *built_from == config)
+            .map(|(_, keys)| Rc::clone(keys))
+    }) {
+        return Ok(keys);
+    }
     let mut keys = KeySet::default();
-    if let Ok(secret) = env.secret("JWT_HS256_SECRET") {
-        keys.add_hs256_secret(secret.to_string().as_bytes())
+    if let Some(secret) = &config.0 {
+        keys.add_hs256_secret(secret.as_bytes())
             .map_err(|_| CommonError::Misconfigured("JWT_HS256_SECRET"))?;
     }
-    if let Some(doc) = optional(env, "JWT_JWKS") {
+    if let Some(doc) = &config.1 {
         keys.add_jwks(doc.as_bytes())
             .map_err(|_| CommonError::Misconfigured("JWT_JWKS"))?;
     }
+    let keys = Rc::new(keys);
+    LOCAL.with_borrow_mut(|c| *c = Some((config, Rc::clone(&keys))));
     Ok(keys)
 }
 
