@@ -22,6 +22,7 @@ pub mod auth;
 pub mod cache;
 pub mod error;
 pub mod health;
+mod hex;
 pub mod metric;
 pub mod origin;
 pub mod request_id;

@@ -11,7 +11,7 @@
 //! Records shown never include digests. Bodies are strict JSON (unknown fields refused).
 
 use edge_core::auth::key_admin::{
-    self, AdminError, Issued, MAX_ADMIN_BODY_BYTES, NewKey, Rotation, valid_key_id,
+    self, AdminError, Issued, MAX_ADMIN_BODY_BYTES, NewKey, Rotation,
 };
 use edge_core::error::CommonError;
 use edge_glue::body::{self, BodyError};
@@ -109,7 +109,7 @@ async fn existing(
     kv: &worker::kv::KvStore,
     id: &str,
 ) -> Result<edge_core::auth::api_key::ApiKeyRecord, Rejection> {
-    if !valid_key_id(id) {
+    if !edge_core::auth::api_key::valid_id(id) {
         return Err(AdminError::KeyNotFound.into());
     }
     keys::load(kv, id)

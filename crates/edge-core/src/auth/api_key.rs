@@ -14,6 +14,7 @@ use subtle::{Choice, ConstantTimeEq};
 use crate::auth::AuthError;
 use crate::auth::identity::{AuthMethod, Identity};
 use crate::auth::rate_limit::RateLimitPolicy;
+use crate::hex;
 
 /// Key prefix; marks the string as one of ours (and lets secret scanners find leaks).
 pub const KEY_PREFIX: &str = "ek_";
@@ -21,6 +22,21 @@ pub const KEY_PREFIX: &str = "ek_";
 pub const ID_HEX_LEN: usize = 16;
 /// Length of the secret in base64url characters (32 bytes, unpadded).
 pub const SECRET_LEN: usize = 43;
+
+/// The id of a new key: `id_bytes` (from a CSPRNG) as 16 lowercase hex digits.
+#[must_use]
+pub fn new_id(id_bytes: [u8; 8]) -> String {
+    hex::encode(&id_bytes)
+}
+
+/// Whether `id` has the form of a key id (16 lowercase hex digits).
+#[must_use]
+pub fn valid_id(id: &str) -> bool {
+    id.len() == ID_HEX_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
 
 /// A syntactically valid API key as presented by a client.
 #[derive(Clone, PartialEq, Eq)]
@@ -43,10 +59,7 @@ impl ApiKey {
     pub fn parse(raw: &str) -> Option<Self> {
         let rest = raw.strip_prefix(KEY_PREFIX)?;
         let (id, secret) = rest.split_once('_')?;
-        let hex_ok = id.len() == ID_HEX_LEN
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        let hex_ok = valid_id(id);
         let secret_ok = secret.len() == SECRET_LEN
             && secret
                 .bytes()
@@ -63,11 +76,11 @@ impl ApiKey {
         &self.id
     }
 
-    /// Builds the key string for `id_bytes` and `secret_bytes` (from a CSPRNG).
+    /// Builds the key string `ek_<id>_<secret>` for a key id and `secret_bytes` (from a
+    /// CSPRNG).
     #[must_use]
-    pub fn format(id_bytes: [u8; 8], secret_bytes: [u8; 32]) -> String {
+    pub fn format(id: &str, secret_bytes: [u8; 32]) -> String {
         use base64::Engine as _;
-        let id: String = id_bytes.iter().map(|b| format!("{b:02x}")).collect();
         let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret_bytes);
         format!("{KEY_PREFIX}{id}_{secret}")
     }
@@ -75,10 +88,7 @@ impl ApiKey {
     /// Lowercase hex SHA-256 of a whole key string, as stored in a record.
     #[must_use]
     pub fn digest_hex(key: &str) -> String {
-        Sha256::digest(key.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        hex::encode(&Sha256::digest(key.as_bytes()))
     }
 
     fn matches(&self, stored_hex: &str) -> Choice {
@@ -217,7 +227,7 @@ mod tests {
 
     #[test]
     fn format_and_parse_round_trip() {
-        let key = ApiKey::format([0xab; 8], [7; 32]);
+        let key = ApiKey::format(&new_id([0xab; 8]), [7; 32]);
         assert_eq!(key.len(), 3 + 16 + 1 + 43);
         let parsed = ApiKey::parse(&key).expect("parses");
         assert_eq!(parsed.id(), "abababababababab");
@@ -239,7 +249,7 @@ mod tests {
 
     #[test]
     fn verification_outcomes() {
-        let key = ApiKey::format([1; 8], [2; 32]);
+        let key = ApiKey::format(&new_id([1; 8]), [2; 32]);
         let rec = record_for(&key);
         let parsed = ApiKey::parse(&key).expect("parses");
         let id = rec.verify(&parsed, 1_500).expect("valid");
@@ -247,7 +257,7 @@ mod tests {
         assert_eq!(id.key_id.as_deref(), Some("0101010101010101"));
         assert_eq!(id.rate_limit, Some(rec.info.rate_limit));
 
-        let wrong = ApiKey::parse(&ApiKey::format([1; 8], [3; 32])).expect("parses");
+        let wrong = ApiKey::parse(&ApiKey::format(&new_id([1; 8]), [3; 32])).expect("parses");
         assert_eq!(rec.verify(&wrong, 1_500), Err(AuthError::ApiKeyInvalid));
         assert_eq!(rec.verify(&parsed, 2_000), Err(AuthError::ApiKeyExpired));
         let mut revoked = rec.clone();
@@ -263,8 +273,8 @@ mod tests {
 
     #[test]
     fn previous_secret_works_only_during_grace() {
-        let old = ApiKey::format([1; 8], [2; 32]);
-        let new = ApiKey::format([1; 8], [9; 32]);
+        let old = ApiKey::format(&new_id([1; 8]), [2; 32]);
+        let new = ApiKey::format(&new_id([1; 8]), [9; 32]);
         let mut rec = ApiKeyRecord {
             secret_sha256: ApiKey::digest_hex(&new),
             previous_secret_sha256: Some(ApiKey::digest_hex(&old)),

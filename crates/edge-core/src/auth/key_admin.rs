@@ -6,7 +6,7 @@
 
 use serde::Deserialize;
 
-use crate::auth::api_key::{ApiKey, ApiKeyRecord, KeyInfo};
+use crate::auth::api_key::{self, ApiKey, ApiKeyRecord, KeyInfo};
 use crate::auth::identity::{DEFAULT_ROLE, MAX_PERMISSIONS, valid_permission, valid_role};
 use crate::auth::rate_limit::RateLimitPolicy;
 use crate::error::HttpError;
@@ -162,8 +162,8 @@ impl NewKey {
         default_rate_limit: RateLimitPolicy,
         now_s: u64,
     ) -> Issued {
-        let key = ApiKey::format(id_bytes, secret_bytes);
-        let id = key_id(&key);
+        let id = api_key::new_id(id_bytes);
+        let key = ApiKey::format(&id, secret_bytes);
         let record = ApiKeyRecord {
             info: KeyInfo {
                 id,
@@ -217,12 +217,7 @@ impl Rotation {
         if !record.info.active {
             return Err(AdminError::KeyRevoked);
         }
-        let mut id_bytes = [0u8; 8];
-        for (i, b) in id_bytes.iter_mut().enumerate() {
-            *b = u8::from_str_radix(record.info.id.get(i * 2..i * 2 + 2).unwrap_or("00"), 16)
-                .unwrap_or(0);
-        }
-        let key = ApiKey::format(id_bytes, secret_bytes);
+        let key = ApiKey::format(&record.info.id, secret_bytes);
         let grace = (self.grace_s > 0).then_some(now_s + self.grace_s);
         let record = ApiKeyRecord {
             info: KeyInfo {
@@ -250,19 +245,6 @@ pub fn revoke(record: &ApiKeyRecord, now_s: u64) -> ApiKeyRecord {
         previous_secret_sha256: None,
         ..record.clone()
     }
-}
-
-/// Whether `id` has the form of a key id (16 lowercase hex digits).
-#[must_use]
-pub fn valid_key_id(id: &str) -> bool {
-    id.len() == crate::auth::api_key::ID_HEX_LEN
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
-
-fn key_id(key: &str) -> String {
-    key.split('_').nth(1).unwrap_or_default().to_owned()
 }
 
 fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AdminError> {

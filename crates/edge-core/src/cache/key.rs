@@ -10,6 +10,8 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::hex::encode as hex;
+
 /// Prefix of every key this cache writes.
 pub const KEY_PREFIX: &str = "c:";
 /// Longest path that is cached (KV keys are at most 512 bytes).
@@ -70,10 +72,6 @@ pub fn uri_prefix(path: &str, query: Option<&str>) -> String {
 #[must_use]
 pub fn path_prefix(path_prefix: &str) -> String {
     format!("{KEY_PREFIX}{path_prefix}")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
