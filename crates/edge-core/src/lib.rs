@@ -6,6 +6,8 @@
 //!
 //! Modules:
 //! - [`admin`]: the admin-secret check, in constant time.
+//! - [`analytics`]: exact metric windows, percentiles, queries and exposition.
+//! - [`signed`]: HMAC tokens keyed from the admin secret (dashboard sessions, identity seals).
 //! - [`auth`]: edge authentication: request rules, JWTs, API keys, rate limits, CORS.
 //! - [`cache`]: the RFC 9111 shared cache's decisions.
 //! - [`routing`]: geo routing, region health and request classes.
@@ -18,6 +20,7 @@
 //! - [`metric`]: the metric event every worker reports, and its strict parser.
 
 pub mod admin;
+pub mod analytics;
 pub mod auth;
 pub mod cache;
 pub mod error;
@@ -29,6 +32,7 @@ pub mod request_id;
 pub mod retry;
 pub mod routing;
 pub mod service;
+pub mod signed;
 
 pub use error::{ErrorBody, HttpError};
 pub use health::{HealthReport, HealthStatus, NextHop};

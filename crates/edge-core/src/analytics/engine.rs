@@ -1,0 +1,107 @@
+//! The Analytics Engine data point of an event: raw, sampled, long-lived, queried with SQL
+//! over the dataset (while the Durable Object stores keep exact windows).
+//!
+//! Layout (stable; SQL over the dataset depends on it):
+//! - `index1`: worker (the sampling key);
+//! - `blob1`…`blob11`: worker, request_id, method, path, status class, country, colo,
+//!   decision, region, priority, cache outcome (`''` when absent);
+//! - `double1`…`double4`: latency ms, status, ts ms, degraded (1, 0, or -1 when not routed).
+
+use super::cell::{CacheOutcome, status_class};
+use crate::metric::MetricEvent;
+
+/// Analytics Engine's limits on one data point.
+pub const MAX_BLOBS: usize = 20;
+/// Total bytes of all blobs.
+pub const MAX_BLOB_BYTES: usize = 16 * 1024;
+/// Doubles per point.
+pub const MAX_DOUBLES: usize = 20;
+/// Bytes of the one index.
+pub const MAX_INDEX_BYTES: usize = 96;
+
+/// One data point, ready for `writeDataPoint`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataPoint {
+    /// Exactly one index.
+    pub index: &'static str,
+    /// Blobs in layout order.
+    pub blobs: Vec<String>,
+    /// Doubles in layout order.
+    pub doubles: Vec<f64>,
+}
+
+impl DataPoint {
+    /// The point of a validated event.
+    ///
+    /// Contract: always within Analytics Engine's limits ([`DataPoint::within_limits`]),
+    /// because every event field is bounded by the event's own validation.
+    #[must_use]
+    pub fn of(e: &MetricEvent) -> Self {
+        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+        Self {
+            index: e.worker.as_str(),
+            blobs: vec![
+                e.worker.as_str().to_owned(),
+                e.request_id.as_str().to_owned(),
+                e.method.clone(),
+                e.path.clone(),
+                status_class(e.status).to_owned(),
+                opt(&e.country),
+                opt(&e.colo),
+                opt(&e.decision),
+                opt(&e.region),
+                opt(&e.priority),
+                CacheOutcome::from_decision(e.decision.as_deref())
+                    .as_str()
+                    .to_owned(),
+            ],
+            doubles: vec![
+                e.latency_ms,
+                f64::from(e.status),
+                e.ts_ms as f64,
+                e.degraded.map_or(-1.0, |d| f64::from(u8::from(d))),
+            ],
+        }
+    }
+
+    /// Whether the point respects every Analytics Engine limit.
+    #[must_use]
+    pub fn within_limits(&self) -> bool {
+        self.index.len() <= MAX_INDEX_BYTES
+            && self.blobs.len() <= MAX_BLOBS
+            && self.blobs.iter().map(String::len).sum::<usize>() <= MAX_BLOB_BYTES
+            && self.doubles.len() <= MAX_DOUBLES
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metric::{Observation, RouteNote};
+    use crate::{RequestId, ServiceName};
+
+    proptest::proptest! {
+        #[test]
+        fn every_event_fits_analytics_engine(path in ".{0,2000}", decision in "[a-z_]{1,60}") {
+            let id = RequestId::parse(&"r".repeat(64)).expect("valid");
+            let e = MetricEvent::from_observation(Observation {
+                worker: ServiceName::AnalyticsCollector,
+                request_id: &id,
+                method: "DELETE",
+                path: &path,
+                status: 503,
+                started_ms: 1,
+                finished_ms: 9,
+                country: Some("JP"),
+                colo: Some("NRT"),
+                decision: Some(&decision),
+                route: Some(RouteNote { region: &"r".repeat(32), priority: &"p".repeat(32), degraded: true }),
+            });
+            let p = DataPoint::of(&e);
+            proptest::prop_assert!(p.within_limits());
+            proptest::prop_assert_eq!(p.blobs.len(), 11);
+            proptest::prop_assert_eq!(&p.doubles, &vec![8.0, 503.0, 9.0, 1.0]);
+            proptest::prop_assert_eq!(&p.blobs[4], "5xx");
+        }
+    }
+}

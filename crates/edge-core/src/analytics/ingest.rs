@@ -1,0 +1,316 @@
+//! Ingest bodies: one event (a JSON object) or a batch (a JSON array of them), validated
+//! item by item so one bad item never costs the valid ones, with a per-item report.
+//!
+//! Contract: a single event keeps the event contract (202, or the event's own 400 naming
+//! its field). A batch answers 202 when every item was accepted, 207 when some were, and
+//! 400 `invalid_batch` (naming the first failing field) when none was; its body always
+//! lists every item's result by index.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::window::{Untimely, windows_for};
+use crate::error::{ErrorBody, ErrorDetail, HttpError};
+use crate::metric::{MetricError, MetricEvent};
+
+/// Largest accepted ingest body, in bytes.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Most events in one batch.
+pub const MAX_BATCH_ITEMS: usize = 1000;
+
+/// Why a whole ingest body was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IngestError {
+    /// The body is larger than [`MAX_BODY_BYTES`].
+    #[error("ingest body exceeds {MAX_BODY_BYTES} bytes")]
+    TooLarge,
+    /// The body is neither a JSON object nor a JSON array.
+    #[error("ingest body is not a json object or array")]
+    Malformed,
+    /// The batch has no items.
+    #[error("the batch is empty")]
+    Empty,
+    /// The batch has more than [`MAX_BATCH_ITEMS`] items.
+    #[error("the batch has more than {MAX_BATCH_ITEMS} items")]
+    TooManyItems,
+    /// A single event (not a batch) was invalid.
+    #[error(transparent)]
+    Event(#[from] MetricError),
+}
+
+impl HttpError for IngestError {
+    fn status(&self) -> u16 {
+        match self {
+            Self::TooLarge | Self::TooManyItems => 413,
+            Self::Event(e) => e.status(),
+            Self::Malformed | Self::Empty => 400,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Self::TooLarge => "payload_too_large",
+            Self::Malformed => "malformed_json",
+            Self::Empty => "empty_batch",
+            Self::TooManyItems => "too_many_items",
+            Self::Event(e) => e.code(),
+        }
+    }
+
+    fn field(&self) -> Option<&str> {
+        match self {
+            Self::Event(e) => e.field(),
+            _ => None,
+        }
+    }
+}
+
+/// The `ts_ms` error of an event outside every kept window.
+fn untimely(u: Untimely) -> MetricError {
+    MetricError::Invalid {
+        field: "ts_ms",
+        reason: match u {
+            Untimely::Future => "more than 5 minutes in the future",
+            Untimely::Expired => "older than the 7-day retention",
+        },
+    }
+}
+
+/// Validates one event as an item of an ingest at `now_ms`: its schema, then its time.
+///
+/// # Errors
+/// The [`MetricError`] naming the first field that failed.
+pub fn validate_item(item: &Value, now_ms: u64) -> Result<MetricEvent, MetricError> {
+    let Value::Object(map) = item else {
+        return Err(MetricError::Malformed);
+    };
+    let event = MetricEvent::from_object(map)?;
+    windows_for(event.ts_ms, now_ms).map_err(untimely)?;
+    Ok(event)
+}
+
+/// A parsed ingest body.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ingest {
+    /// One valid event, sent as a JSON object.
+    Single(MetricEvent),
+    /// A batch: each item's event or error, in order.
+    Batch(Vec<Result<MetricEvent, MetricError>>),
+}
+
+impl Ingest {
+    /// Parses an ingest body received at `now_ms`.
+    ///
+    /// # Errors
+    /// [`IngestError`] when the body as a whole is refused (including a single invalid event).
+    pub fn parse(body: &[u8], now_ms: u64) -> Result<Self, IngestError> {
+        if body.len() > MAX_BODY_BYTES {
+            return Err(IngestError::TooLarge);
+        }
+        match serde_json::from_slice::<Value>(body) {
+            Ok(obj @ Value::Object(_)) => Ok(Self::Single(validate_item(&obj, now_ms)?)),
+            Ok(Value::Array(items)) if items.is_empty() => Err(IngestError::Empty),
+            Ok(Value::Array(items)) if items.len() > MAX_BATCH_ITEMS => {
+                Err(IngestError::TooManyItems)
+            }
+            Ok(Value::Array(items)) => Ok(Self::Batch(
+                items.iter().map(|i| validate_item(i, now_ms)).collect(),
+            )),
+            _ => Err(IngestError::Malformed),
+        }
+    }
+
+    /// The valid events, in order.
+    #[must_use]
+    pub fn accepted(&self) -> Vec<&MetricEvent> {
+        match self {
+            Self::Single(e) => vec![e],
+            Self::Batch(items) => items.iter().filter_map(|r| r.as_ref().ok()).collect(),
+        }
+    }
+}
+
+/// One item's result in a batch report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ItemResult {
+    /// Position in the batch, from 0.
+    pub index: usize,
+    /// Whether it was stored.
+    pub accepted: bool,
+    /// Why not, when it was not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorDetail>,
+}
+
+/// The response to a batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BatchReport {
+    /// Set (`invalid_batch`) only when no item was accepted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorDetail>,
+    /// Items stored.
+    pub accepted: usize,
+    /// Items refused.
+    pub rejected: usize,
+    /// Every item's result, by index.
+    pub results: Vec<ItemResult>,
+}
+
+impl BatchReport {
+    /// The report of a validated batch (before it is stored).
+    #[must_use]
+    pub fn new(items: &[Result<MetricEvent, MetricError>]) -> Self {
+        let results: Vec<ItemResult> = items
+            .iter()
+            .enumerate()
+            .map(|(index, r)| ItemResult {
+                index,
+                accepted: r.is_ok(),
+                error: r.as_ref().err().map(|e| ErrorBody::from_error(e).error),
+            })
+            .collect();
+        let accepted = results.iter().filter(|r| r.accepted).count();
+        let rejected = results.len() - accepted;
+        let error = (accepted == 0).then(|| ErrorDetail {
+            code: "invalid_batch",
+            message: "no item in the batch is valid".to_owned(),
+            field: results
+                .iter()
+                .find_map(|r| r.error.as_ref().and_then(|e| e.field.clone())),
+        });
+        Self {
+            error,
+            accepted,
+            rejected,
+            results,
+        }
+    }
+
+    /// 202 when all were accepted, 207 when some, 400 when none.
+    #[must_use]
+    pub fn status(&self) -> u16 {
+        match (self.accepted, self.rejected) {
+            (_, 0) => 202,
+            (0, _) => 400,
+            _ => 207,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analytics::window::DAY_MS;
+    use serde_json::json;
+
+    const NOW: u64 = 1_795_435_200_000;
+
+    fn ev(id: &str) -> Value {
+        json!({"worker": "auth-validator", "request_id": id, "ts_ms": NOW, "method": "GET",
+               "path": "/api", "status": 200, "latency_ms": 3})
+    }
+
+    fn bytes(v: &Value) -> Vec<u8> {
+        serde_json::to_vec(v).expect("serializes")
+    }
+
+    #[test]
+    fn a_single_object_keeps_the_event_contract() {
+        let Ok(Ingest::Single(e)) = Ingest::parse(&bytes(&ev("a")), NOW) else {
+            panic!("single");
+        };
+        assert_eq!(e.request_id.as_str(), "a");
+        let mut bad = ev("b");
+        bad["status"] = json!(42);
+        let err = Ingest::parse(&bytes(&bad), NOW).expect_err("invalid");
+        assert_eq!(
+            (err.status(), err.code(), err.field()),
+            (400, "invalid_field", Some("status"))
+        );
+    }
+
+    #[test]
+    fn a_batch_reports_every_item_and_keeps_the_valid_ones() {
+        let mut old = ev("old");
+        old["ts_ms"] = json!(NOW - 8 * DAY_MS);
+        let mut future = ev("future");
+        future["ts_ms"] = json!(NOW + DAY_MS);
+        let body = json!([ev("a"), {"worker": "auth-validator"}, old, future, 7, ev("b")]);
+        let ingest = Ingest::parse(&bytes(&body), NOW).expect("batch");
+        let ids: Vec<_> = ingest
+            .accepted()
+            .iter()
+            .map(|e| e.request_id.as_str().to_owned())
+            .collect();
+        assert_eq!(ids, ["a", "b"]);
+        let Ingest::Batch(items) = &ingest else {
+            panic!("batch")
+        };
+        let report = BatchReport::new(items);
+        assert_eq!(
+            (report.accepted, report.rejected, report.status()),
+            (2, 4, 207)
+        );
+        assert_eq!(report.error, None);
+        let fields: Vec<_> = report
+            .results
+            .iter()
+            .map(|r| r.error.as_ref().map(|e| (e.code, e.field.clone())))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                None,
+                Some(("missing_field", Some("request_id".to_owned()))),
+                Some(("invalid_field", Some("ts_ms".to_owned()))),
+                Some(("invalid_field", Some("ts_ms".to_owned()))),
+                Some(("malformed_json", None)),
+                None,
+            ]
+        );
+        assert!(report.results.iter().enumerate().all(|(i, r)| r.index == i));
+    }
+
+    #[test]
+    fn a_batch_with_nothing_valid_is_a_400_naming_the_first_field() {
+        let mut bad = ev("x");
+        bad["latency_ms"] = json!(-1);
+        let Ok(Ingest::Batch(items)) = Ingest::parse(&bytes(&json!([1, bad])), NOW) else {
+            panic!("batch");
+        };
+        let report = BatchReport::new(&items);
+        assert_eq!(report.status(), 400);
+        let error = report.error.expect("batch error");
+        assert_eq!(
+            (error.code, error.field.as_deref()),
+            ("invalid_batch", Some("latency_ms"))
+        );
+        let all_good = BatchReport::new(&[Ok(MetricEvent::from_object(
+            ev("y").as_object().expect("obj"),
+        )
+        .expect("ok"))]);
+        assert_eq!(all_good.status(), 202);
+    }
+
+    #[test]
+    fn batch_shape_and_size_limits() {
+        assert_eq!(Ingest::parse(b"[]", NOW), Err(IngestError::Empty));
+        assert_eq!(Ingest::parse(b"\"x\"", NOW), Err(IngestError::Malformed));
+        assert_eq!(Ingest::parse(b"[{", NOW), Err(IngestError::Malformed));
+        let many = Value::Array(vec![json!(1); MAX_BATCH_ITEMS + 1]);
+        assert_eq!(
+            Ingest::parse(&bytes(&many), NOW),
+            Err(IngestError::TooManyItems)
+        );
+        assert_eq!(IngestError::TooManyItems.status(), 413);
+        let huge = vec![b' '; MAX_BODY_BYTES + 1];
+        assert_eq!(Ingest::parse(&huge, NOW), Err(IngestError::TooLarge));
+        let full = Value::Array(
+            (0..MAX_BATCH_ITEMS)
+                .map(|i| ev(&format!("id-{i}")))
+                .collect(),
+        );
+        let ok = Ingest::parse(&bytes(&full), NOW).expect("a full batch fits");
+        assert_eq!(ok.accepted().len(), MAX_BATCH_ITEMS);
+    }
+}

@@ -1,0 +1,20 @@
+//! Exact analytics over metric events: what the collector validates, stores and answers.
+//!
+//! - [`ingest`]: one event or a batch, validated item by item, with per-item results.
+//! - [`window`]: minute and hour windows, the UTC day that owns them, retention.
+//! - [`histogram`]: mergeable log-linear latency buckets and nearest-rank percentiles.
+//! - [`cell`]: events folded into the cells the stores add up (one per window × dimensions
+//!   × latency bucket).
+//! - [`query`]: the query API's parameters.
+//! - [`summary`]: summed cells into per-window, per-group numbers, merged across stores.
+//! - [`prometheus`]: the text exposition for scrapes.
+//! - [`engine`]: the Analytics Engine data point of an event.
+
+pub mod cell;
+pub mod engine;
+pub mod histogram;
+pub mod ingest;
+pub mod prometheus;
+pub mod query;
+pub mod summary;
+pub mod window;

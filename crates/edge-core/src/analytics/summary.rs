@@ -1,0 +1,378 @@
+//! From summed cells to the numbers the query API returns: per window and per group,
+//! requests, errors, cache hits and exact-bucket latency percentiles.
+//!
+//! A store answers for the windows it owns (each window lives in exactly one store), so it
+//! can finish its points itself; totals over a range span stores, so they travel as
+//! mergeable accumulators (with their histogram) and are finished once merged.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::histogram::{Bucket, percentiles};
+use super::query::{Dimension, Query};
+use super::window::Resolution;
+
+/// Most groups reported per window and in the totals; the rest are summed into one group
+/// whose every value is [`OTHER`].
+pub const MAX_GROUPS: usize = 50;
+/// The value of every dimension of the folded group.
+pub const OTHER: &str = "(other)";
+
+/// What a store returns per window, group and latency bucket: sums of its cells.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BucketRow {
+    /// Window start, unix ms.
+    pub window_start: u64,
+    /// One value per grouping dimension, in the query's order.
+    pub group: Vec<String>,
+    /// Latency bucket.
+    pub bucket: Bucket,
+    /// Events.
+    pub n: u64,
+    /// Sum of their latencies, ms.
+    pub latency_sum: f64,
+    /// Of them, 5xx answers.
+    pub errors: u64,
+    /// Of them, served from the cache.
+    pub cache_hits: u64,
+    /// Of them, cache lookups (hits, stale, misses, revalidations).
+    pub cache_lookups: u64,
+}
+
+/// A mergeable accumulator: counts plus the latency histogram.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Acc {
+    /// The group's values.
+    pub group: Vec<String>,
+    /// Events.
+    pub n: u64,
+    /// Sum of latencies, ms.
+    pub latency_sum: f64,
+    /// 5xx answers.
+    pub errors: u64,
+    /// Cache hits.
+    pub cache_hits: u64,
+    /// Cache lookups.
+    pub cache_lookups: u64,
+    /// `(bucket, count)`, ascending by bucket.
+    pub buckets: Vec<(Bucket, u64)>,
+}
+
+impl Acc {
+    fn add(&mut self, other: &Self) {
+        self.n += other.n;
+        self.latency_sum += other.latency_sum;
+        self.errors += other.errors;
+        self.cache_hits += other.cache_hits;
+        self.cache_lookups += other.cache_lookups;
+        let mut merged: BTreeMap<Bucket, u64> = self.buckets.iter().copied().collect();
+        for &(b, n) in &other.buckets {
+            *merged.entry(b).or_default() += n;
+        }
+        self.buckets = merged.into_iter().collect();
+    }
+
+    fn from_row(row: &BucketRow) -> Self {
+        Self {
+            group: row.group.clone(),
+            n: row.n,
+            latency_sum: row.latency_sum,
+            errors: row.errors,
+            cache_hits: row.cache_hits,
+            cache_lookups: row.cache_lookups,
+            buckets: vec![(row.bucket, row.n)],
+        }
+    }
+
+    fn finish(&self, dims: &[Dimension]) -> Stats {
+        let ratio = |num: u64, den: u64| (den > 0).then(|| num as f64 / den as f64);
+        Stats {
+            group: dims
+                .iter()
+                .zip(&self.group)
+                .map(|(d, v)| (d.as_str().to_owned(), v.clone()))
+                .collect(),
+            requests: self.n,
+            errors: self.errors,
+            error_rate: ratio(self.errors, self.n).unwrap_or(0.0),
+            cache_hits: self.cache_hits,
+            cache_lookups: self.cache_lookups,
+            cache_hit_ratio: ratio(self.cache_hits, self.cache_lookups),
+            latency_sum_ms: self.latency_sum,
+            latency_ms: percentiles(&self.buckets).map(|p| Latency {
+                mean: self.latency_sum / self.n as f64,
+                p50: p.p50,
+                p95: p.p95,
+                p99: p.p99,
+            }),
+        }
+    }
+}
+
+/// Latency of a group: the mean, and nearest-rank percentiles at bucket precision.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    /// Arithmetic mean, ms.
+    pub mean: f64,
+    /// Median, ms.
+    pub p50: u64,
+    /// 95th percentile, ms.
+    pub p95: u64,
+    /// 99th percentile, ms.
+    pub p99: u64,
+}
+
+/// The reported numbers of one group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Dimension name → value (empty without grouping).
+    pub group: BTreeMap<String, String>,
+    /// Events counted.
+    pub requests: u64,
+    /// 5xx answers.
+    pub errors: u64,
+    /// `errors / requests` (0 without requests).
+    pub error_rate: f64,
+    /// Answers served from the cache.
+    pub cache_hits: u64,
+    /// Cache lookups (the hit ratio's denominator; bypasses excluded).
+    pub cache_lookups: u64,
+    /// `cache_hits / cache_lookups`; `null` without lookups.
+    pub cache_hit_ratio: Option<f64>,
+    /// Sum of latencies, ms.
+    pub latency_sum_ms: f64,
+    /// `null` without requests.
+    pub latency_ms: Option<Latency>,
+}
+
+/// One window's groups.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    /// Window start, unix ms.
+    pub window_start: u64,
+    /// Its groups, most requests first.
+    pub groups: Vec<Stats>,
+}
+
+/// What one store answers for a query: its finished points and its mergeable totals.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct StoreAnswer {
+    /// Points of the windows it owns, oldest first (empty when series were not asked for).
+    pub series: Vec<Point>,
+    /// Per-group totals over its windows.
+    pub totals: Vec<Acc>,
+}
+
+/// Sums accumulators by group and caps them at [`MAX_GROUPS`], most requests first.
+fn fold(accs: impl IntoIterator<Item = Acc>, dims: usize) -> Vec<Acc> {
+    let mut by_group: BTreeMap<Vec<String>, Acc> = BTreeMap::new();
+    for acc in accs {
+        by_group
+            .entry(acc.group.clone())
+            .or_insert_with(|| Acc {
+                group: acc.group.clone(),
+                ..Acc::default()
+            })
+            .add(&acc);
+    }
+    let mut groups: Vec<Acc> = by_group.into_values().collect();
+    groups.sort_by(|a, b| b.n.cmp(&a.n).then_with(|| a.group.cmp(&b.group)));
+    if groups.len() > MAX_GROUPS {
+        let mut other = Acc {
+            group: vec![OTHER.to_owned(); dims],
+            ..Acc::default()
+        };
+        for acc in groups.drain(MAX_GROUPS - 1..) {
+            other.add(&acc);
+        }
+        groups.push(other);
+    }
+    groups
+}
+
+impl StoreAnswer {
+    /// A store's answer from its rows for `query`.
+    #[must_use]
+    pub fn from_rows(rows: &[BucketRow], query: &Query) -> Self {
+        let dims = query.group_by.len();
+        let totals = fold(rows.iter().map(Acc::from_row), dims);
+        let series = if query.series {
+            let mut windows: BTreeMap<u64, Vec<Acc>> = BTreeMap::new();
+            for row in rows {
+                windows
+                    .entry(row.window_start)
+                    .or_default()
+                    .push(Acc::from_row(row));
+            }
+            windows
+                .into_iter()
+                .map(|(window_start, accs)| Point {
+                    window_start,
+                    groups: fold(accs, dims)
+                        .iter()
+                        .map(|a| a.finish(&query.group_by))
+                        .collect(),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Self { series, totals }
+    }
+}
+
+/// The query API's response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueryResult {
+    /// Window resolution.
+    pub resolution: Resolution,
+    /// Range start (aligned), unix ms.
+    pub from_ms: u64,
+    /// Range end (aligned, exclusive), unix ms.
+    pub to_ms: u64,
+    /// Grouping dimensions.
+    pub group_by: Vec<Dimension>,
+    /// Windows with data, oldest first (windows without events are absent).
+    pub series: Vec<Point>,
+    /// Per-group totals over the range.
+    pub totals: Vec<Stats>,
+}
+
+impl QueryResult {
+    /// Merges the answers of every store the range touches.
+    #[must_use]
+    pub fn merge(query: &Query, answers: Vec<StoreAnswer>) -> Self {
+        let mut series = Vec::new();
+        let mut totals = Vec::new();
+        for answer in answers {
+            series.extend(answer.series);
+            totals.extend(answer.totals);
+        }
+        series.sort_by_key(|p: &Point| p.window_start);
+        Self {
+            resolution: query.resolution,
+            from_ms: query.from_ms,
+            to_ms: query.to_ms,
+            group_by: query.group_by.clone(),
+            series,
+            totals: fold(totals, query.group_by.len())
+                .iter()
+                .map(|a| a.finish(&query.group_by))
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analytics::histogram::bucket_of;
+
+    fn query(group_by: Vec<Dimension>) -> Query {
+        Query {
+            resolution: Resolution::Minute,
+            from_ms: 0,
+            to_ms: 600_000,
+            group_by,
+            worker: None,
+            series: true,
+        }
+    }
+
+    fn row(window_start: u64, group: &[&str], ms: f64, n: u64, errors: u64) -> BucketRow {
+        BucketRow {
+            window_start,
+            group: group.iter().map(|g| (*g).to_owned()).collect(),
+            bucket: bucket_of(ms),
+            n,
+            latency_sum: ms * n as f64,
+            errors,
+            cache_hits: 0,
+            cache_lookups: 0,
+        }
+    }
+
+    #[test]
+    fn points_and_totals_across_stores() {
+        let q = query(vec![Dimension::Worker]);
+        let day1 = StoreAnswer::from_rows(
+            &[
+                row(0, &["a"], 10.0, 98, 0),
+                row(0, &["a"], 500.0, 2, 2),
+                row(60_000, &["b"], 5.0, 1, 0),
+            ],
+            &q,
+        );
+        let day2 = StoreAnswer::from_rows(&[row(120_000, &["a"], 10.0, 100, 1)], &q);
+        // Through JSON, as stores answer.
+        let wire: StoreAnswer =
+            serde_json::from_str(&serde_json::to_string(&day2).expect("ser")).expect("de");
+        let r = QueryResult::merge(&q, vec![wire, day1]);
+        assert_eq!(
+            r.series.iter().map(|p| p.window_start).collect::<Vec<_>>(),
+            [0, 60_000, 120_000]
+        );
+        let first = &r.series[0].groups[0];
+        assert_eq!((first.requests, first.errors), (100, 2));
+        let lat = first.latency_ms.expect("latency");
+        assert_eq!((lat.p50, lat.p95, lat.p99), (10, 10, bucket_upper(500.0)));
+        let a = &r.totals[0];
+        assert_eq!(a.group.get("worker").map(String::as_str), Some("a"));
+        assert_eq!((a.requests, a.errors), (200, 3));
+        assert!((a.error_rate - 0.015).abs() < 1e-12);
+        let lat = a.latency_ms.expect("latency");
+        assert_eq!(
+            (lat.p50, lat.p99),
+            (10, 10),
+            "2 slow of 200 is under the 1 %"
+        );
+        assert_eq!(r.totals[1].requests, 1);
+        assert_eq!(a.cache_hit_ratio, None);
+    }
+
+    fn bucket_upper(ms: f64) -> u64 {
+        crate::analytics::histogram::bucket_upper_ms(bucket_of(ms))
+    }
+
+    #[test]
+    fn groups_beyond_the_cap_fold_into_other() {
+        let q = query(vec![Dimension::Country]);
+        let rows: Vec<BucketRow> = (0..MAX_GROUPS + 10)
+            .map(|i| {
+                let c = format!("C{i:02}");
+                row(0, &[c.as_str()], 1.0, 1000 - i as u64, 0)
+            })
+            .collect();
+        let r = QueryResult::merge(&q, vec![StoreAnswer::from_rows(&rows, &q)]);
+        assert_eq!(r.totals.len(), MAX_GROUPS);
+        assert_eq!(r.series[0].groups.len(), MAX_GROUPS);
+        let other = r
+            .totals
+            .iter()
+            .filter(|s| s.group.get("country").map(String::as_str) == Some(OTHER));
+        assert_eq!(
+            other.map(|s| s.requests).collect::<Vec<_>>(),
+            [(0..11).map(|i| 951 - i).sum::<u64>()]
+        );
+        let total: u64 = r.totals.iter().map(|s| s.requests).sum();
+        assert_eq!(
+            total,
+            rows.iter().map(|r| r.n).sum::<u64>(),
+            "nothing lost by folding"
+        );
+    }
+
+    #[test]
+    fn totals_only_and_empty() {
+        let mut q = query(Vec::new());
+        q.series = false;
+        let a = StoreAnswer::from_rows(&[row(0, &[], 3.0, 4, 0)], &q);
+        assert!(a.series.is_empty());
+        let r = QueryResult::merge(&q, vec![a, StoreAnswer::default()]);
+        assert_eq!(r.totals.len(), 1);
+        assert!(r.totals[0].group.is_empty());
+        let none = QueryResult::merge(&q, Vec::new());
+        assert!(none.totals.is_empty() && none.series.is_empty());
+    }
+}
