@@ -23,12 +23,31 @@ pub const MIN_SECRET_LEN: usize = 16;
 /// [`CommonError::Misconfigured`] when `secret` is shorter than [`MIN_SECRET_LEN`],
 /// so a weak or empty secret never opens the endpoint.
 pub fn authorize(authorization: Option<&str>, secret: &str) -> Result<(), CommonError> {
-    if secret.len() < MIN_SECRET_LEN {
-        return Err(CommonError::Misconfigured("ADMIN_SECRET"));
-    }
+    check_configured(secret)?;
     let Ok(Credential::Bearer(token)) = Credential::parse(authorization) else {
         return Err(CommonError::Unauthorized);
     };
+    matches(token, secret)
+}
+
+/// Checks that the configured `secret` is long enough to guard anything.
+///
+/// # Errors
+/// [`CommonError::Misconfigured`] when it is shorter than [`MIN_SECRET_LEN`].
+pub fn check_configured(secret: &str) -> Result<(), CommonError> {
+    if secret.len() < MIN_SECRET_LEN {
+        return Err(CommonError::Misconfigured("ADMIN_SECRET"));
+    }
+    Ok(())
+}
+
+/// Checks a presented secret (from a sign-in form) against the configured `secret`, in
+/// constant time.
+///
+/// # Errors
+/// As [`authorize`].
+pub fn matches(token: &str, secret: &str) -> Result<(), CommonError> {
+    check_configured(secret)?;
     let presented = Sha256::digest(token.as_bytes());
     let expected = Sha256::digest(secret.as_bytes());
     if bool::from(presented.ct_eq(&expected)) {
@@ -82,6 +101,15 @@ mod tests {
         assert_eq!(
             authorize(Some("Bearer short"), "short"),
             Err(CommonError::Misconfigured("ADMIN_SECRET"))
+        );
+        assert_eq!(
+            matches("short", "short"),
+            Err(CommonError::Misconfigured("ADMIN_SECRET"))
+        );
+        assert_eq!(matches(SECRET, SECRET), Ok(()));
+        assert_eq!(
+            matches("correct-horse-battery-stapl", SECRET),
+            Err(CommonError::Unauthorized)
         );
     }
 }

@@ -1,102 +1,78 @@
-//! analytics-collector: receives one metric per hop from every worker.
+//! analytics-collector: exact metrics from every worker, queryable, with a dashboard.
 //!
-//! Walking skeleton: `POST /v1/metrics` validates one event (strictly, see
-//! `edge_core::metric`) and hands it to the [`store::MetricsStore`] Durable Object, which
-//! owns the rows, so concurrent reports are never lost. Operators read them back with the
-//! admin secret: `GET /v1/metrics/summary` (counts by worker) and
-//! `GET /v1/metrics/requests/:id` (every hop of one request). Windows, percentiles,
-//! retention and the dashboard are the analytics issue's work.
+//! - `POST /v1/metrics`: one event or a batch ([`ingest`]), into Analytics Engine and the
+//!   per-day [`MetricsStore`] Durable Objects ([`store`], reached through [`stores`]).
+//! - `GET /api/v1/analytics/edge/query`: windows, grouping and percentiles as JSON ([`read`]).
+//! - `GET /api/v1/analytics/edge/metrics`: the Prometheus exposition ([`read`]).
+//! - `GET /api/v1/analytics/edge/dashboard` and `POST …/session`: the dashboard and its
+//!   sign-in ([`dashboard`]).
+//! - `GET /v1/metrics/requests/:id`: every hop of one request (raw hops, kept 24 hours).
+//!
+//! Every read needs the admin secret, the dashboard's cookie, or an identity with
+//! `analytics:read` sealed by auth-validator ([`access`]).
 
+mod access;
+mod dashboard;
+mod ingest;
+mod read;
 // `#[durable_object]` generates undocumented wasm-bindgen glue methods.
 #[allow(missing_docs)]
 mod store;
+mod stores;
 
+use edge_core::ServiceName;
 use edge_core::error::CommonError;
-use edge_core::{MetricEvent, RequestId, ServiceName};
-use edge_glue::admin::require_admin;
-use edge_glue::body::{self, BodyError};
-use edge_glue::{Role, health, respond};
-use worker::{
-    Context, Env, Method, Request, RequestInit, Response, Result, RouteContext, Router, event,
-};
+use edge_glue::{Hop, Role, health, now_ms, respond};
+use worker::{Context, Env, Request, Response, Result, RouteContext, Router, event};
 
 pub use store::MetricsStore;
 
 const ME: ServiceName = ServiceName::AnalyticsCollector;
 
+/// The read endpoints, behind [`access::authorize`].
+#[derive(Clone, Copy)]
+enum Read {
+    Query,
+    Prometheus,
+    Dashboard,
+    Hops,
+}
+
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
-    edge_glue::serve(ME, Role::Collector, req, env, ctx, |req, env, _hop| {
-        Router::new()
+    edge_glue::serve(ME, Role::Collector, req, env, ctx, |req, env, hop| {
+        let read = |which: Read| move |req, rc| async move { guarded(which, &req, &rc).await };
+        Router::with_data(hop)
             .get_async("/health", |_, rc| async move {
                 health::respond(&rc.env, ME, env!("CARGO_PKG_VERSION"), None).await
             })
-            .post_async("/v1/metrics", ingest)
-            .get_async("/v1/metrics/summary", |req, rc| async move {
-                admin_query(&req, &rc, store::SUMMARY_PATH.to_owned()).await
-            })
-            .get_async("/v1/metrics/requests/:id", |req, rc| async move {
-                let Some(id) = rc.param("id").and_then(|id| RequestId::parse(id)) else {
-                    return respond::error_response(&CommonError::NotFound);
-                };
-                admin_query(&req, &rc, format!("{}{id}", store::REQUESTS_PATH)).await
+            .post_async("/v1/metrics", ingest::ingest)
+            .get_async("/v1/metrics/requests/:id", read(Read::Hops))
+            .get_async("/api/v1/analytics/edge/query", read(Read::Query))
+            .get_async("/api/v1/analytics/edge/metrics", read(Read::Prometheus))
+            .get_async(dashboard::DASHBOARD_PATH, read(Read::Dashboard))
+            .post_async(dashboard::SESSION_PATH, |mut req, rc| async move {
+                dashboard::sign_in(&mut req, &rc.env).await
             })
             .run(req, env)
     })
     .await
 }
 
-/// `POST /v1/metrics`: validate one event and store it; 202 with the request id.
-async fn ingest(mut req: Request, rc: RouteContext<()>) -> Result<Response> {
-    let bytes = match body::read_limited(&mut req, edge_core::metric::MAX_EVENT_BYTES).await {
-        Ok(b) => b,
-        Err(BodyError::TooLarge(e)) => return respond::error_response(&e),
-        Err(BodyError::Read(_)) => {
-            return respond::error_response(&edge_core::MetricError::Malformed);
-        }
-    };
-    let event = match MetricEvent::from_json(&bytes) {
-        Ok(ev) => ev,
-        Err(e) => return respond::error_response(&e),
-    };
-    let mut init = RequestInit::new();
-    // The store's row form: `degraded` as 0/1, SQLite having no boolean.
-    let mut row = serde_json::to_value(&event)?;
-    if let Some(d) = event.degraded {
-        row["degraded"] = serde_json::json!(u8::from(d));
+/// Runs a read endpoint once the reader is authorized.
+async fn guarded(which: Read, req: &Request, rc: &RouteContext<Hop>) -> Result<Response> {
+    if let Err(e) = access::authorize(req, &rc.env, &rc.data, now_ms() / 1000) {
+        return match (which, e) {
+            (Read::Dashboard, CommonError::Unauthorized) if dashboard::wants_html(req) => {
+                dashboard::signin(401, "")
+            }
+            (_, e) => respond::error_response(&e),
+        };
     }
-    init.with_method(Method::Post)
-        .with_body(Some(row.to_string().into()));
-    let stored = store_stub(&rc.env)?
-        .fetch_with_request(Request::new_with_init(
-            &format!("https://store{}", store::INGEST_PATH),
-            &init,
-        )?)
-        .await?;
-    if stored.status_code() != 204 {
-        return respond::error_response(&CommonError::Internal);
+    match which {
+        Read::Query => read::query(req, &rc.env).await,
+        Read::Prometheus => read::prometheus(&rc.env).await,
+        Read::Dashboard => dashboard::page(req, &rc.env).await,
+        Read::Hops => read::hops(&rc.env, rc.param("id").map_or("", String::as_str)).await,
     }
-    respond::json(
-        202,
-        &serde_json::json!({ "accepted": 1, "request_id": event.request_id }),
-    )
-}
-
-/// Checks the admin secret, then relays `path` to the store.
-async fn admin_query(req: &Request, rc: &RouteContext<()>, path: String) -> Result<Response> {
-    if let Err(e) = require_admin(req, &rc.env) {
-        return respond::error_response(&e);
-    }
-    let resp = store_stub(&rc.env)?
-        .fetch_with_str(&format!("https://store{path}"))
-        .await?;
-    Ok(resp)
-}
-
-/// The single metrics store. One instance is exact and enough for the skeleton's volume;
-/// sharding by time window is the analytics issue's work.
-fn store_stub(env: &Env) -> Result<worker::Stub> {
-    env.durable_object("METRICS_STORE")?
-        .id_from_name("global")?
-        .get_stub()
 }

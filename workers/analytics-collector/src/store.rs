@@ -1,25 +1,52 @@
-//! The `MetricsStore` Durable Object: the single writer of metric rows.
+//! The `MetricsStore` Durable Object: one per UTC day, the single owner of that day's minute
+//! and hour windows (and of its raw hops, kept 24 hours for `/v1/metrics/requests/:id`).
 //!
-//! A Durable Object processes one event at a time and each insert is one SQLite
-//! statement, so concurrent reports are all kept, with no read-modify-write to lose.
-//! Its internal paths are reachable only through the `METRICS_STORE` binding.
+//! Exactness: a Durable Object runs one request at a time, and [`MetricsStore::add`] applies
+//! a whole write as upserts (`n = n + excluded.n`) with no await between them, so they
+//! commit together and no concurrent report can lose another's update.
+//!
+//! Retention: an alarm is kept at the earliest expiry of what the store holds
+//! (`edge_core::analytics::window`); it deletes expired windows and re-arms, and once the
+//! day holds nothing it deletes the object's storage.
+//!
+//! Its paths are internal, reachable only through the `METRICS_STORE` binding.
+
+use std::cell::Cell;
 
 use edge_core::RequestId;
-use edge_glue::respond;
+use edge_core::analytics::cell::{CacheOutcome, ERROR_CLASS};
+use edge_core::analytics::query::Query;
+use edge_core::analytics::summary::{BucketRow, StoreAnswer};
+use edge_core::analytics::window::{Resolution, next_expiry};
+use edge_core::error::CommonError;
+use edge_glue::{now_ms, respond};
 use serde::{Deserialize, Serialize};
 use worker::{
     DurableObject, Env, Method, Request, Response, Result, SqlStorage, SqlStorageValue, State,
     durable_object,
 };
 
-/// Internal path: store one already-validated event (JSON body); answers 204.
-pub(crate) const INGEST_PATH: &str = "/ingest";
-/// Internal path: counts by worker.
-pub(crate) const SUMMARY_PATH: &str = "/summary";
+/// Internal path: add a [`Write`] (JSON body); answers 204.
+pub(crate) const ADD_PATH: &str = "/add";
+/// Internal path: answer a [`Query`] (JSON body) with a [`StoreAnswer`].
+pub(crate) const QUERY_PATH: &str = "/query";
 /// Internal path prefix: every hop of one request id (`/requests/<id>`).
 pub(crate) const REQUESTS_PATH: &str = "/requests/";
 
-const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS metrics (
+const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS agg (
+    res INTEGER NOT NULL,
+    window_start INTEGER NOT NULL,
+    worker TEXT NOT NULL,
+    status_class TEXT NOT NULL,
+    region TEXT NOT NULL,
+    country TEXT NOT NULL,
+    cache TEXT NOT NULL,
+    bucket INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    latency_sum REAL NOT NULL,
+    PRIMARY KEY (res, window_start, worker, status_class, region, country, cache, bucket)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     request_id TEXT NOT NULL,
     worker TEXT NOT NULL,
@@ -35,125 +62,376 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS metrics (
     priority TEXT,
     degraded INTEGER
 );
-CREATE INDEX IF NOT EXISTS metrics_by_request ON metrics(request_id);";
+CREATE INDEX IF NOT EXISTS events_by_request ON events(request_id);
+CREATE INDEX IF NOT EXISTS events_by_time ON events(ts_ms);";
 
-/// Columns added after the first schema, for stores created before them (each fails
-/// harmlessly, with "duplicate column", on a store that has it).
-const ADDED_COLUMNS: [&str; 4] = [
-    "ALTER TABLE metrics ADD COLUMN decision TEXT",
-    "ALTER TABLE metrics ADD COLUMN region TEXT",
-    "ALTER TABLE metrics ADD COLUMN priority TEXT",
-    "ALTER TABLE metrics ADD COLUMN degraded INTEGER",
-];
+const UPSERT: &str = "INSERT INTO agg
+    (res, window_start, worker, status_class, region, country, cache, bucket, n, latency_sum)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (res, window_start, worker, status_class, region, country, cache, bucket)
+    DO UPDATE SET n = n + excluded.n, latency_sum = latency_sum + excluded.latency_sum";
 
-/// A stored event as read back (the store's own columns, not re-validated).
+const INSERT_EVENT: &str = "INSERT INTO events
+    (request_id, worker, ts_ms, method, path, status, latency_ms, country, colo, decision,
+     region, priority, degraded)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+/// One cell's increment: `(res_ms, window_start, worker, status_class, region, country,
+/// cache, bucket, n, latency_sum)`.
+pub(crate) type CellRow = (
+    u64,
+    u64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    u16,
+    u64,
+    f64,
+);
+
+/// A stored hop, as written and read back (the store's own columns).
 #[derive(Debug, Serialize, Deserialize)]
-struct Row {
-    request_id: String,
-    worker: String,
-    ts_ms: i64,
-    method: String,
-    path: String,
-    status: i64,
-    latency_ms: f64,
-    country: Option<String>,
-    colo: Option<String>,
-    decision: Option<String>,
-    region: Option<String>,
-    priority: Option<String>,
+pub(crate) struct Row {
+    pub(crate) request_id: String,
+    pub(crate) worker: String,
+    pub(crate) ts_ms: i64,
+    pub(crate) method: String,
+    pub(crate) path: String,
+    pub(crate) status: i64,
+    pub(crate) latency_ms: f64,
+    pub(crate) country: Option<String>,
+    pub(crate) colo: Option<String>,
+    pub(crate) decision: Option<String>,
+    pub(crate) region: Option<String>,
+    pub(crate) priority: Option<String>,
     /// 0 or 1 (SQLite has no boolean).
-    degraded: Option<i64>,
+    pub(crate) degraded: Option<i64>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-struct WorkerCount {
-    worker: String,
-    count: i64,
+/// One write: cell increments and the raw hops still inside minute retention.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct Write {
+    pub(crate) cells: Vec<CellRow>,
+    pub(crate) events: Vec<Row>,
 }
 
-/// Durable Object (SQLite storage) holding every metric row.
+#[derive(Deserialize)]
+struct Oldest {
+    oldest: Option<i64>,
+}
+
+/// Durable Object (SQLite storage) owning one UTC day of windows.
 #[durable_object]
 pub struct MetricsStore {
+    state: State,
     sql: SqlStorage,
+    /// Whether the schema exists in this instance's storage.
+    ready: Cell<bool>,
+    /// The alarm as last read or set by this instance (`None`: not known yet).
+    alarm_ms: Cell<Option<u64>>,
 }
 
 impl DurableObject for MetricsStore {
     fn new(state: State, _env: Env) -> Self {
         let sql = state.storage().sql();
-        // The schema statement is idempotent; if it failed, every later query reports it.
-        let _ = sql.exec(SCHEMA, None);
-        for column in ADDED_COLUMNS {
-            let _ = sql.exec(column, None);
+        Self {
+            state,
+            sql,
+            ready: Cell::new(false),
+            alarm_ms: Cell::new(None),
         }
-        Self { sql }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         let path = req.path();
         match (req.method(), path.as_str()) {
-            (Method::Post, INGEST_PATH) => {
-                let row: Row = req.json().await?;
-                self.insert(row)?;
+            (Method::Post, ADD_PATH) => {
+                let write: Write = req.json().await?;
+                self.add(&write)?;
+                self.arm_alarm(&write.cells).await?;
                 Ok(Response::empty()?.with_status(204))
             }
-            (Method::Get, SUMMARY_PATH) => {
-                let by_worker: Vec<WorkerCount> = self
-                    .sql
-                    .exec(
-                        "SELECT worker, COUNT(*) AS count FROM metrics GROUP BY worker ORDER BY worker",
-                        None,
-                    )?
-                    .to_array()?;
-                let total: i64 = by_worker.iter().map(|w| w.count).sum();
-                respond::json(
-                    200,
-                    &serde_json::json!({ "total": total, "by_worker": by_worker }),
-                )
+            (Method::Post, QUERY_PATH) => {
+                let query: Query = req.json().await?;
+                respond::json(200, &self.query(&query)?)
             }
             (Method::Get, p) if p.starts_with(REQUESTS_PATH) => {
                 let Some(id) = RequestId::parse(&p[REQUESTS_PATH.len()..]) else {
-                    return respond::error_response(&edge_core::error::CommonError::NotFound);
+                    return respond::error_response(&CommonError::NotFound);
                 };
-                let hops: Vec<Row> = self
-                    .sql
-                    .exec(
-                        "SELECT request_id, worker, ts_ms, method, path, status, latency_ms, country, colo,
-                                decision, region, priority, degraded
-                         FROM metrics WHERE request_id = ? ORDER BY seq",
-                        vec![SqlStorageValue::from(id.as_str().to_owned())],
-                    )?
-                    .to_array()?;
-                respond::json(200, &serde_json::json!({ "request_id": id, "hops": hops }))
+                respond::json(200, &self.hops(&id)?)
             }
-            _ => respond::error_response(&edge_core::error::CommonError::NotFound),
+            _ => respond::error_response(&CommonError::NotFound),
+        }
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        if !self.has_schema()? {
+            return Response::empty();
+        }
+        let now = now_ms();
+        for res in Resolution::ALL {
+            self.sql.exec(
+                "DELETE FROM agg WHERE res = ? AND window_start < ?",
+                vec![int(res.width_ms())?, int(res.expired_before(now))?],
+            )?;
+        }
+        // Raw hops are kept as long as their minute window.
+        self.sql.exec(
+            "DELETE FROM events WHERE ts_ms < ?",
+            vec![int(Resolution::Minute.expired_before(now))?],
+        )?;
+        self.alarm_ms.set(None);
+        match self.next_expiry()? {
+            Some(at) => self.set_alarm(at).await?,
+            None => {
+                // Nothing left of this day: free the object's storage entirely.
+                self.state.storage().delete_all().await?;
+                self.ready.set(false);
+            }
+        }
+        Response::empty()
+    }
+}
+
+fn int(v: u64) -> Result<SqlStorageValue> {
+    SqlStorageValue::try_from_i64(i64::try_from(v).map_err(|e| e.to_string())?)
+}
+
+impl MetricsStore {
+    fn ensure_schema(&self) -> Result<()> {
+        if !self.ready.get() {
+            self.sql.exec(SCHEMA, None)?;
+            self.ready.set(true);
+        }
+        Ok(())
+    }
+
+    /// Whether the schema exists, without creating it (reads must not make storage).
+    fn has_schema(&self) -> Result<bool> {
+        if self.ready.get() {
+            return Ok(true);
+        }
+        #[derive(Deserialize)]
+        struct Count {
+            n: i64,
+        }
+        let found: Vec<Count> = self
+            .sql
+            .exec(
+                "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'agg'",
+                None,
+            )?
+            .to_array()?;
+        let exists = found.first().is_some_and(|c| c.n > 0);
+        self.ready.set(exists);
+        Ok(exists)
+    }
+
+    /// Applies a write: no await, so all of it commits together.
+    fn add(&self, write: &Write) -> Result<()> {
+        self.ensure_schema()?;
+        for (res, start, worker, class, region, country, cache, bucket, n, sum) in &write.cells {
+            self.sql.exec(
+                UPSERT,
+                vec![
+                    int(*res)?,
+                    int(*start)?,
+                    worker.as_str().into(),
+                    class.as_str().into(),
+                    region.as_str().into(),
+                    country.as_str().into(),
+                    cache.as_str().into(),
+                    i64::from(*bucket).into(),
+                    int(*n)?,
+                    (*sum).into(),
+                ],
+            )?;
+        }
+        let opt = |v: &Option<String>| v.clone().map_or(SqlStorageValue::Null, Into::into);
+        for e in &write.events {
+            self.sql.exec(
+                INSERT_EVENT,
+                vec![
+                    e.request_id.as_str().into(),
+                    e.worker.as_str().into(),
+                    SqlStorageValue::try_from_i64(e.ts_ms)?,
+                    e.method.as_str().into(),
+                    e.path.as_str().into(),
+                    e.status.into(),
+                    e.latency_ms.into(),
+                    opt(&e.country),
+                    opt(&e.colo),
+                    opt(&e.decision),
+                    opt(&e.region),
+                    opt(&e.priority),
+                    e.degraded.map_or(SqlStorageValue::Null, Into::into),
+                ],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Keeps the alarm at or before the earliest expiry of what `cells` added.
+    async fn arm_alarm(&self, cells: &[CellRow]) -> Result<()> {
+        let added = cells
+            .iter()
+            .filter_map(|c| {
+                let res = Resolution::ALL.into_iter().find(|r| r.width_ms() == c.0)?;
+                Some(res.expires_at(c.1))
+            })
+            .min();
+        let Some(added) = added else { return Ok(()) };
+        let current = match self.alarm_ms.get() {
+            Some(at) => Some(at),
+            None => self
+                .state
+                .storage()
+                .get_alarm()
+                .await?
+                .and_then(|at| u64::try_from(at).ok()),
+        };
+        match current {
+            Some(at) if at <= added => self.alarm_ms.set(Some(at)),
+            _ => self.set_alarm(added).await?,
+        }
+        Ok(())
+    }
+
+    async fn set_alarm(&self, at_ms: u64) -> Result<()> {
+        let at = i64::try_from(at_ms).map_err(|e| e.to_string())?;
+        self.state.storage().set_alarm(at).await?;
+        self.alarm_ms.set(Some(at_ms));
+        Ok(())
+    }
+
+    fn next_expiry(&self) -> Result<Option<u64>> {
+        let mut oldest = Vec::new();
+        for res in Resolution::ALL {
+            let row: Vec<Oldest> = self
+                .sql
+                .exec(
+                    "SELECT MIN(window_start) AS oldest FROM agg WHERE res = ?",
+                    vec![int(res.width_ms())?],
+                )?
+                .to_array()?;
+            let start = row
+                .first()
+                .and_then(|o| o.oldest)
+                .and_then(|s| u64::try_from(s).ok());
+            oldest.push((res, start));
+        }
+        Ok(next_expiry(&oldest))
+    }
+
+    fn query(&self, q: &Query) -> Result<StoreAnswer> {
+        if !self.has_schema()? {
+            return Ok(StoreAnswer::default());
+        }
+        let rows: Vec<BucketRow> = self
+            .sql
+            .exec(&query_sql(q), query_params(q)?)?
+            .to_array::<RawBucketRow>()?
+            .into_iter()
+            .map(|r| r.into_row(q.group_by.len()))
+            .collect();
+        Ok(StoreAnswer::from_rows(&rows, q))
+    }
+
+    fn hops(&self, id: &RequestId) -> Result<Vec<Row>> {
+        if !self.has_schema()? {
+            return Ok(Vec::new());
+        }
+        self.sql
+            .exec(
+                "SELECT request_id, worker, ts_ms, method, path, status, latency_ms, country, colo,
+                        decision, region, priority, degraded
+                 FROM events WHERE request_id = ? ORDER BY seq",
+                vec![id.as_str().into()],
+            )?
+            .to_array()
+    }
+}
+
+/// A row as SQLite returns it: up to three group columns.
+#[derive(Deserialize)]
+struct RawBucketRow {
+    window_start: i64,
+    g0: String,
+    g1: String,
+    g2: String,
+    bucket: i64,
+    n: i64,
+    latency_sum: f64,
+    errors: i64,
+    cache_hits: i64,
+    cache_lookups: i64,
+}
+
+impl RawBucketRow {
+    /// The core's row, keeping the first `dims` group columns.
+    fn into_row(self, dims: usize) -> BucketRow {
+        let u = |v: i64| u64::try_from(v).unwrap_or(0);
+        let mut group = vec![self.g0, self.g1, self.g2];
+        group.truncate(dims);
+        BucketRow {
+            window_start: u(self.window_start),
+            group,
+            bucket: u16::try_from(self.bucket).unwrap_or(u16::MAX),
+            n: u(self.n),
+            latency_sum: self.latency_sum,
+            errors: u(self.errors),
+            cache_hits: u(self.cache_hits),
+            cache_lookups: u(self.cache_lookups),
         }
     }
 }
 
-impl MetricsStore {
-    fn insert(&self, row: Row) -> Result<()> {
-        let opt = |v: Option<String>| v.map_or(SqlStorageValue::Null, SqlStorageValue::from);
-        self.sql.exec(
-            "INSERT INTO metrics
-               (request_id, worker, ts_ms, method, path, status, latency_ms, country, colo, decision,
-                region, priority, degraded)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            vec![
-                row.request_id.into(),
-                row.worker.into(),
-                SqlStorageValue::try_from_i64(row.ts_ms)?,
-                row.method.into(),
-                row.path.into(),
-                row.status.into(),
-                row.latency_ms.into(),
-                opt(row.country),
-                opt(row.colo),
-                opt(row.decision),
-                opt(row.region),
-                opt(row.priority),
-                row.degraded.map_or(SqlStorageValue::Null, SqlStorageValue::from),
-            ],
-        )?;
-        Ok(())
+/// `'a','b'` from constant spellings (never from input).
+fn sql_list(items: &[&str]) -> String {
+    items
+        .iter()
+        .map(|i| format!("'{i}'"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The query's SQL. Column names come from `Dimension::as_str`, a closed set, never from
+/// input; values are bound parameters.
+fn query_sql(q: &Query) -> String {
+    let group = |i: usize| q.group_by.get(i).map_or("''", |d| d.as_str());
+    format!(
+        "SELECT window_start, {} AS g0, {} AS g1, {} AS g2, bucket,
+                SUM(n) AS n, SUM(latency_sum) AS latency_sum,
+                SUM(CASE WHEN status_class = '{ERROR_CLASS}' THEN n ELSE 0 END) AS errors,
+                SUM(CASE WHEN cache IN ({}) THEN n ELSE 0 END) AS cache_hits,
+                SUM(CASE WHEN cache IN ({}) THEN n ELSE 0 END) AS cache_lookups
+         FROM agg
+         WHERE res = ? AND window_start >= ? AND window_start < ?{}
+         GROUP BY window_start, g0, g1, g2, bucket",
+        group(0),
+        group(1),
+        group(2),
+        sql_list(&CacheOutcome::HITS),
+        sql_list(&CacheOutcome::LOOKUPS),
+        if q.worker.is_some() {
+            " AND worker = ?"
+        } else {
+            ""
+        },
+    )
+}
+
+fn query_params(q: &Query) -> Result<Vec<SqlStorageValue>> {
+    let mut params = vec![
+        int(q.resolution.width_ms())?,
+        int(q.from_ms)?,
+        int(q.to_ms)?,
+    ];
+    if let Some(w) = q.worker {
+        params.push(w.as_str().into());
     }
+    Ok(params)
 }

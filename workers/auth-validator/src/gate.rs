@@ -8,7 +8,9 @@
 //! 6. the caller's rate limit, exact, in a Durable Object (429);
 //! 7. the body, read under the limit on its actual bytes, JSON checked when JSON (413 / 400);
 //! 8. forwarding to cache-manager with the client's `x-auth-*` headers removed and the
-//!    verified identity's headers set.
+//!    verified identity's headers set; `/api/v1/analytics/edge/…` (the edge's own analytics,
+//!    `analytics:read`) goes to analytics-collector instead, with the identity sealed
+//!    (`edge_core::signed::seal`) because that worker can also be reached directly.
 //!
 //! The body is read only after the caller is known, so anonymous clients cannot make the
 //! edge buffer 10 MB. Every outcome is recorded as the hop's decision for analytics.
@@ -20,9 +22,12 @@ use edge_core::auth::credentials::Credential;
 use edge_core::auth::identity::{self, AuthMethod, Identity};
 use edge_core::auth::rate_limit::{RateDecision, RateLimited};
 use edge_core::auth::request_policy::{self, BodyRule, RequestError, RequestHead};
+use edge_core::signed::seal;
+use edge_glue::admin::ADMIN_SECRET;
 use edge_glue::body::{self, BodyError};
 use edge_glue::hop::{self, Destination, NextHopBinding};
-use edge_glue::{Hop, health, now_ms, respond};
+use edge_glue::metrics::ANALYTICS_BINDING;
+use edge_glue::{Hop, config, health, now_ms, respond};
 use worker::js_sys::Uint8Array;
 use worker::wasm_bindgen::JsValue;
 use worker::{Env, Headers, Request, Response};
@@ -36,6 +41,9 @@ pub(crate) const NEXT: NextHopBinding = NextHopBinding {
     binding: "CACHE",
     worker: ServiceName::CacheManager,
 };
+
+/// The edge's own analytics, answered by analytics-collector rather than the origin.
+pub(crate) const EDGE_ANALYTICS_PREFIX: &str = "/api/v1/analytics/edge/";
 
 /// Runs the gate for `req`; see the module docs.
 pub(crate) async fn admit(
@@ -161,6 +169,23 @@ async fn forward(
     for (name, value) in identity.map(Identity::headers).unwrap_or_default() {
         headers.set(name, &value)?;
     }
+    let path = req.path();
+    let binding = match identity {
+        Some(id) if path.starts_with(EDGE_ANALYTICS_PREFIX) => {
+            let secret = config::required_string(env, ADMIN_SECRET)?;
+            let permissions = id.permissions.join(" ");
+            let sealed = seal::Sealed {
+                request_id: hop.request_id.as_str(),
+                method: &req.inner().method(),
+                path: &path,
+                subject: &id.subject,
+                permissions: &permissions,
+            };
+            headers.set(seal::HEADER, &seal::seal(&secret, &sealed, now_ms() / 1000))?;
+            ANALYTICS_BINDING
+        }
+        _ => NEXT.binding,
+    };
     let body = body.map(|b| JsValue::from(Uint8Array::from(b.as_slice())));
     let url = req.url()?;
     let fwd = hop::forwarded_request_with(
@@ -172,7 +197,7 @@ async fn forward(
         body,
     )?;
     let timeout_ms = hop::upstream_timeout_ms(env)?;
-    Ok(hop::call_service(env, NEXT.binding, fwd, timeout_ms).await?)
+    Ok(hop::call_service(env, binding, fwd, timeout_ms).await?)
 }
 
 /// The error response for `rejection`, recorded as the hop's decision.

@@ -140,12 +140,16 @@ pub struct ItemResult {
     /// Why not, when it was not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorDetail>,
+    /// The HTTP status of that error (0 when accepted).
+    #[serde(skip)]
+    pub status: u16,
 }
 
 /// The response to a batch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BatchReport {
-    /// Set (`invalid_batch`) only when no item was accepted.
+    /// Set only when no item was accepted: `invalid_batch` naming the first failing field,
+    /// or the storage error when that is why.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorDetail>,
     /// Items stored.
@@ -160,38 +164,68 @@ impl BatchReport {
     /// The report of a validated batch (before it is stored).
     #[must_use]
     pub fn new(items: &[Result<MetricEvent, MetricError>]) -> Self {
-        let results: Vec<ItemResult> = items
+        let results = items
             .iter()
             .enumerate()
             .map(|(index, r)| ItemResult {
                 index,
                 accepted: r.is_ok(),
                 error: r.as_ref().err().map(|e| ErrorBody::from_error(e).error),
+                status: r.as_ref().err().map_or(0, HttpError::status),
             })
             .collect();
-        let accepted = results.iter().filter(|r| r.accepted).count();
-        let rejected = results.len() - accepted;
-        let error = (accepted == 0).then(|| ErrorDetail {
-            code: "invalid_batch",
-            message: "no item in the batch is valid".to_owned(),
-            field: results
-                .iter()
-                .find_map(|r| r.error.as_ref().and_then(|e| e.field.clone())),
-        });
-        Self {
-            error,
-            accepted,
-            rejected,
+        let mut report = Self {
+            error: None,
+            accepted: 0,
+            rejected: 0,
             results,
+        };
+        report.tally();
+        report
+    }
+
+    /// Marks the valid item at `index` as not stored because of `err` (its store could not
+    /// take the write).
+    pub fn refuse(&mut self, index: usize, err: &(impl HttpError + ?Sized)) {
+        if let Some(r) = self.results.get_mut(index).filter(|r| r.accepted) {
+            r.accepted = false;
+            r.error = Some(ErrorBody::from_error(err).error);
+            r.status = err.status();
+            self.tally();
         }
     }
 
-    /// 202 when all were accepted, 207 when some, 400 when none.
+    fn tally(&mut self) {
+        self.accepted = self.results.iter().filter(|r| r.accepted).count();
+        self.rejected = self.results.len() - self.accepted;
+        self.error = if self.accepted > 0 {
+            None
+        } else if let Some(server) = self.results.iter().find(|r| r.status >= 500) {
+            server.error.clone()
+        } else {
+            Some(ErrorDetail {
+                code: "invalid_batch",
+                message: "no item in the batch is valid".to_owned(),
+                field: self
+                    .results
+                    .iter()
+                    .find_map(|r| r.error.as_ref().and_then(|e| e.field.clone())),
+            })
+        };
+    }
+
+    /// 202 when all were accepted, 207 when some; when none, the storage error's status
+    /// if that is why (so the sender retries), else 400.
     #[must_use]
     pub fn status(&self) -> u16 {
         match (self.accepted, self.rejected) {
             (_, 0) => 202,
-            (0, _) => 400,
+            (0, _) => self
+                .results
+                .iter()
+                .map(|r| r.status)
+                .find(|&s| s >= 500)
+                .unwrap_or(400),
             _ => 207,
         }
     }
@@ -285,11 +319,15 @@ mod tests {
             (error.code, error.field.as_deref()),
             ("invalid_batch", Some("latency_ms"))
         );
-        let all_good = BatchReport::new(&[Ok(MetricEvent::from_object(
+        let mut all_good = BatchReport::new(&[Ok(MetricEvent::from_object(
             ev("y").as_object().expect("obj"),
         )
         .expect("ok"))]);
         assert_eq!(all_good.status(), 202);
+        // Its store failing turns it into the storage error, so the sender retries.
+        all_good.refuse(0, &crate::error::CommonError::UpstreamUnavailable);
+        assert_eq!((all_good.status(), all_good.accepted), (503, 0));
+        assert_eq!(all_good.error.map(|e| e.code), Some("upstream_unavailable"));
     }
 
     #[test]

@@ -1,0 +1,158 @@
+//! `POST /v1/metrics`: one event or a batch, validated item by item
+//! (`edge_core::analytics::ingest`), written to Analytics Engine, and added to the stores of
+//! the UTC days they fall in, one store write per day.
+//!
+//! Nothing is acknowledged before it is stored: the response is sent after every day's
+//! store has answered. A day's write is all-or-nothing, so when a store fails only the
+//! items of that day are reported as not stored (503 `upstream_unavailable` per item, or
+//! for a single event), and resending exactly those cannot double count.
+
+use std::collections::BTreeMap;
+
+use edge_core::analytics::cell::Cells;
+use edge_core::analytics::engine::DataPoint;
+use edge_core::analytics::ingest::{BatchReport, Ingest, MAX_BODY_BYTES};
+use edge_core::analytics::window::{Resolution, day_of};
+use edge_core::error::CommonError;
+use edge_core::{MetricError, MetricEvent};
+use edge_glue::body::{self, BodyError};
+use edge_glue::{Hop, now_ms, respond};
+use worker::{
+    AnalyticsEngineDataPointBuilder, AnalyticsEngineDataset, Env, Request, Response, Result,
+    RouteContext, console_warn,
+};
+
+use crate::store::{Row, Write};
+use crate::stores;
+
+/// The Analytics Engine binding.
+const AE_BINDING: &str = "METRICS_AE";
+
+/// Handles an ingest request.
+pub(crate) async fn ingest(mut req: Request, rc: RouteContext<Hop>) -> Result<Response> {
+    let bytes = match body::read_limited(&mut req, MAX_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge(e)) => return respond::error_response(&e),
+        Err(BodyError::Read(_)) => return respond::error_response(&MetricError::Malformed),
+    };
+    let now = now_ms();
+    let parsed = match Ingest::parse(&bytes, now) {
+        Ok(p) => p,
+        Err(e) => return respond::error_response(&e),
+    };
+    let failed_days = store(&rc.env, &parsed.accepted(), now).await;
+    let stored = |e: &MetricEvent| !failed_days.contains(&day_of(e.ts_ms));
+    let accepted: Vec<&MetricEvent> = parsed
+        .accepted()
+        .into_iter()
+        .filter(|e| stored(e))
+        .collect();
+    write_engine(&rc.env, &accepted);
+    match &parsed {
+        Ingest::Single(event) if stored(event) => respond::json(
+            202,
+            &serde_json::json!({ "accepted": 1, "request_id": event.request_id }),
+        ),
+        Ingest::Single(_) => respond::error_response(&CommonError::UpstreamUnavailable),
+        Ingest::Batch(items) => {
+            let mut report = BatchReport::new(items);
+            for (index, item) in items.iter().enumerate() {
+                if item.as_ref().is_ok_and(|e| !stored(e)) {
+                    report.refuse(index, &CommonError::UpstreamUnavailable);
+                }
+            }
+            respond::json(report.status(), &report)
+        }
+    }
+}
+
+/// Adds `events` to their days' stores, concurrently, one write per day; returns the days
+/// whose store failed (nothing of those was stored).
+async fn store(env: &Env, events: &[&MetricEvent], now: u64) -> Vec<u64> {
+    let mut days: BTreeMap<u64, (Cells, Vec<Row>)> = BTreeMap::new();
+    for event in events {
+        let (cells, rows) = days.entry(day_of(event.ts_ms)).or_default();
+        // Already validated against `now`, so it counts in at least one window.
+        if cells.add(event, now).is_err() {
+            continue;
+        }
+        let minute = Resolution::Minute;
+        if minute.expires_at(minute.window_start(event.ts_ms)) > now {
+            rows.push(row(event));
+        }
+    }
+    let writes = days.into_iter().map(|(day, (cells, events))| {
+        let write = Write {
+            cells: cells
+                .0
+                .into_iter()
+                .map(|(k, c)| {
+                    (
+                        k.res.width_ms(),
+                        k.window_start,
+                        k.worker.to_owned(),
+                        k.status_class.to_owned(),
+                        k.region,
+                        k.country,
+                        k.cache.as_str().to_owned(),
+                        k.bucket,
+                        c.n,
+                        c.latency_sum,
+                    )
+                })
+                .collect(),
+            events,
+        };
+        async move {
+            let result = stores::add(env, day, &write).await;
+            if let Err(e) = &result {
+                console_warn!("metrics store write for day {day} failed: {e}");
+            }
+            result.err().map(|_| day)
+        }
+    });
+    futures::future::join_all(writes)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// The store's row of an event (`degraded` as 0/1, SQLite having no boolean).
+fn row(e: &MetricEvent) -> Row {
+    Row {
+        request_id: e.request_id.as_str().to_owned(),
+        worker: e.worker.as_str().to_owned(),
+        ts_ms: i64::try_from(e.ts_ms).unwrap_or(i64::MAX),
+        method: e.method.clone(),
+        path: e.path.clone(),
+        status: i64::from(e.status),
+        latency_ms: e.latency_ms,
+        country: e.country.clone(),
+        colo: e.colo.clone(),
+        decision: e.decision.clone(),
+        region: e.region.clone(),
+        priority: e.priority.clone(),
+        degraded: e.degraded.map(i64::from),
+    }
+}
+
+/// Writes one Analytics Engine data point per event. Analytics Engine is the sampled,
+/// long-term view; the stores are the exact one, so a failed write is logged and skipped.
+fn write_engine(env: &Env, events: &[&MetricEvent]) {
+    let Ok(dataset) = env.get_binding::<AnalyticsEngineDataset>(AE_BINDING) else {
+        return;
+    };
+    for event in events {
+        let point = DataPoint::of(event);
+        let written = AnalyticsEngineDataPointBuilder::new()
+            .indexes([point.index])
+            .blobs(point.blobs)
+            .doubles(point.doubles)
+            .write_to(&dataset);
+        if let Err(e) = written {
+            console_warn!("analytics engine write failed: {e}");
+            return;
+        }
+    }
+}

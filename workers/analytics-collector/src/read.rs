@@ -1,0 +1,121 @@
+//! The read side: the query API, the Prometheus scrape and one request's hops. Every
+//! endpoint here is behind [`access::authorize`](crate::access::authorize).
+
+use edge_core::RequestId;
+use edge_core::ServiceName;
+use edge_core::analytics::prometheus::{CONTENT_TYPE, Exposition};
+use edge_core::analytics::query::{Dimension, Query};
+use edge_core::analytics::summary::{QueryResult, Stats};
+use edge_core::analytics::window::{DAY_MS, Resolution, day_of};
+use edge_glue::{now_ms, respond};
+use worker::{Env, Request, Response, Result};
+
+use crate::stores;
+
+/// The query's decoded parameters.
+pub(crate) fn pairs(req: &Request) -> Result<Vec<(String, String)>> {
+    Ok(req
+        .url()?
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect())
+}
+
+/// `GET …/query`: the query API (see `edge_core::analytics::query::Query::parse`).
+pub(crate) async fn query(req: &Request, env: &Env) -> Result<Response> {
+    let query = match Query::parse(&pairs(req)?, now_ms()) {
+        Ok(q) => q,
+        Err(e) => return respond::error_response(&e),
+    };
+    respond::json(200, &stores::query(env, &query).await?)
+}
+
+/// Totals since 00:00 UTC today, grouped by `group_by`, for one worker or all.
+async fn today(
+    env: &Env,
+    now: u64,
+    group_by: Vec<Dimension>,
+    worker: Option<ServiceName>,
+) -> Result<QueryResult> {
+    let hour = Resolution::Hour;
+    let query = Query {
+        resolution: hour,
+        from_ms: day_of(now) * DAY_MS,
+        to_ms: hour.window_start(now) + hour.width_ms(),
+        group_by,
+        worker,
+        series: false,
+    };
+    stores::query(env, &query).await
+}
+
+/// Groups whose every value is known (a metric without a region has no region series).
+fn labelled(result: QueryResult) -> Vec<Stats> {
+    result
+        .totals
+        .into_iter()
+        .filter(|s| s.group.values().all(|v| !v.is_empty()))
+        .collect()
+}
+
+/// `GET …/metrics`: the Prometheus text exposition of today's totals.
+pub(crate) async fn prometheus(env: &Env) -> Result<Response> {
+    use Dimension::{Cache, Country, Region, StatusClass, Worker};
+    let now = now_ms();
+    let (by_status, by_worker, cache, regions, countries) = futures::try_join!(
+        today(env, now, vec![Worker, StatusClass], None),
+        today(env, now, vec![Worker], None),
+        today(env, now, vec![Cache], Some(ServiceName::CacheManager)),
+        today(env, now, vec![Region], Some(ServiceName::VoiceRouter)),
+        today(env, now, vec![Worker, Country], None),
+    )?;
+    let mut e = Exposition::default();
+    let requests = |s: &Stats| s.requests;
+    e.counter(
+        "edge_requests_total",
+        "Requests seen by each worker, by status class, since 00:00 UTC.",
+        &labelled(by_status),
+        &[],
+        requests,
+    );
+    e.latency_summary(
+        "edge_request_latency_ms",
+        "Time spent in each worker's hop, milliseconds, since 00:00 UTC.",
+        &by_worker.totals,
+    );
+    e.counter(
+        "edge_cache_requests_total",
+        "cache-manager answers by cache outcome, since 00:00 UTC.",
+        &labelled(cache),
+        &[("cache", "outcome")],
+        requests,
+    );
+    e.counter(
+        "edge_routed_requests_total",
+        "voice-router requests by target region, since 00:00 UTC.",
+        &labelled(regions),
+        &[],
+        requests,
+    );
+    e.counter(
+        "edge_requests_by_country_total",
+        "Requests seen by each worker, by client country, since 00:00 UTC.",
+        &labelled(countries),
+        &[],
+        requests,
+    );
+    let resp = Response::ok(e.finish())?;
+    resp.headers().set("content-type", CONTENT_TYPE)?;
+    Ok(resp)
+}
+
+/// `GET /v1/metrics/requests/:id`: every stored hop of one request (raw hops are kept for
+/// 24 hours, so at most two days are asked).
+pub(crate) async fn hops(env: &Env, id: &str) -> Result<Response> {
+    let Some(id) = RequestId::parse(id) else {
+        return respond::error_response(&edge_core::error::CommonError::NotFound);
+    };
+    let today = day_of(now_ms());
+    let hops = stores::hops(env, &id, &[today.saturating_sub(1), today]).await?;
+    respond::json(200, &serde_json::json!({ "request_id": id, "hops": hops }))
+}
