@@ -14,17 +14,6 @@ use edge_glue::admin::ADMIN_SECRET;
 use edge_glue::{Hop, config};
 use worker::{Env, Request};
 
-/// How a reader proved access.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Reader {
-    /// The admin secret, as a bearer token.
-    Admin,
-    /// The dashboard's sign-in cookie.
-    Session,
-    /// An identity sealed by auth-validator.
-    Identity,
-}
-
 /// The value of cookie `name` in a `Cookie` header.
 pub(crate) fn cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
     header.split(';').find_map(|pair| {
@@ -43,14 +32,11 @@ pub(crate) fn authorize(
     env: &Env,
     hop: &Hop,
     now_s: u64,
-) -> Result<Reader, CommonError> {
+) -> Result<(), CommonError> {
     let secret = config::required_string(env, ADMIN_SECRET)?;
     admin::check_configured(&secret)?;
     let header = |name: &str| req.headers().get(name).ok().flatten();
-    if let Some(authorization) = header("authorization") {
-        admin::authorize(Some(&authorization), &secret)?;
-        return Ok(Reader::Admin);
-    }
+    // A sealed request carries the caller's own credential too: the seal decides.
     if let Some(value) = header(seal::HEADER) {
         let (subject, permissions) = (
             header("x-auth-user-id").unwrap_or_default(),
@@ -66,17 +52,21 @@ pub(crate) fn authorize(
             permissions: &permissions,
         };
         return if seal::verify(&secret, &sealed, &value, now_s) {
-            Ok(Reader::Identity)
+            Ok(())
         } else {
             Err(CommonError::Unauthorized)
         };
+    }
+    if let Some(authorization) = header("authorization") {
+        admin::authorize(Some(&authorization), &secret)?;
+        return Ok(());
     }
     let signed_in = header("cookie")
         .as_deref()
         .and_then(|c| cookie(c, session::COOKIE).map(|v| session::verify(&secret, v, now_s)))
         .unwrap_or(false);
     if signed_in {
-        Ok(Reader::Session)
+        Ok(())
     } else {
         Err(CommonError::Unauthorized)
     }
