@@ -21,9 +21,11 @@ use edge_core::analytics::window::{Resolution, next_expiry};
 use edge_core::error::CommonError;
 use edge_glue::{now_ms, respond};
 use serde::{Deserialize, Serialize};
+use worker::js_sys;
+use worker::wasm_bindgen::JsValue;
 use worker::{
-    DurableObject, Env, Method, Request, Response, Result, SqlStorage, SqlStorageValue, State,
-    durable_object,
+    DurableObject, Env, Method, Request, Response, Result, ScheduledTime, SqlStorage,
+    SqlStorageValue, State, durable_object,
 };
 
 /// Internal path: add a [`Write`] (JSON body); answers 204.
@@ -175,13 +177,13 @@ impl DurableObject for MetricsStore {
         for res in Resolution::ALL {
             self.sql.exec(
                 "DELETE FROM agg WHERE res = ? AND window_start < ?",
-                vec![int(res.width_ms())?, int(res.expired_before(now))?],
+                vec![int(res.width_ms())?, int(res.oldest_kept_start(now))?],
             )?;
         }
         // Raw hops are kept as long as their minute window.
         self.sql.exec(
             "DELETE FROM events WHERE ts_ms < ?",
-            vec![int(Resolution::Minute.expired_before(now))?],
+            vec![int(Resolution::Minute.oldest_kept_start(now))?],
         )?;
         self.alarm_ms.set(None);
         match self.next_expiry()? {
@@ -300,9 +302,13 @@ impl MetricsStore {
         Ok(())
     }
 
+    /// Sets the alarm at the absolute time `at_ms` (an `i64` would be an offset).
     async fn set_alarm(&self, at_ms: u64) -> Result<()> {
-        let at = i64::try_from(at_ms).map_err(|e| e.to_string())?;
-        self.state.storage().set_alarm(at).await?;
+        let at = js_sys::Date::new(&JsValue::from_f64(at_ms as f64));
+        self.state
+            .storage()
+            .set_alarm(ScheduledTime::new(at))
+            .await?;
         self.alarm_ms.set(Some(at_ms));
         Ok(())
     }

@@ -178,8 +178,9 @@ impl Query {
             None => Resolution::Hour,
         };
         let width = resolution.width_ms();
-        let oldest_kept = resolution.window_start(resolution.expired_before(now_ms) + width - 1);
-        let from_ms = resolution.window_start(from_ms).max(oldest_kept);
+        let from_ms = resolution
+            .window_start(from_ms)
+            .max(resolution.oldest_kept_start(now_ms));
         let to_ms = to_ms.div_ceil(width).saturating_mul(width);
         if to_ms <= from_ms {
             return Err(QueryError::Invalid {

@@ -81,6 +81,13 @@ impl Resolution {
             .saturating_add(self.retention_ms())
     }
 
+    /// The start of the oldest window still kept at `now_ms`: windows (and the events in
+    /// them) before it have expired.
+    #[must_use]
+    pub const fn oldest_kept_start(self, now_ms: u64) -> u64 {
+        self.window_start(self.expired_before(now_ms) + self.width_ms() - 1)
+    }
+
     /// Windows starting before this instant have expired at `now_ms`.
     #[must_use]
     pub const fn expired_before(self, now_ms: u64) -> u64 {
