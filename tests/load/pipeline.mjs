@@ -6,41 +6,11 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { keyPair, nowS, signJwt } from "../harness/jwt.mjs";
 import { freshSecret, startPipeline } from "../harness/pipeline.mjs";
+import { runScenario } from "./scenario.mjs";
 
 const TOTAL = Number(process.argv[2] ?? 2000);
 const CONCURRENCY = Number(process.argv[3] ?? 32);
-const TIME_CAP_MS = 60_000;
-
-const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-
-async function scenario(name, url, init = {}) {
-  const latencies = [];
-  const statuses = new Map();
-  let next = 0;
-  const deadline = Date.now() + TIME_CAP_MS;
-  const started = performance.now();
-  const worker = async () => {
-    while (next < TOTAL && Date.now() < deadline) {
-      next++;
-      const t0 = performance.now();
-      const r = await fetch(typeof url === "function" ? url(next) : url, init);
-      await r.arrayBuffer();
-      latencies.push(performance.now() - t0);
-      statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
-    }
-  };
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  const seconds = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  return {
-    scenario: name,
-    requests: latencies.length,
-    "req/s": Math.round(latencies.length / seconds),
-    "p50 ms": +percentile(latencies, 50).toFixed(2),
-    "p99 ms": +percentile(latencies, 99).toFixed(2),
-    statuses: Object.fromEntries(statuses),
-  };
-}
+const scenario = (name, url, init) => runScenario(name, url, init, { total: TOTAL, concurrency: CONCURRENCY });
 
 // The origin runs in its own process so it does not share this event loop.
 const here = path.dirname(fileURLToPath(import.meta.url));

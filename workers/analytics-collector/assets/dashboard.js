@@ -39,27 +39,30 @@
     return [...byName.entries()].map(([name, values]) => ({ name, values }));
   }
 
-  function chart(id, lines, { unit = "", fillZero = false, max } = {}) {
+  function chart(id, lines, { unit = "", fillZero = false, max, integer = false } = {}) {
     const host = document.getElementById(id);
     if (!lines.length) {
       host.append(el("p", { class: "empty" }, "No data in this range"));
       return;
     }
-    const W = 600, H = 200, L = 46, R = 8, T = 8, B = 22;
+    const W = 600, H = 220, L = 64, R = 10, T = 10, B = 28;
     const vals = lines.flatMap((l) => l.values).filter((v) => v !== null);
-    let top = max ?? Math.max(1, ...vals);
-    const step = Math.pow(10, Math.floor(Math.log10(top)));
-    top = max ?? Math.ceil(top / step) * step;
+    // Four gridlines at a "nice" step: 1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10^k.
+    const raw = Math.max(max ?? 0, ...vals, 1) / 4;
+    const mag = Math.pow(10, Math.floor(Math.log10(raw)));
+    let step = mag * [1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10].find((m) => m * mag >= raw);
+    if (integer) step = Math.ceil(step); // counts: whole gridlines
+    const top = max ?? step * 4;
     const x = (i) => L + (windows.length < 2 ? 0 : (i * (W - L - R)) / (windows.length - 1));
     const y = (v) => T + (H - T - B) * (1 - v / top);
     const svg = el("svg:svg", { viewBox: `0 0 ${W} ${H}`, role: "img" });
     for (let k = 0; k <= 4; k++) {
       const v = (top * k) / 4;
       svg.append(el("svg:line", { class: "grid", x1: L, x2: W - R, y1: y(v), y2: y(v) }));
-      svg.append(el("svg:text", { x: L - 4, y: y(v) + 4, "text-anchor": "end" }, (Number.isInteger(v) ? v : v.toFixed(1)) + unit));
+      svg.append(el("svg:text", { x: L - 6, y: y(v) + 5, "text-anchor": "end" }, +v.toFixed(2) + unit));
     }
     for (const i of [0, Math.floor((windows.length - 1) / 2), windows.length - 1]) {
-      svg.append(el("svg:text", { x: x(i), y: H - 6, "text-anchor": i === 0 ? "start" : i === windows.length - 1 ? "end" : "middle" }, time(windows[i])));
+      svg.append(el("svg:text", { x: x(i), y: H - 4, "text-anchor": i === 0 ? "start" : i === windows.length - 1 ? "end" : "middle" }, time(windows[i])));
     }
     const legend = el("div", { class: "legend" });
     lines.forEach((line, n) => {
@@ -94,7 +97,7 @@
   const cacheTotal = data.cache.totals[0];
   card("cache-hit-ratio", cacheTotal ? pct(cacheTotal.cache_hit_ratio) : "–");
 
-  chart("chart-requests", series(data.workers, "worker", (g) => g.requests), { fillZero: true });
+  chart("chart-requests", series(data.workers, "worker", (g) => g.requests), { fillZero: true, integer: true });
   chart("chart-errors", series(data.workers, "worker", (g) => g.error_rate * 100), { unit: "%" });
   const lat = data.workers.series.length ? series(data.workers, "worker", (g) => g.latency_ms).find((s) => s.name === data.worker) : null;
   chart(
@@ -103,7 +106,7 @@
     { unit: "ms" },
   );
   chart("chart-cache", series(data.cache, null, (g) => (g.cache_hit_ratio === null ? null : g.cache_hit_ratio * 100)).map((s) => ({ ...s, name: "hit ratio" })), { unit: "%", max: 100 });
-  chart("chart-regions", series(data.regions, "region", (g) => g.requests), { fillZero: true });
+  chart("chart-regions", series(data.regions, "region", (g) => g.requests), { fillZero: true, integer: true });
 
   const table = document.getElementById("regions-table");
   const routed = data.regions.totals.reduce((n, s) => n + s.requests, 0);

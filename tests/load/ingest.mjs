@@ -1,0 +1,47 @@
+// Load script for analytics-collector's ingest: real HTTP over loopback into workerd,
+// single events and batches, then the query API over what was ingested. Bounded in count
+// and time.
+//   scripts/bench ingest [requests=2000] [concurrency=32]
+import { freshSecret, startPipeline } from "../harness/pipeline.mjs";
+import { metricEvent } from "../harness/analytics.mjs";
+import { runScenario } from "./scenario.mjs";
+
+const TOTAL = Number(process.argv[2] ?? 2000);
+const CONCURRENCY = Number(process.argv[3] ?? 32);
+const WORKERS = ["auth-validator", "cache-manager", "voice-router", "chat-webhook"];
+
+const secret = freshSecret();
+const pipeline = await startPipeline({
+  originUrl: "http://127.0.0.1:9",
+  adminSecret: secret,
+  workerExtras: { "analytics-collector": { unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] } },
+});
+try {
+  const base = await pipeline.mf.unsafeGetDirectURL("analytics-collector");
+  const ingest = new URL("/v1/metrics", base);
+  let seq = 0;
+  const ev = () => {
+    const n = seq++;
+    return metricEvent({ worker: WORKERS[n % 4], request_id: `load-${n}`, latency_ms: n % 500, status: n % 50 ? 200 : 503 });
+  };
+  const post = (items) => () => ({
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(items === 1 ? ev() : Array.from({ length: items }, ev)),
+  });
+  const opts = (itemsPerRequest) => ({ total: TOTAL, concurrency: CONCURRENCY, itemsPerRequest });
+  const auth = { headers: { authorization: `Bearer ${secret}` } };
+  await runScenario("warm-up", ingest, post(1), opts(1));
+  const rows = [
+    await runScenario("GET /health (baseline)", new URL("/health", base), {}, opts()),
+    await runScenario("POST 1 event", ingest, post(1), opts(1)),
+    await runScenario("POST batch of 10", ingest, post(10), opts(10)),
+    await runScenario("POST batch of 100", ingest, post(100), { ...opts(100), total: Math.ceil(TOTAL / 4) }),
+    await runScenario("query: last hour by worker", new URL("/api/v1/analytics/edge/query?group_by=worker", base), auth, { ...opts(), total: Math.ceil(TOTAL / 4) }),
+    await runScenario("Prometheus scrape", new URL("/api/v1/analytics/edge/metrics", base), auth, { ...opts(), total: Math.ceil(TOTAL / 4) }),
+  ];
+  console.log(`${TOTAL} requests per scenario (batch of 100, queries: ${Math.ceil(TOTAL / 4)}), concurrency ${CONCURRENCY}, node ${process.version}; ${seq} events ingested`);
+  console.table(rows);
+} finally {
+  await pipeline.close();
+}
