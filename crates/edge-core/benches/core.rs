@@ -283,8 +283,88 @@ fn routing_decision(c: &mut Criterion) {
     });
 }
 
+/// What the collector does per ingest and per query: parse a batch, fold it into cells,
+/// and turn a window's buckets into percentiles.
+fn analytics(c: &mut Criterion) {
+    use edge_core::analytics::cell::Cells;
+    use edge_core::analytics::histogram::{bucket_of, percentiles};
+    use edge_core::analytics::ingest::Ingest;
+    use edge_core::analytics::query::{Dimension, Query};
+    use edge_core::analytics::summary::{BucketRow, QueryResult, StoreAnswer};
+    use edge_core::analytics::window::Resolution;
+
+    let now = 1_795_435_200_000u64;
+    let event = |i: u64| {
+        format!(
+            r#"{{"worker":"voice-router","request_id":"req-{i}","ts_ms":{now},"method":"GET","path":"/api/v1/agents","status":200,"latency_ms":{},"country":"DE","colo":"FRA","region":"eu-west-1","priority":"realtime","degraded":false}}"#,
+            i % 700
+        )
+    };
+    let one = event(1);
+    let batch = format!("[{}]", (0..100).map(event).collect::<Vec<_>>().join(","));
+    c.bench_function("analytics/ingest parse (1 event)", |b| {
+        b.iter(|| Ingest::parse(black_box(one.as_bytes()), now))
+    });
+    c.bench_function("analytics/ingest parse (batch of 100)", |b| {
+        b.iter(|| Ingest::parse(black_box(batch.as_bytes()), now))
+    });
+    let parsed = Ingest::parse(batch.as_bytes(), now).expect("valid batch");
+    c.bench_function("analytics/fold 100 events into cells", |b| {
+        b.iter(|| {
+            let mut cells = Cells::default();
+            for e in parsed.accepted() {
+                let _ = cells.add(black_box(e), now);
+            }
+            cells
+        })
+    });
+    let counts: Vec<_> = (0..10_000u64)
+        .map(|i| (bucket_of((i % 3000) as f64), 1))
+        .collect();
+    c.bench_function("analytics/percentiles of 10k observations", |b| {
+        b.iter(|| percentiles(black_box(&counts)))
+    });
+    let query = Query {
+        resolution: Resolution::Minute,
+        from_ms: now - 3_600_000,
+        to_ms: now,
+        group_by: vec![Dimension::Worker],
+        worker: None,
+        series: true,
+    };
+    // An hour of minute windows, 4 workers, 50 latency buckets each.
+    let rows: Vec<BucketRow> = (0..60u64)
+        .flat_map(|w| {
+            (0..4u64).flat_map(move |g| {
+                (0..50u16).map(move |bucket| BucketRow {
+                    window_start: now - 3_600_000 + w * 60_000,
+                    group: vec![format!("worker-{g}")],
+                    bucket: bucket * 7,
+                    n: 3,
+                    latency_sum: f64::from(bucket) * 21.0,
+                    errors: 0,
+                    cache_hits: 0,
+                    cache_lookups: 0,
+                })
+            })
+        })
+        .collect();
+    c.bench_function(
+        "analytics/summarize 12k rows (1 h × 4 workers × 50 buckets)",
+        |b| {
+            b.iter(|| {
+                QueryResult::merge(
+                    &query,
+                    vec![StoreAnswer::from_rows(black_box(&rows), &query)],
+                )
+            })
+        },
+    );
+}
+
 criterion_group!(
     benches,
+    analytics,
     routing_decision,
     cache_decisions,
     metric_event,
