@@ -33,6 +33,7 @@ const COOKIE_PATH: &str = "/api/v1/analytics/edge/";
 /// Largest sign-in form body, bytes.
 const MAX_FORM_BYTES: usize = 4096;
 
+const HEAD: &str = include_str!("../assets/head.html");
 const HTML: &str = include_str!("../assets/dashboard.html");
 const SIGNIN: &str = include_str!("../assets/signin.html");
 const CSS: &str = include_str!("../assets/dashboard.css");
@@ -74,6 +75,11 @@ fn escape_html(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// The shared `<head>`: charset, viewport, no referrer, `title`, the stylesheet.
+fn head(title: &str) -> String {
+    HEAD.replace("__TITLE__", title).replace("__CSS__", CSS)
+}
+
 fn html_response(status: u16, body: String) -> Result<Response> {
     let resp = Response::from_html(body)?.with_status(status);
     let h = resp.headers();
@@ -87,7 +93,7 @@ fn html_response(status: u16, body: String) -> Result<Response> {
 /// The sign-in page, with `error` shown (empty for none).
 pub(crate) fn signin(status: u16, error: &str) -> Result<Response> {
     let body = SIGNIN
-        .replace("__CSS__", CSS)
+        .replace("__HEAD__", &head("Sign in · edge-workers analytics"))
         .replace("__ACTION__", SESSION_PATH)
         .replace("__ERROR__", &escape_html(error));
     html_response(status, body)
@@ -247,7 +253,7 @@ pub(crate) async fn page(req: &Request, env: &Env) -> Result<Response> {
         httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_millis(now))
     );
     let body = HTML
-        .replace("__CSS__", CSS)
+        .replace("__HEAD__", &head("edge-workers analytics"))
         .replace("__JS__", JS)
         .replace("__RANGES__", &ranges)
         .replace("__WORKERS__", &workers)
