@@ -55,8 +55,8 @@ pub struct Acc {
     pub cache_hits: u64,
     /// Cache lookups.
     pub cache_lookups: u64,
-    /// `(bucket, count)`, ascending by bucket.
-    pub buckets: Vec<(Bucket, u64)>,
+    /// Count per latency bucket.
+    pub buckets: BTreeMap<Bucket, u64>,
 }
 
 impl Acc {
@@ -66,23 +66,25 @@ impl Acc {
         self.errors += other.errors;
         self.cache_hits += other.cache_hits;
         self.cache_lookups += other.cache_lookups;
-        let mut merged: BTreeMap<Bucket, u64> = self.buckets.iter().copied().collect();
-        for &(b, n) in &other.buckets {
-            *merged.entry(b).or_default() += n;
+        for (&b, &n) in &other.buckets {
+            *self.buckets.entry(b).or_default() += n;
         }
-        self.buckets = merged.into_iter().collect();
     }
 
-    fn from_row(row: &BucketRow) -> Self {
+    fn empty(group: &[String]) -> Self {
         Self {
-            group: row.group.clone(),
-            n: row.n,
-            latency_sum: row.latency_sum,
-            errors: row.errors,
-            cache_hits: row.cache_hits,
-            cache_lookups: row.cache_lookups,
-            buckets: vec![(row.bucket, row.n)],
+            group: group.to_vec(),
+            ..Self::default()
         }
+    }
+
+    fn add_row(&mut self, row: &BucketRow) {
+        self.n += row.n;
+        self.latency_sum += row.latency_sum;
+        self.errors += row.errors;
+        self.cache_hits += row.cache_hits;
+        self.cache_lookups += row.cache_lookups;
+        *self.buckets.entry(row.bucket).or_default() += row.n;
     }
 
     fn finish(&self, dims: &[Dimension]) -> Stats {
@@ -100,7 +102,14 @@ impl Acc {
             cache_lookups: self.cache_lookups,
             cache_hit_ratio: ratio(self.cache_hits, self.cache_lookups),
             latency_sum_ms: self.latency_sum,
-            latency_ms: percentiles(&self.buckets).map(|p| Latency {
+            latency_ms: percentiles(
+                &self
+                    .buckets
+                    .iter()
+                    .map(|(&b, &n)| (b, n))
+                    .collect::<Vec<_>>(),
+            )
+            .map(|p| Latency {
                 mean: self.latency_sum / self.n as f64,
                 p50: p.p50,
                 p95: p.p95,
@@ -164,19 +173,24 @@ pub struct StoreAnswer {
     pub totals: Vec<Acc>,
 }
 
-/// Sums accumulators by group and caps them at [`MAX_GROUPS`], most requests first.
+/// Sums accumulators by group, then caps them ([`cap`]).
 fn fold(accs: impl IntoIterator<Item = Acc>, dims: usize) -> Vec<Acc> {
     let mut by_group: BTreeMap<Vec<String>, Acc> = BTreeMap::new();
     for acc in accs {
-        by_group
-            .entry(acc.group.clone())
-            .or_insert_with(|| Acc {
-                group: acc.group.clone(),
-                ..Acc::default()
-            })
-            .add(&acc);
+        match by_group.get_mut(&acc.group) {
+            Some(sum) => sum.add(&acc),
+            None => {
+                by_group.insert(acc.group.clone(), acc);
+            }
+        }
     }
-    let mut groups: Vec<Acc> = by_group.into_values().collect();
+    cap(by_group.into_values(), dims)
+}
+
+/// Distinct groups, most requests first, at most [`MAX_GROUPS`]: the tail is summed into one
+/// [`OTHER`] group.
+fn cap(groups: impl IntoIterator<Item = Acc>, dims: usize) -> Vec<Acc> {
+    let mut groups: Vec<Acc> = groups.into_iter().collect();
     groups.sort_by(|a, b| b.n.cmp(&a.n).then_with(|| a.group.cmp(&b.group)));
     if groups.len() > MAX_GROUPS {
         let mut other = Acc {
@@ -196,29 +210,37 @@ impl StoreAnswer {
     #[must_use]
     pub fn from_rows(rows: &[BucketRow], query: &Query) -> Self {
         let dims = query.group_by.len();
-        let totals = fold(rows.iter().map(Acc::from_row), dims);
-        let series = if query.series {
-            let mut windows: BTreeMap<u64, Vec<Acc>> = BTreeMap::new();
-            for row in rows {
+        let mut totals: BTreeMap<&[String], Acc> = BTreeMap::new();
+        let mut windows: BTreeMap<u64, BTreeMap<&[String], Acc>> = BTreeMap::new();
+        for row in rows {
+            let group = row.group.as_slice();
+            totals
+                .entry(group)
+                .or_insert_with(|| Acc::empty(group))
+                .add_row(row);
+            if query.series {
                 windows
                     .entry(row.window_start)
                     .or_default()
-                    .push(Acc::from_row(row));
+                    .entry(group)
+                    .or_insert_with(|| Acc::empty(group))
+                    .add_row(row);
             }
-            windows
-                .into_iter()
-                .map(|(window_start, accs)| Point {
-                    window_start,
-                    groups: fold(accs, dims)
-                        .iter()
-                        .map(|a| a.finish(&query.group_by))
-                        .collect(),
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
-        Self { series, totals }
+        }
+        let series = windows
+            .into_iter()
+            .map(|(window_start, groups)| Point {
+                window_start,
+                groups: cap(groups.into_values(), dims)
+                    .iter()
+                    .map(|a| a.finish(&query.group_by))
+                    .collect(),
+            })
+            .collect();
+        Self {
+            series,
+            totals: cap(totals.into_values(), dims),
+        }
     }
 }
 
