@@ -168,7 +168,12 @@ describe("analytics-collector", { timeout: 180_000 }, () => {
       }
       assert.equal((await p.fetch(path, { headers: { authorization: admin.authorization() } }, A)).status, 200, path);
     }
-    // Through auth-validator: a token with analytics:read reads; one without is refused there.
+    // Through auth-validator: without credentials the collector decides (401, or its sign-in
+    // page for a browser); ingest is not reachable from outside at all.
+    await assertJsonError(await p.fetch("/api/v1/analytics/edge/query"), 401, "unauthorized");
+    const outside = await p.fetch("/v1/metrics", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(valid()) });
+    await assertJsonError(outside, 404, "not_found");
+    // A token with analytics:read reads; one without is refused at the gate.
     const reader = p.token({ role: "user", permissions: ["analytics:read"] });
     const viaGate = await p.fetch("/api/v1/analytics/edge/query?series=false", { headers: { authorization: `Bearer ${reader}` } });
     assert.equal(viaGate.status, 200);

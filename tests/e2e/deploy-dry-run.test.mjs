@@ -34,6 +34,14 @@ describe("deploy dry run", { timeout: 180_000 }, () => {
           assert.ok(service.endsWith(suffix) && (suffix || !/-(staging|production)$/.test(service)), service);
           assert.match(stdout, new RegExp(`env\\.${binding} \\(${service}\\)`));
         }
+        // Only the entry and the chat webhook face the internet. The inner workers are reached
+        // by service binding alone: analytics-collector's ingest takes no credential, and
+        // cache-manager and voice-router trust the identity headers auth-validator sets.
+        const section = env === "local" ? config : config.env[env];
+        if (!["auth-validator", "chat-webhook"].includes(worker)) {
+          assert.equal(section.workers_dev, false, "workers_dev off");
+          assert.equal(section.routes ?? section.route, undefined, "no routes");
+        }
         const gzipKiB = Number(/gzip: ([\d.]+) KiB/.exec(stdout)?.[1]);
         assert.ok(gzipKiB > 0 && gzipKiB < 1000, `upload gzip ${gzipKiB} KiB under the 1 MiB free-plan limit`);
       });

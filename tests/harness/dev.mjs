@@ -53,7 +53,8 @@ edge-workers running in workerd (local state kept between runs):
            curl -i -H "authorization: Bearer ${demoToken}" ${entry}/api/v1/agents
       API keys: POST ${entry}/admin/v1/keys with the admin secret (see README)
   chat-webhook            http://127.0.0.1:${ports.chat}/health
-  analytics dashboard     http://127.0.0.1:${ports.analytics}/api/v1/analytics/edge/dashboard (sign in with the admin secret)
+      dashboard: ${entry}/api/v1/analytics/edge/dashboard (sign in with the admin secret)
+  analytics-collector     http://127.0.0.1:${ports.analytics}/health (ingest, and reads with the admin secret)
   admin endpoints: -H "authorization: Bearer <ADMIN_SECRET>" (${vars.ADMIN_SECRET ? "from wrangler/.dev.vars" : `this run's secret: ${adminSecret}`})
   demo origin             ${origin.url}
 Ctrl-C to stop.`);

@@ -44,6 +44,11 @@ pub(crate) const NEXT: NextHopBinding = NextHopBinding {
 
 /// The edge's own analytics, answered by analytics-collector rather than the origin.
 pub(crate) const EDGE_ANALYTICS_PREFIX: &str = "/api/v1/analytics/edge/";
+/// analytics-collector, for [`EDGE_ANALYTICS_PREFIX`].
+pub(crate) const ANALYTICS: NextHopBinding = NextHopBinding {
+    binding: ANALYTICS_BINDING,
+    worker: ServiceName::AnalyticsCollector,
+};
 
 /// Runs the gate for `req`; see the module docs.
 pub(crate) async fn admit(
@@ -182,7 +187,7 @@ async fn forward(
                 permissions: &permissions,
             };
             headers.set(seal::HEADER, &seal::seal(&secret, &sealed, now_ms() / 1000))?;
-            ANALYTICS_BINDING
+            ANALYTICS.binding
         }
         _ => NEXT.binding,
     };

@@ -3,8 +3,9 @@
 //! Validates each request, authenticates it (JWT or API key), applies the caller's exact
 //! rate limit, and forwards it through the `CACHE` service binding to cache-manager with
 //! identity headers (see [`gate`]). Also serves the key admin API ([`admin`]), passes
-//! `/admin/v1/cache/…` (cache purges, admin secret) on to cache-manager, and answers CORS
-//! preflights for configured origins.
+//! `/admin/v1/cache/…` (cache purges, admin secret) on to cache-manager, passes
+//! `/api/v1/analytics/edge/…` without credentials (the dashboard's sign-in and cookie) on to
+//! analytics-collector, and answers CORS preflights for configured origins.
 //!
 //! Every response to an allowed origin carries CORS headers, errors included, so browser
 //! clients can read why they were refused.
@@ -50,6 +51,16 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
                 }
                 Err(e) => Err(e.into()),
             }
+        } else if path.starts_with(gate::EDGE_ANALYTICS_PREFIX)
+            && req.headers().get("authorization")?.is_none()
+        {
+            // The dashboard's sign-in form and cookie session: analytics-collector checks
+            // them (its cookie is keyed from the same admin secret). Bearer tokens and API
+            // keys go through the gate below and arrive sealed.
+            hop.decide("analytics_session");
+            edge_glue::hop::forward_to_service(&req, &env, gate::ANALYTICS, &hop.request_id)
+                .await
+                .map_err(Into::into)
         } else {
             gate::admit(req, &env, &settings, &hop).await
         };
