@@ -10,6 +10,7 @@
 //! - [`signed`]: HMAC tokens keyed from the admin secret (dashboard sessions, identity seals).
 //! - [`auth`]: edge authentication: request rules, JWTs, API keys, rate limits, CORS.
 //! - [`cache`]: the RFC 9111 shared cache's decisions.
+//! - [`chat`]: LINE webhooks, intents, replies and AI completions.
 //! - [`routing`]: geo routing, region health and request classes.
 //! - [`error`]: the one contract every error follows to become an HTTP response.
 //! - [`service`]: the names of the five workers.
@@ -23,6 +24,7 @@ pub mod admin;
 pub mod analytics;
 pub mod auth;
 pub mod cache;
+pub mod chat;
 pub mod error;
 pub mod health;
 mod hex;

@@ -1,0 +1,12 @@
+//! Chat bots: the LINE webhook, intent and language, canned texts and message limits, and
+//! the AI provider protocol.
+//!
+//! - [`line`]: signature verification and webhook events.
+//! - [`intent`]: intent and language detection (English and Thai).
+//! - [`text`]: welcome / not-text / apology texts, and splitting to LINE's limits.
+//! - [`completion`]: OpenAI-compatible chat completions and the answer cache key.
+
+pub mod completion;
+pub mod intent;
+pub mod line;
+pub mod text;
