@@ -57,5 +57,12 @@ export function workerOptions(name, { vars = {}, secrets = {} } = {}) {
     analyticsEngineDatasets: byBinding(config.analytics_engine_datasets, "binding", (a) => ({
       dataset: a.dataset,
     })),
+    queueProducers: byBinding(config.queues?.producers, "binding", (q) => ({ queueName: q.queue })),
+    queueConsumers: byBinding(config.queues?.consumers, "queue", (q) => ({
+      maxBatchSize: q.max_batch_size,
+      maxBatchTimeout: q.max_batch_timeout,
+      maxRetries: q.max_retries,
+      deadLetterQueue: q.dead_letter_queue,
+    })),
   };
 }

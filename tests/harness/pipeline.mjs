@@ -5,6 +5,7 @@ import { Miniflare } from "miniflare";
 import { WORKERS, workerOptions } from "./config.mjs";
 import { nowS, signJwt } from "./jwt.mjs";
 import { routingTable } from "./routing.mjs";
+import { applyD1Migrations } from "./d1.mjs";
 
 /** A fresh admin secret, so no secret is ever committed or shared between runs. */
 export const freshSecret = () => randomBytes(24).toString("base64url");
@@ -47,6 +48,7 @@ export async function startPipeline({
   }));
   const mf = new Miniflare({ host: "127.0.0.1", port: 0, ...miniflare, workers });
   const url = await mf.ready;
+  for (const name of WORKERS) await applyD1Migrations(mf, name);
   return {
     mf,
     /** URL of the public entry (auth-validator). */

@@ -1,22 +1,79 @@
-//! chat-webhook: LINE and Discord webhooks.
+//! chat-webhook: the LINE Messaging API bot (Discord comes next).
 //!
-//! Walking skeleton: answers `GET /health`; every other path is a JSON 404 until the
-//! LINE and Discord issues add their webhooks.
+//! - `POST /webhooks/line` ([`webhook`]): signature verified on the raw bytes, events
+//!   queued, LINE answered at once.
+//! - The `chat-events` queue consumer ([`process`]): de-duplication, customers and
+//!   conversations in D1 ([`db`]), intent, the AI chain ([`ai`]), the reply or push
+//!   ([`line_api`]).
+//! - The admin API ([`admin`]): products and conversations.
+
+mod admin;
+mod ai;
+mod db;
+mod http;
+mod line_api;
+mod process;
+mod settings;
+mod webhook;
 
 use edge_core::ServiceName;
 use edge_glue::{Role, health};
-use worker::{Context, Env, Request, Response, Result, Router, event};
+use worker::{
+    Context, Env, MessageBatch, MessageExt, Request, Response, Result, Router, console_error, event,
+};
+
+use crate::process::{Outcome, Queued};
 
 const ME: ServiceName = ServiceName::ChatWebhook;
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
-    edge_glue::serve(ME, Role::Entry, req, env, ctx, |req, env, _hop| {
-        Router::new()
+    edge_glue::serve(ME, Role::Entry, req, env, ctx, |req, env, hop| {
+        Router::with_data(hop)
             .get_async("/health", |_, rc| async move {
                 health::respond(&rc.env, ME, env!("CARGO_PKG_VERSION"), None).await
+            })
+            .post_async("/webhooks/line", |req, rc| async move {
+                webhook::line(req, &rc.env, &rc.data).await
+            })
+            .get_async("/admin/v1/products", |req, rc| {
+                admin::guarded(req, rc, admin::list)
+            })
+            .get_async("/admin/v1/products/:id", |req, rc| {
+                admin::guarded(req, rc, admin::get)
+            })
+            .put_async("/admin/v1/products/:id", |req, rc| {
+                admin::guarded(req, rc, admin::put)
+            })
+            .delete_async("/admin/v1/products/:id", |req, rc| {
+                admin::guarded(req, rc, admin::delete)
+            })
+            .get_async("/admin/v1/customers/:user/conversation", |req, rc| {
+                admin::guarded(req, rc, admin::conversation)
             })
             .run(req, env)
     })
     .await
+}
+
+/// The `chat-events` consumer: events one at a time, in order; each acknowledged when done
+/// and retried (up to the queue's `max_retries`, then the dead-letter queue) when it failed
+/// before its answer went out.
+#[event(queue)]
+async fn queue(batch: MessageBatch<Queued>, env: Env, _ctx: Context) -> Result<()> {
+    let settings = match settings::Settings::load(&env) {
+        Ok(s) => s,
+        Err(e) => {
+            console_error!("chat-events: {e}; retrying the batch");
+            batch.retry_all();
+            return Ok(());
+        }
+    };
+    for message in batch.messages()? {
+        match process::handle(&env, &settings, message.body()).await {
+            Outcome::Done => message.ack(),
+            Outcome::Retry => message.retry(),
+        }
+    }
+    Ok(())
 }

@@ -21,7 +21,7 @@ pub mod metrics;
 pub mod respond;
 pub mod serve;
 
-pub use serve::{Hop, Role, serve};
+pub use serve::{Hop, Role, random_uuid, serve};
 
 /// Header that carries the request id between hops and back to the client.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";

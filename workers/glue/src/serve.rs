@@ -178,9 +178,11 @@ fn normalize_router_fallback(resp: Response) -> worker::Result<Response> {
     respond::error_response(&fallback)
 }
 
-/// A fresh request id from the runtime's `crypto.randomUUID()`.
-fn mint_request_id() -> RequestId {
-    let uuid = Reflect::get(&global(), &JsValue::from_str("crypto"))
+/// A random UUID from the runtime's `crypto.randomUUID()` (`None` only where it is missing,
+/// which no Workers runtime is).
+#[must_use]
+pub fn random_uuid() -> Option<String> {
+    Reflect::get(&global(), &JsValue::from_str("crypto"))
         .and_then(|crypto| {
             let f: Function =
                 Reflect::get(&crypto, &JsValue::from_str("randomUUID"))?.dyn_into()?;
@@ -188,7 +190,11 @@ fn mint_request_id() -> RequestId {
         })
         .ok()
         .and_then(|v| v.as_string())
-        .and_then(|s| RequestId::parse(&s));
+}
+
+/// A fresh request id from the runtime's `crypto.randomUUID()`.
+fn mint_request_id() -> RequestId {
+    let uuid = random_uuid().and_then(|s| RequestId::parse(&s));
     // randomUUID exists in every Workers runtime; the fallback only keeps this total.
     uuid.unwrap_or_else(|| {
         RequestId::parse(&format!("t{}", now_ms())).unwrap_or_else(|| unreachable!())

@@ -1,0 +1,112 @@
+//! The admin API (admin secret, `Authorization: Bearer <ADMIN_SECRET>`, checked by
+//! [`guarded`] around every handler):
+//!
+//! - `GET /admin/v1/products[?all=true]`: active products (all with `all=true`);
+//! - `GET|PUT|DELETE /admin/v1/products/:id`: read, create-or-replace, delete;
+//! - `GET /admin/v1/customers/:line_user_id/conversation`: the customer, their latest
+//!   conversation and its messages.
+
+use edge_core::chat::product::{self, ProductInput};
+use edge_core::error::CommonError;
+use edge_glue::admin::require_admin;
+use edge_glue::body::{self, BodyError};
+use edge_glue::{Hop, now_ms, respond};
+use worker::{Request, Response, Result, RouteContext};
+
+use crate::db::{self, Product};
+
+/// Most products listed, and messages shown.
+const LIST_LIMIT: usize = 500;
+
+/// Runs `handler` once the admin secret checks out.
+pub(crate) async fn guarded<F, Fut>(
+    req: Request,
+    rc: RouteContext<Hop>,
+    handler: F,
+) -> Result<Response>
+where
+    F: FnOnce(Request, RouteContext<Hop>) -> Fut,
+    Fut: Future<Output = Result<Response>>,
+{
+    if let Err(e) = require_admin(&req, &rc.env) {
+        return respond::error_response(&e);
+    }
+    handler(req, rc).await
+}
+
+fn id_param(rc: &RouteContext<Hop>, name: &str) -> Option<String> {
+    rc.param(name).filter(|id| product::valid_id(id)).cloned()
+}
+
+pub(crate) async fn list(req: Request, rc: RouteContext<Hop>) -> Result<Response> {
+    let all = req
+        .url()?
+        .query_pairs()
+        .any(|(k, v)| k == "all" && v == "true");
+    let products = db::products(&db::db(&rc.env)?, all, LIST_LIMIT).await?;
+    respond::json(200, &serde_json::json!({ "products": products }))
+}
+
+pub(crate) async fn get(_req: Request, rc: RouteContext<Hop>) -> Result<Response> {
+    let Some(id) = id_param(&rc, "id") else {
+        return respond::error_response(&CommonError::NotFound);
+    };
+    match db::product(&db::db(&rc.env)?, &id).await? {
+        Some(p) => respond::json(200, &p),
+        None => respond::error_response(&CommonError::NotFound),
+    }
+}
+
+pub(crate) async fn put(mut req: Request, rc: RouteContext<Hop>) -> Result<Response> {
+    let Some(id) = id_param(&rc, "id") else {
+        return respond::error_response(&CommonError::NotFound);
+    };
+    let bytes = match body::read_limited(&mut req, product::MAX_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge(e)) => return respond::error_response(&e),
+        Err(BodyError::Read(_)) => {
+            return respond::error_response(&product::ProductError::Malformed);
+        }
+    };
+    let input = match ProductInput::parse(&bytes) {
+        Ok(p) => p,
+        Err(e) => return respond::error_response(&e),
+    };
+    let db = db::db(&rc.env)?;
+    let now = now_ms() as f64;
+    let existing = db::product(&db, &id).await?;
+    let p = Product {
+        id: id.clone(),
+        name: input.name,
+        description: input.description,
+        price: input.price,
+        currency: input.currency,
+        category: input.category,
+        status: if input.active { "active" } else { "inactive" }.to_owned(),
+        created_at: existing.as_ref().map_or(now, |e| e.created_at),
+        updated_at: now,
+    };
+    db::put_product(&db, &p).await?;
+    respond::json(if existing.is_some() { 200 } else { 201 }, &p)
+}
+
+pub(crate) async fn delete(_req: Request, rc: RouteContext<Hop>) -> Result<Response> {
+    let Some(id) = id_param(&rc, "id") else {
+        return respond::error_response(&CommonError::NotFound);
+    };
+    if db::delete_product(&db::db(&rc.env)?, &id).await? {
+        Ok(Response::empty()?.with_status(204))
+    } else {
+        respond::error_response(&CommonError::NotFound)
+    }
+}
+
+pub(crate) async fn conversation(_req: Request, rc: RouteContext<Hop>) -> Result<Response> {
+    let Some(user) = rc.param("user").filter(|u| product::valid_id(u)).cloned() else {
+        return respond::error_response(&CommonError::NotFound);
+    };
+    match db::conversation_of(&db::db(&rc.env)?, &user, LIST_LIMIT).await? {
+        Some(v) => respond::json(200, &v),
+        None => respond::error_response(&CommonError::NotFound),
+    }
+}

@@ -1,0 +1,172 @@
+//! The LINE Messaging API client: profiles, replies, and pushes when a reply token has
+//! expired. Base URL, token and timeout come from [`Settings`].
+
+use edge_core::chat::line::retry_key;
+use edge_core::chat::line::webhook::Event;
+use serde::Deserialize;
+use serde_json::json;
+use worker::{Method, console_warn};
+
+use crate::http::{self, CallError};
+use crate::settings::Settings;
+
+/// Largest LINE API answer read, bytes.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+/// What LINE says about a user.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Profile {
+    pub(crate) display_name: Option<String>,
+    pub(crate) picture_url: Option<String>,
+    pub(crate) language: Option<String>,
+}
+
+/// How a send ended, when it did not deliver.
+#[derive(Debug)]
+pub(crate) enum SendError {
+    /// LINE refused the reply token (expired or used).
+    ReplyTokenInvalid,
+    /// Any other failure: status or transport.
+    Failed(String),
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::ReplyTokenInvalid => f.write_str("reply token invalid"),
+            Self::Failed(why) => f.write_str(why),
+        }
+    }
+}
+
+fn auth(s: &Settings) -> String {
+    format!("Bearer {}", s.line_token)
+}
+
+/// The user's profile, or nothing when LINE does not give it (logged): a customer is still
+/// created, without a name.
+pub(crate) async fn profile(s: &Settings, user_id: &str) -> Profile {
+    let url = format!("{}/v2/bot/profile/{user_id}", s.line_api);
+    let token = auth(s);
+    let answer = http::call(
+        Method::Get,
+        &url,
+        &[("authorization", &token)],
+        None,
+        s.line_timeout_ms,
+        MAX_ANSWER_BYTES,
+    )
+    .await;
+    match answer {
+        Ok(a) if a.status == 200 => serde_json::from_slice(&a.body).unwrap_or_default(),
+        Ok(a) => {
+            console_warn!("line profile: status {}", a.status);
+            Profile::default()
+        }
+        Err(e) => {
+            console_warn!("line profile: {e}");
+            Profile::default()
+        }
+    }
+}
+
+fn text_messages(texts: &[String]) -> serde_json::Value {
+    json!(
+        texts
+            .iter()
+            .map(|t| json!({"type": "text", "text": t}))
+            .collect::<Vec<_>>()
+    )
+}
+
+async fn post(
+    s: &Settings,
+    path: &str,
+    body: serde_json::Value,
+    extra: Option<(&str, &str)>,
+) -> Result<http::Answer, SendError> {
+    let token = auth(s);
+    let mut headers = vec![("authorization", token.as_str())];
+    headers.extend(extra);
+    http::call(
+        Method::Post,
+        &format!("{}{path}", s.line_api),
+        &headers,
+        Some(body.to_string()),
+        s.line_timeout_ms,
+        MAX_ANSWER_BYTES,
+    )
+    .await
+    .map_err(|e: CallError| SendError::Failed(e.to_string()))
+}
+
+/// Replies with `texts` (at most five) using the event's reply token.
+async fn reply(s: &Settings, token: &str, texts: &[String]) -> Result<(), SendError> {
+    let a = post(
+        s,
+        "/v2/bot/message/reply",
+        json!({"replyToken": token, "messages": text_messages(texts)}),
+        None,
+    )
+    .await?;
+    match a.status {
+        200 => Ok(()),
+        400 if String::from_utf8_lossy(&a.body)
+            .to_lowercase()
+            .contains("reply token") =>
+        {
+            Err(SendError::ReplyTokenInvalid)
+        }
+        status => Err(SendError::Failed(format!("reply: status {status}"))),
+    }
+}
+
+/// Pushes `texts` to `to`, with a retry key derived from the event (409: already sent).
+async fn push(s: &Settings, to: &str, event_id: &str, texts: &[String]) -> Result<(), SendError> {
+    let key = retry_key(event_id);
+    let a = post(
+        s,
+        "/v2/bot/message/push",
+        json!({"to": to, "messages": text_messages(texts)}),
+        Some(("x-line-retry-key", &key)),
+    )
+    .await?;
+    match a.status {
+        200 | 409 => Ok(()),
+        status => Err(SendError::Failed(format!("push: status {status}"))),
+    }
+}
+
+/// How an answer went out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Delivery {
+    Reply,
+    Push,
+}
+
+/// Sends `texts` for `event`: a reply while its token is good, else a push to its chat.
+pub(crate) async fn send(
+    s: &Settings,
+    event: &Event,
+    texts: &[String],
+) -> Result<Delivery, SendError> {
+    if texts.is_empty() {
+        return Ok(Delivery::Reply);
+    }
+    if let Some(token) = &event.reply_token {
+        match reply(s, token, texts).await {
+            Ok(()) => return Ok(Delivery::Reply),
+            Err(SendError::ReplyTokenInvalid) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let to = event
+        .source
+        .as_ref()
+        .map(|src| src.push_target().to_owned())
+        .ok_or_else(|| SendError::Failed("no reply token and no chat to push to".to_owned()))?;
+    push(s, &to, &event.id, texts)
+        .await
+        .map(|()| Delivery::Push)
+}

@@ -1,0 +1,131 @@
+//! chat-webhook's configuration, from wrangler vars and secrets.
+
+use edge_core::error::CommonError;
+use edge_core::routing::breaker::BreakerConfig;
+use edge_glue::config;
+use worker::Env;
+
+/// One AI provider (OpenAI-compatible chat completions).
+#[derive(Debug, Clone)]
+pub(crate) struct Provider {
+    /// Its name in messages and analytics (`deepseek`, `openrouter`).
+    pub(crate) name: String,
+    /// Base URL; requests go to `<base>/chat/completions`.
+    pub(crate) base_url: String,
+    pub(crate) model: String,
+    pub(crate) max_tokens: u32,
+    pub(crate) timeout_ms: u64,
+    /// `None`: no key configured, so the provider is skipped.
+    pub(crate) api_key: Option<String>,
+}
+
+/// Everything the LINE bot needs.
+pub(crate) struct Settings {
+    pub(crate) line_secret: String,
+    pub(crate) line_token: String,
+    pub(crate) line_api: String,
+    pub(crate) line_timeout_ms: u64,
+    /// Primary first, then the fallback.
+    pub(crate) providers: Vec<Provider>,
+    pub(crate) breaker: BreakerConfig,
+    pub(crate) history: usize,
+    pub(crate) cache_ttl_s: u64,
+}
+
+/// The var names of one provider.
+struct ProviderVars {
+    name: &'static str,
+    base_url: &'static str,
+    model: &'static str,
+    max_tokens: &'static str,
+    timeout_ms: &'static str,
+    api_key: &'static str,
+}
+
+const PRIMARY: ProviderVars = ProviderVars {
+    name: "AI_PRIMARY_NAME",
+    base_url: "AI_PRIMARY_BASE_URL",
+    model: "AI_PRIMARY_MODEL",
+    max_tokens: "AI_PRIMARY_MAX_TOKENS",
+    timeout_ms: "AI_PRIMARY_TIMEOUT_MS",
+    api_key: "AI_PRIMARY_API_KEY",
+};
+
+const FALLBACK: ProviderVars = ProviderVars {
+    name: "AI_FALLBACK_NAME",
+    base_url: "AI_FALLBACK_BASE_URL",
+    model: "AI_FALLBACK_MODEL",
+    max_tokens: "AI_FALLBACK_MAX_TOKENS",
+    timeout_ms: "AI_FALLBACK_TIMEOUT_MS",
+    api_key: "AI_FALLBACK_API_KEY",
+};
+
+/// A provider, or `None` when its base URL is not set.
+fn provider(
+    env: &Env,
+    vars: &ProviderVars,
+    default_name: &str,
+) -> Result<Option<Provider>, CommonError> {
+    if config::optional_var(env, vars.base_url).is_none() {
+        return Ok(None);
+    }
+    Ok(Some(Provider {
+        name: config::text_var(env, vars.name, default_name),
+        base_url: config::base_url(env, vars.base_url)?,
+        model: config::required_string(env, vars.model)?,
+        max_tokens: u32::try_from(config::u64_var(env, vars.max_tokens, 800, 1..=32_000)?)
+            .unwrap_or(800),
+        timeout_ms: config::u64_var(env, vars.timeout_ms, 8_000, 100..=60_000)?,
+        api_key: env
+            .secret(vars.api_key)
+            .ok()
+            .map(|s| s.to_string())
+            .filter(|k| !k.is_empty()),
+    }))
+}
+
+impl Settings {
+    /// Reads the settings.
+    ///
+    /// # Errors
+    /// [`CommonError::Misconfigured`] naming the first missing or malformed setting.
+    pub(crate) fn load(env: &Env) -> Result<Self, CommonError> {
+        let defaults = BreakerConfig::default();
+        let providers = [
+            provider(env, &PRIMARY, "primary")?,
+            provider(env, &FALLBACK, "fallback")?,
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        Ok(Self {
+            line_secret: config::required_string(env, "LINE_CHANNEL_SECRET")?,
+            line_token: config::required_string(env, "LINE_CHANNEL_ACCESS_TOKEN")?,
+            line_api: match config::optional_var(env, "LINE_API_BASE_URL") {
+                Some(_) => config::base_url(env, "LINE_API_BASE_URL")?,
+                None => "https://api.line.me".to_owned(),
+            },
+            line_timeout_ms: config::u64_var(env, "LINE_TIMEOUT_MS", 5_000, 100..=60_000)?,
+            providers,
+            breaker: BreakerConfig {
+                failure_threshold: u32::try_from(config::u64_var(
+                    env,
+                    "AI_BREAKER_FAILURES",
+                    u64::from(defaults.failure_threshold),
+                    1..=100,
+                )?)
+                .unwrap_or(defaults.failure_threshold),
+                recovery_ms: config::u64_var(
+                    env,
+                    "AI_BREAKER_RECOVERY_MS",
+                    defaults.recovery_ms,
+                    100..=3_600_000,
+                )?,
+                slow_ms: u64::MAX / 2, // the timeout bounds an answer's time instead
+            },
+            history: usize::try_from(config::u64_var(env, "AI_HISTORY_MESSAGES", 10, 0..=50)?)
+                .unwrap_or(10),
+            cache_ttl_s: config::u64_var(env, "AI_CACHE_TTL_S", 3_600, 60..=604_800)?,
+        })
+    }
+}

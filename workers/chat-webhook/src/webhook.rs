@@ -1,0 +1,64 @@
+//! `POST /webhooks/line`: verify the signature on the raw bytes, parse the events, queue
+//! them, and answer LINE at once. Nothing is parsed, stored or queued for a request whose
+//! signature fails.
+
+use edge_core::MetricError;
+use edge_core::chat::line::signature;
+use edge_core::chat::line::webhook::{MAX_BODY_BYTES, Webhook};
+use edge_core::error::CommonError;
+use edge_glue::body::{self, BodyError};
+use edge_glue::{Hop, now_ms, respond};
+use worker::{Env, Request, Response, Result, console_warn};
+
+use crate::process::Queued;
+use crate::settings::Settings;
+
+/// The queue binding verified events wait in.
+pub(crate) const QUEUE_BINDING: &str = "CHAT_EVENTS";
+/// Most messages one `sendBatch` takes.
+const SEND_BATCH: usize = 100;
+
+/// Handles a LINE webhook.
+pub(crate) async fn line(mut req: Request, env: &Env, hop: &Hop) -> Result<Response> {
+    let settings = match Settings::load(env) {
+        Ok(s) => s,
+        Err(e) => return respond::error_response(&e),
+    };
+    let raw = match body::read_limited(&mut req, MAX_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge(e)) => return respond::error_response(&e),
+        Err(BodyError::Read(_)) => return respond::error_response(&MetricError::Malformed),
+    };
+    let header = req.headers().get(signature::HEADER)?;
+    if let Err(e) = signature::verify(&settings.line_secret, &raw, header.as_deref()) {
+        hop.decide(if header.is_none() {
+            "line_missing_signature"
+        } else {
+            "line_bad_signature"
+        });
+        return respond::error_response(&e);
+    }
+    let webhook = match Webhook::parse(&raw) {
+        Ok(w) => w,
+        Err(e) => return respond::error_response(&e),
+    };
+    let received_ms = now_ms();
+    let queued: Vec<Queued> = webhook
+        .events
+        .into_iter()
+        .map(|event| Queued { event, received_ms })
+        .collect();
+    if !queued.is_empty() {
+        let queue = env.queue(QUEUE_BINDING)?;
+        for chunk in queued.chunks(SEND_BATCH) {
+            if let Err(e) = queue.send_batch(chunk.to_vec()).await {
+                // Not acknowledged: LINE redelivers, and de-duplication absorbs what was queued.
+                console_warn!("line webhook: queueing failed: {e}");
+                hop.decide("line_queue_failed");
+                return respond::error_response(&CommonError::UpstreamUnavailable);
+            }
+        }
+    }
+    hop.decide("line_accepted");
+    respond::json(200, &serde_json::json!({}))
+}
