@@ -19,11 +19,14 @@ const isFree = (port) =>
 async function freeBase() {
   for (let i = 0; i < 50; i++) {
     const base = 20_000 + Math.floor(Math.random() * 40_000);
-    const all = await Promise.all([0, 1, 2, 3].map((d) => isFree(base + d)));
+    const all = await Promise.all(OFFSETS.map((d) => isFree(base + d)));
     if (all.every(Boolean)) return base;
   }
-  throw new Error("no four consecutive free ports");
+  throw new Error("no six consecutive free ports");
 }
+
+/** The launcher's ports: entry, chat, analytics, origin, demo LINE, demo AI. */
+const OFFSETS = [0, 1, 2, 3, 4, 5];
 
 /** Starts the launcher; resolves with its banner once it is ready (bounded). */
 function launch(port, stateDir) {
@@ -52,18 +55,18 @@ function launch(port, stateDir) {
       child.once("exit", (code) => resolve(code));
       child.kill("SIGTERM");
     });
-  return { ready, stop };
+  return { ready, stop, output: () => out };
 }
 
 /** 0 from our handler, or 143 (128 + SIGTERM) when Miniflare's own exit hook wins the race. */
 const assertStopped = (code) => assert.ok(code === 0 || code === 143, `exit code ${code}`);
 
-/** Nothing (no orphaned workerd) still listens on the four ports. */
+/** Nothing (no orphaned workerd or fake) still listens on the launcher's ports. */
 async function assertPortsReleased(base) {
   const deadline = Date.now() + 5000;
   let free = [];
   while (Date.now() < deadline) {
-    free = await Promise.all([0, 1, 2, 3].map((d) => isFree(base + d)));
+    free = await Promise.all(OFFSETS.map((d) => isFree(base + d)));
     if (free.every(Boolean)) return;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -79,7 +82,7 @@ describe("scripts/dev", { timeout: 120_000 }, () => {
       const banner = await dev.ready;
       const secret = /this run's secret: ([\w-]+)/.exec(banner)?.[1];
       assert.ok(secret, "the generated admin secret is printed");
-      for (const p of [port, port + 1, port + 2, port + 3]) assert.match(banner, new RegExp(`127\\.0\\.0\\.1:${p}`));
+      for (const d of OFFSETS) assert.match(banner, new RegExp(`127\\.0\\.0\\.1:${port + d}`));
 
       const health = await fetch(`http://127.0.0.1:${port}/health`);
       assert.equal((await health.json()).status, "ok");
@@ -91,6 +94,19 @@ describe("scripts/dev", { timeout: 120_000 }, () => {
       const requestId = api.headers.get("x-request-id");
       const chat = await fetch(`http://127.0.0.1:${port + 1}/health`);
       assert.equal((await chat.json()).worker, "chat-webhook");
+      // The printed LINE webhook is signed right, and the demo LINE API shows the bot's answer.
+      const [, signature, sample] = /x-line-signature: ([^']+)' --data '([^']+)'/.exec(banner);
+      const webhook = await fetch(`http://127.0.0.1:${port + 1}/webhooks/line`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-line-signature": signature },
+        body: sample,
+      });
+      assert.equal(webhook.status, 200);
+      const replyDeadline = Date.now() + 10_000;
+      while (!dev.output().includes("[demo LINE] reply: deepseek says: hello") && Date.now() < replyDeadline) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.match(dev.output(), /\[demo LINE\] reply: deepseek says: hello/);
       const hopsUrl = `http://127.0.0.1:${port + 2}/v1/metrics/requests/${requestId}`;
       const hops = async (s) => (await (await fetch(hopsUrl, { headers: { authorization: `Bearer ${s}` } })).json()).hops;
       const deadline = Date.now() + 5000;

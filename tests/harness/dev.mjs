@@ -1,15 +1,18 @@
 // scripts/dev: the pipeline on fixed local ports, with persistent local state.
-//   PORT (default 8787): entry; PORT+1 chat-webhook; PORT+2 analytics-collector; PORT+3 origin.
+//   PORT (default 8787): entry; PORT+1 chat-webhook; PORT+2 analytics-collector; PORT+3 origin;
+//   PORT+4 a demo LINE API; PORT+5 demo AI providers (replaced by real ones when
+//   wrangler/.dev.vars sets AI_PRIMARY_BASE_URL / AI_FALLBACK_BASE_URL and their keys).
 //   EDGE_STATE_DIR (default .wrangler/state): where local KV/D1/DO state is kept.
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { ROOT } from "./config.mjs";
 import { freshJwtSecret, freshSecret, startPipeline } from "./pipeline.mjs";
 import { demoOriginHandler, startUpstream } from "./upstream.mjs";
+import { chatVars, lineSignature, startFakeAi, startFakeLine } from "./line.mjs";
 
 const port = Number(process.env.PORT ?? 8787);
 // origin = 8790 by default, where wrangler/voice-router.toml's local ROUTING_TABLE points.
-const ports = { entry: port, chat: port + 1, analytics: port + 2, origin: port + 3 };
+const ports = { entry: port, chat: port + 1, analytics: port + 2, origin: port + 3, line: port + 4, ai: port + 5 };
 
 /** Reads KEY=VALUE lines from wrangler/.dev.vars, if present. */
 function devVars() {
@@ -28,10 +31,18 @@ const vars = devVars();
 const adminSecret = vars.ADMIN_SECRET || freshSecret();
 const jwtSecret = vars.JWT_HS256_SECRET || freshJwtSecret();
 const origin = await startUpstream(demoOriginHandler("local-demo"), ports.origin);
+const lineToken = vars.LINE_CHANNEL_ACCESS_TOKEN || freshSecret();
+const line = await startFakeLine(lineToken, ports.line, { log: true });
+const ai = await startFakeAi(ports.ai);
+const chat = {
+  ...chatVars(line, ai, { LINE_CHANNEL_ACCESS_TOKEN: lineToken }),
+  ...Object.fromEntries(Object.entries(vars).filter(([k]) => k.startsWith("LINE_") || k.startsWith("AI_"))),
+};
 const pipeline = await startPipeline({
   originUrl: origin.url,
   adminSecret,
   jwtSecret,
+  vars: { "chat-webhook": chat },
   miniflare: {
     port: ports.entry,
     defaultPersistRoot: process.env.EDGE_STATE_DIR ?? path.join(ROOT, ".wrangler", "state"),
@@ -43,8 +54,16 @@ const pipeline = await startPipeline({
 });
 
 const entry = `http://127.0.0.1:${ports.entry}`;
+const chatUrl = `http://127.0.0.1:${ports.chat}`;
 // A demo token for this run: role admin, valid for a day, signed with the dev HS256 secret.
 const demoToken = pipeline.token({ sub: "local-dev", exp: Math.floor(Date.now() / 1000) + 86_400 });
+// A signed LINE webhook to try the bot with (the demo LINE API prints the answer).
+const sample = JSON.stringify({
+  destination: "U00000000000000000000000000000bot",
+  events: [{ type: "message", message: { type: "text", id: "1", text: "hello" }, webhookEventId: `01DEMO${Date.now()}`,
+    deliveryContext: { isRedelivery: false }, timestamp: Date.now(), mode: "active",
+    source: { type: "user", userId: "U0000000000000000000000000000dev" }, replyToken: "demoreplytoken" }],
+});
 console.log(`
 edge-workers running in workerd (local state kept between runs):
   API pipeline (auth-validator → cache-manager → voice-router → demo origin)
@@ -52,8 +71,11 @@ edge-workers running in workerd (local state kept between runs):
       try: curl -i ${entry}/health
            curl -i -H "authorization: Bearer ${demoToken}" ${entry}/api/v1/agents
       API keys: POST ${entry}/admin/v1/keys with the admin secret (see README)
-  chat-webhook            http://127.0.0.1:${ports.chat}/health
-      dashboard: ${entry}/api/v1/analytics/edge/dashboard (sign in with the admin secret)
+      analytics dashboard: ${entry}/api/v1/analytics/edge/dashboard (sign in with the admin secret)
+  chat-webhook            ${chatUrl}/health
+      LINE webhook: ${chatUrl}/webhooks/line (demo LINE API ${line.url}, demo AI ${ai.url})
+      try: curl -i ${chatUrl}/webhooks/line -H 'content-type: application/json' \\
+             -H 'x-line-signature: ${lineSignature(chat.LINE_CHANNEL_SECRET, sample)}' --data '${sample}'
   analytics-collector     http://127.0.0.1:${ports.analytics}/health (ingest, and reads with the admin secret)
   admin endpoints: -H "authorization: Bearer <ADMIN_SECRET>" (${vars.ADMIN_SECRET ? "from wrangler/.dev.vars" : `this run's secret: ${adminSecret}`})
   demo origin             ${origin.url}
@@ -61,7 +83,7 @@ Ctrl-C to stop.`);
 
 const stop = async () => {
   await pipeline.close();
-  await origin.close();
+  await Promise.all([origin.close(), line.close(), ai.close()]);
   process.exit(0);
 };
 process.on("SIGINT", stop);

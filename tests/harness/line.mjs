@@ -1,0 +1,110 @@
+// Fakes for chat-webhook: the LINE Messaging API and two OpenAI-compatible AI providers
+// on 127.0.0.1, plus signed webhook builders. Each fake records what it received.
+import { createHmac, randomBytes } from "node:crypto";
+import { startUpstream } from "./upstream.mjs";
+
+export const CHAT = "chat-webhook";
+
+/** base64(HMAC-SHA256(secret, body)), as LINE signs. */
+export const lineSignature = (secret, body) => createHmac("sha256", secret).update(body).digest("base64");
+
+/**
+ * The fake LINE API: profiles, reply (refusing tokens marked expired), push (409 for a
+ * repeated X-Line-Retry-Key). `token` is the channel access token it insists on.
+ */
+export async function startFakeLine(token, port = 0, { log = false } = {}) {
+  const replies = [];
+  const pushes = [];
+  const expired = new Set();
+  const retryKeys = new Set();
+  const profiles = new Map();
+  const json = (res, status, body) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+  const up = await startUpstream((req, res) => {
+    if (req.headers.authorization !== `Bearer ${token}`) return json(res, 401, { message: "Authentication failed" });
+    const profile = /^\/v2\/bot\/profile\/([^/]+)$/.exec(req.path);
+    if (req.method === "GET" && profile) {
+      const p = profiles.get(profile[1]);
+      return p ? json(res, 200, { userId: profile[1], ...p }) : json(res, 404, { message: "Not found" });
+    }
+    if (req.method === "POST" && req.path === "/v2/bot/message/reply") {
+      const body = JSON.parse(req.body);
+      if (expired.has(body.replyToken)) return json(res, 400, { message: "Invalid reply token" });
+      replies.push(body);
+      if (log) for (const m of body.messages) console.log(`[demo LINE] reply: ${m.text}`);
+      return json(res, 200, { sentMessages: [] });
+    }
+    if (req.method === "POST" && req.path === "/v2/bot/message/push") {
+      const key = req.headers["x-line-retry-key"];
+      if (key && retryKeys.has(key)) return json(res, 409, { message: "The retry key is already accepted" });
+      if (key) retryKeys.add(key);
+      pushes.push({ ...JSON.parse(req.body), retryKey: key });
+      if (log) for (const m of pushes.at(-1).messages) console.log(`[demo LINE] push: ${m.text}`);
+      return json(res, 200, { sentMessages: [] });
+    }
+    return json(res, 404, { message: "Not found" });
+  }, port);
+  return { ...up, replies, pushes, profiles, expire: (t) => expired.add(t) };
+}
+
+/**
+ * Two fake AI providers under one server, `/deepseek` and `/openrouter`. Each has a mode:
+ * `ok` (answers `answer(request)`), `fail` (500), `hang` (never answers), `garbage` (200,
+ * not JSON). Requests are recorded per provider.
+ */
+export async function startFakeAi(port = 0) {
+  const state = {
+    deepseek: { mode: "ok", calls: [], answer: (body) => `deepseek says: ${body.messages.at(-1).content}` },
+    openrouter: { mode: "ok", calls: [], answer: (body) => `openrouter says: ${body.messages.at(-1).content}` },
+  };
+  const up = await startUpstream((req, res) => {
+    const name = req.path.split("/")[1];
+    const p = state[name];
+    if (!p || req.path !== `/${name}/chat/completions` || req.method !== "POST") return res.writeHead(404).end();
+    const body = JSON.parse(req.body);
+    p.calls.push({ body, authorization: req.headers.authorization });
+    if (p.mode === "fail") return res.writeHead(500, { "content-type": "application/json" }).end('{"error":"down"}');
+    if (p.mode === "hang") return; // the client's timeout ends it
+    if (p.mode === "garbage") return res.writeHead(200, { "content-type": "text/html" }).end("<html>");
+    res.writeHead(200, { "content-type": "application/json" }).end(
+      JSON.stringify({
+        id: "cmpl-1",
+        choices: [{ index: 0, message: { role: "assistant", content: p.answer(body) }, finish_reason: "stop" }],
+        usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 },
+      }),
+    );
+  }, port);
+  return { ...up, providers: state };
+}
+
+/** chat-webhook vars pointing at the fakes, with fresh secrets. */
+export function chatVars(line, ai, overrides = {}) {
+  return {
+    LINE_CHANNEL_SECRET: randomBytes(16).toString("hex"),
+    LINE_CHANNEL_ACCESS_TOKEN: randomBytes(24).toString("base64url"),
+    LINE_API_BASE_URL: line.url,
+    AI_PRIMARY_BASE_URL: `${ai.url}/deepseek`,
+    AI_PRIMARY_API_KEY: "sk-primary-test",
+    AI_PRIMARY_TIMEOUT_MS: "1500",
+    AI_FALLBACK_BASE_URL: `${ai.url}/openrouter`,
+    AI_FALLBACK_API_KEY: "sk-fallback-test",
+    AI_FALLBACK_TIMEOUT_MS: "1500",
+    ...overrides,
+  };
+}
+
+let seq = 0;
+/** A LINE webhook event; `over` replaces fields (`message`, `source`, `type`, …). */
+export function lineEvent(over = {}) {
+  seq += 1;
+  return {
+    type: "message",
+    message: { type: "text", id: `msg${seq}`, text: "hello" },
+    webhookEventId: `01TEST${Date.now()}${seq}`.slice(0, 26).padEnd(26, "0"),
+    deliveryContext: { isRedelivery: false },
+    timestamp: Date.now(),
+    source: { type: "user", userId: "U0000000000000000000000000000001" },
+    replyToken: `rt${seq}${randomBytes(8).toString("hex")}`,
+    mode: "active",
+    ...over,
+  };
+}
