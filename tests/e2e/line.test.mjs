@@ -99,6 +99,18 @@ describe("chat-webhook: LINE", { timeout: 180_000 }, () => {
     assert.equal(stored[0].n, 2);
   });
 
+  test("LINE failing once: the event is retried from the queue and answered once", async () => {
+    line.failing.replies = 1;
+    const ev = lineEvent({ message: { type: "text", id: "m-retry", text: "are you there" } });
+    await deliver([ev]);
+    await eventually(() => repliesTo(ev.replyToken).length === 1, { timeoutMs: 15_000, what: "the retried reply" });
+    await sleep(2000);
+    assert.equal(repliesTo(ev.replyToken).length, 1);
+    assert.equal(line.failing.replies, 0, "the first attempt did fail");
+    const stored = await eventually(async () => (await rows("SELECT COUNT(*) AS n FROM messages WHERE webhook_event_id = ?", ev.webhookEventId))[0].n === 2);
+    assert.ok(stored);
+  });
+
   test("primary down: the fallback answers; both down: the static apology", async () => {
     ai.providers.deepseek.mode = "fail";
     const ev = lineEvent({ message: { type: "text", id: "m-fallback", text: "what now" } });

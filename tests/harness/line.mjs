@@ -9,8 +9,9 @@ export const CHAT = "chat-webhook";
 export const lineSignature = (secret, body) => createHmac("sha256", secret).update(body).digest("base64");
 
 /**
- * The fake LINE API: profiles, reply (refusing tokens marked expired), push (409 for a
- * repeated X-Line-Retry-Key). `token` is the channel access token it insists on.
+ * The fake LINE API: profiles, reply (refusing tokens marked expired, or failing on demand),
+ * push (409 for a repeated X-Line-Retry-Key). `token` is the channel access token it
+ * insists on.
  */
 export async function startFakeLine(token, port = 0, { log = false } = {}) {
   const replies = [];
@@ -18,6 +19,7 @@ export async function startFakeLine(token, port = 0, { log = false } = {}) {
   const expired = new Set();
   const retryKeys = new Set();
   const profiles = new Map();
+  const failing = { replies: 0 };
   const json = (res, status, body) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
   const up = await startUpstream((req, res) => {
     if (req.headers.authorization !== `Bearer ${token}`) return json(res, 401, { message: "Authentication failed" });
@@ -29,6 +31,10 @@ export async function startFakeLine(token, port = 0, { log = false } = {}) {
     if (req.method === "POST" && req.path === "/v2/bot/message/reply") {
       const body = JSON.parse(req.body);
       if (expired.has(body.replyToken)) return json(res, 400, { message: "Invalid reply token" });
+      if (failing.replies > 0) {
+        failing.replies -= 1;
+        return json(res, 500, { message: "Internal server error" });
+      }
       replies.push(body);
       if (log) for (const m of body.messages) console.log(`[demo LINE] reply: ${m.text}`);
       return json(res, 200, { sentMessages: [] });
@@ -43,7 +49,8 @@ export async function startFakeLine(token, port = 0, { log = false } = {}) {
     }
     return json(res, 404, { message: "Not found" });
   }, port);
-  return { ...up, replies, pushes, profiles, expire: (t) => expired.add(t) };
+  /** `failing.replies = n`: the next n replies answer 500. */
+  return { ...up, replies, pushes, profiles, failing, expire: (t) => expired.add(t) };
 }
 
 /**
