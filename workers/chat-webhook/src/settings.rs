@@ -90,7 +90,6 @@ impl Settings {
     /// # Errors
     /// [`CommonError::Misconfigured`] naming the first missing or malformed setting.
     pub(crate) fn load(env: &Env) -> Result<Self, CommonError> {
-        let defaults = BreakerConfig::default();
         let providers = [
             provider(env, &PRIMARY, "primary")?,
             provider(env, &FALLBACK, "fallback")?,
@@ -107,22 +106,15 @@ impl Settings {
             },
             line_timeout_ms: config::u64_var(env, "LINE_TIMEOUT_MS", 5_000, 100..=60_000)?,
             providers,
-            breaker: BreakerConfig {
-                failure_threshold: u32::try_from(config::u64_var(
-                    env,
-                    "AI_BREAKER_FAILURES",
-                    u64::from(defaults.failure_threshold),
-                    1..=100,
-                )?)
-                .unwrap_or(defaults.failure_threshold),
-                recovery_ms: config::u64_var(
-                    env,
-                    "AI_BREAKER_RECOVERY_MS",
-                    defaults.recovery_ms,
-                    100..=3_600_000,
-                )?,
-                slow_ms: u64::MAX / 2, // the timeout bounds an answer's time instead
-            },
+            breaker: config::breaker(
+                env,
+                &config::BreakerVars {
+                    failures: "AI_BREAKER_FAILURES",
+                    recovery_ms: "AI_BREAKER_RECOVERY_MS",
+                    // The provider's timeout bounds an answer's time instead.
+                    slow_ms: None,
+                },
+            )?,
             history: usize::try_from(config::u64_var(env, "AI_HISTORY_MESSAGES", 10, 0..=50)?)
                 .unwrap_or(10),
             cache_ttl_s: config::u64_var(env, "AI_CACHE_TTL_S", 3_600, 60..=604_800)?,

@@ -70,3 +70,39 @@ pub fn base_url(env: &Env, name: &'static str) -> Result<String, CommonError> {
     }
     Ok(raw.trim_end_matches('/').to_owned())
 }
+
+/// The var names of one circuit breaker's thresholds.
+pub struct BreakerVars {
+    /// Consecutive failures that open it (1..=100).
+    pub failures: &'static str,
+    /// How long it stays open, ms (100..=3600000).
+    pub recovery_ms: &'static str,
+    /// Answers slower than this count as failures, ms (1..=300000); `None`: only failures
+    /// count (the caller's own timeout bounds slowness).
+    pub slow_ms: Option<&'static str>,
+}
+
+/// A breaker configuration from vars, each defaulting to `BreakerConfig::default()`.
+///
+/// # Errors
+/// [`CommonError::Misconfigured`] naming a var that is set but malformed.
+pub fn breaker(
+    env: &Env,
+    vars: &BreakerVars,
+) -> Result<edge_core::routing::breaker::BreakerConfig, CommonError> {
+    let defaults = edge_core::routing::breaker::BreakerConfig::default();
+    let failures = u64_var(
+        env,
+        vars.failures,
+        u64::from(defaults.failure_threshold),
+        1..=100,
+    )?;
+    Ok(edge_core::routing::breaker::BreakerConfig {
+        failure_threshold: u32::try_from(failures).unwrap_or(defaults.failure_threshold),
+        recovery_ms: u64_var(env, vars.recovery_ms, defaults.recovery_ms, 100..=3_600_000)?,
+        slow_ms: match vars.slow_ms {
+            Some(name) => u64_var(env, name, defaults.slow_ms, 1..=300_000)?,
+            None => u64::MAX / 2,
+        },
+    })
+}

@@ -29,25 +29,16 @@ thread_local! {
 
 impl Settings {
     pub(crate) fn load(env: &Env) -> Result<Self, CommonError> {
-        let defaults = BreakerConfig::default();
         Ok(Self {
             table: table(env)?,
-            breaker: BreakerConfig {
-                failure_threshold: u32::try_from(config::u64_var(
-                    env,
-                    "BREAKER_FAILURES",
-                    u64::from(defaults.failure_threshold),
-                    1..=100,
-                )?)
-                .unwrap_or(defaults.failure_threshold),
-                recovery_ms: config::u64_var(
-                    env,
-                    "BREAKER_RECOVERY_MS",
-                    defaults.recovery_ms,
-                    100..=3_600_000,
-                )?,
-                slow_ms: config::u64_var(env, "BREAKER_SLOW_MS", defaults.slow_ms, 1..=300_000)?,
-            },
+            breaker: config::breaker(
+                env,
+                &config::BreakerVars {
+                    failures: "BREAKER_FAILURES",
+                    recovery_ms: "BREAKER_RECOVERY_MS",
+                    slow_ms: Some("BREAKER_SLOW_MS"),
+                },
+            )?,
             timeout_ms: config::u64_var(
                 env,
                 "ORIGIN_TIMEOUT_MS",
