@@ -236,6 +236,15 @@ describe("chat-webhook: LINE", { timeout: 180_000 }, () => {
     assert.ok(conv.messages.length >= 4);
     assert.ok(conv.messages.some((m) => m.intent === "product" && m.role === "user"));
     await assertJsonError(await call("/admin/v1/customers/Unobody/conversation"), 404, "not_found");
+    // Preferences go into the system prompt.
+    const prefs = await call(`/admin/v1/customers/${USER}/preferences`, { method: "PUT", body: JSON.stringify({ preferences: ["vitamins", " running "] }) });
+    assert.deepEqual((await prefs.json()).preferences, ["vitamins", "running"]);
+    await assertJsonError(await call(`/admin/v1/customers/${USER}/preferences`, { method: "PUT", body: JSON.stringify({ preferences: "all" }) }), 400, "invalid_field");
+    await assertJsonError(await call("/admin/v1/customers/Unobody/preferences", { method: "PUT", body: JSON.stringify({ preferences: [] }) }), 404, "not_found");
+    const ev3 = lineEvent({ message: { type: "text", id: "m-prefs", text: "any advice for me" } });
+    await deliver([ev3]);
+    await eventually(() => repliesTo(ev3.replyToken).length === 1, { timeoutMs: 10_000 });
+    assert.match(ai.providers.deepseek.calls.at(-1).body.messages[0].content, /interested in: vitamins, running\./);
     assert.equal((await call("/admin/v1/products/vit-c", { method: "DELETE" })).status, 204);
     await assertJsonError(await call("/admin/v1/products/vit-c"), 404, "not_found");
   });

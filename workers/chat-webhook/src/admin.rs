@@ -4,8 +4,11 @@
 //! - `GET /admin/v1/products[?all=true]`: active products (all with `all=true`);
 //! - `GET|PUT|DELETE /admin/v1/products/:id`: read, create-or-replace, delete;
 //! - `GET /admin/v1/customers/:line_user_id/conversation`: the customer, their latest
-//!   conversation and its messages.
+//!   conversation and its messages;
+//! - `PUT /admin/v1/customers/:line_user_id/preferences`: `{"preferences": [...]}`, the
+//!   interests the AI prompt mentions.
 
+use edge_core::chat::preferences;
 use edge_core::chat::product::{self, ProductInput};
 use edge_core::error::CommonError;
 use edge_glue::admin::require_admin;
@@ -108,5 +111,30 @@ pub(crate) async fn conversation(_req: Request, rc: RouteContext<Hop>) -> Result
     match db::conversation_of(&db::db(&rc.env)?, &user, LIST_LIMIT).await? {
         Some(v) => respond::json(200, &v),
         None => respond::error_response(&CommonError::NotFound),
+    }
+}
+
+pub(crate) async fn preferences(mut req: Request, rc: RouteContext<Hop>) -> Result<Response> {
+    let Some(user) = rc.param("user").filter(|u| product::valid_id(u)).cloned() else {
+        return respond::error_response(&CommonError::NotFound);
+    };
+    let bytes = match body::read_limited(&mut req, product::MAX_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge(e)) => return respond::error_response(&e),
+        Err(BodyError::Read(_)) => {
+            return respond::error_response(&product::ProductError::Malformed);
+        }
+    };
+    let prefs = match preferences::parse(&bytes) {
+        Ok(p) => p,
+        Err(e) => return respond::error_response(&e),
+    };
+    if db::set_preferences(&db::db(&rc.env)?, &user, &prefs, now_ms()).await? {
+        respond::json(
+            200,
+            &serde_json::json!({ "line_user_id": user, "preferences": prefs }),
+        )
+    } else {
+        respond::error_response(&CommonError::NotFound)
     }
 }

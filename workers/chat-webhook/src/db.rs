@@ -164,6 +164,22 @@ pub(crate) async fn set_following(
     Ok(())
 }
 
+/// Replaces a customer's preferences; whether the customer exists.
+pub(crate) async fn set_preferences(
+    db: &D1Database,
+    line_user_id: &str,
+    preferences: &[String],
+    now: u64,
+) -> Result<bool> {
+    let json = serde_json::to_string(preferences)?;
+    let r = db
+        .prepare("UPDATE customers SET preferences = ?2, updated_at = ?3 WHERE line_user_id = ?1")
+        .bind(&[s(line_user_id), s(&json), n(now)])?
+        .run()
+        .await?;
+    Ok(r.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
+}
+
 #[derive(Deserialize)]
 struct IdRow {
     id: String,

@@ -51,6 +51,9 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             .get_async("/admin/v1/customers/:user/conversation", |req, rc| {
                 admin::guarded(req, rc, admin::conversation)
             })
+            .put_async("/admin/v1/customers/:user/preferences", |req, rc| {
+                admin::guarded(req, rc, admin::preferences)
+            })
             .run(req, env)
     })
     .await

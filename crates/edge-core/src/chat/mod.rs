@@ -5,10 +5,11 @@
 //! - [`intent`]: intent and language detection (English and Thai).
 //! - [`text`]: welcome / not-text / apology texts, and splitting to LINE's limits.
 //! - [`completion`]: OpenAI-compatible chat completions and the answer cache key.
-//! - [`product`]: the admin API's product body.
+//! - [`product`], [`preferences`]: the admin API's bodies.
 
 pub mod completion;
 pub mod intent;
 pub mod line;
+pub mod preferences;
 pub mod product;
 pub mod text;
