@@ -2,14 +2,18 @@
 //! the AI provider protocol.
 //!
 //! - [`line`]: signature verification and webhook events.
+//! - [`discord`]: Ed25519 interaction signatures, commands, components, responses.
+//! - [`quote`]: the quote API's answers for the market commands.
 //! - [`intent`]: intent and language detection (English and Thai).
 //! - [`text`]: welcome / not-text / apology texts, and splitting to LINE's limits.
 //! - [`completion`]: OpenAI-compatible chat completions and the answer cache key.
 //! - [`product`], [`preferences`]: the admin API's bodies.
 
 pub mod completion;
+pub mod discord;
 pub mod intent;
 pub mod line;
 pub mod preferences;
 pub mod product;
+pub mod quote;
 pub mod text;

@@ -1,0 +1,8 @@
+//! Discord interactions: Ed25519 signatures, interaction parsing, slash commands from one
+//! source of truth (`commands.json`), component ids, and responses.
+
+pub mod command;
+pub mod component;
+pub mod interaction;
+pub mod response;
+pub mod signature;
