@@ -199,7 +199,7 @@ impl Command {
                 second: tick("second")?,
             },
             "research" => Self::Research {
-                topic: get("topic").trim().to_owned(),
+                topic: Some(get("topic").trim().to_owned()).filter(|t| !t.is_empty()),
             },
             "admin" => Self::Admin {
                 action: AdminAction::parse(&get("action"))
@@ -311,6 +311,11 @@ mod tests {
         ] {
             assert_eq!(cmd(v.clone()), Err(err), "{v}");
         }
+        assert_eq!(
+            cmd(json!({"name": "research"})),
+            Ok(Command::Research { topic: None }),
+            "no topic: the modal asks for it"
+        );
     }
 
     #[test]
