@@ -9,13 +9,13 @@ use std::collections::HashMap;
 use edge_core::chat::completion::{self, MAX_RESPONSE_BYTES, Prompt};
 use edge_core::chat::intent::{Intent, Language};
 use edge_core::chat::text;
-use edge_core::routing::breaker::{Breaker, Observation};
+use edge_core::routing::breaker::{Breaker, BreakerState, Observation};
 use edge_glue::now_ms;
 use serde::Serialize;
 use worker::{Env, Method, console_warn};
 
 use crate::http::{self, CallError};
-use crate::settings::{Provider, Settings};
+use crate::settings::{AiSettings, Provider};
 
 /// The KV namespace of cached answers.
 const CACHE_BINDING: &str = "AI_CACHE";
@@ -72,7 +72,7 @@ fn breaker_allows(name: &str, now: u64) -> bool {
     BREAKERS.with(|b| b.borrow().get(name).is_none_or(|br| br.allows(now)))
 }
 
-fn observe(name: &str, s: &Settings, observation: Observation, now: u64) {
+fn observe(name: &str, s: &AiSettings, observation: Observation, now: u64) {
     BREAKERS.with(|b| {
         b.borrow_mut()
             .entry(name.to_owned())
@@ -84,7 +84,7 @@ fn observe(name: &str, s: &Settings, observation: Observation, now: u64) {
 /// Answers `message` (whose intent and language are known) with `prompt`.
 pub(crate) async fn reply(
     env: &Env,
-    s: &Settings,
+    s: &AiSettings,
     lang: Language,
     intent: Intent,
     message: &str,
@@ -171,4 +171,27 @@ pub(crate) async fn reply(
         latency_ms: now_ms() - started,
         attempts,
     }
+}
+
+/// Each provider's breaker state in this isolate, for the Discord admin status.
+pub(crate) fn breaker_states(s: &AiSettings, now: u64) -> Vec<(String, &'static str)> {
+    BREAKERS.with(|b| {
+        let b = b.borrow();
+        s.providers
+            .iter()
+            .map(|p| {
+                let state = match b.get(&p.name).map(|br| br.state_at(now)) {
+                    None | Some(BreakerState::Closed { .. }) => "closed",
+                    Some(BreakerState::Open { .. }) => "open",
+                    Some(BreakerState::HalfOpen) => "half-open",
+                };
+                (p.name.clone(), state)
+            })
+            .collect()
+    })
+}
+
+/// Closes every provider's breaker in this isolate.
+pub(crate) fn reset_breakers() {
+    BREAKERS.with(|b| b.borrow_mut().clear());
 }

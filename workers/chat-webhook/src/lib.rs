@@ -1,15 +1,18 @@
-//! chat-webhook: the LINE Messaging API bot (Discord comes next).
+//! chat-webhook: the LINE Messaging API bot and the Discord interactions bot.
 //!
 //! - `POST /webhooks/line` ([`webhook`]): signature verified on the raw bytes, events
 //!   queued, LINE answered at once.
 //! - The `chat-events` queue consumer ([`process`]): de-duplication, customers and
 //!   conversations in D1 ([`db`]), intent, the AI chain ([`ai`]), the reply or push
 //!   ([`line_api`]).
+//! - `POST /webhooks/discord` ([`discord`]): Ed25519-verified interactions, slash
+//!   commands, components, deferred answers edited in from `wait_until`.
 //! - The admin API ([`admin`]): products and conversations.
 
 mod admin;
 mod ai;
 mod db;
+mod discord;
 mod http;
 mod line_api;
 mod process;
@@ -35,6 +38,9 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             })
             .post_async("/webhooks/line", |req, rc| async move {
                 webhook::line(req, &rc.env, &rc.data).await
+            })
+            .post_async("/webhooks/discord", |req, rc| async move {
+                discord::interaction(req, &rc.env, &rc.data).await
             })
             .get_async("/admin/v1/products", |req, rc| {
                 admin::guarded(req, rc, admin::list)

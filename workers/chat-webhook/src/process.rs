@@ -219,7 +219,7 @@ async fn prepare(
             let (intent, confidence) = intent::detect(message);
             let conversation_id = db::active_conversation(db, &c, &user_id, lang, now).await?;
             let history = if completion::uses_history(intent) {
-                db::history(db, &conversation_id, s.history).await?
+                db::history(db, &conversation_id, s.ai.history).await?
             } else {
                 Vec::new()
             };
@@ -232,7 +232,7 @@ async fn prepare(
                 history,
                 user: message.clone(),
             };
-            let r = ai::reply(env, s, lang, intent, message, &prompt).await;
+            let r = ai::reply(env, &s.ai, lang, intent, message, &prompt).await;
             let attempts = serde_json::to_string(&r.attempts).ok();
             Answer {
                 texts: text::split(&r.text),

@@ -19,17 +19,22 @@ pub(crate) struct Provider {
     pub(crate) api_key: Option<String>,
 }
 
+/// The AI provider chain, shared by the LINE and Discord bots.
+pub(crate) struct AiSettings {
+    /// Primary first, then the fallback.
+    pub(crate) providers: Vec<Provider>,
+    pub(crate) breaker: BreakerConfig,
+    pub(crate) history: usize,
+    pub(crate) cache_ttl_s: u64,
+}
+
 /// Everything the LINE bot needs.
 pub(crate) struct Settings {
     pub(crate) line_secret: String,
     pub(crate) line_token: String,
     pub(crate) line_api: String,
     pub(crate) line_timeout_ms: u64,
-    /// Primary first, then the fallback.
-    pub(crate) providers: Vec<Provider>,
-    pub(crate) breaker: BreakerConfig,
-    pub(crate) history: usize,
-    pub(crate) cache_ttl_s: u64,
+    pub(crate) ai: AiSettings,
 }
 
 /// The var names of one provider.
@@ -84,11 +89,11 @@ fn provider(
     }))
 }
 
-impl Settings {
-    /// Reads the settings.
+impl AiSettings {
+    /// Reads the provider chain's settings.
     ///
     /// # Errors
-    /// [`CommonError::Misconfigured`] naming the first missing or malformed setting.
+    /// [`CommonError::Misconfigured`] naming the first malformed setting.
     pub(crate) fn load(env: &Env) -> Result<Self, CommonError> {
         let providers = [
             provider(env, &PRIMARY, "primary")?,
@@ -98,13 +103,6 @@ impl Settings {
         .flatten()
         .collect();
         Ok(Self {
-            line_secret: config::required_string(env, "LINE_CHANNEL_SECRET")?,
-            line_token: config::required_string(env, "LINE_CHANNEL_ACCESS_TOKEN")?,
-            line_api: match config::optional_var(env, "LINE_API_BASE_URL") {
-                Some(_) => config::base_url(env, "LINE_API_BASE_URL")?,
-                None => "https://api.line.me".to_owned(),
-            },
-            line_timeout_ms: config::u64_var(env, "LINE_TIMEOUT_MS", 5_000, 100..=60_000)?,
             providers,
             breaker: config::breaker(
                 env,
@@ -118,6 +116,25 @@ impl Settings {
             history: usize::try_from(config::u64_var(env, "AI_HISTORY_MESSAGES", 10, 0..=50)?)
                 .unwrap_or(10),
             cache_ttl_s: config::u64_var(env, "AI_CACHE_TTL_S", 3_600, 60..=604_800)?,
+        })
+    }
+}
+
+impl Settings {
+    /// Reads the LINE bot's settings.
+    ///
+    /// # Errors
+    /// [`CommonError::Misconfigured`] naming the first missing or malformed setting.
+    pub(crate) fn load(env: &Env) -> Result<Self, CommonError> {
+        Ok(Self {
+            line_secret: config::required_string(env, "LINE_CHANNEL_SECRET")?,
+            line_token: config::required_string(env, "LINE_CHANNEL_ACCESS_TOKEN")?,
+            line_api: match config::optional_var(env, "LINE_API_BASE_URL") {
+                Some(_) => config::base_url(env, "LINE_API_BASE_URL")?,
+                None => "https://api.line.me".to_owned(),
+            },
+            line_timeout_ms: config::u64_var(env, "LINE_TIMEOUT_MS", 5_000, 100..=60_000)?,
+            ai: AiSettings::load(env)?,
         })
     }
 }

@@ -1,0 +1,400 @@
+//! `POST /webhooks/discord`: Discord interactions.
+//!
+//! The Ed25519 signature (and its timestamp window) is checked on the raw bytes before
+//! anything is parsed (401 otherwise). Then every interaction gets an answer within
+//! Discord's 3 seconds: PONG, an immediate (often ephemeral) message, choices, a modal, or a
+//! deferred response whose content follows as exactly one edit of the original response
+//! (`PATCH <api>/webhooks/<application>/<token>/messages/@original`) from `wait_until`.
+//! Unknown commands, bad options, forged component ids and malformed payloads get an
+//! ephemeral explanation, never an error status.
+
+use ed25519_dalek::VerifyingKey;
+use edge_core::MetricError;
+use edge_core::chat::completion::{self, Prompt};
+use edge_core::chat::discord::command::{AdminAction, Command, CommandError, focused};
+use edge_core::chat::discord::component::Component;
+use edge_core::chat::discord::interaction::{Interaction, InteractionError, Kind, MAX_BODY_BYTES};
+use edge_core::chat::discord::response;
+use edge_core::chat::discord::signature::{self, DEFAULT_WINDOW_S};
+use edge_core::chat::intent::{self, Language};
+use edge_core::chat::quote;
+use edge_core::error::CommonError;
+use edge_glue::body::{self, BodyError};
+use edge_glue::{Hop, config, now_ms, respond};
+use serde_json::Value;
+use worker::{Env, Method, Request, Response, Result, console_warn};
+
+use crate::ai;
+use crate::http;
+use crate::settings::AiSettings;
+
+/// Largest answer read from the quote API or Discord, bytes.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+/// What the Discord bot needs.
+struct DiscordSettings {
+    key: VerifyingKey,
+    window_s: u64,
+    api: String,
+    timeout_ms: u64,
+    quote_api: Option<String>,
+    quote_key: Option<String>,
+    admin_users: Vec<String>,
+    admin_roles: Vec<String>,
+    tickers: Vec<String>,
+}
+
+fn list(env: &Env, name: &str) -> Vec<String> {
+    config::optional_var(env, name)
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl DiscordSettings {
+    fn load(env: &Env) -> std::result::Result<Self, CommonError> {
+        let key = config::required_string(env, "DISCORD_PUBLIC_KEY")?;
+        Ok(Self {
+            key: signature::public_key(&key)
+                .ok_or(CommonError::Misconfigured("DISCORD_PUBLIC_KEY"))?,
+            window_s: config::u64_var(
+                env,
+                "DISCORD_TIMESTAMP_WINDOW_S",
+                DEFAULT_WINDOW_S,
+                1..=3600,
+            )?,
+            api: match config::optional_var(env, "DISCORD_API_BASE_URL") {
+                Some(_) => config::base_url(env, "DISCORD_API_BASE_URL")?,
+                None => "https://discord.com/api/v10".to_owned(),
+            },
+            timeout_ms: config::u64_var(env, "DISCORD_TIMEOUT_MS", 5_000, 100..=60_000)?,
+            quote_api: match config::optional_var(env, "QUOTE_API_BASE_URL") {
+                Some(_) => Some(config::base_url(env, "QUOTE_API_BASE_URL")?),
+                None => None,
+            },
+            quote_key: env
+                .secret("QUOTE_API_KEY")
+                .ok()
+                .map(|s| s.to_string())
+                .filter(|k| !k.is_empty()),
+            admin_users: list(env, "DISCORD_ADMIN_USER_IDS"),
+            admin_roles: list(env, "DISCORD_ADMIN_ROLE_IDS"),
+            tickers: list(env, "DISCORD_TICKERS"),
+        })
+    }
+}
+
+fn reply(v: &Value) -> Result<Response> {
+    respond::json(200, v)
+}
+
+fn ephemeral(text: &str) -> Result<Response> {
+    reply(&response::message(text, true, None))
+}
+
+/// Handles one interaction.
+pub(crate) async fn interaction(mut req: Request, env: &Env, hop: &Hop) -> Result<Response> {
+    let s = match DiscordSettings::load(env) {
+        Ok(s) => s,
+        Err(e) => return respond::error_response(&e),
+    };
+    let raw = match body::read_limited(&mut req, MAX_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge(e)) => return respond::error_response(&e),
+        Err(BodyError::Read(_)) => return respond::error_response(&MetricError::Malformed),
+    };
+    let header = |name: &str| req.headers().get(name).ok().flatten();
+    if let Err(e) = signature::verify(
+        &s.key,
+        header(signature::SIGNATURE_HEADER).as_deref(),
+        header(signature::TIMESTAMP_HEADER).as_deref(),
+        &raw,
+        now_ms() / 1000,
+        s.window_s,
+    ) {
+        hop.decide("discord_bad_signature");
+        return respond::error_response(&e);
+    }
+    let i = match Interaction::parse(&raw) {
+        Ok(i) => i,
+        Err(InteractionError::Unsupported) => {
+            return ephemeral("This kind of interaction is not supported.");
+        }
+        Err(InteractionError::Malformed) => return ephemeral("That request could not be read."),
+    };
+    hop.decide(match i.kind {
+        Kind::Ping => "discord_ping",
+        Kind::Command => "discord_command",
+        Kind::Component => "discord_component",
+        Kind::Autocomplete => "discord_autocomplete",
+        Kind::ModalSubmit => "discord_modal",
+    });
+    match i.kind {
+        Kind::Ping => reply(&response::pong()),
+        Kind::Command => command(env, &s, &i, hop),
+        Kind::Component => component(env, &s, &i, hop),
+        Kind::Autocomplete => autocomplete(&s, &i),
+        Kind::ModalSubmit => match (
+            i.data.get("custom_id").and_then(Value::as_str),
+            i.modal_value(response::RESEARCH_TOPIC).map(str::trim),
+        ) {
+            (Some(response::RESEARCH_MODAL), Some(topic))
+                if (3..=500).contains(&topic.chars().count()) =>
+            {
+                defer(env, &s, &i, hop, Work::Research(topic.to_owned()))
+            }
+            _ => ephemeral("That form could not be read."),
+        },
+    }
+}
+
+/// Work done after a deferred response, ending in one edit of the original response.
+enum Work {
+    Ask(String),
+    Research(String),
+    Check(String),
+    Compare(String, String),
+    Chart(String, &'static str),
+}
+
+fn command(env: &Env, s: &DiscordSettings, i: &Interaction, hop: &Hop) -> Result<Response> {
+    match Command::parse(&i.data) {
+        Ok(Command::Ask { question }) => defer(env, s, i, hop, Work::Ask(question)),
+        Ok(Command::Research { topic: Some(topic) }) => {
+            defer(env, s, i, hop, Work::Research(topic))
+        }
+        Ok(Command::Research { topic: None }) => reply(&response::research_modal()),
+        Ok(Command::Check { ticker }) => defer(env, s, i, hop, Work::Check(ticker)),
+        Ok(Command::Compare { first, second }) => {
+            defer(env, s, i, hop, Work::Compare(first, second))
+        }
+        Ok(Command::Admin { action }) => {
+            if !i.is_admin(&s.admin_users, &s.admin_roles) {
+                return ephemeral("Only the bot's admins can do that.");
+            }
+            reply(&response::message(
+                &admin(env, action),
+                true,
+                Some(response::admin_buttons()),
+            ))
+        }
+        Err(CommandError::Unknown) => ephemeral("I don't know that command."),
+        Err(CommandError::InvalidOption(name)) => {
+            ephemeral(&format!("The option `{name}` is missing or not valid."))
+        }
+    }
+}
+
+fn component(env: &Env, s: &DiscordSettings, i: &Interaction, hop: &Hop) -> Result<Response> {
+    let custom_id = i
+        .data
+        .get("custom_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    match Component::parse(custom_id) {
+        Some(Component::Chart { ticker, range }) => {
+            // Acknowledge the press now; the button's message is edited when the chart is in.
+            hop.wait_until(finish(
+                env.clone(),
+                settings_snapshot(s),
+                i.clone(),
+                Work::Chart(ticker, range),
+            ));
+            reply(&response::deferred_update())
+        }
+        Some(Component::Admin(action)) => {
+            if !i.is_admin(&s.admin_users, &s.admin_roles) {
+                return ephemeral("Only the bot's admins can do that.");
+            }
+            reply(&response::update(
+                &admin(env, action),
+                Some(response::admin_buttons()),
+            ))
+        }
+        None => ephemeral("That button is not valid."),
+    }
+}
+
+fn autocomplete(s: &DiscordSettings, i: &Interaction) -> Result<Response> {
+    let Some((_, _, typed)) = focused(&i.data) else {
+        return reply(&response::choices(&[]));
+    };
+    let typed = typed.trim().to_ascii_uppercase();
+    let matches: Vec<String> = s
+        .tickers
+        .iter()
+        .filter(|t| t.to_ascii_uppercase().starts_with(&typed))
+        .cloned()
+        .collect();
+    reply(&response::choices(&matches))
+}
+
+/// The admin action's effect and the bot's state, as text.
+fn admin(env: &Env, action: AdminAction) -> String {
+    if action == AdminAction::ResetBreakers {
+        ai::reset_breakers();
+    }
+    let state = match AiSettings::load(env) {
+        Ok(ai_settings) => ai::breaker_states(&ai_settings, now_ms())
+            .into_iter()
+            .map(|(name, state)| format!("{name}: {state}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        Err(e) => e.to_string(),
+    };
+    let done = if action == AdminAction::ResetBreakers {
+        "Breakers reset. "
+    } else {
+        ""
+    };
+    format!("{done}AI providers (this isolate): {state}")
+}
+
+/// What the background work needs from the settings (owned, for `wait_until`).
+#[derive(Clone)]
+struct Snapshot {
+    api: String,
+    timeout_ms: u64,
+    quote_api: Option<String>,
+    quote_key: Option<String>,
+}
+
+fn settings_snapshot(s: &DiscordSettings) -> Snapshot {
+    Snapshot {
+        api: s.api.clone(),
+        timeout_ms: s.timeout_ms,
+        quote_api: s.quote_api.clone(),
+        quote_key: s.quote_key.clone(),
+    }
+}
+
+fn defer(
+    env: &Env,
+    s: &DiscordSettings,
+    i: &Interaction,
+    hop: &Hop,
+    work: Work,
+) -> Result<Response> {
+    hop.wait_until(finish(env.clone(), settings_snapshot(s), i.clone(), work));
+    reply(&response::deferred())
+}
+
+/// Does `work` and edits the original response with the result, once.
+async fn finish(env: Env, s: Snapshot, i: Interaction, work: Work) {
+    let (content, components) = match work {
+        Work::Ask(question) => (ask(&env, &question, false).await, None),
+        Work::Research(topic) => (ask(&env, &topic, true).await, None),
+        Work::Check(ticker) => match fetch_quote(&s, &ticker).await {
+            Ok(q) => (
+                quote::quote_line(&q),
+                Some(response::chart_buttons(&q.symbol, "1d")),
+            ),
+            Err(why) => (why, None),
+        },
+        Work::Compare(a, b) => match (fetch_quote(&s, &a).await, fetch_quote(&s, &b).await) {
+            (Ok(qa), Ok(qb)) => (quote::compare_lines(&qa, &qb), None),
+            (Err(why), _) | (_, Err(why)) => (why, None),
+        },
+        Work::Chart(ticker, range) => match fetch_chart(&s, &ticker, range).await {
+            Ok(c) => (
+                quote::chart_line(&c, range),
+                Some(response::chart_buttons(&ticker, range)),
+            ),
+            Err(why) => (why, Some(response::chart_buttons(&ticker, range))),
+        },
+    };
+    let url = format!(
+        "{}/webhooks/{}/{}/messages/@original",
+        s.api, i.application_id, i.token
+    );
+    let body = response::edit(&content, components).to_string();
+    match http::call(
+        Method::Patch,
+        &url,
+        &[],
+        Some(body),
+        s.timeout_ms,
+        MAX_ANSWER_BYTES,
+    )
+    .await
+    {
+        Ok(a) if (200..300).contains(&a.status) => {}
+        Ok(a) => console_warn!("discord edit: status {}", a.status),
+        Err(e) => console_warn!("discord edit: {e}"),
+    }
+}
+
+/// An AI answer (a research answer asks for an analysis); the static apology when every
+/// provider fails.
+async fn ask(env: &Env, text: &str, research: bool) -> String {
+    let settings = match AiSettings::load(env) {
+        Ok(s) => s,
+        Err(e) => return format!("The assistant is not configured: {e}"),
+    };
+    let lang = Language::of_text(text, Language::En);
+    let (intent, _) = if research {
+        (intent::Intent::General, 0.0)
+    } else {
+        intent::detect(text)
+    };
+    let mut system = completion::system_prompt(lang, &[]);
+    if research {
+        system.push_str(
+            " Write a structured analysis: key facts, the main arguments for and against, \
+             risks, and a short conclusion. Stay under 1800 characters.",
+        );
+    }
+    let prompt = Prompt {
+        system,
+        history: Vec::new(),
+        user: text.to_owned(),
+    };
+    ai::reply(env, &settings, lang, intent, text, &prompt)
+        .await
+        .text
+}
+
+async fn quote_get(s: &Snapshot, path_and_query: &str) -> std::result::Result<Vec<u8>, String> {
+    let Some(base) = &s.quote_api else {
+        return Err("Market data is not configured.".to_owned());
+    };
+    let auth = s.quote_key.as_ref().map(|k| format!("Bearer {k}"));
+    let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("authorization", a.as_str())).collect();
+    match http::call(
+        Method::Get,
+        &format!("{base}{path_and_query}"),
+        &headers,
+        None,
+        s.timeout_ms,
+        MAX_ANSWER_BYTES,
+    )
+    .await
+    {
+        Ok(a) if a.status == 200 => Ok(a.body),
+        Ok(a) if a.status == 404 => Err("I couldn't find that ticker.".to_owned()),
+        Ok(a) => Err(format!(
+            "Market data is unavailable right now (status {}).",
+            a.status
+        )),
+        Err(e) => Err(format!("Market data is unavailable right now ({e}).")),
+    }
+}
+
+async fn fetch_quote(s: &Snapshot, ticker: &str) -> std::result::Result<quote::Quote, String> {
+    let body = quote_get(s, &format!("/quote?symbol={ticker}")).await?;
+    quote::parse_quote(&body).ok_or_else(|| "Market data came back unreadable.".to_owned())
+}
+
+async fn fetch_chart(
+    s: &Snapshot,
+    ticker: &str,
+    range: &str,
+) -> std::result::Result<quote::Chart, String> {
+    let body = quote_get(s, &format!("/chart?symbol={ticker}&range={range}")).await?;
+    quote::parse_chart(&body).ok_or_else(|| "Market data came back unreadable.".to_owned())
+}
