@@ -22,11 +22,11 @@ async function freeBase() {
     const all = await Promise.all(OFFSETS.map((d) => isFree(base + d)));
     if (all.every(Boolean)) return base;
   }
-  throw new Error("no six consecutive free ports");
+  throw new Error("no seven consecutive free ports");
 }
 
-/** The launcher's ports: entry, chat, analytics, origin, demo LINE, demo AI. */
-const OFFSETS = [0, 1, 2, 3, 4, 5];
+/** The launcher's ports: entry, chat, analytics, origin, demo LINE, demo AI, demo Discord. */
+const OFFSETS = [0, 1, 2, 3, 4, 5, 6];
 
 /** Starts the launcher; resolves with its banner once it is ready (bounded). */
 function launch(port, stateDir) {
@@ -107,6 +107,14 @@ describe("scripts/dev", { timeout: 120_000 }, () => {
         await new Promise((r) => setTimeout(r, 100));
       }
       assert.match(dev.output(), /\[demo LINE\] reply: deepseek says: hello/);
+      // The printed Discord PING is signed with this run's application key.
+      const [, sig, ts, ping] = /x-signature-ed25519: ([0-9a-f]+)' -H 'x-signature-timestamp: (\d+)' --data '([^']+)'/.exec(banner);
+      const pong = await fetch(`http://127.0.0.1:${port + 1}/webhooks/discord`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-signature-ed25519": sig, "x-signature-timestamp": ts },
+        body: ping,
+      });
+      assert.deepEqual(await pong.json(), { type: 1 });
       const hopsUrl = `http://127.0.0.1:${port + 2}/v1/metrics/requests/${requestId}`;
       const hops = async (s) => (await (await fetch(hopsUrl, { headers: { authorization: `Bearer ${s}` } })).json()).hops;
       const deadline = Date.now() + 5000;

@@ -1,7 +1,8 @@
 // scripts/dev: the pipeline on fixed local ports, with persistent local state.
 //   PORT (default 8787): entry; PORT+1 chat-webhook; PORT+2 analytics-collector; PORT+3 origin;
 //   PORT+4 a demo LINE API; PORT+5 demo AI providers (replaced by real ones when
-//   wrangler/.dev.vars sets AI_PRIMARY_BASE_URL / AI_FALLBACK_BASE_URL and their keys).
+//   wrangler/.dev.vars sets AI_PRIMARY_BASE_URL / AI_FALLBACK_BASE_URL and their keys);
+//   PORT+6 a demo Discord API and market-data API.
 //   EDGE_STATE_DIR (default .wrangler/state): where local KV/D1/DO state is kept.
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -9,10 +10,11 @@ import { ROOT } from "./config.mjs";
 import { freshJwtSecret, freshSecret, startPipeline } from "./pipeline.mjs";
 import { demoOriginHandler, startUpstream } from "./upstream.mjs";
 import { chatVars, lineSignature, startFakeAi, startFakeLine } from "./line.mjs";
+import { discordKey, interaction, startFakeDiscord } from "./discord.mjs";
 
 const port = Number(process.env.PORT ?? 8787);
 // origin = 8790 by default, where wrangler/voice-router.toml's local ROUTING_TABLE points.
-const ports = { entry: port, chat: port + 1, analytics: port + 2, origin: port + 3, line: port + 4, ai: port + 5 };
+const ports = { entry: port, chat: port + 1, analytics: port + 2, origin: port + 3, line: port + 4, ai: port + 5, discord: port + 6 };
 
 /** Reads KEY=VALUE lines from wrangler/.dev.vars, if present. */
 function devVars() {
@@ -34,9 +36,14 @@ const origin = await startUpstream(demoOriginHandler("local-demo"), ports.origin
 const lineToken = vars.LINE_CHANNEL_ACCESS_TOKEN || freshSecret();
 const line = await startFakeLine(lineToken, ports.line, { log: true });
 const ai = await startFakeAi(ports.ai);
+const discord = await startFakeDiscord(ports.discord);
+const appKey = discordKey();
 const chat = {
   ...chatVars(line, ai, { LINE_CHANNEL_ACCESS_TOKEN: lineToken }),
-  ...Object.fromEntries(Object.entries(vars).filter(([k]) => k.startsWith("LINE_") || k.startsWith("AI_"))),
+  DISCORD_PUBLIC_KEY: appKey.publicKeyHex,
+  DISCORD_API_BASE_URL: discord.api,
+  QUOTE_API_BASE_URL: discord.market,
+  ...Object.fromEntries(Object.entries(vars).filter(([k]) => /^(LINE|AI|DISCORD|QUOTE)_/.test(k))),
 };
 const pipeline = await startPipeline({
   originUrl: origin.url,
@@ -64,6 +71,8 @@ const sample = JSON.stringify({
     deliveryContext: { isRedelivery: false }, timestamp: Date.now(), mode: "active",
     source: { type: "user", userId: "U0000000000000000000000000000dev" }, replyToken: "demoreplytoken" }],
 });
+const ping = JSON.stringify(interaction(1));
+const pingHeaders = appKey.headers(ping);
 console.log(`
 edge-workers running in workerd (local state kept between runs):
   API pipeline (auth-validator → cache-manager → voice-router → demo origin)
@@ -76,6 +85,9 @@ edge-workers running in workerd (local state kept between runs):
       LINE webhook: ${chatUrl}/webhooks/line (demo LINE API ${line.url}, demo AI ${ai.url})
       try: curl -i ${chatUrl}/webhooks/line -H 'content-type: application/json' \\
              -H 'x-line-signature: ${lineSignature(chat.LINE_CHANNEL_SECRET, sample)}' --data '${sample}'
+      Discord interactions: ${chatUrl}/webhooks/discord (demo Discord + market API ${discord.url})
+      try (signed PING, valid 5 minutes): curl -i ${chatUrl}/webhooks/discord \\
+             -H 'x-signature-ed25519: ${pingHeaders["x-signature-ed25519"]}' -H 'x-signature-timestamp: ${pingHeaders["x-signature-timestamp"]}' --data '${ping}'
   analytics-collector     http://127.0.0.1:${ports.analytics}/health (ingest, and reads with the admin secret)
   admin endpoints: -H "authorization: Bearer <ADMIN_SECRET>" (${vars.ADMIN_SECRET ? "from wrangler/.dev.vars" : `this run's secret: ${adminSecret}`})
   demo origin             ${origin.url}
@@ -83,7 +95,7 @@ Ctrl-C to stop.`);
 
 const stop = async () => {
   await pipeline.close();
-  await Promise.all([origin.close(), line.close(), ai.close()]);
+  await Promise.all([origin.close(), line.close(), ai.close(), discord.close()]);
   process.exit(0);
 };
 process.on("SIGINT", stop);

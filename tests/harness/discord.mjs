@@ -28,7 +28,7 @@ export const MARKET = {
  * The fake Discord API under `/api/v10` (records PATCHed original responses and PUT command
  * lists) and the fake market API under `/market`.
  */
-export async function startFakeDiscord() {
+export async function startFakeDiscord(port = 0) {
   const edits = [];
   const registrations = [];
   const up = await startUpstream((req, res) => {
@@ -48,7 +48,7 @@ export async function startFakeDiscord() {
     if (req.path === "/market/quote") return m ? json(200, { symbol: q.get("symbol"), price: m.price, change_percent: m.change_percent, currency: m.currency }) : json(404, { error: "unknown symbol" });
     if (req.path === "/market/chart") return m && m.closes[q.get("range")] ? json(200, { symbol: q.get("symbol"), closes: m.closes[q.get("range")] }) : json(404, { error: "unknown" });
     return json(404, { message: "404: Not Found" });
-  });
+  }, port);
   return { ...up, edits, registrations, api: `${up.url}/api/v10`, market: `${up.url}/market` };
 }
 
