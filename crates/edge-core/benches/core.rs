@@ -362,8 +362,54 @@ fn analytics(c: &mut Criterion) {
     );
 }
 
+/// What chat-webhook does per webhook before answering: check the signature, parse, and
+/// (LINE) detect the intent.
+fn chat(c: &mut Criterion) {
+    use edge_core::chat::discord::signature as discord;
+    use edge_core::chat::intent;
+    use edge_core::chat::line::signature as line;
+    use edge_core::chat::line::webhook::Webhook;
+
+    let body = format!(
+        r#"{{"destination":"U0000000000000000000000000000bot","events":[{{"type":"message","message":{{"type":"text","id":"1","text":"{}"}},"webhookEventId":"01FZ74A0TDDPYRVKNK77XKC3ZR","deliveryContext":{{"isRedelivery":false}},"timestamp":1795435200000,"source":{{"type":"user","userId":"U4af4980629"}},"replyToken":"757913772c4646b784d4b7ce46d12671","mode":"active"}}]}}"#,
+        "How much is the vitamin C 1000? ".repeat(8)
+    );
+    let sig = line::sign("channel-secret", body.as_bytes());
+    c.bench_function("chat/line signature verify (~0.6 KB body)", |b| {
+        b.iter(|| line::verify("channel-secret", black_box(body.as_bytes()), Some(&sig)))
+    });
+    c.bench_function("chat/line webhook parse (1 text event)", |b| {
+        b.iter(|| Webhook::parse(black_box(body.as_bytes())))
+    });
+    c.bench_function("chat/intent detect (English)", |b| {
+        b.iter(|| {
+            intent::detect(black_box(
+                "Can you tell me the price of this product please?",
+            ))
+        })
+    });
+    c.bench_function("chat/intent detect (Thai)", |b| {
+        b.iter(|| intent::detect(black_box("สินค้านี้ราคาเท่าไหร่ครับ ส่งฟรีไหม")))
+    });
+    // RFC 8032 test 1 key and signature over the empty message: Discord's framing puts the
+    // timestamp first, so verify the raw check.
+    let key =
+        discord::public_key("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
+            .expect("key");
+    let rfc_sig = (0..64)
+        .map(|i| {
+            u8::from_str_radix(&"e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"[2 * i..2 * i + 2], 16)
+                .expect("hex")
+        })
+        .collect::<Vec<u8>>();
+    c.bench_function("chat/discord ed25519 verify_strict", |b| {
+        b.iter(|| discord::verify_bytes(&key, black_box(b""), &rfc_sig))
+    });
+}
+
 criterion_group!(
     benches,
+    chat,
     analytics,
     routing_decision,
     cache_decisions,
