@@ -12,7 +12,7 @@ use edge_core::chat::preferences;
 use edge_core::chat::product::{self, ProductInput};
 use edge_core::error::CommonError;
 use edge_glue::admin::require_admin;
-use edge_glue::body::{self, BodyError};
+use edge_glue::body;
 use edge_glue::{Hop, now_ms, respond};
 use worker::{Request, Response, Result, RouteContext};
 
@@ -64,12 +64,9 @@ pub(crate) async fn put(mut req: Request, rc: RouteContext<Hop>) -> Result<Respo
     let Some(id) = id_param(&rc, "id") else {
         return respond::error_response(&CommonError::NotFound);
     };
-    let bytes = match body::read_limited(&mut req, product::MAX_BODY_BYTES).await {
+    let bytes = match body::read_or_refuse(&mut req, product::MAX_BODY_BYTES).await {
         Ok(b) => b,
-        Err(BodyError::TooLarge(e)) => return respond::error_response(&e),
-        Err(BodyError::Read(_)) => {
-            return respond::error_response(&product::ProductError::Malformed);
-        }
+        Err(refusal) => return Ok(refusal),
     };
     let input = match ProductInput::parse(&bytes) {
         Ok(p) => p,
@@ -118,12 +115,9 @@ pub(crate) async fn preferences(mut req: Request, rc: RouteContext<Hop>) -> Resu
     let Some(user) = rc.param("user").filter(|u| product::valid_id(u)).cloned() else {
         return respond::error_response(&CommonError::NotFound);
     };
-    let bytes = match body::read_limited(&mut req, product::MAX_BODY_BYTES).await {
+    let bytes = match body::read_or_refuse(&mut req, product::MAX_BODY_BYTES).await {
         Ok(b) => b,
-        Err(BodyError::TooLarge(e)) => return respond::error_response(&e),
-        Err(BodyError::Read(_)) => {
-            return respond::error_response(&product::ProductError::Malformed);
-        }
+        Err(refusal) => return Ok(refusal),
     };
     let prefs = match preferences::parse(&bytes) {
         Ok(p) => p,

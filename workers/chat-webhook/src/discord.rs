@@ -9,7 +9,6 @@
 //! ephemeral explanation, never an error status.
 
 use ed25519_dalek::VerifyingKey;
-use edge_core::MetricError;
 use edge_core::chat::completion::{self, Prompt};
 use edge_core::chat::discord::command::{AdminAction, Command, CommandError, focused};
 use edge_core::chat::discord::component::Component;
@@ -19,7 +18,7 @@ use edge_core::chat::discord::signature::{self, DEFAULT_WINDOW_S};
 use edge_core::chat::intent::{self, Language};
 use edge_core::chat::quote;
 use edge_core::error::CommonError;
-use edge_glue::body::{self, BodyError};
+use edge_glue::body;
 use edge_glue::{Hop, config, now_ms, respond};
 use serde_json::Value;
 use worker::{Env, Method, Request, Response, Result, console_warn};
@@ -103,10 +102,9 @@ pub(crate) async fn interaction(mut req: Request, env: &Env, hop: &Hop) -> Resul
         Ok(s) => s,
         Err(e) => return respond::error_response(&e),
     };
-    let raw = match body::read_limited(&mut req, MAX_BODY_BYTES).await {
+    let raw = match body::read_or_refuse(&mut req, MAX_BODY_BYTES).await {
         Ok(b) => b,
-        Err(BodyError::TooLarge(e)) => return respond::error_response(&e),
-        Err(BodyError::Read(_)) => return respond::error_response(&MetricError::Malformed),
+        Err(refusal) => return Ok(refusal),
     };
     let header = |name: &str| req.headers().get(name).ok().flatten();
     if let Err(e) = signature::verify(

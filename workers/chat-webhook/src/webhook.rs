@@ -2,11 +2,10 @@
 //! them, and answer LINE at once. Nothing is parsed, stored or queued for a request whose
 //! signature fails.
 
-use edge_core::MetricError;
 use edge_core::chat::line::signature;
 use edge_core::chat::line::webhook::{MAX_BODY_BYTES, Webhook};
 use edge_core::error::CommonError;
-use edge_glue::body::{self, BodyError};
+use edge_glue::body;
 use edge_glue::{Hop, now_ms, respond};
 use worker::{Env, Request, Response, Result, console_warn};
 
@@ -24,10 +23,9 @@ pub(crate) async fn line(mut req: Request, env: &Env, hop: &Hop) -> Result<Respo
         Ok(s) => s,
         Err(e) => return respond::error_response(&e),
     };
-    let raw = match body::read_limited(&mut req, MAX_BODY_BYTES).await {
+    let raw = match body::read_or_refuse(&mut req, MAX_BODY_BYTES).await {
         Ok(b) => b,
-        Err(BodyError::TooLarge(e)) => return respond::error_response(&e),
-        Err(BodyError::Read(_)) => return respond::error_response(&MetricError::Malformed),
+        Err(refusal) => return Ok(refusal),
     };
     let header = req.headers().get(signature::HEADER)?;
     if let Err(e) = signature::verify(&settings.line_secret, &raw, header.as_deref()) {

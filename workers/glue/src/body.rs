@@ -16,6 +16,22 @@ pub enum BodyError {
     Read(worker::Error),
 }
 
+/// Reads the body like [`read_limited`], or gives the response to send instead: 413
+/// `payload_too_large` over the limit, 400 `unreadable_body` when the stream fails.
+///
+/// # Errors
+/// The error response, ready to return.
+pub async fn read_or_refuse(req: &mut Request, limit: usize) -> Result<Vec<u8>, Response> {
+    let refusal = match read_limited(req, limit).await {
+        Ok(bytes) => return Ok(bytes),
+        Err(BodyError::TooLarge(e)) => crate::respond::error_response(&e),
+        Err(BodyError::Read(_)) => crate::respond::error_response(
+            &edge_core::auth::request_policy::RequestError::UnreadableBody,
+        ),
+    };
+    Err(refusal.unwrap_or_else(|_| Response::empty().expect("an empty response builds")))
+}
+
 /// Reads the whole body of `req`, failing once more than `limit` bytes arrive (after
 /// draining up to [`DRAIN_LIMIT`] more, so the client can read the 413).
 ///
