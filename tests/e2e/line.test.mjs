@@ -99,6 +99,18 @@ describe("chat-webhook: LINE", { timeout: 180_000 }, () => {
     assert.equal(stored[0].n, 2);
   });
 
+  test("a claim left by a dead consumer is taken over; one in progress is left alone", async () => {
+    const stale = lineEvent({ message: { type: "text", id: "m-stale", text: "still there?" } });
+    const live = lineEvent({ message: { type: "text", id: "m-live", text: "in progress" } });
+    await db.prepare("INSERT INTO webhook_events (id, event_type, status, received_at) VALUES (?, 'message.text', 'processing', ?)").bind(stale.webhookEventId, Date.now() - 5 * 60_000).run();
+    await db.prepare("INSERT INTO webhook_events (id, event_type, status, received_at) VALUES (?, 'message.text', 'processing', ?)").bind(live.webhookEventId, Date.now() - 5_000).run();
+    await deliver([stale, live]);
+    await eventually(() => repliesTo(stale.replyToken).length === 1, { timeoutMs: 10_000, what: "the taken-over event's reply" });
+    await sleep(2000);
+    assert.equal(repliesTo(live.replyToken).length, 0, "a claim in progress is left alone");
+    assert.equal((await rows("SELECT status FROM webhook_events WHERE id = ?", stale.webhookEventId))[0].status, "done");
+  });
+
   test("LINE failing once: the event is retried from the queue and answered once", async () => {
     line.failing.replies = 1;
     const ev = lineEvent({ message: { type: "text", id: "m-retry", text: "are you there" } });

@@ -33,32 +33,54 @@ fn id() -> String {
 /// Whether this consumer now owns a webhook event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Claim {
-    /// First time seen: process it.
+    /// First time seen, or taken over from a consumer that died: process it.
     Taken,
-    /// Already handled, or being handled: a redelivery.
-    Duplicate,
+    /// Already answered: a redelivery, acknowledge it.
+    Done,
+    /// Another consumer is handling it right now: look again later.
+    InProgress,
 }
 
-/// Takes webhook event `event_id` for processing, unless it was taken before.
+/// Takes webhook event `event_id` for processing. A first delivery inserts the claim; a
+/// claim still `processing` after `stale_ms` (longer than handling can take, so its consumer
+/// died before answering) is taken over; an answered one is `Done`; a fresh one is
+/// `InProgress`.
 pub(crate) async fn claim(
     db: &D1Database,
     event_id: &str,
     event_type: &str,
     now: u64,
+    stale_ms: u64,
 ) -> Result<Claim> {
     let result = db
         .prepare(
             "INSERT INTO webhook_events (id, event_type, status, received_at) VALUES (?1, ?2, 'processing', ?3)
-             ON CONFLICT (id) DO NOTHING",
+             ON CONFLICT (id) DO UPDATE SET received_at = excluded.received_at
+             WHERE webhook_events.status = 'processing' AND webhook_events.received_at < ?4",
         )
-        .bind(&[s(event_id), s(event_type), n(now)])?
+        .bind(&[
+            s(event_id),
+            s(event_type),
+            n(now),
+            n(now.saturating_sub(stale_ms)),
+        ])?
         .run()
         .await?;
-    let changes = result.meta()?.and_then(|m| m.changes).unwrap_or(0);
-    Ok(if changes == 1 {
-        Claim::Taken
-    } else {
-        Claim::Duplicate
+    if result.meta()?.and_then(|m| m.changes).unwrap_or(0) == 1 {
+        return Ok(Claim::Taken);
+    }
+    #[derive(Deserialize)]
+    struct Status {
+        status: String,
+    }
+    let status: Option<Status> = db
+        .prepare("SELECT status FROM webhook_events WHERE id = ?1")
+        .bind(&[s(event_id)])?
+        .first(None)
+        .await?;
+    Ok(match status {
+        Some(st) if st.status == "done" => Claim::Done,
+        _ => Claim::InProgress,
     })
 }
 

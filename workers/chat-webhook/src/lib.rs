@@ -22,7 +22,8 @@ mod webhook;
 use edge_core::ServiceName;
 use edge_glue::{Role, health};
 use worker::{
-    Context, Env, MessageBatch, MessageExt, Request, Response, Result, Router, console_error, event,
+    Context, Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder, Request, Response, Result,
+    Router, console_error, event,
 };
 
 use crate::process::{Outcome, Queued};
@@ -82,6 +83,11 @@ async fn queue(batch: MessageBatch<Queued>, env: Env, _ctx: Context) -> Result<(
         match process::handle(&env, &settings, message.body()).await {
             Outcome::Done => message.ack(),
             Outcome::Retry => message.retry(),
+            Outcome::RetryAfter(seconds) => message.retry_with_options(
+                &QueueRetryOptionsBuilder::new()
+                    .with_delay_seconds(seconds)
+                    .build(),
+            ),
         }
     }
     Ok(())

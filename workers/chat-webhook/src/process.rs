@@ -1,10 +1,12 @@
 //! Handling one queued LINE event, exactly once as far as the user can tell:
 //!
-//! 1. take the event by its `webhookEventId` (a redelivery, or a retry of a handled event,
-//!    finds it taken and stops);
+//! 1. take the event by its `webhookEventId`: a redelivery of an answered event stops
+//!    here; one that another consumer is handling is looked at again later (by then it is
+//!    answered, or its claim is stale — older than any handling can take — and is taken
+//!    over, so a consumer dying before its answer does not lose the event);
 //! 2. work out the answer (customer and conversation from D1, intent, AI chain);
 //! 3. send it (reply, or push with a retry key once the token has expired);
-//! 4. store the exchange and mark the event done, in one D1 transaction.
+//! 4. mark the event done at once, then store the exchange in one D1 transaction.
 //!
 //! A failure before the answer is sent gives the event back and asks the queue to retry;
 //! a failure after it is sent is logged and not retried, so nobody gets a second answer.
@@ -35,8 +37,11 @@ pub(crate) struct Queued {
 pub(crate) enum Outcome {
     /// Done (answered, stored, or nothing to do): acknowledge.
     Done,
-    /// Failed before anything was sent: retry later.
+    /// Failed before anything was sent: retry.
     Retry,
+    /// Another consumer holds it: look again after this many seconds (by then it is done,
+    /// or its claim is stale and can be taken over).
+    RetryAfter(u32),
 }
 
 /// What to answer and how to store it.
@@ -82,15 +87,23 @@ pub(crate) async fn handle(env: &Env, s: &Settings, q: &Queued) -> Outcome {
         return Outcome::Retry;
     };
     let now = now_ms();
-    match db::claim(&db, &e.id, event_type(&e.kind), now).await {
+    let bound = s.handling_bound_ms();
+    match db::claim(&db, &e.id, event_type(&e.kind), now, bound).await {
         Ok(Claim::Taken) => {}
-        Ok(Claim::Duplicate) => {
+        Ok(Claim::Done) => {
             console_log!(
-                "line event {} already taken (redelivery: {})",
+                "line event {} already answered (redelivery: {})",
                 e.id,
                 e.redelivery
             );
             return Outcome::Done;
+        }
+        Ok(Claim::InProgress) => {
+            console_log!(
+                "line event {} is being handled elsewhere; looking again later",
+                e.id
+            );
+            return Outcome::RetryAfter(u32::try_from(bound.div_ceil(1000)).unwrap_or(u32::MAX));
         }
         Err(err) => {
             console_warn!("line event {}: claim failed: {err}", e.id);
@@ -114,7 +127,11 @@ pub(crate) async fn handle(env: &Env, s: &Settings, q: &Queued) -> Outcome {
             }
         }
     }
-    // The answer is out: from here a failure is logged, never retried.
+    // The answer is out: mark it so at once (a takeover must never answer twice), then
+    // store the exchange; from here a failure is logged, never retried.
+    if let Err(err) = db::mark_done(&db, &e.id, now_ms()).await {
+        console_warn!("line event {}: answered but not marked done: {err}", e.id);
+    }
     let stored = match &answer.exchange {
         Some(x) => {
             db::store_exchange(
@@ -138,7 +155,7 @@ pub(crate) async fn handle(env: &Env, s: &Settings, q: &Queued) -> Outcome {
             )
             .await
         }
-        None => db::mark_done(&db, &e.id, now_ms()).await,
+        None => Ok(()),
     };
     if let Err(err) = stored {
         console_warn!("line event {}: answered but not stored: {err}", e.id);

@@ -121,6 +121,14 @@ impl AiSettings {
 }
 
 impl Settings {
+    /// An upper bound on handling one event: every AI provider and three LINE calls (profile,
+    /// reply, push) timing out, plus 30 s for D1. A claim older than this belongs to a
+    /// consumer that died.
+    pub(crate) fn handling_bound_ms(&self) -> u64 {
+        let ai: u64 = self.ai.providers.iter().map(|p| p.timeout_ms).sum();
+        ai + 3 * self.line_timeout_ms + 30_000
+    }
+
     /// Reads the LINE bot's settings.
     ///
     /// # Errors
