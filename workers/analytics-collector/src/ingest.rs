@@ -40,13 +40,10 @@ pub(crate) async fn ingest(mut req: Request, rc: RouteContext<Hop>) -> Result<Re
         Ok(p) => p,
         Err(e) => return respond::error_response(&e),
     };
-    let failed_days = store(&rc.env, &parsed.accepted(), now).await;
+    let mut accepted = parsed.accepted();
+    let failed_days = store(&rc.env, &accepted, now).await;
     let stored = |e: &MetricEvent| !failed_days.contains(&day_of(e.ts_ms));
-    let accepted: Vec<&MetricEvent> = parsed
-        .accepted()
-        .into_iter()
-        .filter(|e| stored(e))
-        .collect();
+    accepted.retain(|e| stored(e));
     write_engine(&rc.env, &accepted);
     match &parsed {
         Ingest::Single(event) if stored(event) => respond::json(

@@ -30,7 +30,8 @@ use crate::settings::AiSettings;
 /// Largest answer read from the quote API or Discord, bytes.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
-/// What the Discord bot needs.
+/// What the Discord bot needs (cloned into the deferred work).
+#[derive(Clone)]
 struct DiscordSettings {
     key: VerifyingKey,
     window_s: u64,
@@ -199,7 +200,7 @@ fn component(env: &Env, s: &DiscordSettings, i: &Interaction, hop: &Hop) -> Resu
             // Acknowledge the press now; the button's message is edited when the chart is in.
             hop.wait_until(finish(
                 env.clone(),
-                settings_snapshot(s),
+                s.clone(),
                 i.clone(),
                 Work::Chart(ticker, range),
             ));
@@ -253,24 +254,6 @@ fn admin(env: &Env, action: AdminAction) -> String {
     format!("{done}AI providers (this isolate): {state}")
 }
 
-/// What the background work needs from the settings (owned, for `wait_until`).
-#[derive(Clone)]
-struct Snapshot {
-    api: String,
-    timeout_ms: u64,
-    quote_api: Option<String>,
-    quote_key: Option<String>,
-}
-
-fn settings_snapshot(s: &DiscordSettings) -> Snapshot {
-    Snapshot {
-        api: s.api.clone(),
-        timeout_ms: s.timeout_ms,
-        quote_api: s.quote_api.clone(),
-        quote_key: s.quote_key.clone(),
-    }
-}
-
 fn defer(
     env: &Env,
     s: &DiscordSettings,
@@ -278,12 +261,12 @@ fn defer(
     hop: &Hop,
     work: Work,
 ) -> Result<Response> {
-    hop.wait_until(finish(env.clone(), settings_snapshot(s), i.clone(), work));
+    hop.wait_until(finish(env.clone(), s.clone(), i.clone(), work));
     reply(&response::deferred())
 }
 
 /// Does `work` and edits the original response with the result, once.
-async fn finish(env: Env, s: Snapshot, i: Interaction, work: Work) {
+async fn finish(env: Env, s: DiscordSettings, i: Interaction, work: Work) {
     let (content, components) = match work {
         Work::Ask(question) => (ask(&env, &question, false).await, None),
         Work::Research(topic) => (ask(&env, &topic, true).await, None),
@@ -357,7 +340,10 @@ async fn ask(env: &Env, text: &str, research: bool) -> String {
         .text
 }
 
-async fn quote_get(s: &Snapshot, path_and_query: &str) -> std::result::Result<Vec<u8>, String> {
+async fn quote_get(
+    s: &DiscordSettings,
+    path_and_query: &str,
+) -> std::result::Result<Vec<u8>, String> {
     let Some(base) = &s.quote_api else {
         return Err("Market data is not configured.".to_owned());
     };
@@ -383,13 +369,16 @@ async fn quote_get(s: &Snapshot, path_and_query: &str) -> std::result::Result<Ve
     }
 }
 
-async fn fetch_quote(s: &Snapshot, ticker: &str) -> std::result::Result<quote::Quote, String> {
+async fn fetch_quote(
+    s: &DiscordSettings,
+    ticker: &str,
+) -> std::result::Result<quote::Quote, String> {
     let body = quote_get(s, &format!("/quote?symbol={ticker}")).await?;
     quote::parse_quote(&body).ok_or_else(|| "Market data came back unreadable.".to_owned())
 }
 
 async fn fetch_chart(
-    s: &Snapshot,
+    s: &DiscordSettings,
     ticker: &str,
     range: &str,
 ) -> std::result::Result<quote::Chart, String> {

@@ -11,14 +11,13 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::intent::{Intent, Language};
+use super::preferences::MAX_PREFERENCES;
 use crate::error::HttpError;
 
 /// Longest answer accepted from a provider, in characters.
 pub const MAX_ANSWER_CHARS: usize = 20_000;
 /// Largest provider response body read, bytes.
 pub const MAX_RESPONSE_BYTES: usize = 256 * 1024;
-/// Most user preferences put into the prompt.
-pub const MAX_PREFERENCES: usize = 10;
 
 /// Who said a message in the history.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
