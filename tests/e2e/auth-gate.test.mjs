@@ -36,7 +36,7 @@ describe("auth-validator gate", { timeout: 120_000 }, () => {
           JWT_AUDIENCE: AUD,
           JWT_JWKS: JSON.stringify({ keys: [rsa.jwk] }),
           JWT_JWKS_URL: `${idp.url}/.well-known/jwks.json`,
-          JWKS_REFRESH_MIN_INTERVAL_S: "0",
+          JWKS_REFRESH_MIN_INTERVAL_S: "1", // the floor: 0 is refused as misconfigured
           MAX_BODY_BYTES: String(LIMIT),
           CORS_ALLOWED_ORIGINS: APP,
           PUBLIC_PATH_PREFIXES: "/health,/webhooks/",
@@ -184,11 +184,17 @@ describe("auth-validator gate", { timeout: 120_000 }, () => {
       await assertJsonError(await get("/api/v1/agents", pem), 401, "token_signature_invalid");
     });
 
-    test("a key the identity provider rotates in is fetched on its first token", async () => {
+    test("a key the identity provider rotates in is fetched once the refresh interval allows", async () => {
       const t = signJwt({ alg: "EdDSA", kid: "ed-2" }, claims(), edNew.privateKey);
       await assertJsonError(await get("/api/v1/agents", t), 401, "token_unknown_key");
       served = [edOld.jwk, edNew.jwk];
-      assert.equal((await get("/api/v1/agents", t)).status, 200);
+      const fetchesBefore = idp.requests.length;
+      // Within JWKS_REFRESH_MIN_INTERVAL_S of the last fetch the unknown kid is refused
+      // without a fetch; the first token after it fetches once and is admitted.
+      await eventually(async () => (await get("/api/v1/agents", t)).status === 200, {
+        what: "the rotated-in key to verify",
+      });
+      assert.equal(idp.requests.length - fetchesBefore, 1, "exactly one JWKS fetch for the rotation");
       served = [edNew.jwk];
       const old = signJwt({ alg: "EdDSA", kid: "ed-1" }, claims(), edOld.privateKey);
       // ed-1 is still cached until the cache ages out; a token for a removed key keeps

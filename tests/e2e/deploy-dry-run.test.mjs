@@ -41,6 +41,11 @@ describe("deploy dry run", { timeout: 180_000 }, () => {
         if (!["auth-validator", "chat-webhook"].includes(worker)) {
           assert.equal(section.workers_dev, false, "workers_dev off");
           assert.equal(section.routes ?? section.route, undefined, "no routes");
+        } else if (env === "production") {
+          // Production is served on the zone's own hostname only, behind its WAF and
+          // rules: a *.workers.dev address would bypass them.
+          assert.equal(section.workers_dev, false, "production: workers_dev off");
+          assert.ok((section.routes ?? []).length > 0, "production: served on a zone route");
         }
         const gzipKiB = Number(/gzip: ([\d.]+) KiB/.exec(stdout)?.[1]);
         assert.ok(gzipKiB > 0 && gzipKiB < 1000, `upload gzip ${gzipKiB} KiB under the 1 MiB free-plan limit`);

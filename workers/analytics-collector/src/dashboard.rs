@@ -114,8 +114,14 @@ pub(crate) async fn sign_in(req: &mut Request, env: &Env) -> Result<Response> {
         Ok(s) => s,
         Err(e) => return respond::error_response(&e),
     };
-    let Ok(form) = body::read_limited(req, MAX_FORM_BYTES).await else {
-        return signin(413, "The form is too large.");
+    let timeout_ms = match body::timeout_ms(env) {
+        Ok(t) => t,
+        Err(e) => return respond::error_response(&e),
+    };
+    let form = match body::read_limited(req, MAX_FORM_BYTES, timeout_ms).await {
+        Ok(form) => form,
+        Err(body::BodyError::TooLarge(_)) => return signin(413, "The form is too large."),
+        Err(e) => return respond::error_response(e.into_http().as_ref()),
     };
     let presented = form_urlencoded::parse(&form)
         .find(|(k, _)| k == "secret")

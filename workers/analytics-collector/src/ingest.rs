@@ -30,9 +30,14 @@ const AE_BINDING: &str = "METRICS_AE";
 
 /// Handles an ingest request.
 pub(crate) async fn ingest(mut req: Request, rc: RouteContext<Hop>) -> Result<Response> {
-    let bytes = match body::read_limited(&mut req, MAX_BODY_BYTES).await {
+    let timeout_ms = match body::timeout_ms(&rc.env) {
+        Ok(t) => t,
+        Err(e) => return respond::error_response(&e),
+    };
+    let bytes = match body::read_limited(&mut req, MAX_BODY_BYTES, timeout_ms).await {
         Ok(b) => b,
         Err(BodyError::TooLarge(e)) => return respond::error_response(&e),
+        Err(BodyError::Timeout(e)) => return respond::error_response(&e),
         Err(BodyError::Read(_)) => return respond::error_response(&MetricError::Malformed),
     };
     let now = now_ms();

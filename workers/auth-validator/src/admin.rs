@@ -14,12 +14,12 @@ use edge_core::auth::key_admin::{
     self, AdminError, Issued, MAX_ADMIN_BODY_BYTES, NewKey, Rotation,
 };
 use edge_core::error::CommonError;
-use edge_glue::body::{self, BodyError};
 use edge_glue::{Hop, admin as guard, now_ms, respond};
 use futures::future::join_all;
 use worker::{Env, Method, Request, Response};
 
 use crate::keys;
+use crate::operator::AdminAttempt;
 use crate::rejection::Rejection;
 use crate::settings::Settings;
 
@@ -35,8 +35,18 @@ pub(crate) async fn handle(
     settings: &Settings,
     hop: &Hop,
 ) -> Result<Response, Rejection> {
-    guard::require_admin(&req, env)?;
+    let method = req.inner().method();
+    let content_length = req.headers().get("content-length")?;
     let path = req.path();
+    settings.policy.check_framing(&crate::gate::head(
+        &req,
+        &method,
+        &path,
+        None,
+        content_length.as_deref(),
+    ))?;
+    let attempt = AdminAttempt::begin(env, &req, settings).await?;
+    attempt.settle(env, guard::require_admin(&req, env)).await?;
     let rest = path.strip_prefix(PREFIX).unwrap_or_default();
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     let kv = keys::store(env)?;
@@ -44,7 +54,7 @@ pub(crate) async fn handle(
     let method = req.method();
     match (method, segments.as_slice()) {
         (Method::Post, []) => {
-            let new = NewKey::from_json(&read_body(&mut req).await?, now_s)?;
+            let new = NewKey::from_json(&read_body(&mut req, env).await?, now_s)?;
             let issued = new.issue(random()?, random()?, settings.key_rate_limit, now_s);
             keys::save(&kv, &issued.record).await?;
             hop.decide("admin_key_created");
@@ -94,7 +104,7 @@ pub(crate) async fn handle(
             Ok(respond::json(200, &record.info)?)
         }
         (Method::Post, [id, "rotate"]) => {
-            let rotation = Rotation::from_json(&read_body(&mut req).await?)?;
+            let rotation = Rotation::from_json(&read_body(&mut req, env).await?)?;
             let issued = rotation.apply(&existing(&kv, id).await?, random()?, now_s)?;
             keys::save(&kv, &issued.record).await?;
             hop.decide("admin_key_rotated");
@@ -125,14 +135,8 @@ fn shown_once(status: u16, issued: &Issued) -> Result<Response, Rejection> {
     )?)
 }
 
-async fn read_body(req: &mut Request) -> Result<Vec<u8>, Rejection> {
-    match body::read_limited(req, MAX_ADMIN_BODY_BYTES).await {
-        Ok(b) => Ok(b),
-        Err(BodyError::TooLarge(e)) => Err(e.into()),
-        Err(BodyError::Read(_)) => {
-            Err(edge_core::auth::request_policy::RequestError::UnreadableBody.into())
-        }
-    }
+async fn read_body(req: &mut Request, env: &Env) -> Result<Vec<u8>, Rejection> {
+    crate::gate::read_limited(req, env, MAX_ADMIN_BODY_BYTES).await
 }
 
 /// Bytes from the runtime's CSPRNG (`crypto.getRandomValues`).

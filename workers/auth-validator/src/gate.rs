@@ -1,14 +1,16 @@
 //! The gate every API request passes, in order:
 //!
-//! 1. path: canonical and under an allowed prefix (400 / 404);
+//! 1. path: percent-escapes in one spelling ([`Target`]), canonical and under an allowed
+//!    prefix (400 / 404); client headers in the edge's reserved namespaces dropped, or
+//!    refused when spelled with `_` (400 `reserved_header`);
 //! 2. CORS preflight, answered here for configured origins (204 / 403);
 //! 3. method, body framing and content type (405 / 411 / 413 / 415 / 400);
-//! 4. public paths (`/health`) skip 5–7;
+//! 4. public paths (`GET`/`HEAD /health` exactly) skip 5–7;
 //! 5. credentials: a JWT bearer token or an API key (401), then the route's permission (403);
 //! 6. the caller's rate limit, exact, in a Durable Object (429);
 //! 7. the body, read under the limit on its actual bytes, JSON checked when JSON (413 / 400);
-//! 8. forwarding to cache-manager with the client's `x-auth-*` headers removed and the
-//!    verified identity's headers set; `/api/v1/analytics/edge/…` (the edge's own analytics,
+//! 8. forwarding the normalised URL to cache-manager with the client's reserved headers
+//!    removed and the verified identity's headers set; `/api/v1/analytics/edge/…` (the edge's own analytics,
 //!    `analytics:read`) goes to analytics-collector instead, with the identity sealed
 //!    (`edge_core::signed::seal`) because that worker can also be reached directly.
 //!
@@ -18,10 +20,13 @@
 use edge_core::HttpError;
 use edge_core::ServiceName;
 use edge_core::auth::AuthError;
+use edge_core::auth::client_headers;
 use edge_core::auth::credentials::Credential;
 use edge_core::auth::identity::{self, AuthMethod, Identity};
 use edge_core::auth::rate_limit::{RateDecision, RateLimited};
-use edge_core::auth::request_policy::{self, BodyRule, RequestError, RequestHead};
+use edge_core::auth::request_policy::{
+    self, BodyRule, HEALTH_PATH, RequestError, RequestHead, normalize_escapes,
+};
 use edge_core::signed::seal;
 use edge_glue::admin::ADMIN_SECRET;
 use edge_glue::body::{self, BodyError};
@@ -50,17 +55,83 @@ pub(crate) const ANALYTICS: NextHopBinding = NextHopBinding {
     worker: ServiceName::AnalyticsCollector,
 };
 
+/// The request's URL with its percent-escapes in one spelling (RFC 3986 §6.2.2), so
+/// `/api/v1/agents/%61%31` and `/api/v1/agents/a1` are one resource to the policy, the
+/// routing and the cache behind the entry. Everything the entry forwards uses it.
+pub(crate) struct Target {
+    /// The normalised URL, as forwarded.
+    pub(crate) url: String,
+    /// Its path.
+    pub(crate) path: String,
+}
+
+impl Target {
+    /// The target of `req`.
+    ///
+    /// # Errors
+    /// 400 `invalid_path` for a `%` not followed by two hex digits.
+    pub(crate) fn of(req: &Request) -> Result<Self, Rejection> {
+        let mut url = req.url()?;
+        let path = normalize_escapes(url.path())?.into_owned();
+        let query = url
+            .query()
+            .map(normalize_escapes)
+            .transpose()?
+            .map(std::borrow::Cow::into_owned);
+        url.set_path(&path);
+        url.set_query(query.as_deref());
+        Ok(Self {
+            url: url.into(),
+            path,
+        })
+    }
+}
+
+/// The client's headers that may travel on: every reserved one dropped.
+///
+/// # Errors
+/// 400 `reserved_header` for a reserved name spelled with `_` (see
+/// `edge_core::auth::client_headers`).
+pub(crate) fn client_headers(req: &Request) -> Result<Headers, Rejection> {
+    let all: Vec<(String, String)> = req.headers().entries().collect();
+    let kept = client_headers::filter(all.iter().map(|(n, v)| (n.as_str(), v.as_str())))?;
+    let headers = Headers::new();
+    for (name, value) in kept {
+        headers.append(name, value)?;
+    }
+    Ok(headers)
+}
+
+/// The parts of `req`'s head the request policy reads.
+pub(crate) fn head<'a>(
+    req: &Request,
+    method: &'a str,
+    path: &'a str,
+    content_type: Option<&'a str>,
+    content_length: Option<&'a str>,
+) -> RequestHead<'a> {
+    RequestHead {
+        method,
+        path,
+        content_type,
+        content_length,
+        has_body_stream: req.inner().body().is_some(),
+    }
+}
+
 /// Runs the gate for `req`; see the module docs.
 pub(crate) async fn admit(
     mut req: Request,
     env: &Env,
     settings: &Settings,
+    target: Target,
     hop: &Hop,
 ) -> Result<Response, Rejection> {
-    let path = req.path();
+    let path = target.path.as_str();
     // The raw method: worker::Method turns methods it does not know into GET.
     let method = req.inner().method();
-    settings.policy.check_path(&path)?;
+    settings.policy.check_path(path)?;
+    let forwarded = client_headers(&req)?;
     let header = |name: &str| req.headers().get(name).ok().flatten();
     if method == "OPTIONS"
         && let (Some(origin), Some(wanted)) =
@@ -76,28 +147,29 @@ pub(crate) async fn admit(
         respond::set_headers(&resp, &allowed)?;
         return Ok(resp);
     }
-    if path == "/health" && !matches!(method.as_str(), "GET" | "HEAD") {
+    if path == HEALTH_PATH && !matches!(method.as_str(), "GET" | "HEAD") {
         return Err(RequestError::MethodNotAllowed {
             allow: "GET, HEAD".to_owned(),
         }
         .into());
     }
-    let rule = settings.policy.check(&RequestHead {
-        method: &method,
-        path: &path,
-        content_type: header("content-type").as_deref(),
-        content_length: header("content-length").as_deref(),
-        has_body_stream: req.inner().body().is_some(),
-    })?;
-    if settings.policy.is_public(&path) {
+    let (content_type, content_length) = (header("content-type"), header("content-length"));
+    let rule = settings.policy.check(&head(
+        &req,
+        &method,
+        path,
+        content_type.as_deref(),
+        content_length.as_deref(),
+    ))?;
+    if settings.policy.is_public(path) {
         hop.decide("public");
-        if path == "/health" {
+        if path == HEALTH_PATH {
             return Ok(
                 health::respond(env, crate::ME, env!("CARGO_PKG_VERSION"), Some(NEXT)).await?,
             );
         }
-        let body = read_body(&mut req, rule).await?;
-        return forward(&req, env, hop, None, body).await;
+        let body = read_body(&mut req, env, rule).await?;
+        return forward(&req, env, hop, &target, forwarded, None, body).await;
     }
 
     let now_s = now_ms() / 1000;
@@ -105,7 +177,7 @@ pub(crate) async fn admit(
         Credential::Bearer(token) => tokens::verify(env, token, &settings.jwt, now_s).await?,
         Credential::ApiKey(key) => keys::verify(env, &key, now_s).await?,
     };
-    if let Some(permission) = identity::required_permission(&method, &path)
+    if let Some(permission) = identity::required_permission(&method, path)
         && !identity.has_permission(&permission)
     {
         return Err(AuthError::Forbidden { permission }.into());
@@ -117,12 +189,12 @@ pub(crate) async fn admit(
     if let Some(decision) = limit.filter(|d| !d.allowed) {
         return Err(RateLimited(decision).into());
     }
-    let body = read_body(&mut req, rule).await?;
+    let body = read_body(&mut req, env, rule).await?;
     hop.decide(match identity.method {
         AuthMethod::Jwt => "allow_jwt",
         AuthMethod::ApiKey => "allow_api_key",
     });
-    let resp = forward(&req, env, hop, Some(&identity), body).await?;
+    let resp = forward(&req, env, hop, &target, forwarded, Some(&identity), body).await?;
     let resp = respond::with_mutable_headers(resp);
     respond::set_headers(
         &resp,
@@ -134,47 +206,58 @@ pub(crate) async fn admit(
     Ok(resp)
 }
 
-/// Reads the body under `rule`: nothing, or at most its limit of actual bytes, checked as
-/// JSON when the content type is JSON.
-async fn read_body(req: &mut Request, rule: BodyRule) -> Result<Option<Vec<u8>>, Rejection> {
+/// Reads the body under `rule`: nothing, or at most its limit of actual bytes within
+/// `BODY_TIMEOUT_MS`, checked as JSON when the content type is JSON.
+async fn read_body(
+    req: &mut Request,
+    env: &Env,
+    rule: BodyRule,
+) -> Result<Option<Vec<u8>>, Rejection> {
     let BodyRule::Read { limit, json } = rule else {
         return Ok(None);
     };
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    let bytes = match body::read_limited(req, limit).await {
-        Ok(bytes) => bytes,
-        Err(BodyError::TooLarge(_)) => {
-            return Err(RequestError::PayloadTooLarge {
-                limit: limit as u64,
-            }
-            .into());
-        }
-        Err(BodyError::Read(_)) => return Err(RequestError::UnreadableBody.into()),
-    };
+    let bytes = read_limited(req, env, usize::try_from(limit).unwrap_or(usize::MAX)).await?;
     if json {
         request_policy::check_json_body(&bytes)?;
     }
     Ok(Some(bytes))
 }
 
-/// Sends the request on with the identity headers rebuilt from `identity` alone.
+/// The whole body, at most `limit` bytes, within `BODY_TIMEOUT_MS`.
+///
+/// # Errors
+/// 413, 408 or 400 (see `edge_glue::body`).
+pub(crate) async fn read_limited(
+    req: &mut Request,
+    env: &Env,
+    limit: usize,
+) -> Result<Vec<u8>, Rejection> {
+    match body::read_limited(req, limit, body::timeout_ms(env)?).await {
+        Ok(bytes) => Ok(bytes),
+        Err(BodyError::TooLarge(_)) => Err(RequestError::PayloadTooLarge {
+            limit: limit as u64,
+        }
+        .into()),
+        Err(BodyError::Timeout(e)) => Err(e.into()),
+        Err(BodyError::Read(_)) => Err(RequestError::UnreadableBody.into()),
+    }
+}
+
+/// Sends the request on to `target` with `headers` (the client's, reserved ones already
+/// dropped) and the identity headers built from `identity` alone.
 async fn forward(
     req: &Request,
     env: &Env,
     hop: &Hop,
+    target: &Target,
+    headers: Headers,
     identity: Option<&Identity>,
     body: Option<Vec<u8>>,
 ) -> Result<Response, Rejection> {
-    let headers = Headers::new();
-    for (name, value) in req.headers().entries() {
-        if !identity::is_identity_header(&name) {
-            headers.append(&name, &value)?;
-        }
-    }
     for (name, value) in identity.map(Identity::headers).unwrap_or_default() {
         headers.set(name, &value)?;
     }
-    let path = req.path();
+    let path = target.path.as_str();
     let binding = match identity {
         Some(id) if path.starts_with(EDGE_ANALYTICS_PREFIX) => {
             let secret = config::required_string(env, ADMIN_SECRET)?;
@@ -182,7 +265,7 @@ async fn forward(
             let sealed = seal::Sealed {
                 request_id: hop.request_id.as_str(),
                 method: &req.inner().method(),
-                path: &path,
+                path,
                 subject: &id.subject,
                 permissions: &permissions,
             };
@@ -192,10 +275,9 @@ async fn forward(
         _ => NEXT.binding,
     };
     let body = body.map(|b| JsValue::from(Uint8Array::from(b.as_slice())));
-    let url = req.url()?;
     let fwd = hop::forwarded_request_with(
         req,
-        url.as_str(),
+        &target.url,
         &hop.request_id,
         Destination::Service,
         headers,

@@ -3,9 +3,10 @@
 //! Validates each request, authenticates it (JWT or API key), applies the caller's exact
 //! rate limit, and forwards it through the `CACHE` service binding to cache-manager with
 //! identity headers (see [`gate`]). Also serves the key admin API ([`admin`]), passes
-//! `/admin/v1/cache/…` (cache purges, admin secret) on to cache-manager, passes
-//! `/api/v1/analytics/edge/…` without credentials (the dashboard's sign-in and cookie) on to
-//! analytics-collector, and answers CORS preflights for configured origins.
+//! `POST /admin/v1/cache/purge` (admin secret checked here, sealed onward) to
+//! cache-manager, passes `/api/v1/analytics/edge/…` without credentials (the dashboard's
+//! sign-in and cookie) to analytics-collector (see [`operator`]), and answers CORS
+//! preflights for configured origins.
 //!
 //! Every response to an allowed origin carries CORS headers, errors included, so browser
 //! clients can read why they were refused.
@@ -15,61 +16,37 @@ mod gate;
 mod keys;
 #[allow(missing_docs)] // the #[durable_object] macro generates undocumented items
 mod limiter;
+mod operator;
 mod rejection;
 mod settings;
 mod tokens;
 
 use edge_core::ServiceName;
-use edge_glue::{Role, respond};
+use edge_glue::{Hop, Role, respond};
 use worker::{Context, Env, Request, Response, Result, event};
 
 pub use limiter::RateLimiter;
 
+use crate::gate::Target;
+use crate::rejection::Rejection;
+use crate::settings::Settings;
+
 const ME: ServiceName = ServiceName::AuthValidator;
-/// Operator endpoints of cache-manager (purge), reached through this entry.
-const CACHE_ADMIN_PREFIX: &str = "/admin/v1/cache/";
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     edge_glue::serve(ME, Role::Entry, req, env, ctx, |req, env, hop| async move {
         let origin = req.headers().get("origin").ok().flatten();
-        let settings = match settings::Settings::load(&env) {
+        let settings = match Settings::load(&env) {
             Ok(s) => s,
             Err(e) => return gate::refuse(&e.into(), &hop),
         };
-        let path = req.path();
-        let outcome = if path.starts_with(admin::PREFIX) {
-            admin::handle(req, &env, &settings, &hop).await
-        } else if path.starts_with(CACHE_ADMIN_PREFIX) {
-            // cache-manager checks the secret too; refusing here keeps it off the chain.
-            match edge_glue::admin::require_admin(&req, &env) {
-                Ok(()) => {
-                    hop.decide("admin_cache");
-                    edge_glue::hop::forward_to_service(&req, &env, gate::NEXT, &hop.request_id)
-                        .await
-                        .map_err(Into::into)
-                }
-                Err(e) => Err(e.into()),
-            }
-        } else if path.starts_with(gate::EDGE_ANALYTICS_PREFIX)
-            && req.headers().get("authorization")?.is_none()
-        {
-            // The dashboard's sign-in form and cookie session: analytics-collector checks
-            // them (its cookie is keyed from the same admin secret). Bearer tokens and API
-            // keys go through the gate below and arrive sealed.
-            hop.decide("analytics_session");
-            edge_glue::hop::forward_to_service(&req, &env, gate::ANALYTICS, &hop.request_id)
-                .await
-                .map_err(Into::into)
-        } else {
-            gate::admit(req, &env, &settings, &hop).await
-        };
         // A refused preflight carries no CORS headers, so the browser blocks the call.
-        let (resp, cors) = match outcome {
+        let (resp, cors) = match route(req, &env, &settings, &hop).await {
             Ok(resp) => (respond::with_mutable_headers(resp), true),
             Err(rejection) => (
                 gate::refuse(&rejection, &hop)?,
-                !matches!(rejection, rejection::Rejection::Cors(_)),
+                !matches!(rejection, Rejection::Cors(_)),
             ),
         };
         if cors {
@@ -79,4 +56,30 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         Ok(resp)
     })
     .await
+}
+
+/// Sends `req` to the key admin API, the cache's operator endpoints, the dashboard's
+/// session pass-through, or the gate, by its normalised path.
+async fn route(
+    req: Request,
+    env: &Env,
+    settings: &Settings,
+    hop: &Hop,
+) -> std::result::Result<Response, Rejection> {
+    let target = Target::of(&req)?;
+    let path = target.path.as_str();
+    if path.starts_with(admin::PREFIX) {
+        admin::handle(req, env, settings, hop).await
+    } else if path.starts_with(operator::CACHE_ADMIN_PREFIX) {
+        operator::cache_admin(req, env, settings, &target, hop).await
+    } else if path.starts_with(gate::EDGE_ANALYTICS_PREFIX)
+        && req.headers().get("authorization")?.is_none()
+    {
+        // The dashboard's sign-in form and cookie session: analytics-collector checks
+        // them (its cookie is keyed from the same admin secret). Bearer tokens and API
+        // keys go through the gate below and arrive sealed.
+        operator::analytics_session(req, env, settings, &target, hop).await
+    } else {
+        gate::admit(req, env, settings, target, hop).await
+    }
 }

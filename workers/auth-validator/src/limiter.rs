@@ -31,6 +31,28 @@ pub(crate) async fn check(
     bucket: &str,
     policy: RateLimitPolicy,
 ) -> std::result::Result<RateDecision, CommonError> {
+    call(env, bucket, CHECK, policy).await
+}
+
+/// Asks whether the bucket's limiter would admit one request under `policy`, counting
+/// nothing (the failed-attempts limit counts only failures, after they happen).
+pub(crate) async fn peek(
+    env: &Env,
+    bucket: &str,
+    policy: RateLimitPolicy,
+) -> std::result::Result<RateDecision, CommonError> {
+    call(env, bucket, PEEK, policy).await
+}
+
+const CHECK: &str = "https://rate-limiter/check";
+const PEEK: &str = "https://rate-limiter/peek";
+
+async fn call(
+    env: &Env,
+    bucket: &str,
+    url: &str,
+    policy: RateLimitPolicy,
+) -> std::result::Result<RateDecision, CommonError> {
     let unavailable = |what: &str, e: &dyn std::fmt::Display| {
         console_error!("rate limiter {what} failed: {e}");
         CommonError::UpstreamUnavailable
@@ -45,8 +67,7 @@ pub(crate) async fn check(
     let body = serde_json::to_string(&policy).map_err(|e| unavailable("encode", &e))?;
     let mut init = RequestInit::new();
     init.with_method(Method::Post).with_body(Some(body.into()));
-    let req = Request::new_with_init("https://rate-limiter/check", &init)
-        .map_err(|e| unavailable("request", &e))?;
+    let req = Request::new_with_init(url, &init).map_err(|e| unavailable("request", &e))?;
     let mut resp = stub
         .fetch_with_request(req)
         .await
@@ -78,16 +99,20 @@ impl DurableObject for RateLimiter {
         if req.method() != Method::Post {
             return respond::error_response(&CommonError::MethodNotAllowed);
         }
+        let count = req.path() != "/peek";
         let policy: RateLimitPolicy = req.json().await?;
         // From here to the response nothing awaits: the check and its write are atomic.
-        let decision = self.decide(policy, now_ms())?;
+        let decision = self.decide(policy, now_ms(), count)?;
         respond::json(200, &decision)
     }
 }
 
 impl RateLimiter {
-    fn decide(&self, policy: RateLimitPolicy, now: u64) -> Result<RateDecision> {
-        let mut slot = self.log.borrow_mut();
+    /// The in-memory log, restored from storage on first use.
+    fn loaded<'a>(
+        &self,
+        slot: &'a mut Option<SlidingWindowLog>,
+    ) -> Result<&'a mut SlidingWindowLog> {
         if slot.is_none() {
             #[derive(serde::Deserialize)]
             struct Hit {
@@ -100,11 +125,21 @@ impl RateLimiter {
                 .collect();
             *slot = Some(SlidingWindowLog::from_hits(hits));
         }
-        let Some(log) = slot.as_mut() else {
-            unreachable!("filled above")
-        };
+        Ok(slot.get_or_insert_with(SlidingWindowLog::default))
+    }
+
+    /// Decides one request at `now`; with `count`, an admitted request is counted; without
+    /// it (a peek), nothing is.
+    fn decide(&self, policy: RateLimitPolicy, now: u64, count: bool) -> Result<RateDecision> {
+        let mut slot = self.log.borrow_mut();
+        let log = self.loaded(&mut slot)?;
         let before = log.len();
-        let decision = log.check(policy, now);
+        let mut decision = log.check(policy, now);
+        if !count && decision.allowed {
+            log.release();
+            decision.remaining = decision.remaining.saturating_add(1);
+            return Ok(decision);
+        }
         let ts = i64::try_from(now).unwrap_or(i64::MAX);
         if decision.allowed {
             self.sql.exec(

@@ -6,6 +6,7 @@
 
 use edge_core::HttpError;
 use edge_core::auth::AuthError;
+use edge_core::auth::client_headers::ReservedHeader;
 use edge_core::auth::cors::CorsError;
 use edge_core::auth::key_admin::AdminError;
 use edge_core::auth::rate_limit::RateLimited;
@@ -27,6 +28,8 @@ pub(crate) enum Rejection {
     Cors(#[from] CorsError),
     #[error(transparent)]
     Admin(#[from] AdminError),
+    #[error(transparent)]
+    Reserved(#[from] ReservedHeader),
 }
 
 impl Rejection {
@@ -38,6 +41,7 @@ impl Rejection {
             Self::RateLimited(e) => e,
             Self::Cors(e) => e,
             Self::Admin(e) => e,
+            Self::Reserved(e) => e,
         }
     }
 }

@@ -17,6 +17,10 @@ use worker::Env;
 
 /// Rate limit of a new API key when the create request names none.
 const DEFAULT_KEY_RATE_LIMIT: &str = "600/60";
+/// Rate limit of each JWT subject when `JWT_RATE_LIMIT` is unset (`off` turns it off).
+const DEFAULT_JWT_RATE_LIMIT: &str = "600/60";
+/// Failed admin-secret attempts allowed per client address (`ADMIN_AUTH_FAILURE_LIMIT`).
+const DEFAULT_ADMIN_FAILURE_LIMIT: &str = "10/600";
 /// Algorithms accepted when `JWT_ALGORITHMS` is unset.
 const DEFAULT_ALGORITHMS: &str = "HS256,RS256,EdDSA";
 /// Clock leeway when `JWT_LEEWAY_S` is unset.
@@ -28,6 +32,7 @@ pub(crate) struct Settings {
     pub(crate) cors: CorsPolicy,
     pub(crate) jwt: JwtPolicy,
     pub(crate) key_rate_limit: RateLimitPolicy,
+    pub(crate) admin_failure_limit: RateLimitPolicy,
 }
 
 impl Settings {
@@ -57,10 +62,10 @@ impl Settings {
             issuer: optional(env, "JWT_ISSUER"),
             audience: optional(env, "JWT_AUDIENCE"),
             leeway_s: config::u64_var(env, "JWT_LEEWAY_S", DEFAULT_LEEWAY_S, 0..=MAX_LEEWAY_S)?,
-            rate_limit: match optional(env, "JWT_RATE_LIMIT") {
-                None => None,
-                Some(raw) => Some(
-                    RateLimitPolicy::parse(&raw)
+            rate_limit: match text(env, "JWT_RATE_LIMIT", DEFAULT_JWT_RATE_LIMIT).trim() {
+                "off" => None,
+                raw => Some(
+                    RateLimitPolicy::parse(raw)
                         .ok_or(CommonError::Misconfigured("JWT_RATE_LIMIT"))?,
                 ),
             },
@@ -71,11 +76,18 @@ impl Settings {
             DEFAULT_KEY_RATE_LIMIT,
         ))
         .ok_or(CommonError::Misconfigured("API_KEY_DEFAULT_RATE_LIMIT"))?;
+        let admin_failure_limit = RateLimitPolicy::parse(&text(
+            env,
+            "ADMIN_AUTH_FAILURE_LIMIT",
+            DEFAULT_ADMIN_FAILURE_LIMIT,
+        ))
+        .ok_or(CommonError::Misconfigured("ADMIN_AUTH_FAILURE_LIMIT"))?;
         Ok(Self {
             policy,
             cors,
             jwt,
             key_rate_limit,
+            admin_failure_limit,
         })
     }
 }

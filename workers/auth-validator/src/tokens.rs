@@ -5,32 +5,52 @@
 //! provider's JWKS, fetched and kept in this isolate for `JWKS_CACHE_TTL_S`, default 600).
 //!
 //! Rotation: a token whose `kid` is unknown makes the worker refetch the JWKS at once,
-//! at most once per `JWKS_REFRESH_MIN_INTERVAL_S` (default 30), so a provider's new key
-//! works from its first token while a stream of forged `kid`s cannot hammer the provider.
-//! A failed fetch keeps the last good keys.
+//! at most once per `JWKS_REFRESH_MIN_INTERVAL_S` (default 30, never under 1 s), so a
+//! provider's new key works from its first token while a stream of forged `kid`s cannot
+//! hammer the provider. Fetches are single-flight (`edge_core::auth::jwks::decide`): the
+//! first request marks the fetch in flight before awaiting it, and every concurrent
+//! request joins that one fetch. A failed fetch keeps the last good keys.
+//!
+//! A remote JWKS must be `https` (or loopback `http`, for local development), requires
+//! `JWT_ISSUER`, and contributes only asymmetric keys.
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::time::Duration;
 
 use edge_core::auth::AuthError;
 use edge_core::auth::Identity;
+use edge_core::auth::jwks::{self, Action, Reason, RemoteState};
 use edge_core::auth::jwt::{self, JwtPolicy, KeySet, MAX_JWKS_BYTES};
 use edge_core::error::CommonError;
 use edge_glue::config::optional_var as optional;
 use edge_glue::{body, config, hop, now_ms};
-use worker::{Env, Method, Request, RequestInit, console_warn};
+use worker::{Delay, Env, Method, Request, RequestInit, console_warn};
 
 use crate::rejection::Rejection;
 
 /// Longest a JWKS fetch may take, in milliseconds.
 const JWKS_FETCH_TIMEOUT_MS: u64 = 5_000;
+/// How often a request waiting for another request's fetch looks again, ms.
+const JOIN_POLL_MS: u64 = 20;
 
 /// The remote key set of this isolate.
 struct Remote {
     url: String,
     keys: KeySet,
     fetched_ms: Option<u64>,
-    attempted_ms: u64,
+    attempted_ms: Option<u64>,
+    in_flight_since: Option<u64>,
+}
+
+impl Remote {
+    fn state(&self) -> RemoteState {
+        RemoteState {
+            fetched_ms: self.fetched_ms,
+            attempted_ms: self.attempted_ms,
+            in_flight_since: self.in_flight_since,
+        }
+    }
 }
 
 thread_local! {
@@ -48,9 +68,22 @@ pub(crate) async fn verify(
     let Some(url) = optional(env, "JWT_JWKS_URL") else {
         return Ok(jwt::verify(token, &local, policy, now_s)?);
     };
+    if !jwks::url_allowed(&url) {
+        return Err(CommonError::Misconfigured("JWT_JWKS_URL").into());
+    }
+    if policy.issuer.is_none() {
+        // Keys from a URL are the provider's; without an issuer check, a token from any
+        // tenant of the same provider would do.
+        return Err(CommonError::Misconfigured("JWT_ISSUER").into());
+    }
     let ttl_ms = config::u64_var(env, "JWKS_CACHE_TTL_S", 600, 1..=86_400)? * 1000;
-    let min_gap_ms = config::u64_var(env, "JWKS_REFRESH_MIN_INTERVAL_S", 30, 0..=3_600)? * 1000;
-    let remote = remote_keys(&url, Refresh::IfStale { ttl_ms }).await;
+    let min_gap_ms = config::u64_var(
+        env,
+        "JWKS_REFRESH_MIN_INTERVAL_S",
+        30,
+        jwks::MIN_REFRESH_INTERVAL_FLOOR_S..=3_600,
+    )? * 1000;
+    let remote = remote_keys(&url, Reason::IfStale { ttl_ms }).await;
     let outcome = jwt::verify(token, &with(&local, &remote)?, policy, now_s);
     if outcome != Err(AuthError::UnknownKey) {
         return Ok(outcome?);
@@ -60,7 +93,7 @@ pub(crate) async fn verify(
     if header.kid.is_none_or(|kid| remote.has_kid(&kid)) {
         return Ok(outcome?);
     }
-    let refreshed = remote_keys(&url, Refresh::UnknownKid { min_gap_ms }).await;
+    let refreshed = remote_keys(&url, Reason::UnknownKid { min_gap_ms }).await;
     Ok(jwt::verify(
         token,
         &with(&local, &refreshed)?,
@@ -111,52 +144,67 @@ fn with(local: &KeySet, remote: &KeySet) -> Result<KeySet, CommonError> {
     Ok(all)
 }
 
-#[derive(Clone, Copy)]
-enum Refresh {
-    /// Fetch when nothing is cached or the cache is older than `ttl_ms`.
-    IfStale { ttl_ms: u64 },
-    /// Fetch unless the last attempt was less than `min_gap_ms` ago.
-    UnknownKid { min_gap_ms: u64 },
+/// The remote keys, after a fetch if [`jwks::decide`] says one is due, or after the
+/// fetch another request has in flight lands.
+async fn remote_keys(url: &str, reason: Reason) -> KeySet {
+    loop {
+        let now = now_ms();
+        let action = REMOTE.with_borrow_mut(|slot| {
+            let r = match slot {
+                Some(r) if r.url == url => r,
+                _ => slot.insert(Remote {
+                    url: url.to_owned(),
+                    keys: KeySet::default(),
+                    fetched_ms: None,
+                    attempted_ms: None,
+                    in_flight_since: None,
+                }),
+            };
+            let action = jwks::decide(r.state(), reason, now, JWKS_FETCH_TIMEOUT_MS);
+            if action == Action::Fetch {
+                // Marked before anything awaits: requests arriving meanwhile wait for it.
+                r.attempted_ms = Some(now);
+                r.in_flight_since = Some(now);
+            }
+            action
+        });
+        match action {
+            Action::UseCached => return cached(url),
+            Action::Fetch => return fetch_and_keep(url, now).await,
+            Action::Join => Delay::from(Duration::from_millis(JOIN_POLL_MS)).await,
+        }
+    }
 }
 
-/// The remote keys, fetched first if `refresh` says so.
-async fn remote_keys(url: &str, refresh: Refresh) -> KeySet {
-    let now = now_ms();
-    let (cached, due) = REMOTE.with_borrow(|slot| match slot.as_ref().filter(|r| r.url == url) {
-        None => (KeySet::default(), true),
-        Some(r) => {
-            let due = match refresh {
-                Refresh::IfStale { ttl_ms } => {
-                    r.fetched_ms.is_none_or(|t| now.saturating_sub(t) >= ttl_ms)
-                        && now.saturating_sub(r.attempted_ms) >= 1_000
-                }
-                Refresh::UnknownKid { min_gap_ms } => {
-                    now.saturating_sub(r.attempted_ms) >= min_gap_ms
-                }
-            };
-            (r.keys.clone(), due)
-        }
-    });
-    if !due {
-        return cached;
-    }
+fn cached(url: &str) -> KeySet {
+    REMOTE.with_borrow(|slot| {
+        slot.as_ref()
+            .filter(|r| r.url == url)
+            .map(|r| r.keys.clone())
+            .unwrap_or_default()
+    })
+}
+
+/// Fetches the JWKS and keeps the result (or, on failure, the last good keys).
+async fn fetch_and_keep(url: &str, started: u64) -> KeySet {
     let fetched = fetch_jwks(url).await;
     REMOTE.with_borrow_mut(|slot| {
-        let keep = slot.take().filter(|r| r.url == url);
-        let (keys, fetched_ms) = match fetched {
-            Ok(keys) => (keys, Some(now)),
+        let Some(r) = slot.as_mut().filter(|r| r.url == url) else {
+            return fetched.unwrap_or_default();
+        };
+        if r.in_flight_since == Some(started) {
+            r.in_flight_since = None;
+        }
+        match fetched {
+            Ok(keys) => {
+                r.keys = keys;
+                r.fetched_ms = Some(started);
+            }
             Err(reason) => {
                 console_warn!("jwks fetch failed ({reason}); keeping the last good keys");
-                keep.map_or((KeySet::default(), None), |r| (r.keys, r.fetched_ms))
             }
-        };
-        *slot = Some(Remote {
-            url: url.to_owned(),
-            keys: keys.clone(),
-            fetched_ms,
-            attempted_ms: now,
-        });
-        keys
+        }
+        r.keys.clone()
     })
 }
 
@@ -174,6 +222,6 @@ async fn fetch_jwks(url: &str) -> Result<KeySet, String> {
         .await
         .map_err(|e| e.to_string())?;
     let mut keys = KeySet::default();
-    keys.add_jwks(&bytes).map_err(|e| e.to_string())?;
+    keys.add_remote_jwks(&bytes).map_err(|e| e.to_string())?;
     Ok(keys)
 }

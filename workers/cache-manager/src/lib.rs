@@ -33,7 +33,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
                     health::respond(&env, ME, env!("CARGO_PKG_VERSION"), Some(http_cache::NEXT))
                         .await
                 }
-                ("POST", purge::PATH) => purge::handle(req, &env).await,
+                ("POST", purge::PATH) => purge::handle(req, &env, &hop).await,
                 _ => http_cache::handle(req, &env, &hop).await,
             }
         },

@@ -7,7 +7,7 @@
 
 use edge_core::cache::key;
 use edge_glue::body::{self, BodyError};
-use edge_glue::{admin, respond};
+use edge_glue::{Hop, admin, respond};
 use serde::Deserialize;
 use worker::{Env, Request, Response, Url};
 
@@ -44,13 +44,18 @@ impl edge_core::HttpError for InvalidPurge {
 }
 
 /// Answers a purge request.
-pub(crate) async fn handle(mut req: Request, env: &Env) -> worker::Result<Response> {
-    if let Err(e) = admin::require_admin(&req, env) {
+pub(crate) async fn handle(mut req: Request, env: &Env, hop: &Hop) -> worker::Result<Response> {
+    if let Err(e) = admin::require_sealed_admin(&req, env, hop) {
         return respond::error_response(&e);
     }
-    let bytes = match body::read_limited(&mut req, MAX_BODY).await {
+    let timeout_ms = match body::timeout_ms(env) {
+        Ok(t) => t,
+        Err(e) => return respond::error_response(&e),
+    };
+    let bytes = match body::read_limited(&mut req, MAX_BODY, timeout_ms).await {
         Ok(b) => b,
         Err(BodyError::TooLarge(e)) => return respond::error_response(&e),
+        Err(BodyError::Timeout(e)) => return respond::error_response(&e),
         Err(BodyError::Read(_)) => {
             return respond::error_response(&InvalidPurge("unreadable body"));
         }

@@ -64,7 +64,7 @@ pub(crate) async fn put(mut req: Request, rc: RouteContext<Hop>) -> Result<Respo
     let Some(id) = id_param(&rc, "id") else {
         return respond::error_response(&CommonError::NotFound);
     };
-    let bytes = match body::read_or_refuse(&mut req, product::MAX_BODY_BYTES).await {
+    let bytes = match body::read_or_refuse(&mut req, &rc.env, product::MAX_BODY_BYTES).await {
         Ok(b) => b,
         Err(refusal) => return Ok(refusal),
     };
@@ -115,7 +115,7 @@ pub(crate) async fn preferences(mut req: Request, rc: RouteContext<Hop>) -> Resu
     let Some(user) = rc.param("user").filter(|u| product::valid_id(u)).cloned() else {
         return respond::error_response(&CommonError::NotFound);
     };
-    let bytes = match body::read_or_refuse(&mut req, product::MAX_BODY_BYTES).await {
+    let bytes = match body::read_or_refuse(&mut req, &rc.env, product::MAX_BODY_BYTES).await {
         Ok(b) => b,
         Err(refusal) => return Ok(refusal),
     };

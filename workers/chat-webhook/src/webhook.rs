@@ -23,7 +23,7 @@ pub(crate) async fn line(mut req: Request, env: &Env, hop: &Hop) -> Result<Respo
         Ok(s) => s,
         Err(e) => return respond::error_response(&e),
     };
-    let raw = match body::read_or_refuse(&mut req, MAX_BODY_BYTES).await {
+    let raw = match body::read_or_refuse(&mut req, env, MAX_BODY_BYTES).await {
         Ok(b) => b,
         Err(refusal) => return Ok(refusal),
     };

@@ -1,11 +1,33 @@
-//! Reading bodies with a hard limit on the actual bytes.
+//! Reading bodies with a hard limit on the actual bytes and on the time they take.
 //!
 //! `Content-Length` is checked first as a fast refusal, but the limit is enforced on the
-//! bytes actually read, so a lying or absent header cannot get past it.
+//! bytes actually read, so a lying or absent header cannot get past it. The whole body
+//! must arrive within a deadline (var `BODY_TIMEOUT_MS`, default 10 s): a client that
+//! trickles a chunked body cannot hold a request open (408 `body_timeout`).
 
+use std::time::Duration;
+
+use edge_core::auth::request_policy::RequestError;
 use edge_core::error::CommonError;
 use futures::StreamExt;
-use worker::{ByteStream, Request, Response};
+use futures::future::{Either, select};
+use worker::{ByteStream, Delay, Env, Request, Response};
+
+/// Default time a whole request body may take to arrive, ms (var `BODY_TIMEOUT_MS`).
+pub const DEFAULT_BODY_TIMEOUT_MS: u64 = 10_000;
+
+/// The var `BODY_TIMEOUT_MS` (default 10000, 100..=300000).
+///
+/// # Errors
+/// [`CommonError::Misconfigured`] when it is set but malformed.
+pub fn timeout_ms(env: &Env) -> Result<u64, CommonError> {
+    crate::config::u64_var(
+        env,
+        "BODY_TIMEOUT_MS",
+        DEFAULT_BODY_TIMEOUT_MS,
+        100..=300_000,
+    )
+}
 
 /// Why a body could not be read.
 #[derive(Debug)]
@@ -14,31 +36,58 @@ pub enum BodyError {
     TooLarge(CommonError),
     /// The runtime failed while reading the stream.
     Read(worker::Error),
+    /// The body did not arrive in full within the deadline: a 408 `body_timeout`.
+    Timeout(RequestError),
 }
 
-/// Reads the body like [`read_limited`], or gives the response to send instead: 413
-/// `payload_too_large` over the limit, 400 `unreadable_body` when the stream fails.
+impl BodyError {
+    /// The client-facing error: 413, 408, or 400 `unreadable_body` for a broken stream.
+    #[must_use]
+    pub fn into_http(self) -> Box<dyn edge_core::HttpError> {
+        match self {
+            Self::TooLarge(e) => Box::new(e),
+            Self::Timeout(e) => Box::new(e),
+            Self::Read(_) => Box::new(RequestError::UnreadableBody),
+        }
+    }
+}
+
+/// Reads the body like [`read_limited`] within the deadline `BODY_TIMEOUT_MS`, or gives
+/// the response to send instead: 413 `payload_too_large` over the limit, 408
+/// `body_timeout` too slow, 400 `unreadable_body` when the stream fails, 500
+/// `misconfigured` for a malformed `BODY_TIMEOUT_MS`.
 ///
 /// # Errors
 /// The error response, ready to return.
-pub async fn read_or_refuse(req: &mut Request, limit: usize) -> Result<Vec<u8>, Response> {
-    let refusal = match read_limited(req, limit).await {
-        Ok(bytes) => return Ok(bytes),
-        Err(BodyError::TooLarge(e)) => crate::respond::error_response(&e),
-        Err(BodyError::Read(_)) => crate::respond::error_response(
-            &edge_core::auth::request_policy::RequestError::UnreadableBody,
-        ),
+pub async fn read_or_refuse(
+    req: &mut Request,
+    env: &Env,
+    limit: usize,
+) -> Result<Vec<u8>, Response> {
+    let refusal = match timeout_ms(env) {
+        Err(e) => crate::respond::error_response(&e),
+        Ok(timeout) => match read_limited(req, limit, timeout).await {
+            Ok(bytes) => return Ok(bytes),
+            Err(e) => crate::respond::error_response(e.into_http().as_ref()),
+        },
     };
-    Err(refusal.unwrap_or_else(|_| Response::empty().expect("an empty response builds")))
+    // Building a JSON error response does not fail; an empty 400 keeps this total.
+    Err(refusal.unwrap_or_else(|_| Response::builder().with_status(400).empty()))
 }
 
-/// Reads the whole body of `req`, failing once more than `limit` bytes arrive (after
-/// draining up to [`DRAIN_LIMIT`] more, so the client can read the 413).
+/// Reads the whole body of `req` within `timeout_ms`, failing once more than `limit`
+/// bytes arrive (after draining up to [`DRAIN_LIMIT`] more, so the client can read the
+/// 413).
 ///
 /// # Errors
 /// [`BodyError::TooLarge`] when the declared length or the actual bytes exceed `limit`;
+/// [`BodyError::Timeout`] when the body is not complete after `timeout_ms`;
 /// [`BodyError::Read`] when the stream fails.
-pub async fn read_limited(req: &mut Request, limit: usize) -> Result<Vec<u8>, BodyError> {
+pub async fn read_limited(
+    req: &mut Request,
+    limit: usize,
+    timeout_ms: u64,
+) -> Result<Vec<u8>, BodyError> {
     let too_large = || BodyError::TooLarge(CommonError::PayloadTooLarge { limit });
     let declared = req
         .headers()
@@ -52,13 +101,22 @@ pub async fn read_limited(req: &mut Request, limit: usize) -> Result<Vec<u8>, Bo
     if req.inner().body().is_none() {
         return Ok(Vec::new());
     }
-    let mut stream = req.stream().map_err(BodyError::Read)?;
+    let stream = req.stream().map_err(BodyError::Read)?;
+    let read = Box::pin(collect(stream, limit));
+    let timer = Delay::from(Duration::from_millis(timeout_ms));
+    match select(read, timer).await {
+        Either::Left((outcome, _)) => outcome,
+        Either::Right(((), _)) => Err(BodyError::Timeout(RequestError::BodyTimeout { timeout_ms })),
+    }
+}
+
+async fn collect(mut stream: ByteStream, limit: usize) -> Result<Vec<u8>, BodyError> {
     let mut out = Vec::new();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(BodyError::Read)?;
         if out.len() + chunk.len() > limit {
             drain(stream).await;
-            return Err(too_large());
+            return Err(BodyError::TooLarge(CommonError::PayloadTooLarge { limit }));
         }
         out.extend_from_slice(&chunk);
     }

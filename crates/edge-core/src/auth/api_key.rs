@@ -168,7 +168,7 @@ impl ApiKeyRecord {
             return Err(AuthError::ApiKeyExpired);
         }
         Ok(Identity {
-            subject: format!("key:{}", info.id),
+            subject: format!("{}{}", super::identity::API_KEY_SUBJECT_PREFIX, info.id),
             method: AuthMethod::ApiKey,
             role: info.role.clone(),
             permissions: info.permissions.clone(),

@@ -15,6 +15,9 @@ pub const MAX_SUBJECT_BYTES: usize = 256;
 pub const MAX_PERMISSIONS: usize = 64;
 /// Longest permission name, in bytes.
 pub const MAX_PERMISSION_BYTES: usize = 64;
+/// The subject namespace of API keys (`key:<id>`): reserved, so a JWT `sub` can never
+/// name the same user id as an API key.
+pub const API_KEY_SUBJECT_PREFIX: &str = "key:";
 /// Role given when a token names none.
 pub const DEFAULT_ROLE: &str = "user";
 /// The role that holds every permission.

@@ -23,8 +23,8 @@ use serde_json::{Map, Value};
 
 use crate::auth::AuthError;
 use crate::auth::identity::{
-    AuthMethod, DEFAULT_ROLE, Identity, MAX_PERMISSIONS, valid_permission, valid_role,
-    valid_subject,
+    API_KEY_SUBJECT_PREFIX, AuthMethod, DEFAULT_ROLE, Identity, MAX_PERMISSIONS, valid_permission,
+    valid_role, valid_subject,
 };
 use crate::auth::rate_limit::RateLimitPolicy;
 
@@ -156,6 +156,21 @@ impl KeySet {
     /// [`KeyError`] for a malformed or oversized document, too many keys, or a supported
     /// key whose material is unusable (short secret, RSA under 2048 bits, bad encoding).
     pub fn add_jwks(&mut self, document: &[u8]) -> Result<usize, KeyError> {
+        self.add_jwks_keys(document, true)
+    }
+
+    /// Adds the *asymmetric* signature keys of a JWKS document fetched from an identity
+    /// provider, as [`KeySet::add_jwks`] but skipping every `oct` (HMAC) key: a secret
+    /// published at a URL is no secret, and accepting one would let anyone who can read
+    /// (or spoof) the document mint tokens.
+    ///
+    /// # Errors
+    /// As [`KeySet::add_jwks`].
+    pub fn add_remote_jwks(&mut self, document: &[u8]) -> Result<usize, KeyError> {
+        self.add_jwks_keys(document, false)
+    }
+
+    fn add_jwks_keys(&mut self, document: &[u8], symmetric: bool) -> Result<usize, KeyError> {
         if document.len() > MAX_JWKS_BYTES {
             return Err(KeyError::MalformedJwks);
         }
@@ -195,7 +210,9 @@ impl KeySet {
                     }
                     (Alg::EdDSA, DecodingKey::from_jwk(jwk))
                 }
-                (AlgorithmParameters::OctetKey(p), None | Some(KeyAlgorithm::HS256)) => {
+                (AlgorithmParameters::OctetKey(p), None | Some(KeyAlgorithm::HS256))
+                    if symmetric =>
+                {
                     let k = URL_SAFE_NO_PAD
                         .decode(&p.value)
                         .map_err(|_| KeyError::InvalidKey(name.clone()))?;
@@ -420,7 +437,7 @@ fn check_claims(
     let subject = claims
         .get("sub")
         .and_then(Value::as_str)
-        .filter(|s| valid_subject(s))
+        .filter(|s| valid_subject(s) && !s.starts_with(API_KEY_SUBJECT_PREFIX))
         .ok_or(AuthError::InvalidClaim { field: "sub" })?;
     let role = match claims.get("role") {
         None => DEFAULT_ROLE,

@@ -12,9 +12,11 @@
 //! - [`cors`]: preflight answers and response headers for configured origins.
 
 pub mod api_key;
+pub mod client_headers;
 pub mod cors;
 pub mod credentials;
 pub mod identity;
+pub mod jwks;
 pub mod jwt;
 pub mod key_admin;
 pub mod rate_limit;

@@ -140,6 +140,13 @@ impl SlidingWindowLog {
         t_ms.saturating_add(policy.window_ms()) <= now_ms
     }
 
+    /// Gives back the newest admission (an attempt that turned out not to count, such as
+    /// an operator's successful sign-in against a failed-attempts limit), returning its
+    /// time so a store can delete the same entry.
+    pub fn release(&mut self) -> Option<u64> {
+        self.hits.pop_back()
+    }
+
     /// Decides one request at `now_ms`, counting it if admitted.
     pub fn check(&mut self, policy: RateLimitPolicy, now_ms: u64) -> RateDecision {
         while self
@@ -259,5 +266,21 @@ mod tests {
                 prop_assert!(in_window <= limit as usize);
             }
         }
+    }
+
+    #[test]
+    fn a_released_admission_frees_its_slot() {
+        let p = policy(2, 60);
+        let mut log = SlidingWindowLog::default();
+        assert!(log.check(p, 1_000).allowed);
+        assert!(log.check(p, 2_000).allowed);
+        assert!(!log.check(p, 3_000).allowed);
+        assert_eq!(log.release(), Some(2_000));
+        assert!(
+            log.check(p, 4_000).allowed,
+            "the released slot is free again"
+        );
+        let mut empty = SlidingWindowLog::default();
+        assert_eq!(empty.release(), None);
     }
 }

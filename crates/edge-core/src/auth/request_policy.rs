@@ -21,6 +21,10 @@ pub const DEFAULT_PUBLIC_PREFIXES: &str = "/health";
 pub const DEFAULT_METHODS: &str = "GET,HEAD,POST,PUT,PATCH,DELETE,OPTIONS";
 /// Most prefixes (or methods) a configuration may list.
 const MAX_CONFIG_ITEMS: usize = 64;
+/// Deepest nesting of arrays and objects a JSON body may have.
+pub const MAX_JSON_DEPTH: usize = 64;
+/// The health path: public for `GET`/`HEAD` exactly, nothing below it exists.
+pub const HEALTH_PATH: &str = "/health";
 
 /// Why a request was refused before authentication.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -61,6 +65,12 @@ pub enum RequestError {
     /// The body stream broke off before its end (400).
     #[error("request body could not be read to its end")]
     UnreadableBody,
+    /// The body did not arrive in full within the configured time (408).
+    #[error("request body did not arrive within {timeout_ms} ms")]
+    BodyTimeout {
+        /// The bound, in milliseconds.
+        timeout_ms: u64,
+    },
 }
 
 impl HttpError for RequestError {
@@ -68,6 +78,7 @@ impl HttpError for RequestError {
         match self {
             Self::UnknownPath => 404,
             Self::MethodNotAllowed { .. } => 405,
+            Self::BodyTimeout { .. } => 408,
             Self::LengthRequired => 411,
             Self::PayloadTooLarge { .. } => 413,
             Self::UnsupportedMediaType => 415,
@@ -91,6 +102,7 @@ impl HttpError for RequestError {
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::MalformedJson => "malformed_json",
             Self::UnreadableBody => "unreadable_body",
+            Self::BodyTimeout { .. } => "body_timeout",
         }
     }
 
@@ -213,10 +225,18 @@ impl RequestPolicy {
         &self.methods
     }
 
-    /// Whether `path` is answered without credentials.
+    /// Whether `path` is answered without credentials: a public entry ending in `/` is a
+    /// prefix (everything below it is public); any other names exactly one path, so
+    /// `/health` does not make `/health/anything` public.
     #[must_use]
     pub fn is_public(&self, path: &str) -> bool {
-        self.public_prefixes.iter().any(|p| under_prefix(path, p))
+        self.public_prefixes.iter().any(|p| {
+            if p.ends_with('/') {
+                path.starts_with(p.as_str())
+            } else {
+                path == p
+            }
+        })
     }
 
     /// Checks the path, then the method, then the body framing and type, in that order.
@@ -229,13 +249,17 @@ impl RequestPolicy {
         self.check_body(head)
     }
 
-    /// The path rules alone: canonical form, then an allowed prefix.
+    /// The path rules alone: canonical form, then an allowed prefix. Nothing exists below
+    /// [`HEALTH_PATH`].
     ///
     /// # Errors
     /// [`RequestError::InvalidPath`] or [`RequestError::UnknownPath`].
     pub fn check_path(&self, path: &str) -> Result<(), RequestError> {
         if !canonical_path(path) {
             return Err(RequestError::InvalidPath);
+        }
+        if path.starts_with(HEALTH_PATH) && path.len() > HEALTH_PATH.len() {
+            return Err(RequestError::UnknownPath);
         }
         if self.prefixes.iter().any(|p| under_prefix(path, p)) {
             Ok(())
@@ -254,7 +278,15 @@ impl RequestPolicy {
         }
     }
 
-    fn check_body(&self, head: &RequestHead<'_>) -> Result<BodyRule, RequestError> {
+    /// The body framing rules alone, for requests the entry passes on without judging
+    /// their content type (operator endpoints, the dashboard's sign-in form): a valid
+    /// `Content-Length` within the limit, a length for body-carrying methods, and no body
+    /// on `GET`, `HEAD` or `OPTIONS`. Returns whether a body follows.
+    ///
+    /// # Errors
+    /// [`RequestError::InvalidContentLength`], [`RequestError::PayloadTooLarge`],
+    /// [`RequestError::LengthRequired`] or [`RequestError::UnexpectedBody`].
+    pub fn check_framing(&self, head: &RequestHead<'_>) -> Result<bool, RequestError> {
         let declared = match head.content_length {
             None => None,
             Some(raw) => Some(parse_content_length(raw)?),
@@ -270,10 +302,17 @@ impl RequestPolicy {
             if carries_body && declared.is_none() {
                 return Err(RequestError::LengthRequired);
             }
-            return Ok(BodyRule::None);
+            return Ok(false);
         }
         if matches!(head.method, "GET" | "HEAD" | "OPTIONS") {
             return Err(RequestError::UnexpectedBody);
+        }
+        Ok(true)
+    }
+
+    fn check_body(&self, head: &RequestHead<'_>) -> Result<BodyRule, RequestError> {
+        if !self.check_framing(head)? {
+            return Ok(BodyRule::None);
         }
         let json = match head.content_type.map(MediaType::parse) {
             Some(Some(MediaType::Json)) => true,
@@ -287,14 +326,87 @@ impl RequestPolicy {
     }
 }
 
-/// Checks a body that was read under [`BodyRule::Read`] with `json` set.
+/// Checks a body that was read under [`BodyRule::Read`] with `json` set: valid UTF-8
+/// throughout (serde_json does not check the inside of strings it skips), one JSON value,
+/// nested at most [`MAX_JSON_DEPTH`] deep (serde_json skips values with its own stack,
+/// without its recursion limit, so depth is checked here).
 ///
 /// # Errors
-/// [`RequestError::MalformedJson`] when `body` is not one UTF-8 JSON value.
+/// [`RequestError::MalformedJson`] when `body` is not that.
 pub fn check_json_body(body: &[u8]) -> Result<(), RequestError> {
+    std::str::from_utf8(body).map_err(|_| RequestError::MalformedJson)?;
     serde_json::from_slice::<serde::de::IgnoredAny>(body)
-        .map(|_| ())
-        .map_err(|_| RequestError::MalformedJson)
+        .map_err(|_| RequestError::MalformedJson)?;
+    if json_depth(body) > MAX_JSON_DEPTH {
+        return Err(RequestError::MalformedJson);
+    }
+    Ok(())
+}
+
+/// The deepest nesting of `[` and `{` in a syntactically valid JSON text, skipping
+/// strings (and the escapes in them).
+fn json_depth(json: &[u8]) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in json {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// A request path (or query) with percent-escapes in one spelling (RFC 3986 §6.2.2):
+/// escapes of unreserved characters decoded (`%61` is `a`), every other escape in
+/// uppercase hex (`%c3%a9` is `%C3%A9`), so one resource has one spelling for the
+/// policy, routing and cache keys behind the entry. Borrowed when already normal.
+///
+/// An escaped `.` is left alone (the path check refuses it: decoding could form a dot
+/// segment after the URL parser has resolved them).
+///
+/// # Errors
+/// [`RequestError::InvalidPath`] for a `%` not followed by two hex digits.
+pub fn normalize_escapes(raw: &str) -> Result<std::borrow::Cow<'_, str>, RequestError> {
+    let bytes = raw.as_bytes();
+    let Some(first) = bytes.iter().position(|&b| b == b'%') else {
+        return Ok(std::borrow::Cow::Borrowed(raw));
+    };
+    let hex = |b: u8| char::from(b).to_digit(16);
+    let mut out = String::with_capacity(raw.len());
+    out.push_str(&raw[..first]);
+    // Every piece after a `%` starts with the escape's two hex digits.
+    for piece in raw[first + 1..].split('%') {
+        let digits = piece.as_bytes();
+        let (Some(hi), Some(lo)) = (
+            digits.first().copied().and_then(hex),
+            digits.get(1).copied().and_then(hex),
+        ) else {
+            return Err(RequestError::InvalidPath);
+        };
+        let decoded = u8::try_from(hi * 16 + lo).unwrap_or(0);
+        if decoded.is_ascii_alphanumeric() || b"-_~".contains(&decoded) {
+            out.push(char::from(decoded));
+        } else {
+            out.push_str(&format!("%{decoded:02X}"));
+        }
+        out.push_str(&piece[2..]);
+    }
+    Ok(std::borrow::Cow::Owned(out))
 }
 
 /// The accepted body media types.
@@ -362,14 +474,16 @@ fn under_prefix(path: &str, prefix: &str) -> bool {
     }
 }
 
-/// No dot segments, no empty segments, no encoded `/`, `\`, `.` or NUL, no control or
+/// No dot segments, no empty segments, no `;`, no encoded `/`, `\`, `.` or NUL, no control or
 /// non-ASCII bytes, at most [`MAX_PATH_BYTES`]: one resource has one spelling, so a prefix
 /// rule cannot be walked around.
 fn canonical_path(path: &str) -> bool {
     if !path.starts_with('/') || path.len() > MAX_PATH_BYTES {
         return false;
     }
-    if !path.bytes().all(|b| b.is_ascii_graphic()) || path.contains('\\') {
+    // `;` starts path parameters, which some origins strip before routing: refused, so
+    // `/a;x` cannot be one resource to the origin and another to the cache.
+    if !path.bytes().all(|b| b.is_ascii_graphic()) || path.contains(['\\', ';']) {
         return false;
     }
     let lower = path.to_ascii_lowercase();
@@ -619,5 +733,124 @@ mod tests {
         let p = RequestPolicy::from_config("/a, /health", "/health", "GET", 5).expect("valid");
         assert!(p.is_public("/health"));
         assert!(!p.is_public("/a"));
+    }
+
+    #[test]
+    fn item_13_3_only_health_itself_is_public_and_nothing_is_below_it() {
+        let p = RequestPolicy::defaults();
+        assert!(p.is_public("/health"));
+        for path in ["/health/", "/health/x", "/health/a/b"] {
+            assert!(!p.is_public(path), "{path}");
+            assert_eq!(p.check_path(path), Err(RequestError::UnknownPath), "{path}");
+        }
+        assert_eq!(
+            p.check_path("/healthz"),
+            Err(RequestError::UnknownPath),
+            "segment boundaries still hold"
+        );
+        let hooks = RequestPolicy::from_config("/webhooks/,/health", "/webhooks/", "POST", 5)
+            .expect("valid");
+        assert!(
+            hooks.is_public("/webhooks/twilio"),
+            "a prefix ending in / stays a prefix"
+        );
+    }
+
+    #[test]
+    fn item_13_7_percent_escapes_have_one_spelling() {
+        for (raw, normal) in [
+            ("/api/v1/agents/%61%31", "/api/v1/agents/a1"),
+            ("/api/v1/calls/%73tream/1", "/api/v1/calls/stream/1"),
+            ("/api/v1/agents/a%2D%5f%7E", "/api/v1/agents/a-_~"),
+            ("/api/v1/agents/%c3%a9", "/api/v1/agents/%C3%A9"),
+            ("/api/v1/agents/%20x", "/api/v1/agents/%20x"),
+            ("/api/v1/agents/a1", "/api/v1/agents/a1"),
+            ("q=%7b%22a%22%7d&b=%41", "q=%7B%22a%22%7D&b=A"),
+        ] {
+            assert_eq!(normalize_escapes(raw).as_deref(), Ok(normal), "{raw}");
+        }
+        // Idempotent: a normal spelling is its own normal form.
+        assert!(matches!(
+            normalize_escapes("/api/v1/agents/%C3%A9"),
+            Ok(std::borrow::Cow::Owned(ref s)) if s == "/api/v1/agents/%C3%A9"
+        ));
+        for bad in ["/a/%", "/a/%4", "/a/%zz", "/a/%%41"] {
+            assert_eq!(
+                normalize_escapes(bad),
+                Err(RequestError::InvalidPath),
+                "{bad}"
+            );
+        }
+        // An escaped dot stays escaped, and the path check refuses it.
+        let p = RequestPolicy::defaults();
+        let dot = normalize_escapes("/api/v1/calls/%2e%2e/x").expect("escapes are valid");
+        assert_eq!(p.check_path(&dot), Err(RequestError::InvalidPath));
+        for params in [
+            "/api/v1/agents/a1;v=2",
+            "/api/v1/agents;x/a1",
+            "/api/v1/calls/;",
+        ] {
+            assert_eq!(
+                p.check_path(params),
+                Err(RequestError::InvalidPath),
+                "{params}"
+            );
+        }
+    }
+
+    #[test]
+    fn item_13_10_framing_without_content_type_rules() {
+        let p = RequestPolicy::defaults();
+        let form = Some("application/x-www-form-urlencoded");
+        assert_eq!(
+            p.check_framing(&with_body(
+                "GET",
+                "/api/v1/analytics/edge/x",
+                None,
+                Some("4")
+            )),
+            Err(RequestError::UnexpectedBody)
+        );
+        assert_eq!(
+            p.check_framing(&with_body("GET", "/admin/v1/cache/x", None, None)),
+            Err(RequestError::UnexpectedBody),
+            "a chunked body on a GET"
+        );
+        assert_eq!(
+            p.check_framing(&with_body("POST", "/x", form, Some("12"))),
+            Ok(true),
+            "any content type: the worker behind judges it"
+        );
+        assert_eq!(p.check_framing(&head("GET", "/x")), Ok(false));
+        assert_eq!(
+            p.check_framing(&head("POST", "/x")),
+            Err(RequestError::LengthRequired)
+        );
+    }
+
+    #[test]
+    fn item_13_11_json_bodies_are_utf8_and_shallow() {
+        assert_eq!(
+            check_json_body(b"{\"a\":\"\xff\xfe\"}"),
+            Err(RequestError::MalformedJson),
+            "invalid UTF-8 inside a string"
+        );
+        assert_eq!(
+            check_json_body("{\"a\":\"\u{e9}\u{e01}\"}".as_bytes()),
+            Ok(())
+        );
+        let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert_eq!(check_json_body(nested(MAX_JSON_DEPTH).as_bytes()), Ok(()));
+        assert_eq!(
+            check_json_body(nested(MAX_JSON_DEPTH + 1).as_bytes()),
+            Err(RequestError::MalformedJson)
+        );
+        assert_eq!(
+            check_json_body(nested(10_000).as_bytes()),
+            Err(RequestError::MalformedJson)
+        );
+        // Brackets inside strings (escaped quotes included) are not nesting.
+        let in_string = format!("{{\"a\":\"\\\"{}\"}}", "[".repeat(200));
+        assert_eq!(check_json_body(in_string.as_bytes()), Ok(()));
     }
 }

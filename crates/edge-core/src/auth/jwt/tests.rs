@@ -362,3 +362,34 @@ fn jwks_documents_are_checked() {
     }
     assert_eq!(full.add_hs256_secret(HS_SECRET), Err(KeyError::TooManyKeys));
 }
+
+#[test]
+fn jwt_subjects_cannot_enter_the_api_key_namespace() {
+    let mut c = claims();
+    c["sub"] = json!("key:0101010101010101");
+    assert_eq!(
+        verify(&hs(&c), &keys(), &policy(), NOW),
+        Err(AuthError::InvalidClaim { field: "sub" }),
+        "an API key's user id is key:<id>; a token may not claim it"
+    );
+    c["sub"] = json!("keys:alice");
+    assert!(verify(&hs(&c), &keys(), &policy(), NOW).is_ok());
+}
+
+#[test]
+fn item_13_6_remote_jwks_documents_give_no_hmac_keys() {
+    let doc = json!({"keys": [
+        {"kty": "oct", "kid": "shared", "alg": "HS256", "k": b64(HS_SECRET)},
+        {"kty": "oct", "kid": "no-alg", "k": b64(HS_SECRET)},
+    ]});
+    let mut remote = KeySet::default();
+    assert_eq!(remote.add_remote_jwks(doc.to_string().as_bytes()), Ok(0));
+    let mut local = KeySet::default();
+    assert_eq!(local.add_jwks(doc.to_string().as_bytes()), Ok(2));
+    let mut both = KeySet::default();
+    assert_eq!(
+        both.add_remote_jwks(JWKS.as_bytes()),
+        Ok(2),
+        "RSA and Ed25519 stay"
+    );
+}

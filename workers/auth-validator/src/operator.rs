@@ -1,0 +1,205 @@
+//! Operator requests the entry passes on without the gate's credential check, and the
+//! throttle on admin-secret attempts.
+//!
+//! | path | who can reach it | what the entry does |
+//! |---|---|---|
+//! | `POST /admin/v1/cache/purge` | anyone on the internet | checks the admin secret (throttled), then forwards the body to cache-manager **without** the secret, sealed instead (`edge_core::signed::seal`, keyed from the secret) |
+//! | anything else under `/admin/v1/cache/` | anyone | 404 / 405: never forwarded |
+//! | `/api/v1/analytics/edge/…` without `Authorization` | anyone | framing checked, reserved headers dropped, passed to analytics-collector for its sign-in form and cookie; sign-in attempts are throttled |
+//!
+//! The cheapest abuse of each is guessing the admin secret: every path that checks it
+//! counts failures per client address (`ADMIN_AUTH_FAILURE_LIMIT`, default 10 per
+//! 10 minutes) in the exact rate-limit Durable Object, and refuses that address with 429
+//! once over, before the secret is looked at. Only failures count, so an operator is never
+//! throttled by their own work, and an attacker can only lock out their own address.
+
+use edge_core::auth::request_policy::RequestError;
+use edge_core::error::CommonError;
+use edge_core::signed::seal;
+use edge_glue::admin::{ADMIN_SECRET, SEALED_OPERATOR};
+use edge_glue::hop::{self, Destination};
+use edge_glue::{Hop, config, now_ms};
+use worker::js_sys::Uint8Array;
+use worker::wasm_bindgen::JsValue;
+use worker::{Env, Request, Response};
+
+use crate::gate::{self, Target};
+use crate::limiter;
+use crate::rejection::Rejection;
+use crate::settings::Settings;
+
+/// Operator endpoints of cache-manager, reached through this entry.
+pub(crate) const CACHE_ADMIN_PREFIX: &str = "/admin/v1/cache/";
+/// The one of them that exists.
+const PURGE_PATH: &str = "/admin/v1/cache/purge";
+/// Largest purge request body.
+const MAX_PURGE_BODY: usize = 64 * 1024;
+/// The dashboard's sign-in form, which carries the admin secret.
+const SIGN_IN_PATH: &str = "/api/v1/analytics/edge/session";
+
+/// `POST /admin/v1/cache/purge`, checked and sealed; anything else under the prefix is
+/// refused here and never forwarded.
+pub(crate) async fn cache_admin(
+    mut req: Request,
+    env: &Env,
+    settings: &Settings,
+    target: &Target,
+    hop: &Hop,
+) -> Result<Response, Rejection> {
+    if target.path != PURGE_PATH {
+        return Err(CommonError::NotFound.into());
+    }
+    let method = req.inner().method();
+    if method != "POST" {
+        return Err(RequestError::MethodNotAllowed {
+            allow: "POST".to_owned(),
+        }
+        .into());
+    }
+    let headers = gate::client_headers(&req)?;
+    let header = |name: &str| req.headers().get(name).ok().flatten();
+    let content_length = header("content-length");
+    settings.policy.check_framing(&gate::head(
+        &req,
+        &method,
+        &target.path,
+        None,
+        content_length.as_deref(),
+    ))?;
+    let attempt = AdminAttempt::begin(env, &req, settings).await?;
+    attempt
+        .settle(env, edge_glue::admin::require_admin(&req, env))
+        .await?;
+    let body = gate::read_limited(&mut req, env, MAX_PURGE_BODY).await?;
+    // The secret stays here: cache-manager gets a seal over this very request instead.
+    headers.delete("authorization")?;
+    headers.delete("cookie")?;
+    let secret = config::required_string(env, ADMIN_SECRET)?;
+    let sealed = seal::Sealed {
+        request_id: hop.request_id.as_str(),
+        method: &method,
+        path: PURGE_PATH,
+        subject: SEALED_OPERATOR,
+        permissions: SEALED_OPERATOR,
+    };
+    headers.set(seal::HEADER, &seal::seal(&secret, &sealed, now_ms() / 1000))?;
+    hop.decide("admin_cache");
+    let body = JsValue::from(Uint8Array::from(body.as_slice()));
+    let fwd = hop::forwarded_request_with(
+        &req,
+        &target.url,
+        &hop.request_id,
+        Destination::Service,
+        headers,
+        Some(body),
+    )?;
+    let timeout_ms = hop::upstream_timeout_ms(env)?;
+    Ok(hop::call_service(env, gate::NEXT.binding, fwd, timeout_ms).await?)
+}
+
+/// A credential-less request for the edge's analytics (the dashboard's pages, sign-in
+/// form and cookie), passed to analytics-collector, which checks the cookie or the form.
+pub(crate) async fn analytics_session(
+    req: Request,
+    env: &Env,
+    settings: &Settings,
+    target: &Target,
+    hop: &Hop,
+) -> Result<Response, Rejection> {
+    let method = req.inner().method();
+    let header = |name: &str| req.headers().get(name).ok().flatten();
+    let content_length = header("content-length");
+    settings.policy.check_framing(&gate::head(
+        &req,
+        &method,
+        &target.path,
+        None,
+        content_length.as_deref(),
+    ))?;
+    let headers = gate::client_headers(&req)?;
+    let sign_in = method == "POST" && target.path == SIGN_IN_PATH;
+    let attempt = if sign_in {
+        Some(AdminAttempt::begin(env, &req, settings).await?)
+    } else {
+        None
+    };
+    hop.decide("analytics_session");
+    let body = req.inner().body().map(JsValue::from);
+    let fwd = hop::forwarded_request_with(
+        &req,
+        &target.url,
+        &hop.request_id,
+        Destination::Service,
+        headers,
+        body,
+    )?;
+    let timeout_ms = hop::upstream_timeout_ms(env)?;
+    let resp = hop::call_service(env, gate::ANALYTICS.binding, fwd, timeout_ms).await?;
+    if let Some(attempt) = attempt {
+        let outcome = if resp.status_code() == 401 {
+            Err(CommonError::Unauthorized)
+        } else {
+            Ok(())
+        };
+        // The collector's own answer (its sign-in page with the message) goes back as is.
+        let _ = attempt.settle(env, outcome).await;
+    }
+    Ok(resp)
+}
+
+/// One attempt to present the admin secret, from one client address.
+pub(crate) struct AdminAttempt {
+    bucket: String,
+    policy: edge_core::auth::rate_limit::RateLimitPolicy,
+}
+
+impl AdminAttempt {
+    /// Starts an attempt: refused with 429 when the address has used up its failures.
+    ///
+    /// # Errors
+    /// 429 `rate_limited` over the limit; 503 when the limiter cannot be asked (a
+    /// security control does not fail open).
+    pub(crate) async fn begin(
+        env: &Env,
+        req: &Request,
+        settings: &Settings,
+    ) -> Result<Self, Rejection> {
+        // Set by Cloudflare's edge on every request (a client cannot choose it there).
+        let client = req
+            .headers()
+            .get("cf-connecting-ip")
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| "unknown".to_owned());
+        let attempt = Self {
+            bucket: format!("admin-failures:{client}"),
+            policy: settings.admin_failure_limit,
+        };
+        let decision = limiter::peek(env, &attempt.bucket, attempt.policy).await?;
+        if decision.allowed {
+            Ok(attempt)
+        } else {
+            Err(edge_core::auth::rate_limit::RateLimited(decision).into())
+        }
+    }
+
+    /// Ends the attempt with the secret check's `outcome`; a failure is counted (and
+    /// waited for, so a client guessing one at a time meets the limit exactly).
+    ///
+    /// # Errors
+    /// The outcome's error (401 for a wrong secret), or 503 when the failure could not
+    /// be counted.
+    pub(crate) async fn settle(
+        self,
+        env: &Env,
+        outcome: Result<(), CommonError>,
+    ) -> Result<(), Rejection> {
+        match outcome {
+            Err(CommonError::Unauthorized) => {
+                limiter::check(env, &self.bucket, self.policy).await?;
+                Err(CommonError::Unauthorized.into())
+            }
+            other => Ok(other?),
+        }
+    }
+}
