@@ -1,5 +1,8 @@
 //! chat-webhook's configuration, from wrangler vars and secrets.
 
+use edge_core::auth::rate_limit::{MAX_LIMIT, MAX_WINDOW_S, RateLimitPolicy};
+use edge_core::chat::completion::ModelSpec;
+use edge_core::chat::quota;
 use edge_core::error::CommonError;
 use edge_core::routing::breaker::BreakerConfig;
 use edge_glue::config;
@@ -26,6 +29,8 @@ pub(crate) struct AiSettings {
     pub(crate) breaker: BreakerConfig,
     pub(crate) history: usize,
     pub(crate) cache_ttl_s: u64,
+    /// Paid AI calls per user and channel per window.
+    pub(crate) quota: RateLimitPolicy,
 }
 
 /// Everything the LINE bot needs.
@@ -116,7 +121,37 @@ impl AiSettings {
             history: usize::try_from(config::u64_var(env, "AI_HISTORY_MESSAGES", 10, 0..=50)?)
                 .unwrap_or(10),
             cache_ttl_s: config::u64_var(env, "AI_CACHE_TTL_S", 3_600, 60..=604_800)?,
+            quota: RateLimitPolicy::new(
+                u32::try_from(config::u64_var(
+                    env,
+                    "AI_USER_QUOTA",
+                    quota::DEFAULT_LIMIT.into(),
+                    1..=MAX_LIMIT.into(),
+                )?)
+                .unwrap_or(quota::DEFAULT_LIMIT),
+                u32::try_from(config::u64_var(
+                    env,
+                    "AI_USER_QUOTA_WINDOW_S",
+                    quota::DEFAULT_WINDOW_S.into(),
+                    1..=MAX_WINDOW_S.into(),
+                )?)
+                .unwrap_or(quota::DEFAULT_WINDOW_S),
+            )
+            .ok_or(CommonError::Misconfigured("AI_USER_QUOTA"))?,
         })
+    }
+
+    /// The chain's settings that shape an answer, for the cache key.
+    pub(crate) fn models(&self) -> Vec<ModelSpec<'_>> {
+        self.providers
+            .iter()
+            .map(|p| ModelSpec {
+                provider: &p.name,
+                base_url: &p.base_url,
+                model: &p.model,
+                max_tokens: p.max_tokens,
+            })
+            .collect()
     }
 }
 
