@@ -32,7 +32,8 @@ describe("chat-webhook hardening (issue 13)", { timeout: 240_000 }, () => {
     const [r] = await eventually(() => (repliesTo(ev.replyToken).length ? repliesTo(ev.replyToken) : null), { timeoutMs: 15_000, what: `the reply to ${ev.webhookEventId}` });
     return r.messages.map((m) => m.text).join("");
   };
-  const text = (userId, t) => lineEvent({ source: { type: "user", userId }, message: { type: "text", id: `m${Math.random()}`.slice(0, 18), text: t } });
+  let messageSeq = 0;
+  const text = (userId, t) => lineEvent({ source: { type: "user", userId }, message: { type: "text", id: `mh${(messageSeq += 1)}`, text: t } });
   const sendDiscord = (raw, headers) => p.fetch("/webhooks/discord", { method: "POST", headers: headers ?? key.headers(raw), body: raw }, CHAT);
   async function discordAnswer(i) {
     const r = await sendDiscord(JSON.stringify(i));
