@@ -73,8 +73,9 @@ pub struct Prompt {
 }
 
 impl Prompt {
-    /// The prompt for `user` from a customer with `preferences` (empty for none), in `lang`.
-    /// Callers may append to `system` (a catalog, an instruction); the cache key covers it.
+    /// The prompt for `user` (trimmed: surrounding whitespace shapes nothing) from a customer
+    /// with `preferences` (empty for none), in `lang`. Callers may append to `system` (a
+    /// catalog, an instruction); the cache key covers it.
     #[must_use]
     pub fn new(
         lang: Language,
@@ -86,7 +87,7 @@ impl Prompt {
         Self {
             system: system_prompt(lang, &prefs),
             history,
-            user: user.to_owned(),
+            user: user.trim().to_owned(),
             personalised: !prefs.is_empty(),
         }
     }
@@ -394,6 +395,15 @@ mod tests {
         system.system.push_str(" Be brief.");
         let mut user = base.clone();
         user.user = "Hello".into();
+        assert_eq!(
+            key(
+                Channel::Line,
+                &Prompt::new(Language::En, &[], Vec::new(), "  hello \n"),
+                &CHAIN
+            ),
+            k,
+            "the prompt carries the trimmed text"
+        );
         let thai = Prompt::new(Language::Th, &[], Vec::new(), "hello");
         for other in [&system, &user, &thai] {
             assert_ne!(key(Channel::Line, other, &CHAIN), k);
