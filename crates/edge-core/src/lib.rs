@@ -15,6 +15,7 @@
 //! - [`error`]: the one contract every error follows to become an HTTP response.
 //! - [`service`]: the names of the five workers.
 //! - [`request_id`]: validation of request ids carried between hops.
+//! - [`queue`]: splitting messages into queue batches within the size and count limits.
 //! - [`retry`]: when a failed upstream attempt may be repeated.
 //! - [`health`]: `/health` reports and how a hop's health folds into the chain's.
 //! - [`origin`]: `http(s)://host[:port]` values from configuration.
@@ -30,6 +31,7 @@ pub mod health;
 mod hex;
 pub mod metric;
 pub mod origin;
+pub mod queue;
 pub mod request_id;
 pub mod retry;
 pub mod routing;

@@ -1,24 +1,35 @@
-//! The AI provider chain: the KV cache (for answers that do not depend on history), then
-//! the primary provider, then the fallback, each behind its own timeout and circuit
-//! breaker, then a static apology. Breakers live in isolate memory: each isolate learns
-//! on its own that a provider is down, with no shared write per request.
+//! The AI provider chain: the KV cache (for answers nothing personal shaped, keyed by a
+//! digest of the whole prompt, the chain's settings and the channel), then the user's quota
+//! (charged only when a paid provider is about to be called), then the primary provider,
+//! then the fallback, each behind its own timeout and circuit breaker, then a static
+//! apology. Breakers live in isolate memory: each isolate learns on its own that a
+//! provider is down, with no shared write per request.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use edge_core::chat::completion::{self, MAX_RESPONSE_BYTES, Prompt};
+use edge_core::chat::completion::{self, Channel, MAX_RESPONSE_BYTES, Prompt};
 use edge_core::chat::intent::{Intent, Language};
-use edge_core::chat::text;
+use edge_core::chat::{quota, text};
 use edge_core::routing::breaker::{Breaker, BreakerState, Observation};
-use edge_glue::now_ms;
+use edge_glue::{now_ms, window_log};
 use serde::Serialize;
 use worker::{Env, Method, console_warn};
 
 use crate::http::{self, CallError};
+use crate::quota::QUOTA_BINDING;
 use crate::settings::{AiSettings, Provider};
 
 /// The KV namespace of cached answers.
 const CACHE_BINDING: &str = "AI_CACHE";
+
+/// Who asks: the channel and its user id (the quota's bucket), and their language.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Asker<'a> {
+    pub(crate) channel: Channel,
+    pub(crate) user_id: &'a str,
+    pub(crate) lang: Language,
+}
 
 thread_local! {
     static BREAKERS: RefCell<HashMap<String, Breaker>> = RefCell::new(HashMap::new());
@@ -81,33 +92,104 @@ fn observe(name: &str, s: &AiSettings, observation: Observation, now: u64) {
     });
 }
 
-/// Answers `message` (whose intent and language are known) with `prompt`.
+/// What happens before any provider is asked.
+pub(crate) enum Start {
+    /// Answered from the cache (no quota charged).
+    Cached(Reply),
+    /// No paid call: the user is over their quota (told when to come back), or the quota
+    /// cannot be checked (the apology; a control that fails open is not one).
+    Refused(Reply),
+    /// Ask the providers (the quota is charged, when one can be reached) and cache the
+    /// answer under this key, if any.
+    Ask(Option<String>),
+}
+
+fn unpaid(text: String, source: &str, outcome: &str, started: u64) -> Reply {
+    Reply {
+        text,
+        provider: source.to_owned(),
+        model: None,
+        tokens: None,
+        latency_ms: now_ms() - started,
+        attempts: vec![Attempt {
+            provider: source.to_owned(),
+            outcome: outcome.to_owned(),
+        }],
+    }
+}
+
+/// Looks `prompt` up in the cache, then charges `who`'s quota if a paid provider is about
+/// to be called.
+pub(crate) async fn start(
+    env: &Env,
+    s: &AiSettings,
+    who: Asker<'_>,
+    intent: Intent,
+    prompt: &Prompt,
+) -> Start {
+    let started = now_ms();
+    let key = completion::cache_key(who.channel, intent, prompt, &s.models());
+    if let (Ok(kv), Some(k)) = (env.kv(CACHE_BINDING), &key)
+        && let Ok(Some(text)) = kv.get(k).text().await
+    {
+        return Start::Cached(unpaid(text, "cache", "answered", started));
+    }
+    // Only a call that can reach a paid provider counts; with every provider skipped the
+    // chain answers the static apology for free.
+    let reachable = s
+        .providers
+        .iter()
+        .any(|p| p.api_key.is_some() && breaker_allows(&p.name, started));
+    if reachable {
+        let bucket = quota::bucket(who.channel, who.user_id);
+        match window_log::check(env, QUOTA_BINDING, &bucket, s.quota).await {
+            Ok(d) if d.allowed => {}
+            Ok(d) => {
+                return Start::Refused(unpaid(
+                    text::over_quota(who.lang, d.reset_s),
+                    "quota",
+                    "over_quota",
+                    started,
+                ));
+            }
+            Err(e) => {
+                console_warn!("ai quota of {bucket} unavailable: {e}");
+                return Start::Refused(unpaid(
+                    text::apology(who.lang).to_owned(),
+                    "quota",
+                    "unavailable",
+                    started,
+                ));
+            }
+        }
+    }
+    Start::Ask(key)
+}
+
+/// Answers `prompt` for `who`: the cache, the quota, then the provider chain.
 pub(crate) async fn reply(
     env: &Env,
     s: &AiSettings,
-    lang: Language,
+    who: Asker<'_>,
     intent: Intent,
-    message: &str,
+    prompt: &Prompt,
+) -> Reply {
+    match start(env, s, who, intent, prompt).await {
+        Start::Cached(r) | Start::Refused(r) => r,
+        Start::Ask(key) => ask_chain(env, s, who.lang, key.as_deref(), prompt).await,
+    }
+}
+
+/// Asks the providers in order (after [`start`] said so), caching the answer under `key`.
+pub(crate) async fn ask_chain(
+    env: &Env,
+    s: &AiSettings,
+    lang: Language,
+    key: Option<&str>,
     prompt: &Prompt,
 ) -> Reply {
     let started = now_ms();
     let cache = env.kv(CACHE_BINDING).ok();
-    let key = completion::cache_key(lang, intent, message);
-    if let (Some(kv), Some(k)) = (&cache, &key)
-        && let Ok(Some(text)) = kv.get(k).text().await
-    {
-        return Reply {
-            text,
-            provider: "cache".to_owned(),
-            model: None,
-            tokens: None,
-            latency_ms: now_ms() - started,
-            attempts: vec![Attempt {
-                provider: "cache".to_owned(),
-                outcome: "answered".to_owned(),
-            }],
-        };
-    }
     let mut attempts = Vec::new();
     for p in &s.providers {
         let mut attempt = |outcome: &str| {
@@ -137,7 +219,7 @@ pub(crate) async fn reply(
                     done,
                 );
                 attempt("answered");
-                if let (Some(kv), Some(k)) = (&cache, &key) {
+                if let (Some(kv), Some(k)) = (&cache, key) {
                     match kv.put(k, answer.text.as_str()) {
                         Ok(put) => {
                             if let Err(e) = put.expiration_ttl(s.cache_ttl_s).execute().await {

@@ -84,6 +84,25 @@ pub(crate) async fn claim(
     })
 }
 
+/// Records `key` (a Discord interaction) as handled, once: `true` the first time, `false`
+/// for a replay. The same table as LINE's event claims, so one atomic insert decides.
+pub(crate) async fn claim_once(
+    db: &D1Database,
+    key: &str,
+    event_type: &str,
+    now: u64,
+) -> Result<bool> {
+    let result = db
+        .prepare(
+            "INSERT INTO webhook_events (id, event_type, status, received_at, done_at) VALUES (?1, ?2, 'done', ?3, ?3)
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&[s(key), s(event_type), n(now)])?
+        .run()
+        .await?;
+    Ok(result.meta()?.and_then(|m| m.changes).unwrap_or(0) == 1)
+}
+
 /// Gives a claimed event back (its answer was not delivered), so a retry processes it again.
 pub(crate) async fn release(db: &D1Database, event_id: &str) -> Result<()> {
     db.prepare("DELETE FROM webhook_events WHERE id = ?1 AND status = 'processing'")

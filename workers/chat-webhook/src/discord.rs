@@ -9,7 +9,7 @@
 //! ephemeral explanation, never an error status.
 
 use ed25519_dalek::VerifyingKey;
-use edge_core::chat::completion::{self, Prompt};
+use edge_core::chat::completion::{Channel, Prompt};
 use edge_core::chat::discord::command::{AdminAction, Command, CommandError, focused};
 use edge_core::chat::discord::component::Component;
 use edge_core::chat::discord::interaction::{Interaction, InteractionError, Kind, MAX_BODY_BYTES};
@@ -23,9 +23,9 @@ use edge_glue::{Hop, config, now_ms, respond};
 use serde_json::Value;
 use worker::{Env, Method, Request, Response, Result, console_warn};
 
-use crate::ai;
-use crate::http;
+use crate::ai::{self, Asker, Start};
 use crate::settings::AiSettings;
+use crate::{db, http};
 
 /// Largest answer read from the quote API or Discord, bytes.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
@@ -126,6 +126,26 @@ pub(crate) async fn interaction(mut req: Request, env: &Env, hop: &Hop) -> Resul
         }
         Err(InteractionError::Malformed) => return ephemeral("That request could not be read."),
     };
+    if let Some(key) = i.replay_key() {
+        // A captured, validly signed interaction replayed inside the timestamp window is
+        // answered without doing its work again (no second AI call, edit or admin action).
+        let first = match db::db(env) {
+            Ok(d) => db::claim_once(&d, &key, kind_name(i.kind), now_ms()).await,
+            Err(e) => Err(e),
+        };
+        match first {
+            Ok(true) => {}
+            Ok(false) => {
+                hop.decide("discord_replay");
+                return ephemeral("This interaction was already handled.");
+            }
+            Err(e) => {
+                console_warn!("discord interaction {}: claim failed: {e}", i.id);
+                hop.decide("discord_claim_failed");
+                return ephemeral("Something went wrong on our side. Please try again.");
+            }
+        }
+    }
     hop.decide(match i.kind {
         Kind::Ping => "discord_ping",
         Kind::Command => "discord_command",
@@ -135,7 +155,7 @@ pub(crate) async fn interaction(mut req: Request, env: &Env, hop: &Hop) -> Resul
     });
     match i.kind {
         Kind::Ping => reply(&response::pong()),
-        Kind::Command => command(env, &s, &i, hop),
+        Kind::Command => command(env, &s, &i, hop).await,
         Kind::Component => component(env, &s, &i, hop),
         Kind::Autocomplete => autocomplete(&s, &i),
         Kind::ModalSubmit => match (
@@ -145,27 +165,41 @@ pub(crate) async fn interaction(mut req: Request, env: &Env, hop: &Hop) -> Resul
             (Some(response::RESEARCH_MODAL), Some(topic))
                 if (3..=500).contains(&topic.chars().count()) =>
             {
-                defer(env, &s, &i, hop, Work::Research(topic.to_owned()))
+                ai_answer(env, &s, &i, hop, topic, true).await
             }
             _ => ephemeral("That form could not be read."),
         },
     }
 }
 
+fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Ping => "discord.ping",
+        Kind::Command => "discord.command",
+        Kind::Component => "discord.component",
+        Kind::Autocomplete => "discord.autocomplete",
+        Kind::ModalSubmit => "discord.modal",
+    }
+}
+
 /// Work done after a deferred response, ending in one edit of the original response.
 enum Work {
-    Ask(String),
-    Research(String),
+    /// Ask the AI providers (the quota is already charged), caching under the key.
+    Ai {
+        lang: Language,
+        key: Option<String>,
+        prompt: Prompt,
+    },
     Check(String),
     Compare(String, String),
     Chart(String, &'static str),
 }
 
-fn command(env: &Env, s: &DiscordSettings, i: &Interaction, hop: &Hop) -> Result<Response> {
+async fn command(env: &Env, s: &DiscordSettings, i: &Interaction, hop: &Hop) -> Result<Response> {
     match Command::parse(&i.data) {
-        Ok(Command::Ask { question }) => defer(env, s, i, hop, Work::Ask(question)),
+        Ok(Command::Ask { question }) => ai_answer(env, s, i, hop, &question, false).await,
         Ok(Command::Research { topic: Some(topic) }) => {
-            defer(env, s, i, hop, Work::Research(topic))
+            ai_answer(env, s, i, hop, &topic, true).await
         }
         Ok(Command::Research { topic: None }) => reply(&response::research_modal()),
         Ok(Command::Check { ticker }) => defer(env, s, i, hop, Work::Check(ticker)),
@@ -268,8 +302,15 @@ fn defer(
 /// Does `work` and edits the original response with the result, once.
 async fn finish(env: Env, s: DiscordSettings, i: Interaction, work: Work) {
     let (content, components) = match work {
-        Work::Ask(question) => (ask(&env, &question, false).await, None),
-        Work::Research(topic) => (ask(&env, &topic, true).await, None),
+        Work::Ai { lang, key, prompt } => match AiSettings::load(&env) {
+            Ok(settings) => (
+                ai::ask_chain(&env, &settings, lang, key.as_deref(), &prompt)
+                    .await
+                    .text,
+                None,
+            ),
+            Err(e) => (format!("The assistant is not configured: {e}"), None),
+        },
         Work::Check(ticker) => match fetch_quote(&s, &ticker).await {
             Ok(q) => (
                 quote::quote_line(&q),
@@ -310,34 +351,47 @@ async fn finish(env: Env, s: DiscordSettings, i: Interaction, work: Work) {
     }
 }
 
-/// An AI answer (a research answer asks for an analysis); the static apology when every
-/// provider fails.
-async fn ask(env: &Env, text: &str, research: bool) -> String {
+/// An AI answer to `text` (a research answer asks for an analysis): from the cache at once;
+/// over the user's quota, an ephemeral note and no AI call; otherwise deferred, the
+/// providers asked in `wait_until` (the static apology when every one fails).
+async fn ai_answer(
+    env: &Env,
+    s: &DiscordSettings,
+    i: &Interaction,
+    hop: &Hop,
+    text: &str,
+    research: bool,
+) -> Result<Response> {
     let settings = match AiSettings::load(env) {
         Ok(s) => s,
-        Err(e) => return format!("The assistant is not configured: {e}"),
+        Err(e) => return ephemeral(&format!("The assistant is not configured: {e}")),
     };
     let lang = Language::of_text(text, Language::En);
-    let (intent, _) = if research {
-        (intent::Intent::General, 0.0)
+    let intent = if research {
+        intent::Intent::General
     } else {
-        intent::detect(text)
+        intent::detect(text).0
     };
-    let mut system = completion::system_prompt(lang, &[]);
+    let mut prompt = Prompt::new(lang, &[], Vec::new(), text);
     if research {
-        system.push_str(
+        prompt.system.push_str(
             " Write a structured analysis: key facts, the main arguments for and against, \
              risks, and a short conclusion. Stay under 1800 characters.",
         );
     }
-    let prompt = Prompt {
-        system,
-        history: Vec::new(),
-        user: text.to_owned(),
+    let who = Asker {
+        channel: Channel::Discord,
+        user_id: i.user_id.as_deref().unwrap_or("unknown"),
+        lang,
     };
-    ai::reply(env, &settings, lang, intent, text, &prompt)
-        .await
-        .text
+    match ai::start(env, &settings, who, intent, &prompt).await {
+        Start::Cached(r) => reply(&response::message(&r.text, false, None)),
+        Start::Refused(r) => {
+            hop.decide("discord_ai_refused");
+            ephemeral(&r.text)
+        }
+        Start::Ask(key) => defer(env, s, i, hop, Work::Ai { lang, key, prompt }),
+    }
 }
 
 async fn quote_get(

@@ -7,6 +7,7 @@
 //!   ([`line_api`]).
 //! - `POST /webhooks/discord` ([`discord`]): Ed25519-verified interactions, slash
 //!   commands, components, deferred answers edited in from `wait_until`.
+//! - The per-user quota on paid AI calls ([`quota`]): one Durable Object per user.
 //! - The admin API ([`admin`]): products and conversations.
 
 mod admin;
@@ -16,8 +17,12 @@ mod discord;
 mod http;
 mod line_api;
 mod process;
+#[allow(missing_docs)] // the #[durable_object] macro generates undocumented items
+mod quota;
 mod settings;
 mod webhook;
+
+pub use quota::AiQuota;
 
 use edge_core::ServiceName;
 use edge_glue::{Role, health};

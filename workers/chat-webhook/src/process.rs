@@ -11,7 +11,7 @@
 //! A failure before the answer is sent gives the event back and asks the queue to retry;
 //! a failure after it is sent is logged and not retried, so nobody gets a second answer.
 
-use edge_core::chat::completion::{self, Prompt};
+use edge_core::chat::completion::{self, Channel, Prompt};
 use edge_core::chat::intent::{self, Language};
 use edge_core::chat::line::webhook::{Event, EventKind};
 use edge_core::chat::text;
@@ -240,16 +240,16 @@ async fn prepare(
             } else {
                 Vec::new()
             };
-            let mut system = completion::system_prompt(lang, &c.preferences());
+            let mut prompt = Prompt::new(lang, &c.preferences(), history, message);
             if intent == intent::Intent::Product {
-                system.push_str(&catalog(db).await?);
+                prompt.system.push_str(&catalog(db).await?);
             }
-            let prompt = Prompt {
-                system,
-                history,
-                user: message.clone(),
+            let who = ai::Asker {
+                channel: Channel::Line,
+                user_id: &user_id,
+                lang,
             };
-            let r = ai::reply(env, &s.ai, lang, intent, message, &prompt).await;
+            let r = ai::reply(env, &s.ai, who, intent, &prompt).await;
             let attempts = serde_json::to_string(&r.attempts).ok();
             Answer {
                 texts: text::split(&r.text),

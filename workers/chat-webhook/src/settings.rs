@@ -1,5 +1,8 @@
 //! chat-webhook's configuration, from wrangler vars and secrets.
 
+use edge_core::auth::rate_limit::{MAX_LIMIT, MAX_WINDOW_S, RateLimitPolicy};
+use edge_core::chat::completion::ModelSpec;
+use edge_core::chat::quota;
 use edge_core::error::CommonError;
 use edge_core::routing::breaker::BreakerConfig;
 use edge_glue::config;
@@ -26,6 +29,8 @@ pub(crate) struct AiSettings {
     pub(crate) breaker: BreakerConfig,
     pub(crate) history: usize,
     pub(crate) cache_ttl_s: u64,
+    /// Paid AI calls per user and channel per window.
+    pub(crate) quota: RateLimitPolicy,
 }
 
 /// Everything the LINE bot needs.
@@ -78,8 +83,7 @@ fn provider(
         name: config::text_var(env, vars.name, default_name),
         base_url: config::base_url(env, vars.base_url)?,
         model: config::required_string(env, vars.model)?,
-        max_tokens: u32::try_from(config::u64_var(env, vars.max_tokens, 800, 1..=32_000)?)
-            .unwrap_or(800),
+        max_tokens: positive_u32(env, vars.max_tokens, 800, 32_000)?,
         timeout_ms: config::u64_var(env, vars.timeout_ms, 8_000, 100..=60_000)?,
         api_key: env
             .secret(vars.api_key)
@@ -87,6 +91,12 @@ fn provider(
             .map(|s| s.to_string())
             .filter(|k| !k.is_empty()),
     }))
+}
+
+/// A var in `1..=max`, or `default` when absent.
+fn positive_u32(env: &Env, name: &'static str, default: u32, max: u32) -> Result<u32, CommonError> {
+    let v = config::u64_var(env, name, default.into(), 1..=max.into())?;
+    u32::try_from(v).map_err(|_| CommonError::Misconfigured(name))
 }
 
 impl AiSettings {
@@ -116,7 +126,30 @@ impl AiSettings {
             history: usize::try_from(config::u64_var(env, "AI_HISTORY_MESSAGES", 10, 0..=50)?)
                 .unwrap_or(10),
             cache_ttl_s: config::u64_var(env, "AI_CACHE_TTL_S", 3_600, 60..=604_800)?,
+            quota: RateLimitPolicy::new(
+                positive_u32(env, "AI_USER_QUOTA", quota::DEFAULT_LIMIT, MAX_LIMIT)?,
+                positive_u32(
+                    env,
+                    "AI_USER_QUOTA_WINDOW_S",
+                    quota::DEFAULT_WINDOW_S,
+                    MAX_WINDOW_S,
+                )?,
+            )
+            .ok_or(CommonError::Misconfigured("AI_USER_QUOTA"))?,
         })
+    }
+
+    /// The chain's settings that shape an answer, for the cache key.
+    pub(crate) fn models(&self) -> Vec<ModelSpec<'_>> {
+        self.providers
+            .iter()
+            .map(|p| ModelSpec {
+                provider: &p.name,
+                base_url: &p.base_url,
+                model: &p.model,
+                max_tokens: p.max_tokens,
+            })
+            .collect()
     }
 }
 

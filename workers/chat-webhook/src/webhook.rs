@@ -1,10 +1,12 @@
 //! `POST /webhooks/line`: verify the signature on the raw bytes, parse the events, queue
 //! them, and answer LINE at once. Nothing is parsed, stored or queued for a request whose
-//! signature fails.
+//! signature fails. The events go to the queue in as many `sendBatch` calls as the queue's
+//! limits need (count and bytes, planned by `edge_core::queue`), in order.
 
 use edge_core::chat::line::signature;
 use edge_core::chat::line::webhook::{MAX_BODY_BYTES, Webhook};
 use edge_core::error::CommonError;
+use edge_core::queue::{self, QueueLimits};
 use edge_glue::body;
 use edge_glue::{Hop, now_ms, respond};
 use worker::{Env, Request, Response, Result, console_warn};
@@ -14,8 +16,6 @@ use crate::settings::Settings;
 
 /// The queue binding verified events wait in.
 pub(crate) const QUEUE_BINDING: &str = "CHAT_EVENTS";
-/// Most messages one `sendBatch` takes.
-const SEND_BATCH: usize = 100;
 
 /// Handles a LINE webhook.
 pub(crate) async fn line(mut req: Request, env: &Env, hop: &Hop) -> Result<Response> {
@@ -47,9 +47,21 @@ pub(crate) async fn line(mut req: Request, env: &Env, hop: &Hop) -> Result<Respo
         .map(|event| Queued { event, received_ms })
         .collect();
     if !queued.is_empty() {
+        // Each message is sent with the JSON content type, so the queue counts these bytes.
+        let sizes: Vec<usize> = queued
+            .iter()
+            .map(|q| serde_json::to_vec(q).map_or(usize::MAX, |v| v.len()))
+            .collect();
+        let batches = match queue::plan(&sizes, QueueLimits::CLOUDFLARE) {
+            Ok(b) => b,
+            Err(e) => {
+                hop.decide("line_event_too_large");
+                return respond::error_response(&e);
+            }
+        };
         let queue = env.queue(QUEUE_BINDING)?;
-        for chunk in queued.chunks(SEND_BATCH) {
-            if let Err(e) = queue.send_batch(chunk.to_vec()).await {
+        for range in batches {
+            if let Err(e) = queue.send_batch(queued[range].to_vec()).await {
                 // Not acknowledged: LINE redelivers, and de-duplication absorbs what was queued.
                 console_warn!("line webhook: queueing failed: {e}");
                 hop.decide("line_queue_failed");

@@ -6,7 +6,8 @@
 //! - [`quote`]: the quote API's answers for the market commands.
 //! - [`intent`]: intent and language detection (English and Thai).
 //! - [`text`]: welcome / not-text / apology texts, and splitting to LINE's limits.
-//! - [`completion`]: OpenAI-compatible chat completions and the answer cache key.
+//! - [`completion`]: OpenAI-compatible chat completions, channels and the answer cache key.
+//! - [`quota`]: the per-user quota on paid AI calls.
 //! - [`product`], [`preferences`]: the admin API's bodies.
 
 pub mod completion;
@@ -15,5 +16,6 @@ pub mod intent;
 pub mod line;
 pub mod preferences;
 pub mod product;
+pub mod quota;
 pub mod quote;
 pub mod text;

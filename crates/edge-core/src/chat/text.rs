@@ -57,6 +57,22 @@ pub fn apology(lang: Language) -> &'static str {
     }
 }
 
+/// The answer when the user has used up their AI quota: polite, in their language, with
+/// when they can ask again (`retry_after_s`, rounded up to whole minutes).
+#[must_use]
+pub fn over_quota(lang: Language, retry_after_s: u64) -> String {
+    let minutes = retry_after_s.div_ceil(60).max(1);
+    match lang {
+        Language::Th => format!(
+            "ขออภัยค่ะ ตอนนี้คุณส่งคำถามถึงผู้ช่วยครบจำนวนที่กำหนดแล้ว กรุณาลองใหม่อีกครั้งในอีกประมาณ {minutes} นาทีนะคะ"
+        ),
+        Language::En => format!(
+            "Sorry, you've reached the limit of questions to the assistant for now. Please try again in about {minutes} minute{}.",
+            if minutes == 1 { "" } else { "s" }
+        ),
+    }
+}
+
 /// Splits `text` into at most [`MAX_MESSAGES`] messages of at most [`MAX_MESSAGE_UNITS`]
 /// UTF-16 units each, breaking at the last paragraph, line or space break that fits (a hard
 /// cut, never inside a character, when there is none). Text beyond five messages is cut and
@@ -111,6 +127,14 @@ fn prefix_within(s: &str, max_units: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn item_13_ai_quota_text_is_in_the_users_language_with_minutes() {
+        assert!(over_quota(Language::En, 61).contains("about 2 minutes"));
+        assert!(over_quota(Language::En, 0).contains("about 1 minute."));
+        let th = over_quota(Language::Th, 3600);
+        assert!(th.contains("60 นาที") && th.starts_with("ขออภัยค่ะ"));
+    }
 
     #[test]
     fn short_texts_stay_whole_and_long_ones_break_at_spaces() {

@@ -24,6 +24,8 @@ pub enum Kind {
 /// One interaction.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Interaction {
+    /// Its id (a snowflake, unique per interaction).
+    pub id: String,
     /// Its type.
     pub kind: Kind,
     /// The application's id (for follow-up webhooks).
@@ -79,6 +81,7 @@ impl Interaction {
             Some(_) => return Err(InteractionError::Unsupported),
             None => return Err(InteractionError::Malformed),
         };
+        let id = v.get("id").and_then(Value::as_str).filter(|s| snowflake(s));
         let application_id = v
             .get("application_id")
             .and_then(Value::as_str)
@@ -87,7 +90,7 @@ impl Interaction {
             .get("token")
             .and_then(Value::as_str)
             .filter(|s| token_ok(s));
-        let (Some(application_id), Some(token)) = (application_id, token) else {
+        let (Some(id), Some(application_id), Some(token)) = (id, application_id, token) else {
             return Err(InteractionError::Malformed);
         };
         let member = v.get("member");
@@ -115,6 +118,7 @@ impl Interaction {
             return Err(InteractionError::Malformed);
         }
         Ok(Self {
+            id: id.to_owned(),
             kind,
             application_id: application_id.to_owned(),
             token: token.to_owned(),
@@ -122,6 +126,20 @@ impl Interaction {
             role_ids,
             data,
         })
+    }
+
+    /// The key under which this interaction is claimed so a replay of it (same signed body,
+    /// inside the timestamp window) does no work twice: `discord:<id>` for interactions that
+    /// do work (commands, components, modal submits); `None` for PING and autocomplete,
+    /// which only read and are harmless to repeat.
+    #[must_use]
+    pub fn replay_key(&self) -> Option<String> {
+        match self.kind {
+            Kind::Ping | Kind::Autocomplete => None,
+            Kind::Command | Kind::Component | Kind::ModalSubmit => {
+                Some(format!("discord:{}", self.id))
+            }
+        }
     }
 
     /// Whether the invoker is one of `admin_users` or has one of `admin_roles`.
@@ -171,10 +189,10 @@ mod tests {
                 && !i.is_admin(&["1".into()], &["2".into()])
         );
         let dm =
-            parse(&json!({"type": 1, "application_id": "123", "token": "t", "user": {"id": "5"}}))
+            parse(&json!({"type": 1, "id": "2", "application_id": "123", "token": "t", "user": {"id": "5"}}))
                 .expect("ping");
         assert_eq!((dm.kind, dm.user_id.as_deref()), (Kind::Ping, Some("5")));
-        let modal = parse(&json!({"type": 5, "application_id": "1", "token": "t", "data": {"custom_id": "ask_modal",
+        let modal = parse(&json!({"type": 5, "id": "3", "application_id": "1", "token": "t", "data": {"custom_id": "ask_modal",
             "components": [{"type": 1, "components": [{"type": 4, "custom_id": "question", "value": "why?"}]}]}})).expect("modal");
         assert_eq!(modal.modal_value("question"), Some("why?"));
     }
@@ -198,8 +216,32 @@ mod tests {
             Err(InteractionError::Malformed)
         );
         assert_eq!(
-            parse(&json!({"type": 2, "application_id": "1", "token": "t"})),
+            parse(&json!({"type": 2, "id": "1", "application_id": "1", "token": "t"})),
             Err(InteractionError::Malformed)
         );
+        // Every interaction Discord sends has a snowflake id.
+        for id in [json!(null), json!(7), json!("x1")] {
+            assert_eq!(
+                parse(
+                    &json!({"type": 2, "id": id, "application_id": "1", "token": "t", "data": {}})
+                ),
+                Err(InteractionError::Malformed)
+            );
+        }
+    }
+
+    #[test]
+    fn item_13_discord_dedup_replay_keys_for_interactions_that_do_work() {
+        let i = |t: u64| {
+            parse(
+                &json!({"type": t, "id": "1234", "application_id": "1", "token": "t", "data": {}}),
+            )
+            .expect("valid")
+        };
+        for t in [2, 3, 5] {
+            assert_eq!(i(t).replay_key().as_deref(), Some("discord:1234"));
+        }
+        assert_eq!(i(1).replay_key(), None);
+        assert_eq!(i(4).replay_key(), None);
     }
 }
