@@ -35,16 +35,8 @@ pub(crate) async fn handle(
     settings: &Settings,
     hop: &Hop,
 ) -> Result<Response, Rejection> {
-    let method = req.inner().method();
-    let content_length = req.headers().get("content-length")?;
     let path = req.path();
-    settings.policy.check_framing(&crate::gate::head(
-        &req,
-        &method,
-        &path,
-        None,
-        content_length.as_deref(),
-    ))?;
+    crate::gate::check_framing(&req, settings, &req.inner().method(), &path)?;
     let attempt = AdminAttempt::begin(env, &req, settings).await?;
     attempt.settle(env, guard::require_admin(&req, env)).await?;
     let rest = path.strip_prefix(PREFIX).unwrap_or_default();

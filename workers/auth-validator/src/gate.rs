@@ -102,8 +102,52 @@ pub(crate) fn client_headers(req: &Request) -> Result<Headers, Rejection> {
     Ok(headers)
 }
 
+/// The body framing rules alone (for pass-throughs that do not judge the content type):
+/// a valid length within the limit, and no body on `GET`, `HEAD` or `OPTIONS`.
+///
+/// # Errors
+/// 400 / 411 / 413 as `RequestPolicy::check_framing` says.
+pub(crate) fn check_framing(
+    req: &Request,
+    settings: &Settings,
+    method: &str,
+    path: &str,
+) -> Result<(), Rejection> {
+    let content_length = req.headers().get("content-length")?;
+    settings
+        .policy
+        .check_framing(&head(req, method, path, None, content_length.as_deref()))?;
+    Ok(())
+}
+
+/// Sends `req` to `target` through `binding` with `headers` and `body`, within
+/// `UPSTREAM_TIMEOUT_MS`.
+///
+/// # Errors
+/// 504 / 503 / 500 `misconfigured` as `edge_glue::hop::call_service` says.
+pub(crate) async fn send(
+    req: &Request,
+    env: &Env,
+    hop: &Hop,
+    target: &Target,
+    binding: &'static str,
+    headers: Headers,
+    body: Option<JsValue>,
+) -> Result<Response, Rejection> {
+    let fwd = hop::forwarded_request_with(
+        req,
+        &target.url,
+        &hop.request_id,
+        Destination::Service,
+        headers,
+        body,
+    )?;
+    let timeout_ms = hop::upstream_timeout_ms(env)?;
+    Ok(hop::call_service(env, binding, fwd, timeout_ms).await?)
+}
+
 /// The parts of `req`'s head the request policy reads.
-pub(crate) fn head<'a>(
+fn head<'a>(
     req: &Request,
     method: &'a str,
     path: &'a str,
@@ -275,16 +319,7 @@ async fn forward(
         _ => NEXT.binding,
     };
     let body = body.map(|b| JsValue::from(Uint8Array::from(b.as_slice())));
-    let fwd = hop::forwarded_request_with(
-        req,
-        &target.url,
-        &hop.request_id,
-        Destination::Service,
-        headers,
-        body,
-    )?;
-    let timeout_ms = hop::upstream_timeout_ms(env)?;
-    Ok(hop::call_service(env, binding, fwd, timeout_ms).await?)
+    send(req, env, hop, target, binding, headers, body).await
 }
 
 /// The error response for `rejection`, recorded as the hop's decision.

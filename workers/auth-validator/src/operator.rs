@@ -17,7 +17,6 @@ use edge_core::auth::request_policy::RequestError;
 use edge_core::error::CommonError;
 use edge_core::signed::seal;
 use edge_glue::admin::{ADMIN_SECRET, SEALED_OPERATOR};
-use edge_glue::hop::{self, Destination};
 use edge_glue::{Hop, config, now_ms};
 use worker::js_sys::Uint8Array;
 use worker::wasm_bindgen::JsValue;
@@ -57,15 +56,7 @@ pub(crate) async fn cache_admin(
         .into());
     }
     let headers = gate::client_headers(&req)?;
-    let header = |name: &str| req.headers().get(name).ok().flatten();
-    let content_length = header("content-length");
-    settings.policy.check_framing(&gate::head(
-        &req,
-        &method,
-        &target.path,
-        None,
-        content_length.as_deref(),
-    ))?;
+    gate::check_framing(&req, settings, &method, &target.path)?;
     let attempt = AdminAttempt::begin(env, &req, settings).await?;
     attempt
         .settle(env, edge_glue::admin::require_admin(&req, env))
@@ -85,16 +76,16 @@ pub(crate) async fn cache_admin(
     headers.set(seal::HEADER, &seal::seal(&secret, &sealed, now_ms() / 1000))?;
     hop.decide("admin_cache");
     let body = JsValue::from(Uint8Array::from(body.as_slice()));
-    let fwd = hop::forwarded_request_with(
+    gate::send(
         &req,
-        &target.url,
-        &hop.request_id,
-        Destination::Service,
+        env,
+        hop,
+        target,
+        gate::NEXT.binding,
         headers,
         Some(body),
-    )?;
-    let timeout_ms = hop::upstream_timeout_ms(env)?;
-    Ok(hop::call_service(env, gate::NEXT.binding, fwd, timeout_ms).await?)
+    )
+    .await
 }
 
 /// A credential-less request for the edge's analytics (the dashboard's pages, sign-in
@@ -107,15 +98,7 @@ pub(crate) async fn analytics_session(
     hop: &Hop,
 ) -> Result<Response, Rejection> {
     let method = req.inner().method();
-    let header = |name: &str| req.headers().get(name).ok().flatten();
-    let content_length = header("content-length");
-    settings.policy.check_framing(&gate::head(
-        &req,
-        &method,
-        &target.path,
-        None,
-        content_length.as_deref(),
-    ))?;
+    gate::check_framing(&req, settings, &method, &target.path)?;
     let headers = gate::client_headers(&req)?;
     let sign_in = method == "POST" && target.path == SIGN_IN_PATH;
     let attempt = if sign_in {
@@ -125,16 +108,8 @@ pub(crate) async fn analytics_session(
     };
     hop.decide("analytics_session");
     let body = req.inner().body().map(JsValue::from);
-    let fwd = hop::forwarded_request_with(
-        &req,
-        &target.url,
-        &hop.request_id,
-        Destination::Service,
-        headers,
-        body,
-    )?;
-    let timeout_ms = hop::upstream_timeout_ms(env)?;
-    let resp = hop::call_service(env, gate::ANALYTICS.binding, fwd, timeout_ms).await?;
+    let binding = gate::ANALYTICS.binding;
+    let resp = gate::send(&req, env, hop, target, binding, headers, body).await?;
     if let Some(attempt) = attempt {
         let outcome = if resp.status_code() == 401 {
             Err(CommonError::Unauthorized)
