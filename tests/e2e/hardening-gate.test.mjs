@@ -279,6 +279,19 @@ describe("hardening: the entry", { timeout: 180_000 }, () => {
     for (let i = 0; i < 3; i++) assert.equal((await signIn("203.0.113.9", "nope-nope-nope-nope")).status, 401);
     await assertJsonError(await signIn("203.0.113.9", secret), 429, "rate_limited");
     assert.equal((await signIn("203.0.113.10", secret)).status, 303);
+
+    // chat-webhook, the other entry, throttles its admin API the same way.
+    const chat = await startPipeline({
+      originUrl: origin.url,
+      adminSecret: secret,
+      vars: { "chat-webhook": { ADMIN_AUTH_FAILURE_LIMIT: "3/600" } },
+    });
+    cleanups.push(() => chat.close());
+    const products = (ip, s) =>
+      chat.fetch("/admin/v1/products", { headers: { authorization: `Bearer ${s}`, "cf-connecting-ip": ip } }, "chat-webhook");
+    for (let i = 0; i < 3; i++) await assertJsonError(await products("203.0.113.7", "wrong-secret-wrong-secret"), 401, "unauthorized");
+    await assertJsonError(await products("203.0.113.7", secret), 429, "rate_limited");
+    for (let i = 0; i < 4; i++) assert.equal((await products("203.0.113.8", secret)).status, 200);
   });
 
   test("a JWT subject cannot claim an API key's user id; JWT subjects are rate limited by default", async () => {

@@ -19,7 +19,6 @@ use futures::future::join_all;
 use worker::{Env, Method, Request, Response};
 
 use crate::keys;
-use crate::operator::AdminAttempt;
 use crate::rejection::Rejection;
 use crate::settings::Settings;
 
@@ -37,8 +36,7 @@ pub(crate) async fn handle(
 ) -> Result<Response, Rejection> {
     let path = req.path();
     crate::gate::check_framing(&req, settings, &req.inner().method(), &path)?;
-    let attempt = AdminAttempt::begin(env, &req, settings).await?;
-    attempt.settle(env, guard::require_admin(&req, env)).await?;
+    guard::require_admin_throttled(&req, env, crate::limiter::BINDING).await?;
     let rest = path.strip_prefix(PREFIX).unwrap_or_default();
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     let kv = keys::store(env)?;

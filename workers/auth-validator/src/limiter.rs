@@ -12,7 +12,7 @@ use edge_glue::window_log::{self, WindowLog};
 use worker::{DurableObject, Env, Request, Response, Result, State, durable_object};
 
 /// Durable Object binding of the limiter.
-const BINDING: &str = "RATE_LIMITER";
+pub(crate) const BINDING: &str = "RATE_LIMITER";
 
 /// Asks the bucket's limiter to admit one request under `policy`.
 pub(crate) async fn check(
@@ -21,16 +21,6 @@ pub(crate) async fn check(
     policy: RateLimitPolicy,
 ) -> std::result::Result<RateDecision, CommonError> {
     window_log::check(env, BINDING, bucket, policy).await
-}
-
-/// Asks whether the bucket's limiter would admit one request under `policy`, counting
-/// nothing (the failed-attempts limit counts only failures, after they happen).
-pub(crate) async fn peek(
-    env: &Env,
-    bucket: &str,
-    policy: RateLimitPolicy,
-) -> std::result::Result<RateDecision, CommonError> {
-    window_log::peek(env, BINDING, bucket, policy).await
 }
 
 /// One bucket's admission log.

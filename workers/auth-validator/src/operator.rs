@@ -8,15 +8,14 @@
 //! | `/api/v1/analytics/edge/…` without `Authorization` | anyone | framing checked, reserved headers dropped, passed to analytics-collector for its sign-in form and cookie; sign-in attempts are throttled |
 //!
 //! The cheapest abuse of each is guessing the admin secret: every path that checks it
-//! counts failures per client address (`ADMIN_AUTH_FAILURE_LIMIT`, default 10 per
-//! 10 minutes) in the exact rate-limit Durable Object, and refuses that address with 429
-//! once over, before the secret is looked at. Only failures count, so an operator is never
-//! throttled by their own work, and an attacker can only lock out their own address.
+//! counts failures per client address (`edge_glue::admin::AdminAttempt`,
+//! `ADMIN_AUTH_FAILURE_LIMIT`, default 10 per 10 minutes) in the exact rate-limit Durable
+//! Object, and refuses that address with 429 once over, before the secret is looked at.
 
 use edge_core::auth::request_policy::RequestError;
 use edge_core::error::CommonError;
 use edge_core::signed::seal;
-use edge_glue::admin::{ADMIN_SECRET, SEALED_OPERATOR};
+use edge_glue::admin::{ADMIN_SECRET, AdminAttempt, SEALED_OPERATOR};
 use edge_glue::{Hop, config, now_ms};
 use worker::js_sys::Uint8Array;
 use worker::wasm_bindgen::JsValue;
@@ -57,10 +56,7 @@ pub(crate) async fn cache_admin(
     }
     let headers = gate::client_headers(&req)?;
     gate::check_framing(&req, settings, &method, &target.path)?;
-    let attempt = AdminAttempt::begin(env, &req, settings).await?;
-    attempt
-        .settle(env, edge_glue::admin::require_admin(&req, env))
-        .await?;
+    edge_glue::admin::require_admin_throttled(&req, env, limiter::BINDING).await?;
     let body = gate::read_limited(&mut req, env, MAX_PURGE_BODY).await?;
     // The secret stays here: cache-manager gets a seal over this very request instead.
     headers.delete("authorization")?;
@@ -102,7 +98,7 @@ pub(crate) async fn analytics_session(
     let headers = gate::client_headers(&req)?;
     let sign_in = method == "POST" && target.path == SIGN_IN_PATH;
     let attempt = if sign_in {
-        Some(AdminAttempt::begin(env, &req, settings).await?)
+        Some(AdminAttempt::begin(env, &req, limiter::BINDING).await?)
     } else {
         None
     };
@@ -120,61 +116,4 @@ pub(crate) async fn analytics_session(
         let _ = attempt.settle(env, outcome).await;
     }
     Ok(resp)
-}
-
-/// One attempt to present the admin secret, from one client address.
-pub(crate) struct AdminAttempt {
-    bucket: String,
-    policy: edge_core::auth::rate_limit::RateLimitPolicy,
-}
-
-impl AdminAttempt {
-    /// Starts an attempt: refused with 429 when the address has used up its failures.
-    ///
-    /// # Errors
-    /// 429 `rate_limited` over the limit; 503 when the limiter cannot be asked (a
-    /// security control does not fail open).
-    pub(crate) async fn begin(
-        env: &Env,
-        req: &Request,
-        settings: &Settings,
-    ) -> Result<Self, Rejection> {
-        // Set by Cloudflare's edge on every request (a client cannot choose it there).
-        let client = req
-            .headers()
-            .get("cf-connecting-ip")
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| "unknown".to_owned());
-        let attempt = Self {
-            bucket: format!("admin-failures:{client}"),
-            policy: settings.admin_failure_limit,
-        };
-        let decision = limiter::peek(env, &attempt.bucket, attempt.policy).await?;
-        if decision.allowed {
-            Ok(attempt)
-        } else {
-            Err(edge_core::auth::rate_limit::RateLimited(decision).into())
-        }
-    }
-
-    /// Ends the attempt with the secret check's `outcome`; a failure is counted (and
-    /// waited for, so a client guessing one at a time meets the limit exactly).
-    ///
-    /// # Errors
-    /// The outcome's error (401 for a wrong secret), or 503 when the failure could not
-    /// be counted.
-    pub(crate) async fn settle(
-        self,
-        env: &Env,
-        outcome: Result<(), CommonError>,
-    ) -> Result<(), Rejection> {
-        match outcome {
-            Err(CommonError::Unauthorized) => {
-                limiter::check(env, &self.bucket, self.policy).await?;
-                Err(CommonError::Unauthorized.into())
-            }
-            other => Ok(other?),
-        }
-    }
 }

@@ -61,6 +61,15 @@ impl HttpError for Rejection {
     }
 }
 
+impl From<edge_glue::admin::AttemptError> for Rejection {
+    fn from(e: edge_glue::admin::AttemptError) -> Self {
+        match e {
+            edge_glue::admin::AttemptError::Throttled(e) => Self::RateLimited(e),
+            edge_glue::admin::AttemptError::Refused(e) => Self::Common(e),
+        }
+    }
+}
+
 impl From<worker::Error> for Rejection {
     /// A runtime failure (building a request or response): logged by the caller, answered
     /// as a 500 without details.

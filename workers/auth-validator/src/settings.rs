@@ -19,8 +19,7 @@ use worker::Env;
 const DEFAULT_KEY_RATE_LIMIT: &str = "600/60";
 /// Rate limit of each JWT subject when `JWT_RATE_LIMIT` is unset (`off` turns it off).
 const DEFAULT_JWT_RATE_LIMIT: &str = "600/60";
-/// Failed admin-secret attempts allowed per client address (`ADMIN_AUTH_FAILURE_LIMIT`).
-const DEFAULT_ADMIN_FAILURE_LIMIT: &str = "10/600";
+
 /// Algorithms accepted when `JWT_ALGORITHMS` is unset.
 const DEFAULT_ALGORITHMS: &str = "HS256,RS256,EdDSA";
 /// Clock leeway when `JWT_LEEWAY_S` is unset.
@@ -32,7 +31,6 @@ pub(crate) struct Settings {
     pub(crate) cors: CorsPolicy,
     pub(crate) jwt: JwtPolicy,
     pub(crate) key_rate_limit: RateLimitPolicy,
-    pub(crate) admin_failure_limit: RateLimitPolicy,
 }
 
 impl Settings {
@@ -76,18 +74,11 @@ impl Settings {
             DEFAULT_KEY_RATE_LIMIT,
         ))
         .ok_or(CommonError::Misconfigured("API_KEY_DEFAULT_RATE_LIMIT"))?;
-        let admin_failure_limit = RateLimitPolicy::parse(&text(
-            env,
-            "ADMIN_AUTH_FAILURE_LIMIT",
-            DEFAULT_ADMIN_FAILURE_LIMIT,
-        ))
-        .ok_or(CommonError::Misconfigured("ADMIN_AUTH_FAILURE_LIMIT"))?;
         Ok(Self {
             policy,
             cors,
             jwt,
             key_rate_limit,
-            admin_failure_limit,
         })
     }
 }

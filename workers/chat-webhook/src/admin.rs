@@ -1,5 +1,7 @@
 //! The admin API (admin secret, `Authorization: Bearer <ADMIN_SECRET>`, checked by
-//! [`guarded`] around every handler):
+//! [`guarded`] around every handler; failed attempts are throttled per client address,
+//! `edge_glue::admin::AdminAttempt`, counted in the `AI_QUOTA` window-log namespace under
+//! `admin-failures:<address>` buckets):
 //!
 //! - `GET /admin/v1/products[?all=true]`: active products (all with `all=true`);
 //! - `GET|PUT|DELETE /admin/v1/products/:id`: read, create-or-replace, delete;
@@ -11,12 +13,13 @@
 use edge_core::chat::preferences;
 use edge_core::chat::product::{self, ProductInput};
 use edge_core::error::CommonError;
-use edge_glue::admin::require_admin;
+use edge_glue::admin::require_admin_throttled;
 use edge_glue::body;
 use edge_glue::{Hop, now_ms, respond};
 use worker::{Request, Response, Result, RouteContext};
 
 use crate::db::{self, Product};
+use crate::quota::QUOTA_BINDING;
 
 /// Most products listed, and messages shown.
 const LIST_LIMIT: usize = 500;
@@ -31,7 +34,7 @@ where
     F: FnOnce(Request, RouteContext<Hop>) -> Fut,
     Fut: Future<Output = Result<Response>>,
 {
-    if let Err(e) = require_admin(&req, &rc.env) {
+    if let Err(e) = require_admin_throttled(&req, &rc.env, QUOTA_BINDING).await {
         return respond::error_response(&e);
     }
     handler(req, rc).await
