@@ -7,6 +7,7 @@
 //! So an upstream answering 999, or a 1xx that the runtime hands over as final, is not
 //! relayed: it is a 502 `bad_upstream_response`, and a failure of that upstream.
 
+use crate::auth::request_policy::RequestError;
 use crate::error::CommonError;
 
 /// The statuses a response a worker sends may carry (Fetch: 200..=599; 1xx are
@@ -30,6 +31,20 @@ pub fn check_status(status: u16) -> Result<(), CommonError> {
 #[must_use]
 pub fn is_null_body(status: u16) -> bool {
     matches!(status, 101 | 103 | 204 | 205 | 304)
+}
+
+/// Accepts forwarding a request with `method` (raw, uppercase) that has a body or not:
+/// the Fetch API cannot build a GET or HEAD request with a body, so one is refused as the
+/// edge refuses it (400 `unexpected_body`) instead of failing inside the worker.
+///
+/// # Errors
+/// [`RequestError::UnexpectedBody`] for a GET or HEAD with a body.
+pub fn check_forwardable(method: &str, has_body: bool) -> Result<(), RequestError> {
+    if has_body && matches!(method, "GET" | "HEAD") {
+        Err(RequestError::UnexpectedBody)
+    } else {
+        Ok(())
+    }
 }
 
 /// How a relayed body ended.
@@ -80,6 +95,18 @@ mod tests {
             let err = check_status(bad).expect_err("refused");
             assert_eq!(err, CommonError::BadUpstreamResponse { status: bad });
             assert_eq!((err.status(), err.code()), (502, "bad_upstream_response"));
+        }
+    }
+
+    #[test]
+    fn item_13_a_get_or_head_with_a_body_is_refused_not_an_internal_error() {
+        for m in ["GET", "HEAD"] {
+            let e = check_forwardable(m, true).expect_err(m);
+            assert_eq!((e.status(), e.code()), (400, "unexpected_body"));
+            assert!(check_forwardable(m, false).is_ok());
+        }
+        for m in ["POST", "PUT", "DELETE", "PROPFIND"] {
+            assert!(check_forwardable(m, true).is_ok(), "{m}");
         }
     }
 
