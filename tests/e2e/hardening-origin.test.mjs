@@ -78,6 +78,29 @@ describe("13.8 any origin status is a clean answer", { timeout: 120_000 }, () =>
     "/api/v1/agents/s101": (s) => {
       s.write("HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n");
     },
+    // Odd but parseable, or refused by workerd's HTTP parser.
+    "/api/v1/agents/s204-with-body": (s) => answer(s, "204 No Content", {}, "body!"),
+    "/api/v1/agents/s304-no-validators": (s) => answer(s, "304 Not Modified", { "cache-control": "max-age=60" }),
+    "/api/v1/agents/s206": (s) => answer(s, "206 Partial Content", { "content-range": "bytes 0-1/10", "cache-control": "max-age=60" }, "ab"),
+    "/api/v1/agents/bad-length": (s) => {
+      s.write("HTTP/1.1 200 OK\r\ncontent-length: abc\r\n\r\nhello");
+      s.end();
+    },
+    "/api/v1/agents/two-lengths": (s) => {
+      s.write("HTTP/1.1 200 OK\r\ncontent-length: 5\r\ncontent-length: 6\r\n\r\nhello!");
+      s.end();
+    },
+    "/api/v1/agents/huge-header": (s) => s.write(`HTTP/1.1 200 OK\r\nx-big: ${"a".repeat(200_000)}\r\ncontent-length: 2\r\n\r\nok`),
+    "/api/v1/agents/many-headers": (s) => {
+      const many = Object.fromEntries(Array.from({ length: 2000 }, (_, i) => [`x-h${i}`, "v"]));
+      answer(s, "200 OK", { ...many, "cache-control": "max-age=60" }, "ok");
+    },
+    "/api/v1/agents/latin1-header": (s) =>
+      s.write(Buffer.concat([Buffer.from("HTTP/1.1 200 OK\r\nx-odd: caf"), Buffer.from([0xe9, 0xff]), Buffer.from("\r\ncache-control: max-age=60\r\ncontent-length: 2\r\n\r\nok")])),
+    "/api/v1/agents/not-http": (s) => {
+      s.write("NOT HTTP AT ALL\r\n\r\n");
+      s.end();
+    },
     "/api/v1/agents/slow": async (s) => {
       started.release();
       await slow.released;
@@ -139,6 +162,29 @@ describe("13.8 any origin status is a clean answer", { timeout: 120_000 }, () =>
     await assertJsonError(await p.fetch("/api/v1/agents/s000", bounded({ cf: BERLIN }), V), 503, "upstream_unavailable");
     const after = await p.fetch("/api/v1/agents/plain", bounded({ cf: BERLIN }), V);
     assert.equal(after.status, 200, "the worker still serves");
+  });
+  test("13 odd origin answers (bad or duplicate Content-Length, huge or many or non-ASCII headers, 204 with a body, 304 without validators, 206, not HTTP) never give internal_error or crash a worker", async () => {
+    const expected = {
+      "/api/v1/agents/s204-with-body": [204],
+      "/api/v1/agents/s304-no-validators": [304],
+      "/api/v1/agents/s206": [206],
+      "/api/v1/agents/bad-length": [503],
+      "/api/v1/agents/two-lengths": [503],
+      "/api/v1/agents/huge-header": [503],
+      "/api/v1/agents/many-headers": [200],
+      "/api/v1/agents/latin1-header": [200],
+      "/api/v1/agents/not-http": [503],
+    };
+    for (const [path, statuses] of Object.entries(expected)) {
+      for (const worker of [V, C]) {
+        const r = await p.fetch(path, bounded({ cf: BERLIN }), worker);
+        const text = await r.text();
+        assert.ok(statuses.includes(r.status), `${worker} ${path}: ${r.status} ${text.slice(0, 200)}`);
+        assert.ok(!text.includes("internal_error"), `${worker} ${path}`);
+      }
+      const next = await p.fetch("/api/v1/agents/plain", bounded({ cf: BERLIN }), V);
+      assert.equal(next.status, 200, `the worker still serves after ${path}`);
+    }
   });
 });
 
