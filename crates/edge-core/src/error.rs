@@ -89,6 +89,17 @@ pub enum CommonError {
     /// The next hop could not be reached or failed at the transport level.
     #[error("upstream unavailable")]
     UpstreamUnavailable,
+    /// The next hop answered with a status no response can carry (outside 200–599, e.g.
+    /// 999 or a 1xx handed over as final); see `edge_core::upstream`.
+    #[error("upstream answered with an unusable status {status}")]
+    BadUpstreamResponse {
+        /// The status it answered with.
+        status: u16,
+    },
+    /// The next hop's response body broke off before its end (connection lost, shorter
+    /// than declared).
+    #[error("upstream response body ended before it was complete")]
+    UpstreamBodyIncomplete,
     /// Every region is marked unhealthy and the primary, tried anyway, failed.
     #[error("no healthy region")]
     NoHealthyRegion,
@@ -108,6 +119,7 @@ impl HttpError for CommonError {
             Self::Unauthorized => 401,
             Self::PayloadTooLarge { .. } => 413,
             Self::UpstreamTimeout { .. } => 504,
+            Self::BadUpstreamResponse { .. } | Self::UpstreamBodyIncomplete => 502,
             Self::UpstreamUnavailable | Self::NoHealthyRegion => 503,
             Self::Misconfigured(_) | Self::Internal => 500,
         }
@@ -131,6 +143,8 @@ impl HttpError for CommonError {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UpstreamTimeout { .. } => "upstream_timeout",
             Self::UpstreamUnavailable => "upstream_unavailable",
+            Self::BadUpstreamResponse { .. } => "bad_upstream_response",
+            Self::UpstreamBodyIncomplete => "upstream_body_incomplete",
             Self::NoHealthyRegion => "no_healthy_region",
             Self::Misconfigured(_) => "misconfigured",
             Self::Internal => "internal_error",
@@ -160,6 +174,8 @@ mod tests {
             CommonError::PayloadTooLarge { limit: 1 },
             CommonError::UpstreamTimeout { timeout_ms: 1 },
             CommonError::UpstreamUnavailable,
+            CommonError::BadUpstreamResponse { status: 999 },
+            CommonError::UpstreamBodyIncomplete,
             CommonError::NoHealthyRegion,
             CommonError::Misconfigured("x"),
             CommonError::Internal,

@@ -16,7 +16,9 @@
 //! - [`service`]: the names of the five workers.
 //! - [`request_id`]: validation of request ids carried between hops.
 //! - [`queue`]: splitting messages into queue batches within the size and count limits.
-//! - [`retry`]: when a failed upstream attempt may be repeated.
+//! - [`retry`]: when a failed upstream attempt may be repeated, and what counts as a
+//!   region's failure.
+//! - [`upstream`]: which upstream statuses can be relayed; how a broken body is recorded.
 //! - [`health`]: `/health` reports and how a hop's health folds into the chain's.
 //! - [`origin`]: `http(s)://host[:port]` values from configuration.
 //! - [`metric`]: the metric event every worker reports, and its strict parser.
@@ -37,6 +39,7 @@ pub mod retry;
 pub mod routing;
 pub mod service;
 pub mod signed;
+pub mod upstream;
 
 pub use error::{ErrorBody, HttpError};
 pub use health::{HealthReport, HealthStatus, NextHop};

@@ -426,7 +426,16 @@ impl Cache<'_> {
         if declared.is_some_and(|n| n > limit) {
             return Ok(Fetched::Passthrough(resp));
         }
-        let bytes = match body::read_prefix(&mut resp, limit).await? {
+        let prefix = match body::read_prefix(&mut resp, limit).await {
+            Ok(prefix) => prefix,
+            // The body broke off: a 502, and nothing stored or shared.
+            Err(_) => {
+                return Ok(Fetched::Passthrough(respond::error_response(
+                    &CommonError::UpstreamBodyIncomplete,
+                )?));
+            }
+        };
+        let bytes = match prefix {
             Prefix::Complete(bytes) => bytes,
             Prefix::Overflow { read, rest } => {
                 // Too large after all: send what was read, then the rest of the stream.

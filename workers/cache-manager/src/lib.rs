@@ -2,6 +2,8 @@
 //!
 //! - `GET /health`: the chain's health.
 //! - `POST /admin/v1/cache/purge`: purge by URL and by prefix (admin secret; see [`purge`]).
+//!   Every other `/admin/…` request is refused here (404, or 405 `Allow: POST` at the
+//!   purge path) and never forwarded (`edge_core::cache::admin`).
 //! - anything else: through the cache ([`http_cache`]) to voice-router by the `ROUTER`
 //!   service binding.
 
@@ -11,8 +13,9 @@ mod purge;
 mod settings;
 mod store;
 
-use edge_core::ServiceName;
-use edge_glue::{Role, health};
+use edge_core::cache::admin::{self, AdminRoute};
+use edge_core::{HttpError, ServiceName};
+use edge_glue::{Role, health, respond};
 use worker::{Context, Env, Request, Response, Result, event};
 
 const ME: ServiceName = ServiceName::CacheManager;
@@ -28,13 +31,24 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         |req, env, hop| async move {
             let path = req.path();
             let method = req.inner().method();
-            match (method.as_str(), path.as_str()) {
-                ("GET", "/health") => {
-                    health::respond(&env, ME, env!("CARGO_PKG_VERSION"), Some(http_cache::NEXT))
-                        .await
+            if method == "GET" && path == "/health" {
+                return health::respond(
+                    &env,
+                    ME,
+                    env!("CARGO_PKG_VERSION"),
+                    Some(http_cache::NEXT),
+                )
+                .await;
+            }
+            // Admin paths are answered here, whatever their method or body, and never
+            // forwarded (nor their admin bearer with them).
+            match admin::route(&method, &path) {
+                Ok(AdminRoute::Purge) => purge::handle(req, &env, &hop).await,
+                Ok(AdminRoute::NotAdmin) => http_cache::handle(req, &env, &hop).await,
+                Err(e) => {
+                    hop.decide(e.code());
+                    respond::error_response(&e)
                 }
-                ("POST", purge::PATH) => purge::handle(req, &env, &hop).await,
-                _ => http_cache::handle(req, &env, &hop).await,
             }
         },
     )

@@ -13,8 +13,6 @@ use worker::{Env, Request, Response, Url};
 
 use crate::store;
 
-/// Path of the purge endpoint.
-pub(crate) const PATH: &str = "/admin/v1/cache/purge";
 /// Largest request body.
 const MAX_BODY: usize = 64 * 1024;
 /// Most URLs plus prefixes in one request.

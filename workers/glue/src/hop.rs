@@ -2,13 +2,15 @@
 //!
 //! The request is forwarded as it came (method, headers, streamed body, query) plus the
 //! request id. A hop that does not answer in time is a 504 `upstream_timeout`; one that
-//! fails at the transport level is a 503 `upstream_unavailable`. Neither is retried here:
-//! retry policy belongs to the worker that knows whether the request is idempotent.
+//! fails at the transport level is a 503 `upstream_unavailable`; one that answers with a
+//! status no response can carry (outside 200–599) is a 502 `bad_upstream_response`.
+//! None is retried here: retry policy belongs to the worker that knows whether the
+//! request is idempotent.
 
 use std::time::Duration;
 
 use edge_core::error::CommonError;
-use edge_core::{RequestId, ServiceName};
+use edge_core::{RequestId, ServiceName, upstream};
 use futures::future::{Either, select};
 use worker::js_sys::Reflect;
 use worker::wasm_bindgen::JsValue;
@@ -32,7 +34,8 @@ pub struct NextHopBinding {
 }
 
 /// Forwards `req` unchanged (plus its request id) to `next`, and returns its answer, or
-/// the JSON error for a misconfigured binding, a timeout or an unreachable hop.
+/// the JSON error for a misconfigured binding, a timeout, an unreachable hop, an unusable
+/// answer, or a GET/HEAD with a body (400 `unexpected_body`, never sent).
 ///
 /// The wait is the var `UPSTREAM_TIMEOUT_MS` (default 30000, at most 300000).
 ///
@@ -44,6 +47,11 @@ pub async fn forward_to_service(
     next: NextHopBinding,
     id: &RequestId,
 ) -> worker::Result<Response> {
+    // A GET or HEAD with a body cannot be forwarded (Fetch refuses to build it).
+    if let Err(e) = upstream::check_forwardable(&req.inner().method(), req.inner().body().is_some())
+    {
+        return respond::error_response(&e);
+    }
     let outcome = async {
         let timeout_ms = upstream_timeout_ms(env)?;
         let url = req.url().map_err(|_| CommonError::Internal)?;
@@ -167,7 +175,13 @@ where
 {
     let timer = Delay::from(Duration::from_millis(timeout_ms));
     match select(call, timer).await {
-        Either::Left((Ok(resp), _)) => Ok(resp),
+        // A status no response can carry is refused here, where every answer from a next
+        // hop arrives, so nothing downstream ever tries to relay it (see
+        // `edge_core::upstream`).
+        Either::Left((Ok(resp), _)) => {
+            upstream::check_status(resp.status_code())?;
+            Ok(resp)
+        }
         Either::Left((Err(_), _)) => Err(CommonError::UpstreamUnavailable),
         Either::Right(((), _)) => Err(CommonError::UpstreamTimeout { timeout_ms }),
     }

@@ -11,6 +11,7 @@
 //! - [`metrics`]: reporting a hop's metric to analytics-collector in `wait_until`.
 //! - [`config`]: reading vars with defaults and validation.
 //! - [`admin`]: the admin-secret guard of operator endpoints.
+//! - [`watch`]: observing how a relayed response body ends.
 //! - [`window_log`]: exact sliding-window admission in a Durable Object (rate limits, quotas).
 
 pub mod admin;
@@ -21,6 +22,7 @@ pub mod hop;
 pub mod metrics;
 pub mod respond;
 pub mod serve;
+pub mod watch;
 pub mod window_log;
 
 pub use serve::{Hop, Role, random_uuid, serve};

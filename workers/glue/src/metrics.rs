@@ -7,6 +7,7 @@
 use edge_core::MetricEvent;
 use worker::{Env, Headers, Method, Request, RequestInit, console_warn};
 
+use crate::watch::BodyWatch;
 use crate::{Hop, hop};
 
 /// Service binding name of analytics-collector in every worker's config.
@@ -16,10 +17,19 @@ pub const INGEST_PATH: &str = "/v1/metrics";
 /// Longest a report may take before it is abandoned, in milliseconds.
 pub const REPORT_TIMEOUT_MS: u64 = 5_000;
 
-/// Sends `event` to analytics-collector in the background of `hop`'s request.
-pub fn report(hop: &Hop, env: &Env, event: MetricEvent) {
+/// Sends `event` to analytics-collector in the background of `hop`'s request; when the
+/// response's `body` is watched, after it ended, with a broken body recorded as such
+/// (`edge_core::upstream::BodyEnd`).
+pub fn report(hop: &Hop, env: &Env, mut event: MetricEvent, body: Option<BodyWatch>) {
     let env = env.clone();
     hop.wait_until(async move {
+        if let Some(body) = body {
+            let end = body.await;
+            event.status = end.recorded_status(event.status);
+            if let Some(decision) = end.decision() {
+                event.decision = Some(decision.to_owned());
+            }
+        }
         if let Err(reason) = send(&env, &event).await {
             console_warn!("metric report from {} dropped: {reason}", event.worker);
         }

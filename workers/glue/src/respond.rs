@@ -4,9 +4,9 @@
 //! code come from the error's [`HttpError`] impl, the body is [`ErrorBody`] JSON, and
 //! error responses are never cached.
 
-use edge_core::{ErrorBody, HttpError};
+use edge_core::{ErrorBody, HttpError, upstream};
 use serde::Serialize;
-use worker::{Headers, Response, Result};
+use worker::{Headers, Response, ResponseBody, Result};
 
 /// A JSON response with `status`, `content-type: application/json` and `cache-control: no-store`.
 ///
@@ -51,4 +51,30 @@ pub fn set_headers(resp: &Response, headers: &[(&'static str, String)]) -> Resul
 pub fn with_mutable_headers(resp: Response) -> Response {
     let headers = resp.headers().clone();
     resp.with_headers(headers)
+}
+
+/// `resp` as something the runtime can send: a status outside 200–599 (other than a
+/// worker's own 101 WebSocket upgrade) becomes the 502 `bad_upstream_response` error,
+/// and a null-body status (204, 205, 304) loses any body it carries.
+///
+/// workers-rs converts the handler's `Response` into a JS one with `unwrap`, and the JS
+/// constructor throws on both: a panic that restarts the isolate and hangs every request
+/// in flight on it. Every hop refuses such upstream statuses first
+/// (`hop::call_service`, `hop::call_origin`); this is the net under everything else.
+///
+/// # Errors
+/// Only if the replacement response cannot be built.
+pub fn deliverable(resp: Response) -> Result<Response> {
+    let status = resp.status_code();
+    if status == 101 {
+        return Ok(resp);
+    }
+    if let Err(e) = upstream::check_status(status) {
+        return error_response(&e);
+    }
+    if upstream::is_null_body(status) && !matches!(resp.body(), ResponseBody::Empty) {
+        let headers = resp.headers().clone();
+        return Ok(Response::empty()?.with_status(status).with_headers(headers));
+    }
+    Ok(resp)
 }

@@ -19,6 +19,7 @@ use worker::js_sys::{Function, Reflect, global};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::{Context, Env, Request, Response, ResponseBody, console_error};
 
+use crate::watch::{self, BodyWatch};
 use crate::{REQUEST_ID_HEADER, metrics, now_ms, respond};
 
 /// Where a worker stands in the system, which decides whose request id it trusts and
@@ -55,6 +56,8 @@ pub struct Hop {
     ctx: Rc<Context>,
     /// A routing hop's decision.
     route: Rc<RefCell<Option<RouteRecord>>>,
+    /// The end of the response body, when the handler watches it ([`Hop::watch_body`]).
+    body: Rc<RefCell<Option<BodyWatch>>>,
 }
 
 impl Hop {
@@ -84,7 +87,18 @@ impl Hop {
             decision: Rc::default(),
             ctx: Rc::new(ctx),
             route: Rc::default(),
+            body: Rc::default(),
         }
+    }
+
+    /// Wraps `resp`'s body so its end is observed (see [`crate::watch`]): the hop's metric
+    /// then waits for it and records a body that broke off as what it is (502
+    /// `upstream_body_incomplete`) instead of the status already sent. Returns the
+    /// response to send and the watch, for the handler's own use (breakers).
+    pub fn watch_body(&self, resp: Response) -> (Response, Option<BodyWatch>) {
+        let (resp, end) = watch::watch(resp);
+        self.body.borrow_mut().clone_from(&end);
+        (resp, end)
     }
 
     /// Records a routing decision for the hop's metric.
@@ -156,11 +170,16 @@ where
             respond::error_response(&CommonError::Internal)?
         }
     };
+    // The last line of defence: a response the runtime would refuse to build panics the
+    // isolate when the event handler converts it (see `respond::deliverable`).
+    let resp = respond::deliverable(resp)?;
     let resp = respond::with_mutable_headers(resp);
     resp.headers()
         .set(REQUEST_ID_HEADER, hop.request_id.as_str())?;
     if role != Role::Collector && !is_health {
-        metrics::report(&hop, &env, hop.metric(resp.status_code()));
+        let event = hop.metric(resp.status_code());
+        let body = hop.body.borrow().clone();
+        metrics::report(&hop, &env, event, body);
     }
     Ok(resp)
 }

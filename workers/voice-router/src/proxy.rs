@@ -16,6 +16,7 @@ use edge_core::routing::breaker::Observation;
 use edge_core::routing::classify::RequestClass;
 use edge_core::routing::decide::{self, Basis, Client, Route};
 use edge_core::routing::geo::{LatLon, LatencyModel};
+use edge_core::upstream::{self, BodyEnd};
 use edge_glue::hop::{self, Destination};
 use edge_glue::{Hop, now_ms, respond};
 use worker::{Env, Request, Response};
@@ -40,6 +41,11 @@ pub(crate) async fn handle(req: &Request, env: &Env, hop: &Hop) -> worker::Resul
         Ok(s) => s,
         Err(e) => return respond::error_response(&e),
     };
+    // A GET or HEAD with a body cannot be forwarded (Fetch refuses to build it).
+    if let Err(e) = upstream::check_forwardable(&req.inner().method(), req.inner().body().is_some())
+    {
+        return respond::error_response(&e);
+    }
     let url = req.url()?;
     let class = RequestClass::of(url.path());
     let country = req.cf().and_then(worker::Cf::country);
@@ -55,8 +61,34 @@ pub(crate) async fn handle(req: &Request, env: &Env, hop: &Hop) -> worker::Resul
         &LatencyModel::default(),
         now_ms(),
     );
-    let (outcome, observations, used) = attempt(req, &url, &route, class, &settings, hop).await;
-    hop.wait_until(health_store::record(env, observations, settings.breaker));
+    let (outcome, mut attempts, used) = attempt(req, &url, &route, class, &settings, hop).await;
+    // A body that breaks off after the headers is the region's failure too: the answered
+    // attempt is recorded once its body has ended (DESIGN.md, "Broken bodies").
+    let (outcome, body) = match outcome {
+        Ok(resp)
+            if attempts
+                .last()
+                .is_some_and(|a| !a.outcome.is_region_failure()) =>
+        {
+            let (resp, body) = hop.watch_body(resp);
+            (Ok(resp), body)
+        }
+        other => (other, None),
+    };
+    let answered = body.and_then(|body| Some((attempts.pop()?, body)));
+    hop.wait_until(health_store::record(
+        env,
+        observations(attempts),
+        settings.breaker,
+    ));
+    if let Some((last, body)) = answered {
+        let env = env.clone();
+        let config = settings.breaker;
+        hop.wait_until(async move {
+            let last = last.after_body(body.await);
+            health_store::record(&env, observations(vec![last]), config).await;
+        });
+    }
 
     let region = route.candidates[used].region.id.as_str();
     hop.set_route(region, class.priority().as_str(), route.degraded);
@@ -111,11 +143,35 @@ fn cf_location(req: &Request) -> Option<LatLon> {
     LatLon::new(coordinate("latitude")?, coordinate("longitude")?)
 }
 
-type Attempts = (
-    Result<Response, CommonError>,
-    Vec<(String, Observation)>,
-    usize,
-);
+/// One attempt at a region, as its breaker will see it.
+struct Attempt {
+    region: String,
+    outcome: AttemptOutcome,
+    latency_ms: f64,
+}
+
+impl Attempt {
+    /// The attempt once its answer's body ended: broken is a region failure.
+    fn after_body(self, end: BodyEnd) -> Self {
+        match end {
+            BodyEnd::Broken => Self {
+                outcome: AttemptOutcome::BodyBroken,
+                ..self
+            },
+            BodyEnd::Complete | BodyEnd::Abandoned => self,
+        }
+    }
+}
+
+/// What the breakers are told (the core's rule: `Observation::of_attempt`).
+fn observations(attempts: Vec<Attempt>) -> Vec<(String, Observation)> {
+    attempts
+        .into_iter()
+        .map(|a| (a.region, Observation::of_attempt(a.outcome, a.latency_ms)))
+        .collect()
+}
+
+type Attempts = (Result<Response, CommonError>, Vec<Attempt>, usize);
 
 /// Tries the first candidate, then (once, if [`retry::may_fail_over`] allows) the next;
 /// when there is no next region, a transport failure is retried on the same one (an idle
@@ -131,7 +187,7 @@ async fn attempt(
     // The raw method: worker::Method turns methods it does not know into GET.
     let method = req.inner().method();
     let has_body = req.inner().body().is_some();
-    let mut observations = Vec::new();
+    let mut attempts = Vec::new();
     let mut index = 0;
     let mut made = 0;
     loop {
@@ -152,13 +208,14 @@ async fn attempt(
         let attempt = match &outcome {
             Ok(resp) => AttemptOutcome::Answered(resp.status_code()),
             Err(CommonError::UpstreamTimeout { .. }) => AttemptOutcome::TimedOut,
+            Err(CommonError::BadUpstreamResponse { .. }) => AttemptOutcome::BadAnswer,
             Err(_) => AttemptOutcome::TransportFailure,
         };
-        let observation = match attempt {
-            AttemptOutcome::Answered(s) if s < 500 => Observation::Answered { latency_ms },
-            _ => Observation::Failed,
-        };
-        observations.push((candidate.region.id.clone(), observation));
+        attempts.push(Attempt {
+            region: candidate.region.id.clone(),
+            outcome: attempt,
+            latency_ms,
+        });
         let next = index + 1 < route.candidates.len();
         let again = if next {
             retry::may_fail_over(&method, has_body, attempt, made)
@@ -166,7 +223,7 @@ async fn attempt(
             retry::may_retry(&method, has_body, attempt, made)
         };
         if !again {
-            return (outcome, observations, index);
+            return (outcome, attempts, index);
         }
         if next {
             index += 1;

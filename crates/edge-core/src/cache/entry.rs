@@ -265,9 +265,12 @@ pub fn decode_stored(bytes: &[u8]) -> Option<Stored<'_>> {
 #[must_use]
 pub fn decode(bytes: &[u8]) -> Option<(EntryMeta, &[u8])> {
     let len = u32::from_be_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
-    let json = bytes.get(4..4 + len)?;
-    let meta = serde_json::from_slice(json).ok()?;
-    Some((meta, &bytes[4 + len..]))
+    let end = len.checked_add(4)?;
+    let meta: EntryMeta = serde_json::from_slice(bytes.get(4..end)?).ok()?;
+    // An entry no response can be built from (written by an older version, or damaged)
+    // is a miss, never a crash when served.
+    crate::upstream::check_status(meta.status).ok()?;
+    Some((meta, bytes.get(end..)?))
 }
 
 /// Parses an HTTP-date (IMF-fixdate, RFC 850 or asctime) to unix seconds.
@@ -411,6 +414,19 @@ mod tests {
         assert!(
             decode(&[0, 0, 0, 2, b'{', b'}']).is_none(),
             "missing fields"
+        );
+    }
+
+    #[test]
+    fn item_13_8_an_entry_with_an_unservable_status_is_a_miss() {
+        for status in [0, 103, 999] {
+            let mut m = meta(&[]);
+            m.status = status;
+            assert!(decode(&encode(&m, b"x")).is_none(), "{status}");
+        }
+        assert!(
+            decode(&[0xff, 0xff, 0xff, 0xff, b'{']).is_none(),
+            "length overflow"
         );
     }
 }

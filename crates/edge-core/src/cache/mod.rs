@@ -5,7 +5,9 @@
 //! - [`entry`]: a stored response, its freshness lifetime and age, its encoding.
 //! - [`key`]: cache keys, per resource, owner (identity hash) and `Vary` values.
 //! - [`decide`]: plan, evaluate, store, revalidate.
+//! - [`admin`]: which requests are the operator endpoints, never forwarded.
 
+pub mod admin;
 pub mod decide;
 pub mod directives;
 pub mod entry;

@@ -1,8 +1,12 @@
 //! A circuit breaker per region: closed → open after consecutive failures → half-open
 //! after the recovery time → closed after a successful trial (or open again on failure).
 //!
-//! It is fed by passive observation of real requests (failure = transport error, 5xx,
-//! timeout, or a response slower than the slow threshold) and by the scheduled probe.
+//! It is fed by passive observation of real requests (failure = what
+//! [`AttemptOutcome::is_region_failure`] says — transport error, timeout, 502/503/504, an
+//! unusable answer, a broken body — or a response slower than the slow threshold) and by
+//! the scheduled probe. A 500 or 501 is an answer, not a failure.
+
+use crate::retry::AttemptOutcome;
 
 use serde::{Deserialize, Serialize};
 
@@ -70,13 +74,26 @@ impl Default for Breaker {
 /// What one observation was.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Observation {
-    /// Answered, not 5xx, in this many ms.
+    /// Answered (not a region failure) in this many ms.
     Answered {
         /// Latency, ms.
         latency_ms: f64,
     },
-    /// Transport failure, 5xx or timeout.
+    /// A region failure: transport failure, timeout, 502/503/504, an unusable answer or a
+    /// broken body.
     Failed,
+}
+
+impl Observation {
+    /// The observation of one attempt that ended with `outcome` after `latency_ms`.
+    #[must_use]
+    pub fn of_attempt(outcome: AttemptOutcome, latency_ms: f64) -> Self {
+        if outcome.is_region_failure() {
+            Self::Failed
+        } else {
+            Self::Answered { latency_ms }
+        }
+    }
 }
 
 impl Breaker {
@@ -182,6 +199,39 @@ mod tests {
         l.observe(Observation::Answered { latency_ms: 100.0 }, &CFG, 0);
         l.observe(Observation::Answered { latency_ms: 200.0 }, &CFG, 1);
         assert!((l.latency_ms - 120.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn item_13_breakers_500_501_never_open_a_breaker_while_503_does() {
+        let mut app = Breaker::default();
+        for t in 0..10 {
+            for s in [500, 501] {
+                app.observe(
+                    Observation::of_attempt(AttemptOutcome::Answered(s), 5.0),
+                    &CFG,
+                    t,
+                );
+            }
+        }
+        assert_eq!(app.state, BreakerState::Closed { failures: 0 });
+        let mut down = Breaker::default();
+        for t in 0..3 {
+            down.observe(
+                Observation::of_attempt(AttemptOutcome::Answered(503), 5.0),
+                &CFG,
+                t,
+            );
+        }
+        assert!(!down.allows(3));
+        let mut broken = Breaker::default();
+        for t in 0..3 {
+            broken.observe(
+                Observation::of_attempt(AttemptOutcome::BodyBroken, 5.0),
+                &CFG,
+                t,
+            );
+        }
+        assert!(!broken.allows(3), "13.9: broken bodies open the breaker");
     }
 
     #[test]
