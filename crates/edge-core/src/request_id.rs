@@ -27,6 +27,13 @@ impl RequestId {
         ok.then(|| Self(raw.to_owned()))
     }
 
+    /// An id made from a clock reading, `t<unix ms>`: always valid, for a runtime without
+    /// `crypto.randomUUID()` (which no Workers runtime lacks; it keeps the minting total).
+    #[must_use]
+    pub fn from_clock(now_ms: u64) -> Self {
+        Self(format!("t{now_ms}"))
+    }
+
     /// The id as a string slice.
     #[must_use]
     pub fn as_str(&self) -> &str {
@@ -57,6 +64,13 @@ impl std::fmt::Display for RequestId {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn clock_ids_are_valid_ids() {
+        let id = RequestId::from_clock(1_800_000_000_123);
+        assert_eq!(RequestId::parse(id.as_str()), Some(id.clone()));
+        assert_eq!(id.as_str(), "t1800000000123");
+    }
 
     #[test]
     fn accepts_uuids_and_rejects_injection() {

@@ -215,7 +215,5 @@ pub fn random_uuid() -> Option<String> {
 fn mint_request_id() -> RequestId {
     let uuid = random_uuid().and_then(|s| RequestId::parse(&s));
     // randomUUID exists in every Workers runtime; the fallback only keeps this total.
-    uuid.unwrap_or_else(|| {
-        RequestId::parse(&format!("t{}", now_ms())).unwrap_or_else(|| unreachable!())
-    })
+    uuid.unwrap_or_else(|| RequestId::from_clock(now_ms()))
 }
