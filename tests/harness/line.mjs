@@ -9,8 +9,10 @@ export const CHAT = "chat-webhook";
 export const lineSignature = (secret, body) => createHmac("sha256", secret).update(body).digest("base64");
 
 /**
- * The fake LINE API: profiles, reply (refusing tokens marked expired, or failing on demand),
- * push (409 for a repeated X-Line-Retry-Key). `token` is the channel access token it
+ * The fake LINE API: profiles, group and room member profiles (`members`, keyed
+ * `group/<groupId>/<userId>` or `room/<roomId>/<userId>`), reply (refusing tokens marked
+ * expired, or failing on demand), push (409 for a repeated X-Line-Retry-Key). Every profile
+ * lookup's path is recorded in `profileCalls`. `token` is the channel access token it
  * insists on.
  */
 export async function startFakeLine(token, port = 0, { log = false } = {}) {
@@ -19,11 +21,20 @@ export async function startFakeLine(token, port = 0, { log = false } = {}) {
   const expired = new Set();
   const retryKeys = new Set();
   const profiles = new Map();
+  const members = new Map();
+  const profileCalls = [];
   const failing = { replies: 0 };
   const json = (res, status, body) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
   const up = await startUpstream((req, res) => {
     if (req.headers.authorization !== `Bearer ${token}`) return json(res, 401, { message: "Authentication failed" });
     const profile = /^\/v2\/bot\/profile\/([^/]+)$/.exec(req.path);
+    const member = /^\/v2\/bot\/(group|room)\/([^/]+)\/member\/([^/]+)$/.exec(req.path);
+    if (req.method === "GET" && (profile || member)) profileCalls.push(req.path);
+    if (req.method === "GET" && member) {
+      // LINE's member profile: displayName and pictureUrl, no language or status message.
+      const p = members.get(`${member[1]}/${member[2]}/${member[3]}`);
+      return p ? json(res, 200, { userId: member[3], ...p }) : json(res, 404, { message: "Not found" });
+    }
     if (req.method === "GET" && profile) {
       const p = profiles.get(profile[1]);
       return p ? json(res, 200, { userId: profile[1], ...p }) : json(res, 404, { message: "Not found" });
@@ -50,7 +61,7 @@ export async function startFakeLine(token, port = 0, { log = false } = {}) {
     return json(res, 404, { message: "Not found" });
   }, port);
   /** `failing.replies = n`: the next n replies answer 500. */
-  return { ...up, replies, pushes, profiles, failing, expire: (t) => expired.add(t) };
+  return { ...up, replies, pushes, profiles, members, profileCalls, failing, expire: (t) => expired.add(t) };
 }
 
 /**
