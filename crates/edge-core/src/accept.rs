@@ -163,7 +163,9 @@ fn media_range(element: &str) -> Result<MediaRange, AcceptError> {
             continue;
         }
         let (name, value) = p.split_once('=').ok_or(AcceptError::Parameter)?;
-        let name = token(name).ok_or(AcceptError::Parameter)?.to_ascii_lowercase();
+        let name = token(name)
+            .ok_or(AcceptError::Parameter)?
+            .to_ascii_lowercase();
         if name == "q" {
             if seen_q {
                 return Err(AcceptError::QValue);
@@ -312,7 +314,9 @@ mod tests {
         assert_eq!(choose("application/json"), None);
         assert_eq!(choose(""), None);
         assert_eq!(
-            choose("APPLICATION/OpenMetrics-Text;Version=\"1.0.0\";charset=UTF-8;q=0.5,text/plain;q=0.499"),
+            choose(
+                "APPLICATION/OpenMetrics-Text;Version=\"1.0.0\";charset=UTF-8;q=0.5,text/plain;q=0.499"
+            ),
             Some(1)
         );
     }
@@ -330,8 +334,13 @@ mod tests {
             let a = Accept::parse(&format!("text/plain;q={q}")).expect("valid");
             assert_eq!(a.ranges[0].q, w, "{q}");
         }
-        for bad in ["1.001", "2", "0.1234", "-0", ".5", "", "0,5x", "1e0", " 0.5"] {
-            assert!(Accept::parse(&format!("text/plain;q={bad}")).is_err(), "{bad}");
+        for bad in [
+            "1.001", "2", "0.1234", "-0", ".5", "", "0,5x", "1e0", " 0.5",
+        ] {
+            assert!(
+                Accept::parse(&format!("text/plain;q={bad}")).is_err(),
+                "{bad}"
+            );
         }
         assert_eq!(
             Accept::parse("text/plain;q=0.5;q=0.5"),

@@ -240,7 +240,10 @@ async fn prepare(
             let (c, speaker) = match (&chat, &user_id) {
                 (Chat::User(_), _) => {
                     let path = src.profile_path();
-                    (customer(s, db, &key, path.as_deref(), hint, now).await?, None)
+                    (
+                        customer(s, db, &key, path.as_deref(), hint, now).await?,
+                        None,
+                    )
                 }
                 (Chat::Group(_) | Chat::Room(_), speaker) => {
                     // The group's own record owns the conversation; a speaker LINE names

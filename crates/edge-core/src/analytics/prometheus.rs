@@ -199,12 +199,7 @@ impl Exposition {
                 for (q, v) in [("0.5", l.p50), ("0.95", l.p95), ("0.99", l.p99)] {
                     let mut with_q = base.clone();
                     with_q.push(("quantile", q));
-                    let _ = writeln!(
-                        self.out,
-                        "{family}{} {}",
-                        labels(&with_q),
-                        ms_as_seconds(v)
-                    );
+                    let _ = writeln!(self.out, "{family}{} {}", labels(&with_q), ms_as_seconds(v));
                 }
             }
             let _ = writeln!(
