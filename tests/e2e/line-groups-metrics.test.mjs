@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import { freshSecret, startPipeline } from "../harness/pipeline.mjs";
 import { eventually } from "../harness/wait.mjs";
 import { COLLECTOR as A, metricEvent } from "../harness/analytics.mjs";
-import { CHAT, chatVars, lineEvent, lineSignature, startFakeAi, startFakeLine } from "../harness/line.mjs";
+import { CHAT, chatVars, deliverLine, lineEvent, startFakeAi, startFakeLine } from "../harness/line.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const PYTHON = path.join(ROOT, ".tools/venv/bin/python");
@@ -30,15 +30,7 @@ describe("issue 21: LINE groups and rooms, Prometheus and OpenMetrics", { timeou
   const ROOM = "R0000000000000000000000000000r01";
   const SPEAKER = "U00000000000000000000000000spk1";
 
-  async function deliver(events) {
-    const body = JSON.stringify({ destination: "U0000000000000000000000000000bot", events });
-    const r = await p.fetch(
-      "/webhooks/line",
-      { method: "POST", headers: { "content-type": "application/json", "x-line-signature": lineSignature(vars.LINE_CHANNEL_SECRET, body) }, body },
-      CHAT,
-    );
-    assert.equal(r.status, 200, await r.clone().text());
-  }
+  const deliver = (events) => deliverLine(p, vars.LINE_CHANNEL_SECRET, events);
   const replied = (token) =>
     eventually(() => line.replies.find((x) => x.replyToken === token) ?? null, { timeoutMs: 10_000, what: `the reply to ${token}` });
   const adminGet = async (url) => {

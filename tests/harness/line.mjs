@@ -1,5 +1,6 @@
 // Fakes for chat-webhook: the LINE Messaging API and two OpenAI-compatible AI providers
 // on 127.0.0.1, plus signed webhook builders. Each fake records what it received.
+import assert from "node:assert/strict";
 import { createHmac, randomBytes } from "node:crypto";
 import { startUpstream } from "./upstream.mjs";
 
@@ -108,6 +109,22 @@ export function chatVars(line, ai, overrides = {}) {
     AI_FALLBACK_TIMEOUT_MS: "1500",
     ...overrides,
   };
+}
+
+/**
+ * Delivers `events` to chat-webhook's LINE webhook in pipeline `p`, signed with `secret`
+ * (the channel secret), as LINE would; asserts LINE's `200 {}`.
+ */
+export async function deliverLine(p, secret, events) {
+  const body = JSON.stringify({ destination: "U0000000000000000000000000000bot", events });
+  const r = await p.fetch(
+    "/webhooks/line",
+    { method: "POST", headers: { "content-type": "application/json", "x-line-signature": lineSignature(secret, body) }, body },
+    CHAT,
+  );
+  assert.equal(r.status, 200, await r.clone().text());
+  assert.deepEqual(await r.json(), {});
+  return r;
 }
 
 let seq = 0;
