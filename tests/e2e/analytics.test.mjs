@@ -196,7 +196,7 @@ describe("analytics-collector", { timeout: 180_000 }, () => {
     const after = await scrape();
     assert.equal(after.get('edge_requests_total{status_class="2xx",worker="chat-webhook"}'), base + 5);
     assert.ok(after.get('edge_requests_by_country_total{country="TH",worker="chat-webhook"}') >= 5);
-    assert.ok(after.has('edge_request_latency_ms{worker="chat-webhook",quantile="0.99"}'));
+    assert.ok(after.has('edge_request_duration_seconds{worker="chat-webhook",quantile="0.99"}'));
     assert.ok(after.get('edge_routed_requests_total{region="us-east-1"}') >= 1);
     assert.equal(after.get('edge_cache_requests_total{outcome="hit"}'), 1);
 

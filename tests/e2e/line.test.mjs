@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { freshSecret, startPipeline } from "../harness/pipeline.mjs";
 import { assertJsonError } from "../harness/assert.mjs";
 import { eventually, sleep } from "../harness/wait.mjs";
-import { CHAT, chatVars, lineEvent, lineSignature, startFakeAi, startFakeLine } from "../harness/line.mjs";
+import { CHAT, chatVars, deliverLine, lineEvent, lineSignature, startFakeAi, startFakeLine } from "../harness/line.mjs";
 
 describe("chat-webhook: LINE", { timeout: 180_000 }, () => {
   let p, line, ai, vars, admin, db;
@@ -14,13 +14,7 @@ describe("chat-webhook: LINE", { timeout: 180_000 }, () => {
   const post = (body, headers = {}) =>
     p.fetch("/webhooks/line", { method: "POST", headers: { "content-type": "application/json", ...headers }, body }, CHAT);
   /** Sends `events` signed with the channel secret; asserts LINE's 200. */
-  async function deliver(events) {
-    const body = JSON.stringify({ destination: "U0000000000000000000000000000bot", events });
-    const r = await post(body, { "x-line-signature": lineSignature(vars.LINE_CHANNEL_SECRET, body) });
-    assert.equal(r.status, 200, await r.clone().text());
-    assert.deepEqual(await r.json(), {});
-    return r;
-  }
+  const deliver = (events) => deliverLine(p, vars.LINE_CHANNEL_SECRET, events);
   const repliesTo = (token) => line.replies.filter((x) => x.replyToken === token);
   const rows = async (sql, ...args) => (await db.prepare(sql).bind(...args).all()).results;
 

@@ -1,5 +1,6 @@
 // Fakes for chat-webhook: the LINE Messaging API and two OpenAI-compatible AI providers
 // on 127.0.0.1, plus signed webhook builders. Each fake records what it received.
+import assert from "node:assert/strict";
 import { createHmac, randomBytes } from "node:crypto";
 import { startUpstream } from "./upstream.mjs";
 
@@ -9,8 +10,10 @@ export const CHAT = "chat-webhook";
 export const lineSignature = (secret, body) => createHmac("sha256", secret).update(body).digest("base64");
 
 /**
- * The fake LINE API: profiles, reply (refusing tokens marked expired, or failing on demand),
- * push (409 for a repeated X-Line-Retry-Key). `token` is the channel access token it
+ * The fake LINE API: profiles, group and room member profiles (`members`, keyed
+ * `group/<groupId>/<userId>` or `room/<roomId>/<userId>`), reply (refusing tokens marked
+ * expired, or failing on demand), push (409 for a repeated X-Line-Retry-Key). Every profile
+ * lookup's path is recorded in `profileCalls`. `token` is the channel access token it
  * insists on.
  */
 export async function startFakeLine(token, port = 0, { log = false } = {}) {
@@ -19,11 +22,20 @@ export async function startFakeLine(token, port = 0, { log = false } = {}) {
   const expired = new Set();
   const retryKeys = new Set();
   const profiles = new Map();
+  const members = new Map();
+  const profileCalls = [];
   const failing = { replies: 0 };
   const json = (res, status, body) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
   const up = await startUpstream((req, res) => {
     if (req.headers.authorization !== `Bearer ${token}`) return json(res, 401, { message: "Authentication failed" });
     const profile = /^\/v2\/bot\/profile\/([^/]+)$/.exec(req.path);
+    const member = /^\/v2\/bot\/(group|room)\/([^/]+)\/member\/([^/]+)$/.exec(req.path);
+    if (req.method === "GET" && (profile || member)) profileCalls.push(req.path);
+    if (req.method === "GET" && member) {
+      // LINE's member profile: displayName and pictureUrl, no language or status message.
+      const p = members.get(`${member[1]}/${member[2]}/${member[3]}`);
+      return p ? json(res, 200, { userId: member[3], ...p }) : json(res, 404, { message: "Not found" });
+    }
     if (req.method === "GET" && profile) {
       const p = profiles.get(profile[1]);
       return p ? json(res, 200, { userId: profile[1], ...p }) : json(res, 404, { message: "Not found" });
@@ -50,7 +62,7 @@ export async function startFakeLine(token, port = 0, { log = false } = {}) {
     return json(res, 404, { message: "Not found" });
   }, port);
   /** `failing.replies = n`: the next n replies answer 500. */
-  return { ...up, replies, pushes, profiles, failing, expire: (t) => expired.add(t) };
+  return { ...up, replies, pushes, profiles, members, profileCalls, failing, expire: (t) => expired.add(t) };
 }
 
 /**
@@ -97,6 +109,22 @@ export function chatVars(line, ai, overrides = {}) {
     AI_FALLBACK_TIMEOUT_MS: "1500",
     ...overrides,
   };
+}
+
+/**
+ * Delivers `events` to chat-webhook's LINE webhook in pipeline `p`, signed with `secret`
+ * (the channel secret), as LINE would; asserts LINE's `200 {}`.
+ */
+export async function deliverLine(p, secret, events) {
+  const body = JSON.stringify({ destination: "U0000000000000000000000000000bot", events });
+  const r = await p.fetch(
+    "/webhooks/line",
+    { method: "POST", headers: { "content-type": "application/json", "x-line-signature": lineSignature(secret, body) }, body },
+    CHAT,
+  );
+  assert.equal(r.status, 200, await r.clone().text());
+  assert.deepEqual(await r.json(), {});
+  return r;
 }
 
 let seq = 0;

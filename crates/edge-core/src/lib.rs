@@ -23,6 +23,7 @@
 //! - [`origin`]: `http(s)://host[:port]` values from configuration.
 //! - [`metric`]: the metric event every worker reports, and its strict parser.
 
+pub mod accept;
 pub mod admin;
 pub mod analytics;
 pub mod auth;

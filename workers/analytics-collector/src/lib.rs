@@ -71,7 +71,7 @@ async fn guarded(which: Read, req: &Request, rc: &RouteContext<Hop>) -> Result<R
     }
     match which {
         Read::Query => read::query(req, &rc.env).await,
-        Read::Prometheus => read::prometheus(&rc.env).await,
+        Read::Prometheus => read::prometheus(req, &rc.env).await,
         Read::Dashboard => dashboard::page(req, &rc.env).await,
         Read::Hops => read::hops(&rc.env, rc.param("id").map_or("", String::as_str)).await,
     }

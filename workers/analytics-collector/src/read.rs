@@ -3,7 +3,7 @@
 
 use edge_core::RequestId;
 use edge_core::ServiceName;
-use edge_core::analytics::prometheus::{CONTENT_TYPE, Exposition};
+use edge_core::analytics::prometheus::{Exposition, Format};
 use edge_core::analytics::query::{Dimension, Query};
 use edge_core::analytics::summary::{QueryResult, Stats};
 use edge_core::analytics::window::{DAY_MS, Resolution, day_of};
@@ -58,8 +58,10 @@ fn labelled(result: QueryResult) -> Vec<Stats> {
         .collect()
 }
 
-/// `GET …/metrics`: the Prometheus text exposition of today's totals.
-pub(crate) async fn prometheus(env: &Env) -> Result<Response> {
+/// `GET …/metrics`: today's totals as the Prometheus text format, or OpenMetrics when the
+/// scraper's `Accept` asks for it (`Vary: Accept` either way).
+pub(crate) async fn prometheus(req: &Request, env: &Env) -> Result<Response> {
+    let format = Format::negotiate(req.headers().get("accept")?.as_deref());
     use Dimension::{Cache, Country, Region, StatusClass, Worker};
     let now = now_ms();
     let (by_status, by_worker, cache, regions, countries) = futures::try_join!(
@@ -69,43 +71,44 @@ pub(crate) async fn prometheus(env: &Env) -> Result<Response> {
         today(env, now, vec![Region], Some(ServiceName::VoiceRouter)),
         today(env, now, vec![Worker, Country], None),
     )?;
-    let mut e = Exposition::default();
+    let mut e = Exposition::new(format);
     let requests = |s: &Stats| s.requests;
     e.counter(
-        "edge_requests_total",
+        "edge_requests",
         "Requests seen by each worker, by status class, since 00:00 UTC.",
         &labelled(by_status),
         &[],
         requests,
     );
-    e.latency_summary(
-        "edge_request_latency_ms",
-        "Time spent in each worker's hop, milliseconds, since 00:00 UTC.",
-        &by_worker.totals,
+    e.duration_summary(
+        "edge_request_duration_seconds",
+        "Time spent in each worker's hop, seconds, since 00:00 UTC.",
+        &labelled(by_worker),
     );
     e.counter(
-        "edge_cache_requests_total",
+        "edge_cache_requests",
         "cache-manager answers by cache outcome, since 00:00 UTC.",
         &labelled(cache),
         &[("cache", "outcome")],
         requests,
     );
     e.counter(
-        "edge_routed_requests_total",
+        "edge_routed_requests",
         "voice-router requests by target region, since 00:00 UTC.",
         &labelled(regions),
         &[],
         requests,
     );
     e.counter(
-        "edge_requests_by_country_total",
+        "edge_requests_by_country",
         "Requests seen by each worker, by client country, since 00:00 UTC.",
         &labelled(countries),
         &[],
         requests,
     );
     let resp = Response::ok(e.finish())?;
-    resp.headers().set("content-type", CONTENT_TYPE)?;
+    resp.headers().set("content-type", format.content_type())?;
+    resp.headers().set("vary", "Accept")?;
     Ok(resp)
 }
 

@@ -6,10 +6,12 @@
 //! - `GET /admin/v1/products[?all=true]`: active products (all with `all=true`);
 //! - `GET|PUT|DELETE /admin/v1/products/:id`: read, create-or-replace, delete;
 //! - `GET /admin/v1/customers/:line_user_id/conversation`: the customer, their latest
-//!   conversation and its messages;
+//!   conversation and its messages (`/admin/v1/groups/:group_id/conversation` and
+//!   `/admin/v1/rooms/:room_id/conversation` for a group's or room's);
 //! - `PUT /admin/v1/customers/:line_user_id/preferences`: `{"preferences": [...]}`, the
 //!   interests the AI prompt mentions.
 
+use edge_core::chat::line::webhook::Chat;
 use edge_core::chat::preferences;
 use edge_core::chat::product::{self, ProductInput};
 use edge_core::error::CommonError;
@@ -104,14 +106,31 @@ pub(crate) async fn delete(_req: Request, rc: RouteContext<Hop>) -> Result<Respo
     }
 }
 
-pub(crate) async fn conversation(_req: Request, rc: RouteContext<Hop>) -> Result<Response> {
-    let Some(user) = rc.param("user").filter(|u| product::valid_id(u)).cloned() else {
+/// The conversation of the chat the route's `param` names, built by `chat`.
+async fn chat_conversation(
+    rc: &RouteContext<Hop>,
+    param: &str,
+    chat: fn(String) -> Chat,
+) -> Result<Response> {
+    let Some(id) = rc.param(param).filter(|u| product::valid_id(u)).cloned() else {
         return respond::error_response(&CommonError::NotFound);
     };
-    match db::conversation_of(&db::db(&rc.env)?, &user, LIST_LIMIT).await? {
+    match db::conversation_of(&db::db(&rc.env)?, &chat(id).storage_key(), LIST_LIMIT).await? {
         Some(v) => respond::json(200, &v),
         None => respond::error_response(&CommonError::NotFound),
     }
+}
+
+pub(crate) async fn conversation(_req: Request, rc: RouteContext<Hop>) -> Result<Response> {
+    chat_conversation(&rc, "user", Chat::User).await
+}
+
+pub(crate) async fn group_conversation(_req: Request, rc: RouteContext<Hop>) -> Result<Response> {
+    chat_conversation(&rc, "group", Chat::Group).await
+}
+
+pub(crate) async fn room_conversation(_req: Request, rc: RouteContext<Hop>) -> Result<Response> {
+    chat_conversation(&rc, "room", Chat::Room).await
 }
 
 pub(crate) async fn preferences(mut req: Request, rc: RouteContext<Hop>) -> Result<Response> {

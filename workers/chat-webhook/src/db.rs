@@ -275,7 +275,7 @@ pub(crate) async fn history(
     }
     let rows: Vec<HistoryRow> = db
         .prepare(
-            "SELECT role, content FROM messages WHERE conversation_id = ?1
+            "SELECT role, content FROM messages WHERE conversation_id = ?1 AND unsent_at IS NULL
              ORDER BY created_at DESC, rowid DESC LIMIT ?2",
         )
         .bind(&[s(conversation_id), n(limit as u64)])?
@@ -300,7 +300,10 @@ pub(crate) async fn history(
 pub(crate) struct Exchange<'a> {
     pub(crate) event_id: &'a str,
     pub(crate) conversation_id: &'a str,
+    /// Who asked (the speaker, else the chat's key), for `ai_sessions`.
     pub(crate) line_user_id: &'a str,
+    /// Who spoke in a group or room, when LINE shared it.
+    pub(crate) speaker_user_id: Option<&'a str>,
     pub(crate) line_message_id: Option<&'a str>,
     pub(crate) user_text: &'a str,
     pub(crate) intent: &'a str,
@@ -319,8 +322,8 @@ pub(crate) async fn store_exchange(db: &D1Database, x: &Exchange<'_>, now: u64) 
     let tokens = x.tokens.map_or(JsValue::NULL, n);
     let mut statements = vec![
         db.prepare(
-            "INSERT INTO messages (id, conversation_id, role, content, webhook_event_id, line_message_id, intent, confidence, created_at)
-             VALUES (?1, ?2, 'user', ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO messages (id, conversation_id, role, content, webhook_event_id, line_message_id, intent, confidence, created_at, speaker_user_id)
+             VALUES (?1, ?2, 'user', ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )
         .bind(&[
             s(&id()),
@@ -331,6 +334,7 @@ pub(crate) async fn store_exchange(db: &D1Database, x: &Exchange<'_>, now: u64) 
             s(x.intent),
             JsValue::from_f64(x.confidence),
             n(now),
+            opt(x.speaker_user_id),
         ])?,
         db.prepare(
             "INSERT INTO messages (id, conversation_id, role, content, webhook_event_id, intent, provider, tokens, created_at)
@@ -374,6 +378,27 @@ pub(crate) async fn store_exchange(db: &D1Database, x: &Exchange<'_>, now: u64) 
     }
     db.batch(statements).await?;
     Ok(())
+}
+
+/// Blanks the text of message `line_message_id` in chat `chat_key`'s conversations, keeping
+/// the row as a tombstone (`unsent_at`); how many rows it changed (0 when the message was
+/// never stored, or was already unsent).
+pub(crate) async fn unsend(
+    db: &D1Database,
+    chat_key: &str,
+    line_message_id: &str,
+    now: u64,
+) -> Result<u64> {
+    let r = db
+        .prepare(
+            "UPDATE messages SET content = '', unsent_at = ?3
+             WHERE line_message_id = ?2 AND role = 'user' AND unsent_at IS NULL
+               AND conversation_id IN (SELECT id FROM conversations WHERE line_user_id = ?1)",
+        )
+        .bind(&[s(chat_key), s(line_message_id), n(now)])?
+        .run()
+        .await?;
+    Ok(r.meta()?.and_then(|m| m.changes).map_or(0, |c| c as u64))
 }
 
 /// A product, as stored and as the admin API shows it.
@@ -478,7 +503,7 @@ pub(crate) async fn conversation_of(
     let messages: Vec<serde_json::Value> = match conversation.as_ref().and_then(|c| c["id"].as_str()) {
         Some(conversation_id) => db
             .prepare(
-                "SELECT role, content, intent, confidence, provider, tokens, created_at FROM messages
+                "SELECT role, content, intent, confidence, provider, tokens, created_at, line_message_id, speaker_user_id, unsent_at FROM messages
                  WHERE conversation_id = ?1 ORDER BY created_at, rowid LIMIT ?2",
             )
             .bind(&[s(conversation_id), n(limit as u64)])?

@@ -63,6 +63,12 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             .get_async("/admin/v1/customers/:user/conversation", |req, rc| {
                 admin::guarded(req, rc, admin::conversation)
             })
+            .get_async("/admin/v1/groups/:group/conversation", |req, rc| {
+                admin::guarded(req, rc, admin::group_conversation)
+            })
+            .get_async("/admin/v1/rooms/:room/conversation", |req, rc| {
+                admin::guarded(req, rc, admin::room_conversation)
+            })
             .put_async("/admin/v1/customers/:user/preferences", |req, rc| {
                 admin::guarded(req, rc, admin::preferences)
             })

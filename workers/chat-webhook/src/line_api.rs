@@ -44,10 +44,11 @@ fn auth(s: &Settings) -> String {
     format!("Bearer {}", s.line_token)
 }
 
-/// The user's profile, or nothing when LINE does not give it (logged): a customer is still
-/// created, without a name.
-pub(crate) async fn profile(s: &Settings, user_id: &str) -> Profile {
-    let url = format!("{}/v2/bot/profile/{user_id}", s.line_api);
+/// The profile at `path` (`Source::profile_path`: the user's profile, or a group/room
+/// member's), or nothing when LINE does not give it (logged): a customer is still created,
+/// without a name.
+pub(crate) async fn profile(s: &Settings, path: &str) -> Profile {
+    let url = format!("{}{path}", s.line_api);
     let token = auth(s);
     let answer = http::call(
         Method::Get,

@@ -13,7 +13,7 @@
 
 use edge_core::chat::completion::{self, Channel, Prompt};
 use edge_core::chat::intent::{self, Language};
-use edge_core::chat::line::webhook::{Event, EventKind};
+use edge_core::chat::line::webhook::{Chat, Event, EventKind, Source};
 use edge_core::chat::text;
 use edge_glue::now_ms;
 use serde::{Deserialize, Serialize};
@@ -53,7 +53,9 @@ struct Answer {
 /// An exchange to store once the answer is out.
 struct StoredExchange {
     conversation_id: String,
-    line_user_id: String,
+    /// Who asked: the speaker when known, else the chat's key.
+    asker: String,
+    speaker_user_id: Option<String>,
     line_message_id: Option<String>,
     user_text: String,
     intent: &'static str,
@@ -75,6 +77,7 @@ fn event_type(kind: &EventKind) -> &'static str {
         EventKind::Postback { .. } => "postback",
         EventKind::Join => "join",
         EventKind::Leave => "leave",
+        EventKind::Unsend { .. } => "unsend",
         EventKind::Unknown { .. } => "unknown",
     }
 }
@@ -139,7 +142,8 @@ pub(crate) async fn handle(env: &Env, s: &Settings, q: &Queued) -> Outcome {
                 &Exchange {
                     event_id: &e.id,
                     conversation_id: &x.conversation_id,
-                    line_user_id: &x.line_user_id,
+                    line_user_id: &x.asker,
+                    speaker_user_id: x.speaker_user_id.as_deref(),
                     line_message_id: x.line_message_id.as_deref(),
                     user_text: &x.user_text,
                     intent: x.intent,
@@ -170,18 +174,24 @@ async fn give_back(db: &D1Database, event_id: &str) -> Outcome {
     Outcome::Retry
 }
 
-/// The customer of `user_id`, created from their LINE profile on first contact.
+/// The customer keyed `key` (a chat's key, or a speaker's user id), created on first
+/// contact from the LINE profile at `profile_path` when there is one (a group or room has
+/// none: it is created without a name).
 async fn customer(
     s: &Settings,
     db: &D1Database,
-    user_id: &str,
+    key: &str,
+    profile_path: Option<&str>,
     hint: Language,
     now: u64,
 ) -> worker::Result<Customer> {
-    if let Some(c) = db::customer(db, user_id).await? {
+    if let Some(c) = db::customer(db, key).await? {
         return Ok(c);
     }
-    let profile = line_api::profile(s, user_id).await;
+    let profile = match profile_path {
+        Some(path) => line_api::profile(s, path).await,
+        None => line_api::Profile::default(),
+    };
     let language = match profile.language.as_deref() {
         Some(tag) => Language::from_tag(Some(tag)),
         None => hint,
@@ -189,7 +199,7 @@ async fn customer(
     db::create_customer(
         db,
         &NewCustomer {
-            line_user_id: user_id,
+            line_user_id: key,
             display_name: profile.display_name.as_deref(),
             picture_url: profile.picture_url.as_deref(),
             language,
@@ -212,6 +222,7 @@ async fn prepare(
         .as_ref()
         .and_then(|src| src.user_id())
         .map(str::to_owned);
+    let chat = e.source.as_ref().map(Source::chat);
     let nothing = Answer {
         texts: Vec::new(),
         exchange: None,
@@ -221,20 +232,35 @@ async fn prepare(
             message_id,
             text: message,
         } => {
-            let Some(user_id) = user_id else {
+            let (Some(src), Some(chat)) = (&e.source, chat) else {
                 return Ok(nothing);
             };
-            let c = customer(
-                s,
-                db,
-                &user_id,
-                Language::of_text(message, Language::En),
-                now,
-            )
-            .await?;
+            let key = chat.storage_key();
+            let hint = Language::of_text(message, Language::En);
+            let (c, speaker) = match (&chat, &user_id) {
+                (Chat::User(_), _) => {
+                    let path = src.profile_path();
+                    (
+                        customer(s, db, &key, path.as_deref(), hint, now).await?,
+                        None,
+                    )
+                }
+                (Chat::Group(_) | Chat::Room(_), speaker) => {
+                    // The group's own record owns the conversation; a speaker LINE names
+                    // gets theirs from the group/room member profile.
+                    if let (Some(u), Some(path)) = (speaker, src.profile_path()) {
+                        customer(s, db, u, Some(&path), hint, now).await?;
+                    }
+                    (
+                        customer(s, db, &key, None, hint, now).await?,
+                        speaker.clone(),
+                    )
+                }
+            };
+            let asker = speaker.clone().unwrap_or_else(|| key.clone());
             let lang = Language::of_text(message, c.language());
             let (intent, confidence) = intent::detect(message);
-            let conversation_id = db::active_conversation(db, &c, &user_id, lang, now).await?;
+            let conversation_id = db::active_conversation(db, &c, &key, lang, now).await?;
             let history = if completion::uses_history(intent) {
                 db::history(db, &conversation_id, s.ai.history).await?
             } else {
@@ -246,7 +272,7 @@ async fn prepare(
             }
             let who = ai::Asker {
                 channel: Channel::Line,
-                user_id: &user_id,
+                user_id: &asker,
                 lang,
             };
             let r = ai::reply(env, &s.ai, who, intent, &prompt).await;
@@ -255,7 +281,8 @@ async fn prepare(
                 texts: text::split(&r.text),
                 exchange: Some(StoredExchange {
                     conversation_id,
-                    line_user_id: user_id,
+                    asker,
+                    speaker_user_id: speaker,
                     line_message_id: Some(message_id.clone()),
                     user_text: message.clone(),
                     intent: intent.as_str(),
@@ -270,8 +297,8 @@ async fn prepare(
             }
         }
         EventKind::OtherMessage { .. } => {
-            let lang = match &user_id {
-                Some(u) => db::customer(db, u)
+            let lang = match &chat {
+                Some(chat) => db::customer(db, &chat.storage_key())
                     .await?
                     .map_or(Language::En, |c| c.language()),
                 None => Language::En,
@@ -285,7 +312,8 @@ async fn prepare(
             let Some(user_id) = user_id else {
                 return Ok(nothing);
             };
-            let c = customer(s, db, &user_id, Language::En, now).await?;
+            let path = e.source.as_ref().and_then(Source::profile_path);
+            let c = customer(s, db, &user_id, path.as_deref(), Language::En, now).await?;
             db::set_following(db, &user_id, true, now).await?;
             Answer {
                 texts: vec![text::welcome(c.language(), c.display_name.as_deref())],
@@ -326,6 +354,13 @@ async fn prepare(
             }
         },
         EventKind::Leave => nothing,
+        EventKind::Unsend { message_id } => {
+            if let Some(chat) = &chat {
+                let n = db::unsend(db, &chat.storage_key(), message_id, now).await?;
+                console_log!("line event {}: unsend blanked {n} stored message(s)", e.id);
+            }
+            nothing
+        }
         EventKind::Unknown { event_type } => {
             console_log!("line event {}: unknown type {event_type}, accepted", e.id);
             nothing

@@ -96,6 +96,64 @@ impl Source {
             Self::Room { room_id, .. } => room_id,
         }
     }
+
+    /// The chat the event belongs to: what conversation memory (and the customer record
+    /// that owns it) is keyed by. A group or room is one chat whoever speaks, so a desktop
+    /// user (no `userId`) and a phone user share the group's memory.
+    #[must_use]
+    pub fn chat(&self) -> Chat {
+        match self {
+            Self::User { user_id } => Chat::User(user_id.clone()),
+            Self::Group { group_id, .. } => Chat::Group(group_id.clone()),
+            Self::Room { room_id, .. } => Chat::Room(room_id.clone()),
+        }
+    }
+
+    /// The API path of the speaker's profile, when LINE shared who spoke: in a group or room
+    /// the member endpoint (it answers for members who are not the bot's friends, which
+    /// `/v2/bot/profile` does not), in a one-to-one chat the user's profile.
+    #[must_use]
+    pub fn profile_path(&self) -> Option<String> {
+        match self {
+            Self::User { user_id } => Some(format!("/v2/bot/profile/{user_id}")),
+            Self::Group {
+                group_id,
+                user_id: Some(user_id),
+            } => Some(format!("/v2/bot/group/{group_id}/member/{user_id}")),
+            Self::Room {
+                room_id,
+                user_id: Some(user_id),
+            } => Some(format!("/v2/bot/room/{room_id}/member/{user_id}")),
+            Self::Group { user_id: None, .. } | Self::Room { user_id: None, .. } => None,
+        }
+    }
+}
+
+/// A chat: a one-to-one chat with a user, a group, or a room. Ids are LINE's (checked by
+/// the parser: ASCII letters, digits, `_`, `-`), so the storage keys cannot collide.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "type", content = "id", rename_all = "lowercase")]
+pub enum Chat {
+    /// One user's chat with the bot.
+    User(String),
+    /// A group chat.
+    Group(String),
+    /// A multi-person chat (room).
+    Room(String),
+}
+
+impl Chat {
+    /// The key stored for the chat's customer and conversations: the user id itself (as
+    /// before groups were answered, so existing rows keep their key), `group:<id>`,
+    /// `room:<id>`. Written, never parsed back: readers build a [`Chat`] and ask for its key.
+    #[must_use]
+    pub fn storage_key(&self) -> String {
+        match self {
+            Self::User(id) => id.clone(),
+            Self::Group(id) => format!("group:{id}"),
+            Self::Room(id) => format!("room:{id}"),
+        }
+    }
 }
 
 /// What happened.
@@ -127,6 +185,11 @@ pub enum EventKind {
     Join,
     /// The bot left (was removed from) a group or room.
     Leave,
+    /// The user unsent (withdrew) a message they had sent.
+    Unsend {
+        /// The withdrawn message's id.
+        message_id: String,
+    },
     /// Anything else; kept for the log.
     Unknown {
         /// The event's `type`, or why it was not usable.
@@ -231,6 +294,15 @@ fn kind(obj: &Map<String, Value>) -> EventKind {
         "unfollow" => EventKind::Unfollow,
         "join" => EventKind::Join,
         "leave" => EventKind::Leave,
+        "unsend" => match obj.get("unsend").and_then(Value::as_object) {
+            Some(u) => match id_at(u, "messageId") {
+                Some(id) => EventKind::Unsend {
+                    message_id: id.to_owned(),
+                },
+                None => unknown("unsend without a valid messageId"),
+            },
+            None => unknown("unsend without unsend"),
+        },
         "postback" => match obj
             .get("postback")
             .and_then(|p| p.get("data"))
@@ -370,6 +442,85 @@ mod tests {
             Some("Ca56f94637c")
         );
         assert_eq!(w.destination.as_deref(), Some("Uxxxxxxxxxxxxxxxx"));
+    }
+
+    #[test]
+    fn group_and_room_sources_key_the_chat() {
+        let w = parse(&json!({"events": [
+            base(json!({"source": {"type": "group", "groupId": "Ca56f94637c"}})),
+            base(json!({"source": {"type": "group", "groupId": "Ca56f94637c", "userId": "U4af4980629"}})),
+            base(json!({"source": {"type": "room", "roomId": "Ra8dbf4673c"}})),
+            base(json!({"source": {"type": "room", "roomId": "Ra8dbf4673c", "userId": "U4af4980629"}})),
+            base(json!({})),
+            base(json!({"source": {"type": "group"}})),
+            base(json!({"source": {"type": "room", "roomId": "R:1"}})),
+        ]}));
+        let chats: Vec<_> = w
+            .events
+            .iter()
+            .map(|e| e.source.as_ref().map(Source::chat))
+            .collect();
+        assert_eq!(
+            chats,
+            [
+                Some(Chat::Group("Ca56f94637c".into())),
+                Some(Chat::Group("Ca56f94637c".into())),
+                Some(Chat::Room("Ra8dbf4673c".into())),
+                Some(Chat::Room("Ra8dbf4673c".into())),
+                Some(Chat::User("U4af4980629".into())),
+                None,
+                None,
+            ]
+        );
+        let keys: Vec<_> = chats.iter().flatten().map(Chat::storage_key).collect();
+        assert_eq!(
+            keys,
+            [
+                "group:Ca56f94637c",
+                "group:Ca56f94637c",
+                "room:Ra8dbf4673c",
+                "room:Ra8dbf4673c",
+                "U4af4980629"
+            ]
+        );
+        let paths: Vec<_> = w.events[..5]
+            .iter()
+            .map(|e| e.source.as_ref().and_then(Source::profile_path))
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                None,
+                Some("/v2/bot/group/Ca56f94637c/member/U4af4980629".to_owned()),
+                None,
+                Some("/v2/bot/room/Ra8dbf4673c/member/U4af4980629".to_owned()),
+                Some("/v2/bot/profile/U4af4980629".to_owned()),
+            ]
+        );
+        // Replies and pushes go to the chat, not the speaker.
+        assert_eq!(
+            w.events[1].source.as_ref().map(Source::push_target),
+            Some("Ca56f94637c")
+        );
+    }
+
+    #[test]
+    fn unsend_events() {
+        let w = parse(&json!({"events": [
+            base(json!({"type": "unsend", "unsend": {"messageId": "325708"}})),
+            base(json!({"type": "unsend", "unsend": {"messageId": "a b"}})),
+            base(json!({"type": "unsend", "unsend": {}})),
+            base(json!({"type": "unsend"})),
+        ]}));
+        assert_eq!(
+            w.events[0].kind,
+            EventKind::Unsend {
+                message_id: "325708".into()
+            }
+        );
+        for e in &w.events[1..] {
+            assert!(matches!(e.kind, EventKind::Unknown { .. }), "{e:?}");
+        }
     }
 
     #[test]
