@@ -20,9 +20,13 @@ const token = need("DISCORD_BOT_TOKEN");
 const api = (process.env.DISCORD_API_BASE_URL ?? "https://discord.com/api/v10").replace(/\/$/, "");
 const guild = process.env.DISCORD_GUILD_ID;
 const url = guild ? `${api}/applications/${app}/guilds/${guild}/commands` : `${api}/applications/${app}/commands`;
+// The form Discord requires: `DiscordBot (<url>, <version>)` (the worker sends the same).
+const version = /^version = "([^"]+)"/m.exec(readFileSync("Cargo.toml", "utf8"))?.[1] ?? "0";
+const botUrl = process.env.DISCORD_BOT_URL ?? `https://discord.com/developers/applications/${app}`;
+const userAgent = `DiscordBot (${botUrl}, ${version})`;
 const r = await fetch(url, {
   method: "PUT",
-  headers: { authorization: `Bot ${token}`, "content-type": "application/json" },
+  headers: { authorization: `Bot ${token}`, "content-type": "application/json", "user-agent": userAgent },
   body: JSON.stringify(commands),
   signal: AbortSignal.timeout(15_000),
 });

@@ -19,6 +19,7 @@ export async function startUpstream(handler, port = 0) {
       query: url.search,
       headers: req.headers,
       body: Buffer.concat(chunks).toString("utf8"),
+      raw: Buffer.concat(chunks), // the bytes, for binary (multipart) bodies
     };
     requests.push(seen);
     try {

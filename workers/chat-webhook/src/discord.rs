@@ -5,11 +5,18 @@
 //! Discord's 3 seconds: PONG, an immediate (often ephemeral) message, choices, a modal, or a
 //! deferred response whose content follows as exactly one edit of the original response
 //! (`PATCH <api>/webhooks/<application>/<token>/messages/@original`) from `wait_until`.
+//! `/check` and the chart buttons attach a PNG chart rendered here (`edge_core::chat::chart`)
+//! as Discord's multipart form. Every call to Discord sends `User-Agent: DiscordBot (…)`;
+//! an edit answered 429 is sent once more after a short `retry_after` (the core decides).
 //! Unknown commands, bad options, forged component ids and malformed payloads get an
 //! ephemeral explanation, never an error status.
 
 use ed25519_dalek::VerifyingKey;
+use std::time::Duration;
+
+use edge_core::chat::chart::{self, ChartSpec, Theme};
 use edge_core::chat::completion::{Channel, Prompt};
+use edge_core::chat::discord::api::{self, Attachment, EditDecision};
 use edge_core::chat::discord::command::{AdminAction, Command, CommandError, focused};
 use edge_core::chat::discord::component::Component;
 use edge_core::chat::discord::interaction::{Interaction, InteractionError, Kind, MAX_BODY_BYTES};
@@ -21,7 +28,7 @@ use edge_core::error::CommonError;
 use edge_glue::body;
 use edge_glue::{Hop, config, now_ms, respond};
 use serde_json::Value;
-use worker::{Env, Method, Request, Response, Result, console_warn};
+use worker::{Delay, Env, Method, Request, Response, Result, console_warn};
 
 use crate::ai::{self, Asker, Start};
 use crate::settings::AiSettings;
@@ -42,6 +49,11 @@ struct DiscordSettings {
     admin_users: Vec<String>,
     admin_roles: Vec<String>,
     tickers: Vec<String>,
+    /// `DiscordBot (<DISCORD_BOT_URL or this endpoint's origin>, <version>)`.
+    user_agent: String,
+    chart_theme: Theme,
+    /// When the interaction arrived (its token accepts edits for 15 minutes from then), ms.
+    received_ms: u64,
 }
 
 fn list(env: &Env, name: &str) -> Vec<String> {
@@ -57,7 +69,7 @@ fn list(env: &Env, name: &str) -> Vec<String> {
 }
 
 impl DiscordSettings {
-    fn load(env: &Env) -> std::result::Result<Self, CommonError> {
+    fn load(env: &Env, origin: &str) -> std::result::Result<Self, CommonError> {
         let key = config::required_string(env, "DISCORD_PUBLIC_KEY")?;
         Ok(Self {
             key: signature::public_key(&key)
@@ -85,6 +97,17 @@ impl DiscordSettings {
             admin_users: list(env, "DISCORD_ADMIN_USER_IDS"),
             admin_roles: list(env, "DISCORD_ADMIN_ROLE_IDS"),
             tickers: list(env, "DISCORD_TICKERS"),
+            user_agent: api::user_agent(
+                &config::optional_var(env, "DISCORD_BOT_URL").unwrap_or_else(|| origin.to_owned()),
+                env!("CARGO_PKG_VERSION"),
+            ),
+            chart_theme: match config::optional_var(env, "DISCORD_CHART_THEME") {
+                Some(t) => {
+                    Theme::parse(&t).ok_or(CommonError::Misconfigured("DISCORD_CHART_THEME"))?
+                }
+                None => Theme::default(),
+            },
+            received_ms: now_ms(),
         })
     }
 }
@@ -99,7 +122,11 @@ fn ephemeral(text: &str) -> Result<Response> {
 
 /// Handles one interaction.
 pub(crate) async fn interaction(mut req: Request, env: &Env, hop: &Hop) -> Result<Response> {
-    let s = match DiscordSettings::load(env) {
+    let origin = req
+        .url()
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default();
+    let s = match DiscordSettings::load(env, &origin) {
         Ok(s) => s,
         Err(e) => return respond::error_response(&e),
     };
@@ -299,8 +326,10 @@ fn defer(
     reply(&response::deferred())
 }
 
-/// Does `work` and edits the original response with the result, once.
+/// Does `work` and edits the original response with the result, once (sent a second time
+/// only after a 429 with a short `retry_after`).
 async fn finish(env: Env, s: DiscordSettings, i: Interaction, work: Work) {
+    let mut chart = None;
     let (content, components) = match work {
         Work::Ai { lang, key, prompt } => match AiSettings::load(&env) {
             Ok(settings) => (
@@ -312,10 +341,20 @@ async fn finish(env: Env, s: DiscordSettings, i: Interaction, work: Work) {
             Err(e) => (format!("The assistant is not configured: {e}"), None),
         },
         Work::Check(ticker) => match fetch_quote(&s, &ticker).await {
-            Ok(q) => (
-                quote::quote_line(&q),
-                Some(response::chart_buttons(&q.symbol, "1d")),
-            ),
+            Ok(q) => {
+                // The quote alone if the day's chart cannot be had.
+                chart = match fetch_chart(&s, &q.symbol, "1d").await {
+                    Ok(c) => render_chart(&s, &c, "1d"),
+                    Err(why) => {
+                        console_warn!("discord chart {}: {why}", q.symbol);
+                        None
+                    }
+                };
+                (
+                    quote::quote_line(&q),
+                    Some(response::chart_buttons(&q.symbol, "1d")),
+                )
+            }
             Err(why) => (why, None),
         },
         Work::Compare(a, b) => match (fetch_quote(&s, &a).await, fetch_quote(&s, &b).await) {
@@ -323,10 +362,13 @@ async fn finish(env: Env, s: DiscordSettings, i: Interaction, work: Work) {
             (Err(why), _) | (_, Err(why)) => (why, None),
         },
         Work::Chart(ticker, range) => match fetch_chart(&s, &ticker, range).await {
-            Ok(c) => (
-                quote::chart_line(&c, range),
-                Some(response::chart_buttons(&ticker, range)),
-            ),
+            Ok(c) => {
+                chart = render_chart(&s, &c, range);
+                (
+                    quote::chart_line(&c, range),
+                    Some(response::chart_buttons(&ticker, range)),
+                )
+            }
             Err(why) => (why, Some(response::chart_buttons(&ticker, range))),
         },
     };
@@ -334,20 +376,79 @@ async fn finish(env: Env, s: DiscordSettings, i: Interaction, work: Work) {
         "{}/webhooks/{}/{}/messages/@original",
         s.api, i.application_id, i.token
     );
-    let body = response::edit(&content, components).to_string();
-    match http::call(
-        Method::Patch,
-        &url,
-        &[],
-        Some(body),
-        s.timeout_ms,
-        MAX_ANSWER_BYTES,
-    )
-    .await
-    {
-        Ok(a) if (200..300).contains(&a.status) => {}
-        Ok(a) => console_warn!("discord edit: status {}", a.status),
-        Err(e) => console_warn!("discord edit: {e}"),
+    let message = response::edit(&content, components);
+    let (content_type, body) = match chart {
+        Some((title, png)) => {
+            let alt = format!("{title} price chart");
+            let form = api::multipart(
+                &response::with_chart(message, &title),
+                &[Attachment {
+                    filename: response::CHART_FILENAME,
+                    content_type: "image/png",
+                    description: &alt,
+                    bytes: &png,
+                }],
+            );
+            (form.content_type, form.body)
+        }
+        None => (
+            "application/json".to_owned(),
+            message.to_string().into_bytes(),
+        ),
+    };
+    let headers = [("user-agent", s.user_agent.as_str())];
+    for attempt in 0.. {
+        let sent = http::call_with(
+            Method::Patch,
+            &url,
+            &headers,
+            Some((&content_type, body.clone())),
+            s.timeout_ms,
+            MAX_ANSWER_BYTES,
+        )
+        .await;
+        let a = match sent {
+            Ok(a) => a,
+            Err(e) => {
+                console_warn!("discord edit: {e}");
+                return;
+            }
+        };
+        match api::after_edit(
+            a.status,
+            &a.body,
+            a.retry_after.as_deref(),
+            attempt,
+            now_ms(),
+            s.received_ms,
+        ) {
+            EditDecision::Done => return,
+            EditDecision::RetryAfter { wait_ms } => {
+                console_warn!("discord edit: 429, retrying once in {wait_ms} ms");
+                Delay::from(Duration::from_millis(wait_ms)).await;
+            }
+            EditDecision::GiveUp(why) => {
+                console_warn!("discord edit: status {}, not retried: {why:?}", a.status);
+                return;
+            }
+        }
+    }
+}
+
+/// The chart of `c` over `range` as an embed title and PNG, or `None` (logged) if it cannot
+/// be drawn.
+fn render_chart(s: &DiscordSettings, c: &quote::Chart, range: &str) -> Option<(String, Vec<u8>)> {
+    let spec = ChartSpec {
+        symbol: &c.symbol,
+        range,
+        theme: s.chart_theme,
+    };
+    match chart::render(&c.closes, &spec) {
+        Ok(png) => Some((format!("{} {}", c.symbol, range.to_uppercase()), png)),
+        Err(e) => {
+            console_warn!("discord chart {}: {e}", c.symbol);
+            None
+        }
     }
 }
 

@@ -1,4 +1,4 @@
-//! Outbound JSON calls (LINE API, AI providers) with one deadline over the whole exchange:
+//! Outbound calls (LINE and Discord APIs, AI providers) with one deadline over the whole exchange:
 //! connecting, the answer's head and reading its body (capped), so a provider that sends
 //! headers and then stalls cannot hold the consumer.
 
@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use edge_glue::body;
 use futures::future::{Either, select};
-use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
+use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, js_sys};
 
 /// How an exchange ended, when it produced no answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,9 +26,10 @@ impl std::fmt::Display for CallError {
     }
 }
 
-/// An answer: status and (at most `cap` bytes of) body.
+/// An answer: status, `Retry-After` header and (at most `cap` bytes of) body.
 pub(crate) struct Answer {
     pub(crate) status: u16,
+    pub(crate) retry_after: Option<String>,
     pub(crate) body: Vec<u8>,
 }
 
@@ -42,20 +43,31 @@ pub(crate) async fn call(
     timeout_ms: u64,
     cap: usize,
 ) -> Result<Answer, CallError> {
+    let body = body.map(|b| ("application/json", b.into_bytes()));
+    call_with(method, url, headers, body, timeout_ms, cap).await
+}
+
+/// Sends `body` (its content type and bytes, or nothing) with `headers` to `url` and reads
+/// the answer, all within `timeout_ms`.
+pub(crate) async fn call_with(
+    method: Method,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<(&str, Vec<u8>)>,
+    timeout_ms: u64,
+    cap: usize,
+) -> Result<Answer, CallError> {
     let transport = |e: worker::Error| CallError::Transport(e.to_string());
     let h = Headers::new();
     for (k, v) in headers {
         h.set(k, v).map_err(transport)?;
     }
-    if body.is_some() {
-        h.set("content-type", "application/json")
-            .map_err(transport)?;
-    }
     let mut init = RequestInit::new();
-    init.with_method(method).with_headers(h);
-    if let Some(b) = body {
-        init.with_body(Some(b.into()));
+    if let Some((content_type, bytes)) = body {
+        h.set("content-type", content_type).map_err(transport)?;
+        init.with_body(Some(js_sys::Uint8Array::from(bytes.as_slice()).into()));
     }
+    init.with_method(method).with_headers(h);
     let req = Request::new_with_init(url, &init).map_err(transport)?;
     let controller = AbortController::default();
     let signal = controller.signal();
@@ -64,6 +76,7 @@ pub(crate) async fn call(
         let body = body::read_capped(&mut resp, cap).await?;
         Ok::<_, worker::Error>(Answer {
             status: resp.status_code(),
+            retry_after: resp.headers().get("retry-after").ok().flatten(),
             body,
         })
     };

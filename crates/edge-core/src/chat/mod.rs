@@ -4,12 +4,15 @@
 //! - [`line`]: signature verification and webhook events.
 //! - [`discord`]: Ed25519 interaction signatures, commands, components, responses.
 //! - [`quote`]: the quote API's answers for the market commands.
+//! - `chart` (feature `chart`): price charts rendered to PNG for Discord.
 //! - [`intent`]: intent and language detection (English and Thai).
 //! - [`text`]: welcome / not-text / apology texts, and splitting to LINE's limits.
 //! - [`completion`]: OpenAI-compatible chat completions, channels and the answer cache key.
 //! - [`quota`]: the per-user quota on paid AI calls.
 //! - [`product`], [`preferences`]: the admin API's bodies.
 
+#[cfg(feature = "chart")]
+pub mod chart;
 pub mod completion;
 pub mod discord;
 pub mod intent;

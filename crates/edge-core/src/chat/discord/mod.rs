@@ -1,6 +1,8 @@
 //! Discord interactions: Ed25519 signatures, interaction parsing, slash commands from one
-//! source of truth (`commands.json`), component ids, and responses.
+//! source of truth (`commands.json`), component ids, responses, and calling the API
+//! (`User-Agent`, 429 retries, multipart bodies).
 
+pub mod api;
 pub mod command;
 pub mod component;
 pub mod interaction;

@@ -111,6 +111,22 @@ pub fn edit(content: &str, components: Option<Value>) -> Value {
     v
 }
 
+/// The file name of a chart attached to a message.
+pub const CHART_FILENAME: &str = "chart.png";
+
+/// Adds an embed showing the attached chart ([`CHART_FILENAME`], sent as `files[0]`) under
+/// `title` to an edit body from [`edit`].
+#[must_use]
+pub fn with_chart(mut edit: Value, title: &str) -> Value {
+    if let Some(obj) = edit.as_object_mut() {
+        obj.insert(
+            "embeds".to_owned(),
+            json!([{ "title": sanitize(title), "image": { "url": format!("attachment://{CHART_FILENAME}") } }]),
+        );
+    }
+    edit
+}
+
 /// One row of chart-range buttons for `ticker`, the current `range` highlighted and disabled.
 #[must_use]
 pub fn chart_buttons(ticker: &str, current: &str) -> Value {
@@ -158,6 +174,15 @@ mod tests {
         assert_eq!(m["data"]["allowed_mentions"], json!({"parse": []}));
         assert_eq!(m["data"]["flags"], json!(64));
         assert_eq!(edit("x", None)["allowed_mentions"], json!({"parse": []}));
+        let charted = with_chart(edit("x", None), "AAPL 1D @here");
+        assert_eq!(
+            charted["embeds"][0]["image"]["url"],
+            json!("attachment://chart.png")
+        );
+        assert_eq!(
+            charted["embeds"][0]["title"],
+            json!("AAPL 1D @\u{200b}here")
+        );
     }
 
     #[test]
