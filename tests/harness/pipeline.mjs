@@ -20,6 +20,7 @@ export const freshJwtSecret = () => randomBytes(32).toString("base64url");
  * @param {object} [opts.miniflare] extra top-level Miniflare options (port, persistence)
  * @param {Record<string, object>} [opts.workerExtras] per-worker extra Miniflare options
  * @param {string|null} [opts.jwtSecret] auth-validator's JWT_HS256_SECRET (fresh by default; null: none)
+ * @param {object[]} [opts.extraWorkers] more Miniflare workers in the same workerd (benchmarks)
  */
 export async function startPipeline({
   originUrl,
@@ -28,6 +29,7 @@ export async function startPipeline({
   miniflare = {},
   workerExtras = {},
   jwtSecret = freshJwtSecret(),
+  extraWorkers = [],
 }) {
   const defaults = {
     // Every region at the test's origin, unless the test brings its own table.
@@ -46,7 +48,7 @@ export async function startPipeline({
     routes: [`${name}.local/*`],
     ...workerExtras[name],
   }));
-  const mf = new Miniflare({ host: "127.0.0.1", port: 0, ...miniflare, workers });
+  const mf = new Miniflare({ host: "127.0.0.1", port: 0, ...miniflare, workers: [...workers, ...extraWorkers] });
   const url = await mf.ready;
   for (const name of WORKERS) await applyD1Migrations(mf, name);
   return {

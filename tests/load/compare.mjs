@@ -1,0 +1,263 @@
+// Rust vs plain JS, in one workerd: our five workers (tests/harness/pipeline.mjs) and the
+// reference JS workers of tests/load/reference/ side by side in ONE Miniflare, each pair run
+// interleaved for 3 rounds under the same load (the order flips every round), then the
+// median ratio. Also: workerd CPU per 10k requests (from /proc), cold start to the first
+// response, and wasm sizes. Loopback only; every scenario is bounded in count and time.
+//   scripts/bench compare [requests=2000] [concurrency=32]
+import { spawn } from "node:child_process";
+import { readFileSync, readdirSync, statSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+import { Miniflare } from "miniflare";
+import { ROOT, workerOptions } from "../harness/config.mjs";
+import { keyPair, nowS, signJwt } from "../harness/jwt.mjs";
+import { freshJwtSecret, freshSecret, startPipeline } from "../harness/pipeline.mjs";
+import { CHAT, chatVars, lineEvent, lineSignature, startFakeAi, startFakeLine } from "../harness/line.mjs";
+import { discordKey, interaction, startFakeDiscord } from "../harness/discord.mjs";
+import { routingTable } from "../harness/routing.mjs";
+import { eventually } from "../harness/wait.mjs";
+import { runScenario } from "./scenario.mjs";
+
+const TOTAL = Number(process.argv[2] ?? 2000);
+const CONCURRENCY = Number(process.argv[3] ?? 32);
+const ROUNDS = 3;
+const here = path.dirname(fileURLToPath(import.meta.url));
+const REF = path.join(here, "reference");
+const COMPAT_DATE = "2026-04-20"; // the date our wrangler configs use
+
+// ---- CPU of the workerd child (utime + stime from /proc/<pid>/stat, in clock ticks) ----
+const TICKS_PER_S = 100; // USER_HZ on Linux
+const cpuTicks = (pid) => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // fields from 3 (state) on
+    return Number(f[11]) + Number(f[12]); // utime (14), stime (15)
+  } catch {
+    return NaN;
+  }
+};
+/** workerd processes that are children of this node process (Miniflare spawns one per instance). */
+const workerdChildren = () => {
+  const pids = [];
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (comm.startsWith("workerd") && ppid === process.pid) pids.push(Number(d));
+    } catch {}
+  }
+  return pids;
+};
+
+// ---- the origin, in a process of its own (as tests/load/pipeline.mjs) ----
+const originProcess = spawn(process.execPath, [path.join(here, "origin-process.mjs")], { stdio: ["ignore", "pipe", "inherit"] });
+const originUrl = await new Promise((resolve, reject) => {
+  const timer = setTimeout(() => reject(new Error("origin did not start in 10 s")), 10_000);
+  originProcess.stdout.once("data", (d) => {
+    clearTimeout(timer);
+    resolve(d.toString().trim());
+  });
+});
+
+const direct = { unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] };
+const ref = (name, file, extra = {}) => ({
+  name,
+  modules: true,
+  scriptPath: path.join(REF, file),
+  compatibilityDate: COMPAT_DATE,
+  ...direct,
+  ...extra,
+});
+
+const jwtSecret = freshJwtSecret();
+const rsa = keyPair("rsa", "bench-rsa");
+const dkey = discordKey();
+const line = await startFakeLine("bench-token");
+const ai = await startFakeAi();
+const discord = await startFakeDiscord();
+const chat = chatVars(line, ai, { LINE_CHANNEL_ACCESS_TOKEN: "bench-token" });
+const authVars = { JWT_JWKS: JSON.stringify({ keys: [rsa.jwk] }), JWT_RATE_LIMIT: "off" };
+const adminSecret = freshSecret();
+
+// Our auth-validator a second time, its next hop (CACHE) bound to the empty JS worker, so
+// "gate → next hop" compares the gate alone on both sides (telemetry still goes to our collector).
+const gateOpts = workerOptions("auth-validator", { vars: authVars, secrets: { ADMIN_SECRET: adminSecret, JWT_HS256_SECRET: jwtSecret } });
+const oursGate = {
+  ...gateOpts,
+  name: "bench-auth-gate",
+  serviceBindings: { ...gateOpts.serviceBindings, CACHE: "ref-empty" },
+  ...direct,
+};
+
+const references = [
+  ref("ref-empty", "empty.mjs"),
+  ref("ref-proxy", "proxy.mjs", { bindings: { ORIGIN_URL: originUrl } }),
+  ref("ref-hs256-gate", "hs256-gate.mjs", { bindings: { JWT_HS256_SECRET: jwtSecret }, serviceBindings: { NEXT: "ref-empty" } }),
+  ref("ref-rs256-gate", "rs256-gate.mjs", { bindings: { RS256_JWK: JSON.stringify(rsa.jwk) }, serviceBindings: { NEXT: "ref-empty" } }),
+  ref("ref-line", "line-verifier.mjs", {
+    bindings: { LINE_CHANNEL_SECRET: chat.LINE_CHANNEL_SECRET },
+    queueProducers: { EVENTS: { queueName: "ref-line-events" } },
+    queueConsumers: { "ref-line-events": { maxBatchSize: 10, maxBatchTimeout: 1 } },
+  }),
+  ref("ref-discord", "discord-verifier.mjs", { bindings: { DISCORD_PUBLIC_KEY: dkey.publicKeyHex } }),
+  // The JS chain: gate → pass-through → proxy, by service bindings (entry only has a socket).
+  ref("ref-chain-gate", "hs256-gate.mjs", { bindings: { JWT_HS256_SECRET: jwtSecret }, serviceBindings: { NEXT: "ref-chain-pass" } }),
+  { ...ref("ref-chain-pass", "pass-through.mjs", { serviceBindings: { NEXT: "ref-chain-proxy" } }), unsafeDirectSockets: undefined },
+  { ...ref("ref-chain-proxy", "proxy.mjs", { bindings: { ORIGIN_URL: originUrl } }), unsafeDirectSockets: undefined },
+];
+
+const pipeline = await startPipeline({
+  originUrl,
+  adminSecret,
+  jwtSecret,
+  vars: {
+    "auth-validator": authVars,
+    [CHAT]: { ...chat, DISCORD_PUBLIC_KEY: dkey.publicKeyHex, DISCORD_API_BASE_URL: discord.api, QUOTE_API_BASE_URL: discord.market },
+  },
+  workerExtras: { [CHAT]: direct, "voice-router": direct },
+  extraWorkers: [oursGate, ...references],
+});
+
+const rows = [];
+try {
+  const [workerd] = workerdChildren();
+  const at = async (name) => new URL(await pipeline.mf.unsafeGetDirectURL(name));
+  const u = (base, p) => new URL(p, base);
+  const chatBase = await at(CHAT);
+  const routerBase = await at("voice-router");
+  const gateBase = await at("bench-auth-gate");
+  const R = Object.fromEntries(
+    await Promise.all(["ref-empty", "ref-proxy", "ref-hs256-gate", "ref-rs256-gate", "ref-line", "ref-discord", "ref-chain-gate"].map(async (n) => [n, await at(n)])),
+  );
+
+  const claims = () => ({ sub: "bench", role: "admin", exp: nowS() + 3600 });
+  const hs = { headers: { authorization: `Bearer ${signJwt({ alg: "HS256", typ: "JWT" }, claims(), jwtSecret)}` } };
+  const rs = { headers: { authorization: `Bearer ${signJwt({ alg: "RS256", kid: "bench-rsa" }, claims(), rsa.privateKey)}` } };
+  const lineSigned = (events) => () => {
+    const body = JSON.stringify({ destination: "U00000000000000000000000000000bot", events: events() });
+    return { method: "POST", headers: { "content-type": "application/json", "x-line-signature": lineSignature(chat.LINE_CHANNEL_SECRET, body) }, body };
+  };
+  // Events queued to ours (answered by its consumer in the background) and to the JS verifier.
+  const sent = { ours: 0, js: 0 };
+  const oneEvent = (side) => () => [lineEvent({ source: { type: "user", userId: `U${String(sent[side]++ % 50).padStart(32, "0")}` } })];
+  for (let i = 0; i < 50; i++) line.profiles.set(`U${String(i).padStart(32, "0")}`, { displayName: `Bench ${i}`, language: "en" });
+  const ping = () => {
+    const body = JSON.stringify(interaction(1));
+    return { method: "POST", headers: dkey.headers(body), body };
+  };
+
+  // [label, ours: [url, init], js: [url, init], note]
+  const pairs = [
+    ["GET /health: chat-webhook (a leaf, no probe) vs empty JS", [u(chatBase, "/health")], [u(R["ref-empty"], "/health")]],
+    ["voice-router direct → origin vs 5-line JS proxy", [u(routerBase, "/api/v1/agents")], [u(R["ref-proxy"], "/api/v1/agents")]],
+    ["auth-validator HS256 → next hop vs JS HS256 gate", [u(gateBase, "/api/v1/agents"), hs], [u(R["ref-hs256-gate"], "/api/v1/agents"), hs]],
+    ["auth-validator RS256 → next hop vs JS RS256 gate", [u(gateBase, "/api/v1/agents"), rs], [u(R["ref-rs256-gate"], "/api/v1/agents"), rs]],
+    ["LINE webhook, 0 events vs JS LINE verifier", [u(chatBase, "/webhooks/line"), lineSigned(() => [])], [u(R["ref-line"], "/webhooks/line"), lineSigned(() => [])]],
+    ["LINE webhook, 1 event (queued) vs JS LINE verifier", [u(chatBase, "/webhooks/line"), lineSigned(oneEvent("ours"))], [u(R["ref-line"], "/webhooks/line"), lineSigned(oneEvent("js"))]],
+    ["Discord PING vs JS Discord verifier", [u(chatBase, "/webhooks/discord"), ping], [u(R["ref-discord"], "/webhooks/discord"), ping]],
+    ["full chain HS256 → origin (cache MISS, no-store) vs JS chain", [u(pipeline.url, "/api/v1/agents"), hs], [u(R["ref-chain-gate"], "/api/v1/agents"), hs]],
+    ["full chain cache HIT (2 workers) vs JS chain (3 hops → origin)", [u(pipeline.url, "/api/v1/agents/cacheable"), hs], [u(R["ref-chain-gate"], "/api/v1/agents/cacheable"), hs]],
+  ];
+
+  const opts = { total: TOTAL, concurrency: CONCURRENCY };
+  const measure = async (name, [url, init]) => {
+    const before = cpuTicks(workerd);
+    const row = await runScenario(name, url, init, opts);
+    const cpuS = (cpuTicks(workerd) - before) / TICKS_PER_S;
+    return { ...row, cpu10k: (cpuS / row.requests) * 10_000 };
+  };
+
+  // Warm-up: every scenario once (JIT, isolates, connections, the cache entry for HIT).
+  for (const [label, ours, js] of pairs) {
+    await runScenario(`warm-up ${label}`, ours[0], ours[1], { ...opts, total: 200 });
+    await runScenario(`warm-up ${label}`, js[0], js[1], { ...opts, total: 200 });
+  }
+  const results = pairs.map(() => ({ rust: [], js: [] }));
+  const started = Date.now();
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [i, [label, ours, js]] of pairs.entries()) {
+      const order = round % 2 === 0 ? ["rust", "js"] : ["js", "rust"];
+      for (const side of order) {
+        const r = await measure(`${side} ${label}`, side === "rust" ? ours : js);
+        results[i][side].push(r);
+        if (Object.keys(r.statuses).some((s) => !/^2/.test(s))) console.warn(`round ${round + 1} ${side} ${label}: statuses ${JSON.stringify(r.statuses)}`);
+      }
+    }
+    console.error(`round ${round + 1}/${ROUNDS} done, ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  }
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  for (const [i, [label]] of pairs.entries()) {
+    const { rust, js } = results[i];
+    rows.push({
+      path: label,
+      "Rust req/s": median(rust.map((r) => r["req/s"])),
+      "JS req/s": median(js.map((r) => r["req/s"])),
+      ratio: +median(rust.map((r, k) => r["req/s"] / js[k]["req/s"])).toFixed(2),
+      "p99 Rust ms": median(rust.map((r) => r["p99 ms"])),
+      "p99 JS ms": median(js.map((r) => r["p99 ms"])),
+      "CPU s/10k Rust": +median(rust.map((r) => r.cpu10k)).toFixed(1),
+      "CPU s/10k JS": +median(js.map((r) => r.cpu10k)).toFixed(1),
+    });
+  }
+  // Ours queues the LINE events and answers them in the background; let that finish
+  // before the cold-start runs (the JS consumer just acknowledges).
+  await eventually(() => line.replies.length >= sent.ours, { timeoutMs: 120_000, intervalMs: 500, what: "queued LINE events answered" }).catch((e) =>
+    console.warn(`${e.message}: ${line.replies.length}/${sent.ours}`),
+  );
+  console.log(`LINE events queued: ours ${sent.ours} (answered in the background: ${line.replies.length}), JS ${sent.js} (acknowledged and dropped)`);
+} finally {
+  await pipeline.close();
+}
+
+// ---- cold start: a fresh Miniflare with one worker, constructor to first /health response ----
+async function coldStart(options) {
+  const t0 = performance.now();
+  const mf = new Miniflare({ host: "127.0.0.1", port: 0, workers: [options] });
+  try {
+    const url = await mf.ready;
+    const r = await fetch(new URL("/health", url));
+    await r.arrayBuffer();
+    if (r.status !== 200) throw new Error(`cold start ${options.name}: ${r.status}`);
+    return performance.now() - t0;
+  } finally {
+    await mf.dispose();
+  }
+}
+// voice-router: a leaf whose /health makes no subrequest; its telemetry binding points at
+// the empty JS worker's name so the config needs no collector (health is never reported).
+const routerOpts = workerOptions("voice-router", { vars: { ROUTING_TABLE: routingTable(originUrl) } });
+const cold = { rust: [], js: [] };
+for (let i = 0; i < 3; i++) {
+  cold.rust.push(await coldStart({ ...routerOpts, serviceBindings: {} }));
+  cold.js.push(await coldStart({ name: "ref-empty", modules: true, scriptPath: path.join(REF, "empty.mjs"), compatibilityDate: COMPAT_DATE }));
+}
+originProcess.kill("SIGTERM");
+await Promise.all([line.close(), ai.close(), discord.close()]);
+
+const med = (xs) => [...xs].sort((a, b) => a - b)[1];
+const sizes = readdirSync(path.join(ROOT, "workers"))
+  .map((w) => path.join(ROOT, "workers", w, "build", "index_bg.wasm"))
+  .filter((f) => {
+    try {
+      return statSync(f).isFile();
+    } catch {
+      return false;
+    }
+  })
+  .map((f) => ({ worker: path.basename(path.dirname(path.dirname(f))), "raw bytes": statSync(f).size, "gzip bytes": gzipSync(readFileSync(f), { level: 9 }).length }));
+
+console.log(`\nRust vs plain JS: ${TOTAL} requests per scenario, concurrency ${CONCURRENCY}, ${ROUNDS} interleaved rounds (medians), node ${process.version}`);
+console.log("ratio = Rust req/s ÷ JS req/s (median of the 3 per-round ratios); CPU = workerd process CPU (user+sys) per 10,000 requests\n");
+console.log("| path | Rust req/s | JS req/s | ratio | p99 Rust / JS ms | CPU s per 10k, Rust / JS |");
+console.log("|---|---|---|---|---|---|");
+for (const r of rows) {
+  console.log(`| ${r.path} | ${r["Rust req/s"]} | ${r["JS req/s"]} | ${r.ratio} | ${r["p99 Rust ms"]} / ${r["p99 JS ms"]} | ${r["CPU s/10k Rust"]} / ${r["CPU s/10k JS"]} |`);
+}
+console.log(`\nCold start, fresh Miniflare to the first /health response (median of 3): voice-router (Rust) ${med(cold.rust).toFixed(0)} ms, empty JS ${med(cold.js).toFixed(0)} ms, ratio ${(med(cold.rust) / med(cold.js)).toFixed(2)}`);
+console.log(`  runs: Rust ${cold.rust.map((x) => x.toFixed(0)).join(", ")} ms; JS ${cold.js.map((x) => x.toFixed(0)).join(", ")} ms\n`);
+console.log("| wasm | raw bytes | gzip bytes |");
+console.log("|---|---|---|");
+for (const s of sizes) console.log(`| ${s.worker} | ${s["raw bytes"]} | ${s["gzip bytes"]} |`);
