@@ -853,4 +853,22 @@ mod tests {
         let in_string = format!("{{\"a\":\"\\\"{}\"}}", "[".repeat(200));
         assert_eq!(check_json_body(in_string.as_bytes()), Ok(()));
     }
+
+    proptest::proptest! {
+        /// Normalising twice is normalising once, and a normal spelling only changes where
+        /// an escape could be spelled another way.
+        #[test]
+        fn normalisation_is_idempotent(raw in "[/a-zA-Z0-9%._~;-]{0,40}") {
+            if let Ok(normal) = normalize_escapes(&raw) {
+                let again = normalize_escapes(&normal).map(std::borrow::Cow::into_owned);
+                proptest::prop_assert_eq!(again, Ok(normal.clone().into_owned()));
+                let unescaped_unreserved = normal.as_bytes().windows(3).any(|w| {
+                    w[0] == b'%'
+                        && u8::from_str_radix(std::str::from_utf8(w.get(1..3).unwrap_or_default()).unwrap_or_default(), 16)
+                            .is_ok_and(|b| b.is_ascii_alphanumeric() || b"-_~".contains(&b))
+                });
+                proptest::prop_assert!(!unescaped_unreserved, "{normal}");
+            }
+        }
+    }
 }
