@@ -304,7 +304,10 @@ impl RequestPolicy {
             }
             return Ok(false);
         }
-        if matches!(head.method, "GET" | "HEAD" | "OPTIONS") {
+        // GET and HEAD cannot carry a body past Fetch at all (the rule every hop shares);
+        // the edge also refuses one on OPTIONS.
+        crate::upstream::check_forwardable(head.method, true)?;
+        if head.method == "OPTIONS" {
             return Err(RequestError::UnexpectedBody);
         }
         Ok(true)
