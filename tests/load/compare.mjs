@@ -21,7 +21,10 @@ import { runScenario } from "./scenario.mjs";
 
 const TOTAL = Number(process.argv[2] ?? 2000);
 const CONCURRENCY = Number(process.argv[3] ?? 32);
-const ROUNDS = 3;
+const ROUNDS = Number(process.env.COMPARE_ROUNDS ?? 3);
+// COMPARE_ONLY=<regex>: run only the pairs whose label matches (and skip the cold starts
+// unless it matches "cold"), to measure one change quickly; the full table needs all.
+const ONLY = process.env.COMPARE_ONLY ? new RegExp(process.env.COMPARE_ONLY, "i") : null;
 const here = path.dirname(fileURLToPath(import.meta.url));
 const REF = path.join(here, "reference");
 const COMPAT_DATE = "2026-04-20"; // the date our wrangler configs use
@@ -150,7 +153,7 @@ try {
   };
 
   // [label, ours: [url, init], js: [url, init], note]
-  const pairs = [
+  const allPairs = [
     ["GET /health: chat-webhook (a leaf, no probe) vs empty JS", [u(chatBase, "/health")], [u(R["ref-empty"], "/health")]],
     ["voice-router direct → origin vs 5-line JS proxy", [u(routerBase, "/api/v1/agents")], [u(R["ref-proxy"], "/api/v1/agents")]],
     ["auth-validator HS256 → next hop vs JS HS256 gate", [u(gateBase, "/api/v1/agents"), hs], [u(R["ref-hs256-gate"], "/api/v1/agents"), hs]],
@@ -162,6 +165,7 @@ try {
     ["full chain cache HIT (2 workers) vs JS chain (3 hops → origin)", [u(pipeline.url, "/api/v1/agents/cacheable"), hs], [u(R["ref-chain-gate"], "/api/v1/agents/cacheable"), hs]],
   ];
 
+  const pairs = allPairs.filter(([label]) => !ONLY || ONLY.test(label));
   const opts = { total: TOTAL, concurrency: CONCURRENCY };
   const measure = async (name, [url, init]) => {
     const before = cpuTicks(workerd);
