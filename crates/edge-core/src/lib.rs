@@ -7,6 +7,8 @@
 //! Modules:
 //! - [`admin`]: the admin-secret check, in constant time.
 //! - [`analytics`]: exact metric windows, percentiles, queries and exposition.
+//! - [`sig`]: signature verification split from its primitive (WebCrypto parameters, the
+//!   pure-Rust reference verifier).
 //! - [`signed`]: HMAC tokens keyed from the admin secret (dashboard sessions, identity seals).
 //! - [`auth`]: edge authentication: request rules, JWTs, API keys, rate limits, CORS.
 //! - [`cache`]: the RFC 9111 shared cache's decisions.
@@ -39,6 +41,7 @@ pub mod request_id;
 pub mod retry;
 pub mod routing;
 pub mod service;
+pub mod sig;
 pub mod signed;
 pub mod upstream;
 

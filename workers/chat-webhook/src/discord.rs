@@ -11,7 +11,7 @@
 //! Unknown commands, bad options, forged component ids and malformed payloads get an
 //! ephemeral explanation, never an error status.
 
-use ed25519_dalek::VerifyingKey;
+use std::cell::RefCell;
 use std::time::Duration;
 
 use edge_core::chat::chart::{self, ChartSpec, Theme};
@@ -25,8 +25,9 @@ use edge_core::chat::discord::signature::{self, DEFAULT_WINDOW_S};
 use edge_core::chat::intent::{self, Language};
 use edge_core::chat::quote;
 use edge_core::error::CommonError;
+use edge_core::sig::VerifyKey;
 use edge_glue::body;
-use edge_glue::{Hop, config, now_ms, respond};
+use edge_glue::{Hop, config, now_ms, respond, webcrypto};
 use serde_json::Value;
 use worker::{Delay, Env, Method, Request, Response, Result, console_warn};
 
@@ -40,7 +41,7 @@ const MAX_ANSWER_BYTES: usize = 64 * 1024;
 /// What the Discord bot needs (cloned into the deferred work).
 #[derive(Clone)]
 struct DiscordSettings {
-    key: VerifyingKey,
+    key: VerifyKey,
     window_s: u64,
     api: String,
     timeout_ms: u64,
@@ -72,8 +73,7 @@ impl DiscordSettings {
     fn load(env: &Env, origin: &str) -> std::result::Result<Self, CommonError> {
         let key = config::required_string(env, "DISCORD_PUBLIC_KEY")?;
         Ok(Self {
-            key: signature::public_key(&key)
-                .ok_or(CommonError::Misconfigured("DISCORD_PUBLIC_KEY"))?,
+            key: public_key(&key).ok_or(CommonError::Misconfigured("DISCORD_PUBLIC_KEY"))?,
             window_s: config::u64_var(
                 env,
                 "DISCORD_TIMESTAMP_WINDOW_S",
@@ -112,6 +112,25 @@ impl DiscordSettings {
     }
 }
 
+thread_local! {
+    /// The configured public key as last parsed (hex, key): parsed once per isolate.
+    static PUBLIC_KEY: RefCell<Option<(String, Option<VerifyKey>)>> = const { RefCell::new(None) };
+}
+
+/// `signature::public_key`, remembered for the configured value.
+fn public_key(hex: &str) -> Option<VerifyKey> {
+    if let Some(known) = PUBLIC_KEY.with_borrow(|c| {
+        c.as_ref()
+            .filter(|(configured, _)| configured == hex)
+            .map(|(_, key)| key.clone())
+    }) {
+        return known;
+    }
+    let key = signature::public_key(hex);
+    PUBLIC_KEY.with_borrow_mut(|c| *c = Some((hex.to_owned(), key.clone())));
+    key
+}
+
 fn reply(v: &Value) -> Result<Response> {
     respond::json(200, v)
 }
@@ -135,14 +154,19 @@ pub(crate) async fn interaction(mut req: Request, env: &Env, hop: &Hop) -> Resul
         Err(refusal) => return Ok(refusal),
     };
     let header = |name: &str| req.headers().get(name).ok().flatten();
-    if let Err(e) = signature::verify(
-        &s.key,
+    let checked = match signature::prepare(
         header(signature::SIGNATURE_HEADER).as_deref(),
         header(signature::TIMESTAMP_HEADER).as_deref(),
         &raw,
-        now_ms() / 1000,
-        s.window_s,
     ) {
+        Ok(signed) => {
+            // Ed25519 in WebCrypto, the key imported once per isolate.
+            let ok = webcrypto::verify(&s.key, signed.message(), signed.signature()).await;
+            signed.finish(ok, now_ms() / 1000, s.window_s)
+        }
+        Err(e) => Err(e),
+    };
+    if let Err(e) = checked {
         hop.decide("discord_bad_signature");
         return respond::error_response(&e);
     }

@@ -12,6 +12,8 @@
 //! - [`config`]: reading vars with defaults and validation.
 //! - [`admin`]: the admin-secret guard of operator endpoints.
 //! - [`watch`]: observing how a relayed response body ends.
+//! - [`webcrypto`]: signature verification with the runtime's WebCrypto, keys imported
+//!   once per isolate.
 //! - [`window_log`]: exact sliding-window admission in a Durable Object (rate limits, quotas).
 
 pub mod admin;
@@ -23,6 +25,7 @@ pub mod metrics;
 pub mod respond;
 pub mod serve;
 pub mod watch;
+pub mod webcrypto;
 pub mod window_log;
 
 pub use serve::{Hop, Role, random_uuid, serve};

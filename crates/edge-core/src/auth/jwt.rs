@@ -6,7 +6,10 @@
 //!    `crit` (no extension is understood, so RFC 7515 §4.1.11 requires refusal);
 //! 3. key: only keys made for that exact algorithm are candidates, chosen by `kid` — an
 //!    RSA public key can never be used as an HMAC secret (`token_unknown_key`);
-//! 4. signature, by jsonwebtoken's rust_crypto provider (`token_signature_invalid`);
+//! 4. signature, by a [`SignatureVerifier`] (`token_signature_invalid`): [`prepare`] does
+//!    steps 1–3 and yields what to verify ([`Pending`]), the caller verifies (the worker
+//!    with WebCrypto, [`verify`] with the core's [`RustVerifier`]) and [`Pending::finish`]
+//!    takes the outcome;
 //! 5. claims, against the caller's `now_s`: `exp` required, `nbf` and `iat` when present,
 //!    all with the policy's leeway; `iss` and `aud` per policy; `sub` required.
 //!
@@ -18,7 +21,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::{
     AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm, KeyOperations, PublicKeyUse,
 };
-use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::{Map, Value};
 
 use crate::auth::AuthError;
@@ -27,6 +29,7 @@ use crate::auth::identity::{
     valid_role, valid_subject,
 };
 use crate::auth::rate_limit::RateLimitPolicy;
+use crate::sig::{RustVerifier, SigAlg, SignatureVerifier, VerifyKey};
 
 /// Longest token accepted, in bytes.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
@@ -66,11 +69,13 @@ impl Alg {
         }
     }
 
-    fn jsonwebtoken(self) -> Algorithm {
+    /// The signature primitive behind this JOSE algorithm.
+    #[must_use]
+    pub const fn sig_alg(self) -> SigAlg {
         match self {
-            Self::HS256 => Algorithm::HS256,
-            Self::RS256 => Algorithm::RS256,
-            Self::EdDSA => Algorithm::EdDSA,
+            Self::HS256 => SigAlg::HmacSha256,
+            Self::RS256 => SigAlg::RsaPkcs1Sha256,
+            Self::EdDSA => SigAlg::Ed25519,
         }
     }
 }
@@ -97,7 +102,7 @@ pub enum KeyError {
 struct VerifyingKey {
     kid: Option<String>,
     alg: Alg,
-    key: DecodingKey,
+    key: VerifyKey,
 }
 
 /// The keys tokens may be signed with.
@@ -141,7 +146,7 @@ impl KeySet {
         self.push(VerifyingKey {
             kid: None,
             alg: Alg::HS256,
-            key: DecodingKey::from_secret(secret),
+            key: VerifyKey::hmac_sha256(secret),
         })
     }
 
@@ -190,25 +195,24 @@ impl KeySet {
             let declared = jwk.common.key_algorithm;
             let (alg, key) = match (&jwk.algorithm, declared) {
                 (AlgorithmParameters::RSA(p), None | Some(KeyAlgorithm::RS256)) => {
-                    let n = URL_SAFE_NO_PAD
-                        .decode(&p.n)
-                        .map_err(|_| KeyError::InvalidKey(name.clone()))?;
-                    let bits = n.len() * 8 - n.first().map_or(8, |b| b.leading_zeros() as usize);
-                    if bits < MIN_RSA_BITS {
+                    let decode = |v: &str| URL_SAFE_NO_PAD.decode(v).ok();
+                    let (Some(n), Some(e)) = (decode(&p.n), decode(&p.e)) else {
+                        return Err(KeyError::InvalidKey(name));
+                    };
+                    if crate::sig::rsa_bits(&n) < MIN_RSA_BITS {
                         return Err(KeyError::InvalidKey(name));
                     }
-                    (Alg::RS256, DecodingKey::from_jwk(jwk))
+                    (Alg::RS256, VerifyKey::rsa_pkcs1_sha256(&n, &e))
                 }
                 (AlgorithmParameters::OctetKeyPair(p), None | Some(KeyAlgorithm::EdDSA))
                     if p.curve == EllipticCurve::Ed25519 =>
                 {
                     let x = URL_SAFE_NO_PAD
                         .decode(&p.x)
-                        .map_err(|_| KeyError::InvalidKey(name.clone()))?;
-                    if x.len() != 32 {
-                        return Err(KeyError::InvalidKey(name));
-                    }
-                    (Alg::EdDSA, DecodingKey::from_jwk(jwk))
+                        .ok()
+                        .and_then(|x| <[u8; 32]>::try_from(x).ok())
+                        .ok_or_else(|| KeyError::InvalidKey(name.clone()))?;
+                    (Alg::EdDSA, VerifyKey::ed25519(x))
                 }
                 (AlgorithmParameters::OctetKey(p), None | Some(KeyAlgorithm::HS256))
                     if symmetric =>
@@ -219,11 +223,10 @@ impl KeySet {
                     if k.len() < MIN_HMAC_SECRET_BYTES {
                         return Err(KeyError::InvalidKey(name));
                     }
-                    (Alg::HS256, DecodingKey::from_jwk(jwk))
+                    (Alg::HS256, VerifyKey::hmac_sha256(&k))
                 }
                 _ => continue,
             };
-            let key = key.map_err(|_| KeyError::InvalidKey(name))?;
             self.push(VerifyingKey { kid, alg, key })?;
             added += 1;
         }
@@ -313,7 +316,8 @@ pub fn peek_header(token: &str, policy: &JwtPolicy) -> Result<Header, AuthError>
     parse_header(parts[0], policy)
 }
 
-/// Verifies `token` at `now_s` and returns the identity it proves.
+/// Verifies `token` at `now_s` with the core's [`RustVerifier`] and returns the identity
+/// it proves.
 ///
 /// # Errors
 /// The [`AuthError`] of the first step that failed; see the module docs.
@@ -323,15 +327,13 @@ pub fn verify(
     policy: &JwtPolicy,
     now_s: u64,
 ) -> Result<Identity, AuthError> {
-    let payload = verify_signature(token, keys, policy)?;
-    let claims = match serde_json::from_slice::<Value>(&payload) {
-        Ok(Value::Object(map)) => map,
-        _ => return Err(AuthError::TokenMalformed),
-    };
-    check_claims(&claims, policy, now_s)
+    let pending = prepare(token, keys, policy)?;
+    let verified = pending.verify_with(&RustVerifier);
+    pending.finish_claims(verified, policy, now_s)
 }
 
-/// Steps 1–4 of [`verify`]: returns the verified payload bytes, whatever they hold.
+/// Steps 1–4 of [`verify`] with the [`RustVerifier`]: returns the verified payload bytes,
+/// whatever they hold.
 ///
 /// # Errors
 /// As those steps of [`verify`].
@@ -340,31 +342,119 @@ pub fn verify_signature(
     keys: &KeySet,
     policy: &JwtPolicy,
 ) -> Result<Vec<u8>, AuthError> {
+    let pending = prepare(token, keys, policy)?;
+    let verified = pending.verify_with(&RustVerifier);
+    pending.finish(verified)
+}
+
+/// Steps 1–3 of [`verify`]: the token's shape, header and candidate keys, and what a
+/// verifier must check. No signature is verified yet.
+///
+/// # Errors
+/// As those steps of [`verify`]; [`AuthError::UnknownKey`] when no key is a candidate.
+pub fn prepare<'k>(
+    token: &str,
+    keys: &'k KeySet,
+    policy: &JwtPolicy,
+) -> Result<Pending<'k>, AuthError> {
     let parts = split(token)?;
     let header = parse_header(parts[0], policy)?;
     let payload = URL_SAFE_NO_PAD
         .decode(parts[1])
         .map_err(|_| AuthError::TokenMalformed)?;
-    let message = &token[..parts[0].len() + 1 + parts[1].len()];
-    let mut tried = false;
-    for key in keys.candidates(header.alg, header.kid.as_deref()) {
-        tried = true;
-        let ok = jsonwebtoken::crypto::verify(
-            parts[2],
-            message.as_bytes(),
-            &key.key,
-            header.alg.jsonwebtoken(),
-        )
-        .unwrap_or(false);
-        if ok {
-            return Ok(payload);
+    let candidates: Vec<&VerifyKey> = keys
+        .candidates(header.alg, header.kid.as_deref())
+        .map(|k| &k.key)
+        .collect();
+    if candidates.is_empty() {
+        return Err(AuthError::UnknownKey);
+    }
+    // A signature that is not base64url decodes to nothing any key verifies.
+    let signature = URL_SAFE_NO_PAD.decode(parts[2]).ok();
+    Ok(Pending {
+        message: token.as_bytes()[..parts[0].len() + 1 + parts[1].len()].to_vec(),
+        signature,
+        payload,
+        candidates,
+        header,
+    })
+}
+
+/// A token whose shape, header and candidate keys passed, waiting for its signature check.
+#[derive(Debug)]
+#[must_use]
+pub struct Pending<'k> {
+    message: Vec<u8>,
+    signature: Option<Vec<u8>>,
+    payload: Vec<u8>,
+    candidates: Vec<&'k VerifyKey>,
+    header: Header,
+}
+
+impl<'k> Pending<'k> {
+    /// The keys to try, in order (at least one); the token is valid if any verifies.
+    #[must_use]
+    pub fn candidates(&self) -> &[&'k VerifyKey] {
+        &self.candidates
+    }
+
+    /// The signing input: `base64url(header) "." base64url(payload)`.
+    #[must_use]
+    pub fn message(&self) -> &[u8] {
+        &self.message
+    }
+
+    /// The signature bytes, or `None` when they are not base64url (nothing verifies).
+    #[must_use]
+    pub fn signature(&self) -> Option<&[u8]> {
+        self.signature.as_deref()
+    }
+
+    /// The verified header.
+    #[must_use]
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// Runs `verifier` over the candidates in order; whether any verified.
+    #[must_use]
+    pub fn verify_with(&self, verifier: &impl SignatureVerifier) -> bool {
+        self.signature.as_deref().is_some_and(|sig| {
+            self.candidates
+                .iter()
+                .any(|key| verifier.verify(key, &self.message, sig))
+        })
+    }
+
+    /// Step 4's outcome: the payload bytes when a candidate verified the signature.
+    ///
+    /// # Errors
+    /// [`AuthError::SignatureInvalid`] when none did.
+    pub fn finish(self, verified: bool) -> Result<Vec<u8>, AuthError> {
+        if verified {
+            Ok(self.payload)
+        } else {
+            Err(AuthError::SignatureInvalid)
         }
     }
-    Err(if tried {
-        AuthError::SignatureInvalid
-    } else {
-        AuthError::UnknownKey
-    })
+
+    /// Steps 4 and 5: the identity the token proves at `now_s`.
+    ///
+    /// # Errors
+    /// As [`Pending::finish`], then the claim checks of [`verify`].
+    pub fn finish_claims(
+        self,
+        verified: bool,
+        policy: &JwtPolicy,
+        now_s: u64,
+    ) -> Result<Identity, AuthError> {
+        let payload = self.finish(verified)?;
+        let claims = match serde_json::from_slice::<Value>(&payload) {
+            Ok(Value::Object(map)) => map,
+            _ => return Err(AuthError::TokenMalformed),
+        };
+        check_claims(&claims, policy, now_s)
+    }
 }
 
 fn split(token: &str) -> Result<[&str; 3], AuthError> {

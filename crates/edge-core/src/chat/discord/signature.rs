@@ -2,10 +2,15 @@
 //! the application's public key, verified strictly (`ed25519-dalek`'s `verify_strict`:
 //! no small-order keys, no malleable signatures), with the timestamp inside a window so an
 //! old, captured request cannot be replayed.
-
-use ed25519_dalek::{Signature, VerifyingKey};
+//!
+//! Split for native crypto: [`prepare`] checks the headers and builds the signed message,
+//! a [`SignatureVerifier`] checks the signature (the worker: WebCrypto Ed25519 with the
+//! key imported once per isolate; [`verify`]: the core's [`RustVerifier`]), and
+//! [`Signed::finish`] applies the replay window. Strictness (canonical `S`, no small-order
+//! key or `R`) is [`crate::sig::precheck`]'s, so both verifiers refuse the same inputs.
 
 use crate::error::HttpError;
+use crate::sig::{RustVerifier, SignatureVerifier, VerifyKey};
 
 /// The signature header (128 hex digits).
 pub const SIGNATURE_HEADER: &str = "x-signature-ed25519";
@@ -58,56 +63,106 @@ fn unhex<const N: usize>(s: &str) -> Option<[u8; N]> {
     Some(out)
 }
 
-/// The application's public key from its 64-hex-digit form.
+/// The application's public key from its 64-hex-digit form; `None` unless it is the
+/// encoding of a point on the curve.
 #[must_use]
-pub fn public_key(hex: &str) -> Option<VerifyingKey> {
-    VerifyingKey::from_bytes(&unhex::<32>(hex.trim())?).ok()
+pub fn public_key(hex: &str) -> Option<VerifyKey> {
+    let bytes = unhex::<32>(hex.trim())?;
+    ed25519_dalek::VerifyingKey::from_bytes(&bytes).ok()?;
+    Some(VerifyKey::ed25519(bytes))
 }
 
-/// Whether `sig` is a strictly valid signature of `msg` under `key`.
+/// Whether `sig` is a strictly valid signature of `msg` under `key` (the Rust reference).
 #[must_use]
-pub fn verify_bytes(key: &VerifyingKey, msg: &[u8], sig: &[u8]) -> bool {
-    let Ok(sig) = <[u8; 64]>::try_from(sig) else {
-        return false;
-    };
-    key.verify_strict(msg, &Signature::from_bytes(&sig)).is_ok()
+pub fn verify_bytes(key: &VerifyKey, msg: &[u8], sig: &[u8]) -> bool {
+    RustVerifier.verify(key, msg, sig)
 }
 
-/// Checks an interaction's headers and raw body at `now_s`.
+/// An interaction whose headers are well formed, waiting for its signature check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct Signed {
+    message: Vec<u8>,
+    signature: [u8; 64],
+    timestamp_s: u64,
+}
+
+impl Signed {
+    /// What was signed: the timestamp header's text followed by the raw body.
+    #[must_use]
+    pub fn message(&self) -> &[u8] {
+        &self.message
+    }
+
+    /// The 64 signature bytes.
+    #[must_use]
+    pub fn signature(&self) -> &[u8] {
+        &self.signature
+    }
+
+    /// The verifier's outcome, then the replay window at `now_s`.
+    ///
+    /// # Errors
+    /// [`SignatureError::Invalid`] when not verified; [`SignatureError::Stale`] for a
+    /// timestamp more than `window_s` from `now_s` (checked after the signature, so the
+    /// answer never tells a forger about the window).
+    pub fn finish(self, verified: bool, now_s: u64, window_s: u64) -> Result<(), SignatureError> {
+        if !verified {
+            return Err(SignatureError::Invalid);
+        }
+        if self.timestamp_s.abs_diff(now_s) > window_s {
+            return Err(SignatureError::Stale);
+        }
+        Ok(())
+    }
+}
+
+/// Checks an interaction's headers and builds the message to verify.
 ///
 /// # Errors
-/// [`SignatureError`] for missing or malformed headers, a timestamp more than `window_s`
-/// from `now_s`, or a signature that does not verify.
-pub fn verify(
-    key: &VerifyingKey,
+/// [`SignatureError::Missing`] or [`SignatureError::Malformed`] headers.
+pub fn prepare(
     signature: Option<&str>,
     timestamp: Option<&str>,
     body: &[u8],
-    now_s: u64,
-    window_s: u64,
-) -> Result<(), SignatureError> {
+) -> Result<Signed, SignatureError> {
     let (Some(signature), Some(timestamp)) = (signature, timestamp) else {
         return Err(SignatureError::Missing);
     };
-    let sig = unhex::<64>(signature).ok_or(SignatureError::Malformed)?;
+    let signature = unhex::<64>(signature).ok_or(SignatureError::Malformed)?;
     if timestamp.is_empty()
         || timestamp.len() > 12
         || !timestamp.bytes().all(|b| b.is_ascii_digit())
     {
         return Err(SignatureError::Malformed);
     }
-    let ts: u64 = timestamp.parse().map_err(|_| SignatureError::Malformed)?;
-    let mut msg = Vec::with_capacity(timestamp.len() + body.len());
-    msg.extend_from_slice(timestamp.as_bytes());
-    msg.extend_from_slice(body);
-    if !verify_bytes(key, &msg, &sig) {
-        return Err(SignatureError::Invalid);
-    }
-    // Checked after the signature, so the answer never tells a forger about the window.
-    if ts.abs_diff(now_s) > window_s {
-        return Err(SignatureError::Stale);
-    }
-    Ok(())
+    let timestamp_s: u64 = timestamp.parse().map_err(|_| SignatureError::Malformed)?;
+    let mut message = Vec::with_capacity(timestamp.len() + body.len());
+    message.extend_from_slice(timestamp.as_bytes());
+    message.extend_from_slice(body);
+    Ok(Signed {
+        message,
+        signature,
+        timestamp_s,
+    })
+}
+
+/// Checks an interaction's headers and raw body at `now_s` with the Rust reference.
+///
+/// # Errors
+/// [`SignatureError`] for missing or malformed headers, a timestamp more than `window_s`
+/// from `now_s`, or a signature that does not verify.
+pub fn verify(
+    key: &VerifyKey,
+    signature: Option<&str>,
+    timestamp: Option<&str>,
+    body: &[u8],
+    now_s: u64,
+    window_s: u64,
+) -> Result<(), SignatureError> {
+    let signed = prepare(signature, timestamp, body)?;
+    let ok = verify_bytes(key, signed.message(), signed.signature());
+    signed.finish(ok, now_s, window_s)
 }
 
 #[cfg(test)]
@@ -140,7 +195,7 @@ mod tests {
     #[test]
     fn timestamp_and_body_are_both_covered_and_old_requests_refused() {
         let sk = SigningKey::from_bytes(&[7u8; 32]);
-        let pk = sk.verifying_key();
+        let pk = VerifyKey::ed25519(sk.verifying_key().to_bytes());
         let body = br#"{"type":1}"#;
         let ts = NOW.to_string();
         let sig = signed(&sk, &ts, body);
@@ -187,7 +242,9 @@ mod tests {
         let sk = SigningKey::from_bytes(&[9u8; 32]);
         assert_eq!(
             public_key(&hex(sk.verifying_key().as_bytes())),
-            Some(sk.verifying_key())
+            Some(VerifyKey::ed25519(sk.verifying_key().to_bytes()))
         );
+        // 32 bytes that are not a point on the curve (y = 2 has no x).
+        assert!(public_key(&format!("02{}", "00".repeat(31))).is_none());
     }
 }

@@ -1,0 +1,508 @@
+//! Signature verification, split so the core decides everything but the primitive.
+//!
+//! A caller (the JWT verifier, the Discord check) works out *what* to verify — the
+//! algorithm, the candidate keys in order, the signed bytes and the signature bytes — and
+//! a [`SignatureVerifier`] answers whether one signature verifies under one key. The core
+//! ships the pure-Rust reference, [`RustVerifier`], which native tests and the vector
+//! suites run against; the workers verify with WebCrypto (`edge_glue::webcrypto`), using
+//! the [`WebCryptoAlg`] parameters defined here, and take the Rust path only where
+//! [`SigAlg::backend`] says it is cheaper.
+//!
+//! Both paths call [`precheck`] first, so the structural rules (tag and signature
+//! lengths, canonical Ed25519 scalars, no small-order Ed25519 points) are the core's, not
+//! whichever library happens to run: ed25519-dalek's `verify_strict` and BoringSSL
+//! disagree on small-order points, and this makes them agree.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+
+/// A signature primitive, with its hash bound in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SigAlg {
+    /// HMAC with SHA-256 over a shared secret; the tag is the full 32 bytes.
+    HmacSha256,
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (RFC 8017 §8.2).
+    RsaPkcs1Sha256,
+    /// Ed25519 (RFC 8032), verified strictly (see [`precheck`]).
+    Ed25519,
+}
+
+/// Where a primitive runs on the worker side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// In wasm, with the core's [`RustVerifier`]: cheaper than an async crossing.
+    Rust,
+    /// In the runtime's WebCrypto (`crypto.subtle.verify`) with a cached `CryptoKey`.
+    WebCrypto,
+}
+
+/// How key material is handed to WebCrypto's `importKey`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyFormat {
+    /// The key bytes as they are (`"raw"`): HMAC secrets, Ed25519 public keys.
+    Raw,
+    /// A JSON Web Key (`"jwk"`): RSA public keys, from [`VerifyKey::rsa_jwk`].
+    Jwk,
+}
+
+impl KeyFormat {
+    /// The `format` argument of `importKey`.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Raw => "raw",
+            Self::Jwk => "jwk",
+        }
+    }
+}
+
+/// The WebCrypto parameters of a [`SigAlg`]: what `importKey` and `verify` are given.
+///
+/// Every optional member is set on the algorithm object only when present, so a new
+/// algorithm (RSA-PSS's `saltLength`, ECDSA's `namedCurve` and verify-time `hash`) is a
+/// new row in [`SigAlg::webcrypto`], not a new shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebCryptoAlg {
+    /// The algorithm's `name` (`HMAC`, `RSASSA-PKCS1-v1_5`, `Ed25519`).
+    pub name: &'static str,
+    /// The `hash` given to `importKey` (HMAC, RSA), if any.
+    pub import_hash: Option<&'static str>,
+    /// The `namedCurve` given to `importKey` (ECDSA), if any.
+    pub named_curve: Option<&'static str>,
+    /// The `hash` given to `verify` (ECDSA), if any.
+    pub verify_hash: Option<&'static str>,
+    /// The `saltLength` given to `verify` (RSA-PSS), if any.
+    pub salt_length: Option<u32>,
+    /// The key format `importKey` reads.
+    pub format: KeyFormat,
+}
+
+impl SigAlg {
+    /// The WebCrypto parameters of this primitive.
+    #[must_use]
+    pub const fn webcrypto(self) -> WebCryptoAlg {
+        let base = WebCryptoAlg {
+            name: "",
+            import_hash: None,
+            named_curve: None,
+            verify_hash: None,
+            salt_length: None,
+            format: KeyFormat::Raw,
+        };
+        match self {
+            Self::HmacSha256 => WebCryptoAlg {
+                name: "HMAC",
+                import_hash: Some("SHA-256"),
+                ..base
+            },
+            Self::RsaPkcs1Sha256 => WebCryptoAlg {
+                name: "RSASSA-PKCS1-v1_5",
+                import_hash: Some("SHA-256"),
+                format: KeyFormat::Jwk,
+                ..base
+            },
+            Self::Ed25519 => WebCryptoAlg {
+                name: "Ed25519",
+                ..base
+            },
+        }
+    }
+
+    /// Where the worker verifies this primitive, chosen by measurement (DESIGN.md,
+    /// "Native crypto"): RSA and Ed25519 cost milliseconds / tens of microseconds in wasm
+    /// and a fraction of that in WebCrypto; HMAC-SHA256 over a token or a webhook body
+    /// costs a few microseconds in wasm, less than the async crossing to WebCrypto.
+    #[must_use]
+    pub const fn backend(self) -> Backend {
+        match self {
+            Self::HmacSha256 => Backend::Rust,
+            Self::RsaPkcs1Sha256 | Self::Ed25519 => Backend::WebCrypto,
+        }
+    }
+}
+
+/// A key's identity: SHA-256 over its algorithm and material. Equal material under the
+/// same algorithm is the same key, so caches of parsed keys are keyed by it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyId([u8; 32]);
+
+impl std::fmt::Debug for KeyId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A digest of a secret is still not printed whole.
+        write!(f, "KeyId({})", crate::hex::encode(&self.0[..4]))
+    }
+}
+
+/// The material of a verification key.
+#[derive(Clone, PartialEq, Eq)]
+pub enum KeyMaterial {
+    /// An HMAC secret.
+    Secret(Vec<u8>),
+    /// An RSA public key: modulus and public exponent, big-endian, no leading zeros.
+    Rsa {
+        /// The modulus.
+        n: Vec<u8>,
+        /// The public exponent.
+        e: Vec<u8>,
+    },
+    /// An Ed25519 public key.
+    Ed25519([u8; 32]),
+}
+
+impl std::fmt::Debug for KeyMaterial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Secret(_) => f.write_str("Secret(..)"),
+            Self::Rsa { n, .. } => write!(f, "Rsa({} bits)", rsa_bits(n)),
+            Self::Ed25519(k) => write!(f, "Ed25519({})", crate::hex::encode(k)),
+        }
+    }
+}
+
+/// One verification key, bound to one primitive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyKey {
+    alg: SigAlg,
+    material: KeyMaterial,
+    id: KeyId,
+}
+
+/// An RSA public key as the members of a JWK (base64url, no padding).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RsaJwk {
+    /// `n`.
+    pub n: String,
+    /// `e`.
+    pub e: String,
+}
+
+fn strip_zeros(b: &[u8]) -> Vec<u8> {
+    let first = b.iter().position(|&x| x != 0).unwrap_or(b.len());
+    b[first..].to_vec()
+}
+
+/// Bit length of a big-endian unsigned integer.
+#[must_use]
+pub fn rsa_bits(n: &[u8]) -> usize {
+    let n = &n[n.iter().position(|&x| x != 0).unwrap_or(n.len())..];
+    n.len() * 8 - n.first().map_or(0, |b| b.leading_zeros() as usize)
+}
+
+impl VerifyKey {
+    fn new(alg: SigAlg, material: KeyMaterial) -> Self {
+        let mut h = Sha256::new();
+        h.update(b"edge-workers/verify-key/v1\0");
+        h.update([alg as u8]);
+        match &material {
+            KeyMaterial::Secret(s) => h.update(s),
+            KeyMaterial::Rsa { n, e } => {
+                h.update((n.len() as u64).to_be_bytes());
+                h.update(n);
+                h.update(e);
+            }
+            KeyMaterial::Ed25519(k) => h.update(k),
+        }
+        Self {
+            alg,
+            material,
+            id: KeyId(h.finalize().into()),
+        }
+    }
+
+    /// An HMAC-SHA256 key (the caller enforces any minimum length).
+    #[must_use]
+    pub fn hmac_sha256(secret: &[u8]) -> Self {
+        Self::new(SigAlg::HmacSha256, KeyMaterial::Secret(secret.to_vec()))
+    }
+
+    /// An RSASSA-PKCS1-v1_5 SHA-256 key from its modulus and exponent (big-endian; leading
+    /// zeros are dropped). The caller enforces any minimum size.
+    #[must_use]
+    pub fn rsa_pkcs1_sha256(n: &[u8], e: &[u8]) -> Self {
+        Self::new(
+            SigAlg::RsaPkcs1Sha256,
+            KeyMaterial::Rsa {
+                n: strip_zeros(n),
+                e: strip_zeros(e),
+            },
+        )
+    }
+
+    /// An Ed25519 public key.
+    #[must_use]
+    pub fn ed25519(public: [u8; 32]) -> Self {
+        Self::new(SigAlg::Ed25519, KeyMaterial::Ed25519(public))
+    }
+
+    /// The primitive this key is for.
+    #[must_use]
+    pub fn alg(&self) -> SigAlg {
+        self.alg
+    }
+
+    /// The key material.
+    #[must_use]
+    pub fn material(&self) -> &KeyMaterial {
+        &self.material
+    }
+
+    /// The key's identity (what caches of imported keys are keyed by).
+    #[must_use]
+    pub fn id(&self) -> KeyId {
+        self.id
+    }
+
+    /// The bytes `importKey` takes in [`KeyFormat::Raw`] (`None` for RSA).
+    #[must_use]
+    pub fn raw(&self) -> Option<&[u8]> {
+        match &self.material {
+            KeyMaterial::Secret(s) => Some(s),
+            KeyMaterial::Ed25519(k) => Some(k),
+            KeyMaterial::Rsa { .. } => None,
+        }
+    }
+
+    /// The JWK members `importKey` takes in [`KeyFormat::Jwk`] (`None` but for RSA).
+    #[must_use]
+    pub fn rsa_jwk(&self) -> Option<RsaJwk> {
+        match &self.material {
+            KeyMaterial::Rsa { n, e } => Some(RsaJwk {
+                n: URL_SAFE_NO_PAD.encode(n),
+                e: URL_SAFE_NO_PAD.encode(e),
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// Answers whether `signature` is a valid signature of `message` under `key`.
+///
+/// Implementations call [`precheck`] first; a key or signature the primitive cannot use
+/// is a `false`, never a panic or an error.
+pub trait SignatureVerifier {
+    /// Whether the signature verifies.
+    fn verify(&self, key: &VerifyKey, message: &[u8], signature: &[u8]) -> bool;
+}
+
+/// The pure-Rust reference: `hmac` (constant-time compare), jsonwebtoken's rust_crypto RSA,
+/// ed25519-dalek's `verify_strict`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RustVerifier;
+
+impl SignatureVerifier for RustVerifier {
+    fn verify(&self, key: &VerifyKey, message: &[u8], signature: &[u8]) -> bool {
+        if !precheck(key, signature) {
+            return false;
+        }
+        match &key.material {
+            KeyMaterial::Secret(secret) => hmac_sha256_matches(secret, message, signature),
+            KeyMaterial::Rsa { n, e } => {
+                let decoding = jsonwebtoken::DecodingKey::from_rsa_raw_components(n, e);
+                jsonwebtoken::crypto::verify(
+                    &URL_SAFE_NO_PAD.encode(signature),
+                    message,
+                    &decoding,
+                    jsonwebtoken::Algorithm::RS256,
+                )
+                .unwrap_or(false)
+            }
+            KeyMaterial::Ed25519(public) => {
+                let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(public) else {
+                    return false;
+                };
+                let Ok(sig) = <[u8; 64]>::try_from(signature) else {
+                    return false;
+                };
+                key.verify_strict(message, &ed25519_dalek::Signature::from_bytes(&sig))
+                    .is_ok()
+            }
+        }
+    }
+}
+
+/// Whether `tag` is the full HMAC-SHA256 of `message` under `key`, compared in constant
+/// time (`hmac`'s `verify_slice`, built on `subtle`). A truncated tag never matches.
+#[must_use]
+pub fn hmac_sha256_matches(key: &[u8], message: &[u8], tag: &[u8]) -> bool {
+    if tag.len() != HMAC_SHA256_TAG_BYTES {
+        return false;
+    }
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
+        return false;
+    };
+    mac.update(message);
+    mac.verify_slice(tag).is_ok()
+}
+
+/// Length of an HMAC-SHA256 tag, bytes.
+pub const HMAC_SHA256_TAG_BYTES: usize = 32;
+/// Length of an Ed25519 signature, bytes.
+pub const ED25519_SIGNATURE_BYTES: usize = 64;
+
+/// The group order L of Ed25519, little-endian (RFC 8032 §5.1).
+const ED25519_L: [u8; 32] = [
+    0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10,
+];
+
+/// Encodings (sign bit ignored) of the points of small order, canonical or not: libsodium's
+/// `ge25519_has_small_order` list (0, 1, the two of order 8, p − 1, p, p + 1).
+const SMALL_ORDER: [[u8; 32]; 7] = [
+    [0; 32],
+    {
+        let mut one = [0; 32];
+        one[0] = 1;
+        one
+    },
+    [
+        0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98,
+        0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53,
+        0xfc, 0x05,
+    ],
+    [
+        0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67,
+        0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac,
+        0x03, 0x7a,
+    ],
+    p_plus(0xec),
+    p_plus(0xed),
+    p_plus(0xee),
+];
+
+/// p − 1, p or p + 1 (little-endian) from its lowest byte.
+const fn p_plus(low: u8) -> [u8; 32] {
+    let mut v = [0xff; 32];
+    v[0] = low;
+    v[31] = 0x7f;
+    v
+}
+
+/// Whether a point encoding is that of a small-order point (the sign bit is ignored).
+#[must_use]
+pub fn ed25519_small_order(encoding: &[u8; 32]) -> bool {
+    SMALL_ORDER
+        .iter()
+        .any(|bad| bad[..31] == encoding[..31] && bad[31] == encoding[31] & 0x7f)
+}
+
+/// Whether the little-endian scalar `s` is below the group order (canonical).
+fn ed25519_canonical_scalar(s: &[u8]) -> bool {
+    for i in (0..32).rev() {
+        if s[i] != ED25519_L[i] {
+            return s[i] < ED25519_L[i];
+        }
+    }
+    false
+}
+
+/// The structural rules every backend applies before the primitive: an HMAC tag is the full
+/// 32 bytes; an RSA signature is exactly the modulus's length (RFC 8017 §8.2.2); an Ed25519
+/// signature is 64 bytes with a canonical `S`, and neither the key nor `R` is a small-order
+/// point (what ed25519-dalek's `verify_strict` refuses and BoringSSL would accept).
+#[must_use]
+pub fn precheck(key: &VerifyKey, signature: &[u8]) -> bool {
+    match &key.material {
+        KeyMaterial::Secret(_) => signature.len() == HMAC_SHA256_TAG_BYTES,
+        KeyMaterial::Rsa { n, .. } => signature.len() == n.len() && !n.is_empty(),
+        KeyMaterial::Ed25519(public) => {
+            let Ok(sig) = <&[u8; ED25519_SIGNATURE_BYTES]>::try_from(signature) else {
+                return false;
+            };
+            let mut r = [0u8; 32];
+            r.copy_from_slice(&sig[..32]);
+            !ed25519_small_order(public)
+                && !ed25519_small_order(&r)
+                && ed25519_canonical_scalar(&sig[32..])
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webcrypto_parameters_per_algorithm() {
+        let h = SigAlg::HmacSha256.webcrypto();
+        assert_eq!(
+            (h.name, h.import_hash, h.format),
+            ("HMAC", Some("SHA-256"), KeyFormat::Raw)
+        );
+        let r = SigAlg::RsaPkcs1Sha256.webcrypto();
+        assert_eq!(
+            (r.name, r.import_hash, r.format),
+            ("RSASSA-PKCS1-v1_5", Some("SHA-256"), KeyFormat::Jwk)
+        );
+        let e = SigAlg::Ed25519.webcrypto();
+        assert_eq!(
+            (e.name, e.import_hash, e.format),
+            ("Ed25519", None, KeyFormat::Raw)
+        );
+        assert_eq!(SigAlg::HmacSha256.backend(), Backend::Rust);
+        assert_eq!(SigAlg::Ed25519.backend(), Backend::WebCrypto);
+    }
+
+    #[test]
+    fn key_identity_is_algorithm_and_material() {
+        let a = VerifyKey::hmac_sha256(&[1; 32]);
+        assert_eq!(a.id(), VerifyKey::hmac_sha256(&[1; 32]).id());
+        assert_ne!(a.id(), VerifyKey::hmac_sha256(&[2; 32]).id());
+        assert_ne!(
+            VerifyKey::ed25519([1; 32]).id(),
+            VerifyKey::hmac_sha256(&[1; 32]).id()
+        );
+        // Leading zeros do not make another key.
+        assert_eq!(
+            VerifyKey::rsa_pkcs1_sha256(&[0, 0, 5, 7], &[1, 0, 1]).id(),
+            VerifyKey::rsa_pkcs1_sha256(&[5, 7], &[0, 1, 0, 1]).id()
+        );
+        assert!(!format!("{a:?}").contains("01, 01"), "no secret in Debug");
+        let jwk = VerifyKey::rsa_pkcs1_sha256(&[5, 7], &[1, 0, 1])
+            .rsa_jwk()
+            .expect("rsa");
+        assert_eq!((jwk.n.as_str(), jwk.e.as_str()), ("BQc", "AQAB"));
+    }
+
+    #[test]
+    fn prechecks_refuse_wrong_lengths_small_order_and_non_canonical_s() {
+        let hmac = VerifyKey::hmac_sha256(&[7; 32]);
+        assert!(precheck(&hmac, &[0; 32]));
+        assert!(!precheck(&hmac, &[0; 16]));
+        let rsa = VerifyKey::rsa_pkcs1_sha256(&[0xc5; 256], &[1, 0, 1]);
+        assert!(precheck(&rsa, &[0; 256]));
+        assert!(!precheck(&rsa, &[0; 255]));
+        let good_key = [9u8; 32];
+        let ed = VerifyKey::ed25519(good_key);
+        let mut sig = [3u8; 64];
+        assert!(precheck(&ed, &sig));
+        sig[32..].copy_from_slice(&ED25519_L);
+        assert!(!precheck(&ed, &sig), "S = L is not canonical");
+        sig[32] -= 1;
+        assert!(precheck(&ed, &sig), "S = L - 1 is");
+        sig[..32].copy_from_slice(&p_plus(0xec));
+        assert!(!precheck(&ed, &sig), "R of order 2");
+        let mut neg_identity = [0u8; 32];
+        neg_identity[0] = 1;
+        neg_identity[31] = 0x80;
+        assert!(!precheck(&VerifyKey::ed25519(neg_identity), &[3u8; 64]));
+        assert!(!precheck(&ed, &[3u8; 63]));
+    }
+
+    #[test]
+    fn the_reference_never_panics_on_unusable_keys() {
+        let v = RustVerifier;
+        assert!(!v.verify(&VerifyKey::rsa_pkcs1_sha256(&[], &[]), b"m", &[]));
+        assert!(!v.verify(
+            &VerifyKey::rsa_pkcs1_sha256(&[1; 256], &[]),
+            b"m",
+            &[0; 256]
+        ));
+        // Not a point on the curve (y = 2 has no x).
+        let mut y2 = [0u8; 32];
+        y2[0] = 2;
+        assert!(!v.verify(&VerifyKey::ed25519(y2), b"m", &[3u8; 64]));
+        assert!(!v.verify(&VerifyKey::hmac_sha256(&[]), b"m", &[0; 32]));
+    }
+}
