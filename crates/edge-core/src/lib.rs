@@ -23,6 +23,7 @@
 //! - [`upstream`]: which upstream statuses can be relayed; how a broken body is recorded.
 //! - [`health`]: `/health` reports and how a hop's health folds into the chain's.
 //! - [`origin`]: `http(s)://host[:port]` values from configuration.
+//! - [`hex`]: hexadecimal encoding and strict decoding.
 //! - [`metric`]: the metric event every worker reports, and its strict parser.
 
 pub mod accept;
@@ -33,7 +34,7 @@ pub mod cache;
 pub mod chat;
 pub mod error;
 pub mod health;
-mod hex;
+pub mod hex;
 pub mod metric;
 pub mod origin;
 pub mod queue;

@@ -52,15 +52,7 @@ impl HttpError for SignatureError {
 }
 
 fn unhex<const N: usize>(s: &str) -> Option<[u8; N]> {
-    if s.len() != 2 * N {
-        return None;
-    }
-    let mut out = [0u8; N];
-    for (i, pair) in s.as_bytes().chunks(2).enumerate() {
-        let digit = |c: u8| (c as char).to_digit(16);
-        out[i] = u8::try_from(digit(pair[0])? * 16 + digit(pair[1])?).ok()?;
-    }
-    Some(out)
+    crate::hex::decode(s)?.try_into().ok()
 }
 
 /// The application's public key from its 64-hex-digit form; `None` unless it is the
