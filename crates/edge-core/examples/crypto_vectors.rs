@@ -169,6 +169,21 @@ fn main() {
         out.push(vector(format!("rfc8032-test-{}-other-message", i + 1), &key, &other, &unhex(sig), "invalid", "RFC 8032 §7.1, a byte appended"));
     }
 
+    // Small-order points: the identity as key and as R with S = 0 satisfies the cofactorless
+    // equation for every message (BoringSSL accepts it); strict verification refuses it.
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    let mut sig = [0u8; 64];
+    sig[0] = 1;
+    out.push(vector(
+        "small-order-identity-key-and-r".to_owned(),
+        &VerifyKey::ed25519(identity),
+        b"any message",
+        &sig,
+        "invalid",
+        "identity key and R, S = 0: verifies without small-order checks",
+    ));
+
     // The JWS examples, taken apart exactly as the worker takes a token apart.
     let jws: Vec<Value> =
         serde_json::from_str(include_str!("../tests/vectors/rfc.json")).expect("rfc.json");
