@@ -110,18 +110,23 @@ impl SigAlg {
         }
     }
 
-    /// Where the worker verifies this primitive, chosen by measurement (DESIGN.md,
-    /// "Native crypto"): RSA and Ed25519 cost milliseconds / tens of microseconds in wasm
-    /// and a fraction of that in WebCrypto; HMAC-SHA256 over a token or a webhook body
-    /// costs a few microseconds in wasm, less than the async crossing to WebCrypto.
+    /// Where the worker verifies this primitive over a message of `message_len` bytes,
+    /// chosen by measurement (DESIGN.md, "Native crypto"): RSA and Ed25519 cost
+    /// milliseconds / hundreds of microseconds in wasm and tens in WebCrypto; HMAC-SHA256
+    /// costs ~7–15 µs in wasm up to [`HMAC_IN_WASM_MAX_BYTES`] (less than the async crossing
+    /// to WebCrypto, ~20–30 µs), but wasm hashes at ~50 MB/s, so larger messages (LINE
+    /// bodies) go to WebCrypto (64 KB: ~1.4 ms in wasm, ~0.1 ms in WebCrypto).
     #[must_use]
-    pub const fn backend(self) -> Backend {
+    pub const fn backend(self, message_len: usize) -> Backend {
         match self {
-            Self::HmacSha256 => Backend::Rust,
-            Self::RsaPkcs1Sha256 | Self::Ed25519 => Backend::WebCrypto,
+            Self::HmacSha256 if message_len <= HMAC_IN_WASM_MAX_BYTES => Backend::Rust,
+            Self::HmacSha256 | Self::RsaPkcs1Sha256 | Self::Ed25519 => Backend::WebCrypto,
         }
     }
 }
+
+/// Longest message whose HMAC the worker computes in wasm rather than in WebCrypto.
+pub const HMAC_IN_WASM_MAX_BYTES: usize = 1024;
 
 /// A key's identity: SHA-256 over its algorithm and material. Equal material under the
 /// same algorithm is the same key, so caches of parsed keys are keyed by it.
@@ -440,8 +445,10 @@ mod tests {
             (e.name, e.import_hash, e.format),
             ("Ed25519", None, KeyFormat::Raw)
         );
-        assert_eq!(SigAlg::HmacSha256.backend(), Backend::Rust);
-        assert_eq!(SigAlg::Ed25519.backend(), Backend::WebCrypto);
+        assert_eq!(SigAlg::HmacSha256.backend(300), Backend::Rust);
+        assert_eq!(SigAlg::HmacSha256.backend(1025), Backend::WebCrypto);
+        assert_eq!(SigAlg::Ed25519.backend(0), Backend::WebCrypto);
+        assert_eq!(SigAlg::RsaPkcs1Sha256.backend(0), Backend::WebCrypto);
     }
 
     #[test]

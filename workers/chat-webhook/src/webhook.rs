@@ -1,4 +1,5 @@
-//! `POST /webhooks/line`: verify the signature on the raw bytes, parse the events, queue
+//! `POST /webhooks/line`: verify the signature on the raw bytes (in wasm up to 1 KB, in
+//! WebCrypto beyond: `edge_glue::webcrypto`), parse the events, queue
 //! them, and answer LINE at once. Nothing is parsed, stored or queued for a request whose
 //! signature fails. The events go to the queue in as many `sendBatch` calls as the queue's
 //! limits need (count and bytes, planned by `edge_core::queue`), in order.
@@ -7,8 +8,9 @@ use edge_core::chat::line::signature;
 use edge_core::chat::line::webhook::{MAX_BODY_BYTES, Webhook};
 use edge_core::error::CommonError;
 use edge_core::queue::{self, QueueLimits};
+use edge_core::sig::VerifyKey;
 use edge_glue::body;
-use edge_glue::{Hop, now_ms, respond};
+use edge_glue::{Hop, now_ms, respond, webcrypto};
 use worker::{Env, Request, Response, Result, console_warn};
 
 use crate::process::Queued;
@@ -28,7 +30,14 @@ pub(crate) async fn line(mut req: Request, env: &Env, hop: &Hop) -> Result<Respo
         Err(refusal) => return Ok(refusal),
     };
     let header = req.headers().get(signature::HEADER)?;
-    if let Err(e) = signature::verify(&settings.line_secret, &raw, header.as_deref()) {
+    let checked = match signature::presented_tag(header.as_deref()) {
+        Ok(tag) => {
+            let key = VerifyKey::hmac_sha256(settings.line_secret.as_bytes());
+            signature::outcome(webcrypto::verify(&key, &raw, &tag).await)
+        }
+        Err(e) => Err(e),
+    };
+    if let Err(e) = checked {
         hop.decide(if header.is_none() {
             "line_missing_signature"
         } else {

@@ -9,8 +9,10 @@
 //! with the few in use). A key WebCrypto refuses to import is remembered as unusable:
 //! signatures under it are simply invalid, never an error.
 //!
-//! [`verify`] follows [`SigAlg::backend`]: HMAC-SHA256 stays in wasm (cheaper than the async
-//! crossing, with `subtle`'s constant-time compare), RSA and Ed25519 go to WebCrypto.
+//! [`verify`] follows [`SigAlg::backend`]: HMAC-SHA256 over short messages (tokens, seals)
+//! stays in wasm (cheaper than the async crossing; `subtle`'s constant-time compare), longer
+//! ones (LINE bodies), RSA and Ed25519 go to WebCrypto (whose HMAC verify compares in
+//! constant time too).
 //! Every path runs [`sig::precheck`] first, so both backends refuse the same inputs.
 
 use std::cell::RefCell;
@@ -45,7 +47,7 @@ pub async fn verify_any(candidates: &[&VerifyKey], message: &[u8], signature: &[
 /// Whether `signature` verifies over `message` under `key`, on the key's
 /// [`SigAlg::backend`].
 pub async fn verify(key: &VerifyKey, message: &[u8], signature: &[u8]) -> bool {
-    match (key.alg().backend(), key.material()) {
+    match (key.alg().backend(message.len()), key.material()) {
         (Backend::Rust, KeyMaterial::Secret(secret)) => {
             sig::hmac_sha256_matches(secret, message, signature)
         }

@@ -1,7 +1,8 @@
 //! `x-line-signature`: base64(HMAC-SHA256(channel secret, raw body)), checked on the exact
 //! bytes received, before anything parses them, in constant time (`hmac`'s `verify_slice`).
-//! HMAC stays in wasm on the worker side (`sig::SigAlg::backend`: measured cheaper than
-//! the async crossing to WebCrypto, DESIGN.md "Native crypto").
+//! Split for native crypto: [`presented_tag`] reads the header, a verifier checks the tag
+//! ([`verify`]: the core's Rust reference; the worker: `sig::SigAlg::backend`, i.e. wasm
+//! for bodies up to 1 KB and WebCrypto beyond), [`outcome`] names the result.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -46,7 +47,32 @@ pub fn tag_matches(key: &[u8], msg: &[u8], tag: &[u8]) -> bool {
     crate::sig::hmac_sha256_matches(key, msg, tag)
 }
 
-/// Checks `header` (the `x-line-signature` value) against `body` under `channel_secret`.
+/// The tag `header` (the `x-line-signature` value) carries.
+///
+/// # Errors
+/// [`SignatureError::Missing`] without a header; [`SignatureError::Invalid`] unless it is
+/// canonical base64.
+pub fn presented_tag(header: Option<&str>) -> Result<Vec<u8>, SignatureError> {
+    let header = header.ok_or(SignatureError::Missing)?;
+    STANDARD
+        .decode(header.as_bytes())
+        .map_err(|_| SignatureError::Invalid)
+}
+
+/// The result of a webhook whose tag a verifier did or did not accept.
+///
+/// # Errors
+/// [`SignatureError::Invalid`] when it did not.
+pub fn outcome(verified: bool) -> Result<(), SignatureError> {
+    if verified {
+        Ok(())
+    } else {
+        Err(SignatureError::Invalid)
+    }
+}
+
+/// Checks `header` (the `x-line-signature` value) against `body` under `channel_secret`
+/// with the Rust reference.
 ///
 /// # Errors
 /// [`SignatureError::Missing`] without a header; [`SignatureError::Invalid`] for anything but
@@ -56,15 +82,8 @@ pub fn verify(
     body: &[u8],
     header: Option<&str>,
 ) -> Result<(), SignatureError> {
-    let header = header.ok_or(SignatureError::Missing)?;
-    let tag = STANDARD
-        .decode(header.as_bytes())
-        .map_err(|_| SignatureError::Invalid)?;
-    if tag_matches(channel_secret.as_bytes(), body, &tag) {
-        Ok(())
-    } else {
-        Err(SignatureError::Invalid)
-    }
+    let tag = presented_tag(header)?;
+    outcome(tag_matches(channel_secret.as_bytes(), body, &tag))
 }
 
 /// The signature LINE would send for `body` (for tests and local tools).
