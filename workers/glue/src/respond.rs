@@ -45,12 +45,37 @@ pub fn set_headers(resp: &Response, headers: &[(&'static str, String)]) -> Resul
     Ok(())
 }
 
-/// Copies `resp` with fresh, mutable headers, so headers can be added to a response
-/// whose headers came from `fetch` and are immutable.
+/// Header name [`with_mutable_headers`] deletes to learn whether headers are mutable: no
+/// response of ours or of an upstream carries it, so deleting it changes nothing.
+const MUTABILITY_PROBE: &str = "x-edge-mutability-probe";
+
+/// `resp` with mutable headers, so headers can be added: as it is when they already are
+/// (a response a worker built, or one already copied), else copied with fresh headers (a
+/// response straight from `fetch`, whose headers are immutable: the runtime throws on any
+/// change, a no-op delete included, which is the one-crossing test used here).
 #[must_use]
 pub fn with_mutable_headers(resp: Response) -> Response {
+    if resp.headers().delete(MUTABILITY_PROBE).is_ok() {
+        return resp;
+    }
     let headers = resp.headers().clone();
     resp.with_headers(headers)
+}
+
+/// `resp` with header `name` set to `value`, copied (fresh, mutable headers) only when its
+/// headers are immutable, as those of a response straight from `fetch` are. A response a
+/// worker built, or one whose headers a handler already copied, is changed in place:
+/// one crossing instead of a Headers copy.
+///
+/// # Errors
+/// When the header is invalid.
+pub fn with_header(resp: Response, name: &str, value: &str) -> Result<Response> {
+    if resp.headers().set(name, value).is_ok() {
+        return Ok(resp);
+    }
+    let resp = with_mutable_headers(resp);
+    resp.headers().set(name, value)?;
+    Ok(resp)
 }
 
 /// `resp` as something the runtime can send: a status outside 200–599 (other than a
