@@ -76,17 +76,17 @@ pub(crate) async fn handle(req: &Request, env: &Env, hop: &Hop) -> worker::Resul
         other => (other, None),
     };
     let answered = body.and_then(|body| Some((attempts.pop()?, body)));
-    hop.wait_until(health_store::record(
-        env,
-        observations(attempts),
-        settings.breaker,
-    ));
+    if let Some(write) = health_store::record(env, observations(attempts), settings.breaker) {
+        hop.wait_until(write);
+    }
     if let Some((last, body)) = answered {
         let env = env.clone();
         let config = settings.breaker;
         hop.wait_until(async move {
             let last = last.after_body(body.await);
-            health_store::record(&env, observations(vec![last]), config).await;
+            if let Some(write) = health_store::record(&env, observations(vec![last]), config) {
+                write.await;
+            }
         });
     }
 
