@@ -38,11 +38,15 @@ const ME: ServiceName = ServiceName::ChatWebhook;
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     edge_glue::serve(ME, Role::Entry, req, env, ctx, |req, env, hop| async move {
-        // Probes skip building the router (DESIGN.md, "Requests between hops").
+        // Probes skip building the router (DESIGN.md, "Requests between hops"); the
+        // route stays in it so other methods on /health are still 405.
         if hop.method() == "GET" && hop.path() == "/health" {
             return health::respond(&env, ME, env!("CARGO_PKG_VERSION"), None).await;
         }
         Router::with_data(hop)
+            .get_async("/health", |_, rc| async move {
+                health::respond(&rc.env, ME, env!("CARGO_PKG_VERSION"), None).await
+            })
             .post_async("/webhooks/line", |req, rc| async move {
                 webhook::line(req, &rc.env, &rc.data).await
             })
