@@ -184,7 +184,8 @@ fn answer(raced: Raced, timeout_ms: u64) -> Result<Response, CommonError> {
             // next hop arrives, so nothing downstream ever tries to relay it (see
             // `edge_core::upstream`).
             upstream::check_status(resp.status_code())?;
-            Ok(resp)
+            // Its headers are immutable, and every hop edits them: copied once, here.
+            Ok(respond::with_copied_headers(resp))
         }
         Raced::Rejected(_) => Err(CommonError::UpstreamUnavailable),
         Raced::TimedOut => Err(CommonError::UpstreamTimeout { timeout_ms }),

@@ -50,14 +50,23 @@ pub fn set_headers(resp: &Response, headers: &[(&'static str, String)]) -> Resul
 const MUTABILITY_PROBE: &str = "x-edge-mutability-probe";
 
 /// `resp` with mutable headers, so headers can be added: as it is when they already are
-/// (a response a worker built, or one already copied), else copied with fresh headers (a
-/// response straight from `fetch`, whose headers are immutable: the runtime throws on any
-/// change, a no-op delete included, which is the one-crossing test used here).
+/// (a response a worker built, or any next hop's answer: `hop` copies those once, on
+/// arrival, see [`with_copied_headers`]), else copied. Mutability is tested with one no-op
+/// `delete`, which the runtime refuses on immutable headers; on the paths above it never
+/// throws (a thrown exception costs more than the copy).
 #[must_use]
 pub fn with_mutable_headers(resp: Response) -> Response {
     if resp.headers().delete(MUTABILITY_PROBE).is_ok() {
         return resp;
     }
+    with_copied_headers(resp)
+}
+
+/// `resp` with a fresh, mutable copy of its headers: for a response straight from
+/// `fetch`, whose headers are immutable. Every hop edits its answer (`x-request-id` at
+/// least), so `hop` does this once where an answer arrives, and nothing copies it again.
+#[must_use]
+pub fn with_copied_headers(resp: Response) -> Response {
     let headers = resp.headers().clone();
     resp.with_headers(headers)
 }

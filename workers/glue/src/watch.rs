@@ -13,7 +13,7 @@ use edge_core::upstream::BodyEnd;
 use futures::future::{FutureExt, LocalBoxFuture, Shared};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys::{ReadableStream, TransformStream};
-use worker::{Response, ResponseBody};
+use worker::{Headers, Response, ResponseBody};
 
 /// The end of a watched body, awaitable by several parties (the metric, the breakers).
 pub type BodyWatch = Shared<LocalBoxFuture<'static, BodyEnd>>;
@@ -30,9 +30,12 @@ pub fn watch(resp: Response) -> (Response, Option<BodyWatch>) {
     };
     let source: ReadableStream = raw.clone();
     let piped = JsFuture::from(source.pipe_to(&relay.writable()));
+    // The same Headers object, not a copy (`Headers::clone` copies): a next hop's answer
+    // already has mutable headers of its own (`hop` copies them on arrival).
+    let headers = Headers(Clone::clone(&resp.headers().0));
     let relayed = Response::builder()
         .with_status(resp.status_code())
-        .with_headers(resp.headers().clone())
+        .with_headers(headers)
         .stream(relay.readable());
     let end = async move {
         if piped.await.is_ok() {
