@@ -73,6 +73,29 @@ describe("failures", { timeout: 90_000 }, () => {
     assert.ok(Date.now() - started < 2500, "answered before the origin did");
   });
 
+  test("the deadline covers the answer's headers, not its body: a body still streaming after the timeout arrives whole", async () => {
+    const trickle = await upstream(async (_req, res) => {
+      res.writeHead(200, { "content-type": "text/plain", "cache-control": "no-store" });
+      res.write("first;");
+      await sleep(900); // past every hop's 300 ms deadline, after the headers
+      res.end("last");
+    });
+    const deadline = { UPSTREAM_TIMEOUT_MS: "300" };
+    const p = await pipelineWith({
+      originUrl: trickle.url,
+      vars: { "auth-validator": deadline, "cache-manager": deadline, "voice-router": { ORIGIN_TIMEOUT_MS: "300" } },
+    });
+    const r = await p.api("/api/v1/agents/stream");
+    assert.equal(r.status, 200);
+    assert.equal(await r.text(), "first;last", "the body was not cut at the deadline");
+    const id = r.headers.get("x-request-id");
+    const hops = await eventually(async () => {
+      const hops = await p.hops(id);
+      return hops.length === 3 && hops;
+    }, { what: "3 hops of the streamed request" });
+    assert.deepEqual(hops.map((h) => h.status), [200, 200, 200], "no hop saw a broken body");
+  });
+
   test("a broken next hop makes every worker above it report degraded (503)", async () => {
     const origin = await upstream(demoOriginHandler());
     const p = await pipelineWith({

@@ -134,14 +134,8 @@ pub(crate) async fn send(
     headers: Headers,
     body: Option<JsValue>,
 ) -> Result<Response, Rejection> {
-    let fwd = hop::forwarded_request_with(
-        req,
-        &target.url,
-        &hop.request_id,
-        Destination::Service,
-        headers,
-        body,
-    )?;
+    let fwd =
+        hop::forwarded_request_with(req, &target.url, hop, Destination::Service, headers, body)?;
     let timeout_ms = hop::upstream_timeout_ms(env)?;
     Ok(hop::call_service(env, binding, fwd, timeout_ms).await?)
 }

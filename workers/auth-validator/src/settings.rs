@@ -1,6 +1,5 @@
-//! auth-validator's configuration, read from wrangler vars on each request.
-//!
-//! Parsing is cheap (short strings), so there is no cache to go stale when vars change.
+//! auth-validator's configuration, read from wrangler vars once per isolate
+//! (`edge_glue::config::once_per_isolate`: vars cannot change while an isolate lives).
 //! A var that is present but malformed answers `500 misconfigured` naming it: a broken
 //! deployment must not silently fall back to a looser default.
 
@@ -11,6 +10,8 @@ use edge_core::auth::request_policy::{
     DEFAULT_MAX_BODY_BYTES, DEFAULT_METHODS, DEFAULT_PREFIXES, DEFAULT_PUBLIC_PREFIXES,
     MAX_BODY_BYTES_CEILING, RequestPolicy,
 };
+use std::rc::Rc;
+
 use edge_core::error::CommonError;
 use edge_glue::config::{self, optional_var as optional, text_var as text};
 use worker::Env;
@@ -33,8 +34,17 @@ pub(crate) struct Settings {
     pub(crate) key_rate_limit: RateLimitPolicy,
 }
 
+thread_local! {
+    static SETTINGS: config::IsolateCell<Settings> = const { config::IsolateCell::new() };
+}
+
 impl Settings {
-    pub(crate) fn load(env: &Env) -> Result<Self, CommonError> {
+    /// The settings of this isolate, parsed on its first request.
+    pub(crate) fn load(env: &Env) -> Result<Rc<Self>, CommonError> {
+        config::once_per_isolate(&SETTINGS, env, Self::parse)
+    }
+
+    fn parse(env: &Env) -> Result<Self, CommonError> {
         let policy = RequestPolicy::from_config(
             &text(env, "ALLOWED_PATH_PREFIXES", DEFAULT_PREFIXES),
             &text(env, "PUBLIC_PATH_PREFIXES", DEFAULT_PUBLIC_PREFIXES),

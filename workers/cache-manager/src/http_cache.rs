@@ -154,7 +154,7 @@ fn labelled(resp: Response, label: Label, hop: &Hop) -> worker::Result<Response>
 
 /// Forwards the request unchanged (streamed body), storing nothing.
 async fn pass_through(incoming: &Incoming, env: &Env, hop: &Hop) -> worker::Result<Response> {
-    hop::forward_to_service(&incoming.req, env, NEXT, &hop.request_id).await
+    hop::forward_to_service(&incoming.req, env, NEXT, hop).await
 }
 
 /// The context of one cacheable request.
@@ -389,7 +389,7 @@ impl Cache<'_> {
         let req = hop::forwarded_request_with(
             &incoming.req,
             url.as_str(),
-            &self.hop.request_id,
+            self.hop,
             Destination::Service,
             headers,
             None,

@@ -37,7 +37,12 @@ const ME: ServiceName = ServiceName::ChatWebhook;
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
-    edge_glue::serve(ME, Role::Entry, req, env, ctx, |req, env, hop| {
+    edge_glue::serve(ME, Role::Entry, req, env, ctx, |req, env, hop| async move {
+        // Probes skip building the router (DESIGN.md, "Requests between hops"); the
+        // route stays in it so other methods on /health are still 405.
+        if hop.method() == "GET" && hop.path() == "/health" {
+            return health::respond(&env, ME, env!("CARGO_PKG_VERSION"), None).await;
+        }
         Router::with_data(hop)
             .get_async("/health", |_, rc| async move {
                 health::respond(&rc.env, ME, env!("CARGO_PKG_VERSION"), None).await
@@ -73,6 +78,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
                 admin::guarded(req, rc, admin::preferences)
             })
             .run(req, env)
+            .await
     })
     .await
 }

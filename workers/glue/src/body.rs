@@ -11,7 +11,10 @@ use edge_core::auth::request_policy::RequestError;
 use edge_core::error::CommonError;
 use futures::StreamExt;
 use futures::future::{Either, select};
+use worker::js_sys::Uint8Array;
 use worker::{ByteStream, Delay, Env, Request, Response};
+
+use crate::deadline::{self, Raced};
 
 /// Default time a whole request body may take to arrive, ms (var `BODY_TIMEOUT_MS`).
 pub const DEFAULT_BODY_TIMEOUT_MS: u64 = 10_000;
@@ -101,12 +104,36 @@ pub async fn read_limited(
     if req.inner().body().is_none() {
         return Ok(Vec::new());
     }
+    if declared.is_some() {
+        return read_declared(req, limit, timeout_ms).await;
+    }
     let stream = req.stream().map_err(BodyError::Read)?;
     let read = Box::pin(collect(stream, limit));
     let timer = Delay::from(Duration::from_millis(timeout_ms));
     match select(read, timer).await {
         Either::Left((outcome, _)) => outcome,
         Either::Right(((), _)) => Err(BodyError::Timeout(RequestError::BodyTimeout { timeout_ms })),
+    }
+}
+
+/// A body whose length is declared (and within the limit) read whole in one call
+/// (`arrayBuffer()`) instead of chunk by chunk: the runtime frames it by that length, and
+/// the limit is still checked on the bytes that arrived.
+async fn read_declared(req: &Request, limit: usize, timeout_ms: u64) -> Result<Vec<u8>, BodyError> {
+    let read = req
+        .inner()
+        .array_buffer()
+        .map_err(|e| BodyError::Read(e.into()))?;
+    match deadline::race(read, timeout_ms).await {
+        Raced::Resolved(buf) => {
+            let bytes = Uint8Array::new(&buf);
+            if bytes.length() as usize > limit {
+                return Err(BodyError::TooLarge(CommonError::PayloadTooLarge { limit }));
+            }
+            Ok(bytes.to_vec())
+        }
+        Raced::Rejected(e) => Err(BodyError::Read(e.into())),
+        Raced::TimedOut => Err(BodyError::Timeout(RequestError::BodyTimeout { timeout_ms })),
     }
 }
 

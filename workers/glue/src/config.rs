@@ -3,9 +3,35 @@
 //! Every tunable (timeouts, limits, upstream base URLs) is a var so local dev and tests
 //! can change it; a var that is present but malformed is a deployment fault, reported as
 //! [`CommonError::Misconfigured`] rather than silently replaced by the default.
+//!
+//! Vars and secrets cannot change during an isolate's life (a new deployment or new vars
+//! start new isolates), so a worker parses its settings once per isolate with
+//! [`once_per_isolate`] instead of on every request; a malformed var keeps answering the
+//! same `misconfigured` error naming it.
+
+use std::cell::OnceCell;
+use std::rc::Rc;
+use std::thread::LocalKey;
 
 use edge_core::error::CommonError;
 use worker::Env;
+
+/// Where [`once_per_isolate`] keeps a worker's parsed settings (or the error they gave):
+/// declare one with `thread_local!` and `OnceCell::new()`.
+pub type IsolateCell<T> = OnceCell<Result<Rc<T>, CommonError>>;
+
+/// The value `load` parses from `env`, computed on the isolate's first call and shared by
+/// every later one (an error included: vars do not change while the isolate lives).
+///
+/// # Errors
+/// The error `load` gave, typically [`CommonError::Misconfigured`] naming a var.
+pub fn once_per_isolate<T: 'static>(
+    cell: &'static LocalKey<IsolateCell<T>>,
+    env: &Env,
+    load: impl FnOnce(&Env) -> Result<T, CommonError>,
+) -> Result<Rc<T>, CommonError> {
+    cell.with(|c| c.get_or_init(|| load(env).map(Rc::new)).clone())
+}
 
 /// Reads an unsigned integer var, or `default` when the var is absent.
 ///

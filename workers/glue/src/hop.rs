@@ -7,19 +7,17 @@
 //! None is retried here: retry policy belongs to the worker that knows whether the
 //! request is idempotent.
 
-use std::time::Duration;
-
 use edge_core::error::CommonError;
-use edge_core::{RequestId, ServiceName, upstream};
-use futures::future::{Either, select};
-use worker::js_sys::Reflect;
-use worker::wasm_bindgen::JsValue;
-use worker::web_sys;
+use edge_core::{ServiceName, upstream};
+use worker::js_sys::{Reflect, global};
+use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::{
-    AbortController, Delay, Env, Fetch, Headers, Request, RequestInit, RequestRedirect, Response,
+    AbortController, Env, Headers, Request, RequestInit, RequestRedirect, Response, web_sys,
+    worker_sys,
 };
 
-use crate::{REQUEST_ID_HEADER, config, respond};
+use crate::deadline::{self, Raced};
+use crate::{Hop, REQUEST_ID_HEADER, config, respond};
 
 /// Default time a worker waits for its next hop, in milliseconds (var `UPSTREAM_TIMEOUT_MS`).
 pub const DEFAULT_UPSTREAM_TIMEOUT_MS: u64 = 30_000;
@@ -45,7 +43,7 @@ pub async fn forward_to_service(
     req: &Request,
     env: &Env,
     next: NextHopBinding,
-    id: &RequestId,
+    hop: &Hop,
 ) -> worker::Result<Response> {
     // A GET or HEAD with a body cannot be forwarded (Fetch refuses to build it).
     if let Err(e) = upstream::check_forwardable(&req.inner().method(), req.inner().body().is_some())
@@ -55,7 +53,7 @@ pub async fn forward_to_service(
     let outcome = async {
         let timeout_ms = upstream_timeout_ms(env)?;
         let url = req.url().map_err(|_| CommonError::Internal)?;
-        let fwd = forwarded_request(req, url.as_str(), id, Destination::Service)
+        let fwd = forwarded_request(req, url.as_str(), hop, Destination::Service)
             .map_err(|_| CommonError::Internal)?;
         call_service(env, next.binding, fwd, timeout_ms).await
     }
@@ -88,19 +86,19 @@ pub enum Destination {
 }
 
 /// Builds the request to send to the next hop: `url` replaces the incoming URL, everything
-/// else (method, headers, streamed body) is kept, `x-request-id` is set to `id`, and `cf`
-/// is carried as [`Destination`] says.
+/// else (method, headers, streamed body) is kept, `x-request-id` is set to `hop`'s id, and
+/// `cf` is carried as [`Destination`] says (read through `hop`, which reads it only once).
 ///
 /// # Errors
 /// When the runtime refuses to build the request (an invalid URL).
 pub fn forwarded_request(
     req: &Request,
     url: &str,
-    id: &RequestId,
+    hop: &Hop,
     to: Destination,
 ) -> worker::Result<Request> {
     let body = req.inner().body().map(JsValue::from);
-    forwarded_request_with(req, url, id, to, req.headers().clone(), body)
+    forwarded_request_with(req, url, hop, to, req.headers().clone(), body)
 }
 
 /// As [`forwarded_request`], with the caller's `headers` (already filtered) and `body`
@@ -111,12 +109,12 @@ pub fn forwarded_request(
 pub fn forwarded_request_with(
     req: &Request,
     url: &str,
-    id: &RequestId,
+    hop: &Hop,
     to: Destination,
     headers: Headers,
     body: Option<JsValue>,
 ) -> worker::Result<Request> {
-    headers.set(REQUEST_ID_HEADER, id.as_str())?;
+    headers.set(REQUEST_ID_HEADER, hop.request_id.as_str())?;
     let mut init = RequestInit::new();
     init.with_headers(headers)
         .with_redirect(RequestRedirect::Manual)
@@ -124,17 +122,17 @@ pub fn forwarded_request_with(
     let init: web_sys::RequestInit = (&init).into();
     // The raw method: worker::Method maps methods it does not know (PROPFIND, …) to GET.
     init.set_method(&req.inner().method());
-    if to == Destination::Service {
+    if to == Destination::Service
+        && let Some(cf) = hop.cf()
+    {
         // workerd takes `cf` from the init dictionary; copy the incoming object as it is.
-        let cf = Reflect::get(req.inner(), &JsValue::from_str("cf"))?;
-        if !cf.is_undefined() {
-            Reflect::set(&init, &JsValue::from_str("cf"), &cf)?;
-        }
+        Reflect::set(&init, &JsValue::from_str("cf"), cf)?;
     }
     Ok(web_sys::Request::new_with_str_and_init(url, &init)?.into())
 }
 
-/// Sends `req` to the service binding `binding`, waiting at most `timeout_ms`.
+/// Sends `req` to the service binding `binding`, waiting at most `timeout_ms` for its
+/// answer's headers (the body then streams without a deadline).
 ///
 /// # Errors
 /// [`CommonError::Misconfigured`] when the binding is missing, `UpstreamTimeout` or
@@ -145,44 +143,51 @@ pub async fn call_service(
     req: Request,
     timeout_ms: u64,
 ) -> Result<Response, CommonError> {
-    let fetcher = env
-        .service(binding)
-        .map_err(|_| CommonError::Misconfigured(binding))?;
-    let call = fetcher.fetch_request(req);
-    with_timeout(Box::pin(call), timeout_ms).await
+    let fetcher: worker_sys::Fetcher = JsValue::from(
+        env.service(binding)
+            .map_err(|_| CommonError::Misconfigured(binding))?,
+    )
+    .unchecked_into();
+    let call = fetcher
+        .fetch(req.inner())
+        .map_err(|_| CommonError::UpstreamUnavailable)?;
+    answer(deadline::race(call, timeout_ms).await, timeout_ms)
 }
 
-/// Sends `req` to an origin over the network, aborting it after `timeout_ms`.
+/// Sends `req` to an origin over the network, waiting at most `timeout_ms` for its
+/// answer's headers and aborting it then.
 ///
 /// # Errors
 /// `UpstreamTimeout` or `UpstreamUnavailable` as described in the module docs.
 pub async fn call_origin(req: Request, timeout_ms: u64) -> Result<Response, CommonError> {
     let controller = AbortController::default();
-    let signal = controller.signal();
-    let fetch = Fetch::Request(req);
-    let call = fetch.send_with_signal(&signal);
-    let outcome = with_timeout(Box::pin(call), timeout_ms).await;
+    let init = web_sys::RequestInit::new();
+    init.set_signal(Some(&controller.signal()));
+    let scope: web_sys::WorkerGlobalScope = global().unchecked_into();
+    let call = scope.fetch_with_request_and_init(req.inner(), &init);
+    let outcome = answer(deadline::race(call, timeout_ms).await, timeout_ms);
     if matches!(outcome, Err(CommonError::UpstreamTimeout { .. })) {
         controller.abort();
     }
     outcome
 }
 
-/// Races `call` against a timer of `timeout_ms`.
-async fn with_timeout<F>(call: F, timeout_ms: u64) -> Result<Response, CommonError>
-where
-    F: std::future::Future<Output = worker::Result<Response>> + Unpin,
-{
-    let timer = Delay::from(Duration::from_millis(timeout_ms));
-    match select(call, timer).await {
-        // A status no response can carry is refused here, where every answer from a next
-        // hop arrives, so nothing downstream ever tries to relay it (see
-        // `edge_core::upstream`).
-        Either::Left((Ok(resp), _)) => {
+/// A next hop's answer as the module docs say: a response, or why there is none.
+fn answer(raced: Raced, timeout_ms: u64) -> Result<Response, CommonError> {
+    match raced {
+        Raced::Resolved(v) => {
+            let resp: Response = v
+                .dyn_into::<web_sys::Response>()
+                .map_err(|_| CommonError::UpstreamUnavailable)?
+                .into();
+            // A status no response can carry is refused here, where every answer from a
+            // next hop arrives, so nothing downstream ever tries to relay it (see
+            // `edge_core::upstream`).
             upstream::check_status(resp.status_code())?;
-            Ok(resp)
+            // Its headers are immutable, and every hop edits them: copied once, here.
+            Ok(respond::with_copied_headers(resp))
         }
-        Either::Left((Err(_), _)) => Err(CommonError::UpstreamUnavailable),
-        Either::Right(((), _)) => Err(CommonError::UpstreamTimeout { timeout_ms }),
+        Raced::Rejected(_) => Err(CommonError::UpstreamUnavailable),
+        Raced::TimedOut => Err(CommonError::UpstreamTimeout { timeout_ms }),
     }
 }

@@ -10,6 +10,7 @@
 //! - [`health`]: `GET /health`, including the next hop's health.
 //! - [`metrics`]: reporting a hop's metric to analytics-collector in `wait_until`.
 //! - [`config`]: reading vars with defaults and validation.
+//! - [`deadline`]: a JS promise raced against a native deadline.
 //! - [`admin`]: the admin-secret guard of operator endpoints.
 //! - [`watch`]: observing how a relayed response body ends.
 //! - [`webcrypto`]: signature verification with the runtime's WebCrypto, keys imported
@@ -19,6 +20,7 @@
 pub mod admin;
 pub mod body;
 pub mod config;
+pub mod deadline;
 pub mod health;
 pub mod hop;
 pub mod metrics;
@@ -39,4 +41,18 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 #[must_use]
 pub fn now_ms() -> u64 {
     worker::Date::now().as_millis()
+}
+
+/// The global object `object` and its method `method` (e.g. `crypto.randomUUID`), for a
+/// caller to keep per isolate instead of looking both up on every call; `None` where the
+/// runtime has no such method.
+pub(crate) fn global_method(
+    object: &str,
+    method: &str,
+) -> Option<(worker::wasm_bindgen::JsValue, worker::js_sys::Function)> {
+    use worker::js_sys::{Function, Reflect, global};
+    use worker::wasm_bindgen::{JsCast, JsValue};
+    let this = Reflect::get(&global(), &JsValue::from_str(object)).ok()?;
+    let f = Reflect::get(&this, &JsValue::from_str(method)).ok()?;
+    Some((this, f.dyn_into::<Function>().ok()?))
 }

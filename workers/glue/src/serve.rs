@@ -1,23 +1,23 @@
 //! The entry wrapper every worker's `#[event(fetch)]` goes through.
 //!
-//! [`serve`] gives each request a [`Hop`] (request id, timing, client geo), runs the
-//! worker's handler, turns any uncaught error and the router's own plain-text 404/405
-//! into JSON errors, echoes `x-request-id` on the response, and reports the hop's metric
+//! [`serve`] gives each request a [`Hop`] (request id, timing, and the client's `cf`,
+//! read only when something asks for it and then once), runs the worker's handler, turns
+//! any uncaught error and the router's own plain-text 404/405 into JSON errors, echoes `x-request-id` on the response, and reports the hop's metric
 //! to analytics-collector in `wait_until`. `/health` is not reported: probes are not traffic.
 //!
 //! The request id is minted at the edge: a worker the internet reaches ([`Role::Entry`])
 //! ignores any `x-request-id` a client sends, so nobody can attach their hops to another
 //! request's id; workers reached only by service binding trust the id their caller set.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::future::Future;
 use std::rc::Rc;
 
 use edge_core::error::CommonError;
 use edge_core::{MetricEvent, Observation, RequestId, RouteNote, ServiceName};
-use worker::js_sys::{Function, Reflect, global};
-use worker::wasm_bindgen::{JsCast, JsValue};
-use worker::{Context, Env, Request, Response, ResponseBody, console_error};
+use worker::js_sys::{Function, Reflect};
+use worker::wasm_bindgen::JsValue;
+use worker::{Context, Env, Request, Response, ResponseBody, console_error, web_sys};
 
 use crate::watch::{self, BodyWatch};
 use crate::{REQUEST_ID_HEADER, metrics, now_ms, respond};
@@ -47,8 +47,10 @@ pub struct Hop {
     pub request_id: RequestId,
     method: String,
     path: String,
-    country: Option<String>,
-    colo: Option<String>,
+    /// The incoming request, kept (a handle, not a copy) to read `cf` from when needed.
+    incoming: web_sys::Request,
+    /// `request.cf`, read at most once per request (the getter is costly), shared by clones.
+    cf: Rc<OnceCell<Option<JsValue>>>,
     started_ms: u64,
     /// Shared by every clone of this hop, so a handler's decision reaches the metric.
     decision: Rc<Cell<Option<&'static str>>>,
@@ -74,21 +76,56 @@ impl Hop {
                 .and_then(|raw| RequestId::parse(&raw)),
         };
         let request_id = from_caller.unwrap_or_else(mint_request_id);
-        let cf = req.cf();
         Self {
             worker,
             request_id,
             // The raw method: worker::Method turns unknown ones into GET.
             method: req.inner().method(),
             path: req.path(),
-            country: cf.and_then(worker::Cf::country),
-            colo: cf.map(worker::Cf::colo),
+            // A second handle on the same JS object (`Request::clone` would copy it).
+            incoming: Clone::clone(req.inner()),
+            cf: Rc::default(),
             started_ms: now_ms(),
             decision: Rc::default(),
             ctx: Rc::new(ctx),
             route: Rc::default(),
             body: Rc::default(),
         }
+    }
+
+    /// The request's raw method (`PROPFIND` stays `PROPFIND`), as the metric records it.
+    #[must_use]
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// The request's path, as the metric records it.
+    #[must_use]
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The incoming request's `cf` object (client country, colo, coordinates), or `None`
+    /// where the runtime gives none. Read from the request on the first call only, and
+    /// never on a request that does not use it (`/health`): the getter is one of the
+    /// costliest calls on the request path (17% of a `/health` under load, issue 14).
+    #[must_use]
+    pub fn cf(&self) -> Option<&JsValue> {
+        self.cf
+            .get_or_init(|| {
+                Reflect::get(&self.incoming, &JsValue::from_str("cf"))
+                    .ok()
+                    .filter(|cf| cf.is_object())
+            })
+            .as_ref()
+    }
+
+    /// The text property `name` of the request's `cf` object (`country`, `colo`, …).
+    #[must_use]
+    pub fn cf_text(&self, name: &str) -> Option<String> {
+        Reflect::get(self.cf()?, &JsValue::from_str(name))
+            .ok()?
+            .as_string()
     }
 
     /// Wraps `resp`'s body so its end is observed (see [`crate::watch`]): the hop's metric
@@ -123,6 +160,8 @@ impl Hop {
     #[must_use]
     pub fn metric(&self, status: u16) -> MetricEvent {
         let route = self.route.borrow();
+        let country = self.cf_text("country");
+        let colo = self.cf_text("colo");
         MetricEvent::from_observation(Observation {
             worker: self.worker,
             request_id: &self.request_id,
@@ -131,8 +170,8 @@ impl Hop {
             status,
             started_ms: self.started_ms,
             finished_ms: now_ms(),
-            country: self.country.as_deref(),
-            colo: self.colo.as_deref(),
+            country: country.as_deref(),
+            colo: colo.as_deref(),
             decision: self.decision.get(),
             route: route
                 .as_ref()
@@ -162,7 +201,7 @@ where
     Fut: Future<Output = worker::Result<Response>>,
 {
     let hop = Hop::start(me, role, &req, ctx);
-    let is_health = req.path() == "/health";
+    let is_health = hop.path == "/health";
     let resp = match handler(req, env.clone(), hop.clone()).await {
         Ok(resp) => normalize_router_fallback(resp)?,
         Err(err) => {
@@ -173,9 +212,7 @@ where
     // The last line of defence: a response the runtime would refuse to build panics the
     // isolate when the event handler converts it (see `respond::deliverable`).
     let resp = respond::deliverable(resp)?;
-    let resp = respond::with_mutable_headers(resp);
-    resp.headers()
-        .set(REQUEST_ID_HEADER, hop.request_id.as_str())?;
+    let resp = respond::with_header(resp, REQUEST_ID_HEADER, hop.request_id.as_str())?;
     if role != Role::Collector && !is_health {
         let event = hop.metric(resp.status_code());
         let body = hop.body.borrow().clone();
@@ -197,18 +234,21 @@ fn normalize_router_fallback(resp: Response) -> worker::Result<Response> {
     respond::error_response(&fallback)
 }
 
+thread_local! {
+    /// `crypto` and its `randomUUID`, looked up once per isolate.
+    static RANDOM_UUID: OnceCell<Option<(JsValue, Function)>> = const { OnceCell::new() };
+}
+
 /// A random UUID from the runtime's `crypto.randomUUID()` (`None` only where it is missing,
-/// which no Workers runtime is).
+/// which no Workers runtime is). The function is looked up once per isolate.
 #[must_use]
 pub fn random_uuid() -> Option<String> {
-    Reflect::get(&global(), &JsValue::from_str("crypto"))
-        .and_then(|crypto| {
-            let f: Function =
-                Reflect::get(&crypto, &JsValue::from_str("randomUUID"))?.dyn_into()?;
-            f.call0(&crypto)
-        })
-        .ok()
-        .and_then(|v| v.as_string())
+    RANDOM_UUID.with(|cell| {
+        let (crypto, f) = cell
+            .get_or_init(|| crate::global_method("crypto", "randomUUID"))
+            .as_ref()?;
+        f.call0(crypto).ok()?.as_string()
+    })
 }
 
 /// A fresh request id from the runtime's `crypto.randomUUID()`.

@@ -68,14 +68,15 @@ async fn read(env: &Env) -> HealthMap {
 }
 
 /// Folds `observations` (region id, what happened) into this isolate's copy now, and
-/// returns the work that writes them to KV (to run in `wait_until`) — nothing when no
+/// returns the work that writes them to KV (to run in `wait_until`) — `None` when no
 /// breaker changed state: a healthy region's successes (the common case) never write, so
-/// KV sees a write only on failures and transitions, far below its per-key write limit.
+/// KV sees a write only on failures and transitions, far below its per-key write limit,
+/// and the request schedules no background task for them.
 pub(crate) fn record(
     env: &Env,
     observations: Vec<(String, Observation)>,
     config: BreakerConfig,
-) -> impl std::future::Future<Output = ()> + 'static {
+) -> Option<impl std::future::Future<Output = ()> + 'static> {
     let now = now_ms();
     let changed = MEMO.with_borrow_mut(|m| {
         let (map, _) = m.get_or_insert_with(|| (HealthMap::new(), now));
@@ -89,14 +90,11 @@ pub(crate) fn record(
         })
     });
     let env = env.clone();
-    async move {
-        if !changed {
-            return;
-        }
+    changed.then_some(async move {
         let mut map = read(&env).await;
         apply(&mut map, &observations, &config, now);
         write(&env, &map).await;
-    }
+    })
 }
 
 /// Writes every observation to KV unconditionally (the scheduled probe: its map is the

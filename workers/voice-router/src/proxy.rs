@@ -48,8 +48,8 @@ pub(crate) async fn handle(req: &Request, env: &Env, hop: &Hop) -> worker::Resul
     }
     let url = req.url()?;
     let class = RequestClass::of(url.path());
-    let country = req.cf().and_then(worker::Cf::country);
-    let location = cf_location(req);
+    let country = hop.cf_text("country");
+    let location = cf_location(hop);
     let health = health_store::load(env, settings.health_cache_ms).await;
     let route = decide::route(
         &settings.table,
@@ -76,17 +76,17 @@ pub(crate) async fn handle(req: &Request, env: &Env, hop: &Hop) -> worker::Resul
         other => (other, None),
     };
     let answered = body.and_then(|body| Some((attempts.pop()?, body)));
-    hop.wait_until(health_store::record(
-        env,
-        observations(attempts),
-        settings.breaker,
-    ));
+    if let Some(write) = health_store::record(env, observations(attempts), settings.breaker) {
+        hop.wait_until(write);
+    }
     if let Some((last, body)) = answered {
         let env = env.clone();
         let config = settings.breaker;
         hop.wait_until(async move {
             let last = last.after_body(body.await);
-            health_store::record(&env, observations(vec![last]), config).await;
+            if let Some(write) = health_store::record(&env, observations(vec![last]), config) {
+                write.await;
+            }
         });
     }
 
@@ -106,9 +106,9 @@ pub(crate) async fn handle(req: &Request, env: &Env, hop: &Hop) -> worker::Resul
         }
         Err(e) => respond::error_response(&e)?,
     };
-    let resp = respond::with_mutable_headers(resp);
+    // The watched body's response (or our own error) has mutable headers: no copy then.
+    let resp = respond::with_header(resp, "x-edge-region", region)?;
     let headers = resp.headers();
-    headers.set("x-edge-region", region)?;
     // Media and per-call state are not cacheable unless the origin says how long they are.
     if let Some(cc) = class.cache_strategy().default_cache_control()
         && !headers.has("cache-control")?
@@ -130,14 +130,14 @@ pub(crate) async fn handle(req: &Request, env: &Env, hop: &Hop) -> worker::Resul
     Ok(resp)
 }
 
-/// The client's coordinates from `request.cf`, read without trusting their form
-/// (`worker::Cf::coordinates` panics on a value that does not parse).
-fn cf_location(req: &Request) -> Option<LatLon> {
+/// The client's coordinates from `request.cf` (read once, by the hop), read without
+/// trusting their form (`worker::Cf::coordinates` panics on a value that does not parse).
+fn cf_location(hop: &Hop) -> Option<LatLon> {
     use worker::js_sys::Reflect;
     use worker::wasm_bindgen::JsValue;
-    let cf = Reflect::get(req.inner(), &JsValue::from_str("cf")).ok()?;
+    let cf = hop.cf()?;
     let coordinate = |name: &str| -> Option<f64> {
-        let v = Reflect::get(&cf, &JsValue::from_str(name)).ok()?;
+        let v = Reflect::get(cf, &JsValue::from_str(name)).ok()?;
         v.as_f64().or_else(|| v.as_string()?.trim().parse().ok())
     };
     LatLon::new(coordinate("latitude")?, coordinate("longitude")?)
@@ -258,14 +258,7 @@ async fn send(
         set("x-edge-latency-estimate-ms", &format!("{ms:.0}"))?;
     }
     let body = req.inner().body().map(worker::wasm_bindgen::JsValue::from);
-    let fwd = hop::forwarded_request_with(
-        req,
-        &target,
-        &hop.request_id,
-        Destination::Origin,
-        headers,
-        body,
-    )
-    .map_err(|_| CommonError::Internal)?;
+    let fwd = hop::forwarded_request_with(req, &target, hop, Destination::Origin, headers, body)
+        .map_err(|_| CommonError::Internal)?;
     hop::call_origin(fwd, settings.timeout_ms).await
 }

@@ -1,9 +1,8 @@
 //! voice-router's configuration, from wrangler vars.
 //!
-//! The routing table is parsed and validated once per isolate per distinct `ROUTING_TABLE`
-//! text; an invalid table answers `500 misconfigured` naming the var, never a fallback.
+//! Parsed once per isolate (`edge_glue::config::once_per_isolate`), the routing table
+//! included; an invalid var answers `500 misconfigured` naming it, never a fallback.
 
-use std::cell::RefCell;
 use std::rc::Rc;
 
 use edge_core::error::CommonError;
@@ -15,7 +14,7 @@ use worker::{Env, console_error};
 
 /// Everything the router decides with.
 pub(crate) struct Settings {
-    pub(crate) table: Rc<RoutingTable>,
+    pub(crate) table: RoutingTable,
     pub(crate) breaker: BreakerConfig,
     pub(crate) timeout_ms: u64,
     pub(crate) health_cache_ms: u64,
@@ -24,11 +23,16 @@ pub(crate) struct Settings {
 }
 
 thread_local! {
-    static TABLE: RefCell<Option<(String, Rc<RoutingTable>)>> = const { RefCell::new(None) };
+    static SETTINGS: config::IsolateCell<Settings> = const { config::IsolateCell::new() };
 }
 
 impl Settings {
-    pub(crate) fn load(env: &Env) -> Result<Self, CommonError> {
+    /// The settings of this isolate, parsed on its first request.
+    pub(crate) fn load(env: &Env) -> Result<Rc<Self>, CommonError> {
+        config::once_per_isolate(&SETTINGS, env, Self::parse)
+    }
+
+    fn parse(env: &Env) -> Result<Self, CommonError> {
         Ok(Self {
             table: table(env)?,
             breaker: config::breaker(
@@ -52,20 +56,10 @@ impl Settings {
     }
 }
 
-fn table(env: &Env) -> Result<Rc<RoutingTable>, CommonError> {
+fn table(env: &Env) -> Result<RoutingTable, CommonError> {
     let text = config::text_var(env, "ROUTING_TABLE", DEFAULT_TABLE);
-    if let Some(t) = TABLE.with_borrow(|c| {
-        c.as_ref()
-            .filter(|(k, _)| *k == text)
-            .map(|(_, t)| Rc::clone(t))
-    }) {
-        return Ok(t);
-    }
-    let parsed = RoutingTable::parse(&text).map_err(|e| {
+    RoutingTable::parse(&text).map_err(|e| {
         console_error!("{e}");
         CommonError::Misconfigured("ROUTING_TABLE")
-    })?;
-    let parsed = Rc::new(parsed);
-    TABLE.with_borrow_mut(|c| *c = Some((text, Rc::clone(&parsed))));
-    Ok(parsed)
+    })
 }
