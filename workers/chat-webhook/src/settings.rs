@@ -1,4 +1,7 @@
-//! chat-webhook's configuration, from wrangler vars and secrets.
+//! chat-webhook's configuration, from wrangler vars and secrets, parsed once per isolate
+//! (`edge_glue::config::once_per_isolate`: vars cannot change while an isolate lives).
+
+use std::rc::Rc;
 
 use edge_core::auth::rate_limit::{MAX_LIMIT, MAX_WINDOW_S, RateLimitPolicy};
 use edge_core::chat::completion::ModelSpec;
@@ -39,7 +42,12 @@ pub(crate) struct Settings {
     pub(crate) line_token: String,
     pub(crate) line_api: String,
     pub(crate) line_timeout_ms: u64,
-    pub(crate) ai: AiSettings,
+    pub(crate) ai: Rc<AiSettings>,
+}
+
+thread_local! {
+    static AI: config::IsolateCell<AiSettings> = const { config::IsolateCell::new() };
+    static LINE: config::IsolateCell<Settings> = const { config::IsolateCell::new() };
 }
 
 /// The var names of one provider.
@@ -100,11 +108,15 @@ fn positive_u32(env: &Env, name: &'static str, default: u32, max: u32) -> Result
 }
 
 impl AiSettings {
-    /// Reads the provider chain's settings.
+    /// The provider chain's settings of this isolate, parsed on first use.
     ///
     /// # Errors
     /// [`CommonError::Misconfigured`] naming the first malformed setting.
-    pub(crate) fn load(env: &Env) -> Result<Self, CommonError> {
+    pub(crate) fn load(env: &Env) -> Result<Rc<Self>, CommonError> {
+        config::once_per_isolate(&AI, env, Self::parse)
+    }
+
+    fn parse(env: &Env) -> Result<Self, CommonError> {
         let providers = [
             provider(env, &PRIMARY, "primary")?,
             provider(env, &FALLBACK, "fallback")?,
@@ -162,11 +174,15 @@ impl Settings {
         ai + 3 * self.line_timeout_ms + 30_000
     }
 
-    /// Reads the LINE bot's settings.
+    /// The LINE bot's settings of this isolate, parsed on first use.
     ///
     /// # Errors
     /// [`CommonError::Misconfigured`] naming the first missing or malformed setting.
-    pub(crate) fn load(env: &Env) -> Result<Self, CommonError> {
+    pub(crate) fn load(env: &Env) -> Result<Rc<Self>, CommonError> {
+        config::once_per_isolate(&LINE, env, Self::parse)
+    }
+
+    fn parse(env: &Env) -> Result<Self, CommonError> {
         Ok(Self {
             line_secret: config::required_string(env, "LINE_CHANNEL_SECRET")?,
             line_token: config::required_string(env, "LINE_CHANNEL_ACCESS_TOKEN")?,
