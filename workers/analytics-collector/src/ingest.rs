@@ -1,6 +1,8 @@
-//! `POST /v1/metrics`: one event or a batch, validated item by item
+//! `POST /v1/metrics`: one event, a batch or an enveloped batch, validated item by item
 //! (`edge_core::analytics::ingest`), written to Analytics Engine, and added to the stores of
-//! the UTC days they fall in, one store write per day.
+//! the UTC days they fall in, one store write per day, all to the shard chosen from the
+//! batch id (or, without an envelope, the first event's request id). An envelope's writes
+//! carry its batch id, which each store applies at most once.
 //!
 //! Nothing is acknowledged before it is stored: the response is sent after every day's
 //! store has answered. A day's write is all-or-nothing, so when a store fails only the
@@ -11,7 +13,8 @@ use std::collections::BTreeMap;
 
 use edge_core::analytics::cell::Cells;
 use edge_core::analytics::engine::DataPoint;
-use edge_core::analytics::ingest::{BatchReport, Ingest, MAX_BODY_BYTES};
+use edge_core::analytics::ingest::{BatchId, BatchReport, Ingest, MAX_BODY_BYTES};
+use edge_core::analytics::shard::shard_of;
 use edge_core::analytics::window::{Resolution, day_of};
 use edge_core::error::CommonError;
 use edge_core::{MetricError, MetricEvent};
@@ -46,7 +49,8 @@ pub(crate) async fn ingest(mut req: Request, rc: RouteContext<Hop>) -> Result<Re
         Err(e) => return respond::error_response(&e),
     };
     let mut accepted = parsed.accepted();
-    let failed_days = store(&rc.env, &accepted, now).await;
+    let shard = parsed.shard_key().map_or(0, shard_of);
+    let failed_days = store(&rc.env, &accepted, now, shard, parsed.batch_id()).await;
     let stored = |e: &MetricEvent| !failed_days.contains(&day_of(e.ts_ms));
     accepted.retain(|e| stored(e));
     write_engine(&rc.env, &accepted);
@@ -56,7 +60,7 @@ pub(crate) async fn ingest(mut req: Request, rc: RouteContext<Hop>) -> Result<Re
             &serde_json::json!({ "accepted": 1, "request_id": event.request_id }),
         ),
         Ingest::Single(_) => respond::error_response(&CommonError::UpstreamUnavailable),
-        Ingest::Batch(items) => {
+        Ingest::Batch(items) | Ingest::Enveloped(_, items) => {
             let mut report = BatchReport::new(items);
             for (index, item) in items.iter().enumerate() {
                 if item.as_ref().is_ok_and(|e| !stored(e)) {
@@ -68,9 +72,16 @@ pub(crate) async fn ingest(mut req: Request, rc: RouteContext<Hop>) -> Result<Re
     }
 }
 
-/// Adds `events` to their days' stores, concurrently, one write per day; returns the days
-/// whose store failed (nothing of those was stored).
-async fn store(env: &Env, events: &[&MetricEvent], now: u64) -> Vec<u64> {
+/// Adds `events` to their days' stores (shard `shard`, marked with `batch` when enveloped),
+/// concurrently, one write per day; returns the days whose store failed (nothing of those
+/// was stored).
+async fn store(
+    env: &Env,
+    events: &[&MetricEvent],
+    now: u64,
+    shard: u32,
+    batch: Option<&BatchId>,
+) -> Vec<u64> {
     let mut days: BTreeMap<u64, (Cells, Vec<Row>)> = BTreeMap::new();
     for event in events {
         let (cells, rows) = days.entry(day_of(event.ts_ms)).or_default();
@@ -85,6 +96,7 @@ async fn store(env: &Env, events: &[&MetricEvent], now: u64) -> Vec<u64> {
     }
     let writes = days.into_iter().map(|(day, (cells, events))| {
         let write = Write {
+            batch: batch.cloned(),
             cells: cells
                 .0
                 .into_iter()
@@ -106,9 +118,9 @@ async fn store(env: &Env, events: &[&MetricEvent], now: u64) -> Vec<u64> {
             events,
         };
         async move {
-            let result = stores::add(env, day, &write).await;
+            let result = stores::add(env, day, shard, &write).await;
             if let Err(e) = &result {
-                console_warn!("metrics store write for day {day} failed: {e}");
+                console_warn!("metrics store write for day {day}/{shard} failed: {e}");
             }
             result.err().map(|_| day)
         }

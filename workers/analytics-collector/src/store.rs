@@ -1,9 +1,13 @@
-//! The `MetricsStore` Durable Object: one per UTC day, the single owner of that day's minute
-//! and hour windows (and of its raw hops, kept 24 hours for `/v1/metrics/requests/:id`).
+//! The `MetricsStore` Durable Object: one per UTC day and shard (`2026-12-01/3`), owning its
+//! share of that day's minute and hour windows (and of its raw hops, kept 24 hours for
+//! `/v1/metrics/requests/:id`).
 //!
 //! Exactness: a Durable Object runs one request at a time, and [`MetricsStore::add`] applies
 //! a whole write as upserts (`n = n + excluded.n`) with no await between them, so they
-//! commit together and no concurrent report can lose another's update.
+//! commit together and no concurrent report can lose another's update. A write of an
+//! enveloped batch carries its batch id: the store records it in `applied` in the same
+//! synchronous run, and skips a write whose id it has already applied, so "apply" and "mark
+//! applied" commit together and a retried batch is counted once.
 //!
 //! Retention: an alarm is kept at the earliest expiry of what the store holds
 //! (`edge_core::analytics::window`); it deletes expired windows and re-arms, and once the
@@ -15,6 +19,7 @@ use std::cell::Cell;
 
 use edge_core::RequestId;
 use edge_core::analytics::cell::{CacheOutcome, ERROR_CLASS};
+use edge_core::analytics::ingest::BatchId;
 use edge_core::analytics::query::Query;
 use edge_core::analytics::summary::{BucketRow, StoreAnswer};
 use edge_core::analytics::window::{Resolution, next_expiry};
@@ -30,7 +35,7 @@ use worker::{
 
 /// Internal path: add a [`Write`] (JSON body); answers 204.
 pub(crate) const ADD_PATH: &str = "/add";
-/// Internal path: answer a [`Query`] (JSON body) with a [`StoreAnswer`].
+/// Internal path: answer a list of [`Query`]s (JSON body) with a list of [`StoreAnswer`]s.
 pub(crate) const QUERY_PATH: &str = "/query";
 /// Internal path prefix: every hop of one request id (`/requests/<id>`).
 pub(crate) const REQUESTS_PATH: &str = "/requests/";
@@ -65,6 +70,10 @@ CREATE TABLE IF NOT EXISTS events (
     degraded INTEGER
 );
 CREATE INDEX IF NOT EXISTS events_by_request ON events(request_id);
+CREATE TABLE IF NOT EXISTS applied (
+    batch_id TEXT PRIMARY KEY,
+    at_ms INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS events_by_time ON events(ts_ms);";
 
 const UPSERT: &str = "INSERT INTO agg
@@ -112,9 +121,12 @@ pub(crate) struct Row {
     pub(crate) degraded: Option<i64>,
 }
 
-/// One write: cell increments and the raw hops still inside minute retention.
+/// One write: cell increments and the raw hops still inside minute retention, with the id
+/// of the batch they came from when it had one (applied at most once).
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct Write {
+    #[serde(default)]
+    pub(crate) batch: Option<BatchId>,
     pub(crate) cells: Vec<CellRow>,
     pub(crate) events: Vec<Row>,
 }
@@ -151,13 +163,18 @@ impl DurableObject for MetricsStore {
         match (req.method(), path.as_str()) {
             (Method::Post, ADD_PATH) => {
                 let write: Write = req.json().await?;
-                self.add(&write)?;
-                self.arm_alarm(&write.cells).await?;
+                if self.add(&write, now_ms())? {
+                    self.arm_alarm(&write.cells).await?;
+                }
                 Ok(Response::empty()?.with_status(204))
             }
             (Method::Post, QUERY_PATH) => {
-                let query: Query = req.json().await?;
-                respond::json(200, &self.query(&query)?)
+                let queries: Vec<Query> = req.json().await?;
+                let answers = queries
+                    .iter()
+                    .map(|q| self.query(q))
+                    .collect::<Result<Vec<_>>>()?;
+                respond::json(200, &answers)
             }
             (Method::Get, p) if p.starts_with(REQUESTS_PATH) => {
                 let Some(id) = RequestId::parse(&p[REQUESTS_PATH.len()..]) else {
@@ -184,6 +201,12 @@ impl DurableObject for MetricsStore {
         self.sql.exec(
             "DELETE FROM events WHERE ts_ms < ?",
             vec![int(Resolution::Minute.oldest_kept_start(now))?],
+        )?;
+        // Applied batch ids as long as the day's longest-kept windows: an event older than
+        // that is refused at ingest, so a retry past it can add nothing.
+        self.sql.exec(
+            "DELETE FROM applied WHERE at_ms < ?",
+            vec![int(Resolution::Hour.oldest_kept_start(now))?],
         )?;
         self.alarm_ms.set(None);
         match self.next_expiry()? {
@@ -232,9 +255,30 @@ impl MetricsStore {
         Ok(exists)
     }
 
-    /// Applies a write: no await, so all of it commits together.
-    fn add(&self, write: &Write) -> Result<()> {
+    /// Applies a write: no await, so all of it (and its batch id's mark) commits together.
+    /// `false` when its batch was already applied (nothing done).
+    fn add(&self, write: &Write, now: u64) -> Result<bool> {
         self.ensure_schema()?;
+        if let Some(batch) = &write.batch {
+            #[derive(Deserialize)]
+            struct Seen {
+                n: i64,
+            }
+            let seen: Vec<Seen> = self
+                .sql
+                .exec(
+                    "SELECT COUNT(*) AS n FROM applied WHERE batch_id = ?",
+                    vec![batch.as_str().into()],
+                )?
+                .to_array()?;
+            if seen.first().is_some_and(|s| s.n > 0) {
+                return Ok(false);
+            }
+            self.sql.exec(
+                "INSERT INTO applied (batch_id, at_ms) VALUES (?, ?)",
+                vec![batch.as_str().into(), int(now)?],
+            )?;
+        }
         for (res, start, worker, class, region, country, cache, bucket, n, sum) in &write.cells {
             self.sql.exec(
                 UPSERT,
@@ -273,7 +317,7 @@ impl MetricsStore {
                 ],
             )?;
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Keeps the alarm at or before the earliest expiry of what `cells` added.

@@ -40,6 +40,12 @@ impl BatchId {
         ok.then(|| Self(s.to_owned()))
     }
 
+    /// An id from the clock (`t-<ms>`), for a runtime without `crypto.randomUUID()`.
+    #[must_use]
+    pub fn from_clock(now_ms: u64) -> Self {
+        Self(format!("t-{now_ms}"))
+    }
+
     /// The id as text.
     #[must_use]
     pub fn as_str(&self) -> &str {
@@ -462,6 +468,8 @@ mod tests {
         // What the outbox sends parses back to the same id and events.
         let events: Vec<MetricEvent> = ingest.accepted().into_iter().cloned().collect();
         let id = BatchId::parse("0f0e-AB").expect("id");
+        let clock = BatchId::from_clock(u64::MAX);
+        assert_eq!(BatchId::parse(clock.as_str()), Some(clock));
         let sent = serde_json::to_vec(&Envelope {
             batch_id: &id,
             events: &events,
