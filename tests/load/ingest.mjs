@@ -2,6 +2,7 @@
 // single events and batches, then the query API over what was ingested. Bounded in count
 // and time.
 //   scripts/bench ingest [requests=2000] [concurrency=32]
+import { randomUUID } from "node:crypto";
 import { freshSecret, startPipeline } from "../harness/pipeline.mjs";
 import { metricEvent } from "../harness/analytics.mjs";
 import { runScenario } from "./scenario.mjs";
@@ -29,6 +30,12 @@ try {
     headers: { "content-type": "application/json" },
     body: JSON.stringify(items === 1 ? ev() : Array.from({ length: items }, ev)),
   });
+  // What a worker's outbox sends: an envelope with a fresh batch id (applied once per store).
+  const envelope = (items) => () => ({
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ batch_id: randomUUID(), events: Array.from({ length: items }, ev) }),
+  });
   const opts = (itemsPerRequest) => ({ total: TOTAL, concurrency: CONCURRENCY, itemsPerRequest });
   const auth = { headers: { authorization: `Bearer ${secret}` } };
   await runScenario("warm-up", ingest, post(1), opts(1));
@@ -37,6 +44,7 @@ try {
     await runScenario("POST 1 event", ingest, post(1), opts(1)),
     await runScenario("POST batch of 10", ingest, post(10), opts(10)),
     await runScenario("POST batch of 100", ingest, post(100), { ...opts(100), total: Math.ceil(TOTAL / 4) }),
+    await runScenario("POST envelope of 100", ingest, envelope(100), { ...opts(100), total: Math.ceil(TOTAL / 4) }),
     await runScenario("query: last hour by worker", new URL("/api/v1/analytics/edge/query?group_by=worker", base), auth, { ...opts(), total: Math.ceil(TOTAL / 4) }),
     await runScenario("Prometheus scrape", new URL("/api/v1/analytics/edge/metrics", base), auth, { ...opts(), total: Math.ceil(TOTAL / 4) }),
   ];
