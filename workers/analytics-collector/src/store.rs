@@ -17,15 +17,16 @@
 
 use std::cell::Cell;
 
-use edge_core::RequestId;
 use edge_core::analytics::cell::{CacheOutcome, ERROR_CLASS};
 use edge_core::analytics::ingest::BatchId;
 use edge_core::analytics::query::Query;
 use edge_core::analytics::summary::{BucketRow, StoreAnswer};
 use edge_core::analytics::window::{Resolution, next_expiry};
 use edge_core::error::CommonError;
+use edge_core::{MetricEvent, RequestId};
 use edge_glue::{now_ms, respond};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use worker::js_sys;
 use worker::wasm_bindgen::JsValue;
 use worker::{
@@ -76,16 +77,33 @@ CREATE TABLE IF NOT EXISTS applied (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS events_by_time ON events(ts_ms);";
 
-const UPSERT: &str = "INSERT INTO agg
+// Each write is two statements whatever its size: the cells and the raw hops are bound as
+// one JSON text each and unpacked by SQLite's `json_each`, so a batch of 200 events costs two
+// crossings into SQLite, not one `exec` per row. (`WHERE true` lets SQLite parse the upsert
+// after a SELECT.)
+const UPSERT_CELLS: &str = "INSERT INTO agg
     (res, window_start, worker, status_class, region, country, cache, bucket, n, latency_sum)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+           json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
+           json_extract(value, '$[6]'), json_extract(value, '$[7]'), json_extract(value, '$[8]'),
+           json_extract(value, '$[9]')
+    FROM json_each(?) WHERE true
     ON CONFLICT (res, window_start, worker, status_class, region, country, cache, bucket)
     DO UPDATE SET n = n + excluded.n, latency_sum = latency_sum + excluded.latency_sum";
 
-const INSERT_EVENT: &str = "INSERT INTO events
+/// Raw hops from `MetricEvent`s as JSON, in array order (`seq` orders a request's hops;
+/// `degraded` true/false comes out of `json_extract` as 1/0, absent fields as NULL).
+const INSERT_EVENTS: &str = "INSERT INTO events
     (request_id, worker, ts_ms, method, path, status, latency_ms, country, colo, decision,
      region, priority, degraded)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    SELECT json_extract(value, '$.request_id'), json_extract(value, '$.worker'),
+           json_extract(value, '$.ts_ms'), json_extract(value, '$.method'),
+           json_extract(value, '$.path'), json_extract(value, '$.status'),
+           json_extract(value, '$.latency_ms'), json_extract(value, '$.country'),
+           json_extract(value, '$.colo'), json_extract(value, '$.decision'),
+           json_extract(value, '$.region'), json_extract(value, '$.priority'),
+           json_extract(value, '$.degraded')
+    FROM json_each(?) ORDER BY key";
 
 /// One cell's increment: `(res_ms, window_start, worker, status_class, region, country,
 /// cache, bucket, n, latency_sum)`.
@@ -102,7 +120,7 @@ pub(crate) type CellRow = (
     f64,
 );
 
-/// A stored hop, as written and read back (the store's own columns).
+/// A stored hop as read back (the store's own columns).
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Row {
     pub(crate) request_id: String,
@@ -121,14 +139,26 @@ pub(crate) struct Row {
     pub(crate) degraded: Option<i64>,
 }
 
-/// One write: cell increments and the raw hops still inside minute retention, with the id
-/// of the batch they came from when it had one (applied at most once).
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub(crate) struct Write {
-    #[serde(default)]
-    pub(crate) batch: Option<BatchId>,
+/// One write as the ingest sends it: cell increments and the raw hops still inside minute
+/// retention (the parsed events themselves, serialised as they came), with the id of the
+/// batch they came from when it had one (applied at most once).
+#[derive(Debug, Serialize)]
+pub(crate) struct Write<'a> {
+    pub(crate) batch: Option<&'a BatchId>,
     pub(crate) cells: Vec<CellRow>,
-    pub(crate) events: Vec<Row>,
+    pub(crate) events: Vec<&'a MetricEvent>,
+}
+
+/// A [`Write`] as the store receives it: cells and events stay JSON text, handed to SQLite
+/// as they are (no per-event parse or allocation in wasm).
+#[derive(Deserialize)]
+struct Received<'a> {
+    #[serde(default)]
+    batch: Option<BatchId>,
+    #[serde(borrow)]
+    cells: &'a RawValue,
+    #[serde(borrow)]
+    events: &'a RawValue,
 }
 
 #[derive(Deserialize)]
@@ -162,9 +192,11 @@ impl DurableObject for MetricsStore {
         let path = req.path();
         match (req.method(), path.as_str()) {
             (Method::Post, ADD_PATH) => {
-                let write: Write = req.json().await?;
+                let body = req.text().await?;
+                let write: Received<'_> = serde_json::from_str(&body)?;
                 if self.add(&write, now_ms())? {
-                    self.arm_alarm(&write.cells).await?;
+                    let cells: Vec<CellRow> = serde_json::from_str(write.cells.get())?;
+                    self.arm_alarm(&cells).await?;
                 }
                 Ok(Response::empty()?.with_status(204))
             }
@@ -257,7 +289,7 @@ impl MetricsStore {
 
     /// Applies a write: no await, so all of it (and its batch id's mark) commits together.
     /// `false` when its batch was already applied (nothing done).
-    fn add(&self, write: &Write, now: u64) -> Result<bool> {
+    fn add(&self, write: &Received<'_>, now: u64) -> Result<bool> {
         self.ensure_schema()?;
         if let Some(batch) = &write.batch {
             #[derive(Deserialize)]
@@ -279,44 +311,10 @@ impl MetricsStore {
                 vec![batch.as_str().into(), int(now)?],
             )?;
         }
-        for (res, start, worker, class, region, country, cache, bucket, n, sum) in &write.cells {
-            self.sql.exec(
-                UPSERT,
-                vec![
-                    int(*res)?,
-                    int(*start)?,
-                    worker.as_str().into(),
-                    class.as_str().into(),
-                    region.as_str().into(),
-                    country.as_str().into(),
-                    cache.as_str().into(),
-                    i64::from(*bucket).into(),
-                    int(*n)?,
-                    (*sum).into(),
-                ],
-            )?;
-        }
-        let opt = |v: &Option<String>| v.clone().map_or(SqlStorageValue::Null, Into::into);
-        for e in &write.events {
-            self.sql.exec(
-                INSERT_EVENT,
-                vec![
-                    e.request_id.as_str().into(),
-                    e.worker.as_str().into(),
-                    SqlStorageValue::try_from_i64(e.ts_ms)?,
-                    e.method.as_str().into(),
-                    e.path.as_str().into(),
-                    e.status.into(),
-                    e.latency_ms.into(),
-                    opt(&e.country),
-                    opt(&e.colo),
-                    opt(&e.decision),
-                    opt(&e.region),
-                    opt(&e.priority),
-                    e.degraded.map_or(SqlStorageValue::Null, Into::into),
-                ],
-            )?;
-        }
+        self.sql
+            .exec(UPSERT_CELLS, vec![write.cells.get().into()])?;
+        self.sql
+            .exec(INSERT_EVENTS, vec![write.events.get().into()])?;
         Ok(true)
     }
 

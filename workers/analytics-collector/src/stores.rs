@@ -58,7 +58,7 @@ async fn call<T: DeserializeOwned>(
 }
 
 /// Adds `write` to store `(day, shard)`.
-pub(crate) async fn add(env: &Env, day: u64, shard: u32, write: &Write) -> Result<()> {
+pub(crate) async fn add(env: &Env, day: u64, shard: u32, write: &Write<'_>) -> Result<()> {
     debug_assert!(shard < SHARDS);
     call::<()>(env, (day, shard), Method::Post, ADD_PATH, Some(write), 204).await?;
     Ok(())
