@@ -6,6 +6,7 @@
 //   scripts/bench compare [requests=2000] [concurrency=32]
 import { spawn } from "node:child_process";
 import { readFileSync, readdirSync, statSync } from "node:fs";
+import { TICKS_PER_S, cpuTicks, workerdChildren } from "./cpu.mjs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
@@ -28,32 +29,6 @@ const ONLY = process.env.COMPARE_ONLY ? new RegExp(process.env.COMPARE_ONLY, "i"
 const here = path.dirname(fileURLToPath(import.meta.url));
 const REF = path.join(here, "reference");
 const COMPAT_DATE = "2026-04-20"; // the date our wrangler configs use
-
-// ---- CPU of the workerd child (utime + stime from /proc/<pid>/stat, in clock ticks) ----
-const TICKS_PER_S = 100; // USER_HZ on Linux
-const cpuTicks = (pid) => {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // fields from 3 (state) on
-    return Number(f[11]) + Number(f[12]); // utime (14), stime (15)
-  } catch {
-    return NaN;
-  }
-};
-/** workerd processes that are children of this node process (Miniflare spawns one per instance). */
-const workerdChildren = () => {
-  const pids = [];
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
-      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (comm.startsWith("workerd") && ppid === process.pid) pids.push(Number(d));
-    } catch {}
-  }
-  return pids;
-};
 
 // ---- the origin, in a process of its own (as tests/load/pipeline.mjs) ----
 const originProcess = spawn(process.execPath, [path.join(here, "origin-process.mjs")], { stdio: ["ignore", "pipe", "inherit"] });
@@ -137,7 +112,7 @@ const pipeline = await startPipeline({
     "voice-router": { ROUTING_TABLE: routingTable(originUrl), ...flush },
     [CHAT]: { ...chat, DISCORD_PUBLIC_KEY: dkey.publicKeyHex, DISCORD_API_BASE_URL: discord.api, QUOTE_API_BASE_URL: discord.market },
   },
-  workerExtras: { [CHAT]: direct, "voice-router": direct },
+  workerExtras: { [CHAT]: direct, "voice-router": direct, "auth-validator": direct },
   extraWorkers: [oursGate, ...sinkChain, ...references],
 });
 
@@ -150,6 +125,9 @@ try {
   const routerBase = await at("voice-router");
   const gateBase = await at("bench-auth-gate");
   const sinkBase = await at("sink-auth");
+  // The entry's own socket: the telemetry pairs reach both chains the same way (pipeline.url
+  // goes through Miniflare's entry worker first, which costs CPU the direct sockets do not).
+  const entryBase = await at("auth-validator");
   const R = Object.fromEntries(
     await Promise.all(["ref-empty", "ref-proxy", "ref-hs256-gate", "ref-rs256-gate", "ref-line", "ref-discord", "ref-chain-gate"].map(async (n) => [n, await at(n)])),
   );
@@ -182,15 +160,19 @@ try {
     ["full chain HS256 → origin (cache MISS, no-store) vs JS chain", [u(pipeline.url, "/api/v1/agents"), hs], [u(R["ref-chain-gate"], "/api/v1/agents"), hs]],
     ["full chain cache HIT (2 workers) vs JS chain (3 hops → origin)", [u(pipeline.url, "/api/v1/agents/cacheable"), hs], [u(R["ref-chain-gate"], "/api/v1/agents/cacheable"), hs]],
     // Not Rust vs JS: the same chain with its telemetry going to the collector vs to an empty worker.
-    ["telemetry share: full chain MISS, collector vs empty sink", [u(pipeline.url, "/api/v1/agents"), hs], [u(sinkBase, "/api/v1/agents"), hs], "sink"],
-    ["telemetry share: full chain HIT, collector vs empty sink", [u(pipeline.url, "/api/v1/agents/cacheable"), hs], [u(sinkBase, "/api/v1/agents/cacheable"), hs], "sink"],
+    ["telemetry share: full chain MISS, collector vs empty sink", [u(entryBase, "/api/v1/agents"), hs], [u(sinkBase, "/api/v1/agents"), hs], "sink"],
+    ["telemetry share: full chain HIT, collector vs empty sink", [u(entryBase, "/api/v1/agents/cacheable"), hs], [u(sinkBase, "/api/v1/agents/cacheable"), hs], "sink"],
   ];
 
   const pairs = allPairs.filter(([label]) => !ONLY || ONLY.test(label));
   const opts = { total: TOTAL, concurrency: CONCURRENCY };
+  // CPU is read once the last flush of the side's telemetry is done (METRICS_FLUSH_MS after
+  // its last request, plus slack), so a side's ingest is not billed to the side after it.
+  const settleMs = Number(process.env.COMPARE_FLUSH_MS ?? 500) + 300;
   const measure = async (name, [url, init]) => {
     const before = cpuTicks(workerd);
     const row = await runScenario(name, url, init, opts);
+    await new Promise((r) => setTimeout(r, settleMs));
     const cpuS = (cpuTicks(workerd) - before) / TICKS_PER_S;
     return { ...row, cpu10k: (cpuS / row.requests) * 10_000 };
   };
