@@ -118,6 +118,39 @@ describe("analytics-collector", { timeout: 180_000 }, () => {
     assert.equal(q.totals[0].cache_hit_ratio, 0.5);
   });
 
+  test("an enveloped batch counts once however often it is sent; a bad envelope is refused by field", async () => {
+    // What a worker's outbox sends; a retry repeats the batch id and its events.
+    const envelope = {
+      batch_id: "6f1c1c57-2d0e-4c4e-9a55-0b7e1d9f0a01",
+      events: [0, 1, 2].map((i) => valid({ request_id: `env-${i}`, worker: "auth-validator", country: "FI" })),
+    };
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const r = await ingest(JSON.stringify(envelope));
+      assert.equal(r.status, 202, `attempt ${attempt}`);
+      assert.equal((await r.json()).accepted, 3);
+    }
+    const finland = async () => {
+      const q = await queryMetrics(p, secret, { group_by: "country", worker: "auth-validator", series: "false" });
+      return q.totals.find((s) => s.group.country === "FI")?.requests;
+    };
+    assert.equal(await finland(), 3, "three attempts of one batch count once");
+    assert.equal((await p.hops("env-1")).length, 1);
+    // Another id with the same events is another batch: counted again.
+    assert.equal((await ingest(JSON.stringify({ ...envelope, batch_id: "another-batch" }))).status, 202);
+    assert.equal(await finland(), 6);
+    for (const [body, code, field] of [
+      [{ batch_id: "has space", events: envelope.events }, "invalid_field", "batch_id"],
+      [{ batch_id: "b", events: {} }, "invalid_field", "events"],
+      [{ batch_id: "b" }, "missing_field", "events"],
+      [{ batch_id: "b", events: envelope.events, extra: 1 }, "unknown_field", "extra"],
+    ]) {
+      const e = await assertJsonError(await ingest(JSON.stringify(body)), 400, code);
+      assert.equal(e.error.field, field);
+    }
+    await assertJsonError(await ingest(JSON.stringify({ batch_id: "b", events: [] })), 400, "empty_batch");
+    assert.equal(await finland(), 6, "refused envelopes store nothing");
+  });
+
   test("a batch with nothing valid is a 400 naming the first failing field; empty and oversized batches are refused", async () => {
     const r = await ingest(JSON.stringify([valid({ latency_ms: -1 }), 5]));
     const body = await assertJsonError(r, 400, "invalid_batch");

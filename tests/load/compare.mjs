@@ -6,6 +6,7 @@
 //   scripts/bench compare [requests=2000] [concurrency=32]
 import { spawn } from "node:child_process";
 import { readFileSync, readdirSync, statSync } from "node:fs";
+import { TICKS_PER_S, cpuTicks, workerdChildren } from "./cpu.mjs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
@@ -28,32 +29,6 @@ const ONLY = process.env.COMPARE_ONLY ? new RegExp(process.env.COMPARE_ONLY, "i"
 const here = path.dirname(fileURLToPath(import.meta.url));
 const REF = path.join(here, "reference");
 const COMPAT_DATE = "2026-04-20"; // the date our wrangler configs use
-
-// ---- CPU of the workerd child (utime + stime from /proc/<pid>/stat, in clock ticks) ----
-const TICKS_PER_S = 100; // USER_HZ on Linux
-const cpuTicks = (pid) => {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // fields from 3 (state) on
-    return Number(f[11]) + Number(f[12]); // utime (14), stime (15)
-  } catch {
-    return NaN;
-  }
-};
-/** workerd processes that are children of this node process (Miniflare spawns one per instance). */
-const workerdChildren = () => {
-  const pids = [];
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
-      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (comm.startsWith("workerd") && ppid === process.pid) pids.push(Number(d));
-    } catch {}
-  }
-  return pids;
-};
 
 // ---- the origin, in a process of its own (as tests/load/pipeline.mjs) ----
 const originProcess = spawn(process.execPath, [path.join(here, "origin-process.mjs")], { stdio: ["ignore", "pipe", "inherit"] });
@@ -82,7 +57,9 @@ const line = await startFakeLine("bench-token");
 const ai = await startFakeAi();
 const discord = await startFakeDiscord();
 const chat = chatVars(line, ai, { LINE_CHANNEL_ACCESS_TOKEN: "bench-token" });
-const authVars = { JWT_JWKS: JSON.stringify({ keys: [rsa.jwk] }), JWT_RATE_LIMIT: "off" };
+// COMPARE_FLUSH_MS=<ms>: the chain's METRICS_FLUSH_MS (both chains; default: the configs' 500).
+const flush = process.env.COMPARE_FLUSH_MS ? { METRICS_FLUSH_MS: process.env.COMPARE_FLUSH_MS } : {};
+const authVars = { JWT_JWKS: JSON.stringify({ keys: [rsa.jwk] }), JWT_RATE_LIMIT: "off", ...flush };
 const adminSecret = freshSecret();
 
 // Our auth-validator a second time, its next hop (CACHE) bound to the empty JS worker, so
@@ -94,6 +71,19 @@ const oursGate = {
   serviceBindings: { ...gateOpts.serviceBindings, CACHE: "ref-empty" },
   ...direct,
 };
+
+// The chain a second time (entry → cache → router → origin, same configs), its telemetry
+// (ANALYTICS of every hop) bound to the empty JS worker: the "telemetry share" pairs run the
+// real chain against it, so 1 − CPU(sink) / CPU(collector) is what telemetry costs the chain
+// (outbox and flushes included on both sides; only the collector's ingest differs).
+const sinkChain = [
+  ["sink-auth", "auth-validator", { vars: authVars, secrets: { ADMIN_SECRET: adminSecret, JWT_HS256_SECRET: jwtSecret } }, { CACHE: "sink-cache" }, direct],
+  ["sink-cache", "cache-manager", { vars: flush, secrets: { ADMIN_SECRET: adminSecret } }, { ROUTER: "sink-router" }, {}],
+  ["sink-router", "voice-router", { vars: { ROUTING_TABLE: routingTable(originUrl), ...flush }, secrets: { ADMIN_SECRET: adminSecret } }, {}, {}],
+].map(([name, worker, overrides, next, extra]) => {
+  const o = workerOptions(worker, overrides);
+  return { ...o, name, serviceBindings: { ...o.serviceBindings, ...next, ANALYTICS: "ref-empty" }, ...extra };
+});
 
 const references = [
   ref("ref-empty", "empty.mjs"),
@@ -118,10 +108,12 @@ const pipeline = await startPipeline({
   jwtSecret,
   vars: {
     "auth-validator": authVars,
+    "cache-manager": flush,
+    "voice-router": { ROUTING_TABLE: routingTable(originUrl), ...flush },
     [CHAT]: { ...chat, DISCORD_PUBLIC_KEY: dkey.publicKeyHex, DISCORD_API_BASE_URL: discord.api, QUOTE_API_BASE_URL: discord.market },
   },
-  workerExtras: { [CHAT]: direct, "voice-router": direct },
-  extraWorkers: [oursGate, ...references],
+  workerExtras: { [CHAT]: direct, "voice-router": direct, "auth-validator": direct },
+  extraWorkers: [oursGate, ...sinkChain, ...references],
 });
 
 const rows = [];
@@ -132,6 +124,10 @@ try {
   const chatBase = await at(CHAT);
   const routerBase = await at("voice-router");
   const gateBase = await at("bench-auth-gate");
+  const sinkBase = await at("sink-auth");
+  // The entry's own socket: the telemetry pairs reach both chains the same way (pipeline.url
+  // goes through Miniflare's entry worker first, which costs CPU the direct sockets do not).
+  const entryBase = await at("auth-validator");
   const R = Object.fromEntries(
     await Promise.all(["ref-empty", "ref-proxy", "ref-hs256-gate", "ref-rs256-gate", "ref-line", "ref-discord", "ref-chain-gate"].map(async (n) => [n, await at(n)])),
   );
@@ -163,13 +159,20 @@ try {
     ["Discord PING vs JS Discord verifier", [u(chatBase, "/webhooks/discord"), ping], [u(R["ref-discord"], "/webhooks/discord"), ping]],
     ["full chain HS256 → origin (cache MISS, no-store) vs JS chain", [u(pipeline.url, "/api/v1/agents"), hs], [u(R["ref-chain-gate"], "/api/v1/agents"), hs]],
     ["full chain cache HIT (2 workers) vs JS chain (3 hops → origin)", [u(pipeline.url, "/api/v1/agents/cacheable"), hs], [u(R["ref-chain-gate"], "/api/v1/agents/cacheable"), hs]],
+    // Not Rust vs JS: the same chain with its telemetry going to the collector vs to an empty worker.
+    ["telemetry share: full chain MISS, collector vs empty sink", [u(entryBase, "/api/v1/agents"), hs], [u(sinkBase, "/api/v1/agents"), hs], "sink"],
+    ["telemetry share: full chain HIT, collector vs empty sink", [u(entryBase, "/api/v1/agents/cacheable"), hs], [u(sinkBase, "/api/v1/agents/cacheable"), hs], "sink"],
   ];
 
   const pairs = allPairs.filter(([label]) => !ONLY || ONLY.test(label));
   const opts = { total: TOTAL, concurrency: CONCURRENCY };
+  // CPU is read once the last flush of the side's telemetry is done (METRICS_FLUSH_MS after
+  // its last request, plus slack), so a side's ingest is not billed to the side after it.
+  const settleMs = Number(process.env.COMPARE_FLUSH_MS ?? 500) + 300;
   const measure = async (name, [url, init]) => {
     const before = cpuTicks(workerd);
     const row = await runScenario(name, url, init, opts);
+    await new Promise((r) => setTimeout(r, settleMs));
     const cpuS = (cpuTicks(workerd) - before) / TICKS_PER_S;
     return { ...row, cpu10k: (cpuS / row.requests) * 10_000 };
   };
@@ -193,10 +196,11 @@ try {
     console.error(`round ${round + 1}/${ROUNDS} done, ${((Date.now() - started) / 1000).toFixed(0)} s`);
   }
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  for (const [i, [label]] of pairs.entries()) {
+  for (const [i, [label, , , kind]] of pairs.entries()) {
     const { rust, js } = results[i];
     rows.push({
       path: label,
+      kind,
       "Rust req/s": median(rust.map((r) => r["req/s"])),
       "JS req/s": median(js.map((r) => r["req/s"])),
       ratio: +median(rust.map((r, k) => r["req/s"] / js[k]["req/s"])).toFixed(2),
@@ -257,8 +261,19 @@ console.log(`\nRust vs plain JS: ${TOTAL} requests per scenario, concurrency ${C
 console.log("ratio = Rust req/s ÷ JS req/s (median of the 3 per-round ratios); CPU = workerd process CPU (user+sys) per 10,000 requests\n");
 console.log("| path | Rust req/s | JS req/s | ratio | p99 Rust / JS ms | CPU s per 10k, Rust / JS |");
 console.log("|---|---|---|---|---|---|");
-for (const r of rows) {
+for (const r of rows.filter((r) => r.kind !== "sink")) {
   console.log(`| ${r.path} | ${r["Rust req/s"]} | ${r["JS req/s"]} | ${r.ratio} | ${r["p99 Rust ms"]} / ${r["p99 JS ms"]} | ${r["CPU s/10k Rust"]} / ${r["CPU s/10k JS"]} |`);
+}
+const sinkRows = rows.filter((r) => r.kind === "sink");
+if (sinkRows.length) {
+  console.log("\nTelemetry's share of the chain's CPU: the same chain, its ANALYTICS bound to the collector vs to an empty JS worker");
+  console.log("(share = 1 − CPU with the empty sink ÷ CPU with the collector; medians of the interleaved rounds)\n");
+  console.log("| path | req/s collector / sink | CPU s per 10k, collector / sink | telemetry share |");
+  console.log("|---|---|---|---|");
+  for (const r of sinkRows) {
+    const share = 1 - r["CPU s/10k JS"] / r["CPU s/10k Rust"];
+    console.log(`| ${r.path} | ${r["Rust req/s"]} / ${r["JS req/s"]} | ${r["CPU s/10k Rust"]} / ${r["CPU s/10k JS"]} | ${(share * 100).toFixed(0)} % |`);
+  }
 }
 console.log(`\nCold start, fresh Miniflare to the first /health response (median of 3): voice-router (Rust) ${med(cold.rust).toFixed(0)} ms, empty JS ${med(cold.js).toFixed(0)} ms, ratio ${(med(cold.rust) / med(cold.js)).toFixed(2)}`);
 console.log(`  runs: Rust ${cold.rust.map((x) => x.toFixed(0)).join(", ")} ms; JS ${cold.js.map((x) => x.toFixed(0)).join(", ")} ms\n`);

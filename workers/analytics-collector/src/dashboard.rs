@@ -216,16 +216,13 @@ pub(crate) async fn page(req: &Request, env: &Env) -> Result<Response> {
         worker: only,
         series: true,
     };
-    let (q_workers, q_cache, q_regions) = (
+    let queries = [
         query(vec![Dimension::Worker], None),
         query(Vec::new(), Some(ServiceName::CacheManager)),
         query(vec![Dimension::Region], Some(ServiceName::VoiceRouter)),
-    );
-    let (by_worker, cache, regions) = futures::try_join!(
-        stores::query(env, &q_workers),
-        stores::query(env, &q_cache),
-        stores::query(env, &q_regions),
-    )?;
+    ];
+    // One call per store (every shard of every day) for all three.
+    let [by_worker, cache, regions] = stores::query_all(env, queries).await?;
     let data = serde_json::json!({
         "range": name,
         "worker": worker.as_str(),

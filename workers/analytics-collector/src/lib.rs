@@ -1,7 +1,7 @@
 //! analytics-collector: exact metrics from every worker, queryable, with a dashboard.
 //!
-//! - `POST /v1/metrics`: one event or a batch ([`ingest`]), into Analytics Engine and the
-//!   per-day [`MetricsStore`] Durable Objects ([`store`], reached through [`stores`]).
+//! - `POST /v1/metrics`: one event, a batch or an envelope ([`ingest`]), into Analytics Engine and the
+//!   per-day-and-shard [`MetricsStore`] Durable Objects ([`store`], reached through [`stores`]).
 //! - `GET /api/v1/analytics/edge/query`: windows, grouping and percentiles as JSON ([`read`]).
 //! - `GET /api/v1/analytics/edge/metrics`: the Prometheus exposition ([`read`]).
 //! - `GET /api/v1/analytics/edge/dashboard` and `POST …/session`: the dashboard and its

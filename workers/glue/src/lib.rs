@@ -8,7 +8,7 @@
 //! - [`body`]: reading request bodies with a hard byte limit.
 //! - [`hop`]: calling the next hop (service binding or origin) with a timeout.
 //! - [`health`]: `GET /health`, including the next hop's health.
-//! - [`metrics`]: reporting a hop's metric to analytics-collector in `wait_until`.
+//! - [`metrics`]: a hop's metric into the per-isolate outbox, flushed in batches in `wait_until`.
 //! - [`config`]: reading vars with defaults and validation.
 //! - [`deadline`]: a JS promise raced against a native deadline.
 //! - [`admin`]: the admin-secret guard of operator endpoints.

@@ -74,6 +74,19 @@ impl DataPoint {
     }
 }
 
+/// Serialises as the object `writeDataPoint` takes (`{"indexes": [..], "blobs": [..],
+/// "doubles": [..]}`), so a whole batch of points can cross into JS as one JSON text.
+impl serde::Serialize for DataPoint {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("DataPoint", 3)?;
+        st.serialize_field("indexes", &[self.index])?;
+        st.serialize_field("blobs", &self.blobs)?;
+        st.serialize_field("doubles", &self.doubles)?;
+        st.end()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,6 +115,11 @@ mod tests {
             proptest::prop_assert_eq!(p.blobs.len(), 11);
             proptest::prop_assert_eq!(&p.doubles, &vec![8.0, 503.0, 9.0, 1.0]);
             proptest::prop_assert_eq!(&p.blobs[4], "5xx");
+            let json = serde_json::to_value(&p).expect("serialises");
+            proptest::prop_assert_eq!(
+                json,
+                serde_json::json!({ "indexes": [p.index], "blobs": p.blobs, "doubles": p.doubles })
+            );
         }
     }
 }

@@ -1,13 +1,15 @@
-//! Ingest bodies: one event (a JSON object) or a batch (a JSON array of them), validated
-//! item by item so one bad item never costs the valid ones, with a per-item report.
+//! Ingest bodies: one event (a JSON object), a plain batch (a JSON array of them), or an
+//! [`Envelope`] (a batch with a stable [`BatchId`], which the collector applies at most once
+//! per store), validated item by item so one bad item never costs the valid ones, with a
+//! per-item report.
 //!
 //! Contract: a single event keeps the event contract (202, or the event's own 400 naming
 //! its field). A batch answers 202 when every item was accepted, 207 when some were, and
 //! 400 `invalid_batch` (naming the first failing field) when none was; its body always
 //! lists every item's result by index.
 
-use serde::Serialize;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use super::window::{Untimely, windows_for};
 use crate::error::{ErrorBody, ErrorDetail, HttpError};
@@ -17,6 +19,71 @@ use crate::metric::{MetricError, MetricEvent};
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Most events in one batch.
 pub const MAX_BATCH_ITEMS: usize = 1000;
+
+/// Longest batch id, in bytes.
+pub const MAX_BATCH_ID_BYTES: usize = 64;
+
+/// The id of one batch of events: minted once by the sender (a UUID), kept across every
+/// retry of that batch, and remembered by the store that applied it so a retry whose first
+/// attempt was in fact stored is not counted twice. 1..=64 ASCII letters, digits or `-`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct BatchId(String);
+
+impl BatchId {
+    /// `s` as a batch id, when it is one.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        let ok = !s.is_empty()
+            && s.len() <= MAX_BATCH_ID_BYTES
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        ok.then(|| Self(s.to_owned()))
+    }
+
+    /// An id from the clock (`t-<ms>`), for a runtime without `crypto.randomUUID()`.
+    #[must_use]
+    pub fn from_clock(now_ms: u64) -> Self {
+        Self(format!("t-{now_ms}"))
+    }
+
+    /// The id as text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for BatchId {
+    type Error = &'static str;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s).ok_or("not a batch id")
+    }
+}
+
+impl From<BatchId> for String {
+    fn from(id: BatchId) -> Self {
+        id.0
+    }
+}
+
+impl std::fmt::Display for BatchId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The body a reporting worker's outbox sends: `{"batch_id": …, "events": [ … ]}`. The
+/// collector validates `events` item by item exactly like a plain batch.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Envelope<'a> {
+    /// The batch's stable id.
+    pub batch_id: &'a BatchId,
+    /// Its events (at most [`MAX_BATCH_ITEMS`], the whole body at most [`MAX_BODY_BYTES`]).
+    pub events: &'a [MetricEvent],
+}
+
+/// Bytes an envelope adds around its events (key names, braces, the longest id).
+pub const ENVELOPE_OVERHEAD_BYTES: usize = 32 + MAX_BATCH_ID_BYTES;
 
 /// Why a whole ingest body was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -96,6 +163,51 @@ pub enum Ingest {
     Single(MetricEvent),
     /// A batch: each item's event or error, in order.
     Batch(Vec<Result<MetricEvent, MetricError>>),
+    /// An [`Envelope`]: a batch with its id.
+    Enveloped(BatchId, Vec<Result<MetricEvent, MetricError>>),
+}
+
+/// Validates the items of a batch (plain or enveloped).
+fn batch_items(
+    items: &[Value],
+    now_ms: u64,
+) -> Result<Vec<Result<MetricEvent, MetricError>>, IngestError> {
+    match items.len() {
+        0 => Err(IngestError::Empty),
+        n if n > MAX_BATCH_ITEMS => Err(IngestError::TooManyItems),
+        _ => Ok(items.iter().map(|i| validate_item(i, now_ms)).collect()),
+    }
+}
+
+/// An envelope's id and items; any other key, a bad id or `events` not an array is a 400
+/// naming the field.
+fn envelope(map: &Map<String, Value>, now_ms: u64) -> Result<Ingest, IngestError> {
+    if let Some(key) = map.keys().find(|k| *k != "batch_id" && *k != "events") {
+        return Err(MetricError::UnknownField {
+            field: key.chars().take(64).collect(),
+        }
+        .into());
+    }
+    let id = map
+        .get("batch_id")
+        .and_then(Value::as_str)
+        .and_then(BatchId::parse)
+        .ok_or(MetricError::Invalid {
+            field: "batch_id",
+            reason: "expected 1 to 64 ascii letters, digits or '-'",
+        })?;
+    let events = match map.get("events") {
+        None => return Err(MetricError::Missing { field: "events" }.into()),
+        Some(Value::Array(items)) => items,
+        Some(_) => {
+            return Err(MetricError::Invalid {
+                field: "events",
+                reason: "expected an array",
+            }
+            .into());
+        }
+    };
+    Ok(Ingest::Enveloped(id, batch_items(events, now_ms)?))
 }
 
 impl Ingest {
@@ -108,14 +220,9 @@ impl Ingest {
             return Err(IngestError::TooLarge);
         }
         match serde_json::from_slice::<Value>(body) {
+            Ok(Value::Object(map)) if map.contains_key("batch_id") => envelope(&map, now_ms),
             Ok(obj @ Value::Object(_)) => Ok(Self::Single(validate_item(&obj, now_ms)?)),
-            Ok(Value::Array(items)) if items.is_empty() => Err(IngestError::Empty),
-            Ok(Value::Array(items)) if items.len() > MAX_BATCH_ITEMS => {
-                Err(IngestError::TooManyItems)
-            }
-            Ok(Value::Array(items)) => Ok(Self::Batch(
-                items.iter().map(|i| validate_item(i, now_ms)).collect(),
-            )),
+            Ok(Value::Array(items)) => Ok(Self::Batch(batch_items(&items, now_ms)?)),
             _ => Err(IngestError::Malformed),
         }
     }
@@ -125,7 +232,28 @@ impl Ingest {
     pub fn accepted(&self) -> Vec<&MetricEvent> {
         match self {
             Self::Single(e) => vec![e],
-            Self::Batch(items) => items.iter().filter_map(|r| r.as_ref().ok()).collect(),
+            Self::Batch(items) | Self::Enveloped(_, items) => {
+                items.iter().filter_map(|r| r.as_ref().ok()).collect()
+            }
+        }
+    }
+
+    /// The batch id, for an envelope.
+    #[must_use]
+    pub fn batch_id(&self) -> Option<&BatchId> {
+        match self {
+            Self::Enveloped(id, _) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// The key its store shard is chosen by (`shard::shard_of`): the batch id of an
+    /// envelope, else the first valid event's request id (`None`: nothing to store).
+    #[must_use]
+    pub fn shard_key(&self) -> Option<&str> {
+        match self {
+            Self::Enveloped(id, _) => Some(id.as_str()),
+            _ => self.accepted().first().map(|e| e.request_id.as_str()),
         }
     }
 }
@@ -328,6 +456,63 @@ mod tests {
         all_good.refuse(0, &crate::error::CommonError::UpstreamUnavailable);
         assert_eq!((all_good.status(), all_good.accepted), (503, 0));
         assert_eq!(all_good.error.map(|e| e.code), Some("upstream_unavailable"));
+    }
+
+    #[test]
+    fn an_envelope_is_a_batch_with_an_id() {
+        let body = json!({"batch_id": "b-1", "events": [ev("a"), 7, ev("b")]});
+        let ingest = Ingest::parse(&bytes(&body), NOW).expect("envelope");
+        assert_eq!(ingest.batch_id().map(BatchId::as_str), Some("b-1"));
+        assert_eq!(ingest.shard_key(), Some("b-1"));
+        assert_eq!(ingest.accepted().len(), 2);
+        // What the outbox sends parses back to the same id and events.
+        let events: Vec<MetricEvent> = ingest.accepted().into_iter().cloned().collect();
+        let id = BatchId::parse("0f0e-AB").expect("id");
+        let clock = BatchId::from_clock(u64::MAX);
+        assert_eq!(BatchId::parse(clock.as_str()), Some(clock));
+        let sent = serde_json::to_vec(&Envelope {
+            batch_id: &id,
+            events: &events,
+        })
+        .expect("ser");
+        let back = Ingest::parse(&sent, NOW).expect("round trip");
+        assert_eq!(back.batch_id(), Some(&id));
+        assert_eq!(
+            back.accepted().into_iter().cloned().collect::<Vec<_>>(),
+            events
+        );
+        let refused = |v: Value| {
+            let e = Ingest::parse(&bytes(&v), NOW).expect_err("refused");
+            (e.status(), e.code(), e.field().map(str::to_owned))
+        };
+        let field = |f: &str| Some(f.to_owned());
+        assert_eq!(
+            refused(json!({"batch_id": "a b", "events": [ev("a")]})),
+            (400, "invalid_field", field("batch_id"))
+        );
+        assert_eq!(
+            refused(json!({"batch_id": "x".repeat(65), "events": [ev("a")]})),
+            (400, "invalid_field", field("batch_id"))
+        );
+        assert_eq!(
+            refused(json!({"batch_id": "b"})),
+            (400, "missing_field", field("events"))
+        );
+        assert_eq!(
+            refused(json!({"batch_id": "b", "events": {}})),
+            (400, "invalid_field", field("events"))
+        );
+        assert_eq!(
+            refused(json!({"batch_id": "b", "events": [], "x": 1})).1,
+            "unknown_field"
+        );
+        assert_eq!(
+            refused(json!({"batch_id": "b", "events": []})),
+            (400, "empty_batch", None)
+        );
+        // A plain single event shards by its request id.
+        let single = Ingest::parse(&bytes(&ev("r-9")), NOW).expect("single");
+        assert_eq!((single.shard_key(), single.batch_id()), (Some("r-9"), None));
     }
 
     #[test]

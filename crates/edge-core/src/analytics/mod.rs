@@ -1,6 +1,9 @@
 //! Exact analytics over metric events: what the collector validates, stores and answers.
 //!
-//! - [`ingest`]: one event or a batch, validated item by item, with per-item results.
+//! - [`ingest`]: one event, a batch or an enveloped batch (with its id), validated item by
+//!   item, with per-item results.
+//! - [`outbox`]: the reporting side's per-isolate buffer: batching, retries, caps.
+//! - [`shard`]: which of a day's store shards a write goes to.
 //! - [`window`]: minute and hour windows, the UTC day that owns them, retention.
 //! - [`histogram`]: mergeable log-linear latency buckets and nearest-rank percentiles.
 //! - [`cell`]: events folded into the cells the stores add up (one per window × dimensions
@@ -14,7 +17,9 @@ pub mod cell;
 pub mod engine;
 pub mod histogram;
 pub mod ingest;
+pub mod outbox;
 pub mod prometheus;
 pub mod query;
+pub mod shard;
 pub mod summary;
 pub mod window;

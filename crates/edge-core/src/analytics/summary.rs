@@ -1,9 +1,9 @@
 //! From summed cells to the numbers the query API returns: per window and per group,
 //! requests, errors, cache hits and exact-bucket latency percentiles.
 //!
-//! A store answers for the windows it owns (each window lives in exactly one store), so it
-//! can finish its points itself; totals over a range span stores, so they travel as
-//! mergeable accumulators (with their histogram) and are finished once merged.
+//! A window is split over the shards of its day (`analytics::shard`), so a store answers
+//! with mergeable accumulators (counts plus histogram) per window and per group, uncapped;
+//! [`QueryResult::merge`] sums them across stores exactly, then caps and finishes them.
 
 use std::collections::BTreeMap;
 
@@ -164,12 +164,22 @@ pub struct Point {
     pub groups: Vec<Stats>,
 }
 
-/// What one store answers for a query: its finished points and its mergeable totals.
+/// One window's per-group accumulators, as a store holds them (not yet merged or capped).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct WindowAccs {
+    /// Window start, unix ms.
+    pub window_start: u64,
+    /// Its groups.
+    pub groups: Vec<Acc>,
+}
+
+/// What one store answers for a query: mergeable accumulators, uncapped (capping before
+/// the merge would fold a group into [`OTHER`] in one shard and not in another).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct StoreAnswer {
-    /// Points of the windows it owns, oldest first (empty when series were not asked for).
-    pub series: Vec<Point>,
-    /// Per-group totals over its windows.
+    /// Its part of each window, oldest first (empty when series were not asked for).
+    pub series: Vec<WindowAccs>,
+    /// Per-group totals over its part of the range.
     pub totals: Vec<Acc>,
 }
 
@@ -209,7 +219,6 @@ impl StoreAnswer {
     /// A store's answer from its rows for `query`.
     #[must_use]
     pub fn from_rows(rows: &[BucketRow], query: &Query) -> Self {
-        let dims = query.group_by.len();
         let mut totals: BTreeMap<&[String], Acc> = BTreeMap::new();
         let mut windows: BTreeMap<u64, BTreeMap<&[String], Acc>> = BTreeMap::new();
         for row in rows {
@@ -229,17 +238,14 @@ impl StoreAnswer {
         }
         let series = windows
             .into_iter()
-            .map(|(window_start, groups)| Point {
+            .map(|(window_start, groups)| WindowAccs {
                 window_start,
-                groups: cap(groups.into_values(), dims)
-                    .iter()
-                    .map(|a| a.finish(&query.group_by))
-                    .collect(),
+                groups: groups.into_values().collect(),
             })
             .collect();
         Self {
             series,
-            totals: cap(totals.into_values(), dims),
+            totals: totals.into_values().collect(),
         }
     }
 }
@@ -262,23 +268,36 @@ pub struct QueryResult {
 }
 
 impl QueryResult {
-    /// Merges the answers of every store the range touches.
+    /// Merges the answers of every store the range touches (every shard of every day):
+    /// sums each window's and the range's accumulators by group, then caps and finishes.
     #[must_use]
     pub fn merge(query: &Query, answers: Vec<StoreAnswer>) -> Self {
-        let mut series = Vec::new();
+        let dims = query.group_by.len();
+        let mut windows: BTreeMap<u64, Vec<Acc>> = BTreeMap::new();
         let mut totals = Vec::new();
         for answer in answers {
-            series.extend(answer.series);
+            for w in answer.series {
+                windows.entry(w.window_start).or_default().extend(w.groups);
+            }
             totals.extend(answer.totals);
         }
-        series.sort_by_key(|p: &Point| p.window_start);
+        let series = windows
+            .into_iter()
+            .map(|(window_start, groups)| Point {
+                window_start,
+                groups: fold(groups, dims)
+                    .iter()
+                    .map(|a| a.finish(&query.group_by))
+                    .collect(),
+            })
+            .collect();
         Self {
             resolution: query.resolution,
             from_ms: query.from_ms,
             to_ms: query.to_ms,
             group_by: query.group_by.clone(),
             series,
-            totals: fold(totals, query.group_by.len())
+            totals: fold(totals, dims)
                 .iter()
                 .map(|a| a.finish(&query.group_by))
                 .collect(),
@@ -351,6 +370,35 @@ mod tests {
         );
         assert_eq!(r.totals[1].requests, 1);
         assert_eq!(a.cache_hit_ratio, None);
+    }
+
+    #[test]
+    fn one_window_split_over_shards_merges_exactly() {
+        let q = query(vec![Dimension::Worker]);
+        // The same window and group in two shards: one point, summed, percentiles over both.
+        let s0 = StoreAnswer::from_rows(&[row(0, &["a"], 10.0, 50, 1)], &q);
+        let s1 = StoreAnswer::from_rows(&[row(0, &["a"], 500.0, 50, 0)], &q);
+        let r = QueryResult::merge(&q, vec![s0, s1]);
+        assert_eq!(r.series.len(), 1);
+        let g = &r.series[0].groups;
+        assert_eq!(g.len(), 1);
+        assert_eq!((g[0].requests, g[0].errors), (100, 1));
+        let lat = g[0].latency_ms.expect("latency");
+        assert_eq!((lat.p50, lat.p95), (10, bucket_upper(500.0)));
+        // Groups beyond the cap in each shard are not folded before the merge.
+        let many = |shard: u64| -> Vec<BucketRow> {
+            (0..MAX_GROUPS as u64 + 5)
+                .map(|i| {
+                    let c = format!("W{i:02}");
+                    row(0, &[c.as_str()], 1.0, 1000 - i + shard, 0)
+                })
+                .collect()
+        };
+        let a = StoreAnswer::from_rows(&many(0), &q);
+        let b = StoreAnswer::from_rows(&many(1), &q);
+        let r = QueryResult::merge(&q, vec![a, b]);
+        assert_eq!(r.totals[0].requests, 2001);
+        assert_eq!(r.totals.len(), MAX_GROUPS);
     }
 
     fn bucket_upper(ms: f64) -> u64 {
