@@ -157,8 +157,8 @@ try {
     ["LINE webhook, 0 events vs JS LINE verifier", [u(chatBase, "/webhooks/line"), lineSigned(() => [])], [u(R["ref-line"], "/webhooks/line"), lineSigned(() => [])]],
     ["LINE webhook, 1 event (queued) vs JS LINE verifier", [u(chatBase, "/webhooks/line"), lineSigned(oneEvent("ours"))], [u(R["ref-line"], "/webhooks/line"), lineSigned(oneEvent("js"))]],
     ["Discord PING vs JS Discord verifier", [u(chatBase, "/webhooks/discord"), ping], [u(R["ref-discord"], "/webhooks/discord"), ping]],
-    ["full chain HS256 → origin (cache MISS, no-store) vs JS chain", [u(pipeline.url, "/api/v1/agents"), hs], [u(R["ref-chain-gate"], "/api/v1/agents"), hs]],
-    ["full chain cache HIT (2 workers) vs JS chain (3 hops → origin)", [u(pipeline.url, "/api/v1/agents/cacheable"), hs], [u(R["ref-chain-gate"], "/api/v1/agents/cacheable"), hs]],
+    ["full chain HS256 → origin (cache MISS, no-store) vs JS chain", [u(entryBase, "/api/v1/agents"), hs], [u(R["ref-chain-gate"], "/api/v1/agents"), hs]],
+    ["full chain cache HIT (2 workers) vs JS chain (3 hops → origin)", [u(entryBase, "/api/v1/agents/cacheable"), hs], [u(R["ref-chain-gate"], "/api/v1/agents/cacheable"), hs]],
     // Not Rust vs JS: the same chain with its telemetry going to the collector vs to an empty worker.
     ["telemetry share: full chain MISS, collector vs empty sink", [u(entryBase, "/api/v1/agents"), hs], [u(sinkBase, "/api/v1/agents"), hs], "sink"],
     ["telemetry share: full chain HIT, collector vs empty sink", [u(entryBase, "/api/v1/agents/cacheable"), hs], [u(sinkBase, "/api/v1/agents/cacheable"), hs], "sink"],
