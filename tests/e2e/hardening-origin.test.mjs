@@ -247,6 +247,48 @@ describe("13.9 an origin that dies mid-body", { timeout: 120_000 }, () => {
   });
 });
 
+describe("a short body of declared length is read whole before it is relayed", { timeout: 120_000 }, () => {
+  let cut, healthy, p;
+  before(async () => {
+    cut = await startRawOrigin({
+      // Declares 5,000 bytes (under the 64 KiB read whole), sends 1,000, drops the connection.
+      "/api/v1/calls/short": (s) => {
+        s.write("HTTP/1.1 200 OK\r\ncache-control: no-store\r\ncontent-type: text/plain\r\ncontent-length: 5000\r\n\r\n");
+        s.write("x".repeat(1000));
+        setTimeout(() => s.destroy(), 20);
+      },
+      "/api/v1/calls/whole": (s) => {
+        s.write("HTTP/1.1 200 OK\r\ncache-control: no-store\r\ncontent-type: text/plain\r\ncontent-length: 3000\r\nx-origin-note: kept\r\n\r\n");
+        s.write("y".repeat(3000));
+      },
+    });
+    healthy = await healthyRegion();
+    p = await euFirstPipeline(cut.url, healthy.url);
+  });
+  after(async () => {
+    await p?.close();
+    await cut?.close();
+    await healthy?.close();
+  });
+
+  test("whole: relayed byte for byte with the origin's status and headers", async () => {
+    const r = await p.fetch("/api/v1/calls/whole", bounded({ cf: BERLIN }), V);
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get("x-origin-note"), "kept");
+    assert.equal(r.headers.get("x-edge-region"), "eu-west-1");
+    assert.equal(await r.text(), "y".repeat(3000));
+  });
+
+  test("cut: a clean 502 upstream_body_incomplete instead of a truncated 200, recorded as such", async () => {
+    const r = await p.fetch("/api/v1/calls/short", bounded({ cf: BERLIN }), V);
+    await assertJsonError(r, 502, "upstream_body_incomplete");
+    const id = r.headers.get("x-request-id");
+    const hop = await eventually(async () => (await p.hops(id)).find((h) => h.worker === V), { what: "router hop" });
+    assert.equal(hop.status, 502);
+    assert.equal(hop.decision, "upstream_body_incomplete");
+  });
+});
+
 describe("13 breakers: 500/501 are answers, 502/503/504 are failures", { timeout: 120_000 }, () => {
   let eu, east, p;
   before(async () => {

@@ -128,12 +128,12 @@ impl Hop {
             .as_string()
     }
 
-    /// Wraps `resp`'s body so its end is observed (see [`crate::watch`]): the hop's metric
-    /// then waits for it and records a body that broke off as what it is (502
+    /// Observes `resp`'s body to its end (see [`watch::observe`]): the hop's metric then
+    /// waits for it and records a body that broke off as what it is (502
     /// `upstream_body_incomplete`) instead of the status already sent. Returns the
     /// response to send and the watch, for the handler's own use (breakers).
-    pub fn watch_body(&self, resp: Response) -> (Response, Option<BodyWatch>) {
-        let (resp, end) = watch::watch(resp);
+    pub async fn watch_body(&self, resp: Response) -> (Response, Option<BodyWatch>) {
+        let (resp, end) = watch::observe(resp).await;
         self.body.borrow_mut().clone_from(&end);
         (resp, end)
     }

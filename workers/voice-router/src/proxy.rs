@@ -70,7 +70,7 @@ pub(crate) async fn handle(req: &Request, env: &Env, hop: &Hop) -> worker::Resul
                 .last()
                 .is_some_and(|a| !a.outcome.is_region_failure()) =>
         {
-            let (resp, body) = hop.watch_body(resp);
+            let (resp, body) = hop.watch_body(resp).await;
             (Ok(resp), body)
         }
         other => (other, None),
