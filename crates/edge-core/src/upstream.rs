@@ -7,7 +7,7 @@
 //! So an upstream answering 999, or a 1xx that the runtime hands over as final, is not
 //! relayed: it is a 502 `bad_upstream_response`, and a failure of that upstream.
 
-use crate::auth::request_policy::RequestError;
+use crate::auth::request_policy::{RequestError, parse_content_length};
 use crate::error::CommonError;
 
 /// The statuses a response a worker sends may carry (Fetch: 200..=599; 1xx are
@@ -68,9 +68,7 @@ impl BodyPlan {
     #[must_use]
     pub fn of(content_length: Option<&str>, content_encoding: Option<&str>) -> Self {
         let identity = content_encoding.is_none_or(|e| e.trim().eq_ignore_ascii_case("identity"));
-        let declared = content_length
-            .filter(|v| !v.is_empty() && v.len() <= 20 && v.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|v| v.parse::<u64>().ok());
+        let declared = content_length.and_then(|v| parse_content_length(v).ok());
         match declared {
             Some(n) if identity && n <= BUFFERED_BODY_MAX_BYTES => Self::Buffer,
             _ => Self::Relay,

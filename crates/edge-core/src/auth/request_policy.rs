@@ -289,7 +289,7 @@ impl RequestPolicy {
     pub fn check_framing(&self, head: &RequestHead<'_>) -> Result<bool, RequestError> {
         let declared = match head.content_length {
             None => None,
-            Some(raw) => Some(parse_content_length(raw)?),
+            Some(raw) => Some(parse_content_length(raw.trim())?),
         };
         if declared.is_some_and(|n| n > self.max_body_bytes) {
             return Err(RequestError::PayloadTooLarge {
@@ -459,8 +459,11 @@ fn token(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
-fn parse_content_length(raw: &str) -> Result<u64, RequestError> {
-    let raw = raw.trim();
+/// A `Content-Length` value: 1–19 ASCII digits, nothing else (no sign, no spaces).
+///
+/// # Errors
+/// [`RequestError::InvalidContentLength`] for anything else.
+pub(crate) fn parse_content_length(raw: &str) -> Result<u64, RequestError> {
     if raw.is_empty() || raw.len() > 19 || !raw.bytes().all(|b| b.is_ascii_digit()) {
         return Err(RequestError::InvalidContentLength);
     }
