@@ -188,14 +188,17 @@ describe("13.8 any origin status is a clean answer", { timeout: 120_000 }, () =>
   });
 });
 
-describe("13.9 an origin that dies mid-body", { timeout: 120_000 }, () => {
-  let cut, healthy, p;
-  // Declares 100,000 bytes, sends 1,000, then drops the connection.
-  const dieMidBody = (cacheControl) => (s) => {
-    s.write(`HTTP/1.1 200 OK\r\ncache-control: ${cacheControl}\r\ncontent-type: text/plain\r\ncontent-length: 100000\r\n\r\n`);
+/** A raw-origin route that declares `declared` bytes, sends 1,000, then drops the connection. */
+const dieMidBody =
+  (cacheControl, declared = 100_000) =>
+  (s) => {
+    s.write(`HTTP/1.1 200 OK\r\ncache-control: ${cacheControl}\r\ncontent-type: text/plain\r\ncontent-length: ${declared}\r\n\r\n`);
     s.write("x".repeat(1000));
     setTimeout(() => s.destroy(), 20);
   };
+
+describe("13.9 an origin that dies mid-body", { timeout: 120_000 }, () => {
+  let cut, healthy, p;
   before(async () => {
     cut = await startRawOrigin({
       "/api/v1/agents/cacheable": dieMidBody("public, max-age=60"),
@@ -252,11 +255,7 @@ describe("a short body of declared length is read whole before it is relayed", {
   before(async () => {
     cut = await startRawOrigin({
       // Declares 5,000 bytes (under the 64 KiB read whole), sends 1,000, drops the connection.
-      "/api/v1/calls/short": (s) => {
-        s.write("HTTP/1.1 200 OK\r\ncache-control: no-store\r\ncontent-type: text/plain\r\ncontent-length: 5000\r\n\r\n");
-        s.write("x".repeat(1000));
-        setTimeout(() => s.destroy(), 20);
-      },
+      "/api/v1/calls/short": dieMidBody("no-store", 5000),
       "/api/v1/calls/whole": (s) => {
         s.write("HTTP/1.1 200 OK\r\ncache-control: no-store\r\ncontent-type: text/plain\r\ncontent-length: 3000\r\nx-origin-note: kept\r\n\r\n");
         s.write("y".repeat(3000));
