@@ -24,6 +24,11 @@ pub trait HttpError: std::fmt::Display {
     fn headers(&self) -> Vec<(&'static str, String)> {
         Vec::new()
     }
+    /// What the operator's log should say about this error beyond its code and message
+    /// (a runtime exception's text): never part of the response.
+    fn log_detail(&self) -> Option<String> {
+        None
+    }
 }
 
 /// The JSON body of every error response: `{"error":{"code":..,"message":..,"field":..}}`.

@@ -17,6 +17,7 @@
 //! - [`error`]: the one contract every error follows to become an HTTP response.
 //! - [`service`]: the names of the five workers.
 //! - [`request_id`]: validation of request ids carried between hops.
+//! - [`route`]: a worker's route table (404 and 405 with `Allow` from the table).
 //! - [`queue`]: splitting messages into queue batches within the size and count limits.
 //! - [`retry`]: when a failed upstream attempt may be repeated, and what counts as a
 //!   region's failure.
@@ -40,6 +41,7 @@ pub mod origin;
 pub mod queue;
 pub mod request_id;
 pub mod retry;
+pub mod route;
 pub mod routing;
 pub mod service;
 pub mod sig;

@@ -41,6 +41,7 @@ pub(crate) async fn ingest(mut req: Request, rc: RouteContext<Hop>) -> Result<Re
         Ok(b) => b,
         Err(BodyError::TooLarge(e)) => return respond::error_response(&e),
         Err(BodyError::Timeout(e)) => return respond::error_response(&e),
+        Err(BodyError::Config(e)) => return respond::error_response(&e),
         Err(BodyError::Read(_)) => return respond::error_response(&MetricError::Malformed),
     };
     let now = now_ms();

@@ -13,6 +13,7 @@
 
 mod access;
 mod dashboard;
+mod error;
 mod ingest;
 mod read;
 // `#[durable_object]` generates undocumented wasm-bindgen glue methods.
@@ -42,7 +43,7 @@ enum Read {
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     edge_glue::serve(ME, Role::Collector, req, env, ctx, |req, env, hop| {
         let read = |which: Read| move |req, rc| async move { guarded(which, &req, &rc).await };
-        Router::with_data(hop)
+        let answer = Router::with_data(hop)
             .get_async("/health", |_, rc| async move {
                 health::respond(&rc.env, ME, env!("CARGO_PKG_VERSION"), None).await
             })
@@ -54,7 +55,8 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             .post_async(dashboard::SESSION_PATH, |mut req, rc| async move {
                 dashboard::sign_in(&mut req, &rc.env).await
             })
-            .run(req, env)
+            .run(req, env);
+        async move { answer.await.map_err(error::Error::from) }
     })
     .await
 }

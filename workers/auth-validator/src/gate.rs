@@ -278,6 +278,7 @@ pub(crate) async fn read_limited(
         .into()),
         Err(BodyError::Timeout(e)) => Err(e.into()),
         Err(BodyError::Read(_)) => Err(RequestError::UnreadableBody.into()),
+        Err(BodyError::Config(e)) => Err(e.into()),
     }
 }
 

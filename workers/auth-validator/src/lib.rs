@@ -12,6 +12,7 @@
 //! clients can read why they were refused.
 
 mod admin;
+mod error;
 mod gate;
 mod keys;
 #[allow(missing_docs)] // the #[durable_object] macro generates undocumented items
@@ -36,24 +37,28 @@ const ME: ServiceName = ServiceName::AuthValidator;
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     edge_glue::serve(ME, Role::Entry, req, env, ctx, |req, env, hop| async move {
-        let origin = req.headers().get("origin").ok().flatten();
-        let settings = match Settings::load(&env) {
-            Ok(s) => s,
-            Err(e) => return gate::refuse(&e.into(), &hop),
-        };
-        // A refused preflight carries no CORS headers, so the browser blocks the call.
-        let (resp, cors) = match route(req, &env, &settings, &hop).await {
-            Ok(resp) => (respond::with_mutable_headers(resp), true),
-            Err(rejection) => (
-                gate::refuse(&rejection, &hop)?,
-                !matches!(rejection, Rejection::Cors(_)),
-            ),
-        };
-        if cors {
-            respond::set_headers(&resp, &settings.cors.response_headers(origin.as_deref()))?;
+        let answer: Result<Response> = async move {
+            let origin = req.headers().get("origin").ok().flatten();
+            let settings = match Settings::load(&env) {
+                Ok(s) => s,
+                Err(e) => return gate::refuse(&e.into(), &hop),
+            };
+            // A refused preflight carries no CORS headers, so the browser blocks the call.
+            let (resp, cors) = match route(req, &env, &settings, &hop).await {
+                Ok(resp) => (respond::with_mutable_headers(resp), true),
+                Err(rejection) => (
+                    gate::refuse(&rejection, &hop)?,
+                    !matches!(rejection, Rejection::Cors(_)),
+                ),
+            };
+            if cors {
+                respond::set_headers(&resp, &settings.cors.response_headers(origin.as_deref()))?;
+            }
+            resp.headers().append("vary", "Origin")?;
+            Ok(resp)
         }
-        resp.headers().append("vary", "Origin")?;
-        Ok(resp)
+        .await;
+        answer.map_err(error::Error::from)
     })
     .await
 }

@@ -8,6 +8,7 @@
 //!   service binding.
 
 mod coalesce;
+mod error;
 mod http_cache;
 mod purge;
 mod settings;
@@ -29,27 +30,31 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         env,
         ctx,
         |req, env, hop| async move {
-            let path = req.path();
-            let method = req.inner().method();
-            if method == "GET" && path == "/health" {
-                return health::respond(
-                    &env,
-                    ME,
-                    env!("CARGO_PKG_VERSION"),
-                    Some(http_cache::NEXT),
-                )
-                .await;
-            }
-            // Admin paths are answered here, whatever their method or body, and never
-            // forwarded (nor their admin bearer with them).
-            match admin::route(&method, &path) {
-                Ok(AdminRoute::Purge) => purge::handle(req, &env, &hop).await,
-                Ok(AdminRoute::NotAdmin) => http_cache::handle(req, &env, &hop).await,
-                Err(e) => {
-                    hop.decide(e.code());
-                    respond::error_response(&e)
+            let answer: Result<Response> = async move {
+                let path = req.path();
+                let method = req.inner().method();
+                if method == "GET" && path == "/health" {
+                    return health::respond(
+                        &env,
+                        ME,
+                        env!("CARGO_PKG_VERSION"),
+                        Some(http_cache::NEXT),
+                    )
+                    .await;
+                }
+                // Admin paths are answered here, whatever their method or body, and never
+                // forwarded (nor their admin bearer with them).
+                match admin::route(&method, &path) {
+                    Ok(AdminRoute::Purge) => purge::handle(req, &env, &hop).await,
+                    Ok(AdminRoute::NotAdmin) => http_cache::handle(req, &env, &hop).await,
+                    Err(e) => {
+                        hop.decide(e.code());
+                        respond::error_response(&e)
+                    }
                 }
             }
+            .await;
+            answer.map_err(error::Error::from)
         },
     )
     .await

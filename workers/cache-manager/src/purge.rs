@@ -54,6 +54,7 @@ pub(crate) async fn handle(mut req: Request, env: &Env, hop: &Hop) -> worker::Re
         Ok(b) => b,
         Err(BodyError::TooLarge(e)) => return respond::error_response(&e),
         Err(BodyError::Timeout(e)) => return respond::error_response(&e),
+        Err(BodyError::Config(e)) => return respond::error_response(&e),
         Err(BodyError::Read(_)) => {
             return respond::error_response(&InvalidPurge("unreadable body"));
         }

@@ -14,6 +14,7 @@ mod admin;
 mod ai;
 mod db;
 mod discord;
+mod error;
 mod http;
 mod line_api;
 mod process;
@@ -38,47 +39,51 @@ const ME: ServiceName = ServiceName::ChatWebhook;
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     edge_glue::serve(ME, Role::Entry, req, env, ctx, |req, env, hop| async move {
-        // Probes skip building the router (DESIGN.md, "Requests between hops"); the
-        // route stays in it so other methods on /health are still 405.
-        if hop.method() == "GET" && hop.path() == "/health" {
-            return health::respond(&env, ME, env!("CARGO_PKG_VERSION"), None).await;
+        let answer: Result<Response> = async move {
+            // Probes skip building the router (DESIGN.md, "Requests between hops"); the
+            // route stays in it so other methods on /health are still 405.
+            if hop.method() == "GET" && hop.path() == "/health" {
+                return health::respond(&env, ME, env!("CARGO_PKG_VERSION"), None).await;
+            }
+            Router::with_data(hop)
+                .get_async("/health", |_, rc| async move {
+                    health::respond(&rc.env, ME, env!("CARGO_PKG_VERSION"), None).await
+                })
+                .post_async("/webhooks/line", |req, rc| async move {
+                    webhook::line(req, &rc.env, &rc.data).await
+                })
+                .post_async("/webhooks/discord", |req, rc| async move {
+                    discord::interaction(req, &rc.env, &rc.data).await
+                })
+                .get_async("/admin/v1/products", |req, rc| {
+                    admin::guarded(req, rc, admin::list)
+                })
+                .get_async("/admin/v1/products/:id", |req, rc| {
+                    admin::guarded(req, rc, admin::get)
+                })
+                .put_async("/admin/v1/products/:id", |req, rc| {
+                    admin::guarded(req, rc, admin::put)
+                })
+                .delete_async("/admin/v1/products/:id", |req, rc| {
+                    admin::guarded(req, rc, admin::delete)
+                })
+                .get_async("/admin/v1/customers/:user/conversation", |req, rc| {
+                    admin::guarded(req, rc, admin::conversation)
+                })
+                .get_async("/admin/v1/groups/:group/conversation", |req, rc| {
+                    admin::guarded(req, rc, admin::group_conversation)
+                })
+                .get_async("/admin/v1/rooms/:room/conversation", |req, rc| {
+                    admin::guarded(req, rc, admin::room_conversation)
+                })
+                .put_async("/admin/v1/customers/:user/preferences", |req, rc| {
+                    admin::guarded(req, rc, admin::preferences)
+                })
+                .run(req, env)
+                .await
         }
-        Router::with_data(hop)
-            .get_async("/health", |_, rc| async move {
-                health::respond(&rc.env, ME, env!("CARGO_PKG_VERSION"), None).await
-            })
-            .post_async("/webhooks/line", |req, rc| async move {
-                webhook::line(req, &rc.env, &rc.data).await
-            })
-            .post_async("/webhooks/discord", |req, rc| async move {
-                discord::interaction(req, &rc.env, &rc.data).await
-            })
-            .get_async("/admin/v1/products", |req, rc| {
-                admin::guarded(req, rc, admin::list)
-            })
-            .get_async("/admin/v1/products/:id", |req, rc| {
-                admin::guarded(req, rc, admin::get)
-            })
-            .put_async("/admin/v1/products/:id", |req, rc| {
-                admin::guarded(req, rc, admin::put)
-            })
-            .delete_async("/admin/v1/products/:id", |req, rc| {
-                admin::guarded(req, rc, admin::delete)
-            })
-            .get_async("/admin/v1/customers/:user/conversation", |req, rc| {
-                admin::guarded(req, rc, admin::conversation)
-            })
-            .get_async("/admin/v1/groups/:group/conversation", |req, rc| {
-                admin::guarded(req, rc, admin::group_conversation)
-            })
-            .get_async("/admin/v1/rooms/:room/conversation", |req, rc| {
-                admin::guarded(req, rc, admin::room_conversation)
-            })
-            .put_async("/admin/v1/customers/:user/preferences", |req, rc| {
-                admin::guarded(req, rc, admin::preferences)
-            })
-            .run(req, env)
-            .await
+        .await;
+        answer.map_err(error::Error::from)
     })
     .await
 }

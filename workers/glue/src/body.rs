@@ -37,28 +37,71 @@ pub fn timeout_ms(env: &Env) -> Result<u64, CommonError> {
 pub enum BodyError {
     /// The body (declared or actual) is larger than the limit: a 413 `payload_too_large`.
     TooLarge(CommonError),
-    /// The runtime failed while reading the stream.
+    /// The runtime failed while reading the stream: a 400 `unreadable_body`.
     Read(worker::Error),
     /// The body did not arrive in full within the deadline: a 408 `body_timeout`.
     Timeout(RequestError),
+    /// `BODY_TIMEOUT_MS` is malformed: a 500 `misconfigured` naming it.
+    Config(CommonError),
 }
 
 impl BodyError {
-    /// The client-facing error: 413, 408, or 400 `unreadable_body` for a broken stream.
+    /// The client-facing error: 413, 408, 400 `unreadable_body` for a broken stream, or
+    /// 500 `misconfigured`.
     #[must_use]
     pub fn into_http(self) -> Box<dyn edge_core::HttpError> {
         match self {
-            Self::TooLarge(e) => Box::new(e),
+            Self::TooLarge(e) | Self::Config(e) => Box::new(e),
             Self::Timeout(e) => Box::new(e),
             Self::Read(_) => Box::new(RequestError::UnreadableBody),
         }
     }
+
+    fn visible(&self) -> &dyn edge_core::HttpError {
+        match self {
+            Self::TooLarge(e) | Self::Config(e) => e,
+            Self::Timeout(e) => e,
+            Self::Read(_) => &RequestError::UnreadableBody,
+        }
+    }
 }
 
-/// Reads the body like [`read_limited`] within the deadline `BODY_TIMEOUT_MS`, or gives
-/// the response to send instead: 413 `payload_too_large` over the limit, 408
-/// `body_timeout` too slow, 400 `unreadable_body` when the stream fails, 500
-/// `misconfigured` for a malformed `BODY_TIMEOUT_MS`.
+impl std::fmt::Display for BodyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.visible().fmt(f)
+    }
+}
+
+impl edge_core::HttpError for BodyError {
+    fn status(&self) -> u16 {
+        self.visible().status()
+    }
+
+    fn code(&self) -> &'static str {
+        self.visible().code()
+    }
+
+    fn field(&self) -> Option<&str> {
+        self.visible().field()
+    }
+
+    fn headers(&self) -> Vec<(&'static str, String)> {
+        self.visible().headers()
+    }
+}
+
+/// Reads the body like [`read_limited`] within the deadline `BODY_TIMEOUT_MS`.
+///
+/// # Errors
+/// [`BodyError`]: 413 `payload_too_large` over the limit, 408 `body_timeout` too slow,
+/// 400 `unreadable_body` when the stream fails, 500 `misconfigured` for a malformed
+/// `BODY_TIMEOUT_MS`. Return it from a handler (`?`): `serve` answers it.
+pub async fn read(req: &mut Request, env: &Env, limit: usize) -> Result<Vec<u8>, BodyError> {
+    let timeout = timeout_ms(env).map_err(BodyError::Config)?;
+    read_limited(req, limit, timeout).await
+}
+
+/// [`read`], with the error already a response (for callers not yet returning errors).
 ///
 /// # Errors
 /// The error response, ready to return.
@@ -67,15 +110,12 @@ pub async fn read_or_refuse(
     env: &Env,
     limit: usize,
 ) -> Result<Vec<u8>, Response> {
-    let refusal = match timeout_ms(env) {
-        Err(e) => crate::respond::error_response(&e),
-        Ok(timeout) => match read_limited(req, limit, timeout).await {
-            Ok(bytes) => return Ok(bytes),
-            Err(e) => crate::respond::error_response(e.into_http().as_ref()),
-        },
-    };
-    // Building a JSON error response does not fail; an empty 400 keeps this total.
-    Err(refusal.unwrap_or_else(|_| Response::builder().with_status(400).empty()))
+    match read(req, env, limit).await {
+        Ok(bytes) => Ok(bytes),
+        // Building a JSON error response does not fail; an empty 400 keeps this total.
+        Err(e) => Err(crate::respond::error_response(&e)
+            .unwrap_or_else(|_| Response::builder().with_status(400).empty())),
+    }
 }
 
 /// Reads the whole body of `req` within `timeout_ms`, failing once more than `limit`

@@ -5,6 +5,7 @@
 //!
 //! - [`serve`]: the entry wrapper every worker uses (request id, error mapping, metrics).
 //! - [`respond`]: the one place that turns errors into HTTP responses.
+//! - [`failure`]: each worker's handler error ([`handler_error!`]) and [`failure::Internal`].
 //! - [`body`]: reading request bodies with a hard byte limit.
 //! - [`hop`]: calling the next hop (service binding or origin) with a timeout.
 //! - [`health`]: `GET /health`, including the next hop's health.
@@ -21,6 +22,7 @@ pub mod admin;
 pub mod body;
 pub mod config;
 pub mod deadline;
+pub mod failure;
 pub mod health;
 pub mod hop;
 pub mod metrics;

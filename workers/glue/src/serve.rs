@@ -14,7 +14,7 @@ use std::future::Future;
 use std::rc::Rc;
 
 use edge_core::error::CommonError;
-use edge_core::{MetricEvent, Observation, RequestId, RouteNote, ServiceName};
+use edge_core::{HttpError, MetricEvent, Observation, RequestId, RouteNote, ServiceName};
 use worker::js_sys::{Function, Reflect};
 use worker::wasm_bindgen::JsValue;
 use worker::{Context, Env, Request, Response, ResponseBody, console_error, web_sys};
@@ -186,9 +186,15 @@ impl Hop {
 
 /// Runs `handler` for `req` as worker `me` in `role`; see the module docs for what it adds.
 ///
+/// The handler's `Err` is answered here, the one place errors become responses
+/// (`respond::error_response`): its status, code and headers come from its [`HttpError`]
+/// impl; a 5xx is logged with the request id (and a runtime failure's cause, which the
+/// client never sees); the error's code becomes the hop's decision unless the handler
+/// recorded one.
+///
 /// # Errors
-/// Only if the final response cannot be built; handler errors become JSON 500s.
-pub async fn serve<F, Fut>(
+/// Only if the final response cannot be built.
+pub async fn serve<F, Fut, E>(
     me: ServiceName,
     role: Role,
     req: Request,
@@ -198,15 +204,26 @@ pub async fn serve<F, Fut>(
 ) -> worker::Result<Response>
 where
     F: FnOnce(Request, Env, Hop) -> Fut,
-    Fut: Future<Output = worker::Result<Response>>,
+    Fut: Future<Output = Result<Response, E>>,
+    E: HttpError,
 {
     let hop = Hop::start(me, role, &req, ctx);
     let is_health = hop.path == "/health";
     let resp = match handler(req, env.clone(), hop.clone()).await {
         Ok(resp) => normalize_router_fallback(resp)?,
         Err(err) => {
-            console_error!("{me}: request {} failed: {err}", hop.request_id);
-            respond::error_response(&CommonError::Internal)?
+            if hop.decision.get().is_none() {
+                hop.decide(err.code());
+            }
+            if err.status() >= 500 {
+                let detail = err.log_detail().unwrap_or_default();
+                console_error!(
+                    "{me}: request {} failed: {} ({err}) {detail}",
+                    hop.request_id,
+                    err.code()
+                );
+            }
+            respond::error_response(&err)?
         }
     };
     // The last line of defence: a response the runtime would refuse to build panics the

@@ -8,6 +8,7 @@
 //!   requests.
 //! - `scheduled`: the health probe (cron in `wrangler/voice-router.toml`).
 
+mod error;
 mod health_store;
 mod probe;
 mod proxy;
@@ -28,10 +29,14 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         env,
         ctx,
         |req, env, hop| async move {
-            if req.path() == "/health" && req.inner().method() == "GET" {
-                return health::respond(&env, ME, env!("CARGO_PKG_VERSION"), None).await;
+            let answer: Result<Response> = async move {
+                if req.path() == "/health" && req.inner().method() == "GET" {
+                    return health::respond(&env, ME, env!("CARGO_PKG_VERSION"), None).await;
+                }
+                proxy::handle(&req, &env, &hop).await
             }
-            proxy::handle(&req, &env, &hop).await
+            .await;
+            answer.map_err(error::Error::from)
         },
     )
     .await

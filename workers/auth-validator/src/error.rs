@@ -1,0 +1,11 @@
+//! Everything auth-validator's handlers fail with, answered by `edge_glue::serve`.
+
+use edge_core::error::CommonError;
+
+edge_glue::handler_error! {
+    /// The error of auth-validator's handlers: each variant answers as its own `HttpError`.
+    pub(crate) enum Error {
+        /// Errors any worker answers with.
+        Common(CommonError),
+    }
+}
