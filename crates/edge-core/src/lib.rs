@@ -25,6 +25,7 @@
 //! - [`health`]: `/health` reports and how a hop's health folds into the chain's.
 //! - [`origin`]: `http(s)://host[:port]` values from configuration.
 //! - [`hex`]: hexadecimal encoding and strict decoding.
+//! - [`list`]: the one comma-list splitter (config vars, simple HTTP list headers).
 //! - [`metric`]: the metric event every worker reports, and its strict parser.
 
 pub mod accept;
@@ -36,6 +37,7 @@ pub mod chat;
 pub mod error;
 pub mod health;
 pub mod hex;
+pub mod list;
 pub mod metric;
 pub mod origin;
 pub mod queue;

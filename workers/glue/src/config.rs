@@ -71,6 +71,13 @@ pub fn optional_var(env: &Env, name: &str) -> Option<String> {
         .filter(|s| !s.trim().is_empty())
 }
 
+/// Reads a comma-separated list var (`edge_core::list`: items trimmed, empty ones
+/// dropped); an absent or blank var is the empty list.
+#[must_use]
+pub fn list_var(env: &Env, name: &str) -> Vec<String> {
+    optional_var(env, name).map_or_else(Vec::new, |v| edge_core::list::owned_items(&v))
+}
+
 /// Reads a required string var or secret.
 ///
 /// # Errors
