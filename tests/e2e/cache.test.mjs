@@ -1,17 +1,15 @@
 // cache-manager as an RFC 9111 shared cache, in workerd, against a scripted origin that
 // counts what reaches it: a HIT is proven by the origin not seeing the request.
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { assertJsonError } from "../harness/assert.mjs";
-import { freshSecret, startPipeline } from "../harness/pipeline.mjs";
-import { startUpstream } from "../harness/upstream.mjs";
+import { withPipeline } from "../harness/fixture.mjs";
 import { eventually, sleep } from "../harness/wait.mjs";
 
 const LIMIT = 64 * 1024;
 const C = "cache-manager";
 
 describe("cache-manager", { timeout: 180_000 }, () => {
-  let origin, p, secret;
   const seen = new Map(); // path → requests received
   const failing = new Set(); // paths answering 503
   const hanging = new Set(); // paths never answering
@@ -43,8 +41,8 @@ describe("cache-manager", { timeout: 180_000 }, () => {
     "/api/v1/agents/shared": (req) => [{ "cache-control": "public, max-age=60" }, `user=${req.headers["x-auth-user-id"]}`],
   };
 
-  before(async () => {
-    origin = await startUpstream(async (req, res) => {
+  const p = withPipeline({
+    origin: async (req, res) => {
       const list = seen.get(req.path) ?? [];
       list.push(req);
       seen.set(req.path, list);
@@ -63,20 +61,11 @@ describe("cache-manager", { timeout: 180_000 }, () => {
         res.write(text.slice(0, 1000));
         res.end(text.slice(1000));
       } else res.writeHead(status, { "content-type": "text/plain", "content-length": Buffer.byteLength(text), ...headers }).end(text);
-    });
-    secret = freshSecret();
-    p = await startPipeline({
-      originUrl: origin.url,
-      adminSecret: secret,
-      vars: {
-        "cache-manager": { CACHE_MAX_ENTRY_BYTES: String(LIMIT), UPSTREAM_TIMEOUT_MS: "3000" },
-        "voice-router": { ORIGIN_TIMEOUT_MS: "1000" },
-      },
-    });
-  });
-  after(async () => {
-    await p?.close();
-    await origin?.close();
+    },
+    vars: {
+      "cache-manager": { CACHE_MAX_ENTRY_BYTES: String(LIMIT), UPSTREAM_TIMEOUT_MS: "3000" },
+      "voice-router": { ORIGIN_TIMEOUT_MS: "1000" },
+    },
   });
 
   const get = async (path, headers = {}, method = "GET") => {
@@ -139,6 +128,8 @@ describe("cache-manager", { timeout: 180_000 }, () => {
     test("a stale entry is revalidated with If-None-Match and a 304 is merged", async () => {
       const first = await get("/api/v1/calls/etag");
       assert.equal(first.cache, "MISS");
+      // Staleness is wall-clock age: max-age=1 goes stale only once a second has passed, so
+      // the wait is for that time itself (no work is being waited on).
       await sleep(1_100);
       const second = await get("/api/v1/calls/etag");
       assert.equal(second.cache, "REVALIDATED");
@@ -210,7 +201,7 @@ describe("cache-manager", { timeout: 180_000 }, () => {
         await get(path);
         assert.equal((await get(path)).cache, "HIT");
       }
-      const purge = (body, auth = secret, worker = C) =>
+      const purge = (body, auth = p.secret, worker = C) =>
         p.fetch("/admin/v1/cache/purge", {
           method: "POST",
           headers: { authorization: `Bearer ${auth}`, "content-type": "application/json" },
@@ -226,7 +217,7 @@ describe("cache-manager", { timeout: 180_000 }, () => {
       assert.equal((await get("/api/v1/agents/p1")).cache, "MISS");
       assert.equal((await get("/api/v1/agents/p2")).cache, "HIT");
 
-      const viaEntry = await purge({ prefixes: ["/api/v1/agents/"] }, secret, "auth-validator");
+      const viaEntry = await purge({ prefixes: ["/api/v1/agents/"] }, p.secret, "auth-validator");
       assert.equal(viaEntry.status, 200);
       assert.ok((await viaEntry.json()).deleted >= 2);
       assert.equal((await get("/api/v1/agents/p2")).cache, "MISS");
@@ -237,6 +228,8 @@ describe("cache-manager", { timeout: 180_000 }, () => {
   describe("stale content", () => {
     test("stale-while-revalidate serves stale at once and refreshes in the background", async () => {
       const first = await get("/api/v1/calls/swr");
+      // Staleness is wall-clock age: max-age=1 goes stale only once a second has passed, so
+      // the wait is for that time itself (no work is being waited on).
       await sleep(1_100);
       const stale = await get("/api/v1/calls/swr");
       assert.equal(stale.cache, "STALE");
@@ -248,6 +241,8 @@ describe("cache-manager", { timeout: 180_000 }, () => {
     test("stale-if-error serves stale when the origin fails or hangs; must-revalidate does not", async () => {
       const first = await get("/api/v1/calls/sie");
       await get("/api/v1/calls/strict");
+      // Staleness is wall-clock age: max-age=1 goes stale only once a second has passed, so
+      // the wait is for that time itself (no work is being waited on).
       await sleep(1_100);
       failing.add("/api/v1/calls/sie");
       failing.add("/api/v1/calls/strict");
