@@ -187,9 +187,9 @@ describe("auth-validator gate", { timeout: 120_000 }, () => {
       assert.equal(p.idp.requests.length - fetchesBefore, 1, "exactly one JWKS fetch for the rotation");
       served = [edNew.jwk];
       const old = signJwt({ alg: "EdDSA", kid: "ed-1" }, claims(), edOld.privateKey);
-      // ed-1 is still cached until the cache ages out; a token for a removed key keeps
-      // working for at most JWKS_CACHE_TTL_S. What matters here: the new key works.
-      assert.ok([200, 401].includes((await get("/api/v1/agents", old)).status));
+      // ed-1 is still cached until the cache ages out: a token for a removed key keeps
+      // working for at most JWKS_CACHE_TTL_S (600 s, far longer than this suite).
+      assert.equal((await get("/api/v1/agents", old)).status, 200);
     });
   });
 

@@ -8,10 +8,10 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { PNG } from "pngjs";
 import { withPipeline } from "../harness/fixture.mjs";
-import { eventually, sleep } from "../harness/wait.mjs";
+import { eventually } from "../harness/wait.mjs";
 import { ROOT } from "../harness/config.mjs";
 import { CHAT } from "../harness/line.mjs";
-import { interaction, slash } from "../harness/discord.mjs";
+import { interaction, settledEdits, slash } from "../harness/discord.mjs";
 
 // The chart's geometry (edge_core::chat::chart::{WIDTH, HEIGHT, PLOT}).
 const WIDTH = 800;
@@ -66,14 +66,9 @@ function setup(extraVars = {}) {
   };
   /** The one successful edit of `i`'s original response. */
   ctx.oneEdit = async (i) => {
-    const of = () => ctx.p.discord.edits.filter((e) => e.token === i.token);
-    const [e] = await eventually(() => (of().length ? of() : null), { timeoutMs: 15_000, what: "the follow-up edit" });
-    // A fixed window, unavoidable: the edit is the deferred task's last action, and after an
-    // applied edit the worker logs, stores and reports nothing, so no event can show that a
-    // second edit will not follow. A duplicate would be sent at once, well within it.
-    await sleep(200);
-    assert.equal(of().length, 1, "exactly one applied edit");
-    return e;
+    const edits = await settledEdits(ctx.p.discord, i.token, { timeoutMs: 15_000, windowMs: 200 });
+    assert.equal(edits.length, 1, "exactly one applied edit");
+    return edits[0];
   };
   return ctx;
 }

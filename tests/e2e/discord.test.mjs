@@ -8,10 +8,9 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { withPipeline } from "../harness/fixture.mjs";
 import { assertJsonError } from "../harness/assert.mjs";
-import { eventually, sleep } from "../harness/wait.mjs";
 import { ROOT } from "../harness/config.mjs";
 import { CHAT } from "../harness/line.mjs";
-import { discordKey, interaction, slash } from "../harness/discord.mjs";
+import { discordKey, interaction, settledEdits, slash } from "../harness/discord.mjs";
 
 const ADMIN_USER = "444444444444444444";
 const ADMIN_ROLE = "555555555555555555";
@@ -36,14 +35,10 @@ describe("chat-webhook: Discord", { timeout: 120_000 }, () => {
     assert.equal(r.status, 200, await r.clone().text());
     return r.json();
   }
-  const editsOf = (i) => p.discord.edits.filter((e) => e.token === i.token);
   async function oneEdit(i) {
-    const [e] = await eventually(() => (editsOf(i).length ? editsOf(i) : null), { timeoutMs: 10_000, what: "the follow-up edit" });
-    // A fixed window, unavoidable: the edit is the deferred task's last action, and after an
-    // applied edit the worker logs, stores and reports nothing, so no event can show that a
-    // second edit will not follow. A duplicate would be sent at once, well within it.
-    await sleep(300);
-    assert.equal(editsOf(i).length, 1, "exactly one follow-up edit");
+    const edits = await settledEdits(p.discord, i.token, { windowMs: 300 });
+    assert.equal(edits.length, 1, "exactly one follow-up edit");
+    const [e] = edits;
     assert.equal(e.applicationId, i.application_id);
     assert.deepEqual(e.body.allowed_mentions, { parse: [] });
     return e.body;

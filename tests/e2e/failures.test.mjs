@@ -4,17 +4,14 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { assertJsonError } from "../harness/assert.mjs";
 import { pipelineScope } from "../harness/fixture.mjs";
-import { demoOriginHandler, startUpstream } from "../harness/upstream.mjs";
+import { deadUrl, demoOriginHandler } from "../harness/upstream.mjs";
 import { eventually, sleep } from "../harness/wait.mjs";
 
 describe("failures", { timeout: 90_000 }, () => {
   const scope = pipelineScope();
 
   test("an unreachable origin is a 503 upstream_unavailable, and the hops still report it", async () => {
-    const closed = await startUpstream(demoOriginHandler());
-    const url = closed.url;
-    await closed.close(); // nothing listens there any more
-    const p = await scope.launch({ originUrl: url });
+    const p = await scope.launch({ originUrl: await deadUrl() });
     const r = await p.api("/api/v1/agents");
     await assertJsonError(r, 503, "upstream_unavailable");
     const id = r.headers.get("x-request-id");

@@ -10,7 +10,6 @@ import { discordKey } from "../harness/discord.mjs";
 import { keyPair, nowS, signJwt } from "../harness/jwt.mjs";
 import { chatVars } from "../harness/line.mjs";
 import { pipelineScope, withPipeline } from "../harness/fixture.mjs";
-import { eventually } from "../harness/wait.mjs";
 
 /**
  * A raw HTTP/1.1 request to `base` (so a GET may carry a body, a header may be spelled

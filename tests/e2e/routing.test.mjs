@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { assertJsonError } from "../harness/assert.mjs";
 import { pipelineScope, withPipeline } from "../harness/fixture.mjs";
 import { routingTable } from "../harness/routing.mjs";
-import { startUpstream } from "../harness/upstream.mjs";
+import { deadUrl, startUpstream } from "../harness/upstream.mjs";
 import { eventually, sleep } from "../harness/wait.mjs";
 
 const V = "voice-router";
@@ -169,11 +169,8 @@ describe("voice-router", { timeout: 180_000 }, () => {
 describe("voice-router with every region unreachable", { timeout: 60_000 }, () => {
   const scope = pipelineScope();
   test("marks the decision degraded, tries the primary, answers 503 no_healthy_region", async () => {
-    const dead = await startUpstream(() => {});
-    const url = dead.url;
-    await dead.close(); // nothing listens there any more
     const p = await scope.launch({
-      vars: { [V]: { ROUTING_TABLE: routingTable(url), BREAKER_FAILURES: "1", BREAKER_RECOVERY_MS: "60000" } },
+      vars: { [V]: { ROUTING_TABLE: routingTable(await deadUrl()), BREAKER_FAILURES: "1", BREAKER_RECOVERY_MS: "60000" } },
     });
     const first = await p.fetch("/api/v1/agents/a", { cf: BERLIN }, V);
     await assertJsonError(first, 503, "upstream_unavailable");
