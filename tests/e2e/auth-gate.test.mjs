@@ -287,9 +287,7 @@ describe("auth-validator gate", { timeout: 120_000 }, () => {
       [forbidden, 403, "insufficient_permission"],
     ]) {
       const id = r.headers.get("x-request-id");
-      const entry = await eventually(async () => (await p.hops(id)).find((h) => h.worker === "auth-validator"), {
-        what: `auth hop of ${decision}`,
-      });
+      const entry = await p.hopOf(id, "auth-validator");
       assert.equal(entry.status, status);
       assert.equal(entry.decision, decision);
     }

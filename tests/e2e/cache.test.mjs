@@ -68,6 +68,9 @@ describe("cache-manager", { timeout: 180_000 }, () => {
     },
   });
 
+  // Staleness is wall-clock age: a max-age=1 entry goes stale once a second has passed, so
+  // this fixed wait is for that time itself, not for work to finish.
+  const goStale = () => sleep(1_100);
   const get = async (path, headers = {}, method = "GET") => {
     const r = await p.fetch(path, { method, headers }, C);
     return { status: r.status, headers: r.headers, body: await r.text(), cache: r.headers.get("x-cache") };
@@ -128,9 +131,7 @@ describe("cache-manager", { timeout: 180_000 }, () => {
     test("a stale entry is revalidated with If-None-Match and a 304 is merged", async () => {
       const first = await get("/api/v1/calls/etag");
       assert.equal(first.cache, "MISS");
-      // Staleness is wall-clock age: max-age=1 goes stale only once a second has passed, so
-      // the wait is for that time itself (no work is being waited on).
-      await sleep(1_100);
+      await goStale();
       const second = await get("/api/v1/calls/etag");
       assert.equal(second.cache, "REVALIDATED");
       assert.equal(second.status, 200);
@@ -228,9 +229,7 @@ describe("cache-manager", { timeout: 180_000 }, () => {
   describe("stale content", () => {
     test("stale-while-revalidate serves stale at once and refreshes in the background", async () => {
       const first = await get("/api/v1/calls/swr");
-      // Staleness is wall-clock age: max-age=1 goes stale only once a second has passed, so
-      // the wait is for that time itself (no work is being waited on).
-      await sleep(1_100);
+      await goStale();
       const stale = await get("/api/v1/calls/swr");
       assert.equal(stale.cache, "STALE");
       assert.equal(stale.body, first.body);
@@ -241,9 +240,7 @@ describe("cache-manager", { timeout: 180_000 }, () => {
     test("stale-if-error serves stale when the origin fails or hangs; must-revalidate does not", async () => {
       const first = await get("/api/v1/calls/sie");
       await get("/api/v1/calls/strict");
-      // Staleness is wall-clock age: max-age=1 goes stale only once a second has passed, so
-      // the wait is for that time itself (no work is being waited on).
-      await sleep(1_100);
+      await goStale();
       failing.add("/api/v1/calls/sie");
       failing.add("/api/v1/calls/strict");
       const served = await get("/api/v1/calls/sie");

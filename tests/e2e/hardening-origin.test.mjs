@@ -131,10 +131,7 @@ describe("13.8 any origin status is a clean answer", { timeout: 120_000 }, () =>
     const r = await p.api("/api/v1/agents/s999", bounded({ cf: BERLIN }));
     await assertJsonError(r, 502, "bad_upstream_response");
     const id = r.headers.get("x-request-id");
-    const hops = await eventually(async () => {
-      const hops = await p.hops(id);
-      return hops.length === 3 && hops;
-    }, { what: "3 hops of the 999 request" });
+    const hops = await p.chainHops(id);
     assert.deepEqual(hops.map((h) => h.status), [502, 502, 502]);
   });
 
@@ -228,7 +225,7 @@ describe("13.9 an origin that dies mid-body", { timeout: 120_000 }, () => {
       lastId = r.headers.get("x-request-id");
     }
     assert.equal(p.cut.requests.length - before, 3);
-    const hop = await eventually(async () => (await p.hops(lastId)).find((h) => h.worker === V), { what: "router hop" });
+    const hop = await p.hopOf(lastId, V);
     assert.equal(hop.status, 502, "not the 200 whose body broke");
     assert.equal(hop.decision, "upstream_body_incomplete");
     // Three broken bodies: eu-west-1's breaker is open, Berlin now goes to us-east-1.
@@ -275,7 +272,7 @@ describe("a short body of declared length is read whole before it is relayed", {
     const r = await p.fetch("/api/v1/calls/short", bounded({ cf: BERLIN }), V);
     await assertJsonError(r, 502, "upstream_body_incomplete");
     const id = r.headers.get("x-request-id");
-    const hop = await eventually(async () => (await p.hops(id)).find((h) => h.worker === V), { what: "router hop" });
+    const hop = await p.hopOf(id, V);
     assert.equal(hop.status, 502);
     assert.equal(hop.decision, "upstream_body_incomplete");
   });

@@ -85,21 +85,21 @@ describe("pipeline", { timeout: 60_000 }, () => {
     // Still exactly three once background work has settled: a later request's hops are
     // stored after any late hop of this one would be (each worker's outbox sends in order).
     const marker = (await pipeline.api("/api/v1/phone-numbers", { cf: BERLIN })).headers.get("x-request-id");
-    await eventually(async () => (await pipeline.hops(marker)).length === CHAIN.length, { what: "the marker's hops" });
+    await pipeline.chainHops(marker);
     assert.equal((await pipeline.hops(id)).length, CHAIN.length);
   });
 
   test("the entry mints every request id; a client cannot reuse another request's id", async () => {
     const first = await pipeline.api("/api/v1/agents");
     const victim = first.headers.get("x-request-id");
-    await eventually(async () => (await pipeline.hops(victim)).length === CHAIN.length, { what: "victim's hops" });
+    await pipeline.chainHops(victim);
     for (const forged of [victim, "trace-42.abc_DEF", "bad id; drop table"]) {
       const r = await pipeline.api("/api/v1/agents", { headers: { "x-request-id": forged } });
       const id = r.headers.get("x-request-id");
       assert.notEqual(id, forged);
       assert.match(id, /^[0-9a-f-]{36}$/);
       assert.equal((await r.json()).request_id, id, "the origin sees the minted id");
-      await eventually(async () => (await pipeline.hops(id)).length === CHAIN.length, { what: "new request's hops" });
+      await pipeline.chainHops(id);
     }
     assert.equal((await pipeline.hops(victim)).length, CHAIN.length, "nothing was attached to the victim's id");
   });
@@ -119,7 +119,7 @@ describe("pipeline", { timeout: 60_000 }, () => {
     const traffic = await pipeline.api("/api/v1/agents");
     assert.equal(traffic.status, 200);
     const after = traffic.headers.get("x-request-id");
-    await eventually(async () => (await pipeline.hops(after)).length === CHAIN.length, { what: "traffic hops" });
+    await pipeline.chainHops(after);
     assert.deepEqual(await pipeline.hops(id), []);
   });
 

@@ -7,7 +7,7 @@ import { assertJsonError } from "../harness/assert.mjs";
 import { pipelineScope, withPipeline } from "../harness/fixture.mjs";
 import { routingTable } from "../harness/routing.mjs";
 import { deadUrl, startUpstream } from "../harness/upstream.mjs";
-import { eventually, sleep } from "../harness/wait.mjs";
+import { sleep } from "../harness/wait.mjs";
 
 const V = "voice-router";
 const RECOVERY_MS = 1_000;
@@ -157,7 +157,7 @@ describe("voice-router", { timeout: 180_000 }, () => {
     const r = await p.fetch("/api/v1/calls/c9", { cf: BERLIN, headers: { authorization: `Bearer ${p.token()}` } });
     assert.equal(r.status, 200);
     const id = r.headers.get("x-request-id");
-    const hop = await eventually(async () => (await p.hops(id)).find((h) => h.worker === V), { what: "router hop" });
+    const hop = await p.hopOf(id, V);
     assert.equal(hop.region, "eu-west-1");
     assert.equal(hop.priority, "high");
     assert.equal(hop.country, "DE");
@@ -181,7 +181,7 @@ describe("voice-router with every region unreachable", { timeout: 60_000 }, () =
     assert.equal(degraded.headers.get("retry-after"), "5");
     assert.equal(degraded.headers.get("x-edge-region"), "eu-west-1", "the primary, tried anyway");
     const id = degraded.headers.get("x-request-id");
-    const hop = await eventually(async () => (await p.hops(id)).find((h) => h.worker === V), { what: "router hop" });
+    const hop = await p.hopOf(id, V);
     assert.equal(hop.degraded, 1);
     assert.equal(hop.decision, "route_degraded");
   });

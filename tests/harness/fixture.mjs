@@ -49,7 +49,7 @@ function startFake(spec) {
  * Starts a pipeline and its fakes; resolves to a handle: the pipeline's own methods
  * (`fetch`, `api`, `admin`, `hops`, `token`, `mf`, `url`), `secret` (the admin secret), one
  * handle per fake (`origin`, each of `upstreams` by name, and with `chat`: `line`, `ai`,
- * `chatVars`, and `discord` and its signing `key`), workerd's output as `logs` (lines) with
+ * `chatVars`, and `discord` and its signing `key`), `chainHops(id)` and `hopOf(id, worker)`, workerd's output as `logs` (lines) with
  * `logged(pattern, since)` to wait for one, and `close()` (idempotent: the pipeline first, then the
  * fakes).
  *
@@ -107,6 +107,16 @@ export async function launchPipeline(opts = {}, h = {}) {
     closers.push(() => pipeline.close());
     const { close: _, ...methods } = pipeline;
     Object.assign(h, methods);
+    /** The three chain hops' metrics of request `id` (auth-validator, cache-manager,
+     * voice-router), once all three are stored. */
+    h.chainHops = (id) =>
+      eventually(async () => {
+        const hops = await h.hops(id);
+        return hops.length === 3 && hops;
+      }, { what: `the 3 chain hops of ${id}` });
+    /** `worker`'s hop metric of request `id`, once it is stored. */
+    h.hopOf = (id, worker) =>
+      eventually(async () => (await h.hops(id)).find((hop) => hop.worker === worker), { what: `the ${worker} hop of ${id}` });
     /** Waits until workerd logs a line matching `pattern` (at or after line `since`); returns it. */
     h.logged = (pattern, since = 0) =>
       eventually(() => h.logs.slice(since).find((l) => pattern.test(l)), { timeoutMs: 15_000, what: `a log line ${pattern}` });
