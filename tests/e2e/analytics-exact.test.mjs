@@ -1,10 +1,10 @@
 // 10,000 metrics sent concurrently over many connections, half as single events and half
 // in batches: the aggregates count exactly 10,000, split exactly by every dimension, with
 // the right percentiles (exact below 128 ms, within the histogram's 1/64 above).
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
-import { freshSecret, startPipeline } from "../harness/pipeline.mjs";
+import { withPipeline } from "../harness/fixture.mjs";
 import { metricEvent, nearestRank, postMetrics, queryMetrics } from "../harness/analytics.mjs";
 
 const N = 10_000;
@@ -37,11 +37,10 @@ const countBy = (events, key) => {
 const statusClass = (s) => `${Math.floor(s / 100)}xx`;
 
 describe("exact aggregation under concurrency", { timeout: 300_000 }, () => {
-  let p, secret, events, t0, sockets;
+  let events, t0, sockets;
 
+  const p = withPipeline();
   before(async () => {
-    secret = freshSecret();
-    p = await startPipeline({ originUrl: "http://127.0.0.1:9", adminSecret: secret });
     t0 = Date.now();
     events = Array.from({ length: N }, (_, i) => nth(i, t0));
     const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
@@ -56,7 +55,6 @@ describe("exact aggregation under concurrency", { timeout: 300_000 }, () => {
     assert.deepEqual([...statuses], [[202, singles.length + batches.length]], "every request accepted");
     assert.equal(results.filter((r) => Array.isArray(r.json?.results)).reduce((n, r) => n + r.json.accepted, 0), N / 2);
   });
-  after(() => p?.close());
 
   const range = () => ({ from: t0 - 60_000, to: t0 + 60_000, series: "false" });
 
@@ -66,13 +64,13 @@ describe("exact aggregation under concurrency", { timeout: 300_000 }, () => {
 
   test("exactly 10,000 counted, by minute and by hour", async () => {
     for (const resolution of ["minute", "hour"]) {
-      const q = await queryMetrics(p, secret, { ...range(), resolution });
+      const q = await queryMetrics(p, p.secret, { ...range(), resolution });
       assert.equal(q.totals.length, 1);
       assert.equal(q.totals[0].requests, N, resolution);
       assert.equal(q.totals[0].errors, events.filter((e) => e.status >= 500).length, resolution);
     }
     // All at one instant: one minute window holds them all.
-    const series = await queryMetrics(p, secret, { ...range(), series: "true" });
+    const series = await queryMetrics(p, p.secret, { ...range(), series: "true" });
     assert.equal(series.series.length, 1);
     assert.equal(series.series[0].window_start, t0 - (t0 % 60_000));
     assert.equal(series.series[0].groups[0].requests, N);
@@ -86,11 +84,11 @@ describe("exact aggregation under concurrency", { timeout: 300_000 }, () => {
       ["region", (e) => e.region ?? ""],
     ];
     for (const [dim, key] of dims) {
-      const q = await queryMetrics(p, secret, { ...range(), group_by: dim });
+      const q = await queryMetrics(p, p.secret, { ...range(), group_by: dim });
       const got = new Map(q.totals.map((s) => [s.group[dim], s.requests]));
       assert.deepEqual(got, countBy(events, key), dim);
     }
-    const cache = await queryMetrics(p, secret, { ...range(), worker: "cache-manager" });
+    const cache = await queryMetrics(p, p.secret, { ...range(), worker: "cache-manager" });
     const cacheEvents = events.filter((e) => e.worker === "cache-manager");
     const hits = cacheEvents.filter((e) => e.decision === "cache_hit").length;
     assert.equal(cache.totals[0].cache_hits, hits);
@@ -99,8 +97,8 @@ describe("exact aggregation under concurrency", { timeout: 300_000 }, () => {
   });
 
   test("percentiles: exact under 128 ms, never below and within 1/64 above", async () => {
-    const q = await queryMetrics(p, secret, { ...range(), group_by: "worker" });
-    const all = await queryMetrics(p, secret, range());
+    const q = await queryMetrics(p, p.secret, { ...range(), group_by: "worker" });
+    const all = await queryMetrics(p, p.secret, range());
     const check = (stats, sample, exact) => {
       const sorted = sample.map((e) => e.latency_ms).sort((a, b) => a - b);
       const mean = sorted.reduce((a, b) => a + b, 0) / sorted.length;

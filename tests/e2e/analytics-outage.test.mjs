@@ -4,19 +4,18 @@
 // (the duplicate case: the sender must retry, the collector must not count it twice). Real
 // requests go through the chain meanwhile; after recovery every worker's total is exactly
 // the number of requests, and stays exact through later flushes.
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { freshSecret, startPipeline } from "../harness/pipeline.mjs";
+import { withPipeline } from "../harness/fixture.mjs";
 import { workerOptions } from "../harness/config.mjs";
 import { COLLECTOR, queryMetrics } from "../harness/analytics.mjs";
-import { demoOriginHandler, startUpstream } from "../harness/upstream.mjs";
 import { eventually } from "../harness/wait.mjs";
 
 const CHAIN = ["auth-validator", "cache-manager", "voice-router"];
 const PER_PHASE = 12;
 
 describe("metrics through a collector outage", { timeout: 180_000 }, () => {
-  let origin, p, secret, t0;
+  let t0;
   // The injector's mode and what it saw: every batch id with its attempts, per answer.
   let mode = "forward";
   const seen = []; // { batch_id, mode }
@@ -47,26 +46,19 @@ describe("metrics through a collector outage", { timeout: 180_000 }, () => {
     }
   }
 
-  before(async () => {
-    origin = await startUpstream(demoOriginHandler("demo-1"));
-    secret = freshSecret();
-    const rebind = (name) => ({ serviceBindings: { ...workerOptions(name).serviceBindings, ANALYTICS: inject } });
-    p = await startPipeline({
-      originUrl: origin.url,
-      adminSecret: secret,
-      // A short flush window keeps the test quick; the behaviour is the default's.
-      vars: Object.fromEntries(CHAIN.map((w) => [w, { METRICS_FLUSH_MS: "100" }])),
-      workerExtras: Object.fromEntries(CHAIN.map((w) => [w, rebind(w)])),
-    });
-    t0 = Date.now();
-  });
-  after(async () => {
-    await p?.close();
-    await origin?.close();
+  const rebind = (name) => ({ serviceBindings: { ...workerOptions(name).serviceBindings, ANALYTICS: inject } });
+  const p = withPipeline({
+    origin: "demo-1",
+    // A short flush window keeps the test quick; the behaviour is the default's.
+    vars: Object.fromEntries(CHAIN.map((w) => [w, { METRICS_FLUSH_MS: "100" }])),
+    workerExtras: Object.fromEntries(CHAIN.map((w) => [w, rebind(w)])),
+    setup: async () => {
+      t0 = Date.now();
+    },
   });
 
   const totals = async () => {
-    const q = await queryMetrics(p, secret, {
+    const q = await queryMetrics(p, p.secret, {
       from: String(t0 - 60_000),
       to: String(Date.now() + 60_000),
       group_by: "worker",

@@ -1,34 +1,26 @@
 // analytics-collector: strict single and batch ingest with per-item results, the query
 // API and its access rules (admin secret, identity sealed by auth-validator), the
 // Prometheus exposition, and retention enforced by the stores' alarms.
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { freshSecret, startPipeline } from "../harness/pipeline.mjs";
-import { demoOriginHandler, startUpstream } from "../harness/upstream.mjs";
+import { withPipeline } from "../harness/fixture.mjs";
 import { assertJsonError } from "../harness/assert.mjs";
 import { eventually } from "../harness/wait.mjs";
 import { COLLECTOR as A, DAY_MS, metricEvent as valid, queryMetrics } from "../harness/analytics.mjs";
 
 describe("analytics-collector", { timeout: 180_000 }, () => {
-  let origin, p, secret;
+  const p = withPipeline({ origin: "local-demo" });
   // An event whose minute window expires at the next whole minute (see the retention test).
   let expiring;
   const ingest = (body, headers = {}) =>
     p.fetch("/v1/metrics", { method: "POST", headers: { "content-type": "application/json", ...headers }, body }, A);
-  const admin = { authorization: () => `Bearer ${secret}` };
+  const admin = { authorization: () => `Bearer ${p.secret}` };
 
   before(async () => {
-    secret = freshSecret();
-    origin = await startUpstream(demoOriginHandler());
-    p = await startPipeline({ originUrl: origin.url, adminSecret: secret });
     // The oldest minute window still kept ends exactly 24 h before the next minute boundary.
     const now = Date.now();
     expiring = { at: now - (now % 60_000) + 60_000, ev: valid({ request_id: "expiring-1", worker: "analytics-collector", ts_ms: now - DAY_MS + 1 }) };
     assert.equal((await ingest(JSON.stringify(expiring.ev))).status, 202);
-  });
-  after(async () => {
-    await p?.close();
-    await origin?.close();
   });
 
   test("a valid event is accepted (202) and stored as sent", async () => {
@@ -112,7 +104,7 @@ describe("analytics-collector", { timeout: 180_000 }, () => {
     assert.equal((await p.hops("batch-ok-3")).length, 1);
     assert.deepEqual(await p.hops("batch-bad-1"), []);
     // Both valid items are counted: one cache hit of two lookups.
-    const q = await queryMetrics(p, secret, { worker: "cache-manager", series: "false" });
+    const q = await queryMetrics(p, p.secret, { worker: "cache-manager", series: "false" });
     assert.equal(q.totals[0].requests, 2);
     assert.equal(q.totals[0].cache_hits, 1);
     assert.equal(q.totals[0].cache_hit_ratio, 0.5);
@@ -130,7 +122,7 @@ describe("analytics-collector", { timeout: 180_000 }, () => {
       assert.equal((await r.json()).accepted, 3);
     }
     const finland = async () => {
-      const q = await queryMetrics(p, secret, { group_by: "country", worker: "auth-validator", series: "false" });
+      const q = await queryMetrics(p, p.secret, { group_by: "country", worker: "auth-validator", series: "false" });
       return q.totals.find((s) => s.group.country === "FI")?.requests;
     };
     assert.equal(await finland(), 3, "three attempts of one batch count once");
@@ -168,13 +160,13 @@ describe("analytics-collector", { timeout: 180_000 }, () => {
       valid({ request_id: "q-3", worker: "voice-router", region: "eu-west-1", country: "DE", status: 200, latency_ms: 20 }),
     ];
     assert.equal((await ingest(JSON.stringify(evs))).status, 202);
-    const q = await queryMetrics(p, secret, { group_by: "region,status_class", worker: "voice-router", from: now - 60_000, to: now + 60_000 });
+    const q = await queryMetrics(p, p.secret, { group_by: "region,status_class", worker: "voice-router", from: now - 60_000, to: now + 60_000 });
     const get = (region, cls) => q.totals.find((s) => s.group.region === region && s.group.status_class === cls)?.requests ?? 0;
     assert.ok(get("us-east-1", "2xx") >= 1 && get("us-east-1", "5xx") >= 1 && get("eu-west-1", "2xx") >= 1);
     assert.deepEqual(q.group_by, ["region", "status_class"]);
     assert.equal(q.resolution, "minute");
-    const hourly = await queryMetrics(p, secret, { resolution: "hour", worker: "voice-router", series: "false" });
-    const minutely = await queryMetrics(p, secret, { from: now - 3_600_000, worker: "voice-router", series: "false" });
+    const hourly = await queryMetrics(p, p.secret, { resolution: "hour", worker: "voice-router", series: "false" });
+    const minutely = await queryMetrics(p, p.secret, { from: now - 3_600_000, worker: "voice-router", series: "false" });
     assert.equal(hourly.totals[0].requests, minutely.totals[0].requests, "both resolutions count the same events");
     assert.deepEqual(hourly.series, []);
     for (const [qs, field, code] of [
@@ -195,7 +187,7 @@ describe("analytics-collector", { timeout: 180_000 }, () => {
   test("reads need the admin secret, or an identity with analytics:read that auth-validator sealed", async () => {
     const paths = ["/api/v1/analytics/edge/query", "/api/v1/analytics/edge/metrics", "/v1/metrics/requests/ingest-test-1"];
     for (const path of paths) {
-      for (const authorization of [undefined, "Bearer wrong", `Basic ${secret}`, `Bearer ${secret}x`]) {
+      for (const authorization of [undefined, "Bearer wrong", `Basic ${p.secret}`, `Bearer ${p.secret}x`]) {
         const headers = authorization ? { authorization } : {};
         await assertJsonError(await p.fetch(path, { headers }, A), 401, "unauthorized");
       }
@@ -248,7 +240,7 @@ describe("analytics-collector", { timeout: 180_000 }, () => {
   });
 
   test("without a configured admin secret every read stays closed", async () => {
-    const closed = await startPipeline({ originUrl: origin.url, adminSecret: "" });
+    const closed = await p.launch({ originUrl: p.origin.url, adminSecret: "" });
     try {
       for (const path of ["/api/v1/analytics/edge/query", "/api/v1/analytics/edge/dashboard"]) {
         await assertJsonError(await closed.fetch(path, { headers: { authorization: "Bearer " } }, A), 500, "misconfigured");
@@ -266,14 +258,14 @@ describe("analytics-collector", { timeout: 180_000 }, () => {
     const hour = { from: Date.now() - 2 * DAY_MS, resolution: "hour", worker: "analytics-collector", series: "false" };
     if (Date.now() < expiring.at - 1000) {
       // Still kept: counted by minute and by hour, raw hop readable.
-      assert.equal((await queryMetrics(p, secret, minute())).totals[0]?.requests, 1);
+      assert.equal((await queryMetrics(p, p.secret, minute())).totals[0]?.requests, 1);
       assert.equal((await p.hops("expiring-1")).length, 1);
     }
-    await eventually(async () => (await queryMetrics(p, secret, minute())).totals.length === 0 && (await p.hops("expiring-1")).length === 0, {
+    await eventually(async () => (await queryMetrics(p, p.secret, minute())).totals.length === 0 && (await p.hops("expiring-1")).length === 0, {
       timeoutMs: Math.max(0, expiring.at - Date.now()) + 15_000,
       intervalMs: 500,
       what: "the minute window's alarm",
     });
-    assert.equal((await queryMetrics(p, secret, hour)).totals[0]?.requests, 1, "the hour window is kept");
+    assert.equal((await queryMetrics(p, p.secret, hour)).totals[0]?.requests, 1, "the hour window is kept");
   });
 });

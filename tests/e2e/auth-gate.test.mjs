@@ -1,13 +1,12 @@
 // auth-validator's gate in workerd: request validation, JWTs (HS256, RS256 from an inline
 // JWKS, EdDSA from a JWKS URL with rotation), identity headers, permissions, CORS, and
 // the decisions it reports to analytics.
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
 import { assertJsonError } from "../harness/assert.mjs";
 import { keyPair, nowS, signJwt } from "../harness/jwt.mjs";
-import { freshSecret, startPipeline } from "../harness/pipeline.mjs";
-import { demoOriginHandler, startUpstream } from "../harness/upstream.mjs";
+import { withPipeline } from "../harness/fixture.mjs";
 import { eventually } from "../harness/wait.mjs";
 
 const ISS = "https://id.edge.test";
@@ -16,40 +15,31 @@ const APP = "https://app.edge.test";
 const LIMIT = 64 * 1024;
 
 describe("auth-validator gate", { timeout: 120_000 }, () => {
-  let origin, idp, p;
   const rsa = keyPair("rsa", "rsa-1");
   const edOld = keyPair("ed25519", "ed-1");
   const edNew = keyPair("ed25519", "ed-2");
   let served = [edOld.jwk];
 
-  before(async () => {
-    origin = await startUpstream(demoOriginHandler("auth-test"));
-    idp = await startUpstream((req, res) => {
-      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: served }));
-    });
-    p = await startPipeline({
-      originUrl: origin.url,
-      adminSecret: freshSecret(),
-      vars: {
-        "auth-validator": {
-          JWT_ISSUER: ISS,
-          JWT_AUDIENCE: AUD,
-          JWT_JWKS: JSON.stringify({ keys: [rsa.jwk] }),
-          JWT_JWKS_URL: `${idp.url}/.well-known/jwks.json`,
-          JWKS_REFRESH_MIN_INTERVAL_S: "1", // the floor: 0 is refused as misconfigured
-          MAX_BODY_BYTES: String(LIMIT),
-          CORS_ALLOWED_ORIGINS: APP,
-          PUBLIC_PATH_PREFIXES: "/health,/webhooks/",
-        },
+  const p = withPipeline({
+    origin: "auth-test",
+    upstreams: {
+      idp: (req, res) => {
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: served }));
       },
-    });
+    },
+    vars: (h) => ({
+      "auth-validator": {
+        JWT_ISSUER: ISS,
+        JWT_AUDIENCE: AUD,
+        JWT_JWKS: JSON.stringify({ keys: [rsa.jwk] }),
+        JWT_JWKS_URL: `${h.idp.url}/.well-known/jwks.json`,
+        JWKS_REFRESH_MIN_INTERVAL_S: "1", // the floor: 0 is refused as misconfigured
+        MAX_BODY_BYTES: String(LIMIT),
+        CORS_ALLOWED_ORIGINS: APP,
+        PUBLIC_PATH_PREFIXES: "/health,/webhooks/",
+      },
+    }),
   });
-  after(async () => {
-    await p?.close();
-    await origin?.close();
-    await idp?.close();
-  });
-
   const claims = (extra = {}) => ({ sub: "user-7", iss: ISS, aud: AUD, exp: nowS() + 120, role: "admin", ...extra });
   const hs = (extra) => p.token(claims(extra));
   const get = (path, token, init = {}) =>
@@ -59,7 +49,7 @@ describe("auth-validator gate", { timeout: 120_000 }, () => {
 
   describe("request validation", () => {
     test("unknown and non-canonical paths: 404 and 400, before any credential is read", async () => {
-      const before = origin.requests.length;
+      const before = p.origin.requests.length;
       await assertJsonError(await get("/api/v1/callsign", hs()), 404, "not_found");
       await assertJsonError(await get("/admin", null), 404, "not_found");
       // The URL parser resolves dot segments (encoded or not) first: this is plain /admin.
@@ -67,7 +57,7 @@ describe("auth-validator gate", { timeout: 120_000 }, () => {
       for (const path of ["/api/v1/calls/..%2fadmin", "/api/v1/calls%2F..%2Fadmin", "/api/v1//calls", "/api/v1/calls/a%5cb"]) {
         await assertJsonError(await get(path, hs()), 400, "invalid_path");
       }
-      assert.equal(origin.requests.length, before);
+      assert.equal(p.origin.requests.length, before);
     });
 
     test("a method outside the list is 405 with Allow", async () => {
@@ -84,11 +74,11 @@ describe("auth-validator gate", { timeout: 120_000 }, () => {
       ]) {
         assert.equal((await post("/api/v1/calls", hs(), body, ct)).status, 200, ct);
       }
-      const before = origin.requests.length;
+      const before = p.origin.requests.length;
       await assertJsonError(await post("/api/v1/calls", hs(), "hi", "text/plain"), 415, "unsupported_media_type");
       await assertJsonError(await post("/api/v1/calls", hs(), '{"to":', "application/json"), 400, "malformed_json");
       await assertJsonError(await get("/api/v1/calls", hs(), { method: "POST", body: "{}" }), 415, "unsupported_media_type");
-      assert.equal(origin.requests.length, before, "no refused body reached the origin");
+      assert.equal(p.origin.requests.length, before, "no refused body reached the origin");
     });
 
     test("a POST with neither a length nor a body is 411", async () => {
@@ -108,7 +98,7 @@ describe("auth-validator gate", { timeout: 120_000 }, () => {
     });
 
     test("the body limit holds on the actual bytes, declared or chunked", async () => {
-      const before = origin.requests.length;
+      const before = p.origin.requests.length;
       const big = Buffer.alloc(LIMIT + 1, "a");
       await assertJsonError(await post("/api/v1/calls", hs(), big, "application/octet-stream"), 413, "payload_too_large");
       const chunked = (n) =>
@@ -125,7 +115,7 @@ describe("auth-validator gate", { timeout: 120_000 }, () => {
         duplex: "half",
       });
       await assertJsonError(over, 413, "payload_too_large");
-      assert.equal(origin.requests.length, before, "nothing over the limit was forwarded");
+      assert.equal(p.origin.requests.length, before, "nothing over the limit was forwarded");
       const under = await get("/voice/upload", hs(), {
         method: "PUT",
         headers: { "content-type": "audio/wav" },
@@ -133,7 +123,7 @@ describe("auth-validator gate", { timeout: 120_000 }, () => {
         duplex: "half",
       });
       assert.equal(under.status, 200);
-      assert.equal(origin.requests.at(-1).body, "b".repeat(LIMIT), "a chunked body at the limit arrives whole");
+      assert.equal(p.origin.requests.at(-1).body, "b".repeat(LIMIT), "a chunked body at the limit arrives whole");
     });
   });
 
@@ -188,18 +178,18 @@ describe("auth-validator gate", { timeout: 120_000 }, () => {
       const t = signJwt({ alg: "EdDSA", kid: "ed-2" }, claims(), edNew.privateKey);
       await assertJsonError(await get("/api/v1/agents", t), 401, "token_unknown_key");
       served = [edOld.jwk, edNew.jwk];
-      const fetchesBefore = idp.requests.length;
+      const fetchesBefore = p.idp.requests.length;
       // Within JWKS_REFRESH_MIN_INTERVAL_S of the last fetch the unknown kid is refused
       // without a fetch; the first token after it fetches once and is admitted.
       await eventually(async () => (await get("/api/v1/agents", t)).status === 200, {
         what: "the rotated-in key to verify",
       });
-      assert.equal(idp.requests.length - fetchesBefore, 1, "exactly one JWKS fetch for the rotation");
+      assert.equal(p.idp.requests.length - fetchesBefore, 1, "exactly one JWKS fetch for the rotation");
       served = [edNew.jwk];
       const old = signJwt({ alg: "EdDSA", kid: "ed-1" }, claims(), edOld.privateKey);
-      // ed-1 is still cached until the cache ages out; a token for a removed key keeps
-      // working for at most JWKS_CACHE_TTL_S. What matters here: the new key works.
-      assert.ok([200, 401].includes((await get("/api/v1/agents", old)).status));
+      // ed-1 is still cached until the cache ages out: a token for a removed key keeps
+      // working for at most JWKS_CACHE_TTL_S (600 s, far longer than this suite).
+      assert.equal((await get("/api/v1/agents", old)).status, 200);
     });
   });
 
@@ -210,7 +200,7 @@ describe("auth-validator gate", { timeout: 120_000 }, () => {
         headers: { "x-auth-user-id": "root", "X-Auth-Role": "admin", "x-auth-key-id": "forged", "x-auth-extra": "1" },
       });
       assert.equal(r.status, 200);
-      const seen = origin.requests.at(-1).headers;
+      const seen = p.origin.requests.at(-1).headers;
       assert.equal(seen["x-auth-user-id"], "user-42");
       assert.equal(seen["x-auth-role"], "operator");
       assert.equal(seen["x-auth-permissions"], "agents:read");
@@ -227,7 +217,7 @@ describe("auth-validator gate", { timeout: 120_000 }, () => {
         body: '{"event":"ring"}',
       });
       assert.equal(r.status, 200);
-      const seen = origin.requests.at(-1);
+      const seen = p.origin.requests.at(-1);
       assert.equal(seen.path, "/webhooks/provider");
       assert.equal(seen.body, '{"event":"ring"}');
       assert.deepEqual(Object.keys(seen.headers).filter((h) => h.startsWith("x-auth-")), []);
@@ -253,14 +243,14 @@ describe("auth-validator gate", { timeout: 120_000 }, () => {
       });
 
     test("a preflight from a configured origin is answered at the edge", async () => {
-      const before = origin.requests.length;
+      const before = p.origin.requests.length;
       const r = await preflight(APP);
       assert.equal(r.status, 204);
       assert.equal(r.headers.get("access-control-allow-origin"), APP);
       assert.match(r.headers.get("access-control-allow-methods"), /POST/);
       assert.match(r.headers.get("access-control-allow-headers"), /authorization/);
       assert.equal(r.headers.get("access-control-max-age"), "600");
-      assert.equal(origin.requests.length, before, "preflights never reach the origin");
+      assert.equal(p.origin.requests.length, before, "preflights never reach the origin");
     });
 
     test("other origins, methods and headers are refused without CORS headers", async () => {
@@ -297,9 +287,7 @@ describe("auth-validator gate", { timeout: 120_000 }, () => {
       [forbidden, 403, "insufficient_permission"],
     ]) {
       const id = r.headers.get("x-request-id");
-      const entry = await eventually(async () => (await p.hops(id)).find((h) => h.worker === "auth-validator"), {
-        what: `auth hop of ${decision}`,
-      });
+      const entry = await p.hopOf(id, "auth-validator");
       assert.equal(entry.status, status);
       assert.equal(entry.decision, decision);
     }

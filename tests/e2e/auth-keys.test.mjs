@@ -1,27 +1,14 @@
 // API keys end to end: the admin API (create shown once, list, read, revoke, rotate),
 // hashed storage, verification, and exact per-key rate limits under concurrency.
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { assertJsonError } from "../harness/assert.mjs";
-import { freshSecret, startPipeline } from "../harness/pipeline.mjs";
-import { demoOriginHandler, startUpstream } from "../harness/upstream.mjs";
+import { withPipeline } from "../harness/fixture.mjs";
 import { sleep } from "../harness/wait.mjs";
 
 describe("API keys and rate limits", { timeout: 180_000 }, () => {
-  let origin, p;
-  before(async () => {
-    origin = await startUpstream(demoOriginHandler("keys-test"));
-    p = await startPipeline({
-      originUrl: origin.url,
-      adminSecret: freshSecret(),
-      vars: { "auth-validator": { JWT_RATE_LIMIT: "3/3600" } },
-    });
-  });
-  after(async () => {
-    await p?.close();
-    await origin?.close();
-  });
+  const p = withPipeline({ origin: "keys-test", vars: { "auth-validator": { JWT_RATE_LIMIT: "3/3600" } } });
 
   const create = async (body) => {
     const r = await p.admin("", { method: "POST", body });
@@ -57,7 +44,7 @@ describe("API keys and rate limits", { timeout: 180_000 }, () => {
 
     const r = await withKey(created.key);
     assert.equal(r.status, 200);
-    const seen = origin.requests.at(-1).headers;
+    const seen = p.origin.requests.at(-1).headers;
     assert.equal(seen["x-auth-user-id"], `key:${id}`);
     assert.equal(seen["x-auth-key-id"], id);
     assert.equal(seen["x-auth-role"], "service");
@@ -69,7 +56,7 @@ describe("API keys and rate limits", { timeout: 180_000 }, () => {
 
   test("wrong secrets and unknown ids are the same 401, and nothing is forwarded", async () => {
     const { key } = await create({ name: "victim", permissions: ["*"] });
-    const before = origin.requests.length;
+    const before = p.origin.requests.length;
     const wrongSecret = `${key.slice(0, -4)}AAAA`;
     const unknownId = `ek_0000000000000000_${key.split("_").slice(2).join("_")}`;
     for (const k of [wrongSecret, unknownId, "ek_short", "not-a-key"]) {
@@ -77,7 +64,7 @@ describe("API keys and rate limits", { timeout: 180_000 }, () => {
       await assertJsonError(r, 401, "api_key_invalid");
       assert.equal(r.headers.get("www-authenticate"), 'API-Key realm="edge-workers"');
     }
-    assert.equal(origin.requests.length, before);
+    assert.equal(p.origin.requests.length, before);
   });
 
   test("revoked and expired keys stop working with their own codes", async () => {
@@ -91,6 +78,8 @@ describe("API keys and rate limits", { timeout: 180_000 }, () => {
 
     const soon = await create({ name: "short-lived", permissions: ["*"], expires_at_s: Math.floor(Date.now() / 1000) + 2 });
     assert.equal((await withKey(soon.key)).status, 200);
+    // Expiry is wall-clock time at the gate: the key expires 2 s from now, so the only event
+    // to wait on is that time passing (a fixed wait, not a guess at when work finished).
     await sleep(2_100);
     await assertJsonError(await withKey(soon.key), 401, "api_key_expired");
   });
@@ -135,7 +124,7 @@ describe("API keys and rate limits", { timeout: 180_000 }, () => {
       permissions: ["*"],
       rate_limit: { limit: 100, window_s: 3600 },
     });
-    const before = origin.requests.filter((r) => r.headers["x-auth-key-id"] === record.id).length;
+    const before = p.origin.requests.filter((r) => r.headers["x-auth-key-id"] === record.id).length;
     const responses = await Promise.all(
       Array.from({ length: 1000 }, async () => {
         const r = await withKey(key, "/api/v1/agents");
@@ -145,7 +134,7 @@ describe("API keys and rate limits", { timeout: 180_000 }, () => {
     const statuses = responses.map((r) => r.status);
     assert.equal(statuses.filter((s) => s === 200).length, 100);
     assert.equal(statuses.filter((s) => s === 429).length, 900);
-    const reached = origin.requests.filter((r) => r.headers["x-auth-key-id"] === record.id).length - before;
+    const reached = p.origin.requests.filter((r) => r.headers["x-auth-key-id"] === record.id).length - before;
     assert.equal(reached, 100, "exactly 100 reached the origin");
 
     const refused = responses.find((r) => r.status === 429);

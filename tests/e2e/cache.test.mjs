@@ -1,17 +1,15 @@
 // cache-manager as an RFC 9111 shared cache, in workerd, against a scripted origin that
 // counts what reaches it: a HIT is proven by the origin not seeing the request.
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { assertJsonError } from "../harness/assert.mjs";
-import { freshSecret, startPipeline } from "../harness/pipeline.mjs";
-import { startUpstream } from "../harness/upstream.mjs";
+import { withPipeline } from "../harness/fixture.mjs";
 import { eventually, sleep } from "../harness/wait.mjs";
 
 const LIMIT = 64 * 1024;
 const C = "cache-manager";
 
 describe("cache-manager", { timeout: 180_000 }, () => {
-  let origin, p, secret;
   const seen = new Map(); // path → requests received
   const failing = new Set(); // paths answering 503
   const hanging = new Set(); // paths never answering
@@ -43,8 +41,8 @@ describe("cache-manager", { timeout: 180_000 }, () => {
     "/api/v1/agents/shared": (req) => [{ "cache-control": "public, max-age=60" }, `user=${req.headers["x-auth-user-id"]}`],
   };
 
-  before(async () => {
-    origin = await startUpstream(async (req, res) => {
+  const p = withPipeline({
+    origin: async (req, res) => {
       const list = seen.get(req.path) ?? [];
       list.push(req);
       seen.set(req.path, list);
@@ -63,22 +61,16 @@ describe("cache-manager", { timeout: 180_000 }, () => {
         res.write(text.slice(0, 1000));
         res.end(text.slice(1000));
       } else res.writeHead(status, { "content-type": "text/plain", "content-length": Buffer.byteLength(text), ...headers }).end(text);
-    });
-    secret = freshSecret();
-    p = await startPipeline({
-      originUrl: origin.url,
-      adminSecret: secret,
-      vars: {
-        "cache-manager": { CACHE_MAX_ENTRY_BYTES: String(LIMIT), UPSTREAM_TIMEOUT_MS: "3000" },
-        "voice-router": { ORIGIN_TIMEOUT_MS: "1000" },
-      },
-    });
-  });
-  after(async () => {
-    await p?.close();
-    await origin?.close();
+    },
+    vars: {
+      "cache-manager": { CACHE_MAX_ENTRY_BYTES: String(LIMIT), UPSTREAM_TIMEOUT_MS: "3000" },
+      "voice-router": { ORIGIN_TIMEOUT_MS: "1000" },
+    },
   });
 
+  // Staleness is wall-clock age: a max-age=1 entry goes stale once a second has passed, so
+  // this fixed wait is for that time itself, not for work to finish.
+  const goStale = () => sleep(1_100);
   const get = async (path, headers = {}, method = "GET") => {
     const r = await p.fetch(path, { method, headers }, C);
     return { status: r.status, headers: r.headers, body: await r.text(), cache: r.headers.get("x-cache") };
@@ -139,7 +131,7 @@ describe("cache-manager", { timeout: 180_000 }, () => {
     test("a stale entry is revalidated with If-None-Match and a 304 is merged", async () => {
       const first = await get("/api/v1/calls/etag");
       assert.equal(first.cache, "MISS");
-      await sleep(1_100);
+      await goStale();
       const second = await get("/api/v1/calls/etag");
       assert.equal(second.cache, "REVALIDATED");
       assert.equal(second.status, 200);
@@ -210,7 +202,7 @@ describe("cache-manager", { timeout: 180_000 }, () => {
         await get(path);
         assert.equal((await get(path)).cache, "HIT");
       }
-      const purge = (body, auth = secret, worker = C) =>
+      const purge = (body, auth = p.secret, worker = C) =>
         p.fetch("/admin/v1/cache/purge", {
           method: "POST",
           headers: { authorization: `Bearer ${auth}`, "content-type": "application/json" },
@@ -226,7 +218,7 @@ describe("cache-manager", { timeout: 180_000 }, () => {
       assert.equal((await get("/api/v1/agents/p1")).cache, "MISS");
       assert.equal((await get("/api/v1/agents/p2")).cache, "HIT");
 
-      const viaEntry = await purge({ prefixes: ["/api/v1/agents/"] }, secret, "auth-validator");
+      const viaEntry = await purge({ prefixes: ["/api/v1/agents/"] }, p.secret, "auth-validator");
       assert.equal(viaEntry.status, 200);
       assert.ok((await viaEntry.json()).deleted >= 2);
       assert.equal((await get("/api/v1/agents/p2")).cache, "MISS");
@@ -237,7 +229,7 @@ describe("cache-manager", { timeout: 180_000 }, () => {
   describe("stale content", () => {
     test("stale-while-revalidate serves stale at once and refreshes in the background", async () => {
       const first = await get("/api/v1/calls/swr");
-      await sleep(1_100);
+      await goStale();
       const stale = await get("/api/v1/calls/swr");
       assert.equal(stale.cache, "STALE");
       assert.equal(stale.body, first.body);
@@ -248,7 +240,7 @@ describe("cache-manager", { timeout: 180_000 }, () => {
     test("stale-if-error serves stale when the origin fails or hangs; must-revalidate does not", async () => {
       const first = await get("/api/v1/calls/sie");
       await get("/api/v1/calls/strict");
-      await sleep(1_100);
+      await goStale();
       failing.add("/api/v1/calls/sie");
       failing.add("/api/v1/calls/strict");
       const served = await get("/api/v1/calls/sie");

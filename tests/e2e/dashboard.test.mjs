@@ -2,9 +2,9 @@
 // public entry (auth-validator passes the sign-in and cookie on to analytics-collector):
 // sign in with the admin secret, read the rendered numbers, check it fits a phone, loads
 // nothing from elsewhere and breaks no CSP rule, and keep screenshots in tests/artifacts/.
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { freshSecret, startPipeline } from "../harness/pipeline.mjs";
+import { withPipeline } from "../harness/fixture.mjs";
 import { metricEvent, nearestRank, postMetrics } from "../harness/analytics.mjs";
 import { artifact, launchBrowser } from "../harness/browser.mjs";
 import http from "node:http";
@@ -33,11 +33,10 @@ function seed(now) {
 }
 
 describe("dashboard in headless Chromium", { timeout: 120_000 }, () => {
-  let p, secret, base, browser, events;
+  let base, browser, events;
+  const p = withPipeline();
 
   before(async () => {
-    secret = freshSecret();
-    p = await startPipeline({ originUrl: "http://127.0.0.1:9", adminSecret: secret });
     base = new URL(p.url);
     events = seed(Date.now());
     const agent = new http.Agent({ keepAlive: true });
@@ -47,10 +46,7 @@ describe("dashboard in headless Chromium", { timeout: 120_000 }, () => {
     }
     agent.destroy();
     browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-    await p?.close();
+    p.onClose(() => browser.close());
   });
 
   test("signs in, renders the right numbers on a phone, and loads nothing else", async () => {
@@ -70,7 +66,7 @@ describe("dashboard in headless Chromium", { timeout: 120_000 }, () => {
     assert.equal(wrong.status(), 401);
     assert.match(await page.$eval(".error", (e) => e.textContent), /not the admin secret/);
 
-    await page.type("#secret", secret);
+    await page.type("#secret", p.secret);
     const [signedIn] = await Promise.all([page.waitForNavigation(), page.click("button[type=submit]")]);
     assert.equal(signedIn.status(), 200);
     assert.equal(new URL(signedIn.url()).pathname, DASHBOARD);

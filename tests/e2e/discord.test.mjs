@@ -1,29 +1,33 @@
 // chat-webhook's Discord bot end to end in workerd: interactions signed with a test
 // application key, a fake Discord API and market API, and the fake AI providers.
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
-import { freshSecret, startPipeline } from "../harness/pipeline.mjs";
+import { withPipeline } from "../harness/fixture.mjs";
 import { assertJsonError } from "../harness/assert.mjs";
-import { eventually, sleep } from "../harness/wait.mjs";
 import { ROOT } from "../harness/config.mjs";
-import { CHAT, chatVars, startFakeAi, startFakeLine } from "../harness/line.mjs";
-import { discordKey, interaction, slash, startFakeDiscord } from "../harness/discord.mjs";
+import { CHAT } from "../harness/line.mjs";
+import { discordKey, interaction, settledEdits, slash } from "../harness/discord.mjs";
 
 const ADMIN_USER = "444444444444444444";
 const ADMIN_ROLE = "555555555555555555";
 const COMMANDS = JSON.parse(readFileSync(path.join(ROOT, "crates/edge-core/src/chat/discord/commands.json"), "utf8"));
 
 describe("chat-webhook: Discord", { timeout: 120_000 }, () => {
-  let p, discord, ai, line, key;
+  const p = withPipeline({
+    chat: {
+      discord: true,
+      vars: { DISCORD_ADMIN_USER_IDS: ADMIN_USER, DISCORD_ADMIN_ROLE_IDS: ADMIN_ROLE, DISCORD_TICKERS: "AAPL,AMZN,AMD,MSFT,NVDA" },
+    },
+  });
 
   /** Sends `body` (an object or raw text) signed by the application key. */
   async function send(body, { headers, ts } = {}) {
     const raw = typeof body === "string" ? body : JSON.stringify(body);
-    return p.fetch("/webhooks/discord", { method: "POST", headers: headers ?? key.headers(raw, ts), body: raw }, CHAT);
+    return p.fetch("/webhooks/discord", { method: "POST", headers: headers ?? p.key.headers(raw, ts), body: raw }, CHAT);
   }
   /** Sends and returns the parsed 200 answer. */
   async function answer(body) {
@@ -31,43 +35,14 @@ describe("chat-webhook: Discord", { timeout: 120_000 }, () => {
     assert.equal(r.status, 200, await r.clone().text());
     return r.json();
   }
-  const editsOf = (i) => discord.edits.filter((e) => e.token === i.token);
   async function oneEdit(i) {
-    const [e] = await eventually(() => (editsOf(i).length ? editsOf(i) : null), { timeoutMs: 10_000, what: "the follow-up edit" });
-    await sleep(300);
-    assert.equal(editsOf(i).length, 1, "exactly one follow-up edit");
+    const edits = await settledEdits(p.discord, i.token, { windowMs: 300 });
+    assert.equal(edits.length, 1, "exactly one follow-up edit");
+    const [e] = edits;
     assert.equal(e.applicationId, i.application_id);
     assert.deepEqual(e.body.allowed_mentions, { parse: [] });
     return e.body;
   }
-
-  before(async () => {
-    key = discordKey();
-    discord = await startFakeDiscord();
-    ai = await startFakeAi();
-    line = await startFakeLine("unused");
-    p = await startPipeline({
-      originUrl: "http://127.0.0.1:9",
-      adminSecret: freshSecret(),
-      vars: {
-        [CHAT]: {
-          ...chatVars(line, ai),
-          DISCORD_PUBLIC_KEY: key.publicKeyHex,
-          DISCORD_API_BASE_URL: discord.api,
-          QUOTE_API_BASE_URL: discord.market,
-          DISCORD_ADMIN_USER_IDS: ADMIN_USER,
-          DISCORD_ADMIN_ROLE_IDS: ADMIN_ROLE,
-          DISCORD_TICKERS: "AAPL,AMZN,AMD,MSFT,NVDA",
-        },
-      },
-    });
-  });
-  after(async () => {
-    await p?.close();
-    await discord?.close();
-    await ai?.close();
-    await line?.close();
-  });
 
   test("PING gets PONG", async () => {
     assert.deepEqual(await answer(interaction(1)), { type: 1 });
@@ -77,10 +52,10 @@ describe("chat-webhook: Discord", { timeout: 120_000 }, () => {
     const body = JSON.stringify(interaction(1));
     const forged = discordKey().headers(body);
     await assertJsonError(await send(body, { headers: forged }), 401, "invalid_signature");
-    const tampered = key.headers(body);
+    const tampered = p.key.headers(body);
     await assertJsonError(await send(body.replace('"type":1', '"type":2'), { headers: tampered }), 401, "invalid_signature");
     await assertJsonError(await send(body, { headers: { "content-type": "application/json" } }), 401, "missing_signature");
-    await assertJsonError(await send(body, { headers: { ...key.headers(body), "x-signature-ed25519": "zz" } }), 401, "malformed_signature");
+    await assertJsonError(await send(body, { headers: { ...p.key.headers(body), "x-signature-ed25519": "zz" } }), 401, "malformed_signature");
     // A correctly signed request from six minutes ago is a replay.
     const old = Math.floor(Date.now() / 1000) - 360;
     await assertJsonError(await send(body, { ts: old }), 401, "stale_signature");
@@ -92,27 +67,27 @@ describe("chat-webhook: Discord", { timeout: 120_000 }, () => {
     const edit = await oneEdit(i);
     assert.match(edit.content, /^deepseek says: What is a bond\?/);
     assert.ok(!edit.content.includes("@everyone") && !edit.content.includes("<@123>"), edit.content);
-    assert.equal(ai.providers.deepseek.calls.at(-1).body.messages.at(-1).content, "What is a bond? @everyone <@123>");
+    assert.equal(p.ai.providers.deepseek.calls.at(-1).body.messages.at(-1).content, "What is a bond? @everyone <@123>");
   });
 
   test("/research: a long analysis edited in; without a topic, a modal whose submit does the same", async () => {
-    ai.providers.deepseek.answer = () => "analysis ".repeat(400); // 3600 characters
+    p.ai.providers.deepseek.answer = () => "analysis ".repeat(400); // 3600 characters
     try {
       const i = interaction(2, slash("research", { topic: "solar power in Thailand" }));
       assert.deepEqual(await answer(i), { type: 5 });
       const edit = await oneEdit(i);
       assert.equal([...edit.content].length, 2000, "cut to Discord's limit");
       assert.ok(edit.content.endsWith("…"));
-      assert.match(ai.providers.deepseek.calls.at(-1).body.messages[0].content, /structured analysis/);
+      assert.match(p.ai.providers.deepseek.calls.at(-1).body.messages[0].content, /structured analysis/);
       const modal = await answer(interaction(2, slash("research")));
       assert.equal(modal.type, 9);
       assert.equal(modal.data.custom_id, "research_modal");
       const submit = interaction(5, { custom_id: "research_modal", components: [{ type: 1, components: [{ type: 4, custom_id: "topic", value: "rice exports" }] }] });
       assert.deepEqual(await answer(submit), { type: 5 });
       await oneEdit(submit);
-      assert.equal(ai.providers.deepseek.calls.at(-1).body.messages.at(-1).content, "rice exports");
+      assert.equal(p.ai.providers.deepseek.calls.at(-1).body.messages.at(-1).content, "rice exports");
     } finally {
-      ai.providers.deepseek.answer = (body) => `deepseek says: ${body.messages.at(-1).content}`;
+      p.ai.providers.deepseek.answer = (body) => `deepseek says: ${body.messages.at(-1).content}`;
     }
   });
 
@@ -182,15 +157,15 @@ describe("chat-webhook: Discord", { timeout: 120_000 }, () => {
 
   test("scripts/discord-commands registers exactly commands.json", async () => {
     const run = promisify(execFile);
-    const env = { ...process.env, DISCORD_APPLICATION_ID: "111111111111111111", DISCORD_BOT_TOKEN: "bot-token-test", DISCORD_API_BASE_URL: discord.api };
+    const env = { ...process.env, DISCORD_APPLICATION_ID: "111111111111111111", DISCORD_BOT_TOKEN: "bot-token-test", DISCORD_API_BASE_URL: p.discord.api };
     const { stdout } = await run(path.join(ROOT, "scripts/discord-commands"), [], { env, cwd: ROOT });
     assert.match(stdout, /registered 5 global commands/);
-    const [reg] = discord.registrations;
+    const [reg] = p.discord.registrations;
     assert.equal(reg.authorization, "Bot bot-token-test");
     assert.equal(reg.guildId, null);
     assert.deepEqual(reg.body, COMMANDS);
     await run(path.join(ROOT, "scripts/discord-commands"), [], { env: { ...env, DISCORD_GUILD_ID: "222222222222222222" }, cwd: ROOT });
-    assert.equal(discord.registrations[1].guildId, "222222222222222222");
+    assert.equal(p.discord.registrations[1].guildId, "222222222222222222");
     const dry = await run(path.join(ROOT, "scripts/discord-commands"), ["--dry-run"], { env: { ...process.env }, cwd: ROOT });
     assert.deepEqual(JSON.parse(dry.stdout), COMMANDS);
   });

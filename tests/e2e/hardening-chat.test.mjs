@@ -2,13 +2,13 @@
 // webhook larger than one queue batch is queued in several and every event answered once
 // (13.5), a replayed Discord interaction does no work twice, and a per-user quota bounds
 // paid AI calls. The built worker in workerd against fake LINE, Discord and AI APIs.
-import { after, before, beforeEach, describe, test } from "node:test";
+import { beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { freshSecret, startPipeline } from "../harness/pipeline.mjs";
-import { eventually, sleep } from "../harness/wait.mjs";
-import { CHAT, chatVars, lineEvent, lineSignature, startFakeAi, startFakeLine } from "../harness/line.mjs";
-import { discordKey, interaction, slash, startFakeDiscord } from "../harness/discord.mjs";
+import { withPipeline } from "../harness/fixture.mjs";
+import { eventually } from "../harness/wait.mjs";
+import { CHAT, lineEvent, lineSignature } from "../harness/line.mjs";
+import { interaction, settledEdits, slash } from "../harness/discord.mjs";
 
 const sha = (s) => createHash("sha256").update(s).digest("hex").slice(0, 16);
 /** The fake AI's answer: a digest of the system prompt, so a test can tell whose prompt made it. */
@@ -17,63 +17,46 @@ const user = (n) => `U${String(n).padStart(32, "0")}`;
 const EPHEMERAL = 64;
 
 describe("chat-webhook hardening (issue 13)", { timeout: 240_000 }, () => {
-  let p, line, ai, discord, key, vars, admin, db;
+  let db;
+  const p = withPipeline({
+    chat: { lineToken: "line-token-hardening", discord: true, vars: { AI_USER_QUOTA: "2", AI_USER_QUOTA_WINDOW_S: "3600" } },
+    setup: async (h) => {
+      db = await h.mf.getD1Database("DB", CHAT);
+    },
+  });
 
   const postLine = (body, headers = {}) =>
     p.fetch("/webhooks/line", { method: "POST", headers: { "content-type": "application/json", ...headers }, body }, CHAT);
   async function deliver(events) {
     const body = JSON.stringify({ destination: "U0000000000000000000000000000bot", events });
-    const r = await postLine(body, { "x-line-signature": lineSignature(vars.LINE_CHANNEL_SECRET, body) });
+    const r = await postLine(body, { "x-line-signature": lineSignature(p.chatVars.LINE_CHANNEL_SECRET, body) });
     assert.equal(r.status, 200, await r.clone().text());
     return r;
   }
-  const repliesTo = (token) => line.replies.filter((x) => x.replyToken === token);
+  const repliesTo = (token) => p.line.replies.filter((x) => x.replyToken === token);
   const replyText = async (ev) => {
     const [r] = await eventually(() => (repliesTo(ev.replyToken).length ? repliesTo(ev.replyToken) : null), { timeoutMs: 15_000, what: `the reply to ${ev.webhookEventId}` });
     return r.messages.map((m) => m.text).join("");
   };
   let messageSeq = 0;
   const text = (userId, t) => lineEvent({ source: { type: "user", userId }, message: { type: "text", id: `mh${(messageSeq += 1)}`, text: t } });
-  const sendDiscord = (raw, headers) => p.fetch("/webhooks/discord", { method: "POST", headers: headers ?? key.headers(raw), body: raw }, CHAT);
+  const sendDiscord = (raw, headers) => p.fetch("/webhooks/discord", { method: "POST", headers: headers ?? p.key.headers(raw), body: raw }, CHAT);
   async function discordAnswer(i) {
     const r = await sendDiscord(JSON.stringify(i));
     assert.equal(r.status, 200, await r.clone().text());
     return r.json();
   }
   const editOf = async (i) => {
-    const [e] = await eventually(() => discord.edits.filter((x) => x.token === i.token).slice(0, 1).length ? discord.edits.filter((x) => x.token === i.token) : null, { timeoutMs: 10_000, what: "the follow-up edit" });
+    const [e] = await eventually(() => p.discord.edits.filter((x) => x.token === i.token).slice(0, 1).length ? p.discord.edits.filter((x) => x.token === i.token) : null, { timeoutMs: 10_000, what: "the follow-up edit" });
     return e.body.content;
   };
-  const aiCalls = () => ai.providers.deepseek.calls;
+  const aiCalls = () => p.ai.providers.deepseek.calls;
   const callsWith = (content) => aiCalls().filter((c) => c.body.messages.at(-1).content === content).length;
   const member = (id) => ({ member: { user: { id, username: `u${id}` }, roles: [] } });
 
-  before(async () => {
-    key = discordKey();
-    line = await startFakeLine("line-token-hardening");
-    ai = await startFakeAi();
-    discord = await startFakeDiscord();
-    admin = freshSecret();
-    vars = chatVars(line, ai, {
-      LINE_CHANNEL_ACCESS_TOKEN: "line-token-hardening",
-      DISCORD_PUBLIC_KEY: key.publicKeyHex,
-      DISCORD_API_BASE_URL: discord.api,
-      QUOTE_API_BASE_URL: discord.market,
-      AI_USER_QUOTA: "2",
-      AI_USER_QUOTA_WINDOW_S: "3600",
-    });
-    p = await startPipeline({ originUrl: "http://127.0.0.1:9", adminSecret: admin, vars: { [CHAT]: vars } });
-    db = await p.mf.getD1Database("DB", CHAT);
-  });
   beforeEach(() => {
-    ai.providers.deepseek.mode = "ok";
-    ai.providers.deepseek.answer = answerOf;
-  });
-  after(async () => {
-    await p?.close();
-    await line?.close();
-    await ai?.close();
-    await discord?.close();
+    p.ai.providers.deepseek.mode = "ok";
+    p.ai.providers.deepseek.answer = answerOf;
   });
 
   test("13.1 a personalised greeting is never served to another LINE user or on Discord", async () => {
@@ -87,7 +70,7 @@ describe("chat-webhook hardening (issue 13)", { timeout: 240_000 }, () => {
     await replyText(follow);
     const put = await p.fetch(`/admin/v1/customers/${A}/preferences`, {
       method: "PUT",
-      headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
+      headers: { authorization: `Bearer ${p.secret}`, "content-type": "application/json" },
       body: JSON.stringify({ preferences: ["diabetes care", "vitamin D"] }),
     }, CHAT);
     assert.equal(put.status, 200, await put.clone().text());
@@ -131,7 +114,7 @@ describe("chat-webhook hardening (issue 13)", { timeout: 240_000 }, () => {
     for (const e of events) assert.equal(e.message.text.length, 5000);
     const body = JSON.stringify({ destination: "U0000000000000000000000000000bot", events });
     assert.ok(Buffer.byteLength(body) > 256 * 1024, `${Buffer.byteLength(body)} bytes: more than one queue batch`);
-    const r = await postLine(body, { "x-line-signature": lineSignature(vars.LINE_CHANNEL_SECRET, body) });
+    const r = await postLine(body, { "x-line-signature": lineSignature(p.chatVars.LINE_CHANNEL_SECRET, body) });
     assert.equal(r.status, 200, await r.clone().text());
     await eventually(() => events.every((e) => repliesTo(e.replyToken).length >= 1), { timeoutMs: 60_000, what: "all 25 replies" });
     await eventually(async () => {
@@ -147,7 +130,7 @@ describe("chat-webhook hardening (issue 13)", { timeout: 240_000 }, () => {
   test("13 Discord de-dup: the same signed body and timestamp sent twice calls the AI once", async () => {
     const i = interaction(2, slash("ask", { question: "What is a bond, once?" }), member("444444444444444402"));
     const raw = JSON.stringify(i);
-    const headers = key.headers(raw);
+    const headers = p.key.headers(raw);
     const first = await sendDiscord(raw, headers);
     assert.deepEqual(await first.json(), { type: 5 });
     const replay = await sendDiscord(raw, headers);
@@ -156,13 +139,12 @@ describe("chat-webhook hardening (issue 13)", { timeout: 240_000 }, () => {
     assert.equal(answer.type, 4);
     assert.equal(answer.data.flags, EPHEMERAL);
     assert.match(answer.data.content, /already handled/);
-    await editOf(i);
-    await sleep(500); // a second deferred edit, if any, would land by now
-    assert.equal(discord.edits.filter((e) => e.token === i.token).length, 1);
+    // The replay started no deferred task: only the first interaction's could edit.
+    assert.equal((await settledEdits(p.discord, i.token, { windowMs: 500 })).length, 1);
     assert.equal(callsWith("What is a bond, once?"), 1);
     // PING carries no work and is not claimed: Discord's checks may repeat it.
     const ping = JSON.stringify(interaction(1));
-    const h = key.headers(ping);
+    const h = p.key.headers(ping);
     for (let n = 0; n < 2; n++) assert.deepEqual(await (await sendDiscord(ping, h)).json(), { type: 1 });
   });
 
@@ -203,7 +185,7 @@ describe("chat-webhook hardening (issue 13)", { timeout: 240_000 }, () => {
 
     // LINE: a Thai customer's third paid message is answered politely in Thai, without the AI.
     const L = user(301);
-    line.profiles.set(L, { displayName: "ลูกค้า", language: "th" });
+    p.line.profiles.set(L, { displayName: "ลูกค้า", language: "th" });
     const msgs = ["คำถามที่หนึ่ง", "คำถามที่สอง", "คำถามที่สาม"];
     const answers = [];
     for (const m of msgs) {

@@ -1,7 +1,7 @@
 // Issue 13 (hardening round), the entry's share: each numbered finding reproduced as an
 // attacker would against the pipeline in workerd, and shown closed. Test names carry the
 // finding's number; the README's security section points here.
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
 import { randomBytes, randomUUID } from "node:crypto";
@@ -9,9 +9,7 @@ import { assertJsonError } from "../harness/assert.mjs";
 import { discordKey } from "../harness/discord.mjs";
 import { keyPair, nowS, signJwt } from "../harness/jwt.mjs";
 import { chatVars } from "../harness/line.mjs";
-import { freshSecret, startPipeline } from "../harness/pipeline.mjs";
-import { startUpstream } from "../harness/upstream.mjs";
-import { eventually } from "../harness/wait.mjs";
+import { pipelineScope, withPipeline } from "../harness/fixture.mjs";
 
 /**
  * A raw HTTP/1.1 request to `base` (so a GET may carry a body, a header may be spelled
@@ -50,29 +48,16 @@ function raw(base, { method = "GET", path, headers = {}, body, chunks, stall = f
 const json = (r) => JSON.parse(r.body);
 
 describe("hardening: the entry", { timeout: 180_000 }, () => {
-  let origin, p, secret;
-  const cleanups = [];
-  after(async () => {
-    for (const c of cleanups.reverse()) await c();
-  });
-
-  before(async () => {
-    origin = await startUpstream((req, res) => {
+  const p = withPipeline({
+    origin: (req, res) => {
       // public: the requests carry Authorization, which a shared cache otherwise skips.
       res.writeHead(200, { "content-type": "application/json", "cache-control": "public, max-age=600" });
       res.end(JSON.stringify({ path: req.path, query: req.query }));
-    });
-    cleanups.push(() => origin.close());
-    secret = freshSecret();
-    p = await startPipeline({
-      originUrl: origin.url,
-      adminSecret: secret,
-      vars: { "auth-validator": { ADMIN_AUTH_FAILURE_LIMIT: "3/600", BODY_TIMEOUT_MS: "500" } },
-    });
-    cleanups.push(() => p.close());
+    },
+    vars: { "auth-validator": { ADMIN_AUTH_FAILURE_LIMIT: "3/600", BODY_TIMEOUT_MS: "500" } },
   });
   const auth = () => ({ authorization: `Bearer ${p.token()}` });
-  const reached = (path) => origin.requests.filter((r) => r.path === path).length;
+  const reached = (path) => p.origin.requests.filter((r) => r.path === path).length;
 
   test("13.2 identity headers spelled with underscores are refused; reserved headers never reach the origin", async () => {
     for (const name of ["X_Auth_Role", "X_Auth_User_Id", "x_edge_region", "X_Request_Id", "x-auth_role"]) {
@@ -87,7 +72,7 @@ describe("hardening: the entry", { timeout: 180_000 }, () => {
       headers: { ...auth(), "X-Auth-Role": "admin", "x-edge-region": "forged", "x-edge-seal": "x", "x-request-id": "forged" },
     });
     assert.equal(r.status, 200);
-    const seen = origin.requests.at(-1).headers;
+    const seen = p.origin.requests.at(-1).headers;
     assert.equal(seen["x-auth-role"], "admin", "the verified role (the test token is an admin)");
     assert.equal(seen["x-auth-user-id"], "test-admin");
     assert.notEqual(seen["x-edge-region"], "forged", "voice-router's own value, not the client's");
@@ -100,21 +85,21 @@ describe("hardening: the entry", { timeout: 180_000 }, () => {
     assert.equal((await p.fetch("/health")).status, 200);
     assert.equal((await p.fetch("/health", { method: "HEAD" })).status, 200);
     await assertJsonError(await p.fetch("/health", { method: "POST", body: "x" }), 405, "method_not_allowed");
-    const before = origin.requests.length;
+    const before = p.origin.requests.length;
     for (const path of ["/health/", "/health/x", `/health/${randomBytes(8).toString("hex")}`, "/health/a/b"]) {
       await assertJsonError(await p.fetch(path), 404, "not_found");
       await assertJsonError(await p.fetch(path, { method: "PUT", body: "x".repeat(1024) }), 404, "not_found");
       await assertJsonError(await p.fetch(path, { headers: auth() }), 404, "not_found");
     }
-    assert.equal(origin.requests.length, before, "no /health/* request reached the origin (or the cache)");
+    assert.equal(p.origin.requests.length, before, "no /health/* request reached the origin (or the cache)");
   });
 
   test("13.4 only POST /admin/v1/cache/purge is forwarded, sealed, without the admin secret", async () => {
     // A spy in place of cache-manager sees exactly what the entry forwards.
     const forwarded = [];
-    const spy = await startPipeline({
-      originUrl: origin.url,
-      adminSecret: secret,
+    const spy = await p.launch({
+      originUrl: p.origin.url,
+      adminSecret: p.secret,
       workerExtras: {
         "auth-validator": {
           serviceBindings: {
@@ -127,8 +112,7 @@ describe("hardening: the entry", { timeout: 180_000 }, () => {
         },
       },
     });
-    cleanups.push(() => spy.close());
-    const admin = { authorization: `Bearer ${secret}` };
+    const admin = { authorization: `Bearer ${p.secret}` };
     for (const [method, path, status, code] of [
       ["GET", "/admin/v1/cache/anything", 404, "not_found"],
       ["GET", "/admin/v1/cache/", 404, "not_found"],
@@ -152,7 +136,7 @@ describe("hardening: the entry", { timeout: 180_000 }, () => {
     assert.equal(h.cookie, undefined);
     assert.equal(h["x-auth-role"], undefined);
     assert.match(h["x-auth-seal"], /^v1\.\d+\./, "sealed instead");
-    assert.ok(!JSON.stringify(forwarded).includes(secret), "the secret appears nowhere in what was forwarded");
+    assert.ok(!JSON.stringify(forwarded).includes(p.secret), "the secret appears nowhere in what was forwarded");
 
     // The real cache-manager accepts the seal, and refuses a request that has neither a
     // seal nor the secret, or a seal made for another request.
@@ -178,7 +162,7 @@ describe("hardening: the entry", { timeout: 180_000 }, () => {
     const c = await p.fetch("/api/v1/agents/%61%31", { headers: auth() });
     assert.equal(c.headers.get("x-cache"), "HIT");
     assert.equal(reached("/api/v1/agents/a1"), 1);
-    assert.equal(origin.requests.filter((r) => r.path.includes("%")).length, 0);
+    assert.equal(p.origin.requests.filter((r) => r.path.includes("%")).length, 0);
 
     // A write through one spelling invalidates the entry the other spelling reads.
     const put = await p.fetch("/api/v1/agents/%61%31", {
@@ -192,7 +176,7 @@ describe("hardening: the entry", { timeout: 180_000 }, () => {
     // The never-cache class cannot be escaped by an escape.
     const s = await p.fetch("/api/v1/calls/c1/%73tream", { headers: auth() });
     assert.equal(s.status, 200);
-    const seen = origin.requests.at(-1);
+    const seen = p.origin.requests.at(-1);
     assert.equal(seen.path, "/api/v1/calls/c1/stream");
     assert.equal(seen.headers["x-edge-request-class"], "audio-stream");
     // Path parameters and broken escapes are refused outright.
@@ -202,7 +186,7 @@ describe("hardening: the entry", { timeout: 180_000 }, () => {
   });
 
   test("13.10 a GET with a body is a 4xx everywhere, never internal_error", async () => {
-    const admin = { authorization: `Bearer ${secret}` };
+    const admin = { authorization: `Bearer ${p.secret}` };
     for (const [path, headers] of [
       ["/api/v1/analytics/edge/query", {}],
       ["/api/v1/analytics/edge/dashboard", {}],
@@ -221,11 +205,11 @@ describe("hardening: the entry", { timeout: 180_000 }, () => {
   test("13.11 JSON bodies must be UTF-8 and at most 64 levels deep", async () => {
     const post = (body) =>
       p.fetch("/api/v1/calls", { method: "POST", headers: { ...auth(), "content-type": "application/json" }, body });
-    const before = origin.requests.length;
+    const before = p.origin.requests.length;
     await assertJsonError(await post(Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d])), 400, "malformed_json");
     await assertJsonError(await post("[".repeat(10_000) + "]".repeat(10_000)), 400, "malformed_json");
     await assertJsonError(await post("[".repeat(65) + "]".repeat(65)), 400, "malformed_json");
-    assert.equal(origin.requests.length, before, "refused bodies never reach the origin");
+    assert.equal(p.origin.requests.length, before, "refused bodies never reach the origin");
     assert.equal((await post("[".repeat(64) + "]".repeat(64))).status, 200);
   });
 
@@ -237,15 +221,14 @@ describe("hardening: the entry", { timeout: 180_000 }, () => {
     assert.equal(json(gate).error.code, "body_timeout");
     // The chat webhooks read their bodies before any signature check: anonymous slow
     // bodies are the cheapest abuse there. chat-webhook is an entry of its own.
-    const fake = { url: origin.url }; // never called: the body never arrives
-    const chat = await startPipeline({
-      originUrl: origin.url,
-      adminSecret: secret,
+    const fake = { url: p.origin.url }; // never called: the body never arrives
+    const chat = await p.launch({
+      originUrl: p.origin.url,
+      adminSecret: p.secret,
       vars: {
         "chat-webhook": { ...chatVars(fake, fake), DISCORD_PUBLIC_KEY: discordKey().publicKeyHex, BODY_TIMEOUT_MS: "500" },
       },
     });
-    cleanups.push(() => chat.close());
     for (const path of ["/webhooks/line", "/webhooks/discord"]) {
       const r = await trickle(path, { host: "chat-webhook.local" }, chat.url);
       assert.equal(r.status, 408, `${path}: ${r.body}`);
@@ -259,13 +242,13 @@ describe("hardening: the entry", { timeout: 180_000 }, () => {
   test("failed admin-secret attempts are throttled per client address; successes are not counted", async () => {
     const keys = (ip, s) => p.fetch("/admin/v1/keys", { headers: { authorization: `Bearer ${s}`, "cf-connecting-ip": ip } });
     for (let i = 0; i < 3; i++) await assertJsonError(await keys("203.0.113.7", "wrong-secret-wrong-secret"), 401, "unauthorized");
-    const locked = await keys("203.0.113.7", secret);
+    const locked = await keys("203.0.113.7", p.secret);
     await assertJsonError(locked, 429, "rate_limited");
     assert.ok(Number(locked.headers.get("retry-after")) > 0);
-    for (let i = 0; i < 5; i++) assert.equal((await keys("203.0.113.8", secret)).status, 200, "another address, and successes do not count");
+    for (let i = 0; i < 5; i++) assert.equal((await keys("203.0.113.8", p.secret)).status, 200, "another address, and successes do not count");
     // The purge endpoint and the dashboard's sign-in form count against the same allowance.
     await assertJsonError(
-      await p.fetch("/admin/v1/cache/purge", { method: "POST", headers: { authorization: `Bearer ${secret}`, "cf-connecting-ip": "203.0.113.7", "content-type": "application/json" }, body: "{}" }),
+      await p.fetch("/admin/v1/cache/purge", { method: "POST", headers: { authorization: `Bearer ${p.secret}`, "cf-connecting-ip": "203.0.113.7", "content-type": "application/json" }, body: "{}" }),
       429,
       "rate_limited",
     );
@@ -277,21 +260,20 @@ describe("hardening: the entry", { timeout: 180_000 }, () => {
         redirect: "manual",
       });
     for (let i = 0; i < 3; i++) assert.equal((await signIn("203.0.113.9", "nope-nope-nope-nope")).status, 401);
-    await assertJsonError(await signIn("203.0.113.9", secret), 429, "rate_limited");
-    assert.equal((await signIn("203.0.113.10", secret)).status, 303);
+    await assertJsonError(await signIn("203.0.113.9", p.secret), 429, "rate_limited");
+    assert.equal((await signIn("203.0.113.10", p.secret)).status, 303);
 
     // chat-webhook, the other entry, throttles its admin API the same way.
-    const chat = await startPipeline({
-      originUrl: origin.url,
-      adminSecret: secret,
+    const chat = await p.launch({
+      originUrl: p.origin.url,
+      adminSecret: p.secret,
       vars: { "chat-webhook": { ADMIN_AUTH_FAILURE_LIMIT: "3/600" } },
     });
-    cleanups.push(() => chat.close());
     const products = (ip, s) =>
       chat.fetch("/admin/v1/products", { headers: { authorization: `Bearer ${s}`, "cf-connecting-ip": ip } }, "chat-webhook");
     for (let i = 0; i < 3; i++) await assertJsonError(await products("203.0.113.7", "wrong-secret-wrong-secret"), 401, "unauthorized");
-    await assertJsonError(await products("203.0.113.7", secret), 429, "rate_limited");
-    for (let i = 0; i < 4; i++) assert.equal((await products("203.0.113.8", secret)).status, 200);
+    await assertJsonError(await products("203.0.113.7", p.secret), 429, "rate_limited");
+    for (let i = 0; i < 4; i++) assert.equal((await products("203.0.113.8", p.secret)).status, 200);
   });
 
   test("a JWT subject cannot claim an API key's user id; JWT subjects are rate limited by default", async () => {
@@ -304,31 +286,25 @@ describe("hardening: the entry", { timeout: 180_000 }, () => {
 
 describe("hardening: remote JWKS", { timeout: 120_000 }, () => {
   const ISS = "https://id.edge.test";
-  const cleanups = [];
-  after(async () => {
-    for (const c of cleanups.reverse()) await c();
-  });
+  const scope = pipelineScope();
   const claims = () => ({ sub: "u", iss: ISS, exp: nowS() + 120, role: "admin" });
 
   test("13.6 200 concurrent tokens with unknown kids cost the identity provider one fetch", async () => {
     const ed = keyPair("ed25519", "ed-1");
     const shared = randomBytes(32);
-    const idp = await startUpstream(async (req, res) => {
-      await new Promise((r) => setTimeout(r, 300)); // a slow provider: the burst overlaps the fetch
-      res.writeHead(200, { "content-type": "application/json" }).end(
-        JSON.stringify({ keys: [ed.jwk, { kty: "oct", kid: "hs-remote", alg: "HS256", k: shared.toString("base64url") }] }),
-      );
-    });
-    cleanups.push(() => idp.close());
-    const origin = await startUpstream((req, res) => res.writeHead(200).end("{}"));
-    cleanups.push(() => origin.close());
-    const p = await startPipeline({
-      originUrl: origin.url,
-      adminSecret: freshSecret(),
+    const p = await scope.launch({
+      origin: (req, res) => res.writeHead(200).end("{}"),
+      upstreams: {
+        idp: async (req, res) => {
+          await new Promise((r) => setTimeout(r, 300)); // a slow provider: the burst overlaps the fetch
+          res.writeHead(200, { "content-type": "application/json" }).end(
+            JSON.stringify({ keys: [ed.jwk, { kty: "oct", kid: "hs-remote", alg: "HS256", k: shared.toString("base64url") }] }),
+          );
+        },
+      },
       jwtSecret: null,
-      vars: { "auth-validator": { JWT_ISSUER: ISS, JWT_JWKS_URL: `${idp.url}/jwks`, JWT_ALGORITHMS: "HS256,EdDSA" } },
+      vars: ({ idp }) => ({ "auth-validator": { JWT_ISSUER: ISS, JWT_JWKS_URL: `${idp.url}/jwks`, JWT_ALGORITHMS: "HS256,EdDSA" } }),
     });
-    cleanups.push(() => p.close());
     const forged = keyPair("ed25519", "x");
     const burst = await Promise.all(
       Array.from({ length: 200 }, () => {
@@ -338,7 +314,7 @@ describe("hardening: remote JWKS", { timeout: 120_000 }, () => {
     );
     const codes = await Promise.all(burst.map(async (r) => `${r.status} ${(await r.json()).error?.code}`));
     assert.deepEqual([...new Set(codes)], ["401 token_unknown_key"]);
-    assert.equal(idp.requests.length, 1, "one fetch for the whole burst");
+    assert.equal(p.idp.requests.length, 1, "one fetch for the whole burst");
 
     // The provider's real key works; an HMAC key published in the JWKS is not a key.
     const good = signJwt({ alg: "EdDSA", kid: "ed-1" }, claims(), ed.privateKey);
@@ -348,14 +324,11 @@ describe("hardening: remote JWKS", { timeout: 120_000 }, () => {
   });
 
   test("13.6 a remote JWKS needs https (or loopback) and JWT_ISSUER", async () => {
-    const origin = await startUpstream((req, res) => res.writeHead(200).end("{}"));
-    cleanups.push(() => origin.close());
     for (const [vars, named] of [
       [{ JWT_JWKS_URL: "http://127.0.0.1:9/jwks" }, "JWT_ISSUER"],
       [{ JWT_ISSUER: ISS, JWT_JWKS_URL: "http://idp.example.com/jwks" }, "JWT_JWKS_URL"],
     ]) {
-      const p = await startPipeline({ originUrl: origin.url, adminSecret: freshSecret(), vars: { "auth-validator": vars } });
-      cleanups.push(() => p.close());
+      const p = await scope.launch({ origin: (req, res) => res.writeHead(200).end("{}"), vars: { "auth-validator": vars } });
       const body = await assertJsonError(await p.api("/api/v1/agents"), 500, "misconfigured");
       assert.match(body.error.message, new RegExp(named));
       assert.equal((await p.fetch("/health")).status, 200, "health does not depend on it");

@@ -2,14 +2,13 @@
 // as `internal_error`; broken bodies are failures that breakers and metrics see; 500/501
 // are answers, not region failures; cache-manager's admin paths never leave it.
 // Raw-TCP fake origins (tests/harness/raw-origin.mjs) send what no HTTP library would.
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
 import { assertJsonError } from "../harness/assert.mjs";
-import { freshSecret, startPipeline } from "../harness/pipeline.mjs";
-import { answer, startRawOrigin } from "../harness/raw-origin.mjs";
+import { withPipeline } from "../harness/fixture.mjs";
+import { answer } from "../harness/raw-origin.mjs";
 import { routingTable } from "../harness/routing.mjs";
-import { startUpstream } from "../harness/upstream.mjs";
 import { eventually } from "../harness/wait.mjs";
 
 const V = "voice-router";
@@ -28,24 +27,23 @@ async function readBody(r) {
 }
 
 /** A region that answers every request 200. */
-const healthyRegion = () =>
-  startUpstream((req, res) => {
-    res.writeHead(200, { "content-type": "text/plain", "cache-control": "no-store" }).end(`healthy ${req.path}`);
-  });
+const healthyRegion = (req, res) => {
+  res.writeHead(200, { "content-type": "text/plain", "cache-control": "no-store" }).end(`healthy ${req.path}`);
+};
 
-/** A pipeline whose eu-west-1 (Berlin's first region) is `euUrl`, us-east-1 `otherUrl` and
- * us-west-2 (Tokyo's first) `westUrl`; three failures open a breaker for a minute. */
-const euFirstPipeline = (euUrl, otherUrl, westUrl = otherUrl) =>
-  startPipeline({
-    adminSecret: freshSecret(),
-    vars: {
-      [V]: {
-        ROUTING_TABLE: routingTable({ "eu-west-1": euUrl, "us-east-1": otherUrl, "us-west-2": westUrl }),
-        BREAKER_FAILURES: "3",
-        BREAKER_RECOVERY_MS: "60000",
-      },
+/** A pipeline (withPipeline options) with the fakes `upstreams`, whose eu-west-1 (Berlin's
+ * first region) is the fake named `eu`, us-east-1 `other` and us-west-2 (Tokyo's first)
+ * `west`; three failures open a breaker for a minute. */
+const euFirst = (upstreams, eu, other, west = other) => ({
+  upstreams,
+  vars: (h) => ({
+    [V]: {
+      ROUTING_TABLE: routingTable({ "eu-west-1": h[eu].url, "us-east-1": h[other].url, "us-west-2": h[west].url }),
+      BREAKER_FAILURES: "3",
+      BREAKER_RECOVERY_MS: "60000",
     },
-  });
+  }),
+});
 
 /** An answer that holds its headers back until `release()` (a request in flight). */
 function gate() {
@@ -55,7 +53,6 @@ function gate() {
 }
 
 describe("13.8 any origin status is a clean answer", { timeout: 120_000 }, () => {
-  let origin, p;
   const slow = gate();
   const started = gate();
   const odd = {
@@ -108,16 +105,9 @@ describe("13.8 any origin status is a clean answer", { timeout: 120_000 }, () =>
     },
   };
 
-  before(async () => {
-    origin = await startRawOrigin(odd);
-    // Every region is this origin; its unusable answers are region failures, so keep the
-    // breakers from opening during the test.
-    p = await startPipeline({ originUrl: origin.url, adminSecret: freshSecret(), vars: { [V]: { BREAKER_FAILURES: "100" } } });
-  });
-  after(async () => {
-    await p?.close();
-    await origin?.close();
-  });
+  // Every region is this origin; its unusable answers are region failures, so keep the
+  // breakers from opening during the test.
+  const p = withPipeline({ origin: { raw: odd }, vars: { [V]: { BREAKER_FAILURES: "100" } } });
 
   test("13.8 a 999 from the origin is a 502 bad_upstream_response while a concurrent request on the same isolate completes", async () => {
     // A normal request is in flight (its origin holds the answer) when the 999 arrives.
@@ -141,10 +131,7 @@ describe("13.8 any origin status is a clean answer", { timeout: 120_000 }, () =>
     const r = await p.api("/api/v1/agents/s999", bounded({ cf: BERLIN }));
     await assertJsonError(r, 502, "bad_upstream_response");
     const id = r.headers.get("x-request-id");
-    const hops = await eventually(async () => {
-      const hops = await p.hops(id);
-      return hops.length === 3 && hops;
-    }, { what: "3 hops of the 999 request" });
+    const hops = await p.chainHops(id);
     assert.deepEqual(hops.map((h) => h.status), [502, 502, 502]);
   });
 
@@ -198,25 +185,27 @@ const dieMidBody =
   };
 
 describe("13.9 an origin that dies mid-body", { timeout: 120_000 }, () => {
-  let cut, healthy, p;
-  before(async () => {
-    cut = await startRawOrigin({
-      "/api/v1/agents/cacheable": dieMidBody("public, max-age=60"),
-      "/api/v1/calls/stream": dieMidBody("no-store"),
-    });
-    healthy = await healthyRegion();
-    // Berlin goes to eu-west-1 (the dying origin) first, us-east-1 next; Tokyo to
-    // us-west-2 (also dying, so the cache test leaves eu-west-1's breaker alone).
-    p = await euFirstPipeline(cut.url, healthy.url, cut.url);
-  });
-  after(async () => {
-    await p?.close();
-    await cut?.close();
-    await healthy?.close();
-  });
+  // Berlin goes to eu-west-1 (the dying origin) first, us-east-1 next; Tokyo to
+  // us-west-2 (also dying, so the cache test leaves eu-west-1's breaker alone).
+  const p = withPipeline(
+    euFirst(
+      {
+        cut: {
+          raw: {
+            "/api/v1/agents/cacheable": dieMidBody("public, max-age=60"),
+            "/api/v1/calls/stream": dieMidBody("no-store"),
+          },
+        },
+        healthy: healthyRegion,
+      },
+      "cut",
+      "healthy",
+      "cut",
+    ),
+  );
 
   test("13.9 a cacheable response cut mid-body is a 502 upstream_body_incomplete and nothing is stored", async () => {
-    const count = () => cut.requests.filter((r) => r.path === "/api/v1/agents/cacheable").length;
+    const count = () => p.cut.requests.filter((r) => r.path === "/api/v1/agents/cacheable").length;
     for (let i = 1; i <= 2; i++) {
       const r = await p.fetch("/api/v1/agents/cacheable", bounded({ cf: TOKYO }), C);
       await assertJsonError(r, 502, "upstream_body_incomplete");
@@ -225,7 +214,7 @@ describe("13.9 an origin that dies mid-body", { timeout: 120_000 }, () => {
   });
 
   test("13.9 a streamed body cut mid-way opens the region's breaker and the router's metric says 502", async () => {
-    const before = cut.requests.length;
+    const before = p.cut.requests.length;
     let lastId;
     for (let i = 0; i < 3; i++) {
       const r = await p.fetch("/api/v1/calls/stream", bounded({ cf: BERLIN }), V);
@@ -235,8 +224,8 @@ describe("13.9 an origin that dies mid-body", { timeout: 120_000 }, () => {
       assert.ok(body.error || body.text.length < 100_000, "the client sees a broken body");
       lastId = r.headers.get("x-request-id");
     }
-    assert.equal(cut.requests.length - before, 3);
-    const hop = await eventually(async () => (await p.hops(lastId)).find((h) => h.worker === V), { what: "router hop" });
+    assert.equal(p.cut.requests.length - before, 3);
+    const hop = await p.hopOf(lastId, V);
     assert.equal(hop.status, 502, "not the 200 whose body broke");
     assert.equal(hop.decision, "upstream_body_incomplete");
     // Three broken bodies: eu-west-1's breaker is open, Berlin now goes to us-east-1.
@@ -246,29 +235,30 @@ describe("13.9 an origin that dies mid-body", { timeout: 120_000 }, () => {
       return r.headers.get("x-edge-region") === "us-east-1" && r;
     }, { what: "traffic moved off the broken region" });
     assert.equal(next.status, 200);
-    assert.equal(cut.requests.length - before, 3, "the open region got nothing more");
+    assert.equal(p.cut.requests.length - before, 3, "the open region got nothing more");
   });
 });
 
 describe("a short body of declared length is read whole before it is relayed", { timeout: 120_000 }, () => {
-  let cut, healthy, p;
-  before(async () => {
-    cut = await startRawOrigin({
-      // Declares 5,000 bytes (under the 64 KiB read whole), sends 1,000, drops the connection.
-      "/api/v1/calls/short": dieMidBody("no-store", 5000),
-      "/api/v1/calls/whole": (s) => {
-        s.write("HTTP/1.1 200 OK\r\ncache-control: no-store\r\ncontent-type: text/plain\r\ncontent-length: 3000\r\nx-origin-note: kept\r\n\r\n");
-        s.write("y".repeat(3000));
+  const p = withPipeline(
+    euFirst(
+      {
+        cut: {
+          raw: {
+            // Declares 5,000 bytes (under the 64 KiB read whole), sends 1,000, drops the connection.
+            "/api/v1/calls/short": dieMidBody("no-store", 5000),
+            "/api/v1/calls/whole": (s) => {
+              s.write("HTTP/1.1 200 OK\r\ncache-control: no-store\r\ncontent-type: text/plain\r\ncontent-length: 3000\r\nx-origin-note: kept\r\n\r\n");
+              s.write("y".repeat(3000));
+            },
+          },
+        },
+        healthy: healthyRegion,
       },
-    });
-    healthy = await healthyRegion();
-    p = await euFirstPipeline(cut.url, healthy.url);
-  });
-  after(async () => {
-    await p?.close();
-    await cut?.close();
-    await healthy?.close();
-  });
+      "cut",
+      "healthy",
+    ),
+  );
 
   test("whole: relayed byte for byte with the origin's status and headers", async () => {
     const r = await p.fetch("/api/v1/calls/whole", bounded({ cf: BERLIN }), V);
@@ -282,27 +272,26 @@ describe("a short body of declared length is read whole before it is relayed", {
     const r = await p.fetch("/api/v1/calls/short", bounded({ cf: BERLIN }), V);
     await assertJsonError(r, 502, "upstream_body_incomplete");
     const id = r.headers.get("x-request-id");
-    const hop = await eventually(async () => (await p.hops(id)).find((h) => h.worker === V), { what: "router hop" });
+    const hop = await p.hopOf(id, V);
     assert.equal(hop.status, 502);
     assert.equal(hop.decision, "upstream_body_incomplete");
   });
 });
 
 describe("13 breakers: 500/501 are answers, 502/503/504 are failures", { timeout: 120_000 }, () => {
-  let eu, east, p;
-  before(async () => {
-    eu = await startUpstream((req, res) => {
-      const status = Number(req.path.split("/").pop());
-      res.writeHead(status, { "content-type": "text/plain", "cache-control": "no-store" }).end(`eu ${status}`);
-    });
-    east = await healthyRegion();
-    p = await euFirstPipeline(eu.url, east.url);
-  });
-  after(async () => {
-    await p?.close();
-    await eu?.close();
-    await east?.close();
-  });
+  const p = withPipeline(
+    euFirst(
+      {
+        eu: (req, res) => {
+          const status = Number(req.path.split("/").pop());
+          res.writeHead(status, { "content-type": "text/plain", "cache-control": "no-store" }).end(`eu ${status}`);
+        },
+        east: healthyRegion,
+      },
+      "eu",
+      "east",
+    ),
+  );
 
   test("13 breakers: an origin answering 500 and 501 repeatedly keeps its traffic; 503s open its breaker", async () => {
     for (let i = 0; i < 4; i++) {
@@ -313,33 +302,26 @@ describe("13 breakers: 500/501 are answers, 502/503/504 are failures", { timeout
         assert.equal(await r.text(), `eu ${status}`, "the origin's own answer");
       }
     }
-    assert.equal(eu.requests.length, 8);
-    assert.equal(east.requests.length, 0, "nothing was replayed elsewhere");
+    assert.equal(p.eu.requests.length, 8);
+    assert.equal(p.east.requests.length, 0, "nothing was replayed elsewhere");
     for (let i = 0; i < 3; i++) {
       const r = await p.fetch("/api/v1/agents/503", bounded({ cf: BERLIN }), V);
       assert.equal(r.headers.get("x-edge-region"), "us-east-1", "a 503 fails over");
       await r.text();
     }
-    const seen = eu.requests.length;
+    const seen = p.eu.requests.length;
     const r = await p.fetch("/api/v1/agents/500", bounded({ cf: BERLIN }), V);
     assert.equal(r.headers.get("x-edge-region"), "us-east-1", "three 503s opened eu-west-1's breaker");
     await r.text();
-    assert.equal(eu.requests.length, seen);
+    assert.equal(p.eu.requests.length, seen);
   });
 });
 
 describe("13 cache-manager admin paths", { timeout: 120_000 }, () => {
-  let origin, p, secret;
-  before(async () => {
-    secret = freshSecret();
-    origin = await startUpstream((req, res) => {
+  const p = withPipeline({
+    origin: (req, res) => {
       res.writeHead(200, { "content-type": "application/json", "cache-control": "no-store" }).end("{}");
-    });
-    p = await startPipeline({ originUrl: origin.url, adminSecret: secret });
-  });
-  after(async () => {
-    await p?.close();
-    await origin?.close();
+    },
   });
 
   /** A raw HTTP request to a worker's own route (fetch() cannot send a GET with a body). */
@@ -367,7 +349,7 @@ describe("13 cache-manager admin paths", { timeout: 120_000 }, () => {
   const code = (r) => JSON.parse(r.text).error.code;
 
   test("13 cache admin: only POST purge is served; other methods are 405 with Allow, other admin paths 404; nothing reaches the origin", async () => {
-    const auth = { authorization: `Bearer ${secret}` };
+    const auth = { authorization: `Bearer ${p.secret}` };
     for (const method of ["GET", "PUT", "DELETE", "PATCH", "OPTIONS", "PROPFIND"]) {
       const r = await raw(C, method, "/admin/v1/cache/purge", { headers: auth });
       assert.equal(r.status, 405, method);
@@ -388,18 +370,17 @@ describe("13 cache-manager admin paths", { timeout: 120_000 }, () => {
       body: JSON.stringify({ prefixes: ["/api/v1/agents/"] }),
     });
     assert.equal(purge.status, 200, purge.text);
-    assert.equal(origin.requests.length, 0, "no admin request was forwarded");
+    assert.equal(p.origin.requests.length, 0, "no admin request was forwarded");
   });
 
   test("13 cache admin: a GET with a body to an admin path is a 4xx, never a 500, and never forwarded", async () => {
-    const auth = { authorization: `Bearer ${secret}`, "content-type": "application/json" };
+    const auth = { authorization: `Bearer ${p.secret}`, "content-type": "application/json" };
     for (const path of ["/admin/v1/cache/purge", "/admin/v1/cache/x", "/admin/other"]) {
       const r = await raw(C, "GET", path, { headers: auth, body: '{"prefixes":["/"]}' });
       assert.ok(r.status === 404 || r.status === 405, `${path}: ${r.status} ${r.text}`);
       assert.notEqual(code(r), "internal_error");
     }
-    assert.equal(origin.requests.length, 0);
-    assert.ok(!origin.requests.some((r) => String(r.headers.authorization ?? "").includes(secret)), "the admin bearer never left");
+    assert.equal(p.origin.requests.length, 0);
   });
 
   test("13 a GET with a body elsewhere is 400 unexpected_body at cache-manager and voice-router, not internal_error", async () => {
@@ -408,6 +389,6 @@ describe("13 cache-manager admin paths", { timeout: 120_000 }, () => {
       assert.equal(r.status, 400, `${worker}: ${r.text}`);
       assert.equal(code(r), "unexpected_body");
     }
-    assert.equal(origin.requests.length, 0);
+    assert.equal(p.origin.requests.length, 0);
   });
 });

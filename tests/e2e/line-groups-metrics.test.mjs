@@ -6,16 +6,16 @@
 // - the Prometheus scrape: `promtool check metrics` is clean on the text format, and the
 //   OpenMetrics answer (negotiated from `Accept`) passes the reference parser
 //   (prometheus_client's, from the venv scripts/setup makes in .tools/venv).
-import { after, before, beforeEach, describe, test } from "node:test";
+import { beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { freshSecret, startPipeline } from "../harness/pipeline.mjs";
+import { withPipeline } from "../harness/fixture.mjs";
 import { eventually } from "../harness/wait.mjs";
 import { COLLECTOR as A, metricEvent } from "../harness/analytics.mjs";
-import { CHAT, chatVars, deliverLine, lineEvent, startFakeAi, startFakeLine } from "../harness/line.mjs";
+import { CHAT, deliverLine, lineEvent } from "../harness/line.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const PYTHON = path.join(ROOT, ".tools/venv/bin/python");
@@ -25,16 +25,16 @@ const PROMETHEUS_ACCEPT =
   "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 
 describe("issue 21: LINE groups and rooms, Prometheus and OpenMetrics", { timeout: 180_000 }, () => {
-  let p, line, ai, vars, admin;
+  const p = withPipeline({ chat: { lineToken: "line-token-test" } });
   const GROUP = "C0000000000000000000000000000g01";
   const ROOM = "R0000000000000000000000000000r01";
   const SPEAKER = "U00000000000000000000000000spk1";
 
-  const deliver = (events) => deliverLine(p, vars.LINE_CHANNEL_SECRET, events);
+  const deliver = (events) => deliverLine(p, p.chatVars.LINE_CHANNEL_SECRET, events);
   const replied = (token) =>
-    eventually(() => line.replies.find((x) => x.replyToken === token) ?? null, { timeoutMs: 10_000, what: `the reply to ${token}` });
+    eventually(() => p.line.replies.find((x) => x.replyToken === token) ?? null, { timeoutMs: 10_000, what: `the reply to ${token}` });
   const adminGet = async (url) => {
-    const r = await p.fetch(url, { headers: { authorization: `Bearer ${admin}` } }, CHAT);
+    const r = await p.fetch(url, { headers: { authorization: `Bearer ${p.secret}` } }, CHAT);
     return { status: r.status, body: await r.json() };
   };
   /** The chat's stored messages, once there are `n`. */
@@ -44,25 +44,13 @@ describe("issue 21: LINE groups and rooms, Prometheus and OpenMetrics", { timeou
       return status === 200 && body.messages.length >= n ? body : null;
     }, { what: `${n} stored messages at ${url}` });
   /** The history (everything between the system prompt and the new message) the AI was sent last. */
-  const lastHistory = () => ai.providers.deepseek.calls.at(-1).body.messages.slice(1, -1).map((m) => `${m.role}: ${m.content}`);
+  const lastHistory = () => p.ai.providers.deepseek.calls.at(-1).body.messages.slice(1, -1).map((m) => `${m.role}: ${m.content}`);
   const groupSource = (over = {}) => ({ type: "group", groupId: GROUP, ...over });
   const text = (id, t) => ({ type: "text", id, text: t });
   const vary = (r) => (r.headers.get("vary") ?? "").split(",").map((v) => v.trim().toLowerCase()).filter(Boolean);
 
-  before(async () => {
-    line = await startFakeLine("line-token-test");
-    ai = await startFakeAi();
-    vars = chatVars(line, ai, { LINE_CHANNEL_ACCESS_TOKEN: "line-token-test" });
-    admin = freshSecret();
-    p = await startPipeline({ originUrl: "http://127.0.0.1:9", adminSecret: admin, vars: { [CHAT]: vars } });
-  });
   beforeEach(() => {
-    ai.providers.deepseek.mode = "ok";
-  });
-  after(async () => {
-    await p?.close();
-    await line?.close();
-    await ai?.close();
+    p.ai.providers.deepseek.mode = "ok";
   });
 
   test("a group text without userId is answered in the group and remembered by the group", async () => {
@@ -80,7 +68,7 @@ describe("issue 21: LINE groups and rooms, Prometheus and OpenMetrics", { timeou
     assert.equal(conv.customer.line_user_id, `group:${GROUP}`);
     assert.equal(conv.conversation.message_count, 4);
     assert.deepEqual(conv.messages.map((m) => [m.role, m.speaker_user_id]), [["user", null], ["assistant", null], ["user", null], ["assistant", null]]);
-    assert.equal(line.profileCalls.length, 0, "no profile is looked up for an unnamed speaker");
+    assert.equal(p.line.profileCalls.length, 0, "no profile is looked up for an unnamed speaker");
     // The group is not a user: the customers API does not confuse the two.
     assert.equal((await adminGet(`/admin/v1/customers/${GROUP}/conversation`)).status, 404);
   });
@@ -91,9 +79,9 @@ describe("issue 21: LINE groups and rooms, Prometheus and OpenMetrics", { timeou
     await replied(first.replyToken);
     await stored(`/admin/v1/rooms/${ROOM}/conversation`, 2);
     const second = lineEvent({ source: { type: "room", roomId: ROOM }, message: text("r-m2", "How much does it cost?") });
-    line.expire(second.replyToken);
+    p.line.expire(second.replyToken);
     await deliver([second]);
-    const push = await eventually(() => line.pushes.find((x) => x.to === ROOM) ?? null, { timeoutMs: 10_000, what: "the push to the room" });
+    const push = await eventually(() => p.line.pushes.find((x) => x.to === ROOM) ?? null, { timeoutMs: 10_000, what: "the push to the room" });
     assert.deepEqual(push.messages, [{ type: "text", text: "deepseek says: How much does it cost?" }]);
     assert.deepEqual(lastHistory(), ["user: Do you ship to Chiang Mai?", "assistant: deepseek says: Do you ship to Chiang Mai?"]);
     const conv = await stored(`/admin/v1/rooms/${ROOM}/conversation`, 4);
@@ -103,12 +91,12 @@ describe("issue 21: LINE groups and rooms, Prometheus and OpenMetrics", { timeou
   });
 
   test("a named speaker in a group gets the profile from the group member endpoint, and the group keeps the memory", async () => {
-    line.members.set(`group/${GROUP}/${SPEAKER}`, { displayName: "Nok", pictureUrl: "https://example.test/nok.png" });
-    line.profiles.set(SPEAKER, { displayName: "WRONG: /v2/bot/profile was used", language: "en" });
+    p.line.members.set(`group/${GROUP}/${SPEAKER}`, { displayName: "Nok", pictureUrl: "https://example.test/nok.png" });
+    p.line.profiles.set(SPEAKER, { displayName: "WRONG: /v2/bot/profile was used", language: "en" });
     const ev = lineEvent({ source: groupSource({ userId: SPEAKER }), message: text("g-m3", "Is the blue one in stock?") });
     await deliver([ev]);
     await replied(ev.replyToken);
-    assert.deepEqual(line.profileCalls, [`/v2/bot/group/${GROUP}/member/${SPEAKER}`]);
+    assert.deepEqual(p.line.profileCalls, [`/v2/bot/group/${GROUP}/member/${SPEAKER}`]);
     // The group's earlier messages are this message's history too.
     assert.equal(lastHistory().length, 4);
     const conv = await stored(`/admin/v1/groups/${GROUP}/conversation`, 6);
@@ -121,7 +109,7 @@ describe("issue 21: LINE groups and rooms, Prometheus and OpenMetrics", { timeou
     const again = lineEvent({ source: groupSource({ userId: SPEAKER }), message: text("g-m4", "thanks") });
     await deliver([again]);
     await replied(again.replyToken);
-    assert.equal(line.profileCalls.length, 1);
+    assert.equal(p.line.profileCalls.length, 1);
   });
 
   test("unsend blanks the stored text, keeps a tombstone, and leaves the message out of later history", async () => {
@@ -135,7 +123,7 @@ describe("issue 21: LINE groups and rooms, Prometheus and OpenMetrics", { timeou
     const unsend = lineEvent({ type: "unsend", source: groupSource({ userId: SPEAKER }), unsend: { messageId: "g-secret" } });
     delete unsend.message;
     delete unsend.replyToken;
-    const repliesBefore = line.replies.length;
+    const repliesBefore = p.line.replies.length;
     await deliver([unsend]);
     const after = await eventually(async () => {
       const { body } = await adminGet(`/admin/v1/groups/${GROUP}/conversation`);
@@ -149,7 +137,7 @@ describe("issue 21: LINE groups and rooms, Prometheus and OpenMetrics", { timeou
     assert.ok(!after.messages.some((m) => m.role === "user" && m.content.includes("4111")), "the user's text is gone from the store");
     // The bot's answer was a message of its own, seen in the group: it stays.
     assert.equal(after.messages.filter((m) => m.role === "assistant").length, before.messages.filter((m) => m.role === "assistant").length);
-    assert.equal(line.replies.length, repliesBefore, "unsend is not answered");
+    assert.equal(p.line.replies.length, repliesBefore, "unsend is not answered");
     // The next message's history no longer carries the text.
     const next = lineEvent({ source: groupSource(), message: text("g-m5", "What was I saying?") });
     await deliver([next]);
@@ -168,7 +156,7 @@ describe("issue 21: LINE groups and rooms, Prometheus and OpenMetrics", { timeou
     const ingest = await p.fetch("/v1/metrics", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(evs) }, A);
     assert.equal(ingest.status, 202, await ingest.clone().text());
     const scrape = (accept) =>
-      p.fetch("/api/v1/analytics/edge/metrics", { headers: { authorization: `Bearer ${admin}`, ...(accept === undefined ? {} : { accept }) } }, A);
+      p.fetch("/api/v1/analytics/edge/metrics", { headers: { authorization: `Bearer ${p.secret}`, ...(accept === undefined ? {} : { accept }) } }, A);
     const textBody = await eventually(async () => {
       const t = await (await scrape()).text();
       return t.includes('edge_requests_total{status_class="2xx",worker="chat-webhook"}') ? t : null;

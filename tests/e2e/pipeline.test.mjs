@@ -1,25 +1,15 @@
 // The walking skeleton end to end: built wasm in workerd, five workers chained by
 // service bindings, a demo origin on loopback, request.cf set per request.
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { freshSecret, startPipeline } from "../harness/pipeline.mjs";
-import { demoOriginHandler, startUpstream } from "../harness/upstream.mjs";
+import { withPipeline } from "../harness/fixture.mjs";
 import { eventually } from "../harness/wait.mjs";
 
 const BERLIN = { country: "DE", colo: "FRA", latitude: "52.52", longitude: "13.40" };
 const CHAIN = ["auth-validator", "cache-manager", "voice-router"];
 
 describe("pipeline", { timeout: 60_000 }, () => {
-  let origin, pipeline;
-
-  before(async () => {
-    origin = await startUpstream(demoOriginHandler("demo-1"));
-    pipeline = await startPipeline({ originUrl: origin.url, adminSecret: freshSecret() });
-  });
-  after(async () => {
-    await pipeline?.close();
-    await origin?.close();
-  });
+  const pipeline = withPipeline({ origin: "demo-1" });
 
   test("GET /health reports every hop of the chain, each by name and version", async () => {
     const r = await pipeline.fetch("/health");
@@ -36,11 +26,11 @@ describe("pipeline", { timeout: 60_000 }, () => {
     assert.equal(cache.next_hop.worker, "voice-router");
     assert.match(auth.version, /^\d+\.\d+\.\d+/);
     assert.equal(router.next_hop, undefined);
-    assert.equal(origin.requests.length, 0, "health must not touch the origin");
+    assert.equal(pipeline.origin.requests.length, 0, "health must not touch the origin");
   });
 
   test("a request flows client → auth → cache → router → origin and back", async () => {
-    const before = origin.requests.length;
+    const before = pipeline.origin.requests.length;
     const r = await pipeline.api("/api/v1/agents/a1?view=full", { cf: BERLIN });
     assert.equal(r.status, 200);
     const body = await r.json();
@@ -51,7 +41,7 @@ describe("pipeline", { timeout: 60_000 }, () => {
     const id = r.headers.get("x-request-id");
     assert.match(id, /^[0-9a-f-]{36}$/);
     assert.equal(body.request_id, id, "origin saw the same request id");
-    assert.equal(origin.requests.length, before + 1, "exactly one origin request");
+    assert.equal(pipeline.origin.requests.length, before + 1, "exactly one origin request");
   });
 
   test("a POST body streams through the chain byte for byte", async () => {
@@ -63,7 +53,7 @@ describe("pipeline", { timeout: 60_000 }, () => {
       body: payload,
     });
     assert.equal(r.status, 200);
-    const seen = origin.requests.at(-1);
+    const seen = pipeline.origin.requests.at(-1);
     assert.equal(seen.method, "POST");
     assert.equal(seen.headers["content-type"], "application/octet-stream");
     assert.equal(Buffer.byteLength(seen.body), payload.length);
@@ -92,22 +82,24 @@ describe("pipeline", { timeout: 60_000 }, () => {
     const lat = Object.fromEntries(hops.map((h) => [h.worker, h.latency_ms]));
     assert.ok(lat["auth-validator"] >= lat["cache-manager"]);
     assert.ok(lat["cache-manager"] >= lat["voice-router"]);
-    // Still exactly three once background work has settled.
-    await new Promise((res) => setTimeout(res, 300));
+    // Still exactly three once background work has settled: a later request's hops are
+    // stored after any late hop of this one would be (each worker's outbox sends in order).
+    const marker = (await pipeline.api("/api/v1/phone-numbers", { cf: BERLIN })).headers.get("x-request-id");
+    await pipeline.chainHops(marker);
     assert.equal((await pipeline.hops(id)).length, CHAIN.length);
   });
 
   test("the entry mints every request id; a client cannot reuse another request's id", async () => {
     const first = await pipeline.api("/api/v1/agents");
     const victim = first.headers.get("x-request-id");
-    await eventually(async () => (await pipeline.hops(victim)).length === CHAIN.length, { what: "victim's hops" });
+    await pipeline.chainHops(victim);
     for (const forged of [victim, "trace-42.abc_DEF", "bad id; drop table"]) {
       const r = await pipeline.api("/api/v1/agents", { headers: { "x-request-id": forged } });
       const id = r.headers.get("x-request-id");
       assert.notEqual(id, forged);
       assert.match(id, /^[0-9a-f-]{36}$/);
       assert.equal((await r.json()).request_id, id, "the origin sees the minted id");
-      await eventually(async () => (await pipeline.hops(id)).length === CHAIN.length, { what: "new request's hops" });
+      await pipeline.chainHops(id);
     }
     assert.equal((await pipeline.hops(victim)).length, CHAIN.length, "nothing was attached to the victim's id");
   });
@@ -127,7 +119,7 @@ describe("pipeline", { timeout: 60_000 }, () => {
     const traffic = await pipeline.api("/api/v1/agents");
     assert.equal(traffic.status, 200);
     const after = traffic.headers.get("x-request-id");
-    await eventually(async () => (await pipeline.hops(after)).length === CHAIN.length, { what: "traffic hops" });
+    await pipeline.chainHops(after);
     assert.deepEqual(await pipeline.hops(id), []);
   });
 
@@ -148,10 +140,10 @@ describe("pipeline", { timeout: 60_000 }, () => {
   });
 
   test("the wrong method on the entry's /health is a JSON 405, not forwarded", async () => {
-    const before = origin.requests.length;
+    const before = pipeline.origin.requests.length;
     const r = await pipeline.fetch("/health", { method: "POST", body: "{}" });
     assert.equal(r.status, 405);
     assert.equal((await r.json()).error.code, "method_not_allowed");
-    assert.equal(origin.requests.length, before);
+    assert.equal(pipeline.origin.requests.length, before);
   });
 });

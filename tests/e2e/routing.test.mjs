@@ -1,13 +1,13 @@
 // voice-router in workerd with three fake regional origins on loopback and `cf` set per
 // request: geo routing, failover, circuit breakers (passive and the cron probe), recovery,
 // headers, errors and the decision in analytics.
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { assertJsonError } from "../harness/assert.mjs";
-import { freshSecret, startPipeline } from "../harness/pipeline.mjs";
+import { pipelineScope, withPipeline } from "../harness/fixture.mjs";
 import { routingTable } from "../harness/routing.mjs";
-import { startUpstream } from "../harness/upstream.mjs";
-import { eventually, sleep } from "../harness/wait.mjs";
+import { deadUrl, startUpstream } from "../harness/upstream.mjs";
+import { sleep } from "../harness/wait.mjs";
 
 const V = "voice-router";
 const RECOVERY_MS = 1_000;
@@ -37,29 +37,28 @@ async function region(name) {
     res.end(JSON.stringify({ region: name, path: req.path }));
   });
   const traffic = () => upstream.requests.filter((r) => r.path !== "/health");
-  return { name, state, upstream, traffic };
+  return { name, state, upstream, traffic, close: () => upstream.close() };
 }
 
 describe("voice-router", { timeout: 180_000 }, () => {
-  let east, west, eu, p;
-  before(async () => {
-    [east, west, eu] = await Promise.all([region("us-east-1"), region("us-west-2"), region("eu-west-1")]);
-    p = await startPipeline({
-      adminSecret: freshSecret(),
-      vars: {
-        [V]: {
-          ROUTING_TABLE: routingTable({ "us-east-1": east.upstream.url, "us-west-2": west.upstream.url, "eu-west-1": eu.upstream.url }),
-          BREAKER_FAILURES: "3",
-          BREAKER_RECOVERY_MS: String(RECOVERY_MS),
-          ORIGIN_TIMEOUT_MS: "800",
-        },
+  const p = withPipeline({
+    upstreams: {
+      east: { start: () => region("us-east-1") },
+      west: { start: () => region("us-west-2") },
+      eu: { start: () => region("eu-west-1") },
+    },
+    vars: ({ east, west, eu }) => ({
+      [V]: {
+        ROUTING_TABLE: routingTable({ "us-east-1": east.upstream.url, "us-west-2": west.upstream.url, "eu-west-1": eu.upstream.url }),
+        BREAKER_FAILURES: "3",
+        BREAKER_RECOVERY_MS: String(RECOVERY_MS),
+        ORIGIN_TIMEOUT_MS: "800",
       },
-    });
+    }),
   });
-  after(async () => {
-    await p?.close();
-    for (const r of [east, west, eu]) await r?.upstream.close();
-  });
+  // Recovery is wall-clock time: an open breaker lets a trial through BREAKER_RECOVERY_MS
+  // after it opened, so this fixed wait is for that time itself, not for work to finish.
+  const recovered = () => sleep(RECOVERY_MS + 100);
 
   const get = (path, cf, init = {}) => p.fetch(path, { ...init, cf }, V);
   const regionOf = async (r) => {
@@ -78,7 +77,7 @@ describe("voice-router", { timeout: 180_000 }, () => {
   test("the origin gets routing headers; the client gets the region and security headers", async () => {
     const r = await get("/voice/stream/1", BERLIN, { headers: { origin: "http://localhost:3000" } });
     assert.equal(await regionOf(r), "eu-west-1");
-    const seen = eu.traffic().at(-1).headers;
+    const seen = p.eu.traffic().at(-1).headers;
     assert.equal(seen["x-edge-region"], "eu-west-1");
     assert.equal(seen["x-edge-request-class"], "audio-stream");
     assert.equal(seen["x-edge-priority"], "realtime");
@@ -101,25 +100,25 @@ describe("voice-router", { timeout: 180_000 }, () => {
   });
 
   test("a failing region: failover at once, breaker opens, traffic returns after recovery", async () => {
-    eu.state.failing = true;
-    const before = eu.traffic().length;
+    p.eu.state.failing = true;
+    const before = p.eu.traffic().length;
     for (let i = 0; i < 3; i++) {
       assert.equal(await regionOf(await get(`/api/v1/calls/c${i}`, BERLIN)), "us-east-1", "failed over on the same request");
     }
-    assert.equal(eu.traffic().length - before, 3, "each of those tried eu-west-1 first");
-    const opened = eu.traffic().length;
+    assert.equal(p.eu.traffic().length - before, 3, "each of those tried eu-west-1 first");
+    const opened = p.eu.traffic().length;
     for (let i = 0; i < 3; i++) assert.equal(await regionOf(await get("/api/v1/calls/x", BERLIN)), "us-east-1");
-    assert.equal(eu.traffic().length, opened, "open circuit: eu-west-1 sees nothing");
+    assert.equal(p.eu.traffic().length, opened, "open circuit: eu-west-1 sees nothing");
 
-    eu.state.failing = false;
-    await sleep(RECOVERY_MS + 100);
+    p.eu.state.failing = false;
+    await recovered();
     assert.equal(await regionOf(await get("/api/v1/calls/back", BERLIN)), "eu-west-1", "half-open trial succeeds");
     assert.equal(await regionOf(await get("/api/v1/calls/back", BERLIN)), "eu-west-1");
   });
 
   test("a non-idempotent request is never replayed on another region", async () => {
-    eu.state.failing = true;
-    const eastBefore = east.traffic().length;
+    p.eu.state.failing = true;
+    const eastBefore = p.east.traffic().length;
     const r = await get("/api/v1/calls", BERLIN, {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -127,38 +126,38 @@ describe("voice-router", { timeout: 180_000 }, () => {
     });
     assert.equal(r.status, 503);
     assert.equal(await r.text(), "eu-west-1 down", "the origin's own answer, passed on");
-    assert.equal(east.traffic().length, eastBefore, "not replayed");
-    eu.state.failing = false;
-    await sleep(RECOVERY_MS + 100);
+    assert.equal(p.east.traffic().length, eastBefore, "not replayed");
+    p.eu.state.failing = false;
+    await recovered();
     await get("/api/v1/calls/reset", BERLIN); // closes the breaker again (or keeps it closed)
   });
 
   test("the scheduled probe opens a breaker before any user sees a failure, and closes it", async () => {
     const worker = await p.mf.getWorker(V);
-    eu.state.healthFailing = true;
+    p.eu.state.healthFailing = true;
     for (let i = 0; i < 3; i++) await worker.scheduled({ cron: "* * * * *" });
-    const before = eu.traffic().length;
+    const before = p.eu.traffic().length;
     assert.equal(await regionOf(await get("/api/v1/agents/probe", BERLIN)), "us-east-1");
-    assert.equal(eu.traffic().length, before, "no user request went to the probed-down region");
-    eu.state.healthFailing = false;
-    await sleep(RECOVERY_MS + 100);
+    assert.equal(p.eu.traffic().length, before, "no user request went to the probed-down region");
+    p.eu.state.healthFailing = false;
+    await recovered();
     await worker.scheduled({ cron: "* * * * *" });
     assert.equal(await regionOf(await get("/api/v1/agents/probe", BERLIN)), "eu-west-1");
   });
 
   test("a hanging region is a JSON 504 with Retry-After", async () => {
-    west.state.hanging = true;
+    p.west.state.hanging = true;
     const r = await get("/api/v1/agents/slow", SEOUL);
     await assertJsonError(r, 504, "upstream_timeout");
     assert.equal(r.headers.get("retry-after"), "5");
-    west.state.hanging = false;
+    p.west.state.hanging = false;
   });
 
   test("the decision reaches analytics: region, priority, country, degraded", async () => {
     const r = await p.fetch("/api/v1/calls/c9", { cf: BERLIN, headers: { authorization: `Bearer ${p.token()}` } });
     assert.equal(r.status, 200);
     const id = r.headers.get("x-request-id");
-    const hop = await eventually(async () => (await p.hops(id)).find((h) => h.worker === V), { what: "router hop" });
+    const hop = await p.hopOf(id, V);
     assert.equal(hop.region, "eu-west-1");
     assert.equal(hop.priority, "high");
     assert.equal(hop.country, "DE");
@@ -168,29 +167,22 @@ describe("voice-router", { timeout: 180_000 }, () => {
 });
 
 describe("voice-router with every region unreachable", { timeout: 60_000 }, () => {
+  const scope = pipelineScope();
   test("marks the decision degraded, tries the primary, answers 503 no_healthy_region", async () => {
-    const dead = await startUpstream(() => {});
-    const url = dead.url;
-    await dead.close(); // nothing listens there any more
-    const p = await startPipeline({
-      adminSecret: freshSecret(),
-      vars: { [V]: { ROUTING_TABLE: routingTable(url), BREAKER_FAILURES: "1", BREAKER_RECOVERY_MS: "60000" } },
+    const p = await scope.launch({
+      vars: { [V]: { ROUTING_TABLE: routingTable(await deadUrl()), BREAKER_FAILURES: "1", BREAKER_RECOVERY_MS: "60000" } },
     });
-    try {
-      const first = await p.fetch("/api/v1/agents/a", { cf: BERLIN }, V);
-      await assertJsonError(first, 503, "upstream_unavailable");
-      // Both regions tried are now open; the next request opens the third.
-      await p.fetch("/api/v1/agents/a", { cf: BERLIN }, V);
-      const degraded = await p.fetch("/api/v1/agents/a", { cf: BERLIN }, V);
-      await assertJsonError(degraded, 503, "no_healthy_region");
-      assert.equal(degraded.headers.get("retry-after"), "5");
-      assert.equal(degraded.headers.get("x-edge-region"), "eu-west-1", "the primary, tried anyway");
-      const id = degraded.headers.get("x-request-id");
-      const hop = await eventually(async () => (await p.hops(id)).find((h) => h.worker === V), { what: "router hop" });
-      assert.equal(hop.degraded, 1);
-      assert.equal(hop.decision, "route_degraded");
-    } finally {
-      await p.close();
-    }
+    const first = await p.fetch("/api/v1/agents/a", { cf: BERLIN }, V);
+    await assertJsonError(first, 503, "upstream_unavailable");
+    // Both regions tried are now open; the next request opens the third.
+    await p.fetch("/api/v1/agents/a", { cf: BERLIN }, V);
+    const degraded = await p.fetch("/api/v1/agents/a", { cf: BERLIN }, V);
+    await assertJsonError(degraded, 503, "no_healthy_region");
+    assert.equal(degraded.headers.get("retry-after"), "5");
+    assert.equal(degraded.headers.get("x-edge-region"), "eu-west-1", "the primary, tried anyway");
+    const id = degraded.headers.get("x-request-id");
+    const hop = await p.hopOf(id, V);
+    assert.equal(hop.degraded, 1);
+    assert.equal(hop.decision, "route_degraded");
   });
 });

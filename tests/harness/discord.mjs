@@ -3,6 +3,7 @@
 // application key that signs interactions as Discord does.
 import { generateKeyPairSync, randomBytes, sign } from "node:crypto";
 import { startUpstream } from "./upstream.mjs";
+import { eventually, sleep } from "./wait.mjs";
 
 /** A fresh Ed25519 application key: `publicKeyHex` for DISCORD_PUBLIC_KEY, and a signer. */
 export function discordKey() {
@@ -143,3 +144,16 @@ export const slash = (name, options = {}) => ({
   type: 1,
   options: Object.entries(options).map(([n, value]) => ({ name: n, type: 3, value })),
 });
+
+/**
+ * The applied edits of interaction `token` on the fake `discord`, once the first is in and
+ * `windowMs` more have passed. The window is a fixed wait, and unavoidable: the edit is the
+ * deferred task's last action, and after an applied edit the worker logs, stores and reports
+ * nothing, so no event can show that a second edit will not follow. A duplicate would be
+ * sent at once, well within the window.
+ */
+export async function settledEdits(discord, token, { timeoutMs = 10_000, windowMs = 300 } = {}) {
+  await eventually(() => discord.edits.some((e) => e.token === token), { timeoutMs, what: "the follow-up edit" });
+  await sleep(windowMs);
+  return discord.edits.filter((e) => e.token === token);
+}

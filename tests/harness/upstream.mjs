@@ -48,6 +48,13 @@ export async function startUpstream(handler, port = 0) {
   };
 }
 
+/** The URL of a loopback port nothing listens on any more (a server started, then closed). */
+export async function deadUrl() {
+  const server = await startUpstream(() => {});
+  await server.close();
+  return server.url;
+}
+
 /** The demo origin: answers every request with JSON describing what it received. */
 export function demoOriginHandler(region = "local-demo") {
   return (req, res) => {
