@@ -3,7 +3,8 @@
 //! The core crate (`edge-core`) decides; this crate does the IO around those decisions
 //! with the `worker` crate, so each worker's own code stays a router and a few handlers.
 //!
-//! - [`serve`]: the entry wrapper every worker uses (request id, error mapping, metrics).
+//! - [`serve`]: the entry wrapper every worker uses (request id, error mapping, metrics);
+//!   [`finish::serve_with`] adds a last step over every final response.
 //! - [`respond`]: the one place that turns errors into HTTP responses.
 //! - [`failure`]: each worker's handler error ([`handler_error!`]) and [`failure::Internal`].
 //! - [`body`]: reading request bodies with a hard byte limit.
@@ -23,6 +24,7 @@ pub mod body;
 pub mod config;
 pub mod deadline;
 pub mod failure;
+pub mod finish;
 pub mod health;
 pub mod hop;
 pub mod metrics;
@@ -32,6 +34,7 @@ pub mod watch;
 pub mod webcrypto;
 pub mod window_log;
 
+pub use finish::serve_with;
 pub use serve::{Hop, Role, random_uuid, serve};
 
 /// Header that carries the request id between hops and back to the client.
