@@ -179,9 +179,9 @@ pub(crate) async fn admit(
             &wanted,
             header("access-control-request-headers").as_deref(),
         )?;
-        hop.decide("cors_preflight");
         let resp = Response::empty()?.with_status(204);
         respond::set_headers(&resp, &allowed)?;
+        hop.decide("cors_preflight");
         return Ok(resp);
     }
     if path == HEALTH_PATH && !matches!(method.as_str(), "GET" | "HEAD") {
@@ -198,15 +198,17 @@ pub(crate) async fn admit(
         content_type.as_deref(),
         content_length.as_deref(),
     ))?;
+    // A decision is recorded once the request went through; a failure on the way is
+    // recorded as its error's code (by `edge_glue::serve`).
     if settings.policy.is_public(path) {
+        let resp = if path == HEALTH_PATH {
+            health::respond(env, crate::ME, env!("CARGO_PKG_VERSION"), Some(NEXT)).await?
+        } else {
+            let body = read_body(&mut req, env, rule).await?;
+            forward(&req, env, hop, &target, forwarded, None, body).await?
+        };
         hop.decide("public");
-        if path == HEALTH_PATH {
-            return Ok(
-                health::respond(env, crate::ME, env!("CARGO_PKG_VERSION"), Some(NEXT)).await?,
-            );
-        }
-        let body = read_body(&mut req, env, rule).await?;
-        return forward(&req, env, hop, &target, forwarded, None, body).await;
+        return Ok(resp);
     }
 
     let now_s = now_ms() / 1000;
@@ -227,11 +229,11 @@ pub(crate) async fn admit(
         return Err(RateLimited(decision).into());
     }
     let body = read_body(&mut req, env, rule).await?;
+    let resp = forward(&req, env, hop, &target, forwarded, Some(&identity), body).await?;
     hop.decide(match identity.method {
         AuthMethod::Jwt => "allow_jwt",
         AuthMethod::ApiKey => "allow_api_key",
     });
-    let resp = forward(&req, env, hop, &target, forwarded, Some(&identity), body).await?;
     let resp = respond::with_mutable_headers(resp);
     respond::set_headers(
         &resp,

@@ -70,18 +70,11 @@ pub(crate) async fn cache_admin(
         permissions: SEALED_OPERATOR,
     };
     headers.set(seal::HEADER, &seal::seal(&secret, &sealed, now_ms() / 1000))?;
-    hop.decide("admin_cache");
     let body = JsValue::from(Uint8Array::from(body.as_slice()));
-    gate::send(
-        &req,
-        env,
-        hop,
-        target,
-        gate::NEXT.binding,
-        headers,
-        Some(body),
-    )
-    .await
+    let binding = gate::NEXT.binding;
+    let resp = gate::send(&req, env, hop, target, binding, headers, Some(body)).await?;
+    hop.decide("admin_cache");
+    Ok(resp)
 }
 
 /// A credential-less request for the edge's analytics (the dashboard's pages, sign-in
@@ -102,10 +95,10 @@ pub(crate) async fn analytics_session(
     } else {
         None
     };
-    hop.decide("analytics_session");
     let body = req.inner().body().map(JsValue::from);
     let binding = gate::ANALYTICS.binding;
     let resp = gate::send(&req, env, hop, target, binding, headers, body).await?;
+    hop.decide("analytics_session");
     if let Some(attempt) = attempt {
         let outcome = if resp.status_code() == 401 {
             Err(CommonError::Unauthorized)
