@@ -24,6 +24,7 @@ mod settings;
 mod tokens;
 
 use edge_core::ServiceName;
+use edge_glue::finish::LastStep;
 use edge_glue::{Hop, Role, respond};
 use worker::{Context, Env, Request, Response, Result, event};
 
@@ -39,23 +40,29 @@ const ME: ServiceName = ServiceName::AuthValidator;
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let origin = req.headers().get("origin").ok().flatten();
     let settings = Settings::load(&env);
-    edge_glue::serve_with(ME, Role::Entry, req, env, ctx, handle, |result| {
-        // A refused preflight carries no CORS headers, so the browser blocks the call;
-        // without settings there is no CORS policy to apply.
-        let cors = match &settings {
-            Ok(settings) if !result.as_ref().is_err_and(Error::is_cors_refusal) => {
-                Some(settings.cors.response_headers(origin.as_deref()))
+    let cors = LastStep::default();
+    let resp = edge_glue::serve(ME, Role::Entry, req, env, ctx, |req, env, hop| {
+        cors.choose(handle(req, env, hop), |result| {
+            // A refused preflight carries no CORS headers, so the browser blocks the call;
+            // without settings there is no CORS policy to apply.
+            let headers = match &settings {
+                Ok(settings) if !result.as_ref().is_err_and(Error::is_cors_refusal) => {
+                    Some(settings.cors.response_headers(origin.as_deref()))
+                }
+                _ => None,
+            };
+            move |resp: Response| {
+                let Some(headers) = headers else {
+                    return Ok(resp);
+                };
+                respond::set_headers(&resp, &headers)?;
+                resp.headers().append("vary", "Origin")?;
+                Ok(resp)
             }
-            _ => None,
-        };
-        move |resp| {
-            let Some(cors) = cors else { return Ok(resp) };
-            respond::set_headers(&resp, &cors)?;
-            resp.headers().append("vary", "Origin")?;
-            Ok(resp)
-        }
+        })
     })
-    .await
+    .await?;
+    cors.apply(resp)
 }
 
 /// Answers one request (its errors are answered by `edge_glue::serve`).

@@ -4,7 +4,7 @@
 //! with the `worker` crate, so each worker's own code stays a router and a few handlers.
 //!
 //! - [`serve`]: the entry wrapper every worker uses (request id, error mapping, metrics);
-//!   [`finish::serve_with`] adds a last step over every final response.
+//!   [`finish::LastStep`] adds a last step over every final response.
 //! - [`respond`]: the one place that turns errors into HTTP responses.
 //! - [`failure`]: each worker's handler error ([`handler_error!`]) and [`failure::Internal`].
 //! - [`body`]: reading request bodies with a hard byte limit.
@@ -34,7 +34,6 @@ pub mod watch;
 pub mod webcrypto;
 pub mod window_log;
 
-pub use finish::serve_with;
 pub use serve::{Hop, Role, random_uuid, serve};
 
 /// Header that carries the request id between hops and back to the client.

@@ -239,6 +239,12 @@ impl<'c> Isolate<'c> {
             .await
     }
 
+    /// A first token with `k1` verifies (one fetch); then `ms` pass.
+    fn warm_up(&self, ms: u64) {
+        assert!(block_on(self.verify(&token("k1"))).is_ok());
+        self.clock.advance(ms);
+    }
+
     fn fetches(&self) -> u32 {
         self.idp.fetches.get()
     }
@@ -295,8 +301,7 @@ fn a_rotated_in_key_works_from_its_first_token_after_one_refresh() {
 fn forged_kids_cause_one_refresh_not_a_storm() {
     let clock = clock();
     let isolate = Isolate::new(&clock, vec![document(&["k1"])]);
-    assert!(block_on(isolate.verify(&token("k1"))).is_ok());
-    clock.advance(GAP_MS);
+    isolate.warm_up(GAP_MS);
     for i in 0..100 {
         let forged = block_on(isolate.verify(&token(&format!("forged-{i}"))));
         assert_eq!(auth_error(forged), Some(AuthError::UnknownKey));
@@ -334,44 +339,42 @@ fn concurrent_tokens_with_unknown_kids_join_one_fetch() {
     );
 }
 
-#[test]
-fn the_endpoint_down_keeps_the_last_good_keys() {
+/// Keys fetched once; the clock jumps `jump_ms`; the refetch meets `fault`: the token of
+/// the last good key still verifies, and the failure was reported once.
+fn keeps_the_last_good_keys(fault: Answer, jump_ms: u64) -> Vec<String> {
     let clock = clock();
-    let isolate = Isolate::new(&clock, vec![document(&["k1"]), Answer::Down]);
+    let isolate = Isolate::new(&clock, vec![document(&["k1"]), fault]);
     assert!(block_on(isolate.verify(&token("k1"))).is_ok());
-    clock.advance(TTL_MS);
+    clock.advance(jump_ms);
     assert!(
         block_on(isolate.verify(&token("k1"))).is_ok(),
         "stale but good"
     );
     assert_eq!(isolate.fetches(), 2);
-    assert_eq!(*isolate.idp.failures.borrow(), ["status 503"]);
+    isolate.idp.failures.into_inner()
+}
+
+#[test]
+fn the_endpoint_down_keeps_the_last_good_keys() {
+    assert_eq!(
+        keeps_the_last_good_keys(Answer::Down, TTL_MS),
+        ["status 503"]
+    );
 }
 
 #[test]
 fn a_timed_out_fetch_keeps_the_last_good_keys() {
-    let clock = clock();
-    let isolate = Isolate::new(&clock, vec![document(&["k1"]), Answer::Timeout]);
-    assert!(block_on(isolate.verify(&token("k1"))).is_ok());
-    clock.advance(TTL_MS + 1);
-    assert!(block_on(isolate.verify(&token("k1"))).is_ok());
-    assert_eq!(isolate.fetches(), 2);
-    assert_eq!(isolate.idp.failures.borrow().len(), 1);
+    let failures = keeps_the_last_good_keys(Answer::Timeout, TTL_MS + 1);
+    assert_eq!(failures, ["upstream did not answer within 5000 ms"]);
 }
 
 #[test]
 fn a_malformed_jwks_keeps_the_last_good_keys() {
-    let clock = clock();
     let garbage = Answer::Document {
         body: "{\"keys\": [".to_owned(),
         polls: 0,
     };
-    let isolate = Isolate::new(&clock, vec![document(&["k1"]), garbage]);
-    assert!(block_on(isolate.verify(&token("k1"))).is_ok());
-    clock.advance(TTL_MS);
-    assert!(block_on(isolate.verify(&token("k1"))).is_ok());
-    assert_eq!(isolate.fetches(), 2);
-    assert_eq!(isolate.idp.failures.borrow().len(), 1);
+    assert_eq!(keeps_the_last_good_keys(garbage, TTL_MS).len(), 1);
 }
 
 #[test]
@@ -438,8 +441,7 @@ fn a_fetch_whose_request_died_is_started_again_after_its_timeout() {
 fn a_bad_signature_with_a_known_kid_does_not_refresh() {
     let clock = clock();
     let isolate = Isolate::new(&clock, vec![document(&["k1"])]);
-    assert!(block_on(isolate.verify(&token("k1"))).is_ok());
-    clock.advance(GAP_MS);
+    isolate.warm_up(GAP_MS);
     let forged = token("k1")
         .rsplit_once('.')
         .map(|(signed, _)| format!("{signed}.AAAA"));

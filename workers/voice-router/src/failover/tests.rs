@@ -82,13 +82,21 @@ fn run(
     (routed, origins.asked.into_inner())
 }
 
+/// [`run`] with every region healthy.
+fn run_healthy(
+    method: &str,
+    script: Vec<(u64, Result<u16, CommonError>)>,
+) -> (Routed<u16>, Vec<String>) {
+    run(&table(), &HealthMap::new(), method, script)
+}
+
 fn timeout() -> Result<u16, CommonError> {
     Err(CommonError::UpstreamTimeout { timeout_ms: 800 })
 }
 
 #[test]
 fn the_first_region_answering_is_the_only_attempt() {
-    let (routed, asked) = run(&table(), &HealthMap::new(), "GET", vec![(40, Ok(200))]);
+    let (routed, asked) = run_healthy("GET", vec![(40, Ok(200))]);
     assert!(matches!(routed.answer, Ok(200)));
     assert_eq!(asked, ["us-east-1"]);
     assert_eq!(routed.decision, "route_country");
@@ -99,7 +107,7 @@ fn the_first_region_answering_is_the_only_attempt() {
 #[test]
 fn a_refused_first_region_fails_over_to_the_second() {
     let script = vec![(5, Err(CommonError::UpstreamUnavailable)), (30, Ok(200))];
-    let (routed, asked) = run(&table(), &HealthMap::new(), "GET", script);
+    let (routed, asked) = run_healthy("GET", script);
     assert!(matches!(routed.answer, Ok(200)));
     assert_eq!(asked, ["us-east-1", "us-west-2"]);
     assert_eq!(routed.region.as_deref(), Some("us-west-2"));
@@ -126,12 +134,7 @@ fn a_refused_first_region_fails_over_to_the_second() {
 
 #[test]
 fn a_502_from_the_first_region_fails_over() {
-    let (routed, asked) = run(
-        &table(),
-        &HealthMap::new(),
-        "PUT",
-        vec![(5, Ok(502)), (5, Ok(201))],
-    );
+    let (routed, asked) = run_healthy("PUT", vec![(5, Ok(502)), (5, Ok(201))]);
     assert!(matches!(routed.answer, Ok(201)));
     assert_eq!(asked.len(), 2);
 }
@@ -139,12 +142,7 @@ fn a_502_from_the_first_region_fails_over() {
 #[test]
 fn a_first_region_timing_out_is_not_retried_elsewhere() {
     // The origin may still be working on it: a timeout is answered, not repeated.
-    let (routed, asked) = run(
-        &table(),
-        &HealthMap::new(),
-        "GET",
-        vec![(800, timeout()), (5, Ok(200))],
-    );
+    let (routed, asked) = run_healthy("GET", vec![(800, timeout()), (5, Ok(200))]);
     assert!(matches!(
         routed.answer,
         Err(CommonError::UpstreamTimeout { .. })
@@ -177,7 +175,7 @@ fn a_first_region_timing_out_opens_its_breaker_and_the_second_serves_next() {
 #[test]
 fn a_post_is_never_sent_twice() {
     let script = vec![(5, Err(CommonError::UpstreamUnavailable)), (5, Ok(200))];
-    let (routed, asked) = run(&table(), &HealthMap::new(), "POST", script);
+    let (routed, asked) = run_healthy("POST", script);
     assert_eq!(asked, ["us-east-1"]);
     assert!(matches!(
         routed.answer,

@@ -74,6 +74,15 @@ fn health<'a>(
     }
 }
 
+/// An empty store, an isolate without a copy, the clock at [`NOW`].
+fn world() -> (FakeStore, Slot, FakeClock) {
+    (
+        FakeStore::default(),
+        Slot::default(),
+        FakeClock(Cell::new(NOW)),
+    )
+}
+
 fn failures(region: &str, n: u32) -> Vec<(String, Observation)> {
     (0..n)
         .map(|_| (region.to_owned(), Observation::Failed))
@@ -85,6 +94,13 @@ fn stored(store: &FakeStore) -> HealthMap {
     serde_json::from_str(&text).unwrap_or_default()
 }
 
+/// Whether `region` is open in the map loaded once this isolate's copy is too old.
+fn open_once_reloaded(store: &FakeStore, slot: &Slot, clock: &FakeClock, region: &str) -> bool {
+    clock.0.set(NOW + MAX_AGE_MS);
+    let merged = block_on(health(store, slot, clock).load(MAX_AGE_MS));
+    is_open(&merged, region)
+}
+
 fn is_open(map: &HealthMap, region: &str) -> bool {
     map.get(region)
         .is_some_and(|b| matches!(b.state, BreakerState::Open { .. }))
@@ -92,11 +108,7 @@ fn is_open(map: &HealthMap, region: &str) -> bool {
 
 #[test]
 fn the_store_is_read_at_most_once_per_max_age() {
-    let (store, slot, clock) = (
-        FakeStore::default(),
-        Slot::default(),
-        FakeClock(Cell::new(NOW)),
-    );
+    let (store, slot, clock) = world();
     for _ in 0..10 {
         let _ = block_on(health(&store, &slot, &clock).load(MAX_AGE_MS));
         clock.0.set(clock.0.get() + 99);
@@ -109,11 +121,7 @@ fn the_store_is_read_at_most_once_per_max_age() {
 
 #[test]
 fn healthy_successes_never_write() {
-    let (store, slot, clock) = (
-        FakeStore::default(),
-        Slot::default(),
-        FakeClock(Cell::new(NOW)),
-    );
+    let (store, slot, clock) = world();
     let answered = vec![(
         "us-east-1".to_owned(),
         Observation::Answered { latency_ms: 20.0 },
@@ -125,11 +133,7 @@ fn healthy_successes_never_write() {
 
 #[test]
 fn a_breaker_that_opens_is_written_through_and_seen_at_once() {
-    let (store, slot, clock) = (
-        FakeStore::default(),
-        Slot::default(),
-        FakeClock(Cell::new(NOW)),
-    );
+    let (store, slot, clock) = world();
     let config = BreakerConfig::default();
     let write = health(&store, &slot, &clock).record(failures("us-east-1", 3), config);
     // This isolate sees it before the write lands.
@@ -141,11 +145,7 @@ fn a_breaker_that_opens_is_written_through_and_seen_at_once() {
 
 #[test]
 fn a_store_that_cannot_be_read_counts_every_region_healthy() {
-    let (store, slot, clock) = (
-        FakeStore::default(),
-        Slot::default(),
-        FakeClock(Cell::new(NOW)),
-    );
+    let (store, slot, clock) = world();
     store.reads_fail.set(true);
     let map = block_on(health(&store, &slot, &clock).load(MAX_AGE_MS));
     assert!(map.is_empty());
@@ -157,11 +157,7 @@ fn a_store_that_cannot_be_read_counts_every_region_healthy() {
 
 #[test]
 fn a_store_that_cannot_be_written_keeps_the_isolate_copy() {
-    let (store, slot, clock) = (
-        FakeStore::default(),
-        Slot::default(),
-        FakeClock(Cell::new(NOW)),
-    );
+    let (store, slot, clock) = world();
     store.writes_fail.set(true);
     let config = BreakerConfig::default();
     if let Some(write) = health(&store, &slot, &clock).record(failures("us-east-1", 3), config) {
@@ -176,18 +172,12 @@ fn a_store_that_cannot_be_written_keeps_the_isolate_copy() {
         "the failure is not forgotten here"
     );
     // Past the copy's age the store is read again, and the newer local breaker still wins.
-    clock.0.set(NOW + MAX_AGE_MS);
-    let merged = block_on(health(&store, &slot, &clock).load(MAX_AGE_MS));
-    assert!(is_open(&merged, "us-east-1"));
+    assert!(open_once_reloaded(&store, &slot, &clock, "us-east-1"));
 }
 
 #[test]
 fn a_malformed_stored_map_is_ignored() {
-    let (store, slot, clock) = (
-        FakeStore::default(),
-        Slot::default(),
-        FakeClock(Cell::new(NOW)),
-    );
+    let (store, slot, clock) = world();
     *store.text.borrow_mut() = Some("{\"us-east-1\": 42".to_owned());
     let map = block_on(health(&store, &slot, &clock).load(MAX_AGE_MS));
     assert!(map.is_empty());
@@ -196,11 +186,7 @@ fn a_malformed_stored_map_is_ignored() {
 
 #[test]
 fn another_isolates_newer_observation_wins_over_an_older_copy() {
-    let (store, slot, clock) = (
-        FakeStore::default(),
-        Slot::default(),
-        FakeClock(Cell::new(NOW)),
-    );
+    let (store, slot, clock) = world();
     let config = BreakerConfig::default();
     // This isolate saw us-east-1 healthy at NOW.
     let ok = vec![(
@@ -216,18 +202,12 @@ fn another_isolates_newer_observation_wins_over_an_older_copy() {
     }
     theirs.insert("us-east-1".to_owned(), breaker);
     *store.text.borrow_mut() = serde_json::to_string(&theirs).ok();
-    clock.0.set(NOW + MAX_AGE_MS);
-    let merged = block_on(health(&store, &slot, &clock).load(MAX_AGE_MS));
-    assert!(is_open(&merged, "us-east-1"));
+    assert!(open_once_reloaded(&store, &slot, &clock, "us-east-1"));
 }
 
 #[test]
 fn the_probe_writes_every_region_even_without_a_change() {
-    let (store, slot, clock) = (
-        FakeStore::default(),
-        Slot::default(),
-        FakeClock(Cell::new(NOW)),
-    );
+    let (store, slot, clock) = world();
     let answered = vec![
         (
             "us-east-1".to_owned(),
