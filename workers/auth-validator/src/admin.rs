@@ -14,12 +14,12 @@ use edge_core::auth::key_admin::{
     self, AdminError, Issued, MAX_ADMIN_BODY_BYTES, NewKey, Rotation,
 };
 use edge_core::error::CommonError;
-use edge_glue::{Hop, admin as guard, now_ms, respond};
+use edge_glue::{Hop, admin as guard, body, now_ms, respond};
 use futures::future::join_all;
 use worker::{Env, Method, Request, Response};
 
+use crate::error::Error;
 use crate::keys;
-use crate::rejection::Rejection;
 use crate::settings::Settings;
 
 /// Path prefix of the admin API.
@@ -33,7 +33,7 @@ pub(crate) async fn handle(
     env: &Env,
     settings: &Settings,
     hop: &Hop,
-) -> Result<Response, Rejection> {
+) -> Result<Response, Error> {
     let path = req.path();
     crate::gate::check_framing(&req, settings, &req.inner().method(), &path)?;
     guard::require_admin_throttled(&req, env, crate::limiter::BINDING).await?;
@@ -108,7 +108,7 @@ pub(crate) async fn handle(
 async fn existing(
     kv: &worker::kv::KvStore,
     id: &str,
-) -> Result<edge_core::auth::api_key::ApiKeyRecord, Rejection> {
+) -> Result<edge_core::auth::api_key::ApiKeyRecord, Error> {
     if !edge_core::auth::api_key::valid_id(id) {
         return Err(AdminError::KeyNotFound.into());
     }
@@ -118,19 +118,19 @@ async fn existing(
 }
 
 /// The only response that ever contains a key.
-fn shown_once(status: u16, issued: &Issued) -> Result<Response, Rejection> {
+fn shown_once(status: u16, issued: &Issued) -> Result<Response, Error> {
     Ok(respond::json(
         status,
         &serde_json::json!({ "key": issued.key, "record": issued.record.info }),
     )?)
 }
 
-async fn read_body(req: &mut Request, env: &Env) -> Result<Vec<u8>, Rejection> {
-    crate::gate::read_limited(req, env, MAX_ADMIN_BODY_BYTES).await
+async fn read_body(req: &mut Request, env: &Env) -> Result<Vec<u8>, Error> {
+    Ok(body::read(req, env, MAX_ADMIN_BODY_BYTES).await?)
 }
 
 /// Bytes from the runtime's CSPRNG (`crypto.getRandomValues`).
-fn random<const N: usize>() -> Result<[u8; N], Rejection> {
+fn random<const N: usize>() -> Result<[u8; N], Error> {
     let mut bytes = [0u8; N];
     getrandom::getrandom(&mut bytes).map_err(|_| CommonError::Internal)?;
     Ok(bytes)

@@ -17,7 +17,6 @@
 //! The body is read only after the caller is known, so anonymous clients cannot make the
 //! edge buffer 10 MB. Every outcome is recorded as the hop's decision for analytics.
 
-use edge_core::HttpError;
 use edge_core::ServiceName;
 use edge_core::auth::AuthError;
 use edge_core::auth::client_headers;
@@ -29,7 +28,7 @@ use edge_core::auth::request_policy::{
 };
 use edge_core::signed::seal;
 use edge_glue::admin::ADMIN_SECRET;
-use edge_glue::body::{self, BodyError};
+use edge_glue::body;
 use edge_glue::hop::{self, Destination, NextHopBinding};
 use edge_glue::metrics::ANALYTICS_BINDING;
 use edge_glue::{Hop, config, health, now_ms, respond};
@@ -37,7 +36,7 @@ use worker::js_sys::Uint8Array;
 use worker::wasm_bindgen::JsValue;
 use worker::{Env, Headers, Request, Response};
 
-use crate::rejection::Rejection;
+use crate::error::Error;
 use crate::settings::Settings;
 use crate::{keys, limiter, tokens};
 
@@ -70,7 +69,7 @@ impl Target {
     ///
     /// # Errors
     /// 400 `invalid_path` for a `%` not followed by two hex digits.
-    pub(crate) fn of(req: &Request) -> Result<Self, Rejection> {
+    pub(crate) fn of(req: &Request) -> Result<Self, Error> {
         let mut url = req.url()?;
         let path = normalize_escapes(url.path())?.into_owned();
         let query = url
@@ -92,7 +91,7 @@ impl Target {
 /// # Errors
 /// 400 `reserved_header` for a reserved name spelled with `_` (see
 /// `edge_core::auth::client_headers`).
-pub(crate) fn client_headers(req: &Request) -> Result<Headers, Rejection> {
+pub(crate) fn client_headers(req: &Request) -> Result<Headers, Error> {
     let all: Vec<(String, String)> = req.headers().entries().collect();
     let kept = client_headers::filter(all.iter().map(|(n, v)| (n.as_str(), v.as_str())))?;
     let headers = Headers::new();
@@ -112,7 +111,7 @@ pub(crate) fn check_framing(
     settings: &Settings,
     method: &str,
     path: &str,
-) -> Result<(), Rejection> {
+) -> Result<(), Error> {
     let content_length = req.headers().get("content-length")?;
     settings
         .policy
@@ -133,7 +132,7 @@ pub(crate) async fn send(
     binding: &'static str,
     headers: Headers,
     body: Option<JsValue>,
-) -> Result<Response, Rejection> {
+) -> Result<Response, Error> {
     let fwd =
         hop::forwarded_request_with(req, &target.url, hop, Destination::Service, headers, body)?;
     let timeout_ms = hop::upstream_timeout_ms(env)?;
@@ -164,7 +163,7 @@ pub(crate) async fn admit(
     settings: &Settings,
     target: Target,
     hop: &Hop,
-) -> Result<Response, Rejection> {
+) -> Result<Response, Error> {
     let path = target.path.as_str();
     // The raw method: worker::Method turns methods it does not know into GET.
     let method = req.inner().method();
@@ -180,9 +179,9 @@ pub(crate) async fn admit(
             &wanted,
             header("access-control-request-headers").as_deref(),
         )?;
-        hop.decide("cors_preflight");
         let resp = Response::empty()?.with_status(204);
         respond::set_headers(&resp, &allowed)?;
+        hop.decide("cors_preflight");
         return Ok(resp);
     }
     if path == HEALTH_PATH && !matches!(method.as_str(), "GET" | "HEAD") {
@@ -199,20 +198,22 @@ pub(crate) async fn admit(
         content_type.as_deref(),
         content_length.as_deref(),
     ))?;
+    // A decision is recorded once the request went through; a failure on the way is
+    // recorded as its error's code (by `edge_glue::serve`).
     if settings.policy.is_public(path) {
+        let resp = if path == HEALTH_PATH {
+            health::respond(env, crate::ME, env!("CARGO_PKG_VERSION"), Some(NEXT)).await?
+        } else {
+            let body = read_body(&mut req, env, rule).await?;
+            forward(&req, env, hop, &target, forwarded, None, body).await?
+        };
         hop.decide("public");
-        if path == HEALTH_PATH {
-            return Ok(
-                health::respond(env, crate::ME, env!("CARGO_PKG_VERSION"), Some(NEXT)).await?,
-            );
-        }
-        let body = read_body(&mut req, env, rule).await?;
-        return forward(&req, env, hop, &target, forwarded, None, body).await;
+        return Ok(resp);
     }
 
     let now_s = now_ms() / 1000;
     let identity = match Credential::parse(header("authorization").as_deref())? {
-        Credential::Bearer(token) => tokens::verify(env, token, &settings.jwt, now_s).await?,
+        Credential::Bearer(token) => tokens::verify(token, settings, now_s).await?,
         Credential::ApiKey(key) => keys::verify(env, &key, now_s).await?,
     };
     if let Some(permission) = identity::required_permission(&method, path)
@@ -228,11 +229,11 @@ pub(crate) async fn admit(
         return Err(RateLimited(decision).into());
     }
     let body = read_body(&mut req, env, rule).await?;
+    let resp = forward(&req, env, hop, &target, forwarded, Some(&identity), body).await?;
     hop.decide(match identity.method {
         AuthMethod::Jwt => "allow_jwt",
         AuthMethod::ApiKey => "allow_api_key",
     });
-    let resp = forward(&req, env, hop, &target, forwarded, Some(&identity), body).await?;
     let resp = respond::with_mutable_headers(resp);
     respond::set_headers(
         &resp,
@@ -246,40 +247,15 @@ pub(crate) async fn admit(
 
 /// Reads the body under `rule`: nothing, or at most its limit of actual bytes within
 /// `BODY_TIMEOUT_MS`, checked as JSON when the content type is JSON.
-async fn read_body(
-    req: &mut Request,
-    env: &Env,
-    rule: BodyRule,
-) -> Result<Option<Vec<u8>>, Rejection> {
+async fn read_body(req: &mut Request, env: &Env, rule: BodyRule) -> Result<Option<Vec<u8>>, Error> {
     let BodyRule::Read { limit, json } = rule else {
         return Ok(None);
     };
-    let bytes = read_limited(req, env, usize::try_from(limit).unwrap_or(usize::MAX)).await?;
+    let bytes = body::read(req, env, usize::try_from(limit).unwrap_or(usize::MAX)).await?;
     if json {
         request_policy::check_json_body(&bytes)?;
     }
     Ok(Some(bytes))
-}
-
-/// The whole body, at most `limit` bytes, within `BODY_TIMEOUT_MS`.
-///
-/// # Errors
-/// 413, 408 or 400 (see `edge_glue::body`).
-pub(crate) async fn read_limited(
-    req: &mut Request,
-    env: &Env,
-    limit: usize,
-) -> Result<Vec<u8>, Rejection> {
-    match body::read_limited(req, limit, body::timeout_ms(env)?).await {
-        Ok(bytes) => Ok(bytes),
-        Err(BodyError::TooLarge(_)) => Err(RequestError::PayloadTooLarge {
-            limit: limit as u64,
-        }
-        .into()),
-        Err(BodyError::Timeout(e)) => Err(e.into()),
-        Err(BodyError::Read(_)) => Err(RequestError::UnreadableBody.into()),
-        Err(BodyError::Config(e)) => Err(e.into()),
-    }
 }
 
 /// Sends the request on to `target` with `headers` (the client's, reserved ones already
@@ -292,7 +268,7 @@ async fn forward(
     headers: Headers,
     identity: Option<&Identity>,
     body: Option<Vec<u8>>,
-) -> Result<Response, Rejection> {
+) -> Result<Response, Error> {
     for (name, value) in identity.map(Identity::headers).unwrap_or_default() {
         headers.set(name, &value)?;
     }
@@ -315,10 +291,4 @@ async fn forward(
     };
     let body = body.map(|b| JsValue::from(Uint8Array::from(b.as_slice())));
     send(req, env, hop, target, binding, headers, body).await
-}
-
-/// The error response for `rejection`, recorded as the hop's decision.
-pub(crate) fn refuse(rejection: &Rejection, hop: &Hop) -> worker::Result<Response> {
-    hop.decide(rejection.code());
-    respond::error_response(rejection)
 }

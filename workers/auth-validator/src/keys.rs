@@ -10,7 +10,7 @@ use edge_core::error::CommonError;
 use worker::kv::KvStore;
 use worker::{Env, console_error};
 
-use crate::rejection::Rejection;
+use crate::error::Error;
 
 /// KV binding holding the records.
 const BINDING: &str = "API_KEYS";
@@ -24,7 +24,7 @@ pub(crate) fn store(env: &Env) -> Result<KvStore, CommonError> {
 }
 
 /// Verifies a presented key at `now_s`.
-pub(crate) async fn verify(env: &Env, key: &ApiKey, now_s: u64) -> Result<Identity, Rejection> {
+pub(crate) async fn verify(env: &Env, key: &ApiKey, now_s: u64) -> Result<Identity, Error> {
     match load(&store(env)?, key.id()).await? {
         Some(record) => Ok(record.verify(key, now_s)?),
         None => Err(api_key::verify_missing(key).into()),
@@ -32,7 +32,7 @@ pub(crate) async fn verify(env: &Env, key: &ApiKey, now_s: u64) -> Result<Identi
 }
 
 /// The record of `id`, if one exists.
-pub(crate) async fn load(kv: &KvStore, id: &str) -> Result<Option<ApiKeyRecord>, Rejection> {
+pub(crate) async fn load(kv: &KvStore, id: &str) -> Result<Option<ApiKeyRecord>, Error> {
     let raw = kv
         .get(&format!("{PREFIX}{id}"))
         .text()
@@ -45,7 +45,7 @@ pub(crate) async fn load(kv: &KvStore, id: &str) -> Result<Option<ApiKeyRecord>,
 }
 
 /// Stores `record` under its id.
-pub(crate) async fn save(kv: &KvStore, record: &ApiKeyRecord) -> Result<(), Rejection> {
+pub(crate) async fn save(kv: &KvStore, record: &ApiKeyRecord) -> Result<(), Error> {
     let text = serde_json::to_string(record)
         .map_err(|e| internal("encode", &record.info.id, &e.to_string()))?;
     kv.put(&format!("{PREFIX}{}", record.info.id), text)
@@ -61,7 +61,7 @@ pub(crate) async fn list_ids(
     kv: &KvStore,
     limit: u64,
     cursor: Option<String>,
-) -> Result<(Vec<String>, Option<String>), Rejection> {
+) -> Result<(Vec<String>, Option<String>), Error> {
     let mut req = kv.list().prefix(PREFIX.to_owned()).limit(limit);
     if let Some(c) = cursor {
         req = req.cursor(c);

@@ -19,48 +19,56 @@ mod keys;
 mod limiter;
 mod operator;
 mod rejection;
+mod remote_keys;
 mod settings;
 mod tokens;
 
 use edge_core::ServiceName;
+use edge_glue::finish::LastStep;
 use edge_glue::{Hop, Role, respond};
 use worker::{Context, Env, Request, Response, Result, event};
 
 pub use limiter::RateLimiter;
 
+use crate::error::Error;
 use crate::gate::Target;
-use crate::rejection::Rejection;
 use crate::settings::Settings;
 
 const ME: ServiceName = ServiceName::AuthValidator;
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
-    edge_glue::serve(ME, Role::Entry, req, env, ctx, |req, env, hop| async move {
-        let answer: Result<Response> = async move {
-            let origin = req.headers().get("origin").ok().flatten();
-            let settings = match Settings::load(&env) {
-                Ok(s) => s,
-                Err(e) => return gate::refuse(&e.into(), &hop),
+    let origin = req.headers().get("origin").ok().flatten();
+    let settings = Settings::load(&env);
+    let cors = LastStep::default();
+    let resp = edge_glue::serve(ME, Role::Entry, req, env, ctx, |req, env, hop| {
+        cors.choose(handle(req, env, hop), |result| {
+            // A refused preflight carries no CORS headers, so the browser blocks the call;
+            // without settings there is no CORS policy to apply.
+            let headers = match &settings {
+                Ok(settings) if !result.as_ref().is_err_and(Error::is_cors_refusal) => {
+                    Some(settings.cors.response_headers(origin.as_deref()))
+                }
+                _ => None,
             };
-            // A refused preflight carries no CORS headers, so the browser blocks the call.
-            let (resp, cors) = match route(req, &env, &settings, &hop).await {
-                Ok(resp) => (respond::with_mutable_headers(resp), true),
-                Err(rejection) => (
-                    gate::refuse(&rejection, &hop)?,
-                    !matches!(rejection, Rejection::Cors(_)),
-                ),
-            };
-            if cors {
-                respond::set_headers(&resp, &settings.cors.response_headers(origin.as_deref()))?;
+            move |resp: Response| {
+                let Some(headers) = headers else {
+                    return Ok(resp);
+                };
+                respond::set_headers(&resp, &headers)?;
+                resp.headers().append("vary", "Origin")?;
+                Ok(resp)
             }
-            resp.headers().append("vary", "Origin")?;
-            Ok(resp)
-        }
-        .await;
-        answer.map_err(error::Error::from)
+        })
     })
-    .await
+    .await?;
+    cors.apply(resp)
+}
+
+/// Answers one request (its errors are answered by `edge_glue::serve`).
+async fn handle(req: Request, env: Env, hop: Hop) -> std::result::Result<Response, Error> {
+    let settings = Settings::load(&env)?;
+    route(req, &env, &settings, &hop).await
 }
 
 /// Sends `req` to the key admin API, the cache's operator endpoints, the dashboard's
@@ -70,7 +78,7 @@ async fn route(
     env: &Env,
     settings: &Settings,
     hop: &Hop,
-) -> std::result::Result<Response, Rejection> {
+) -> std::result::Result<Response, Error> {
     let target = Target::of(&req)?;
     let path = target.path.as_str();
     if path.starts_with(admin::PREFIX) {

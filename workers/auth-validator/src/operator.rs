@@ -16,14 +16,14 @@ use edge_core::auth::request_policy::RequestError;
 use edge_core::error::CommonError;
 use edge_core::signed::seal;
 use edge_glue::admin::{ADMIN_SECRET, AdminAttempt, SEALED_OPERATOR};
-use edge_glue::{Hop, config, now_ms};
+use edge_glue::{Hop, body, config, now_ms};
 use worker::js_sys::Uint8Array;
 use worker::wasm_bindgen::JsValue;
 use worker::{Env, Request, Response};
 
+use crate::error::Error;
 use crate::gate::{self, Target};
 use crate::limiter;
-use crate::rejection::Rejection;
 use crate::settings::Settings;
 
 /// Operator endpoints of cache-manager, reached through this entry.
@@ -43,7 +43,7 @@ pub(crate) async fn cache_admin(
     settings: &Settings,
     target: &Target,
     hop: &Hop,
-) -> Result<Response, Rejection> {
+) -> Result<Response, Error> {
     if target.path != PURGE_PATH {
         return Err(CommonError::NotFound.into());
     }
@@ -57,7 +57,7 @@ pub(crate) async fn cache_admin(
     let headers = gate::client_headers(&req)?;
     gate::check_framing(&req, settings, &method, &target.path)?;
     edge_glue::admin::require_admin_throttled(&req, env, limiter::BINDING).await?;
-    let body = gate::read_limited(&mut req, env, MAX_PURGE_BODY).await?;
+    let body = body::read(&mut req, env, MAX_PURGE_BODY).await?;
     // The secret stays here: cache-manager gets a seal over this very request instead.
     headers.delete("authorization")?;
     headers.delete("cookie")?;
@@ -70,18 +70,11 @@ pub(crate) async fn cache_admin(
         permissions: SEALED_OPERATOR,
     };
     headers.set(seal::HEADER, &seal::seal(&secret, &sealed, now_ms() / 1000))?;
-    hop.decide("admin_cache");
     let body = JsValue::from(Uint8Array::from(body.as_slice()));
-    gate::send(
-        &req,
-        env,
-        hop,
-        target,
-        gate::NEXT.binding,
-        headers,
-        Some(body),
-    )
-    .await
+    let binding = gate::NEXT.binding;
+    let resp = gate::send(&req, env, hop, target, binding, headers, Some(body)).await?;
+    hop.decide("admin_cache");
+    Ok(resp)
 }
 
 /// A credential-less request for the edge's analytics (the dashboard's pages, sign-in
@@ -92,7 +85,7 @@ pub(crate) async fn analytics_session(
     settings: &Settings,
     target: &Target,
     hop: &Hop,
-) -> Result<Response, Rejection> {
+) -> Result<Response, Error> {
     let method = req.inner().method();
     gate::check_framing(&req, settings, &method, &target.path)?;
     let headers = gate::client_headers(&req)?;
@@ -102,10 +95,10 @@ pub(crate) async fn analytics_session(
     } else {
         None
     };
-    hop.decide("analytics_session");
     let body = req.inner().body().map(JsValue::from);
     let binding = gate::ANALYTICS.binding;
     let resp = gate::send(&req, env, hop, target, binding, headers, body).await?;
+    hop.decide("analytics_session");
     if let Some(attempt) = attempt {
         let outcome = if resp.status_code() == 401 {
             Err(CommonError::Unauthorized)

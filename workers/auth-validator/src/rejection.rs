@@ -1,8 +1,9 @@
-//! Every reason auth-validator refuses a request, as one type.
+//! Every reason auth-validator refuses a request, as one type: a variant of the handlers'
+//! [`Error`](crate::error::Error).
 //!
 //! Each variant wraps a core error that already knows its status, code and headers; this
-//! type only lets handlers use `?` across them. The response itself is built in one
-//! place, `edge_glue::respond::error_response`.
+//! type only lets them travel as one. The response itself is built in one place,
+//! `edge_glue::serve`.
 
 use edge_core::HttpError;
 use edge_core::auth::AuthError;
@@ -11,13 +12,10 @@ use edge_core::auth::cors::CorsError;
 use edge_core::auth::key_admin::AdminError;
 use edge_core::auth::rate_limit::RateLimited;
 use edge_core::auth::request_policy::RequestError;
-use edge_core::error::CommonError;
 
 /// A refusal from any stage of the gate or the admin API.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum Rejection {
-    #[error(transparent)]
-    Common(#[from] CommonError),
     #[error(transparent)]
     Request(#[from] RequestError),
     #[error(transparent)]
@@ -35,7 +33,6 @@ pub(crate) enum Rejection {
 impl Rejection {
     fn inner(&self) -> &dyn HttpError {
         match self {
-            Self::Common(e) => e,
             Self::Request(e) => e,
             Self::Auth(e) => e,
             Self::RateLimited(e) => e,
@@ -58,22 +55,5 @@ impl HttpError for Rejection {
     }
     fn headers(&self) -> Vec<(&'static str, String)> {
         self.inner().headers()
-    }
-}
-
-impl From<edge_glue::admin::AttemptError> for Rejection {
-    fn from(e: edge_glue::admin::AttemptError) -> Self {
-        match e {
-            edge_glue::admin::AttemptError::Throttled(e) => Self::RateLimited(e),
-            edge_glue::admin::AttemptError::Refused(e) => Self::Common(e),
-        }
-    }
-}
-
-impl From<worker::Error> for Rejection {
-    /// A runtime failure (building a request or response): logged by the caller, answered
-    /// as a 500 without details.
-    fn from(_: worker::Error) -> Self {
-        Self::Common(CommonError::Internal)
     }
 }

@@ -4,7 +4,8 @@
 //! deployment must not silently fall back to a looser default.
 
 use edge_core::auth::cors::CorsPolicy;
-use edge_core::auth::jwt::{JwtPolicy, MAX_LEEWAY_S};
+use edge_core::auth::jwks;
+use edge_core::auth::jwt::{JwtPolicy, KeySet, MAX_LEEWAY_S};
 use edge_core::auth::rate_limit::RateLimitPolicy;
 use edge_core::auth::request_policy::{
     DEFAULT_MAX_BODY_BYTES, DEFAULT_METHODS, DEFAULT_PREFIXES, DEFAULT_PUBLIC_PREFIXES,
@@ -16,6 +17,8 @@ use edge_core::error::CommonError;
 use edge_glue::config::{self, optional_var as optional, text_var as text};
 use worker::Env;
 
+use crate::remote_keys::RemoteJwks;
+
 /// Rate limit of a new API key when the create request names none.
 const DEFAULT_KEY_RATE_LIMIT: &str = "600/60";
 /// Rate limit of each JWT subject when `JWT_RATE_LIMIT` is unset (`off` turns it off).
@@ -25,6 +28,11 @@ const DEFAULT_JWT_RATE_LIMIT: &str = "600/60";
 const DEFAULT_ALGORITHMS: &str = "HS256,RS256,EdDSA";
 /// Clock leeway when `JWT_LEEWAY_S` is unset.
 const DEFAULT_LEEWAY_S: u64 = 30;
+/// How long a fetched remote JWKS is used when `JWKS_CACHE_TTL_S` is unset, seconds.
+const DEFAULT_JWKS_CACHE_TTL_S: u64 = 600;
+/// Least time between refreshes for unknown `kid`s when `JWKS_REFRESH_MIN_INTERVAL_S` is
+/// unset, seconds.
+const DEFAULT_JWKS_REFRESH_MIN_INTERVAL_S: u64 = 30;
 
 /// Everything the gate decides with.
 pub(crate) struct Settings {
@@ -32,6 +40,17 @@ pub(crate) struct Settings {
     pub(crate) cors: CorsPolicy,
     pub(crate) jwt: JwtPolicy,
     pub(crate) key_rate_limit: RateLimitPolicy,
+    /// The keys bearer tokens are verified with, or the misconfiguration that refuses
+    /// every bearer token (requests without one are not affected).
+    pub(crate) token_keys: Result<TokenKeys, CommonError>,
+}
+
+/// Where bearer tokens' keys come from.
+pub(crate) struct TokenKeys {
+    /// The secret `JWT_HS256_SECRET` and the inline JWK Set `JWT_JWKS`.
+    pub(crate) local: KeySet,
+    /// The identity provider's JWKS (`JWT_JWKS_URL`), if configured.
+    pub(crate) remote: Option<RemoteJwks>,
 }
 
 thread_local! {
@@ -84,11 +103,57 @@ impl Settings {
             DEFAULT_KEY_RATE_LIMIT,
         ))
         .ok_or(CommonError::Misconfigured("API_KEY_DEFAULT_RATE_LIMIT"))?;
+        let token_keys = token_keys(env, &jwt);
         Ok(Self {
             policy,
             cors,
             jwt,
             key_rate_limit,
+            token_keys,
         })
     }
+}
+
+/// The configured keys: `JWT_HS256_SECRET`, `JWT_JWKS`, and `JWT_JWKS_URL` (`https` or
+/// loopback `http`, only with `JWT_ISSUER`: keys at a URL are a provider's, shared by all
+/// its tenants) with `JWKS_CACHE_TTL_S` and `JWKS_REFRESH_MIN_INTERVAL_S`.
+fn token_keys(env: &Env, policy: &JwtPolicy) -> Result<TokenKeys, CommonError> {
+    let mut local = KeySet::default();
+    if let Ok(secret) = env.secret("JWT_HS256_SECRET") {
+        local
+            .add_hs256_secret(secret.to_string().as_bytes())
+            .map_err(|_| CommonError::Misconfigured("JWT_HS256_SECRET"))?;
+    }
+    if let Some(doc) = optional(env, "JWT_JWKS") {
+        local
+            .add_jwks(doc.as_bytes())
+            .map_err(|_| CommonError::Misconfigured("JWT_JWKS"))?;
+    }
+    let Some(url) = optional(env, "JWT_JWKS_URL") else {
+        return Ok(TokenKeys {
+            local,
+            remote: None,
+        });
+    };
+    if !jwks::url_allowed(&url) {
+        return Err(CommonError::Misconfigured("JWT_JWKS_URL"));
+    }
+    if policy.issuer.is_none() {
+        return Err(CommonError::Misconfigured("JWT_ISSUER"));
+    }
+    let seconds = |name, default, range| config::u64_var(env, name, default, range);
+    let ttl_s = seconds("JWKS_CACHE_TTL_S", DEFAULT_JWKS_CACHE_TTL_S, 1..=86_400)?;
+    let min_gap_s = seconds(
+        "JWKS_REFRESH_MIN_INTERVAL_S",
+        DEFAULT_JWKS_REFRESH_MIN_INTERVAL_S,
+        jwks::MIN_REFRESH_INTERVAL_FLOOR_S..=3_600,
+    )?;
+    Ok(TokenKeys {
+        local,
+        remote: Some(RemoteJwks {
+            url,
+            ttl_ms: ttl_s * 1000,
+            min_gap_ms: min_gap_s * 1000,
+        }),
+    })
 }

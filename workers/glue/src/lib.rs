@@ -3,7 +3,8 @@
 //! The core crate (`edge-core`) decides; this crate does the IO around those decisions
 //! with the `worker` crate, so each worker's own code stays a router and a few handlers.
 //!
-//! - [`serve`]: the entry wrapper every worker uses (request id, error mapping, metrics).
+//! - [`serve`]: the entry wrapper every worker uses (request id, error mapping, metrics);
+//!   [`finish::LastStep`] adds a last step over every final response.
 //! - [`respond`]: the one place that turns errors into HTTP responses.
 //! - [`failure`]: each worker's handler error ([`handler_error!`]) and [`failure::Internal`].
 //! - [`body`]: reading request bodies with a hard byte limit.
@@ -23,6 +24,7 @@ pub mod body;
 pub mod config;
 pub mod deadline;
 pub mod failure;
+pub mod finish;
 pub mod health;
 pub mod hop;
 pub mod metrics;

@@ -9,9 +9,11 @@
 //! - `scheduled`: the health probe (cron in `wrangler/voice-router.toml`).
 
 mod error;
-mod health_store;
+mod failover;
 mod probe;
 mod proxy;
+mod region_health;
+mod runtime;
 mod settings;
 
 use edge_core::ServiceName;
@@ -29,14 +31,10 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         env,
         ctx,
         |req, env, hop| async move {
-            let answer: Result<Response> = async move {
-                if req.path() == "/health" && req.inner().method() == "GET" {
-                    return health::respond(&env, ME, env!("CARGO_PKG_VERSION"), None).await;
-                }
-                proxy::handle(&req, &env, &hop).await
+            if req.path() == "/health" && req.inner().method() == "GET" {
+                return Ok(health::respond(&env, ME, env!("CARGO_PKG_VERSION"), None).await?);
             }
-            .await;
-            answer.map_err(error::Error::from)
+            proxy::handle(&req, &env, &hop).await
         },
     )
     .await

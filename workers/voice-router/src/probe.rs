@@ -7,7 +7,7 @@ use edge_glue::{hop, now_ms};
 use futures::future::join_all;
 use worker::{Env, Method, Request, RequestInit, console_warn};
 
-use crate::health_store;
+use crate::runtime;
 use crate::settings::Settings;
 
 /// Longest a probe may take, ms.
@@ -45,5 +45,7 @@ pub(crate) async fn run(env: &Env) {
         }
     });
     let observations = join_all(probes).await;
-    health_store::record_all(env, observations, settings.breaker).await;
+    runtime::health(env)
+        .record_all(observations, settings.breaker)
+        .await;
 }

@@ -12,6 +12,12 @@ use edge_glue::config;
 use edge_glue::hop::DEFAULT_UPSTREAM_TIMEOUT_MS;
 use worker::{Env, console_error};
 
+/// How long an isolate uses its copy of the region health map when `HEALTH_CACHE_MS` is
+/// unset, ms.
+const DEFAULT_HEALTH_CACHE_MS: u64 = 1_000;
+/// The path the scheduled probe asks each region for when `HEALTH_PROBE_PATH` is unset.
+const DEFAULT_PROBE_PATH: &str = "/health";
+
 /// Everything the router decides with.
 pub(crate) struct Settings {
     pub(crate) table: RoutingTable,
@@ -49,8 +55,13 @@ impl Settings {
                 DEFAULT_UPSTREAM_TIMEOUT_MS,
                 1..=300_000,
             )?,
-            health_cache_ms: config::u64_var(env, "HEALTH_CACHE_MS", 1_000, 0..=60_000)?,
-            probe_path: config::text_var(env, "HEALTH_PROBE_PATH", "/health"),
+            health_cache_ms: config::u64_var(
+                env,
+                "HEALTH_CACHE_MS",
+                DEFAULT_HEALTH_CACHE_MS,
+                0..=60_000,
+            )?,
+            probe_path: config::text_var(env, "HEALTH_PROBE_PATH", DEFAULT_PROBE_PATH),
             app_origin: config::optional_var(env, "APP_ORIGIN"),
         })
     }

@@ -62,12 +62,7 @@ impl CorsPolicy {
     /// `Err(())` when an origin is malformed or there are more than 64.
     #[allow(clippy::result_unit_err)]
     pub fn from_config(origins: &str, methods: &[String]) -> Result<Self, ()> {
-        let origins: Vec<String> = origins
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect();
+        let origins = crate::list::owned_items(origins);
         if origins.len() > MAX_ORIGINS || !origins.iter().all(|o| is_http_origin(o)) {
             return Err(());
         }
@@ -99,11 +94,8 @@ impl CorsPolicy {
         if !self.methods.iter().any(|m| m == method) {
             return Err(CorsError::MethodNotAllowed);
         }
-        let requested: Vec<String> = request_headers
-            .unwrap_or("")
-            .split(',')
-            .map(|h| h.trim().to_ascii_lowercase())
-            .filter(|h| !h.is_empty())
+        let requested: Vec<String> = crate::list::items(request_headers.unwrap_or(""))
+            .map(str::to_ascii_lowercase)
             .collect();
         if !requested
             .iter()

@@ -289,9 +289,7 @@ impl JwtPolicy {
     /// # Errors
     /// `Err(name)` with the first unsupported name (`none` included).
     pub fn parse_algorithms(list: &str) -> Result<Vec<Alg>, String> {
-        list.split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
+        crate::list::items(list)
             .map(|s| Alg::parse(s).ok_or_else(|| s.to_owned()))
             .collect()
     }

@@ -516,7 +516,7 @@ fn list(
     var: &'static str,
     valid: impl Fn(&str) -> bool,
 ) -> Result<Vec<String>, ConfigError> {
-    let items: Vec<String> = raw.split(',').map(|s| s.trim().to_owned()).collect();
+    let items = crate::list::owned_items(raw);
     if items.is_empty() || items.len() > MAX_CONFIG_ITEMS || !items.iter().all(|s| valid(s)) {
         return Err(ConfigError(var));
     }
