@@ -15,3 +15,5 @@ pub mod entry;
 pub mod key;
 pub mod outcome;
 pub mod policy;
+
+pub use outcome::CacheOutcome;
