@@ -117,6 +117,8 @@ struct FakeResponse {
     headers: Vec<(String, String)>,
     body: Vec<u8>,
     broken: bool,
+    /// Counts the reads of its body.
+    reads: Rc<Cell<usize>>,
 }
 
 fn resp(status: u16, headers: &[(&str, &str)], body: &str) -> FakeResponse {
@@ -125,6 +127,7 @@ fn resp(status: u16, headers: &[(&str, &str)], body: &str) -> FakeResponse {
         headers: h(headers),
         body: body.as_bytes().to_vec(),
         broken: false,
+        reads: Rc::default(),
     }
 }
 
@@ -140,6 +143,7 @@ impl Upstream for FakeResponse {
         self.headers.clone()
     }
     async fn buffer(self, limit: usize) -> Result<Buffered<Self>, FakeFault> {
+        self.reads.set(self.reads.get() + 1);
         Ok(if self.broken {
             Buffered::Broken
         } else if self.body.len() > limit {
@@ -302,6 +306,20 @@ impl World {
         self.send("GET", headers)
     }
 
+    /// Two GETs of the same key, concurrently (each with its own cache, as two requests
+    /// of one isolate are).
+    fn two_gets_at_once(&self) -> (Got, Got) {
+        let (a, b) = (incoming("GET", &[]), incoming("GET", &[]));
+        let (ca, cb) = (self.cache(), self.cache());
+        let (ra, rb) = block_on(async {
+            futures::join!(
+                ca.answer(&a, PathPolicy::OriginOnly),
+                cb.answer(&b, PathPolicy::OriginOnly)
+            )
+        });
+        (got(&a, ra), got(&b, rb))
+    }
+
     fn send(&self, method: &str, headers: &[(&str, &str)]) -> Got {
         let req = incoming(method, headers);
         got(
@@ -437,16 +455,18 @@ fn bodies_over_the_limit_are_relayed_whole_and_not_stored() {
     let w = World::new();
     let big = "x".repeat(LIMIT + 1);
     let declared = (LIMIT + 1).to_string();
-    w.origin.script(resp(
+    let announced = resp(
         200,
         &[
             ("cache-control", "max-age=60"),
             ("content-length", &declared),
         ],
         &big,
-    ));
-    w.origin
-        .script(resp(200, &[("cache-control", "max-age=60")], &big));
+    );
+    let chunked = resp(200, &[("cache-control", "max-age=60")], &big);
+    let reads = [Rc::clone(&announced.reads), Rc::clone(&chunked.reads)];
+    w.origin.script(announced);
+    w.origin.script(chunked);
     for _ in 0..2 {
         let r = w.get(&[]);
         assert_eq!(
@@ -454,6 +474,11 @@ fn bodies_over_the_limit_are_relayed_whole_and_not_stored() {
             (CacheOutcome::Miss, None, LIMIT + 1)
         );
     }
+    assert_eq!(
+        reads.map(|r| r.get()),
+        [0, 1],
+        "a declared length over the limit is not read at all"
+    );
     assert!(w.store.keys().is_empty());
 }
 
@@ -860,15 +885,7 @@ fn concurrent_misses_send_one_request_and_share_its_entry() {
     let w = World::new();
     w.origin
         .script(slow(resp(200, &[("cache-control", "max-age=60")], "one")));
-    let (a, b) = (incoming("GET", &[]), incoming("GET", &[]));
-    let (ca, cb) = (w.cache(), w.cache());
-    let (ra, rb) = block_on(async {
-        futures::join!(
-            ca.answer(&a, PathPolicy::OriginOnly),
-            cb.answer(&b, PathPolicy::OriginOnly)
-        )
-    });
-    let (ra, rb) = (got(&a, ra), got(&b, rb));
+    let (ra, rb) = w.two_gets_at_once();
     assert_eq!(w.origin.calls(), 1);
     assert_eq!((ra.outcome, ra.body.as_str()), (CacheOutcome::Miss, "one"));
     assert_eq!((rb.outcome, rb.body.as_str()), (CacheOutcome::Miss, "one"));
@@ -881,16 +898,9 @@ fn a_follower_fetches_for_itself_when_the_answer_is_not_shareable() {
         .script(slow(resp(200, &[("cache-control", "no-store")], "mine")));
     w.origin
         .script(resp(200, &[("cache-control", "no-store")], "yours"));
-    let (a, b) = (incoming("GET", &[]), incoming("GET", &[]));
-    let (ca, cb) = (w.cache(), w.cache());
-    let (ra, rb) = block_on(async {
-        futures::join!(
-            ca.answer(&a, PathPolicy::OriginOnly),
-            cb.answer(&b, PathPolicy::OriginOnly)
-        )
-    });
-    assert_eq!(got(&a, ra).body, "mine");
-    assert_eq!(got(&b, rb).body, "yours");
+    let (ra, rb) = w.two_gets_at_once();
+    assert_eq!(ra.body, "mine");
+    assert_eq!(rb.body, "yours");
     assert_eq!(w.origin.calls(), 2);
 }
 
@@ -905,16 +915,9 @@ fn a_follower_stops_waiting_for_a_leader_slower_than_the_timeout() {
     });
     w.origin
         .script(resp(200, &[("cache-control", "max-age=60")], "own"));
-    let (a, b) = (incoming("GET", &[]), incoming("GET", &[]));
-    let (ca, cb) = (w.cache(), w.cache());
-    let (ra, rb) = block_on(async {
-        futures::join!(
-            ca.answer(&a, PathPolicy::OriginOnly),
-            cb.answer(&b, PathPolicy::OriginOnly)
-        )
-    });
-    assert_eq!(got(&a, ra).body, "late");
-    assert_eq!(got(&b, rb).body, "own");
+    let (ra, rb) = w.two_gets_at_once();
+    assert_eq!(ra.body, "late");
+    assert_eq!(rb.body, "own");
     assert_eq!(w.origin.calls(), 2);
 }
 
@@ -928,14 +931,7 @@ fn a_follower_fetches_for_itself_when_the_leader_fails() {
     });
     w.origin
         .script(resp(200, &[("cache-control", "max-age=60")], "own"));
-    let (a, b) = (incoming("GET", &[]), incoming("GET", &[]));
-    let (ca, cb) = (w.cache(), w.cache());
-    let (ra, rb) = block_on(async {
-        futures::join!(
-            ca.answer(&a, PathPolicy::OriginOnly),
-            cb.answer(&b, PathPolicy::OriginOnly)
-        )
-    });
-    assert_eq!(got(&a, ra).error, Some("upstream_unavailable"));
-    assert_eq!(got(&b, rb).body, "own");
+    let (ra, rb) = w.two_gets_at_once();
+    assert_eq!(ra.error, Some("upstream_unavailable"));
+    assert_eq!(rb.body, "own");
 }
