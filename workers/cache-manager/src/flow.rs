@@ -13,6 +13,7 @@
 use std::future::Future;
 use std::rc::Rc;
 
+use edge_core::HttpError;
 use edge_core::cache::CacheOutcome;
 use edge_core::cache::decide::{
     self, AfterRevalidation, Plan, RequestFacts, StorePlan, conditional_headers,
@@ -56,14 +57,17 @@ pub(crate) trait Origin: Sized {
     /// A runtime failure (a request or response that cannot be built): the handler's
     /// internal error.
     type Fault;
-    /// Forwards the request unchanged, body streamed; the hop's own failures (timeout,
-    /// unavailable) come back as its error responses, relayed as they are.
-    async fn forward(&self) -> Result<Self::Response, Self::Fault>;
+    /// Forwards the request unchanged, body streamed.
+    async fn forward(&self) -> Result<Self::Response, Refusal>;
     /// Sends the request (without body: GET) with `headers` instead of the client's.
     async fn fetch(&self, headers: Vec<(String, String)>) -> Result<Self::Response, CommonError>;
     /// The same origin for work that outlives the request (a background refresh).
     fn detach(&self) -> Result<Self, Self::Fault>;
 }
+
+/// This hop's own failure to answer (a timeout, an unreachable next hop, a request that
+/// cannot be forwarded, a broken body, a missing store): `serve` answers it.
+pub(crate) type Refusal = Box<dyn HttpError>;
 
 /// An origin response.
 pub(crate) trait Upstream: Sized {
@@ -138,8 +142,8 @@ pub(crate) enum Answer<R> {
     Entry { entry: Rc<Entry>, age_s: u64 },
     /// The origin's response, as it is.
     Relay(R),
-    /// This hop's own failure: no answer from the origin, a broken body, a missing store.
-    Failed(CommonError),
+    /// This hop's own failure.
+    Failed(Refusal),
 }
 
 /// The answer and what the cache did.
@@ -192,21 +196,22 @@ where
         policy: PathPolicy,
     ) -> Result<Served<O::Response>, O::Fault> {
         match decide::plan(&req.facts(), policy) {
-            Plan::Bypass(_) => Ok(served(
-                CacheOutcome::Bypass,
-                Answer::Relay(self.origin.forward().await?),
-            )),
+            Plan::Bypass(_) => Ok(served(CacheOutcome::Bypass, self.forward().await)),
             Plan::Invalidate(prefix) => {
-                let resp = self.origin.forward().await?;
-                if decide::invalidates(resp.status())
+                let answer = self.forward().await;
+                if let Answer::Relay(resp) = &answer
+                    && decide::invalidates(resp.status())
                     && let Ok(store) = &self.store
                 {
                     store.delete_prefix(&prefix).await;
                 }
-                Ok(served(CacheOutcome::Bypass, Answer::Relay(resp)))
+                Ok(served(CacheOutcome::Bypass, answer))
             }
             Plan::Lookup(resource) => match &self.store {
-                Err(e) => Ok(served(CacheOutcome::Bypass, Answer::Failed(e.clone()))),
+                Err(e) => Ok(served(
+                    CacheOutcome::Bypass,
+                    Answer::Failed(Box::new(e.clone())),
+                )),
                 Ok(store) => {
                     let lookup = Lookup {
                         cache: self,
@@ -223,6 +228,14 @@ where
 
     fn now_s(&self) -> u64 {
         self.clock.now_ms() / 1000
+    }
+
+    /// The request, forwarded as it is, storing nothing.
+    async fn forward(&self) -> Answer<O::Response> {
+        match self.origin.forward().await {
+            Ok(resp) => Answer::Relay(resp),
+            Err(e) => Answer::Failed(e),
+        }
     }
 }
 
@@ -285,10 +298,7 @@ where
     }
 
     async fn forward(&self, outcome: CacheOutcome) -> Result<Served<O::Response>, O::Fault> {
-        Ok(served(
-            outcome,
-            Answer::Relay(self.cache.origin.forward().await?),
-        ))
+        Ok(served(outcome, self.cache.forward().await))
     }
 
     /// The entry for this request: the base key's response, or — when the base key holds
@@ -361,7 +371,7 @@ where
         let headers = origin_request_headers(&self.req.headers, &[]);
         match self.cache.origin.fetch(headers).await {
             Ok(resp) => self.keep(resp, sent).await,
-            Err(e) => Ok(Answer::Failed(e)),
+            Err(e) => Ok(Answer::Failed(Box::new(e))),
         }
     }
 
@@ -382,7 +392,9 @@ where
                 let age_s = entry.meta.current_age(self.cache.now_s());
                 return Ok(served(CacheOutcome::Stale, Answer::Entry { entry, age_s }));
             }
-            (_, Err(e)) => return Ok(served(CacheOutcome::Miss, Answer::Failed(e))),
+            (_, Err(e)) => {
+                return Ok(served(CacheOutcome::Miss, Answer::Failed(Box::new(e))));
+            }
             (AfterRevalidation::Merge, Ok(resp)) => {
                 let received = self.cache.now_s();
                 let meta = merge_not_modified(&entry.meta, &resp.headers(), sent, received);
@@ -470,7 +482,9 @@ where
             }
             Buffered::TooLarge(resp) => Ok(Answer::Relay(resp)),
             // The body broke off: a 502, and nothing stored or shared.
-            Buffered::Broken => Ok(Answer::Failed(CommonError::UpstreamBodyIncomplete)),
+            Buffered::Broken => Ok(Answer::Failed(Box::new(
+                CommonError::UpstreamBodyIncomplete,
+            ))),
         }
     }
 

@@ -7,20 +7,20 @@
 use edge_core::HttpError;
 use edge_core::cache::CacheOutcome;
 use edge_core::cache::decide;
-use edge_core::error::CommonError;
 use edge_glue::{Hop, respond};
 use worker::{Env, Headers, Request, Response};
 
 use crate::coalesce::Flights;
 use crate::error::Error;
-use crate::flow::{Answer, Cache, Entry, Incoming, Served};
+use crate::flow::{Answer, Cache, Entry, Incoming, Refusal, Served};
 use crate::runtime::{Router, RuntimeClock};
 use crate::settings::Settings;
 use crate::store;
 
 /// Answers `req` through the cache.
 pub(crate) async fn handle(req: Request, env: &Env, hop: &Hop) -> Result<Response, Error> {
-    let settings = Settings::load(env).map_err(|e| failed(hop, CacheOutcome::Bypass, e))?;
+    let settings =
+        Settings::load(env).map_err(|e| failed(hop, CacheOutcome::Bypass, Box::new(e)))?;
     let url = req.url()?;
     let incoming = Incoming {
         // The raw method: worker::Method turns methods it does not know into GET.
@@ -47,7 +47,7 @@ pub(crate) async fn handle(req: Request, env: &Env, hop: &Hop) -> Result<Respons
     let Served { outcome, answer } = cache.answer(&incoming, policy).await?;
     let resp = match answer {
         Answer::Entry { entry, age_s } => entry_response(&incoming, &entry, age_s)?,
-        // The origin's answer (voice-router's own errors included), relayed as it is.
+        // voice-router's answer, its own error responses included, relayed as it is.
         Answer::Relay(resp) => resp,
         Answer::Failed(e) => return Err(failed(hop, outcome, e)),
     };
@@ -73,18 +73,24 @@ fn entry_response(incoming: &Incoming, entry: &Entry, age_s: u64) -> worker::Res
 }
 
 /// `error`, answered with the cache's `X-Cache` and recorded as its outcome.
-fn failed(hop: &Hop, outcome: CacheOutcome, error: CommonError) -> Error {
+fn failed(hop: &Hop, outcome: CacheOutcome, error: Refusal) -> Error {
     hop.decide(outcome.decision());
     CacheFailure { outcome, error }.into()
 }
 
 /// A failure of a request that went through the cache: answered as `error`, with the
 /// `X-Cache` of what the cache did (e.g. `MISS` on an origin timeout).
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 #[error("{error}")]
 pub(crate) struct CacheFailure {
     outcome: CacheOutcome,
-    error: CommonError,
+    error: Refusal,
+}
+
+impl std::fmt::Debug for CacheFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CacheFailure({:?}, {})", self.outcome, self.error.code())
+    }
 }
 
 impl HttpError for CacheFailure {

@@ -2,8 +2,8 @@
 //! [`Origin`], its `Response` as [`Upstream`], the runtime's clock and timers, and
 //! `wait_until` for background work (the store is [`crate::store`]).
 
-use edge_core::ServiceName;
 use edge_core::error::CommonError;
+use edge_core::{ServiceName, upstream};
 use edge_glue::body::{self, Prefix};
 use edge_glue::hop::{self, Destination, NextHopBinding};
 use edge_glue::{Hop, now_ms};
@@ -13,7 +13,7 @@ use std::future::Future;
 use std::time::Duration;
 use worker::{Delay, Env, Headers, Request, Response};
 
-use crate::flow::{Background, Buffered, Clock, Origin, Upstream};
+use crate::flow::{Background, Buffered, Clock, Origin, Refusal, Upstream};
 
 /// The next hop: voice-router.
 pub(crate) const NEXT: NextHopBinding = NextHopBinding {
@@ -34,8 +34,17 @@ impl Origin for Router {
     type Response = Response;
     type Fault = worker::Error;
 
-    async fn forward(&self) -> worker::Result<Response> {
-        hop::forward_to_service(&self.req, &self.env, NEXT, &self.hop).await
+    async fn forward(&self) -> Result<Response, Refusal> {
+        // A GET or HEAD with a body cannot be forwarded (Fetch refuses to build it).
+        let method = self.req.inner().method();
+        if let Err(e) = upstream::check_forwardable(&method, self.req.inner().body().is_some()) {
+            return Err(Box::new(e));
+        }
+        let url = self.req.url();
+        let req = url.and_then(|url| {
+            hop::forwarded_request(&self.req, url.as_str(), &self.hop, Destination::Service)
+        });
+        self.send(req).await.map_err(|e| Box::new(e) as Refusal)
     }
 
     async fn fetch(&self, headers: Vec<(String, String)>) -> Result<Response, CommonError> {
@@ -45,17 +54,12 @@ impl Origin for Router {
                 .append(name, value)
                 .map_err(|_| CommonError::Internal)?;
         }
-        let url = self.req.url().map_err(|_| CommonError::Internal)?;
-        let req = hop::forwarded_request_with(
-            &self.req,
-            url.as_str(),
-            &self.hop,
-            Destination::Service,
-            built,
-            None,
-        )
-        .map_err(|_| CommonError::Internal)?;
-        hop::call_service(&self.env, NEXT.binding, req, self.timeout_ms).await
+        let url = self.req.url();
+        let req = url.and_then(|url| {
+            let to = Destination::Service;
+            hop::forwarded_request_with(&self.req, url.as_str(), &self.hop, to, built, None)
+        });
+        self.send(req).await
     }
 
     fn detach(&self) -> worker::Result<Self> {
@@ -92,6 +96,14 @@ impl Upstream for Response {
             }
             Err(_) => Ok(Buffered::Broken),
         }
+    }
+}
+
+impl Router {
+    /// Sends `req` (if it could be built) through the binding.
+    async fn send(&self, req: worker::Result<Request>) -> Result<Response, CommonError> {
+        let req = req.map_err(|_| CommonError::Internal)?;
+        hop::call_service(&self.env, NEXT.binding, req, self.timeout_ms).await
     }
 }
 

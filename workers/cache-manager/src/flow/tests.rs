@@ -9,7 +9,6 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-use edge_core::HttpError;
 use edge_core::cache::decide::entry_response;
 use edge_core::cache::entry::{self, Stored};
 use edge_core::cache::key;
@@ -222,13 +221,9 @@ impl FakeOrigin {
 impl Origin for FakeOrigin {
     type Response = FakeResponse;
     type Fault = FakeFault;
-    async fn forward(&self) -> Result<FakeResponse, FakeFault> {
+    async fn forward(&self) -> Result<FakeResponse, Refusal> {
         self.0.calls.borrow_mut().push(None);
-        // The glue answers the hop's failures as responses.
-        Ok(self
-            .next()
-            .await
-            .unwrap_or_else(|e| resp(e.status(), &[], e.code())))
+        self.next().await.map_err(|e| Box::new(e) as Refusal)
     }
     async fn fetch(&self, headers: Vec<(String, String)>) -> Result<FakeResponse, CommonError> {
         self.0.calls.borrow_mut().push(Some(headers));
@@ -827,6 +822,24 @@ fn uncacheable_requests_bypass_and_head_misses_are_forwarded() {
         "all forwarded"
     );
     assert!(w.store.keys().is_empty());
+}
+
+#[test]
+fn a_forward_that_times_out_is_the_hops_504_labelled_by_the_plan() {
+    let w = World::new();
+    w.origin
+        .script(CommonError::UpstreamTimeout { timeout_ms: 30_000 });
+    let r = w.send("OPTIONS", &[]);
+    assert_eq!(
+        (r.outcome, r.status, r.error),
+        (CacheOutcome::Bypass, 504, Some("upstream_timeout"))
+    );
+    w.origin.script(CommonError::UpstreamUnavailable);
+    let r = w.send("HEAD", &[]);
+    assert_eq!(
+        (r.outcome, r.error),
+        (CacheOutcome::Miss, Some("upstream_unavailable"))
+    );
 }
 
 #[test]
