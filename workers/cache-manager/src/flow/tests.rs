@@ -48,6 +48,9 @@ impl FakeClock {
     fn jump_s(&self, s: u64) {
         self.0.set(self.0.get() + s * 1000);
     }
+    fn back_s(&self, s: u64) {
+        self.0.set(self.0.get() - s * 1000);
+    }
 }
 
 impl Clock for FakeClock {
@@ -731,6 +734,17 @@ fn an_entry_that_goes_stale_during_a_slow_read_is_not_served_fresh() {
         .script(resp(200, &[("cache-control", "max-age=60")], "new"));
     let r = w.get(&[]);
     assert_eq!((r.outcome, r.body.as_str()), (CacheOutcome::Miss, "new"));
+}
+
+#[test]
+fn a_clock_that_goes_back_serves_the_entry_at_age_zero() {
+    let w = World::new();
+    w.origin
+        .script(resp(200, &[("cache-control", "max-age=60")], "one"));
+    w.get(&[]);
+    w.clock.back_s(100);
+    let r = w.get(&[]);
+    assert_eq!((r.outcome, r.age), (CacheOutcome::Hit, Some(0)));
 }
 
 #[test]
