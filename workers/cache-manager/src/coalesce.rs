@@ -5,7 +5,7 @@
 //! entry limit); otherwise — or if the leader fails, is cancelled or takes longer than the
 //! upstream timeout — each waiter fetches for itself, so coalescing can delay a request
 //! but never change its answer. It works within one isolate, which is where a burst to
-//! one hot key lands.
+//! one hot key lands: the worker uses one [`Flights`] per isolate ([`Flights::isolate`]).
 //!
 //! Followers poll a shared slot on their own short timers instead of being woken by the
 //! leader: in Workers, a continuation woken from another request runs in that request's
@@ -14,19 +14,10 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::time::Duration;
 
-use edge_core::cache::entry::EntryMeta;
-use edge_glue::now_ms;
-use worker::Delay;
+use crate::flow::{Clock, Entry};
 
-/// A response a leader fetched and stored, as its followers may reuse it.
-pub(crate) struct Shareable {
-    pub(crate) meta: EntryMeta,
-    pub(crate) body: Vec<u8>,
-}
-
-type Outcome = Option<Rc<Shareable>>;
+type Outcome = Option<Rc<Entry>>;
 
 /// How often a follower looks at the slot.
 const POLL_MS: u64 = 5;
@@ -38,8 +29,12 @@ enum Slot {
 
 type SharedSlot = Rc<RefCell<Slot>>;
 
+/// The keys being fetched, each with the slot its leader fills.
+#[derive(Clone, Default)]
+pub(crate) struct Flights(Rc<RefCell<HashMap<String, SharedSlot>>>);
+
 thread_local! {
-    static IN_FLIGHT: RefCell<HashMap<String, SharedSlot>> = RefCell::new(HashMap::new());
+    static IN_FLIGHT: Flights = Flights::default();
 }
 
 /// Joining a key's flight.
@@ -54,6 +49,7 @@ pub(crate) enum Flight {
 pub(crate) struct Leader {
     key: String,
     slot: SharedSlot,
+    flights: Flights,
 }
 
 /// A request waiting for a leader.
@@ -61,9 +57,15 @@ pub(crate) struct Follower {
     slot: SharedSlot,
 }
 
-/// Joins the flight of `key`.
-pub(crate) fn join(key: &str) -> Flight {
-    IN_FLIGHT.with_borrow_mut(|map| {
+impl Flights {
+    /// This isolate's flights.
+    pub(crate) fn isolate() -> Self {
+        IN_FLIGHT.with(Self::clone)
+    }
+
+    /// Joins the flight of `key`.
+    pub(crate) fn join(&self, key: &str) -> Flight {
+        let mut map = self.0.borrow_mut();
         if let Some(slot) = map.get(key) {
             return Flight::Follower(Follower {
                 slot: Rc::clone(slot),
@@ -74,22 +76,23 @@ pub(crate) fn join(key: &str) -> Flight {
         Flight::Leader(Leader {
             key: key.to_owned(),
             slot,
+            flights: self.clone(),
         })
-    })
+    }
 }
 
 /// The leader's result, or `None` when the follower must fetch for itself (nothing
-/// shareable, or no result within `max_wait_ms`).
-pub(crate) async fn wait(follower: Follower, max_wait_ms: u64) -> Outcome {
-    let deadline = now_ms().saturating_add(max_wait_ms);
+/// shareable, or no result within `max_wait_ms` on `clock`).
+pub(crate) async fn wait(follower: Follower, max_wait_ms: u64, clock: &impl Clock) -> Outcome {
+    let deadline = clock.now_ms().saturating_add(max_wait_ms);
     loop {
         if let Slot::Done(outcome) = &*follower.slot.borrow() {
             return outcome.clone();
         }
-        if now_ms() >= deadline {
+        if clock.now_ms() >= deadline {
             return None;
         }
-        Delay::from(Duration::from_millis(POLL_MS)).await;
+        clock.sleep(POLL_MS).await;
     }
 }
 
@@ -106,6 +109,6 @@ impl Drop for Leader {
         if matches!(*slot, Slot::Pending) {
             *slot = Slot::Done(None);
         }
-        IN_FLIGHT.with_borrow_mut(|map| map.remove(&self.key));
+        self.flights.0.borrow_mut().remove(&self.key);
     }
 }

@@ -4,58 +4,42 @@
 //! - `POST /admin/v1/cache/purge`: purge by URL and by prefix (admin secret; see [`purge`]).
 //!   Every other `/admin/…` request is refused here (404, or 405 `Allow: POST` at the
 //!   purge path) and never forwarded (`edge_core::cache::admin`).
-//! - anything else: through the cache ([`http_cache`]) to voice-router by the `ROUTER`
-//!   service binding.
+//! - anything else: through the cache ([`http_cache`], its sequence in [`flow`]) to
+//!   voice-router by the `ROUTER` service binding.
 
 mod coalesce;
 mod error;
+mod flow;
 mod http_cache;
 mod purge;
+mod runtime;
 mod settings;
 mod store;
 
+use edge_core::ServiceName;
 use edge_core::cache::admin::{self, AdminRoute};
-use edge_core::{HttpError, ServiceName};
-use edge_glue::{Role, health, respond};
-use worker::{Context, Env, Request, Response, Result, event};
+use edge_glue::{Hop, Role, health};
+use worker::{Context, Env, Request, Response, event};
+
+use crate::error::Error;
 
 const ME: ServiceName = ServiceName::CacheManager;
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
-    edge_glue::serve(
-        ME,
-        Role::Internal,
-        req,
-        env,
-        ctx,
-        |req, env, hop| async move {
-            let answer: Result<Response> = async move {
-                let path = req.path();
-                let method = req.inner().method();
-                if method == "GET" && path == "/health" {
-                    return health::respond(
-                        &env,
-                        ME,
-                        env!("CARGO_PKG_VERSION"),
-                        Some(http_cache::NEXT),
-                    )
-                    .await;
-                }
-                // Admin paths are answered here, whatever their method or body, and never
-                // forwarded (nor their admin bearer with them).
-                match admin::route(&method, &path) {
-                    Ok(AdminRoute::Purge) => purge::handle(req, &env, &hop).await,
-                    Ok(AdminRoute::NotAdmin) => http_cache::handle(req, &env, &hop).await,
-                    Err(e) => {
-                        hop.decide(e.code());
-                        respond::error_response(&e)
-                    }
-                }
-            }
-            .await;
-            answer.map_err(error::Error::from)
-        },
-    )
-    .await
+async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    edge_glue::serve(ME, Role::Internal, req, env, ctx, handle).await
+}
+
+async fn handle(req: Request, env: Env, hop: Hop) -> Result<Response, Error> {
+    let (method, path) = (req.inner().method(), req.path());
+    if method == "GET" && path == "/health" {
+        let version = env!("CARGO_PKG_VERSION");
+        return Ok(health::respond(&env, ME, version, Some(runtime::NEXT)).await?);
+    }
+    // Admin paths are answered here, whatever their method or body, and never forwarded
+    // (nor their admin bearer with them).
+    match admin::route(&method, &path)? {
+        AdminRoute::Purge => purge::handle(req, &env, &hop).await,
+        AdminRoute::NotAdmin => http_cache::handle(req, &env, &hop).await,
+    }
 }

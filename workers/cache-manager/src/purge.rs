@@ -11,7 +11,9 @@ use edge_glue::{Hop, admin, respond};
 use serde::Deserialize;
 use worker::{Env, Request, Response, Url};
 
-use crate::store;
+use crate::error::Error;
+use crate::settings::Settings;
+use crate::{flow, store};
 
 /// Largest request body.
 const MAX_BODY: usize = 64 * 1024;
@@ -30,7 +32,7 @@ struct PurgeRequest {
 /// A refused purge request.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-struct InvalidPurge(&'static str);
+pub(crate) struct InvalidPurge(&'static str);
 
 impl edge_core::HttpError for InvalidPurge {
     fn status(&self) -> u16 {
@@ -42,63 +44,47 @@ impl edge_core::HttpError for InvalidPurge {
 }
 
 /// Answers a purge request.
-pub(crate) async fn handle(mut req: Request, env: &Env, hop: &Hop) -> worker::Result<Response> {
-    if let Err(e) = admin::require_sealed_admin(&req, env, hop) {
-        return respond::error_response(&e);
-    }
-    let timeout_ms = match body::timeout_ms(env) {
-        Ok(t) => t,
-        Err(e) => return respond::error_response(&e),
-    };
-    let bytes = match body::read_limited(&mut req, MAX_BODY, timeout_ms).await {
-        Ok(b) => b,
-        Err(BodyError::TooLarge(e)) => return respond::error_response(&e),
-        Err(BodyError::Timeout(e)) => return respond::error_response(&e),
-        Err(BodyError::Config(e)) => return respond::error_response(&e),
-        Err(BodyError::Read(_)) => {
-            return respond::error_response(&InvalidPurge("unreadable body"));
-        }
-    };
-    let Ok(purge) = serde_json::from_slice::<PurgeRequest>(&bytes) else {
-        return respond::error_response(&InvalidPurge(
-            "expected {\"urls\": [..], \"prefixes\": [..]}",
-        ));
-    };
+pub(crate) async fn handle(mut req: Request, env: &Env, hop: &Hop) -> Result<Response, Error> {
+    admin::require_sealed_admin(&req, env, hop)?;
+    let settings = Settings::load(env)?;
+    let bytes = body::read_limited(&mut req, MAX_BODY, settings.body_timeout_ms)
+        .await
+        .map_err(|e| match e {
+            BodyError::Read(_) => Error::from(InvalidPurge("unreadable body")),
+            e => Error::from(e),
+        })?;
+    let purge = serde_json::from_slice::<PurgeRequest>(&bytes)
+        .map_err(|_| InvalidPurge("expected {\"urls\": [..], \"prefixes\": [..]}"))?;
+    let targets = targets(&purge)?;
+    let kv = store::open(env)?;
+    let purged = flow::purge(&kv, &targets).await;
+    Ok(respond::json(
+        200,
+        &serde_json::json!({ "deleted": purged.deleted, "complete": purged.complete }),
+    )?)
+}
+
+/// The key prefixes `purge` names.
+fn targets(purge: &PurgeRequest) -> Result<Vec<String>, InvalidPurge> {
     if purge.urls.len() + purge.prefixes.len() > MAX_TARGETS {
-        return respond::error_response(&InvalidPurge("at most 100 urls and prefixes"));
+        return Err(InvalidPurge("at most 100 urls and prefixes"));
     }
     if purge.urls.is_empty() && purge.prefixes.is_empty() {
-        return respond::error_response(&InvalidPurge("nothing to purge"));
+        return Err(InvalidPurge("nothing to purge"));
     }
     let mut targets = Vec::new();
     for url in &purge.urls {
-        let Some((path, query)) = path_and_query(url) else {
-            return respond::error_response(&InvalidPurge("a url is neither absolute nor a path"));
-        };
+        let (path, query) =
+            path_and_query(url).ok_or(InvalidPurge("a url is neither absolute nor a path"))?;
         targets.push(key::uri_prefix(&path, query.as_deref()));
     }
     for prefix in &purge.prefixes {
         if !prefix.starts_with('/') || prefix.contains(char::is_whitespace) {
-            return respond::error_response(&InvalidPurge(
-                "a prefix must be a path starting with /",
-            ));
+            return Err(InvalidPurge("a prefix must be a path starting with /"));
         }
         targets.push(key::path_prefix(prefix));
     }
-    let kv = match store::open(env) {
-        Ok(kv) => kv,
-        Err(e) => return respond::error_response(&e),
-    };
-    let (mut deleted, mut complete) = (0, true);
-    for target in &targets {
-        let (n, all) = store::delete_prefix(&kv, target).await;
-        deleted += n;
-        complete &= all;
-    }
-    respond::json(
-        200,
-        &serde_json::json!({ "deleted": deleted, "complete": complete }),
-    )
+    Ok(targets)
 }
 
 /// `/p?q` or `https://host/p?q` → (`/p`, `Some("q")`), normalized like request URLs.

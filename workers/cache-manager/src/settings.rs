@@ -1,4 +1,7 @@
-//! cache-manager's configuration, from wrangler vars.
+//! cache-manager's configuration: every var its own code reads, parsed once per isolate,
+//! each default in the code (the wrangler file does not repeat them). A malformed var
+//! answers `misconfigured` naming it. (`ADMIN_SECRET`, `HEALTH_TIMEOUT_MS` and
+//! `METRICS_FLUSH_MS` are read by the glue that uses them.)
 
 use edge_core::cache::decide::DEFAULT_MAX_ENTRY_BYTES;
 use edge_core::cache::policy::{DEFAULT_POLICIES, PolicyTable};
@@ -11,11 +14,19 @@ use worker::Env;
 /// Largest entry the store accepts (KV values are at most 25 MiB).
 const MAX_ENTRY_CEILING: u64 = 25 * 1024 * 1024;
 
-/// What the cache decides with.
+/// What cache-manager runs with.
 pub(crate) struct Settings {
+    /// `CACHE_TTL_POLICIES`: per-path lifetimes where the origin gives none, and paths
+    /// never cached (default [`DEFAULT_POLICIES`]).
     pub(crate) policies: PolicyTable,
+    /// `CACHE_MAX_ENTRY_BYTES`: largest body stored (default [`DEFAULT_MAX_ENTRY_BYTES`]).
     pub(crate) max_entry_bytes: usize,
+    /// `UPSTREAM_TIMEOUT_MS`: the wait for voice-router's answer, and a coalesced
+    /// request's for its leader's (default `hop::DEFAULT_UPSTREAM_TIMEOUT_MS`).
     pub(crate) timeout_ms: u64,
+    /// `BODY_TIMEOUT_MS`: the wait for a purge request's body (default
+    /// `body::DEFAULT_BODY_TIMEOUT_MS`).
+    pub(crate) body_timeout_ms: u64,
 }
 
 thread_local! {
@@ -42,6 +53,7 @@ impl Settings {
             policies,
             max_entry_bytes: usize::try_from(max_entry_bytes).unwrap_or(usize::MAX),
             timeout_ms: edge_glue::hop::upstream_timeout_ms(env)?,
+            body_timeout_ms: edge_glue::body::timeout_ms(env)?,
         })
     }
 }

@@ -31,36 +31,6 @@ pub struct NextHopBinding {
     pub worker: ServiceName,
 }
 
-/// Forwards `req` unchanged (plus its request id) to `next`, and returns its answer, or
-/// the JSON error for a misconfigured binding, a timeout, an unreachable hop, an unusable
-/// answer, or a GET/HEAD with a body (400 `unexpected_body`, never sent).
-///
-/// The wait is the var `UPSTREAM_TIMEOUT_MS` (default 30000, at most 300000).
-///
-/// # Errors
-/// Only if a request or response cannot be built.
-pub async fn forward_to_service(
-    req: &Request,
-    env: &Env,
-    next: NextHopBinding,
-    hop: &Hop,
-) -> worker::Result<Response> {
-    // A GET or HEAD with a body cannot be forwarded (Fetch refuses to build it).
-    if let Err(e) = upstream::check_forwardable(&req.inner().method(), req.inner().body().is_some())
-    {
-        return respond::error_response(&e);
-    }
-    let outcome = async {
-        let timeout_ms = upstream_timeout_ms(env)?;
-        let url = req.url().map_err(|_| CommonError::Internal)?;
-        let fwd = forwarded_request(req, url.as_str(), hop, Destination::Service)
-            .map_err(|_| CommonError::Internal)?;
-        call_service(env, next.binding, fwd, timeout_ms).await
-    }
-    .await;
-    outcome.or_else(|e| respond::error_response(&e))
-}
-
 /// The var `UPSTREAM_TIMEOUT_MS` (default 30000, at most 300000).
 ///
 /// # Errors

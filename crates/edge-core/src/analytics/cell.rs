@@ -6,62 +6,11 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+pub use crate::cache::outcome::CacheOutcome;
+
 use super::histogram::{Bucket, bucket_of};
 use super::window::{Resolution, Untimely, windows_for};
 use crate::metric::MetricEvent;
-
-/// What the cache did for a request, from cache-manager's decision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CacheOutcome {
-    /// Not a cache-manager event, or no cache decision.
-    None,
-    /// Served fresh from the cache.
-    Hit,
-    /// Served stale from the cache (while revalidating, or on origin error).
-    Stale,
-    /// Looked up, not found; fetched from the origin.
-    Miss,
-    /// Found stale and revalidated with the origin (304).
-    Revalidated,
-    /// Not cacheable; passed through.
-    Bypass,
-}
-
-impl CacheOutcome {
-    /// The outcome recorded by a cache-manager decision code.
-    #[must_use]
-    pub fn from_decision(decision: Option<&str>) -> Self {
-        match decision {
-            Some("cache_hit") => Self::Hit,
-            Some("cache_stale") => Self::Stale,
-            Some("cache_miss") => Self::Miss,
-            Some("cache_revalidated") => Self::Revalidated,
-            Some("cache_bypass") => Self::Bypass,
-            _ => Self::None,
-        }
-    }
-
-    /// The stored spelling (`''` for none).
-    #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::None => "",
-            Self::Hit => "hit",
-            Self::Stale => "stale",
-            Self::Miss => "miss",
-            Self::Revalidated => "revalidated",
-            Self::Bypass => "bypass",
-        }
-    }
-
-    /// Stored spellings that count as hits: answered from the cache without waiting on the
-    /// origin.
-    pub const HITS: [&'static str; 2] = ["hit", "stale"];
-    /// Stored spellings that count as lookups (the hit ratio's denominator); bypasses are
-    /// not lookups.
-    pub const LOOKUPS: [&'static str; 4] = ["hit", "stale", "miss", "revalidated"];
-}
 
 /// The status class of a status code: `1xx` … `5xx`.
 #[must_use]
@@ -222,26 +171,10 @@ mod tests {
     }
 
     #[test]
-    fn status_classes_and_cache_outcomes() {
+    fn status_classes() {
         assert_eq!(
             [100, 204, 304, 429, 500, 599].map(status_class),
             ["1xx", "2xx", "3xx", "4xx", "5xx", "5xx"]
-        );
-        for (d, o) in [
-            ("cache_hit", CacheOutcome::Hit),
-            ("cache_stale", CacheOutcome::Stale),
-            ("cache_miss", CacheOutcome::Miss),
-            ("cache_revalidated", CacheOutcome::Revalidated),
-            ("cache_bypass", CacheOutcome::Bypass),
-            ("allow_jwt", CacheOutcome::None),
-        ] {
-            assert_eq!(CacheOutcome::from_decision(Some(d)), o);
-        }
-        assert!(CacheOutcome::LOOKUPS.iter().all(|s| !s.is_empty()));
-        assert!(
-            CacheOutcome::HITS
-                .iter()
-                .all(|h| CacheOutcome::LOOKUPS.contains(h))
         );
     }
 }

@@ -5,10 +5,13 @@
 //!   background refresh runs, or must be revalidated — and whether it may stand in for an
 //!   origin error;
 //! - [`storability`]: with the origin's response, whether to store it and for how long;
-//! - [`conditional_headers`] and [`merge_not_modified`]: revalidation with validators.
+//! - [`conditional_headers`], [`origin_request_headers`], [`after_revalidation`] and
+//!   [`merge_not_modified`]: revalidation with validators, and what its answer means;
+//! - [`store_writes`]: the store records of a response; [`entry_response`]: the response
+//!   served from an entry; [`invalidates`]: whether an unsafe method's answer invalidates.
 
 use crate::cache::directives::CacheControl;
-use crate::cache::entry::EntryMeta;
+use crate::cache::entry::{self, EntryMeta};
 use crate::cache::key::{self, Owner};
 use crate::cache::policy::PathPolicy;
 
@@ -20,6 +23,14 @@ pub const MIN_STORE_TTL_S: u64 = 60;
 pub const MAX_STORE_TTL_S: u64 = 7 * 86_400;
 /// Entries with a validator are kept at least this long past freshness, to revalidate.
 const REVALIDATION_KEEP_S: u64 = 3_600;
+
+/// Request headers that make a request conditional; replaced by ours when revalidating.
+const CONDITIONALS: [&str; 4] = [
+    "if-none-match",
+    "if-modified-since",
+    "if-match",
+    "if-unmodified-since",
+];
 
 /// Statuses stored when freshness allows (final, understood, not partial).
 const STORABLE_STATUSES: [u16; 14] = [
@@ -274,6 +285,133 @@ pub fn merge_not_modified(
         request_time_s,
         response_time_s,
         vary: entry.vary.clone(),
+    }
+}
+
+/// Whether the answer `status` to an unsafe method invalidates the URI's entries: any
+/// non-error answer does (RFC 9111 §4.4).
+#[must_use]
+pub const fn invalidates(status: u16) -> bool {
+    status < 400
+}
+
+/// Whether `entry`'s declared `Content-Length` already rules out storing it under `limit`
+/// bytes (the body is then passed on without being read).
+#[must_use]
+pub fn declared_too_large(entry: &EntryMeta, limit: usize) -> bool {
+    entry
+        .header("content-length")
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_some_and(|n| n > limit)
+}
+
+/// The headers of a cache fetch to the origin: the client's own, except that when the
+/// cache revalidates (`validators` not empty) the client's conditionals are replaced by
+/// the validators (the client's conditional is answered from the entry, see
+/// [`client_has_current`]).
+#[must_use]
+pub fn origin_request_headers(
+    request_headers: &[(String, String)],
+    validators: &[(&'static str, String)],
+) -> Vec<(String, String)> {
+    let ours = !validators.is_empty();
+    request_headers
+        .iter()
+        .filter(|(name, _)| !(ours && CONDITIONALS.contains(&name.as_str())))
+        .cloned()
+        .chain(validators.iter().map(|(n, v)| ((*n).to_owned(), v.clone())))
+        .collect()
+}
+
+/// What a revalidation's answer means for the stale entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterRevalidation {
+    /// `304` to our validators: merge it into the entry ([`merge_not_modified`]), store
+    /// and serve that (`REVALIDATED`).
+    Merge,
+    /// The origin failed (no answer, or a 5xx) and the entry may stand in for it
+    /// (`stale-if-error`): serve the entry as it is (`STALE`).
+    ServeStale,
+    /// The origin failed and the entry may not stand in: answer the failure.
+    Fail,
+    /// Any other answer replaces the entry, like a miss's (stored if storable).
+    Replace,
+}
+
+/// What to do with the origin's answer to a revalidation: `origin_status` is `None` when
+/// it gave none (timeout, unavailable); `validated` says whether validators were sent
+/// (a `304` to a request without them is the client's own, not a revalidation);
+/// `serve_on_error` is the entry's [`Evaluation::serve_on_error`].
+#[must_use]
+pub const fn after_revalidation(
+    origin_status: Option<u16>,
+    validated: bool,
+    serve_on_error: bool,
+) -> AfterRevalidation {
+    match origin_status {
+        None if serve_on_error => AfterRevalidation::ServeStale,
+        None => AfterRevalidation::Fail,
+        Some(304) if validated => AfterRevalidation::Merge,
+        Some(500..) if serve_on_error => AfterRevalidation::ServeStale,
+        Some(_) => AfterRevalidation::Replace,
+    }
+}
+
+/// The store records of `meta` (a response to a request with `request_headers`) for the
+/// cache key `resource`: when the response varies, the base key holds its `Vary` names
+/// and the entry goes under the request's values of them; otherwise the entry goes under
+/// the base key. In write order.
+#[must_use]
+pub fn store_writes(
+    resource: &str,
+    meta: &EntryMeta,
+    body: &[u8],
+    request_headers: &[(String, String)],
+) -> Vec<(String, Vec<u8>)> {
+    let names = meta.vary_names();
+    let base = key::entry_key(resource, &[]);
+    let mut writes = Vec::with_capacity(2);
+    let entry_key = if names.is_empty() {
+        base
+    } else {
+        let values = entry::vary_values(&names, request_headers);
+        writes.push((base, entry::encode_vary(&names)));
+        key::entry_key(resource, &values)
+    };
+    writes.push((entry_key, entry::encode(meta, body)));
+    writes
+}
+
+/// A response served from an entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryResponse {
+    /// Its status: the entry's, or `304` when the client already has this version.
+    pub status: u16,
+    /// Its headers: the entry's, with `Age`.
+    pub headers: Vec<(String, String)>,
+    /// Whether the entry's body goes with it (not for `HEAD`, a `304` or a null-body
+    /// status).
+    pub with_body: bool,
+}
+
+/// The response to `req` from `entry` at age `age_s`: a `304` without `Content-Length`
+/// when the client already has this version ([`client_has_current`]); no body for `HEAD`
+/// and null-body statuses.
+#[must_use]
+pub fn entry_response(req: &RequestFacts<'_>, entry: &EntryMeta, age_s: u64) -> EntryResponse {
+    let not_modified = client_has_current(req, entry);
+    let status = if not_modified { 304 } else { entry.status };
+    let mut headers: Vec<(String, String)> = entry
+        .response_headers()
+        .filter(|(n, _)| !(not_modified && n == "content-length"))
+        .cloned()
+        .collect();
+    headers.push(("age".to_owned(), age_s.to_string()));
+    let with_body = !(req.method == "HEAD" || matches!(status, 204 | 205 | 304));
+    EntryResponse {
+        status,
+        headers,
+        with_body,
     }
 }
 

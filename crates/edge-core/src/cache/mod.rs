@@ -5,6 +5,7 @@
 //! - [`entry`]: a stored response, its freshness lifetime and age, its encoding.
 //! - [`key`]: cache keys, per resource, owner (identity hash) and `Vary` values.
 //! - [`decide`]: plan, evaluate, store, revalidate.
+//! - [`outcome`]: what the cache did for a request, as reported and counted.
 //! - [`admin`]: which requests are the operator endpoints, never forwarded.
 
 pub mod admin;
@@ -12,4 +13,7 @@ pub mod decide;
 pub mod directives;
 pub mod entry;
 pub mod key;
+pub mod outcome;
 pub mod policy;
+
+pub use outcome::CacheOutcome;

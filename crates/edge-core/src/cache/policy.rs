@@ -39,7 +39,7 @@ impl PolicyTable {
     #[allow(clippy::result_unit_err)]
     pub fn parse(raw: &str) -> Result<Self, ()> {
         let mut rules = Vec::new();
-        for item in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        for item in crate::list::items(raw) {
             let (prefix, value) = item.split_once('=').ok_or(())?;
             let prefix = prefix.trim();
             if !prefix.starts_with('/') || prefix.contains(char::is_whitespace) {

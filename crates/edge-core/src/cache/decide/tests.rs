@@ -255,3 +255,132 @@ fn revalidation_and_merge() {
     let other = h(&[("if-none-match", "\"v2\"")]);
     assert!(!client_has_current(&req("GET", &other), &e));
 }
+
+#[test]
+fn only_non_error_answers_invalidate() {
+    assert!([200, 201, 204, 302, 399].into_iter().all(invalidates));
+    assert!(![400, 404, 409, 500, 503].into_iter().any(invalidates));
+}
+
+#[test]
+fn a_declared_length_over_the_limit_is_too_large() {
+    assert!(declared_too_large(
+        &entry(200, &[("content-length", "11")]),
+        10
+    ));
+    assert!(!declared_too_large(
+        &entry(200, &[("content-length", "10")]),
+        10
+    ));
+    assert!(
+        !declared_too_large(&entry(200, &[]), 10),
+        "chunked: read to find out"
+    );
+    assert!(!declared_too_large(
+        &entry(200, &[("content-length", "x")]),
+        10
+    ));
+}
+
+#[test]
+fn revalidation_replaces_the_clients_conditionals_with_ours() {
+    let client = h(&[
+        ("accept", "text/plain"),
+        ("if-none-match", "\"client\""),
+        ("if-modified-since", "Mon, 01 Jan 2024 00:00:00 GMT"),
+        ("if-match", "\"m\""),
+        ("if-unmodified-since", "Mon, 01 Jan 2024 00:00:00 GMT"),
+    ]);
+    assert_eq!(
+        origin_request_headers(&client, &[]),
+        client,
+        "a miss sends the client's own"
+    );
+    let ours = vec![("if-none-match", "\"v1\"".to_owned())];
+    assert_eq!(
+        origin_request_headers(&client, &ours),
+        h(&[("accept", "text/plain"), ("if-none-match", "\"v1\"")])
+    );
+}
+
+#[test]
+fn what_a_revalidation_answer_means() {
+    use AfterRevalidation::*;
+    let cases = [
+        (None, true, true, ServeStale),
+        (None, true, false, Fail),
+        (Some(304), true, false, Merge),
+        (Some(304), false, true, Replace),
+        (Some(500), true, true, ServeStale),
+        (Some(503), true, false, Replace),
+        (Some(200), true, true, Replace),
+        (Some(404), true, true, Replace),
+    ];
+    for (status, validated, serve_on_error, want) in cases {
+        assert_eq!(
+            after_revalidation(status, validated, serve_on_error),
+            want,
+            "{status:?} {validated} {serve_on_error}"
+        );
+    }
+}
+
+#[test]
+fn store_writes_put_a_vary_list_at_the_base_key() {
+    let plain = entry(200, &[("cache-control", "max-age=60")]);
+    let writes = store_writes("r", &plain, b"x", &[]);
+    assert_eq!(writes.len(), 1);
+    assert_eq!(writes[0].0, key::entry_key("r", &[]));
+    assert_eq!(
+        writes[0].1.as_slice(),
+        entry::encode(&plain, b"x").as_slice()
+    );
+
+    let req_headers = h(&[("accept-language", "de")]);
+    let varied = EntryMeta::from_response(
+        200,
+        &h(&[("cache-control", "max-age=60"), ("vary", "Accept-Language")]),
+        &req_headers,
+        T,
+        T,
+    );
+    let writes = store_writes("r", &varied, b"x", &req_headers);
+    let keys: Vec<&str> = writes.iter().map(|(k, _)| k.as_str()).collect();
+    let varied_key = key::entry_key("r", &entry::vary_values(&varied.vary_names(), &req_headers));
+    assert_eq!(
+        keys,
+        [key::entry_key("r", &[]).as_str(), varied_key.as_str()]
+    );
+    assert_ne!(varied_key, key::entry_key("r", &[]));
+    assert!(matches!(
+        entry::decode_stored(&writes[0].1),
+        Some(entry::Stored::Vary(names)) if names == ["accept-language"]
+    ));
+}
+
+#[test]
+fn entry_responses_carry_age_and_answer_the_clients_conditional() {
+    let stored = entry(
+        200,
+        &[("etag", "\"v1\""), ("content-length", "2"), ("age", "99")],
+    );
+    let none = h(&[]);
+    let served = entry_response(&req("GET", &none), &stored, 7);
+    assert_eq!(served.status, 200);
+    assert!(served.with_body);
+    assert_eq!(
+        served.headers,
+        h(&[("etag", "\"v1\""), ("content-length", "2"), ("age", "7")])
+    );
+
+    let head = entry_response(&req("HEAD", &none), &stored, 7);
+    assert_eq!((head.status, head.with_body), (200, false));
+
+    let has = h(&[("if-none-match", "W/\"v1\"")]);
+    let not_modified = entry_response(&req("GET", &has), &stored, 7);
+    assert_eq!((not_modified.status, not_modified.with_body), (304, false));
+    assert_eq!(not_modified.headers, h(&[("etag", "\"v1\""), ("age", "7")]));
+
+    let empty = entry_response(&req("GET", &none), &entry(204, &[]), 0);
+    assert!(!empty.with_body);
+}

@@ -1,0 +1,964 @@
+//! The cache's sequence against in-memory backends, with faults: a store that fails to
+//! read or write, an origin that times out, is unavailable or breaks off a body, a clock
+//! that jumps between lookup and serve.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use edge_core::cache::decide::entry_response;
+use edge_core::cache::entry::{self, Stored};
+use edge_core::cache::key;
+use edge_core::cache::policy::PathPolicy;
+use futures::executor::block_on;
+
+use super::*;
+
+const T0_MS: u64 = 1_700_000_000_000;
+const LIMIT: usize = 64;
+const PATH: &str = "/api/v1/agents/a1";
+
+/// Returns `Pending` once (waking itself), so other futures in a `join!` run.
+struct YieldNow(bool);
+
+impl Future for YieldNow {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            return Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+fn yield_now() -> YieldNow {
+    YieldNow(false)
+}
+
+/// A clock the test moves; sleeping moves it too.
+#[derive(Clone)]
+struct FakeClock(Rc<Cell<u64>>);
+
+impl FakeClock {
+    fn jump_s(&self, s: u64) {
+        self.0.set(self.0.get() + s * 1000);
+    }
+    fn back_s(&self, s: u64) {
+        self.0.set(self.0.get() - s * 1000);
+    }
+}
+
+impl Clock for FakeClock {
+    fn now_ms(&self) -> u64 {
+        self.0.get()
+    }
+    async fn sleep(&self, ms: u64) {
+        self.0.set(self.0.get() + ms);
+        yield_now().await;
+    }
+}
+
+/// KV in memory, with injected faults.
+#[derive(Clone, Default)]
+struct FakeStore(Rc<StoreState>);
+
+#[derive(Default)]
+struct StoreState {
+    map: RefCell<BTreeMap<String, (Vec<u8>, u64)>>,
+    fail_reads: Cell<bool>,
+    fail_writes: Cell<bool>,
+    /// Each read moves this clock by this many seconds (a slow read).
+    slow_read: RefCell<Option<(FakeClock, u64)>>,
+}
+
+impl Store for FakeStore {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreFault> {
+        if let Some((clock, s)) = &*self.0.slow_read.borrow() {
+            clock.jump_s(*s);
+        }
+        if self.0.fail_reads.get() {
+            return Err(StoreFault);
+        }
+        Ok(self.0.map.borrow().get(key).map(|(v, _)| v.clone()))
+    }
+    async fn put(&self, key: &str, value: &[u8], keep_s: u64) -> Result<(), StoreFault> {
+        if self.0.fail_writes.get() {
+            return Err(StoreFault);
+        }
+        self.0
+            .map
+            .borrow_mut()
+            .insert(key.to_owned(), (value.to_vec(), keep_s));
+        Ok(())
+    }
+    async fn delete_prefix(&self, prefix: &str) -> Purged {
+        let mut map = self.0.map.borrow_mut();
+        let before = map.len();
+        map.retain(|k, _| !k.starts_with(prefix));
+        Purged {
+            deleted: before - map.len(),
+            complete: true,
+        }
+    }
+}
+
+impl FakeStore {
+    fn keys(&self) -> Vec<String> {
+        self.0.map.borrow().keys().cloned().collect()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FakeResponse {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    broken: bool,
+    /// Counts the reads of its body.
+    reads: Rc<Cell<usize>>,
+}
+
+fn resp(status: u16, headers: &[(&str, &str)], body: &str) -> FakeResponse {
+    FakeResponse {
+        status,
+        headers: h(headers),
+        body: body.as_bytes().to_vec(),
+        broken: false,
+        reads: Rc::default(),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FakeFault;
+
+impl Upstream for FakeResponse {
+    type Fault = FakeFault;
+    fn status(&self) -> u16 {
+        self.status
+    }
+    fn headers(&self) -> Vec<(String, String)> {
+        self.headers.clone()
+    }
+    async fn buffer(self, limit: usize) -> Result<Buffered<Self>, FakeFault> {
+        self.reads.set(self.reads.get() + 1);
+        Ok(if self.broken {
+            Buffered::Broken
+        } else if self.body.len() > limit {
+            Buffered::TooLarge(self)
+        } else {
+            Buffered::Whole(self.body)
+        })
+    }
+}
+
+/// One scripted origin answer.
+struct Reply {
+    answer: Result<FakeResponse, CommonError>,
+    /// Polls it stays pending first (a slow origin, for coalescing).
+    polls: usize,
+    /// Seconds the clock moves while it is out (a slow origin, for ages).
+    takes_s: u64,
+}
+
+impl From<FakeResponse> for Reply {
+    fn from(r: FakeResponse) -> Self {
+        Self {
+            answer: Ok(r),
+            polls: 0,
+            takes_s: 0,
+        }
+    }
+}
+
+impl From<CommonError> for Reply {
+    fn from(e: CommonError) -> Self {
+        Self {
+            answer: Err(e),
+            polls: 0,
+            takes_s: 0,
+        }
+    }
+}
+
+type Headers = Vec<(String, String)>;
+
+/// The origin: scripted answers in order; records what it was sent.
+#[derive(Clone)]
+struct FakeOrigin(Rc<OriginState>);
+
+struct OriginState {
+    clock: FakeClock,
+    replies: RefCell<VecDeque<Reply>>,
+    /// Headers of each fetch; `None` for a forward.
+    calls: RefCell<Vec<Option<Headers>>>,
+}
+
+impl FakeOrigin {
+    fn script(&self, reply: impl Into<Reply>) {
+        self.0.replies.borrow_mut().push_back(reply.into());
+    }
+    fn calls(&self) -> usize {
+        self.0.calls.borrow().len()
+    }
+    fn sent(&self, n: usize) -> Vec<(String, String)> {
+        self.0.calls.borrow()[n].clone().unwrap_or_default()
+    }
+    async fn next(&self) -> Result<FakeResponse, CommonError> {
+        let reply = self.0.replies.borrow_mut().pop_front();
+        let Some(reply) = reply else {
+            return Err(CommonError::UpstreamUnavailable);
+        };
+        for _ in 0..reply.polls {
+            yield_now().await;
+        }
+        self.0.clock.jump_s(reply.takes_s);
+        reply.answer
+    }
+}
+
+impl Origin for FakeOrigin {
+    type Response = FakeResponse;
+    type Fault = FakeFault;
+    async fn forward(&self) -> Result<FakeResponse, Refusal> {
+        self.0.calls.borrow_mut().push(None);
+        self.next().await.map_err(|e| Box::new(e) as Refusal)
+    }
+    async fn fetch(&self, headers: Vec<(String, String)>) -> Result<FakeResponse, CommonError> {
+        self.0.calls.borrow_mut().push(Some(headers));
+        self.next().await
+    }
+    fn detach(&self) -> Result<Self, FakeFault> {
+        Ok(self.clone())
+    }
+}
+
+/// Background work, kept until the test runs it.
+#[derive(Clone, Default)]
+struct FakeBackground(Rc<RefCell<Vec<Work>>>);
+
+type Work = Pin<Box<dyn Future<Output = ()>>>;
+
+impl Background for FakeBackground {
+    fn spawn(&self, work: impl Future<Output = ()> + 'static) {
+        self.0.borrow_mut().push(Box::pin(work));
+    }
+}
+
+impl FakeBackground {
+    fn run(&self) -> usize {
+        let work: Vec<_> = self.0.borrow_mut().drain(..).collect();
+        let n = work.len();
+        for w in work {
+            block_on(w);
+        }
+        n
+    }
+}
+
+struct World {
+    store: FakeStore,
+    origin: FakeOrigin,
+    clock: FakeClock,
+    background: FakeBackground,
+    flights: Flights,
+    timeout_ms: u64,
+}
+
+type FakeCache = Cache<FakeStore, FakeOrigin, FakeClock, FakeBackground>;
+
+impl World {
+    fn new() -> Self {
+        let clock = FakeClock(Rc::new(Cell::new(T0_MS)));
+        Self {
+            store: FakeStore::default(),
+            origin: FakeOrigin(Rc::new(OriginState {
+                clock: clock.clone(),
+                replies: RefCell::default(),
+                calls: RefCell::default(),
+            })),
+            clock,
+            background: FakeBackground::default(),
+            flights: Flights::default(),
+            timeout_ms: 30_000,
+        }
+    }
+
+    fn cache(&self) -> FakeCache {
+        Cache {
+            store: Ok(self.store.clone()),
+            origin: self.origin.clone(),
+            clock: self.clock.clone(),
+            background: self.background.clone(),
+            flights: self.flights.clone(),
+            max_entry_bytes: LIMIT,
+            timeout_ms: self.timeout_ms,
+        }
+    }
+
+    fn get(&self, headers: &[(&str, &str)]) -> Got {
+        self.send("GET", headers)
+    }
+
+    /// Two GETs of the same key, concurrently (each with its own cache, as two requests
+    /// of one isolate are).
+    fn two_gets_at_once(&self) -> (Got, Got) {
+        let (a, b) = (incoming("GET", &[]), incoming("GET", &[]));
+        let (ca, cb) = (self.cache(), self.cache());
+        let (ra, rb) = block_on(async {
+            futures::join!(
+                ca.answer(&a, PathPolicy::OriginOnly),
+                cb.answer(&b, PathPolicy::OriginOnly)
+            )
+        });
+        (got(&a, ra), got(&b, rb))
+    }
+
+    fn send(&self, method: &str, headers: &[(&str, &str)]) -> Got {
+        let req = incoming(method, headers);
+        got(
+            &req,
+            block_on(self.cache().answer(&req, PathPolicy::OriginOnly)),
+        )
+    }
+}
+
+fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn incoming(method: &str, headers: &[(&str, &str)]) -> Incoming {
+    Incoming {
+        method: method.to_owned(),
+        path: PATH.to_owned(),
+        query: None,
+        headers: h(headers),
+    }
+}
+
+/// What the client gets, flattened.
+#[derive(Debug, PartialEq, Eq)]
+struct Got {
+    outcome: CacheOutcome,
+    status: u16,
+    body: String,
+    /// `Age`, for an answer from an entry.
+    age: Option<u64>,
+    /// The error code, for a failure.
+    error: Option<&'static str>,
+    headers: Vec<(String, String)>,
+}
+
+fn got(req: &Incoming, served: Result<Served<FakeResponse>, FakeFault>) -> Got {
+    let Ok(Served { outcome, answer }) = served else {
+        panic!("the fakes never fault");
+    };
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    match answer {
+        Answer::Entry { entry, age_s } => {
+            let r = entry_response(&req.facts(), &entry.meta, age_s);
+            Got {
+                outcome,
+                status: r.status,
+                body: if r.with_body {
+                    text(&entry.body)
+                } else {
+                    String::new()
+                },
+                age: Some(age_s),
+                error: None,
+                headers: r.headers,
+            }
+        }
+        Answer::Relay(r) => Got {
+            outcome,
+            status: r.status,
+            body: text(&r.body),
+            age: None,
+            error: None,
+            headers: r.headers,
+        },
+        Answer::Failed(e) => Got {
+            outcome,
+            status: e.status(),
+            body: String::new(),
+            age: None,
+            error: Some(e.code()),
+            headers: Vec::new(),
+        },
+    }
+}
+
+impl Got {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn resource() -> String {
+    key::resource(PATH, None, key::Owner::Shared).unwrap_or_default()
+}
+
+// ---- misses, hits, storing ----
+
+#[test]
+fn a_miss_is_fetched_and_stored_then_served_as_a_hit_with_its_age() {
+    let w = World::new();
+    w.origin
+        .script(resp(200, &[("cache-control", "max-age=60")], "one"));
+    let first = w.get(&[]);
+    assert_eq!(
+        (first.outcome, first.status, first.body.as_str(), first.age),
+        (CacheOutcome::Miss, 200, "one", Some(0))
+    );
+    w.clock.jump_s(10);
+    let second = w.get(&[]);
+    assert_eq!(
+        (second.outcome, second.body.as_str(), second.header("age")),
+        (CacheOutcome::Hit, "one", Some("10"))
+    );
+    assert_eq!(w.origin.calls(), 1);
+    let keep = w.store.0.map.borrow().values().map(|(_, k)| *k).next();
+    assert_eq!(keep, Some(60), "kept as long as it is fresh");
+}
+
+#[test]
+fn an_uncacheable_answer_is_relayed_and_not_stored() {
+    let w = World::new();
+    w.origin
+        .script(resp(200, &[("cache-control", "no-store")], "a"));
+    w.origin
+        .script(resp(200, &[("cache-control", "no-store")], "b"));
+    assert_eq!(w.get(&[]).body, "a");
+    let second = w.get(&[]);
+    assert_eq!(
+        (second.outcome, second.body.as_str()),
+        (CacheOutcome::Miss, "b")
+    );
+    assert!(w.store.keys().is_empty());
+}
+
+#[test]
+fn bodies_over_the_limit_are_relayed_whole_and_not_stored() {
+    let w = World::new();
+    let big = "x".repeat(LIMIT + 1);
+    let declared = (LIMIT + 1).to_string();
+    let announced = resp(
+        200,
+        &[
+            ("cache-control", "max-age=60"),
+            ("content-length", &declared),
+        ],
+        &big,
+    );
+    let chunked = resp(200, &[("cache-control", "max-age=60")], &big);
+    let reads = [Rc::clone(&announced.reads), Rc::clone(&chunked.reads)];
+    w.origin.script(announced);
+    w.origin.script(chunked);
+    for _ in 0..2 {
+        let r = w.get(&[]);
+        assert_eq!(
+            (r.outcome, r.age, r.body.len()),
+            (CacheOutcome::Miss, None, LIMIT + 1)
+        );
+    }
+    assert_eq!(
+        reads.map(|r| r.get()),
+        [0, 1],
+        "a declared length over the limit is not read at all"
+    );
+    assert!(w.store.keys().is_empty());
+}
+
+#[test]
+fn a_body_that_breaks_off_is_a_502_and_nothing_is_stored() {
+    let w = World::new();
+    let mut broken = resp(200, &[("cache-control", "max-age=60")], "par");
+    broken.broken = true;
+    w.origin.script(broken);
+    let r = w.get(&[]);
+    assert_eq!(
+        (r.outcome, r.status, r.error),
+        (CacheOutcome::Miss, 502, Some("upstream_body_incomplete"))
+    );
+    assert!(w.store.keys().is_empty());
+}
+
+// ---- store faults ----
+
+#[test]
+fn a_store_that_fails_to_read_is_a_miss_every_time() {
+    let w = World::new();
+    w.store.0.fail_reads.set(true);
+    w.origin
+        .script(resp(200, &[("cache-control", "max-age=60")], "one"));
+    w.origin
+        .script(resp(200, &[("cache-control", "max-age=60")], "two"));
+    assert_eq!(w.get(&[]).body, "one");
+    let second = w.get(&[]);
+    assert_eq!(
+        (second.outcome, second.body.as_str()),
+        (CacheOutcome::Miss, "two")
+    );
+    assert_eq!(w.origin.calls(), 2);
+    w.store.0.fail_reads.set(false);
+    assert_eq!(
+        w.get(&[]).outcome,
+        CacheOutcome::Hit,
+        "the writes went through"
+    );
+}
+
+#[test]
+fn a_store_that_fails_to_write_still_answers_and_stores_nothing() {
+    let w = World::new();
+    w.store.0.fail_writes.set(true);
+    w.origin
+        .script(resp(200, &[("cache-control", "max-age=60")], "one"));
+    w.origin
+        .script(resp(200, &[("cache-control", "max-age=60")], "two"));
+    let first = w.get(&[]);
+    assert_eq!(
+        (first.outcome, first.status, first.body.as_str()),
+        (CacheOutcome::Miss, 200, "one")
+    );
+    assert_eq!(w.get(&[]).body, "two");
+    assert!(w.store.keys().is_empty());
+}
+
+#[test]
+fn a_missing_store_fails_cacheable_requests_as_bypass_without_calling_the_origin() {
+    let w = World::new();
+    let mut cache = w.cache();
+    cache.store = Err(CommonError::Misconfigured("HTTP_CACHE"));
+    let req = incoming("GET", &[]);
+    let r = got(&req, block_on(cache.answer(&req, PathPolicy::OriginOnly)));
+    assert_eq!(
+        (r.outcome, r.status, r.error),
+        (CacheOutcome::Bypass, 500, Some("misconfigured"))
+    );
+    assert_eq!(w.origin.calls(), 0);
+}
+
+// ---- origin faults ----
+
+#[test]
+fn an_origin_timeout_on_a_miss_is_the_hops_504_labelled_miss() {
+    let w = World::new();
+    w.origin
+        .script(CommonError::UpstreamTimeout { timeout_ms: 30_000 });
+    let r = w.get(&[]);
+    assert_eq!(
+        (r.outcome, r.status, r.error),
+        (CacheOutcome::Miss, 504, Some("upstream_timeout"))
+    );
+}
+
+fn stale_entry(w: &World, cache_control: &str) {
+    w.origin.script(resp(
+        200,
+        &[("cache-control", cache_control), ("etag", "\"v1\"")],
+        "old",
+    ));
+    assert_eq!(w.get(&[]).outcome, CacheOutcome::Miss);
+    w.clock.jump_s(10);
+}
+
+#[test]
+fn stale_if_error_serves_the_entry_when_the_origin_is_unavailable_or_times_out() {
+    let w = World::new();
+    stale_entry(&w, "max-age=1, stale-if-error=600");
+    w.origin.script(CommonError::UpstreamUnavailable);
+    let r = w.get(&[]);
+    assert_eq!(
+        (r.outcome, r.status, r.body.as_str()),
+        (CacheOutcome::Stale, 200, "old")
+    );
+    assert_eq!(r.age, Some(10));
+    w.origin.script(Reply {
+        answer: Err(CommonError::UpstreamTimeout { timeout_ms: 30_000 }),
+        polls: 0,
+        takes_s: 30,
+    });
+    let r = w.get(&[]);
+    assert_eq!((r.outcome, r.body.as_str()), (CacheOutcome::Stale, "old"));
+    assert_eq!(r.age, Some(40), "aged by the wait for the origin");
+}
+
+#[test]
+fn stale_if_error_serves_the_entry_for_a_5xx_but_not_for_a_4xx() {
+    let w = World::new();
+    stale_entry(&w, "max-age=1, stale-if-error=600");
+    w.origin.script(resp(503, &[], "down"));
+    assert_eq!(w.get(&[]).outcome, CacheOutcome::Stale);
+    w.origin.script(resp(404, &[], "gone"));
+    let r = w.get(&[]);
+    assert_eq!(
+        (r.outcome, r.status, r.body.as_str()),
+        (CacheOutcome::Miss, 404, "gone")
+    );
+}
+
+#[test]
+fn without_stale_if_error_the_origins_failure_is_answered() {
+    let w = World::new();
+    stale_entry(&w, "max-age=1");
+    w.origin.script(resp(503, &[], "down"));
+    let r = w.get(&[]);
+    assert_eq!(
+        (r.outcome, r.status, r.body.as_str()),
+        (CacheOutcome::Miss, 503, "down")
+    );
+    w.origin.script(CommonError::UpstreamUnavailable);
+    let r = w.get(&[]);
+    assert_eq!(
+        (r.outcome, r.error),
+        (CacheOutcome::Miss, Some("upstream_unavailable"))
+    );
+}
+
+// ---- revalidation ----
+
+#[test]
+fn a_304_is_merged_into_the_entry_stored_and_served_as_revalidated() {
+    let w = World::new();
+    stale_entry(&w, "max-age=1");
+    w.origin.script(Reply::from(resp(
+        304,
+        &[
+            ("cache-control", "max-age=120"),
+            ("x-new", "yes"),
+            ("content-length", "0"),
+        ],
+        "",
+    )));
+    let r = w.get(&[("if-none-match", "\"client\""), ("accept", "*/*")]);
+    assert_eq!(
+        (r.outcome, r.status, r.body.as_str()),
+        (CacheOutcome::Revalidated, 200, "old")
+    );
+    assert_eq!(r.header("x-new"), Some("yes"));
+    assert_eq!(r.header("cache-control"), Some("max-age=120"));
+    assert_eq!(r.header("etag"), Some("\"v1\""), "kept from the entry");
+    assert_eq!(
+        w.origin.sent(1),
+        h(&[("accept", "*/*"), ("if-none-match", "\"v1\"")]),
+        "our validator replaces the client's conditional"
+    );
+    w.clock.jump_s(60);
+    let again = w.get(&[]);
+    assert_eq!(
+        (again.outcome, again.body.as_str()),
+        (CacheOutcome::Hit, "old")
+    );
+    assert_eq!(
+        again.header("x-new"),
+        Some("yes"),
+        "the merged entry was stored"
+    );
+    assert_eq!(w.origin.calls(), 2);
+}
+
+#[test]
+fn a_slow_revalidation_counts_its_delay_in_age() {
+    let w = World::new();
+    stale_entry(&w, "max-age=1");
+    w.origin.script(Reply {
+        answer: Ok(resp(304, &[("cache-control", "max-age=120")], "")),
+        polls: 0,
+        takes_s: 5,
+    });
+    let r = w.get(&[]);
+    assert_eq!((r.outcome, r.age), (CacheOutcome::Revalidated, Some(5)));
+}
+
+#[test]
+fn a_304_to_a_request_without_validators_is_relayed_not_merged() {
+    let w = World::new();
+    w.origin
+        .script(resp(200, &[("cache-control", "max-age=1")], "old"));
+    w.get(&[]);
+    w.clock.jump_s(10);
+    w.origin
+        .script(resp(304, &[("cache-control", "max-age=120")], ""));
+    let r = w.get(&[]);
+    assert_eq!(
+        (r.outcome, r.status, r.age),
+        (CacheOutcome::Miss, 304, None)
+    );
+    assert!(w.origin.sent(1).iter().all(|(n, _)| !n.starts_with("if-")));
+}
+
+#[test]
+fn the_clients_own_conditional_is_answered_304_from_a_fresh_entry() {
+    let w = World::new();
+    w.origin.script(resp(
+        200,
+        &[
+            ("cache-control", "max-age=60"),
+            ("etag", "\"v1\""),
+            ("content-length", "3"),
+        ],
+        "one",
+    ));
+    w.get(&[]);
+    let r = w.get(&[("if-none-match", "\"v1\"")]);
+    assert_eq!(
+        (r.outcome, r.status, r.body.as_str()),
+        (CacheOutcome::Hit, 304, "")
+    );
+    assert_eq!(r.header("content-length"), None);
+}
+
+// ---- the clock ----
+
+#[test]
+fn an_entry_that_goes_stale_during_a_slow_read_is_not_served_fresh() {
+    let w = World::new();
+    w.origin
+        .script(resp(200, &[("cache-control", "max-age=60")], "old"));
+    w.get(&[]);
+    w.clock.jump_s(50);
+    *w.store.0.slow_read.borrow_mut() = Some((w.clock.clone(), 20));
+    w.origin
+        .script(resp(200, &[("cache-control", "max-age=60")], "new"));
+    let r = w.get(&[]);
+    assert_eq!((r.outcome, r.body.as_str()), (CacheOutcome::Miss, "new"));
+}
+
+#[test]
+fn a_clock_that_goes_back_serves_the_entry_at_age_zero() {
+    let w = World::new();
+    w.origin
+        .script(resp(200, &[("cache-control", "max-age=60")], "one"));
+    w.get(&[]);
+    w.clock.back_s(100);
+    let r = w.get(&[]);
+    assert_eq!((r.outcome, r.age), (CacheOutcome::Hit, Some(0)));
+}
+
+#[test]
+fn stale_while_revalidate_serves_stale_and_refreshes_once_in_the_background() {
+    let w = World::new();
+    stale_entry(&w, "max-age=1, stale-while-revalidate=60");
+    let a = w.get(&[]);
+    let b = w.get(&[]);
+    assert_eq!(
+        (a.outcome, a.body.as_str(), a.age),
+        (CacheOutcome::Stale, "old", Some(10))
+    );
+    assert_eq!(b.outcome, CacheOutcome::Stale);
+    assert_eq!(w.origin.calls(), 1, "nothing waits on the origin");
+    w.origin.script(resp(
+        200,
+        &[("cache-control", "max-age=60"), ("etag", "\"v2\"")],
+        "new",
+    ));
+    assert_eq!(w.background.run(), 1, "the burst refreshes once");
+    assert_eq!(w.origin.sent(1), h(&[("if-none-match", "\"v1\"")]));
+    let c = w.get(&[]);
+    assert_eq!((c.outcome, c.body.as_str()), (CacheOutcome::Hit, "new"));
+}
+
+#[test]
+fn a_background_refresh_that_fails_keeps_the_entry_and_the_next_hit_retries() {
+    let w = World::new();
+    stale_entry(&w, "max-age=1, stale-while-revalidate=60");
+    assert_eq!(w.get(&[]).outcome, CacheOutcome::Stale);
+    w.origin
+        .script(CommonError::UpstreamTimeout { timeout_ms: 30_000 });
+    assert_eq!(w.background.run(), 1);
+    let r = w.get(&[]);
+    assert_eq!((r.outcome, r.body.as_str()), (CacheOutcome::Stale, "old"));
+    assert_eq!(
+        w.background.run(),
+        1,
+        "the flight was closed: a new refresh"
+    );
+}
+
+// ---- Vary ----
+
+#[test]
+fn vary_stores_one_entry_per_value_and_a_mismatch_is_a_miss() {
+    let w = World::new();
+    let varied = |body: &str| {
+        resp(
+            200,
+            &[("cache-control", "max-age=60"), ("vary", "Accept-Language")],
+            body,
+        )
+    };
+    w.origin.script(varied("de"));
+    w.origin.script(varied("en"));
+    assert_eq!(w.get(&[("accept-language", "de")]).body, "de");
+    let en = w.get(&[("accept-language", "en")]);
+    assert_eq!((en.outcome, en.body.as_str()), (CacheOutcome::Miss, "en"));
+    let de = w.get(&[("accept-language", "de")]);
+    assert_eq!((de.outcome, de.body.as_str()), (CacheOutcome::Hit, "de"));
+    assert_eq!(w.get(&[("accept-language", "en")]).body, "en");
+    assert_eq!(w.origin.calls(), 2);
+    let base = key::entry_key(&resource(), &[]);
+    let stored = w.store.0.map.borrow().get(&base).map(|(v, _)| v.clone());
+    assert!(matches!(
+        stored.as_deref().and_then(entry::decode_stored),
+        Some(Stored::Vary(names)) if names == ["accept-language"]
+    ));
+    assert_eq!(w.store.keys().len(), 3);
+}
+
+// ---- plans ----
+
+#[test]
+fn uncacheable_requests_bypass_and_head_misses_are_forwarded() {
+    let w = World::new();
+    for (method, headers) in [("OPTIONS", vec![]), ("GET", vec![("range", "bytes=0-1")])] {
+        w.origin
+            .script(resp(200, &[("cache-control", "max-age=60")], "x"));
+        let r = w.send(method, &headers);
+        assert_eq!((r.outcome, r.body.as_str()), (CacheOutcome::Bypass, "x"));
+    }
+    w.origin
+        .script(resp(200, &[("cache-control", "max-age=60")], ""));
+    assert_eq!(w.send("HEAD", &[]).outcome, CacheOutcome::Miss);
+    assert!(
+        w.origin.0.calls.borrow().iter().all(Option::is_none),
+        "all forwarded"
+    );
+    assert!(w.store.keys().is_empty());
+}
+
+#[test]
+fn a_forward_that_times_out_is_the_hops_504_labelled_by_the_plan() {
+    let w = World::new();
+    w.origin
+        .script(CommonError::UpstreamTimeout { timeout_ms: 30_000 });
+    let r = w.send("OPTIONS", &[]);
+    assert_eq!(
+        (r.outcome, r.status, r.error),
+        (CacheOutcome::Bypass, 504, Some("upstream_timeout"))
+    );
+    w.origin.script(CommonError::UpstreamUnavailable);
+    let r = w.send("HEAD", &[]);
+    assert_eq!(
+        (r.outcome, r.error),
+        (CacheOutcome::Miss, Some("upstream_unavailable"))
+    );
+}
+
+#[test]
+fn an_unsafe_method_invalidates_the_uri_unless_it_fails() {
+    let w = World::new();
+    w.origin
+        .script(resp(200, &[("cache-control", "max-age=60")], "one"));
+    w.get(&[]);
+    w.origin.script(resp(500, &[], "failed"));
+    assert_eq!(w.send("POST", &[]).outcome, CacheOutcome::Bypass);
+    assert_eq!(
+        w.get(&[]).outcome,
+        CacheOutcome::Hit,
+        "a failed POST invalidates nothing"
+    );
+    w.origin.script(resp(201, &[], "created"));
+    w.send("POST", &[]);
+    assert!(w.store.keys().is_empty());
+}
+
+#[test]
+fn purge_sums_its_targets() {
+    let w = World::new();
+    for k in ["a/1", "a/2", "b/1"] {
+        w.store
+            .0
+            .map
+            .borrow_mut()
+            .insert(k.to_owned(), (Vec::new(), 60));
+    }
+    let purged = block_on(purge(
+        &w.store,
+        &["a/".to_owned(), "b/".to_owned(), "c/".to_owned()],
+    ));
+    assert_eq!(
+        purged,
+        Purged {
+            deleted: 3,
+            complete: true
+        }
+    );
+}
+
+// ---- coalescing ----
+
+fn slow(r: FakeResponse) -> Reply {
+    Reply {
+        answer: Ok(r),
+        polls: 10,
+        takes_s: 0,
+    }
+}
+
+#[test]
+fn concurrent_misses_send_one_request_and_share_its_entry() {
+    let w = World::new();
+    w.origin
+        .script(slow(resp(200, &[("cache-control", "max-age=60")], "one")));
+    let (ra, rb) = w.two_gets_at_once();
+    assert_eq!(w.origin.calls(), 1);
+    assert_eq!((ra.outcome, ra.body.as_str()), (CacheOutcome::Miss, "one"));
+    assert_eq!((rb.outcome, rb.body.as_str()), (CacheOutcome::Miss, "one"));
+}
+
+#[test]
+fn a_follower_fetches_for_itself_when_the_answer_is_not_shareable() {
+    let w = World::new();
+    w.origin
+        .script(slow(resp(200, &[("cache-control", "no-store")], "mine")));
+    w.origin
+        .script(resp(200, &[("cache-control", "no-store")], "yours"));
+    let (ra, rb) = w.two_gets_at_once();
+    assert_eq!(ra.body, "mine");
+    assert_eq!(rb.body, "yours");
+    assert_eq!(w.origin.calls(), 2);
+}
+
+#[test]
+fn a_follower_stops_waiting_for_a_leader_slower_than_the_timeout() {
+    let mut w = World::new();
+    w.timeout_ms = 20;
+    w.origin.script(Reply {
+        answer: Ok(resp(200, &[("cache-control", "max-age=60")], "late")),
+        polls: 1_000,
+        takes_s: 0,
+    });
+    w.origin
+        .script(resp(200, &[("cache-control", "max-age=60")], "own"));
+    let (ra, rb) = w.two_gets_at_once();
+    assert_eq!(ra.body, "late");
+    assert_eq!(rb.body, "own");
+    assert_eq!(w.origin.calls(), 2);
+}
+
+#[test]
+fn a_follower_fetches_for_itself_when_the_leader_fails() {
+    let w = World::new();
+    w.origin.script(Reply {
+        answer: Err(CommonError::UpstreamUnavailable),
+        polls: 10,
+        takes_s: 0,
+    });
+    w.origin
+        .script(resp(200, &[("cache-control", "max-age=60")], "own"));
+    let (ra, rb) = w.two_gets_at_once();
+    assert_eq!(ra.error, Some("upstream_unavailable"));
+    assert_eq!(rb.body, "own");
+}
