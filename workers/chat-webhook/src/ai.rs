@@ -16,7 +16,7 @@ use edge_glue::{now_ms, window_log};
 use serde::Serialize;
 use worker::{Env, Method, console_warn};
 
-use crate::http::{self, CallError};
+use crate::outbound::{self, CallError};
 use crate::quota::QUOTA_BINDING;
 use crate::settings::{AiSettings, Provider};
 
@@ -60,7 +60,7 @@ async fn ask(p: &Provider, key: &str, prompt: &Prompt) -> Result<completion::Ans
     let body = completion::request_body(&p.model, p.max_tokens, prompt).to_string();
     let auth = format!("Bearer {key}");
     let url = format!("{}/chat/completions", p.base_url);
-    let answer = http::call(
+    let answer = outbound::call(
         Method::Post,
         &url,
         &[("authorization", &auth), ("accept", "application/json")],

@@ -33,7 +33,7 @@ use worker::{Delay, Env, Method, Request, Response, Result, console_warn};
 
 use crate::ai::{self, Asker, Start};
 use crate::settings::AiSettings;
-use crate::{db, http};
+use crate::{db, outbound};
 
 /// Largest answer read from the quote API or Discord, bytes.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
@@ -422,7 +422,7 @@ async fn finish(env: Env, s: DiscordSettings, i: Interaction, work: Work) {
     };
     let headers = [("user-agent", s.user_agent.as_str())];
     for attempt in 0.. {
-        let sent = http::call_with(
+        let sent = outbound::call_with(
             Method::Patch,
             &url,
             &headers,
@@ -528,7 +528,7 @@ async fn quote_get(
     };
     let auth = s.quote_key.as_ref().map(|k| format!("Bearer {k}"));
     let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("authorization", a.as_str())).collect();
-    match http::call(
+    match outbound::call(
         Method::Get,
         &format!("{base}{path_and_query}"),
         &headers,

@@ -1,8 +1,8 @@
 //! chat-webhook: the LINE Messaging API bot and the Discord interactions bot.
 //!
-//! - `POST /webhooks/line` ([`webhook`]): signature verified on the raw bytes, events
+//! - `POST /webhooks/line` ([`line_webhook`]): signature verified on the raw bytes, events
 //!   queued, LINE answered at once.
-//! - The `chat-events` queue consumer ([`process`]): de-duplication, customers and
+//! - The `chat-events` queue consumer ([`line_consumer`]): de-duplication, customers and
 //!   conversations in D1 ([`db`]), intent, the AI chain ([`ai`]), the reply or push
 //!   ([`line_api`]).
 //! - `POST /webhooks/discord` ([`discord`]): Ed25519-verified interactions, slash
@@ -15,13 +15,13 @@ mod ai;
 mod db;
 mod discord;
 mod error;
-mod http;
 mod line_api;
-mod process;
+mod line_consumer;
+mod line_webhook;
+mod outbound;
 #[allow(missing_docs)] // the #[durable_object] macro generates undocumented items
 mod quota;
 mod settings;
-mod webhook;
 
 pub use quota::AiQuota;
 
@@ -32,7 +32,7 @@ use worker::{
     Router, console_error, event,
 };
 
-use crate::process::{Outcome, Queued};
+use crate::line_consumer::{Outcome, Queued};
 
 const ME: ServiceName = ServiceName::ChatWebhook;
 
@@ -50,7 +50,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
                     health::respond(&rc.env, ME, env!("CARGO_PKG_VERSION"), None).await
                 })
                 .post_async("/webhooks/line", |req, rc| async move {
-                    webhook::line(req, &rc.env, &rc.data).await
+                    line_webhook::line(req, &rc.env, &rc.data).await
                 })
                 .post_async("/webhooks/discord", |req, rc| async move {
                     discord::interaction(req, &rc.env, &rc.data).await
@@ -102,7 +102,7 @@ async fn queue(batch: MessageBatch<Queued>, env: Env, _ctx: Context) -> Result<(
         }
     };
     for message in batch.messages()? {
-        match process::handle(&env, &settings, message.body()).await {
+        match line_consumer::handle(&env, &settings, message.body()).await {
             Outcome::Done => message.ack(),
             Outcome::Retry => message.retry(),
             Outcome::RetryAfter(seconds) => message.retry_with_options(

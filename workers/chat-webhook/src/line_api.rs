@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::json;
 use worker::{Method, console_warn};
 
-use crate::http::{self, CallError};
+use crate::outbound::{self, CallError};
 use crate::settings::Settings;
 
 /// Largest LINE API answer read, bytes.
@@ -50,7 +50,7 @@ fn auth(s: &Settings) -> String {
 pub(crate) async fn profile(s: &Settings, path: &str) -> Profile {
     let url = format!("{}{path}", s.line_api);
     let token = auth(s);
-    let answer = http::call(
+    let answer = outbound::call(
         Method::Get,
         &url,
         &[("authorization", &token)],
@@ -86,11 +86,11 @@ async fn post(
     path: &str,
     body: serde_json::Value,
     extra: Option<(&str, &str)>,
-) -> Result<http::Answer, SendError> {
+) -> Result<outbound::Answer, SendError> {
     let token = auth(s);
     let mut headers = vec![("authorization", token.as_str())];
     headers.extend(extra);
-    http::call(
+    outbound::call(
         Method::Post,
         &format!("{}{path}", s.line_api),
         &headers,

@@ -13,7 +13,7 @@ use edge_glue::body;
 use edge_glue::{Hop, now_ms, respond, webcrypto};
 use worker::{Env, Request, Response, Result, console_warn};
 
-use crate::process::Queued;
+use crate::line_consumer::Queued;
 use crate::settings::Settings;
 
 /// The queue binding verified events wait in.
