@@ -20,7 +20,8 @@ use edge_glue::body;
 use edge_glue::{Hop, now_ms, respond};
 use worker::{Request, Response, Result, RouteContext};
 
-use crate::db::{self, Product};
+use crate::backends::Product;
+use crate::db;
 use crate::quota::QUOTA_BINDING;
 
 /// Most products listed, and messages shown.

@@ -29,11 +29,14 @@ use edge_core::sig::VerifyKey;
 use edge_glue::body;
 use edge_glue::{Hop, config, now_ms, respond, webcrypto};
 use serde_json::Value;
-use worker::{Delay, Env, Method, Request, Response, Result, console_warn};
+use worker::{Delay, Env, Request, Response, Result, console_warn};
 
 use crate::ai::{self, Asker, Start};
+use crate::backends::{Call, Method, Outbound};
+use crate::bindings;
+use crate::db;
+use crate::outbound::Fetch;
 use crate::settings::AiSettings;
-use crate::{db, outbound};
 
 /// Largest answer read from the quote API or Discord, bytes.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
@@ -320,11 +323,13 @@ fn autocomplete(s: &DiscordSettings, i: &Interaction) -> Result<Response> {
 
 /// The admin action's effect and the bot's state, as text.
 fn admin(env: &Env, action: AdminAction) -> String {
+    let breakers = bindings::breakers();
     if action == AdminAction::ResetBreakers {
-        ai::reset_breakers();
+        breakers.reset();
     }
     let state = match AiSettings::load(env) {
-        Ok(ai_settings) => ai::breaker_states(&ai_settings, now_ms())
+        Ok(ai_settings) => breakers
+            .states(&ai_settings, now_ms())
             .into_iter()
             .map(|(name, state)| format!("{name}: {state}"))
             .collect::<Vec<_>>()
@@ -357,9 +362,15 @@ async fn finish(env: Env, s: DiscordSettings, i: Interaction, work: Work) {
     let (content, components) = match work {
         Work::Ai { lang, key, prompt } => match AiSettings::load(&env) {
             Ok(settings) => (
-                ai::ask_chain(&env, &settings, lang, key.as_deref(), &prompt)
-                    .await
-                    .text,
+                ai::ask_chain(
+                    &bindings::io(&env),
+                    &settings,
+                    lang,
+                    key.as_deref(),
+                    &prompt,
+                )
+                .await
+                .text,
                 None,
             ),
             Err(e) => (format!("The assistant is not configured: {e}"), None),
@@ -422,15 +433,16 @@ async fn finish(env: Env, s: DiscordSettings, i: Interaction, work: Work) {
     };
     let headers = [("user-agent", s.user_agent.as_str())];
     for attempt in 0.. {
-        let sent = outbound::call_with(
-            Method::Patch,
-            &url,
-            &headers,
-            Some((&content_type, body.clone())),
-            s.timeout_ms,
-            MAX_ANSWER_BYTES,
-        )
-        .await;
+        let sent = Fetch
+            .call(Call {
+                method: Method::Patch,
+                url: &url,
+                headers: &headers,
+                body: Some((&content_type, body.clone())),
+                timeout_ms: s.timeout_ms,
+                cap: MAX_ANSWER_BYTES,
+            })
+            .await;
         let a = match sent {
             Ok(a) => a,
             Err(e) => {
@@ -509,7 +521,7 @@ async fn ai_answer(
         user_id: i.user_id.as_deref().unwrap_or("unknown"),
         lang,
     };
-    match ai::start(env, &settings, who, intent, &prompt).await {
+    match ai::start(&bindings::io(env), &settings, who, intent, &prompt).await {
         Start::Cached(r) => reply(&response::message(&r.text, false, None)),
         Start::Refused(r) => {
             hop.decide("discord_ai_refused");
@@ -528,16 +540,18 @@ async fn quote_get(
     };
     let auth = s.quote_key.as_ref().map(|k| format!("Bearer {k}"));
     let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("authorization", a.as_str())).collect();
-    match outbound::call(
-        Method::Get,
-        &format!("{base}{path_and_query}"),
-        &headers,
-        None,
-        s.timeout_ms,
-        MAX_ANSWER_BYTES,
-    )
-    .await
-    {
+    let url = format!("{base}{path_and_query}");
+    let answer = Fetch
+        .call(Call {
+            method: Method::Get,
+            url: &url,
+            headers: &headers,
+            body: None,
+            timeout_ms: s.timeout_ms,
+            cap: MAX_ANSWER_BYTES,
+        })
+        .await;
+    match answer {
         Ok(a) if a.status == 200 => Ok(a.body),
         Ok(a) if a.status == 404 => Err("I couldn't find that ticker.".to_owned()),
         Ok(a) => Err(format!(

@@ -12,16 +12,21 @@
 
 mod admin;
 mod ai;
+mod backends;
+mod bindings;
 mod db;
 mod discord;
 mod error;
 mod line_api;
 mod line_consumer;
 mod line_webhook;
+mod log;
 mod outbound;
 #[allow(missing_docs)] // the #[durable_object] macro generates undocumented items
 mod quota;
 mod settings;
+#[cfg(test)]
+mod testkit;
 
 pub use quota::AiQuota;
 
@@ -101,8 +106,20 @@ async fn queue(batch: MessageBatch<Queued>, env: Env, _ctx: Context) -> Result<(
             return Ok(());
         }
     };
+    let store = match db::db(&env) {
+        Ok(d) => Some(bindings::D1Store(d)),
+        Err(e) => {
+            console_error!("chat-events: no DB binding ({e}); retrying");
+            None
+        }
+    };
+    let io = bindings::io(&env);
     for message in batch.messages()? {
-        match line_consumer::handle(&env, &settings, message.body()).await {
+        let outcome = match &store {
+            Some(store) => line_consumer::handle(store, &io, &settings, message.body()).await,
+            None => Outcome::Retry,
+        };
+        match outcome {
             Outcome::Done => message.ack(),
             Outcome::Retry => message.retry(),
             Outcome::RetryAfter(seconds) => message.retry_with_options(

@@ -10,18 +10,24 @@
 //!
 //! A failure before the answer is sent gives the event back and asks the queue to retry;
 //! a failure after it is sent is logged and not retried, so nobody gets a second answer.
+//!
+//! The sequence is generic over its backends ([`crate::backends`]): the worker binds them
+//! to D1, KV, the quota object and `fetch` ([`crate::bindings`]); the tests below drive it
+//! natively with in-memory fakes, faults included.
 
 use edge_core::chat::completion::{self, Channel, Prompt};
 use edge_core::chat::intent::{self, Language};
 use edge_core::chat::line::webhook::{Chat, Event, EventKind, Source};
 use edge_core::chat::text;
-use edge_glue::now_ms;
 use serde::{Deserialize, Serialize};
-use worker::{D1Database, Env, console_log, console_warn};
 
 use crate::ai;
-use crate::db::{self, Claim, Customer, Exchange, NewCustomer};
+use crate::backends::{
+    AnswerCache, BackendError, ChatStore, Claim, Clock, Customer, Exchange, Io, NewCustomer,
+    Outbound, QuotaGate,
+};
 use crate::line_api::{self, Delivery};
+use crate::log;
 use crate::settings::Settings;
 
 /// A queued webhook event.
@@ -82,94 +88,109 @@ fn event_type(kind: &EventKind) -> &'static str {
     }
 }
 
-/// Handles one event.
-pub(crate) async fn handle(env: &Env, s: &Settings, q: &Queued) -> Outcome {
+/// Handles one event with `store` and `io`.
+pub(crate) async fn handle<S, N, K, Q, C>(
+    store: &S,
+    io: &Io<N, K, Q, C>,
+    s: &Settings,
+    q: &Queued,
+) -> Outcome
+where
+    S: ChatStore,
+    N: Outbound,
+    K: AnswerCache,
+    Q: QuotaGate,
+    C: Clock,
+{
     let e = &q.event;
-    let Ok(db) = db::db(env) else {
-        console_warn!("line event {}: no DB binding", e.id);
-        return Outcome::Retry;
-    };
-    let now = now_ms();
+    let now = io.clock.now_ms();
     let bound = s.handling_bound_ms();
-    match db::claim(&db, &e.id, event_type(&e.kind), now, bound).await {
+    match store.claim(&e.id, event_type(&e.kind), now, bound).await {
         Ok(Claim::Taken) => {}
         Ok(Claim::Done) => {
-            console_log!(
+            log::info(&format!(
                 "line event {} already answered (redelivery: {})",
-                e.id,
-                e.redelivery
-            );
+                e.id, e.redelivery
+            ));
             return Outcome::Done;
         }
         Ok(Claim::InProgress) => {
-            console_log!(
+            log::info(&format!(
                 "line event {} is being handled elsewhere; looking again later",
                 e.id
-            );
+            ));
             return Outcome::RetryAfter(u32::try_from(bound.div_ceil(1000)).unwrap_or(u32::MAX));
         }
         Err(err) => {
-            console_warn!("line event {}: claim failed: {err}", e.id);
+            log::warn(&format!("line event {}: claim failed: {err}", e.id));
             return Outcome::Retry;
         }
     }
-    let answer = match prepare(env, s, &db, e, now).await {
+    let answer = match prepare(store, io, s, e, now).await {
         Ok(a) => a,
         Err(err) => {
-            console_warn!("line event {}: {err}", e.id);
-            return give_back(&db, &e.id).await;
+            log::warn(&format!("line event {}: {err}", e.id));
+            return give_back(store, &e.id).await;
         }
     };
     if !answer.texts.is_empty() && !e.standby {
-        match line_api::send(s, e, &answer.texts).await {
+        match line_api::send(&io.net, s, e, &answer.texts).await {
             Ok(Delivery::Reply) => {}
-            Ok(Delivery::Push) => console_log!("line event {}: reply token expired, pushed", e.id),
+            Ok(Delivery::Push) => {
+                log::info(&format!("line event {}: reply token expired, pushed", e.id));
+            }
             Err(err) => {
-                console_warn!("line event {}: send failed: {err}", e.id);
-                return give_back(&db, &e.id).await;
+                log::warn(&format!("line event {}: send failed: {err}", e.id));
+                return give_back(store, &e.id).await;
             }
         }
     }
     // The answer is out: mark it so at once (a takeover must never answer twice), then
     // store the exchange; from here a failure is logged, never retried.
-    if let Err(err) = db::mark_done(&db, &e.id, now_ms()).await {
-        console_warn!("line event {}: answered but not marked done: {err}", e.id);
+    if let Err(err) = store.mark_done(&e.id, io.clock.now_ms()).await {
+        log::warn(&format!(
+            "line event {}: answered but not marked done: {err}",
+            e.id
+        ));
     }
     let stored = match &answer.exchange {
         Some(x) => {
-            db::store_exchange(
-                &db,
-                &Exchange {
-                    event_id: &e.id,
-                    conversation_id: &x.conversation_id,
-                    line_user_id: &x.asker,
-                    speaker_user_id: x.speaker_user_id.as_deref(),
-                    line_message_id: x.line_message_id.as_deref(),
-                    user_text: &x.user_text,
-                    intent: x.intent,
-                    confidence: x.confidence,
-                    answer: &x.answer,
-                    provider: &x.provider,
-                    model: x.model.as_deref(),
-                    tokens: x.tokens,
-                    latency_ms: x.latency_ms,
-                    attempts: x.attempts.clone(),
-                },
-                now_ms(),
-            )
-            .await
+            store
+                .store_exchange(
+                    &Exchange {
+                        event_id: &e.id,
+                        conversation_id: &x.conversation_id,
+                        line_user_id: &x.asker,
+                        speaker_user_id: x.speaker_user_id.as_deref(),
+                        line_message_id: x.line_message_id.as_deref(),
+                        user_text: &x.user_text,
+                        intent: x.intent,
+                        confidence: x.confidence,
+                        answer: &x.answer,
+                        provider: &x.provider,
+                        model: x.model.as_deref(),
+                        tokens: x.tokens,
+                        latency_ms: x.latency_ms,
+                        attempts: x.attempts.clone(),
+                    },
+                    io.clock.now_ms(),
+                )
+                .await
         }
         None => Ok(()),
     };
     if let Err(err) = stored {
-        console_warn!("line event {}: answered but not stored: {err}", e.id);
+        log::warn(&format!(
+            "line event {}: answered but not stored: {err}",
+            e.id
+        ));
     }
     Outcome::Done
 }
 
-async fn give_back(db: &D1Database, event_id: &str) -> Outcome {
-    if let Err(err) = db::release(db, event_id).await {
-        console_warn!("line event {event_id}: release failed: {err}");
+async fn give_back(store: &impl ChatStore, event_id: &str) -> Outcome {
+    if let Err(err) = store.release(event_id).await {
+        log::warn(&format!("line event {event_id}: release failed: {err}"));
     }
     Outcome::Retry
 }
@@ -178,45 +199,53 @@ async fn give_back(db: &D1Database, event_id: &str) -> Outcome {
 /// contact from the LINE profile at `profile_path` when there is one (a group or room has
 /// none: it is created without a name).
 async fn customer(
+    store: &impl ChatStore,
+    net: &impl Outbound,
     s: &Settings,
-    db: &D1Database,
     key: &str,
     profile_path: Option<&str>,
     hint: Language,
     now: u64,
-) -> worker::Result<Customer> {
-    if let Some(c) = db::customer(db, key).await? {
+) -> Result<Customer, BackendError> {
+    if let Some(c) = store.customer(key).await? {
         return Ok(c);
     }
     let profile = match profile_path {
-        Some(path) => line_api::profile(s, path).await,
+        Some(path) => line_api::profile(net, s, path).await,
         None => line_api::Profile::default(),
     };
     let language = match profile.language.as_deref() {
         Some(tag) => Language::from_tag(Some(tag)),
         None => hint,
     };
-    db::create_customer(
-        db,
-        &NewCustomer {
-            line_user_id: key,
-            display_name: profile.display_name.as_deref(),
-            picture_url: profile.picture_url.as_deref(),
-            language,
-        },
-        now,
-    )
-    .await
+    store
+        .create_customer(
+            &NewCustomer {
+                line_user_id: key,
+                display_name: profile.display_name.as_deref(),
+                picture_url: profile.picture_url.as_deref(),
+                language,
+            },
+            now,
+        )
+        .await
 }
 
 /// Works out what to answer `e` with (and what to store), without sending anything.
-async fn prepare(
-    env: &Env,
+async fn prepare<S, N, K, Q, C>(
+    store: &S,
+    io: &Io<N, K, Q, C>,
     s: &Settings,
-    db: &D1Database,
     e: &Event,
     now: u64,
-) -> worker::Result<Answer> {
+) -> Result<Answer, BackendError>
+where
+    S: ChatStore,
+    N: Outbound,
+    K: AnswerCache,
+    Q: QuotaGate,
+    C: Clock,
+{
     let user_id = e
         .source
         .as_ref()
@@ -241,7 +270,7 @@ async fn prepare(
                 (Chat::User(_), _) => {
                     let path = src.profile_path();
                     (
-                        customer(s, db, &key, path.as_deref(), hint, now).await?,
+                        customer(store, &io.net, s, &key, path.as_deref(), hint, now).await?,
                         None,
                     )
                 }
@@ -249,10 +278,10 @@ async fn prepare(
                     // The group's own record owns the conversation; a speaker LINE names
                     // gets theirs from the group/room member profile.
                     if let (Some(u), Some(path)) = (speaker, src.profile_path()) {
-                        customer(s, db, u, Some(&path), hint, now).await?;
+                        customer(store, &io.net, s, u, Some(&path), hint, now).await?;
                     }
                     (
-                        customer(s, db, &key, None, hint, now).await?,
+                        customer(store, &io.net, s, &key, None, hint, now).await?,
                         speaker.clone(),
                     )
                 }
@@ -260,22 +289,22 @@ async fn prepare(
             let asker = speaker.clone().unwrap_or_else(|| key.clone());
             let lang = Language::of_text(message, c.language());
             let (intent, confidence) = intent::detect(message);
-            let conversation_id = db::active_conversation(db, &c, &key, lang, now).await?;
+            let conversation_id = store.active_conversation(&c, &key, lang, now).await?;
             let history = if completion::uses_history(intent) {
-                db::history(db, &conversation_id, s.ai.history).await?
+                store.history(&conversation_id, s.ai.history).await?
             } else {
                 Vec::new()
             };
             let mut prompt = Prompt::new(lang, &c.preferences(), history, message);
             if intent == intent::Intent::Product {
-                prompt.system.push_str(&catalog(db).await?);
+                prompt.system.push_str(&catalog(store).await?);
             }
             let who = ai::Asker {
                 channel: Channel::Line,
                 user_id: &asker,
                 lang,
             };
-            let r = ai::reply(env, &s.ai, who, intent, &prompt).await;
+            let r = ai::reply(io, &s.ai, who, intent, &prompt).await;
             let attempts = serde_json::to_string(&r.attempts).ok();
             Answer {
                 texts: text::split(&r.text),
@@ -298,7 +327,8 @@ async fn prepare(
         }
         EventKind::OtherMessage { .. } => {
             let lang = match &chat {
-                Some(chat) => db::customer(db, &chat.storage_key())
+                Some(chat) => store
+                    .customer(&chat.storage_key())
                     .await?
                     .map_or(Language::En, |c| c.language()),
                 None => Language::En,
@@ -313,8 +343,17 @@ async fn prepare(
                 return Ok(nothing);
             };
             let path = e.source.as_ref().and_then(Source::profile_path);
-            let c = customer(s, db, &user_id, path.as_deref(), Language::En, now).await?;
-            db::set_following(db, &user_id, true, now).await?;
+            let c = customer(
+                store,
+                &io.net,
+                s,
+                &user_id,
+                path.as_deref(),
+                Language::En,
+                now,
+            )
+            .await?;
+            store.set_following(&user_id, true, now).await?;
             Answer {
                 texts: vec![text::welcome(c.language(), c.display_name.as_deref())],
                 exchange: None,
@@ -322,7 +361,7 @@ async fn prepare(
         }
         EventKind::Unfollow => {
             if let Some(user_id) = user_id {
-                db::set_following(db, &user_id, false, now).await?;
+                store.set_following(&user_id, false, now).await?;
             }
             nothing
         }
@@ -331,7 +370,7 @@ async fn prepare(
             exchange: None,
         },
         EventKind::Postback { data } => match product_id(data) {
-            Some(id) => match db::product(db, id).await? {
+            Some(id) => match store.product(id).await? {
                 Some(p) if p.status == "active" => {
                     let price = p
                         .price
@@ -349,20 +388,29 @@ async fn prepare(
                 _ => nothing,
             },
             None => {
-                console_log!("line event {}: postback without a known action", e.id);
+                log::info(&format!(
+                    "line event {}: postback without a known action",
+                    e.id
+                ));
                 nothing
             }
         },
         EventKind::Leave => nothing,
         EventKind::Unsend { message_id } => {
             if let Some(chat) = &chat {
-                let n = db::unsend(db, &chat.storage_key(), message_id, now).await?;
-                console_log!("line event {}: unsend blanked {n} stored message(s)", e.id);
+                let n = store.unsend(&chat.storage_key(), message_id, now).await?;
+                log::info(&format!(
+                    "line event {}: unsend blanked {n} stored message(s)",
+                    e.id
+                ));
             }
             nothing
         }
         EventKind::Unknown { event_type } => {
-            console_log!("line event {}: unknown type {event_type}, accepted", e.id);
+            log::info(&format!(
+                "line event {}: unknown type {event_type}, accepted",
+                e.id
+            ));
             nothing
         }
     })
@@ -383,8 +431,8 @@ fn product_id(data: &str) -> Option<&str> {
 }
 
 /// The active catalog for a product question, so the AI quotes real prices.
-async fn catalog(db: &D1Database) -> worker::Result<String> {
-    let products = db::products(db, false, 20).await?;
+async fn catalog(store: &impl ChatStore) -> Result<String, BackendError> {
+    let products = store.products(false, 20).await?;
     if products.is_empty() {
         return Ok(String::new());
     }
@@ -399,4 +447,555 @@ async fn catalog(db: &D1Database) -> worker::Result<String> {
         })
         .collect();
     Ok(format!(" Current products:\n{}", lines.join("\n")))
+}
+
+#[cfg(test)]
+mod tests {
+    use edge_core::chat::line::retry_key;
+    use edge_core::chat::line::webhook::Webhook;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::backends::CallError;
+    use crate::testkit::{self, FakeNet, FakeStore, QuotaMode, answer, happy, run};
+
+    const T0: u64 = 1_790_000_000_000;
+    const ID: &str = "01FZ74A0TDDPYRVKNK77XKC3ZR";
+    const USER: &str = "U4af4980629";
+
+    /// One LINE event from a user, with `fields` set over the defaults.
+    fn event(fields: &Value) -> Queued {
+        let mut e = json!({
+            "webhookEventId": ID,
+            "deliveryContext": {"isRedelivery": false},
+            "timestamp": 1_625_665_242_211u64,
+            "source": {"type": "user", "userId": USER},
+            "replyToken": "reply-token-1",
+            "mode": "active"
+        });
+        if let (Some(e), Some(fields)) = (e.as_object_mut(), fields.as_object()) {
+            e.extend(fields.clone());
+        }
+        let body = json!({"events": [e]}).to_string();
+        let mut w = Webhook::parse(body.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        Queued {
+            event: w.events.remove(0),
+            received_ms: T0,
+        }
+    }
+
+    fn text(t: &str) -> Queued {
+        event(&json!({"type": "message", "message": {"type": "text", "id": "m1", "text": t}}))
+    }
+
+    /// The texts of the LINE messages sent to `path`.
+    fn texts(net: &FakeNet, path: &str) -> Vec<String> {
+        net.to(path)
+            .iter()
+            .flat_map(|s| {
+                s.json()["messages"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|m| m["text"].as_str().unwrap_or_default().to_owned())
+            })
+            .collect()
+    }
+
+    fn reply_token_expired(sent: &testkit::Sent) -> Result<crate::backends::Answer, CallError> {
+        if sent.url.ends_with("/v2/bot/message/reply") {
+            answer(400, r#"{"message":"Invalid reply token"}"#)
+        } else {
+            happy(sent)
+        }
+    }
+
+    #[test]
+    fn a_text_is_claimed_answered_by_reply_then_marked_and_stored() {
+        let (store, io, s) = (
+            FakeStore::default(),
+            testkit::io(FakeNet::new(happy), T0),
+            testkit::settings(),
+        );
+        assert_eq!(
+            run(handle(&store, &io, &s, &text("Tell me about the weather"))),
+            Outcome::Done
+        );
+        let replies = io.net.to("/v2/bot/message/reply");
+        assert_eq!(replies.len(), 1);
+        assert_eq!(replies[0].json()["replyToken"], "reply-token-1");
+        assert_eq!(
+            replies[0].header("authorization"),
+            Some("Bearer line-token")
+        );
+        assert_eq!(texts(&io.net, "/v2/bot/message/reply"), ["from primary"]);
+        assert!(io.net.to("/v2/bot/message/push").is_empty());
+        // The new customer came from the profile; the exchange is stored, the claim done.
+        assert_eq!(io.net.to(&format!("/v2/bot/profile/{USER}")).len(), 1);
+        assert_eq!(
+            store.customers.borrow()[USER].display_name.as_deref(),
+            Some("Ann")
+        );
+        let stored = store.stored.borrow();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(
+            (stored[0].provider.as_str(), stored[0].answer.as_str()),
+            ("primary", "from primary")
+        );
+        assert_eq!(
+            stored[0].attempts.as_deref(),
+            Some(r#"[{"provider":"primary","outcome":"answered"}]"#)
+        );
+        assert_eq!(store.claim_of(ID).map(|c| c.done), Some(true));
+        assert_eq!(
+            *io.quota.checked.borrow(),
+            [format!("ai-quota:line:{USER}")]
+        );
+    }
+
+    #[test]
+    fn a_redelivery_of_an_answered_event_is_acknowledged_without_a_second_answer() {
+        let (store, io, s) = (
+            FakeStore::default(),
+            testkit::io(FakeNet::new(happy), T0),
+            testkit::settings(),
+        );
+        assert_eq!(
+            run(handle(&store, &io, &s, &text("Tell me about the weather"))),
+            Outcome::Done
+        );
+        let calls = io.net.sent.borrow().len();
+        io.clock.advance(10 * 60_000);
+        assert_eq!(
+            run(handle(&store, &io, &s, &text("Tell me about the weather"))),
+            Outcome::Done
+        );
+        assert_eq!(
+            io.net.sent.borrow().len(),
+            calls,
+            "no LINE or AI call for a redelivery"
+        );
+        assert_eq!(store.stored.borrow().len(), 1);
+    }
+
+    #[test]
+    fn an_event_a_live_consumer_holds_is_looked_at_again_after_the_handling_bound() {
+        let (store, io, s) = (
+            FakeStore::default(),
+            testkit::io(FakeNet::new(happy), T0),
+            testkit::settings(),
+        );
+        store.held(ID, T0 - 1_000);
+        // 8 s + 8 s of providers, 3 × 5 s of LINE, 30 s of D1: 61 s.
+        assert_eq!(s.handling_bound_ms(), 61_000);
+        assert_eq!(
+            run(handle(&store, &io, &s, &text("hello"))),
+            Outcome::RetryAfter(61)
+        );
+        assert!(io.net.sent.borrow().is_empty());
+        assert_eq!(
+            store.claim_of(ID).map(|c| (c.done, c.received_at)),
+            Some((false, T0 - 1_000)),
+            "the live claim is untouched"
+        );
+    }
+
+    #[test]
+    fn a_stale_claim_is_taken_over_once_its_lease_has_passed() {
+        let (store, io, s) = (
+            FakeStore::default(),
+            testkit::io(FakeNet::new(happy), T0),
+            testkit::settings(),
+        );
+        // A consumer claimed the event and died before answering.
+        store.held(ID, T0);
+        io.clock.advance(60_000);
+        assert_eq!(
+            run(handle(&store, &io, &s, &text("hello"))),
+            Outcome::RetryAfter(61),
+            "not stale yet"
+        );
+        io.clock.advance(1_001);
+        assert_eq!(run(handle(&store, &io, &s, &text("hello"))), Outcome::Done);
+        assert_eq!(io.net.to("/v2/bot/message/reply").len(), 1);
+        assert_eq!(store.claim_of(ID).map(|c| c.done), Some(true));
+    }
+
+    #[test]
+    fn a_claim_store_that_fails_retries_the_event_without_doing_anything() {
+        let (store, io, s) = (
+            FakeStore::default(),
+            testkit::io(FakeNet::new(happy), T0),
+            testkit::settings(),
+        );
+        store.failing("claim");
+        assert_eq!(run(handle(&store, &io, &s, &text("hello"))), Outcome::Retry);
+        assert!(io.net.sent.borrow().is_empty());
+        assert!(io.quota.checked.borrow().is_empty());
+        // The retry, with D1 back, answers.
+        store.heal();
+        assert_eq!(run(handle(&store, &io, &s, &text("hello"))), Outcome::Done);
+        assert_eq!(io.net.to("/v2/bot/message/reply").len(), 1);
+    }
+
+    #[test]
+    fn an_expired_reply_token_falls_back_to_a_push_with_the_events_retry_key() {
+        let (store, io, s) = (
+            FakeStore::default(),
+            testkit::io(FakeNet::new(reply_token_expired), T0),
+            testkit::settings(),
+        );
+        assert_eq!(
+            run(handle(&store, &io, &s, &text("Tell me about the weather"))),
+            Outcome::Done
+        );
+        let pushes = io.net.to("/v2/bot/message/push");
+        assert_eq!(pushes.len(), 1);
+        assert_eq!(pushes[0].json()["to"], USER);
+        assert_eq!(
+            pushes[0].header("x-line-retry-key"),
+            Some(retry_key(ID).as_str())
+        );
+        assert_eq!(texts(&io.net, "/v2/bot/message/push"), ["from primary"]);
+        assert_eq!(store.stored.borrow().len(), 1);
+    }
+
+    #[test]
+    fn a_push_line_already_delivered_under_its_retry_key_counts_as_sent() {
+        let net = FakeNet::new(|sent| {
+            if sent.url.ends_with("/v2/bot/message/push") {
+                answer(409, "{}")
+            } else {
+                reply_token_expired(sent)
+            }
+        });
+        let (store, io, s) = (
+            FakeStore::default(),
+            testkit::io(net, T0),
+            testkit::settings(),
+        );
+        assert_eq!(run(handle(&store, &io, &s, &text("hello"))), Outcome::Done);
+        assert_eq!(store.claim_of(ID).map(|c| c.done), Some(true));
+    }
+
+    #[test]
+    fn a_line_api_5xx_gives_the_event_back_for_a_retry_and_stores_nothing() {
+        let net = FakeNet::new(|sent| {
+            if sent.url.ends_with("/v2/bot/message/reply") {
+                answer(503, "busy")
+            } else {
+                happy(sent)
+            }
+        });
+        let (store, io, s) = (
+            FakeStore::default(),
+            testkit::io(net, T0),
+            testkit::settings(),
+        );
+        assert_eq!(
+            run(handle(&store, &io, &s, &text("Tell me about the weather"))),
+            Outcome::Retry
+        );
+        assert_eq!(
+            store.claim_of(ID),
+            None,
+            "released, so the retry takes it at once"
+        );
+        assert!(store.stored.borrow().is_empty());
+        assert!(
+            io.net.to("/v2/bot/message/push").is_empty(),
+            "a 5xx is not an expired token"
+        );
+        // LINE recovers: the retry answers once.
+        io.net.answer_with(happy);
+        assert_eq!(
+            run(handle(&store, &io, &s, &text("Tell me about the weather"))),
+            Outcome::Done
+        );
+        assert_eq!(store.stored.borrow().len(), 1);
+    }
+
+    #[test]
+    fn a_line_api_timeout_gives_the_event_back_for_a_retry() {
+        let net = FakeNet::new(|sent| {
+            if sent.url.contains("/v2/bot/message/") {
+                Err(CallError::Timeout)
+            } else {
+                happy(sent)
+            }
+        });
+        let (store, io, s) = (
+            FakeStore::default(),
+            testkit::io(net, T0),
+            testkit::settings(),
+        );
+        assert_eq!(run(handle(&store, &io, &s, &text("hello"))), Outcome::Retry);
+        assert_eq!(io.net.to("/v2/bot/message/reply")[0].timeout_ms, 5_000);
+        assert_eq!(store.claim_of(ID), None);
+    }
+
+    #[test]
+    fn a_store_failure_before_the_answer_is_sent_gives_the_event_back() {
+        let (store, io, s) = (
+            FakeStore::default(),
+            testkit::io(FakeNet::new(happy), T0),
+            testkit::settings(),
+        );
+        store.failing("active_conversation");
+        assert_eq!(run(handle(&store, &io, &s, &text("hello"))), Outcome::Retry);
+        assert!(
+            io.net.to("/v2/bot/message/reply").is_empty(),
+            "nothing was sent"
+        );
+        assert_eq!(store.claim_of(ID), None);
+    }
+
+    #[test]
+    fn a_store_failure_after_the_answer_is_sent_is_not_retried() {
+        let (store, io, s) = (
+            FakeStore::default(),
+            testkit::io(FakeNet::new(happy), T0),
+            testkit::settings(),
+        );
+        store.failing("store_exchange");
+        assert_eq!(run(handle(&store, &io, &s, &text("hello"))), Outcome::Done);
+        assert_eq!(io.net.to("/v2/bot/message/reply").len(), 1);
+        // Marked done before the store was tried: a redelivery does not answer twice.
+        assert_eq!(store.claim_of(ID).map(|c| c.done), Some(true));
+        store.heal();
+        assert_eq!(run(handle(&store, &io, &s, &text("hello"))), Outcome::Done);
+        assert_eq!(io.net.to("/v2/bot/message/reply").len(), 1);
+    }
+
+    #[test]
+    fn a_standby_event_is_worked_out_and_marked_but_never_answered() {
+        let (store, io, s) = (
+            FakeStore::default(),
+            testkit::io(FakeNet::new(happy), T0),
+            testkit::settings(),
+        );
+        let mut q = text("hello");
+        q.event.standby = true;
+        assert_eq!(run(handle(&store, &io, &s, &q)), Outcome::Done);
+        assert!(io.net.to("/v2/bot/message/reply").is_empty());
+        assert!(io.net.to("/v2/bot/message/push").is_empty());
+        assert_eq!(store.claim_of(ID).map(|c| c.done), Some(true));
+    }
+
+    #[test]
+    fn a_group_message_without_a_speaker_is_the_groups_and_fetches_no_profile() {
+        let (store, io, s) = (
+            FakeStore::default(),
+            testkit::io(FakeNet::new(reply_token_expired), T0),
+            testkit::settings(),
+        );
+        let q = event(&json!({
+            "type": "message",
+            "source": {"type": "group", "groupId": "Cgroup1"},
+            "message": {"type": "text", "id": "m1", "text": "Tell me about the weather"}
+        }));
+        assert_eq!(run(handle(&store, &io, &s, &q)), Outcome::Done);
+        assert!(io.net.to("/member/").is_empty() && io.net.to("/profile/").is_empty());
+        assert_eq!(io.net.to("/v2/bot/message/push")[0].json()["to"], "Cgroup1");
+        let stored = store.stored.borrow();
+        assert_eq!(
+            (stored[0].asker.as_str(), stored[0].speaker.as_deref()),
+            ("group:Cgroup1", None)
+        );
+        assert!(store.customers.borrow().contains_key("group:Cgroup1"));
+    }
+
+    #[test]
+    fn a_named_speaker_in_a_group_gets_a_customer_from_the_member_profile() {
+        let (store, io, s) = (
+            FakeStore::default(),
+            testkit::io(FakeNet::new(happy), T0),
+            testkit::settings(),
+        );
+        let q = event(&json!({
+            "type": "message",
+            "source": {"type": "group", "groupId": "Cgroup1", "userId": "Uspeaker"},
+            "message": {"type": "text", "id": "m1", "text": "Tell me about the weather"}
+        }));
+        assert_eq!(run(handle(&store, &io, &s, &q)), Outcome::Done);
+        assert_eq!(io.net.to("/v2/bot/group/Cgroup1/member/Uspeaker").len(), 1);
+        assert_eq!(
+            store.customers.borrow()["Uspeaker"].display_name.as_deref(),
+            Some("Ann")
+        );
+        let stored = store.stored.borrow();
+        assert_eq!(
+            (stored[0].asker.as_str(), stored[0].speaker.as_deref()),
+            ("Uspeaker", Some("Uspeaker"))
+        );
+        assert_eq!(
+            *io.quota.checked.borrow(),
+            ["ai-quota:line:Uspeaker".to_owned()]
+        );
+    }
+
+    #[test]
+    fn a_follow_welcomes_by_name_and_a_profile_failure_still_creates_the_customer() {
+        let (store, io, s) = (
+            FakeStore::default(),
+            testkit::io(FakeNet::new(happy), T0),
+            testkit::settings(),
+        );
+        assert_eq!(
+            run(handle(&store, &io, &s, &event(&json!({"type": "follow"})))),
+            Outcome::Done
+        );
+        assert!(texts(&io.net, "/v2/bot/message/reply")[0].contains("Ann"));
+        assert_eq!(store.following.borrow().get(USER), Some(&true));
+        // Another user whose profile LINE will not give: welcomed without a name.
+        let net = FakeNet::new(|sent| {
+            if sent.url.contains("/profile/") {
+                answer(500, "")
+            } else {
+                happy(sent)
+            }
+        });
+        let (store, io) = (FakeStore::default(), testkit::io(net, T0));
+        assert_eq!(
+            run(handle(&store, &io, &s, &event(&json!({"type": "follow"})))),
+            Outcome::Done
+        );
+        assert_eq!(store.customers.borrow()[USER].display_name, None);
+        assert_eq!(
+            texts(&io.net, "/v2/bot/message/reply"),
+            [text::welcome(Language::En, None)]
+        );
+    }
+
+    #[test]
+    fn a_product_postback_answers_active_products_only() {
+        let (store, io, s) = (
+            FakeStore::default(),
+            testkit::io(FakeNet::new(happy), T0),
+            testkit::settings(),
+        );
+        store.add_product("p1", "Vitamin C", Some(120.0), true);
+        store.add_product("p2", "Old tonic", Some(80.0), false);
+        let postback = |id: &str, data: &str| {
+            let mut q = event(&json!({"type": "postback", "postback": {"data": data}}));
+            q.event.id = id.to_owned();
+            q
+        };
+        assert_eq!(
+            run(handle(
+                &store,
+                &io,
+                &s,
+                &postback("e1", "action=product&id=p1")
+            )),
+            Outcome::Done
+        );
+        assert_eq!(
+            texts(&io.net, "/v2/bot/message/reply"),
+            ["Vitamin C — 120.00 THB\nVitamin C description"]
+        );
+        assert_eq!(
+            run(handle(
+                &store,
+                &io,
+                &s,
+                &postback("e2", "action=product&id=p2")
+            )),
+            Outcome::Done
+        );
+        assert_eq!(
+            run(handle(
+                &store,
+                &io,
+                &s,
+                &postback("e3", "action=other&id=p1")
+            )),
+            Outcome::Done
+        );
+        assert_eq!(
+            io.net.to("/v2/bot/message/reply").len(),
+            1,
+            "nothing to say for e2 and e3"
+        );
+        assert!(io.quota.checked.borrow().is_empty(), "no AI for a postback");
+    }
+
+    #[test]
+    fn a_product_question_carries_the_active_catalog_to_the_provider() {
+        let (store, io, s) = (
+            FakeStore::default(),
+            testkit::io(FakeNet::new(happy), T0),
+            testkit::settings(),
+        );
+        store.add_product("p1", "Vitamin C", Some(120.0), true);
+        store.add_product("p2", "Old tonic", None, false);
+        assert_eq!(
+            run(handle(
+                &store,
+                &io,
+                &s,
+                &text("What is the price of this product?")
+            )),
+            Outcome::Done
+        );
+        let asked = io.net.to("/chat/completions")[0].body.clone();
+        assert!(asked.contains("Vitamin C, 120.00 THB"), "{asked}");
+        assert!(!asked.contains("Old tonic"), "{asked}");
+    }
+
+    #[test]
+    fn the_conversation_history_reaches_the_provider_on_the_next_message() {
+        let (store, io, s) = (
+            FakeStore::default(),
+            testkit::io(FakeNet::new(happy), T0),
+            testkit::settings(),
+        );
+        assert_eq!(
+            run(handle(&store, &io, &s, &text("Tell me about the weather"))),
+            Outcome::Done
+        );
+        let mut second = text("And tomorrow?");
+        second.event.id = "second".to_owned();
+        assert_eq!(run(handle(&store, &io, &s, &second)), Outcome::Done);
+        let asked = io.net.to("/chat/completions")[1].json();
+        let roles: Vec<&str> = asked["messages"]
+            .as_array()
+            .map(|m| m.iter().filter_map(|x| x["role"].as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(roles, ["system", "user", "assistant", "user"]);
+    }
+
+    #[test]
+    fn over_quota_the_user_is_told_when_to_come_back_and_no_provider_is_asked() {
+        let (store, io, s) = (
+            FakeStore::default(),
+            testkit::io(FakeNet::new(happy), T0),
+            testkit::settings(),
+        );
+        io.quota.mode.set(QuotaMode::Over(600));
+        assert_eq!(
+            run(handle(&store, &io, &s, &text("Tell me about the weather"))),
+            Outcome::Done
+        );
+        assert!(io.net.to("/chat/completions").is_empty());
+        assert_eq!(
+            texts(&io.net, "/v2/bot/message/reply"),
+            [text::over_quota(Language::En, 600)]
+        );
+        assert_eq!(store.stored.borrow()[0].provider, "quota");
+    }
+
+    #[test]
+    fn an_unsend_blanks_the_message_in_the_chats_conversation() {
+        let (store, io, s) = (
+            FakeStore::default(),
+            testkit::io(FakeNet::new(happy), T0),
+            testkit::settings(),
+        );
+        let q = event(&json!({"type": "unsend", "unsend": {"messageId": "m9"}}));
+        assert_eq!(run(handle(&store, &io, &s, &q)), Outcome::Done);
+        assert_eq!(*store.unsent.borrow(), [(USER.to_owned(), "m9".to_owned())]);
+        assert!(io.net.sent.borrow().is_empty());
+    }
 }
