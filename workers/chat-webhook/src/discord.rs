@@ -29,12 +29,13 @@ use edge_core::sig::VerifyKey;
 use edge_glue::body;
 use edge_glue::{Hop, config, now_ms, respond, webcrypto};
 use serde_json::Value;
-use worker::{Delay, Env, Request, Response, Result, console_warn};
+use worker::{Delay, Env, Request, Response, console_warn};
 
 use crate::ai::{self, Asker, Start};
 use crate::backends::{Call, Method, Outbound};
 use crate::bindings;
 use crate::db;
+use crate::error::Error;
 use crate::outbound::Fetch;
 use crate::settings::AiSettings;
 
@@ -60,20 +61,8 @@ struct DiscordSettings {
     received_ms: u64,
 }
 
-fn list(env: &Env, name: &str) -> Vec<String> {
-    config::optional_var(env, name)
-        .map(|v| {
-            v.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 impl DiscordSettings {
-    fn load(env: &Env, origin: &str) -> std::result::Result<Self, CommonError> {
+    fn load(env: &Env, origin: &str) -> Result<Self, CommonError> {
         let key = config::required_string(env, "DISCORD_PUBLIC_KEY")?;
         Ok(Self {
             key: public_key(&key).ok_or(CommonError::Misconfigured("DISCORD_PUBLIC_KEY"))?,
@@ -97,9 +86,9 @@ impl DiscordSettings {
                 .ok()
                 .map(|s| s.to_string())
                 .filter(|k| !k.is_empty()),
-            admin_users: list(env, "DISCORD_ADMIN_USER_IDS"),
-            admin_roles: list(env, "DISCORD_ADMIN_ROLE_IDS"),
-            tickers: list(env, "DISCORD_TICKERS"),
+            admin_users: config::list_var(env, "DISCORD_ADMIN_USER_IDS"),
+            admin_roles: config::list_var(env, "DISCORD_ADMIN_ROLE_IDS"),
+            tickers: config::list_var(env, "DISCORD_TICKERS"),
             user_agent: api::user_agent(
                 &config::optional_var(env, "DISCORD_BOT_URL").unwrap_or_else(|| origin.to_owned()),
                 env!("CARGO_PKG_VERSION"),
@@ -134,28 +123,22 @@ fn public_key(hex: &str) -> Option<VerifyKey> {
     key
 }
 
-fn reply(v: &Value) -> Result<Response> {
-    respond::json(200, v)
+fn reply(v: &Value) -> Result<Response, Error> {
+    Ok(respond::json(200, v)?)
 }
 
-fn ephemeral(text: &str) -> Result<Response> {
+fn ephemeral(text: &str) -> Result<Response, Error> {
     reply(&response::message(text, true, None))
 }
 
 /// Handles one interaction.
-pub(crate) async fn interaction(mut req: Request, env: &Env, hop: &Hop) -> Result<Response> {
+pub(crate) async fn interaction(mut req: Request, env: &Env, hop: &Hop) -> Result<Response, Error> {
     let origin = req
         .url()
         .map(|u| u.origin().ascii_serialization())
         .unwrap_or_default();
-    let s = match DiscordSettings::load(env, &origin) {
-        Ok(s) => s,
-        Err(e) => return respond::error_response(&e),
-    };
-    let raw = match body::read_or_refuse(&mut req, env, MAX_BODY_BYTES).await {
-        Ok(b) => b,
-        Err(refusal) => return Ok(refusal),
-    };
+    let s = DiscordSettings::load(env, &origin)?;
+    let raw = body::read(&mut req, env, MAX_BODY_BYTES).await?;
     let header = |name: &str| req.headers().get(name).ok().flatten();
     let checked = match signature::prepare(
         header(signature::SIGNATURE_HEADER).as_deref(),
@@ -171,7 +154,7 @@ pub(crate) async fn interaction(mut req: Request, env: &Env, hop: &Hop) -> Resul
     };
     if let Err(e) = checked {
         hop.decide("discord_bad_signature");
-        return respond::error_response(&e);
+        return Err(e.into());
     }
     let i = match Interaction::parse(&raw) {
         Ok(i) => i,
@@ -249,7 +232,12 @@ enum Work {
     Chart(String, &'static str),
 }
 
-async fn command(env: &Env, s: &DiscordSettings, i: &Interaction, hop: &Hop) -> Result<Response> {
+async fn command(
+    env: &Env,
+    s: &DiscordSettings,
+    i: &Interaction,
+    hop: &Hop,
+) -> Result<Response, Error> {
     match Command::parse(&i.data) {
         Ok(Command::Ask { question }) => ai_answer(env, s, i, hop, &question, false).await,
         Ok(Command::Research { topic: Some(topic) }) => {
@@ -277,7 +265,12 @@ async fn command(env: &Env, s: &DiscordSettings, i: &Interaction, hop: &Hop) -> 
     }
 }
 
-fn component(env: &Env, s: &DiscordSettings, i: &Interaction, hop: &Hop) -> Result<Response> {
+fn component(
+    env: &Env,
+    s: &DiscordSettings,
+    i: &Interaction,
+    hop: &Hop,
+) -> Result<Response, Error> {
     let custom_id = i
         .data
         .get("custom_id")
@@ -307,7 +300,7 @@ fn component(env: &Env, s: &DiscordSettings, i: &Interaction, hop: &Hop) -> Resu
     }
 }
 
-fn autocomplete(s: &DiscordSettings, i: &Interaction) -> Result<Response> {
+fn autocomplete(s: &DiscordSettings, i: &Interaction) -> Result<Response, Error> {
     let Some((_, _, typed)) = focused(&i.data) else {
         return reply(&response::choices(&[]));
     };
@@ -350,7 +343,7 @@ fn defer(
     i: &Interaction,
     hop: &Hop,
     work: Work,
-) -> Result<Response> {
+) -> Result<Response, Error> {
     hop.wait_until(finish(env.clone(), s.clone(), i.clone(), work));
     reply(&response::deferred())
 }
@@ -498,7 +491,7 @@ async fn ai_answer(
     hop: &Hop,
     text: &str,
     research: bool,
-) -> Result<Response> {
+) -> Result<Response, Error> {
     let settings = match AiSettings::load(env) {
         Ok(s) => s,
         Err(e) => return ephemeral(&format!("The assistant is not configured: {e}")),
@@ -531,10 +524,7 @@ async fn ai_answer(
     }
 }
 
-async fn quote_get(
-    s: &DiscordSettings,
-    path_and_query: &str,
-) -> std::result::Result<Vec<u8>, String> {
+async fn quote_get(s: &DiscordSettings, path_and_query: &str) -> Result<Vec<u8>, String> {
     let Some(base) = &s.quote_api else {
         return Err("Market data is not configured.".to_owned());
     };
@@ -562,10 +552,7 @@ async fn quote_get(
     }
 }
 
-async fn fetch_quote(
-    s: &DiscordSettings,
-    ticker: &str,
-) -> std::result::Result<quote::Quote, String> {
+async fn fetch_quote(s: &DiscordSettings, ticker: &str) -> Result<quote::Quote, String> {
     let body = quote_get(s, &format!("/quote?symbol={ticker}")).await?;
     quote::parse_quote(&body).ok_or_else(|| "Market data came back unreadable.".to_owned())
 }
@@ -574,7 +561,7 @@ async fn fetch_chart(
     s: &DiscordSettings,
     ticker: &str,
     range: &str,
-) -> std::result::Result<quote::Chart, String> {
+) -> Result<quote::Chart, String> {
     let body = quote_get(s, &format!("/chart?symbol={ticker}&range={range}")).await?;
     quote::parse_chart(&body).ok_or_else(|| "Market data came back unreadable.".to_owned())
 }

@@ -31,64 +31,85 @@ mod testkit;
 pub use quota::AiQuota;
 
 use edge_core::ServiceName;
+use edge_core::route::{self, RouteRow};
 use edge_glue::{Role, health};
 use worker::{
     Context, Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder, Request, Response, Result,
-    Router, console_error, event,
+    console_error, event,
 };
 
+use crate::admin::AdminRoute;
 use crate::line_consumer::{Outcome, Queued};
 
 const ME: ServiceName = ServiceName::ChatWebhook;
 
+/// What a request is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Health,
+    LineWebhook,
+    DiscordWebhook,
+    Admin(AdminRoute),
+}
+
+/// Every route: anything else is 404 `not_found`, a known path with another method 405
+/// `method_not_allowed` with `Allow`.
+const ROUTES: &[RouteRow<Route>] = &[
+    ("GET", "/health", Route::Health),
+    ("POST", "/webhooks/line", Route::LineWebhook),
+    ("POST", "/webhooks/discord", Route::DiscordWebhook),
+    (
+        "GET",
+        "/admin/v1/products",
+        Route::Admin(AdminRoute::ListProducts),
+    ),
+    (
+        "GET",
+        "/admin/v1/products/:id",
+        Route::Admin(AdminRoute::GetProduct),
+    ),
+    (
+        "PUT",
+        "/admin/v1/products/:id",
+        Route::Admin(AdminRoute::PutProduct),
+    ),
+    (
+        "DELETE",
+        "/admin/v1/products/:id",
+        Route::Admin(AdminRoute::DeleteProduct),
+    ),
+    (
+        "GET",
+        "/admin/v1/customers/:user/conversation",
+        Route::Admin(AdminRoute::UserConversation),
+    ),
+    (
+        "GET",
+        "/admin/v1/groups/:group/conversation",
+        Route::Admin(AdminRoute::GroupConversation),
+    ),
+    (
+        "GET",
+        "/admin/v1/rooms/:room/conversation",
+        Route::Admin(AdminRoute::RoomConversation),
+    ),
+    (
+        "PUT",
+        "/admin/v1/customers/:user/preferences",
+        Route::Admin(AdminRoute::Preferences),
+    ),
+];
+
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     edge_glue::serve(ME, Role::Entry, req, env, ctx, |req, env, hop| async move {
-        let answer: Result<Response> = async move {
-            // Probes skip building the router (DESIGN.md, "Requests between hops"); the
-            // route stays in it so other methods on /health are still 405.
-            if hop.method() == "GET" && hop.path() == "/health" {
-                return health::respond(&env, ME, env!("CARGO_PKG_VERSION"), None).await;
-            }
-            Router::with_data(hop)
-                .get_async("/health", |_, rc| async move {
-                    health::respond(&rc.env, ME, env!("CARGO_PKG_VERSION"), None).await
-                })
-                .post_async("/webhooks/line", |req, rc| async move {
-                    line_webhook::line(req, &rc.env, &rc.data).await
-                })
-                .post_async("/webhooks/discord", |req, rc| async move {
-                    discord::interaction(req, &rc.env, &rc.data).await
-                })
-                .get_async("/admin/v1/products", |req, rc| {
-                    admin::guarded(req, rc, admin::list)
-                })
-                .get_async("/admin/v1/products/:id", |req, rc| {
-                    admin::guarded(req, rc, admin::get)
-                })
-                .put_async("/admin/v1/products/:id", |req, rc| {
-                    admin::guarded(req, rc, admin::put)
-                })
-                .delete_async("/admin/v1/products/:id", |req, rc| {
-                    admin::guarded(req, rc, admin::delete)
-                })
-                .get_async("/admin/v1/customers/:user/conversation", |req, rc| {
-                    admin::guarded(req, rc, admin::conversation)
-                })
-                .get_async("/admin/v1/groups/:group/conversation", |req, rc| {
-                    admin::guarded(req, rc, admin::group_conversation)
-                })
-                .get_async("/admin/v1/rooms/:room/conversation", |req, rc| {
-                    admin::guarded(req, rc, admin::room_conversation)
-                })
-                .put_async("/admin/v1/customers/:user/preferences", |req, rc| {
-                    admin::guarded(req, rc, admin::preferences)
-                })
-                .run(req, env)
-                .await
+        let (route, params) = route::route(ROUTES, hop.method(), hop.path())?;
+        match route {
+            Route::Health => Ok(health::respond(&env, ME, env!("CARGO_PKG_VERSION"), None).await?),
+            Route::LineWebhook => line_webhook::line(req, &env, &hop).await,
+            Route::DiscordWebhook => discord::interaction(req, &env, &hop).await,
+            Route::Admin(r) => admin::handle(r, &params, req, &env).await,
         }
-        .await;
-        answer.map_err(error::Error::from)
     })
     .await
 }
