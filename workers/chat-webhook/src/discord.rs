@@ -11,23 +11,21 @@
 //! Unknown commands, bad options, forged component ids and malformed payloads get an
 //! ephemeral explanation, never an error status.
 
-use std::cell::RefCell;
+use std::rc::Rc;
 use std::time::Duration;
 
-use edge_core::chat::chart::{self, ChartSpec, Theme};
+use edge_core::chat::chart::{self, ChartSpec};
 use edge_core::chat::completion::{Channel, Prompt};
 use edge_core::chat::discord::api::{self, Attachment, EditDecision};
 use edge_core::chat::discord::command::{AdminAction, Command, CommandError, focused};
 use edge_core::chat::discord::component::Component;
 use edge_core::chat::discord::interaction::{Interaction, InteractionError, Kind, MAX_BODY_BYTES};
 use edge_core::chat::discord::response;
-use edge_core::chat::discord::signature::{self, DEFAULT_WINDOW_S};
+use edge_core::chat::discord::signature;
 use edge_core::chat::intent::{self, Language};
 use edge_core::chat::quote;
-use edge_core::error::CommonError;
-use edge_core::sig::VerifyKey;
 use edge_glue::body;
-use edge_glue::{Hop, config, now_ms, respond, webcrypto};
+use edge_glue::{Hop, now_ms, respond, webcrypto};
 use serde_json::Value;
 use worker::{Delay, Env, Request, Response, console_warn};
 
@@ -37,90 +35,27 @@ use crate::bindings;
 use crate::db;
 use crate::error::Error;
 use crate::outbound::Fetch;
-use crate::settings::AiSettings;
+use crate::settings::{AiSettings, DiscordSettings};
 
 /// Largest answer read from the quote API or Discord, bytes.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
-/// What the Discord bot needs (cloned into the deferred work).
+/// One interaction's view of the Discord settings (cloned into the deferred work).
 #[derive(Clone)]
-struct DiscordSettings {
-    key: VerifyKey,
-    window_s: u64,
-    api: String,
-    timeout_ms: u64,
-    quote_api: Option<String>,
-    quote_key: Option<String>,
-    admin_users: Vec<String>,
-    admin_roles: Vec<String>,
-    tickers: Vec<String>,
+struct Bot {
+    settings: Rc<DiscordSettings>,
     /// `DiscordBot (<DISCORD_BOT_URL or this endpoint's origin>, <version>)`.
     user_agent: String,
-    chart_theme: Theme,
     /// When the interaction arrived (its token accepts edits for 15 minutes from then), ms.
     received_ms: u64,
 }
 
-impl DiscordSettings {
-    fn load(env: &Env, origin: &str) -> Result<Self, CommonError> {
-        let key = config::required_string(env, "DISCORD_PUBLIC_KEY")?;
-        Ok(Self {
-            key: public_key(&key).ok_or(CommonError::Misconfigured("DISCORD_PUBLIC_KEY"))?,
-            window_s: config::u64_var(
-                env,
-                "DISCORD_TIMESTAMP_WINDOW_S",
-                DEFAULT_WINDOW_S,
-                1..=3600,
-            )?,
-            api: match config::optional_var(env, "DISCORD_API_BASE_URL") {
-                Some(_) => config::base_url(env, "DISCORD_API_BASE_URL")?,
-                None => "https://discord.com/api/v10".to_owned(),
-            },
-            timeout_ms: config::u64_var(env, "DISCORD_TIMEOUT_MS", 5_000, 100..=60_000)?,
-            quote_api: match config::optional_var(env, "QUOTE_API_BASE_URL") {
-                Some(_) => Some(config::base_url(env, "QUOTE_API_BASE_URL")?),
-                None => None,
-            },
-            quote_key: env
-                .secret("QUOTE_API_KEY")
-                .ok()
-                .map(|s| s.to_string())
-                .filter(|k| !k.is_empty()),
-            admin_users: config::list_var(env, "DISCORD_ADMIN_USER_IDS"),
-            admin_roles: config::list_var(env, "DISCORD_ADMIN_ROLE_IDS"),
-            tickers: config::list_var(env, "DISCORD_TICKERS"),
-            user_agent: api::user_agent(
-                &config::optional_var(env, "DISCORD_BOT_URL").unwrap_or_else(|| origin.to_owned()),
-                env!("CARGO_PKG_VERSION"),
-            ),
-            chart_theme: match config::optional_var(env, "DISCORD_CHART_THEME") {
-                Some(t) => {
-                    Theme::parse(&t).ok_or(CommonError::Misconfigured("DISCORD_CHART_THEME"))?
-                }
-                None => Theme::default(),
-            },
-            received_ms: now_ms(),
-        })
-    }
-}
+impl std::ops::Deref for Bot {
+    type Target = DiscordSettings;
 
-thread_local! {
-    /// The configured public key as last parsed (hex, key): parsed once per isolate.
-    static PUBLIC_KEY: RefCell<Option<(String, Option<VerifyKey>)>> = const { RefCell::new(None) };
-}
-
-/// `signature::public_key`, remembered for the configured value.
-fn public_key(hex: &str) -> Option<VerifyKey> {
-    if let Some(known) = PUBLIC_KEY.with_borrow(|c| {
-        c.as_ref()
-            .filter(|(configured, _)| configured == hex)
-            .map(|(_, key)| key.clone())
-    }) {
-        return known;
+    fn deref(&self) -> &DiscordSettings {
+        &self.settings
     }
-    let key = signature::public_key(hex);
-    PUBLIC_KEY.with_borrow_mut(|c| *c = Some((hex.to_owned(), key.clone())));
-    key
 }
 
 fn reply(v: &Value) -> Result<Response, Error> {
@@ -137,7 +72,15 @@ pub(crate) async fn interaction(mut req: Request, env: &Env, hop: &Hop) -> Resul
         .url()
         .map(|u| u.origin().ascii_serialization())
         .unwrap_or_default();
-    let s = DiscordSettings::load(env, &origin)?;
+    let settings = DiscordSettings::load(env)?;
+    let s = Bot {
+        user_agent: api::user_agent(
+            settings.bot_url.as_deref().unwrap_or(&origin),
+            env!("CARGO_PKG_VERSION"),
+        ),
+        received_ms: now_ms(),
+        settings,
+    };
     let raw = body::read(&mut req, env, MAX_BODY_BYTES).await?;
     let header = |name: &str| req.headers().get(name).ok().flatten();
     let checked = match signature::prepare(
@@ -232,12 +175,7 @@ enum Work {
     Chart(String, &'static str),
 }
 
-async fn command(
-    env: &Env,
-    s: &DiscordSettings,
-    i: &Interaction,
-    hop: &Hop,
-) -> Result<Response, Error> {
+async fn command(env: &Env, s: &Bot, i: &Interaction, hop: &Hop) -> Result<Response, Error> {
     match Command::parse(&i.data) {
         Ok(Command::Ask { question }) => ai_answer(env, s, i, hop, &question, false).await,
         Ok(Command::Research { topic: Some(topic) }) => {
@@ -265,12 +203,7 @@ async fn command(
     }
 }
 
-fn component(
-    env: &Env,
-    s: &DiscordSettings,
-    i: &Interaction,
-    hop: &Hop,
-) -> Result<Response, Error> {
+fn component(env: &Env, s: &Bot, i: &Interaction, hop: &Hop) -> Result<Response, Error> {
     let custom_id = i
         .data
         .get("custom_id")
@@ -300,7 +233,7 @@ fn component(
     }
 }
 
-fn autocomplete(s: &DiscordSettings, i: &Interaction) -> Result<Response, Error> {
+fn autocomplete(s: &Bot, i: &Interaction) -> Result<Response, Error> {
     let Some((_, _, typed)) = focused(&i.data) else {
         return reply(&response::choices(&[]));
     };
@@ -337,20 +270,14 @@ fn admin(env: &Env, action: AdminAction) -> String {
     format!("{done}AI providers (this isolate): {state}")
 }
 
-fn defer(
-    env: &Env,
-    s: &DiscordSettings,
-    i: &Interaction,
-    hop: &Hop,
-    work: Work,
-) -> Result<Response, Error> {
+fn defer(env: &Env, s: &Bot, i: &Interaction, hop: &Hop, work: Work) -> Result<Response, Error> {
     hop.wait_until(finish(env.clone(), s.clone(), i.clone(), work));
     reply(&response::deferred())
 }
 
 /// Does `work` and edits the original response with the result, once (sent a second time
 /// only after a 429 with a short `retry_after`).
-async fn finish(env: Env, s: DiscordSettings, i: Interaction, work: Work) {
+async fn finish(env: Env, s: Bot, i: Interaction, work: Work) {
     let mut chart = None;
     let (content, components) = match work {
         Work::Ai { lang, key, prompt } => match AiSettings::load(&env) {
@@ -466,7 +393,7 @@ async fn finish(env: Env, s: DiscordSettings, i: Interaction, work: Work) {
 
 /// The chart of `c` over `range` as an embed title and PNG, or `None` (logged) if it cannot
 /// be drawn.
-fn render_chart(s: &DiscordSettings, c: &quote::Chart, range: &str) -> Option<(String, Vec<u8>)> {
+fn render_chart(s: &Bot, c: &quote::Chart, range: &str) -> Option<(String, Vec<u8>)> {
     let spec = ChartSpec {
         symbol: &c.symbol,
         range,
@@ -486,7 +413,7 @@ fn render_chart(s: &DiscordSettings, c: &quote::Chart, range: &str) -> Option<(S
 /// providers asked in `wait_until` (the static apology when every one fails).
 async fn ai_answer(
     env: &Env,
-    s: &DiscordSettings,
+    s: &Bot,
     i: &Interaction,
     hop: &Hop,
     text: &str,
@@ -524,7 +451,7 @@ async fn ai_answer(
     }
 }
 
-async fn quote_get(s: &DiscordSettings, path_and_query: &str) -> Result<Vec<u8>, String> {
+async fn quote_get(s: &Bot, path_and_query: &str) -> Result<Vec<u8>, String> {
     let Some(base) = &s.quote_api else {
         return Err("Market data is not configured.".to_owned());
     };
@@ -552,16 +479,12 @@ async fn quote_get(s: &DiscordSettings, path_and_query: &str) -> Result<Vec<u8>,
     }
 }
 
-async fn fetch_quote(s: &DiscordSettings, ticker: &str) -> Result<quote::Quote, String> {
+async fn fetch_quote(s: &Bot, ticker: &str) -> Result<quote::Quote, String> {
     let body = quote_get(s, &format!("/quote?symbol={ticker}")).await?;
     quote::parse_quote(&body).ok_or_else(|| "Market data came back unreadable.".to_owned())
 }
 
-async fn fetch_chart(
-    s: &DiscordSettings,
-    ticker: &str,
-    range: &str,
-) -> Result<quote::Chart, String> {
+async fn fetch_chart(s: &Bot, ticker: &str, range: &str) -> Result<quote::Chart, String> {
     let body = quote_get(s, &format!("/chart?symbol={ticker}&range={range}")).await?;
     quote::parse_chart(&body).ok_or_else(|| "Market data came back unreadable.".to_owned())
 }

@@ -2,13 +2,16 @@
 //!
 //! - `POST /webhooks/line` ([`line_webhook`]): signature verified on the raw bytes, events
 //!   queued, LINE answered at once.
-//! - The `chat-events` queue consumer ([`line_consumer`]): de-duplication, customers and
-//!   conversations in D1 ([`db`]), intent, the AI chain ([`ai`]), the reply or push
-//!   ([`line_api`]).
+//! - The `chat-events` queue consumer ([`line_consumer`]): the event claim, customers and
+//!   conversations, intent, the AI chain ([`ai`]), the reply or push ([`line_api`]); generic
+//!   over the small backends of [`backends`], which [`bindings`] binds to D1 ([`db`]), KV,
+//!   the quota objects and `fetch` ([`outbound`]), and the tests to in-memory fakes.
 //! - `POST /webhooks/discord` ([`discord`]): Ed25519-verified interactions, slash
 //!   commands, components, deferred answers edited in from `wait_until`.
 //! - The per-user quota on paid AI calls ([`quota`]): one Durable Object per user.
 //! - The admin API ([`admin`]): products and conversations.
+//! - [`settings`]: every var, parsed once per isolate; [`error`]: what handlers fail with,
+//!   answered by `edge_glue::serve` (routing errors included: [`ROUTES`]).
 
 mod admin;
 mod ai;
