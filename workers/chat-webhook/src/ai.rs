@@ -14,7 +14,7 @@ use edge_core::chat::{quota, text};
 use edge_core::routing::breaker::{Breaker, BreakerConfig, BreakerState, Observation};
 use serde::Serialize;
 
-use crate::backends::{AnswerCache, Call, CallError, Clock, Io, Method, Outbound, QuotaGate};
+use crate::backends::{AnswerCache, Call, CallError, ChatIo, Clock, Method, Outbound, QuotaGate};
 use crate::log;
 use crate::settings::{AiSettings, Provider};
 
@@ -144,18 +144,18 @@ fn unpaid(text: String, source: &str, outcome: &str, latency_ms: u64) -> Reply {
 
 /// Looks `prompt` up in the cache, then charges `who`'s quota if a paid provider is about
 /// to be called.
-pub(crate) async fn start<N, K: AnswerCache, Q: QuotaGate, C: Clock>(
-    io: &Io<N, K, Q, C>,
+pub(crate) async fn start(
+    io: &impl ChatIo,
     s: &AiSettings,
     who: Asker<'_>,
     intent: Intent,
     prompt: &Prompt,
 ) -> Start {
-    let started = io.clock.now_ms();
-    let since = || io.clock.now_ms().saturating_sub(started);
+    let started = io.clock().now_ms();
+    let since = || io.clock().now_ms().saturating_sub(started);
     let key = completion::cache_key(who.channel, intent, prompt, &s.models());
     if let Some(k) = &key
-        && let Some(text) = io.cache.get(k).await
+        && let Some(text) = io.cache().get(k).await
     {
         return Start::Cached(unpaid(text, "cache", "answered", since()));
     }
@@ -164,10 +164,10 @@ pub(crate) async fn start<N, K: AnswerCache, Q: QuotaGate, C: Clock>(
     let reachable = s
         .providers
         .iter()
-        .any(|p| p.api_key.is_some() && io.breakers.allows(&p.name, started));
+        .any(|p| p.api_key.is_some() && io.breakers().allows(&p.name, started));
     if reachable {
         let bucket = quota::bucket(who.channel, who.user_id);
-        match io.quota.check(&bucket, s.quota).await {
+        match io.quota().check(&bucket, s.quota).await {
             Ok(d) if d.allowed => {}
             Ok(d) => {
                 return Start::Refused(unpaid(
@@ -192,8 +192,8 @@ pub(crate) async fn start<N, K: AnswerCache, Q: QuotaGate, C: Clock>(
 }
 
 /// Answers `prompt` for `who`: the cache, the quota, then the provider chain.
-pub(crate) async fn reply<N: Outbound, K: AnswerCache, Q: QuotaGate, C: Clock>(
-    io: &Io<N, K, Q, C>,
+pub(crate) async fn reply(
+    io: &impl ChatIo,
     s: &AiSettings,
     who: Asker<'_>,
     intent: Intent,
@@ -206,14 +206,14 @@ pub(crate) async fn reply<N: Outbound, K: AnswerCache, Q: QuotaGate, C: Clock>(
 }
 
 /// Asks the providers in order (after [`start`] said so), caching the answer under `key`.
-pub(crate) async fn ask_chain<N: Outbound, K: AnswerCache, Q, C: Clock>(
-    io: &Io<N, K, Q, C>,
+pub(crate) async fn ask_chain(
+    io: &impl ChatIo,
     s: &AiSettings,
     lang: Language,
     key: Option<&str>,
     prompt: &Prompt,
 ) -> Reply {
-    let started = io.clock.now_ms();
+    let started = io.clock().now_ms();
     let mut attempts = Vec::new();
     for p in &s.providers {
         let mut attempt = |outcome: &str| {
@@ -226,15 +226,15 @@ pub(crate) async fn ask_chain<N: Outbound, K: AnswerCache, Q, C: Clock>(
             attempt("no_api_key");
             continue;
         };
-        let t0 = io.clock.now_ms();
-        if !io.breakers.allows(&p.name, t0) {
+        let t0 = io.clock().now_ms();
+        if !io.breakers().allows(&p.name, t0) {
             attempt("circuit_open");
             continue;
         }
-        match ask(&io.net, p, api_key, prompt).await {
+        match ask(io.net(), p, api_key, prompt).await {
             Ok(answer) => {
-                let done = io.clock.now_ms();
-                io.breakers.observe(
+                let done = io.clock().now_ms();
+                io.breakers().observe(
                     &p.name,
                     &s.breaker,
                     Observation::Answered {
@@ -244,7 +244,7 @@ pub(crate) async fn ask_chain<N: Outbound, K: AnswerCache, Q, C: Clock>(
                 );
                 attempt("answered");
                 if let Some(k) = key {
-                    io.cache.put(k, &answer.text, s.cache_ttl_s).await;
+                    io.cache().put(k, &answer.text, s.cache_ttl_s).await;
                 }
                 return Reply {
                     text: answer.text,
@@ -256,8 +256,12 @@ pub(crate) async fn ask_chain<N: Outbound, K: AnswerCache, Q, C: Clock>(
                 };
             }
             Err(outcome) => {
-                io.breakers
-                    .observe(&p.name, &s.breaker, Observation::Failed, io.clock.now_ms());
+                io.breakers().observe(
+                    &p.name,
+                    &s.breaker,
+                    Observation::Failed,
+                    io.clock().now_ms(),
+                );
                 log::warn(&format!("ai provider {} failed: {outcome}", p.name));
                 attempt(&outcome);
             }
@@ -268,7 +272,7 @@ pub(crate) async fn ask_chain<N: Outbound, K: AnswerCache, Q, C: Clock>(
         provider: "static".to_owned(),
         model: None,
         tokens: None,
-        latency_ms: io.clock.now_ms().saturating_sub(started),
+        latency_ms: io.clock().now_ms().saturating_sub(started),
         attempts,
     }
 }
@@ -279,7 +283,7 @@ mod tests {
 
     use super::*;
     use crate::backends::CallError;
-    use crate::testkit::{self, FakeNet, QuotaMode, answer, happy, provider, run};
+    use crate::testkit::{self, FakeNet, QuotaMode, answer, except, happy, provider, run};
 
     const T0: u64 = 1_790_000_000_000;
 
@@ -296,6 +300,13 @@ mod tests {
             intent::detect(text).0,
             Prompt::new(Language::En, &[], Vec::new(), text),
         )
+    }
+
+    /// The chain's reply to `text` (the usual settings), asked by `who()`.
+    fn chain(io: &impl ChatIo, text: &str) -> Reply {
+        let s = testkit::settings();
+        let (intent, prompt) = ask_about(text);
+        run(reply(io, &s.ai, who(), intent, &prompt))
     }
 
     fn outcomes(r: &Reply) -> Vec<(&str, &str)> {
@@ -322,9 +333,7 @@ mod tests {
         let clock = testkit::FakeClock::at(T0);
         let mut io = testkit::io(primary_times_out(clock.clone()), T0);
         io.clock = clock;
-        let s = testkit::settings();
-        let (intent, prompt) = ask_about("Tell me about the weather");
-        let r = run(reply(&io, &s.ai, who(), intent, &prompt));
+        let r = chain(&io, "Tell me about the weather");
         assert_eq!(
             (r.text.as_str(), r.provider.as_str()),
             ("from fallback", "fallback")
@@ -347,18 +356,13 @@ mod tests {
     #[test]
     fn when_every_provider_fails_the_answer_is_the_static_apology() {
         let io = testkit::io(
-            FakeNet::new(|sent| {
-                if sent.url.starts_with("https://primary.test") {
-                    Err(CallError::Timeout)
-                } else {
-                    answer(500, "down")
-                }
-            }),
+            FakeNet::new(except(&[
+                ("https://primary.test", Err(CallError::Timeout)),
+                ("https://fallback.test", answer(500, "down")),
+            ])),
             T0,
         );
-        let s = testkit::settings();
-        let (intent, prompt) = ask_about("Tell me about the weather");
-        let r = run(reply(&io, &s.ai, who(), intent, &prompt));
+        let r = chain(&io, "Tell me about the weather");
         assert_eq!(
             (r.text.as_str(), r.provider.as_str()),
             (text::apology(Language::En), "static")
@@ -373,18 +377,16 @@ mod tests {
     #[test]
     fn an_unreadable_answer_or_a_broken_connection_moves_down_the_chain() {
         let io = testkit::io(
-            FakeNet::new(|sent| {
-                if sent.url.starts_with("https://primary.test") {
-                    answer(200, "<html>not json</html>")
-                } else {
-                    Err(CallError::Transport("reset".to_owned()))
-                }
-            }),
+            FakeNet::new(except(&[
+                ("https://primary.test", answer(200, "<html>not json</html>")),
+                (
+                    "https://fallback.test",
+                    Err(CallError::Transport("reset".to_owned())),
+                ),
+            ])),
             T0,
         );
-        let s = testkit::settings();
-        let (intent, prompt) = ask_about("Tell me about the weather");
-        let r = run(reply(&io, &s.ai, who(), intent, &prompt));
+        let r = chain(&io, "Tell me about the weather");
         assert_eq!(
             outcomes(&r),
             [("primary", "bad_answer"), ("fallback", "transport")]
@@ -477,9 +479,7 @@ mod tests {
     fn a_quota_that_cannot_be_checked_fails_closed_with_the_apology() {
         let io = testkit::io(FakeNet::new(happy), T0);
         io.quota.mode.set(QuotaMode::Down);
-        let s = testkit::settings();
-        let (intent, prompt) = ask_about("Tell me about the weather");
-        let r = run(reply(&io, &s.ai, who(), intent, &prompt));
+        let r = chain(&io, "Tell me about the weather");
         assert_eq!(
             (r.text.as_str(), r.provider.as_str()),
             (text::apology(Language::En), "quota")

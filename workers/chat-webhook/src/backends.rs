@@ -248,3 +248,34 @@ pub(crate) struct Io<N, K, Q, C> {
     pub(crate) clock: C,
     pub(crate) breakers: std::rc::Rc<crate::ai::Breakers>,
 }
+
+/// The chat IO as one bound: what the flows need of an [`Io`].
+pub(crate) trait ChatIo {
+    fn net(&self) -> &impl Outbound;
+    fn cache(&self) -> &impl AnswerCache;
+    fn quota(&self) -> &impl QuotaGate;
+    fn clock(&self) -> &impl Clock;
+    fn breakers(&self) -> &crate::ai::Breakers;
+}
+
+impl<N: Outbound, K: AnswerCache, Q: QuotaGate, C: Clock> ChatIo for Io<N, K, Q, C> {
+    fn net(&self) -> &impl Outbound {
+        &self.net
+    }
+
+    fn cache(&self) -> &impl AnswerCache {
+        &self.cache
+    }
+
+    fn quota(&self) -> &impl QuotaGate {
+        &self.quota
+    }
+
+    fn clock(&self) -> &impl Clock {
+        &self.clock
+    }
+
+    fn breakers(&self) -> &crate::ai::Breakers {
+        &self.breakers
+    }
+}

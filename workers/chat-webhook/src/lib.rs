@@ -41,7 +41,7 @@ use worker::{
     console_error, event,
 };
 
-use crate::admin::AdminRoute;
+use crate::admin::AdminRoute as A;
 use crate::line_consumer::{Outcome, Queued};
 
 const ME: ServiceName = ServiceName::ChatWebhook;
@@ -52,55 +52,24 @@ enum Route {
     Health,
     LineWebhook,
     DiscordWebhook,
-    Admin(AdminRoute),
+    Admin(A),
 }
 
 /// Every route: anything else is 404 `not_found`, a known path with another method 405
 /// `method_not_allowed` with `Allow`.
+#[rustfmt::skip]
 const ROUTES: &[RouteRow<Route>] = &[
     ("GET", "/health", Route::Health),
     ("POST", "/webhooks/line", Route::LineWebhook),
     ("POST", "/webhooks/discord", Route::DiscordWebhook),
-    (
-        "GET",
-        "/admin/v1/products",
-        Route::Admin(AdminRoute::ListProducts),
-    ),
-    (
-        "GET",
-        "/admin/v1/products/:id",
-        Route::Admin(AdminRoute::GetProduct),
-    ),
-    (
-        "PUT",
-        "/admin/v1/products/:id",
-        Route::Admin(AdminRoute::PutProduct),
-    ),
-    (
-        "DELETE",
-        "/admin/v1/products/:id",
-        Route::Admin(AdminRoute::DeleteProduct),
-    ),
-    (
-        "GET",
-        "/admin/v1/customers/:user/conversation",
-        Route::Admin(AdminRoute::UserConversation),
-    ),
-    (
-        "GET",
-        "/admin/v1/groups/:group/conversation",
-        Route::Admin(AdminRoute::GroupConversation),
-    ),
-    (
-        "GET",
-        "/admin/v1/rooms/:room/conversation",
-        Route::Admin(AdminRoute::RoomConversation),
-    ),
-    (
-        "PUT",
-        "/admin/v1/customers/:user/preferences",
-        Route::Admin(AdminRoute::Preferences),
-    ),
+    ("GET", "/admin/v1/products", Route::Admin(A::ListProducts)),
+    ("GET", "/admin/v1/products/:id", Route::Admin(A::GetProduct)),
+    ("PUT", "/admin/v1/products/:id", Route::Admin(A::PutProduct)),
+    ("DELETE", "/admin/v1/products/:id", Route::Admin(A::DeleteProduct)),
+    ("GET", "/admin/v1/customers/:user/conversation", Route::Admin(A::UserConversation)),
+    ("GET", "/admin/v1/groups/:group/conversation", Route::Admin(A::GroupConversation)),
+    ("GET", "/admin/v1/rooms/:room/conversation", Route::Admin(A::RoomConversation)),
+    ("PUT", "/admin/v1/customers/:user/preferences", Route::Admin(A::Preferences)),
 ];
 
 #[event(fetch)]

@@ -23,8 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ai;
 use crate::backends::{
-    AnswerCache, BackendError, ChatStore, Claim, Clock, Customer, Exchange, Io, NewCustomer,
-    Outbound, QuotaGate,
+    BackendError, ChatIo, ChatStore, Claim, Clock, Customer, Exchange, NewCustomer, Outbound,
 };
 use crate::line_api::{self, Delivery};
 use crate::log;
@@ -89,21 +88,14 @@ fn event_type(kind: &EventKind) -> &'static str {
 }
 
 /// Handles one event with `store` and `io`.
-pub(crate) async fn handle<S, N, K, Q, C>(
+pub(crate) async fn handle<S: ChatStore>(
     store: &S,
-    io: &Io<N, K, Q, C>,
+    io: &impl ChatIo,
     s: &Settings,
     q: &Queued,
-) -> Outcome
-where
-    S: ChatStore,
-    N: Outbound,
-    K: AnswerCache,
-    Q: QuotaGate,
-    C: Clock,
-{
+) -> Outcome {
     let e = &q.event;
-    let now = io.clock.now_ms();
+    let now = io.clock().now_ms();
     let bound = s.handling_bound_ms();
     match store.claim(&e.id, event_type(&e.kind), now, bound).await {
         Ok(Claim::Taken) => {}
@@ -134,7 +126,7 @@ where
         }
     };
     if !answer.texts.is_empty() && !e.standby {
-        match line_api::send(&io.net, s, e, &answer.texts).await {
+        match line_api::send(io.net(), s, e, &answer.texts).await {
             Ok(Delivery::Reply) => {}
             Ok(Delivery::Push) => {
                 log::info(&format!("line event {}: reply token expired, pushed", e.id));
@@ -147,7 +139,7 @@ where
     }
     // The answer is out: mark it so at once (a takeover must never answer twice), then
     // store the exchange; from here a failure is logged, never retried.
-    if let Err(err) = store.mark_done(&e.id, io.clock.now_ms()).await {
+    if let Err(err) = store.mark_done(&e.id, io.clock().now_ms()).await {
         log::warn(&format!(
             "line event {}: answered but not marked done: {err}",
             e.id
@@ -173,7 +165,7 @@ where
                         latency_ms: x.latency_ms,
                         attempts: x.attempts.clone(),
                     },
-                    io.clock.now_ms(),
+                    io.clock().now_ms(),
                 )
                 .await
         }
@@ -232,20 +224,13 @@ async fn customer(
 }
 
 /// Works out what to answer `e` with (and what to store), without sending anything.
-async fn prepare<S, N, K, Q, C>(
+async fn prepare<S: ChatStore>(
     store: &S,
-    io: &Io<N, K, Q, C>,
+    io: &impl ChatIo,
     s: &Settings,
     e: &Event,
     now: u64,
-) -> Result<Answer, BackendError>
-where
-    S: ChatStore,
-    N: Outbound,
-    K: AnswerCache,
-    Q: QuotaGate,
-    C: Clock,
-{
+) -> Result<Answer, BackendError> {
     let user_id = e
         .source
         .as_ref()
@@ -270,7 +255,7 @@ where
                 (Chat::User(_), _) => {
                     let path = src.profile_path();
                     (
-                        customer(store, &io.net, s, &key, path.as_deref(), hint, now).await?,
+                        customer(store, io.net(), s, &key, path.as_deref(), hint, now).await?,
                         None,
                     )
                 }
@@ -278,10 +263,10 @@ where
                     // The group's own record owns the conversation; a speaker LINE names
                     // gets theirs from the group/room member profile.
                     if let (Some(u), Some(path)) = (speaker, src.profile_path()) {
-                        customer(store, &io.net, s, u, Some(&path), hint, now).await?;
+                        customer(store, io.net(), s, u, Some(&path), hint, now).await?;
                     }
                     (
-                        customer(store, &io.net, s, &key, None, hint, now).await?,
+                        customer(store, io.net(), s, &key, None, hint, now).await?,
                         speaker.clone(),
                     )
                 }
@@ -345,7 +330,7 @@ where
             let path = e.source.as_ref().and_then(Source::profile_path);
             let c = customer(
                 store,
-                &io.net,
+                io.net(),
                 s,
                 &user_id,
                 path.as_deref(),
@@ -456,8 +441,10 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::backends::CallError;
-    use crate::testkit::{self, FakeNet, FakeStore, QuotaMode, answer, happy, run};
+    use crate::backends::{Answer, CallError};
+    use crate::testkit::{
+        self, FakeNet, FakeStore, QuotaMode, Sent, TestIo, answer, except, happy, run,
+    };
 
     const T0: u64 = 1_790_000_000_000;
     const ID: &str = "01FZ74A0TDDPYRVKNK77XKC3ZR";
@@ -503,41 +490,71 @@ mod tests {
             .collect()
     }
 
-    fn reply_token_expired(sent: &testkit::Sent) -> Result<crate::backends::Answer, CallError> {
-        if sent.url.ends_with("/v2/bot/message/reply") {
-            answer(400, r#"{"message":"Invalid reply token"}"#)
-        } else {
-            happy(sent)
+    const TOKEN_EXPIRED: &str = r#"{"message":"Invalid reply token"}"#;
+
+    /// LINE refuses the reply token; everything else as usual.
+    fn reply_token_expired(sent: &Sent) -> Result<Answer, CallError> {
+        except(&[("/v2/bot/message/reply", answer(400, TOKEN_EXPIRED))])(sent)
+    }
+
+    /// A consumer's world: D1, the network (answered by a responder), settings.
+    struct World {
+        store: FakeStore,
+        io: TestIo,
+        s: Settings,
+    }
+
+    impl World {
+        fn new(responder: impl Fn(&Sent) -> Result<Answer, CallError> + 'static) -> Self {
+            Self {
+                store: FakeStore::default(),
+                io: testkit::io(FakeNet::new(responder), T0),
+                s: testkit::settings(),
+            }
+        }
+
+        fn handle(&self, q: &Queued) -> Outcome {
+            run(handle(&self.store, &self.io, &self.s, q))
+        }
+
+        /// D1 recovers: a redelivery ends with exactly one reply sent in all.
+        fn heal_and_answer_once(&self) {
+            self.store.heal();
+            assert_eq!(self.handle(&text("hello")), Outcome::Done);
+            assert_eq!(self.replies(), 1);
+        }
+
+        /// How many replies LINE was sent.
+        fn replies(&self) -> usize {
+            self.io.net.to("/v2/bot/message/reply").len()
+        }
+
+        /// Whether event `ID`'s claim is marked answered (`None`: no claim).
+        fn answered(&self) -> Option<bool> {
+            self.store.claim_of(ID).map(|c| c.done)
         }
     }
 
     #[test]
     fn a_text_is_claimed_answered_by_reply_then_marked_and_stored() {
-        let (store, io, s) = (
-            FakeStore::default(),
-            testkit::io(FakeNet::new(happy), T0),
-            testkit::settings(),
-        );
-        assert_eq!(
-            run(handle(&store, &io, &s, &text("Tell me about the weather"))),
-            Outcome::Done
-        );
-        let replies = io.net.to("/v2/bot/message/reply");
+        let w = World::new(happy);
+        assert_eq!(w.handle(&text("Tell me about the weather")), Outcome::Done);
+        let replies = w.io.net.to("/v2/bot/message/reply");
         assert_eq!(replies.len(), 1);
         assert_eq!(replies[0].json()["replyToken"], "reply-token-1");
         assert_eq!(
             replies[0].header("authorization"),
             Some("Bearer line-token")
         );
-        assert_eq!(texts(&io.net, "/v2/bot/message/reply"), ["from primary"]);
-        assert!(io.net.to("/v2/bot/message/push").is_empty());
+        assert_eq!(texts(&w.io.net, "/v2/bot/message/reply"), ["from primary"]);
+        assert!(w.io.net.to("/v2/bot/message/push").is_empty());
         // The new customer came from the profile; the exchange is stored, the claim done.
-        assert_eq!(io.net.to(&format!("/v2/bot/profile/{USER}")).len(), 1);
+        assert_eq!(w.io.net.to(&format!("/v2/bot/profile/{USER}")).len(), 1);
         assert_eq!(
-            store.customers.borrow()[USER].display_name.as_deref(),
+            w.store.customers.borrow()[USER].display_name.as_deref(),
             Some("Ann")
         );
-        let stored = store.stored.borrow();
+        let stored = w.store.stored.borrow();
         assert_eq!(stored.len(), 1);
         assert_eq!(
             (stored[0].provider.as_str(), stored[0].answer.as_str()),
@@ -547,55 +564,38 @@ mod tests {
             stored[0].attempts.as_deref(),
             Some(r#"[{"provider":"primary","outcome":"answered"}]"#)
         );
-        assert_eq!(store.claim_of(ID).map(|c| c.done), Some(true));
+        assert_eq!(w.answered(), Some(true));
         assert_eq!(
-            *io.quota.checked.borrow(),
+            *w.io.quota.checked.borrow(),
             [format!("ai-quota:line:{USER}")]
         );
     }
 
     #[test]
     fn a_redelivery_of_an_answered_event_is_acknowledged_without_a_second_answer() {
-        let (store, io, s) = (
-            FakeStore::default(),
-            testkit::io(FakeNet::new(happy), T0),
-            testkit::settings(),
-        );
+        let w = World::new(happy);
+        assert_eq!(w.handle(&text("Tell me about the weather")), Outcome::Done);
+        let calls = w.io.net.sent.borrow().len();
+        w.io.clock.advance(10 * 60_000);
+        assert_eq!(w.handle(&text("Tell me about the weather")), Outcome::Done);
         assert_eq!(
-            run(handle(&store, &io, &s, &text("Tell me about the weather"))),
-            Outcome::Done
-        );
-        let calls = io.net.sent.borrow().len();
-        io.clock.advance(10 * 60_000);
-        assert_eq!(
-            run(handle(&store, &io, &s, &text("Tell me about the weather"))),
-            Outcome::Done
-        );
-        assert_eq!(
-            io.net.sent.borrow().len(),
+            w.io.net.sent.borrow().len(),
             calls,
             "no LINE or AI call for a redelivery"
         );
-        assert_eq!(store.stored.borrow().len(), 1);
+        assert_eq!(w.store.stored.borrow().len(), 1);
     }
 
     #[test]
     fn an_event_a_live_consumer_holds_is_looked_at_again_after_the_handling_bound() {
-        let (store, io, s) = (
-            FakeStore::default(),
-            testkit::io(FakeNet::new(happy), T0),
-            testkit::settings(),
-        );
-        store.held(ID, T0 - 1_000);
+        let w = World::new(happy);
+        w.store.held(ID, T0 - 1_000);
         // 8 s + 8 s of providers, 3 × 5 s of LINE, 30 s of D1: 61 s.
-        assert_eq!(s.handling_bound_ms(), 61_000);
+        assert_eq!(w.s.handling_bound_ms(), 61_000);
+        assert_eq!(w.handle(&text("hello")), Outcome::RetryAfter(61));
+        assert!(w.io.net.sent.borrow().is_empty());
         assert_eq!(
-            run(handle(&store, &io, &s, &text("hello"))),
-            Outcome::RetryAfter(61)
-        );
-        assert!(io.net.sent.borrow().is_empty());
-        assert_eq!(
-            store.claim_of(ID).map(|c| (c.done, c.received_at)),
+            w.store.claim_of(ID).map(|c| (c.done, c.received_at)),
             Some((false, T0 - 1_000)),
             "the live claim is untouched"
         );
@@ -603,362 +603,238 @@ mod tests {
 
     #[test]
     fn a_stale_claim_is_taken_over_once_its_lease_has_passed() {
-        let (store, io, s) = (
-            FakeStore::default(),
-            testkit::io(FakeNet::new(happy), T0),
-            testkit::settings(),
-        );
+        let w = World::new(happy);
         // A consumer claimed the event and died before answering.
-        store.held(ID, T0);
-        io.clock.advance(60_000);
+        w.store.held(ID, T0);
+        w.io.clock.advance(60_000);
         assert_eq!(
-            run(handle(&store, &io, &s, &text("hello"))),
+            w.handle(&text("hello")),
             Outcome::RetryAfter(61),
             "not stale yet"
         );
-        io.clock.advance(1_001);
-        assert_eq!(run(handle(&store, &io, &s, &text("hello"))), Outcome::Done);
-        assert_eq!(io.net.to("/v2/bot/message/reply").len(), 1);
-        assert_eq!(store.claim_of(ID).map(|c| c.done), Some(true));
+        w.io.clock.advance(1_001);
+        assert_eq!(w.handle(&text("hello")), Outcome::Done);
+        assert_eq!(w.replies(), 1);
+        assert_eq!(w.answered(), Some(true));
     }
 
     #[test]
     fn a_claim_store_that_fails_retries_the_event_without_doing_anything() {
-        let (store, io, s) = (
-            FakeStore::default(),
-            testkit::io(FakeNet::new(happy), T0),
-            testkit::settings(),
-        );
-        store.failing("claim");
-        assert_eq!(run(handle(&store, &io, &s, &text("hello"))), Outcome::Retry);
-        assert!(io.net.sent.borrow().is_empty());
-        assert!(io.quota.checked.borrow().is_empty());
+        let w = World::new(happy);
+        w.store.failing("claim");
+        assert_eq!(w.handle(&text("hello")), Outcome::Retry);
+        assert!(w.io.net.sent.borrow().is_empty());
+        assert!(w.io.quota.checked.borrow().is_empty());
         // The retry, with D1 back, answers.
-        store.heal();
-        assert_eq!(run(handle(&store, &io, &s, &text("hello"))), Outcome::Done);
-        assert_eq!(io.net.to("/v2/bot/message/reply").len(), 1);
+        w.heal_and_answer_once();
     }
 
     #[test]
     fn an_expired_reply_token_falls_back_to_a_push_with_the_events_retry_key() {
-        let (store, io, s) = (
-            FakeStore::default(),
-            testkit::io(FakeNet::new(reply_token_expired), T0),
-            testkit::settings(),
-        );
-        assert_eq!(
-            run(handle(&store, &io, &s, &text("Tell me about the weather"))),
-            Outcome::Done
-        );
-        let pushes = io.net.to("/v2/bot/message/push");
+        let w = World::new(reply_token_expired);
+        assert_eq!(w.handle(&text("Tell me about the weather")), Outcome::Done);
+        let pushes = w.io.net.to("/v2/bot/message/push");
         assert_eq!(pushes.len(), 1);
         assert_eq!(pushes[0].json()["to"], USER);
         assert_eq!(
             pushes[0].header("x-line-retry-key"),
             Some(retry_key(ID).as_str())
         );
-        assert_eq!(texts(&io.net, "/v2/bot/message/push"), ["from primary"]);
-        assert_eq!(store.stored.borrow().len(), 1);
+        assert_eq!(texts(&w.io.net, "/v2/bot/message/push"), ["from primary"]);
+        assert_eq!(w.store.stored.borrow().len(), 1);
     }
 
     #[test]
     fn a_push_line_already_delivered_under_its_retry_key_counts_as_sent() {
-        let net = FakeNet::new(|sent| {
-            if sent.url.ends_with("/v2/bot/message/push") {
-                answer(409, "{}")
-            } else {
-                reply_token_expired(sent)
-            }
-        });
-        let (store, io, s) = (
-            FakeStore::default(),
-            testkit::io(net, T0),
-            testkit::settings(),
-        );
-        assert_eq!(run(handle(&store, &io, &s, &text("hello"))), Outcome::Done);
-        assert_eq!(store.claim_of(ID).map(|c| c.done), Some(true));
+        let w = World::new(except(&[
+            ("/v2/bot/message/push", answer(409, "{}")),
+            ("/v2/bot/message/reply", answer(400, TOKEN_EXPIRED)),
+        ]));
+        assert_eq!(w.handle(&text("hello")), Outcome::Done);
+        assert_eq!(w.answered(), Some(true));
     }
 
     #[test]
     fn a_line_api_5xx_gives_the_event_back_for_a_retry_and_stores_nothing() {
-        let net = FakeNet::new(|sent| {
-            if sent.url.ends_with("/v2/bot/message/reply") {
-                answer(503, "busy")
-            } else {
-                happy(sent)
-            }
-        });
-        let (store, io, s) = (
-            FakeStore::default(),
-            testkit::io(net, T0),
-            testkit::settings(),
-        );
+        let w = World::new(except(&[("/v2/bot/message/reply", answer(503, "busy"))]));
+        assert_eq!(w.handle(&text("Tell me about the weather")), Outcome::Retry);
         assert_eq!(
-            run(handle(&store, &io, &s, &text("Tell me about the weather"))),
-            Outcome::Retry
-        );
-        assert_eq!(
-            store.claim_of(ID),
+            w.store.claim_of(ID),
             None,
             "released, so the retry takes it at once"
         );
-        assert!(store.stored.borrow().is_empty());
+        assert!(w.store.stored.borrow().is_empty());
         assert!(
-            io.net.to("/v2/bot/message/push").is_empty(),
+            w.io.net.to("/v2/bot/message/push").is_empty(),
             "a 5xx is not an expired token"
         );
         // LINE recovers: the retry answers once.
-        io.net.answer_with(happy);
-        assert_eq!(
-            run(handle(&store, &io, &s, &text("Tell me about the weather"))),
-            Outcome::Done
-        );
-        assert_eq!(store.stored.borrow().len(), 1);
+        w.io.net.answer_with(happy);
+        assert_eq!(w.handle(&text("Tell me about the weather")), Outcome::Done);
+        assert_eq!(w.store.stored.borrow().len(), 1);
     }
 
     #[test]
-    fn a_line_api_timeout_gives_the_event_back_for_a_retry() {
-        let net = FakeNet::new(|sent| {
-            if sent.url.contains("/v2/bot/message/") {
-                Err(CallError::Timeout)
-            } else {
-                happy(sent)
-            }
-        });
-        let (store, io, s) = (
-            FakeStore::default(),
-            testkit::io(net, T0),
-            testkit::settings(),
-        );
-        assert_eq!(run(handle(&store, &io, &s, &text("hello"))), Outcome::Retry);
-        assert_eq!(io.net.to("/v2/bot/message/reply")[0].timeout_ms, 5_000);
-        assert_eq!(store.claim_of(ID), None);
-    }
-
-    #[test]
-    fn a_store_failure_before_the_answer_is_sent_gives_the_event_back() {
-        let (store, io, s) = (
-            FakeStore::default(),
-            testkit::io(FakeNet::new(happy), T0),
-            testkit::settings(),
-        );
-        store.failing("active_conversation");
-        assert_eq!(run(handle(&store, &io, &s, &text("hello"))), Outcome::Retry);
-        assert!(
-            io.net.to("/v2/bot/message/reply").is_empty(),
-            "nothing was sent"
-        );
-        assert_eq!(store.claim_of(ID), None);
+    fn any_other_failure_before_the_answer_is_out_gives_the_event_back() {
+        let line_times_out = World::new(except(&[("/v2/bot/message/", Err(CallError::Timeout))]));
+        let d1_fails_mid_way = World::new(happy);
+        d1_fails_mid_way.store.failing("active_conversation");
+        for (why, w, replies_tried) in [
+            ("LINE timing out", line_times_out, 1),
+            ("D1 failing before the send", d1_fails_mid_way, 0),
+        ] {
+            assert_eq!(w.handle(&text("hello")), Outcome::Retry, "{why}");
+            assert_eq!(w.replies(), replies_tried, "{why}");
+            assert_eq!(w.answered(), None, "{why}: the claim is given back");
+            assert!(w.store.stored.borrow().is_empty(), "{why}");
+        }
     }
 
     #[test]
     fn a_store_failure_after_the_answer_is_sent_is_not_retried() {
-        let (store, io, s) = (
-            FakeStore::default(),
-            testkit::io(FakeNet::new(happy), T0),
-            testkit::settings(),
-        );
-        store.failing("store_exchange");
-        assert_eq!(run(handle(&store, &io, &s, &text("hello"))), Outcome::Done);
-        assert_eq!(io.net.to("/v2/bot/message/reply").len(), 1);
+        let w = World::new(happy);
+        w.store.failing("store_exchange");
+        assert_eq!(w.handle(&text("hello")), Outcome::Done);
+        assert_eq!(w.replies(), 1);
         // Marked done before the store was tried: a redelivery does not answer twice.
-        assert_eq!(store.claim_of(ID).map(|c| c.done), Some(true));
-        store.heal();
-        assert_eq!(run(handle(&store, &io, &s, &text("hello"))), Outcome::Done);
-        assert_eq!(io.net.to("/v2/bot/message/reply").len(), 1);
+        assert_eq!(w.answered(), Some(true));
+        w.heal_and_answer_once();
     }
 
     #[test]
     fn a_standby_event_is_worked_out_and_marked_but_never_answered() {
-        let (store, io, s) = (
-            FakeStore::default(),
-            testkit::io(FakeNet::new(happy), T0),
-            testkit::settings(),
-        );
+        let w = World::new(happy);
         let mut q = text("hello");
         q.event.standby = true;
-        assert_eq!(run(handle(&store, &io, &s, &q)), Outcome::Done);
-        assert!(io.net.to("/v2/bot/message/reply").is_empty());
-        assert!(io.net.to("/v2/bot/message/push").is_empty());
-        assert_eq!(store.claim_of(ID).map(|c| c.done), Some(true));
+        assert_eq!(w.handle(&q), Outcome::Done);
+        assert!(w.io.net.to("/v2/bot/message/reply").is_empty());
+        assert!(w.io.net.to("/v2/bot/message/push").is_empty());
+        assert_eq!(w.answered(), Some(true));
     }
 
     #[test]
     fn a_group_message_without_a_speaker_is_the_groups_and_fetches_no_profile() {
-        let (store, io, s) = (
-            FakeStore::default(),
-            testkit::io(FakeNet::new(reply_token_expired), T0),
-            testkit::settings(),
-        );
+        let w = World::new(reply_token_expired);
         let q = event(&json!({
             "type": "message",
             "source": {"type": "group", "groupId": "Cgroup1"},
             "message": {"type": "text", "id": "m1", "text": "Tell me about the weather"}
         }));
-        assert_eq!(run(handle(&store, &io, &s, &q)), Outcome::Done);
-        assert!(io.net.to("/member/").is_empty() && io.net.to("/profile/").is_empty());
-        assert_eq!(io.net.to("/v2/bot/message/push")[0].json()["to"], "Cgroup1");
-        let stored = store.stored.borrow();
+        assert_eq!(w.handle(&q), Outcome::Done);
+        assert!(w.io.net.to("/member/").is_empty() && w.io.net.to("/profile/").is_empty());
+        assert_eq!(
+            w.io.net.to("/v2/bot/message/push")[0].json()["to"],
+            "Cgroup1"
+        );
+        let stored = w.store.stored.borrow();
         assert_eq!(
             (stored[0].asker.as_str(), stored[0].speaker.as_deref()),
             ("group:Cgroup1", None)
         );
-        assert!(store.customers.borrow().contains_key("group:Cgroup1"));
+        assert!(w.store.customers.borrow().contains_key("group:Cgroup1"));
     }
 
     #[test]
     fn a_named_speaker_in_a_group_gets_a_customer_from_the_member_profile() {
-        let (store, io, s) = (
-            FakeStore::default(),
-            testkit::io(FakeNet::new(happy), T0),
-            testkit::settings(),
-        );
+        let w = World::new(happy);
         let q = event(&json!({
             "type": "message",
             "source": {"type": "group", "groupId": "Cgroup1", "userId": "Uspeaker"},
             "message": {"type": "text", "id": "m1", "text": "Tell me about the weather"}
         }));
-        assert_eq!(run(handle(&store, &io, &s, &q)), Outcome::Done);
-        assert_eq!(io.net.to("/v2/bot/group/Cgroup1/member/Uspeaker").len(), 1);
+        assert_eq!(w.handle(&q), Outcome::Done);
         assert_eq!(
-            store.customers.borrow()["Uspeaker"].display_name.as_deref(),
+            w.io.net.to("/v2/bot/group/Cgroup1/member/Uspeaker").len(),
+            1
+        );
+        assert_eq!(
+            w.store.customers.borrow()["Uspeaker"]
+                .display_name
+                .as_deref(),
             Some("Ann")
         );
-        let stored = store.stored.borrow();
+        let stored = w.store.stored.borrow();
         assert_eq!(
             (stored[0].asker.as_str(), stored[0].speaker.as_deref()),
             ("Uspeaker", Some("Uspeaker"))
         );
         assert_eq!(
-            *io.quota.checked.borrow(),
+            *w.io.quota.checked.borrow(),
             ["ai-quota:line:Uspeaker".to_owned()]
         );
     }
 
     #[test]
     fn a_follow_welcomes_by_name_and_a_profile_failure_still_creates_the_customer() {
-        let (store, io, s) = (
-            FakeStore::default(),
-            testkit::io(FakeNet::new(happy), T0),
-            testkit::settings(),
-        );
-        assert_eq!(
-            run(handle(&store, &io, &s, &event(&json!({"type": "follow"})))),
-            Outcome::Done
-        );
-        assert!(texts(&io.net, "/v2/bot/message/reply")[0].contains("Ann"));
-        assert_eq!(store.following.borrow().get(USER), Some(&true));
+        let w = World::new(happy);
+        assert_eq!(w.handle(&event(&json!({"type": "follow"}))), Outcome::Done);
+        assert!(texts(&w.io.net, "/v2/bot/message/reply")[0].contains("Ann"));
+        assert_eq!(w.store.following.borrow().get(USER), Some(&true));
         // Another user whose profile LINE will not give: welcomed without a name.
-        let net = FakeNet::new(|sent| {
-            if sent.url.contains("/profile/") {
-                answer(500, "")
-            } else {
-                happy(sent)
-            }
-        });
-        let (store, io) = (FakeStore::default(), testkit::io(net, T0));
+        let w = World::new(except(&[("/profile/", answer(500, ""))]));
+        assert_eq!(w.handle(&event(&json!({"type": "follow"}))), Outcome::Done);
+        assert_eq!(w.store.customers.borrow()[USER].display_name, None);
         assert_eq!(
-            run(handle(&store, &io, &s, &event(&json!({"type": "follow"})))),
-            Outcome::Done
-        );
-        assert_eq!(store.customers.borrow()[USER].display_name, None);
-        assert_eq!(
-            texts(&io.net, "/v2/bot/message/reply"),
+            texts(&w.io.net, "/v2/bot/message/reply"),
             [text::welcome(Language::En, None)]
         );
     }
 
     #[test]
     fn a_product_postback_answers_active_products_only() {
-        let (store, io, s) = (
-            FakeStore::default(),
-            testkit::io(FakeNet::new(happy), T0),
-            testkit::settings(),
-        );
-        store.add_product("p1", "Vitamin C", Some(120.0), true);
-        store.add_product("p2", "Old tonic", Some(80.0), false);
+        let w = World::new(happy);
+        w.store.add_product("p1", "Vitamin C", Some(120.0), true);
+        w.store.add_product("p2", "Old tonic", Some(80.0), false);
         let postback = |id: &str, data: &str| {
             let mut q = event(&json!({"type": "postback", "postback": {"data": data}}));
             q.event.id = id.to_owned();
             q
         };
         assert_eq!(
-            run(handle(
-                &store,
-                &io,
-                &s,
-                &postback("e1", "action=product&id=p1")
-            )),
+            w.handle(&postback("e1", "action=product&id=p1")),
             Outcome::Done
         );
         assert_eq!(
-            texts(&io.net, "/v2/bot/message/reply"),
+            texts(&w.io.net, "/v2/bot/message/reply"),
             ["Vitamin C — 120.00 THB\nVitamin C description"]
         );
         assert_eq!(
-            run(handle(
-                &store,
-                &io,
-                &s,
-                &postback("e2", "action=product&id=p2")
-            )),
+            w.handle(&postback("e2", "action=product&id=p2")),
             Outcome::Done
         );
         assert_eq!(
-            run(handle(
-                &store,
-                &io,
-                &s,
-                &postback("e3", "action=other&id=p1")
-            )),
+            w.handle(&postback("e3", "action=other&id=p1")),
             Outcome::Done
         );
-        assert_eq!(
-            io.net.to("/v2/bot/message/reply").len(),
-            1,
-            "nothing to say for e2 and e3"
+        assert_eq!(w.replies(), 1, "nothing to say for e2 and e3");
+        assert!(
+            w.io.quota.checked.borrow().is_empty(),
+            "no AI for a postback"
         );
-        assert!(io.quota.checked.borrow().is_empty(), "no AI for a postback");
     }
 
     #[test]
     fn a_product_question_carries_the_active_catalog_to_the_provider() {
-        let (store, io, s) = (
-            FakeStore::default(),
-            testkit::io(FakeNet::new(happy), T0),
-            testkit::settings(),
-        );
-        store.add_product("p1", "Vitamin C", Some(120.0), true);
-        store.add_product("p2", "Old tonic", None, false);
+        let w = World::new(happy);
+        w.store.add_product("p1", "Vitamin C", Some(120.0), true);
+        w.store.add_product("p2", "Old tonic", None, false);
         assert_eq!(
-            run(handle(
-                &store,
-                &io,
-                &s,
-                &text("What is the price of this product?")
-            )),
+            w.handle(&text("What is the price of this product?")),
             Outcome::Done
         );
-        let asked = io.net.to("/chat/completions")[0].body.clone();
+        let asked = w.io.net.to("/chat/completions")[0].body.clone();
         assert!(asked.contains("Vitamin C, 120.00 THB"), "{asked}");
         assert!(!asked.contains("Old tonic"), "{asked}");
     }
 
     #[test]
     fn the_conversation_history_reaches_the_provider_on_the_next_message() {
-        let (store, io, s) = (
-            FakeStore::default(),
-            testkit::io(FakeNet::new(happy), T0),
-            testkit::settings(),
-        );
-        assert_eq!(
-            run(handle(&store, &io, &s, &text("Tell me about the weather"))),
-            Outcome::Done
-        );
+        let w = World::new(happy);
+        assert_eq!(w.handle(&text("Tell me about the weather")), Outcome::Done);
         let mut second = text("And tomorrow?");
         second.event.id = "second".to_owned();
-        assert_eq!(run(handle(&store, &io, &s, &second)), Outcome::Done);
-        let asked = io.net.to("/chat/completions")[1].json();
+        assert_eq!(w.handle(&second), Outcome::Done);
+        let asked = w.io.net.to("/chat/completions")[1].json();
         let roles: Vec<&str> = asked["messages"]
             .as_array()
             .map(|m| m.iter().filter_map(|x| x["role"].as_str()).collect())
@@ -968,34 +844,26 @@ mod tests {
 
     #[test]
     fn over_quota_the_user_is_told_when_to_come_back_and_no_provider_is_asked() {
-        let (store, io, s) = (
-            FakeStore::default(),
-            testkit::io(FakeNet::new(happy), T0),
-            testkit::settings(),
-        );
-        io.quota.mode.set(QuotaMode::Over(600));
+        let w = World::new(happy);
+        w.io.quota.mode.set(QuotaMode::Over(600));
+        assert_eq!(w.handle(&text("Tell me about the weather")), Outcome::Done);
+        assert!(w.io.net.to("/chat/completions").is_empty());
         assert_eq!(
-            run(handle(&store, &io, &s, &text("Tell me about the weather"))),
-            Outcome::Done
-        );
-        assert!(io.net.to("/chat/completions").is_empty());
-        assert_eq!(
-            texts(&io.net, "/v2/bot/message/reply"),
+            texts(&w.io.net, "/v2/bot/message/reply"),
             [text::over_quota(Language::En, 600)]
         );
-        assert_eq!(store.stored.borrow()[0].provider, "quota");
+        assert_eq!(w.store.stored.borrow()[0].provider, "quota");
     }
 
     #[test]
     fn an_unsend_blanks_the_message_in_the_chats_conversation() {
-        let (store, io, s) = (
-            FakeStore::default(),
-            testkit::io(FakeNet::new(happy), T0),
-            testkit::settings(),
-        );
+        let w = World::new(happy);
         let q = event(&json!({"type": "unsend", "unsend": {"messageId": "m9"}}));
-        assert_eq!(run(handle(&store, &io, &s, &q)), Outcome::Done);
-        assert_eq!(*store.unsent.borrow(), [(USER.to_owned(), "m9".to_owned())]);
-        assert!(io.net.sent.borrow().is_empty());
+        assert_eq!(w.handle(&q), Outcome::Done);
+        assert_eq!(
+            *w.store.unsent.borrow(),
+            [(USER.to_owned(), "m9".to_owned())]
+        );
+        assert!(w.io.net.sent.borrow().is_empty());
     }
 }

@@ -164,6 +164,18 @@ pub(crate) fn happy(sent: &Sent) -> Result<Answer, CallError> {
     }
 }
 
+/// [`happy`], except that a call whose URL contains one of `odd`'s parts gets that answer.
+pub(crate) fn except(
+    odd: &[(&'static str, Result<Answer, CallError>)],
+) -> impl Fn(&Sent) -> Result<Answer, CallError> + 'static {
+    let odd = odd.to_vec();
+    move |sent| {
+        odd.iter()
+            .find(|(part, _)| sent.url.contains(part))
+            .map_or_else(|| happy(sent), |(_, a)| a.clone())
+    }
+}
+
 /// The answer cache.
 #[derive(Debug, Default)]
 pub(crate) struct FakeCache {
@@ -531,8 +543,11 @@ pub(crate) fn settings() -> Settings {
     }
 }
 
+/// The chat IO over fakes.
+pub(crate) type TestIo = Io<FakeNet, FakeCache, FakeQuota, FakeClock>;
+
 /// The chat IO over fakes, the clock at `now`.
-pub(crate) fn io(net: FakeNet, now: u64) -> Io<FakeNet, FakeCache, FakeQuota, FakeClock> {
+pub(crate) fn io(net: FakeNet, now: u64) -> TestIo {
     Io {
         net,
         cache: FakeCache::default(),
