@@ -11,10 +11,13 @@ use edge_core::chat::completion::Role;
 use edge_core::chat::intent::Language;
 use serde::{Deserialize, Serialize};
 
-/// The time, in unix ms.
+/// The time, in unix ms, and waiting.
+#[allow(async_fn_in_trait)] // wasm is single-threaded: no `Send` bound wanted
 pub(crate) trait Clock {
     /// Now, unix ms.
     fn now_ms(&self) -> u64;
+    /// Waits `ms` milliseconds.
+    async fn sleep(&self, ms: u64);
 }
 
 /// A failure of a store, cache or quota call: the backend's own words, for the log.
@@ -48,6 +51,9 @@ pub(crate) struct Call<'a> {
     /// Most body bytes read.
     pub(crate) cap: usize,
 }
+
+/// Largest answer read from the LINE, Discord and quote APIs, bytes.
+pub(crate) const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
 /// How an exchange ended, when it produced no answer.
 #[derive(Debug, Clone, PartialEq, Eq)]

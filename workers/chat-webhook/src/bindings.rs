@@ -4,12 +4,13 @@
 //! clock, and this isolate's provider breakers.
 
 use std::rc::Rc;
+use std::time::Duration;
 
 use edge_core::auth::rate_limit::{RateDecision, RateLimitPolicy};
 use edge_core::chat::completion::Role;
 use edge_core::chat::intent::Language;
 use edge_glue::window_log;
-use worker::{D1Database, Env, kv::KvStore};
+use worker::{D1Database, Delay, Env, kv::KvStore};
 
 use crate::ai::Breakers;
 use crate::backends::{
@@ -41,6 +42,10 @@ pub(crate) struct SystemClock;
 impl Clock for SystemClock {
     fn now_ms(&self) -> u64 {
         edge_glue::now_ms()
+    }
+
+    async fn sleep(&self, ms: u64) {
+        Delay::from(Duration::from_millis(ms)).await;
     }
 }
 

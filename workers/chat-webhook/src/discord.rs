@@ -4,7 +4,8 @@
 //! anything is parsed (401 otherwise). Then every interaction gets an answer within
 //! Discord's 3 seconds: PONG, an immediate (often ephemeral) message, choices, a modal, or a
 //! deferred response whose content follows as exactly one edit of the original response
-//! (`PATCH <api>/webhooks/<application>/<token>/messages/@original`) from `wait_until`.
+//! (`PATCH <api>/webhooks/<application>/<token>/messages/@original`, [`crate::discord_api`])
+//! from `wait_until`.
 //! `/check` and the chart buttons attach a PNG chart rendered here (`edge_core::chat::chart`)
 //! as Discord's multipart form. Every call to Discord sends `User-Agent: DiscordBot (…)`;
 //! an edit answered 429 is sent once more after a short `retry_after` (the core decides).
@@ -12,11 +13,10 @@
 //! ephemeral explanation, never an error status.
 
 use std::rc::Rc;
-use std::time::Duration;
 
 use edge_core::chat::chart::{self, ChartSpec};
 use edge_core::chat::completion::{Channel, Prompt};
-use edge_core::chat::discord::api::{self, Attachment, EditDecision};
+use edge_core::chat::discord::api::{self, Attachment};
 use edge_core::chat::discord::command::{AdminAction, Command, CommandError, focused};
 use edge_core::chat::discord::component::Component;
 use edge_core::chat::discord::interaction::{Interaction, InteractionError, Kind, MAX_BODY_BYTES};
@@ -27,18 +27,16 @@ use edge_core::chat::quote;
 use edge_glue::body;
 use edge_glue::{Hop, now_ms, respond, webcrypto};
 use serde_json::Value;
-use worker::{Delay, Env, Request, Response, console_warn};
+use worker::{Env, Request, Response, console_warn};
 
 use crate::ai::{self, Asker, Start};
-use crate::backends::{Call, Method, Outbound};
+use crate::backends::{Call, MAX_ANSWER_BYTES, Method, Outbound};
 use crate::bindings;
 use crate::db;
+use crate::discord_api::{self, Edit};
 use crate::error::Error;
 use crate::outbound::Fetch;
 use crate::settings::{AiSettings, DiscordSettings};
-
-/// Largest answer read from the quote API or Discord, bytes.
-const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
 /// One interaction's view of the Discord settings (cloned into the deferred work).
 #[derive(Clone)]
@@ -351,44 +349,16 @@ async fn finish(env: Env, s: Bot, i: Interaction, work: Work) {
             message.to_string().into_bytes(),
         ),
     };
-    let headers = [("user-agent", s.user_agent.as_str())];
-    for attempt in 0.. {
-        let sent = Fetch
-            .call(Call {
-                method: Method::Patch,
-                url: &url,
-                headers: &headers,
-                body: Some((&content_type, body.clone())),
-                timeout_ms: s.timeout_ms,
-                cap: MAX_ANSWER_BYTES,
-            })
-            .await;
-        let a = match sent {
-            Ok(a) => a,
-            Err(e) => {
-                console_warn!("discord edit: {e}");
-                return;
-            }
-        };
-        match api::after_edit(
-            a.status,
-            &a.body,
-            a.retry_after.as_deref(),
-            attempt,
-            now_ms(),
-            s.received_ms,
-        ) {
-            EditDecision::Done => return,
-            EditDecision::RetryAfter { wait_ms } => {
-                console_warn!("discord edit: 429, retrying once in {wait_ms} ms");
-                Delay::from(Duration::from_millis(wait_ms)).await;
-            }
-            EditDecision::GiveUp(why) => {
-                console_warn!("discord edit: status {}, not retried: {why:?}", a.status);
-                return;
-            }
-        }
-    }
+    let edit = Edit {
+        url: &url,
+        user_agent: &s.user_agent,
+        content_type: &content_type,
+        body,
+        timeout_ms: s.timeout_ms,
+        received_ms: s.received_ms,
+    };
+    // The end is logged there; nothing is left to do with it here.
+    let _ = discord_api::edit_original(&bindings::io(&env), &edit).await;
 }
 
 /// The chart of `c` over `range` as an embed title and PNG, or `None` (logged) if it cannot

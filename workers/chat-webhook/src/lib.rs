@@ -19,6 +19,7 @@ mod backends;
 mod bindings;
 mod db;
 mod discord;
+mod discord_api;
 mod error;
 mod line_api;
 mod line_consumer;

@@ -6,12 +6,9 @@ use edge_core::chat::line::webhook::Event;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::backends::{Answer, Call, Method, Outbound};
+use crate::backends::{Answer, Call, MAX_ANSWER_BYTES, Method, Outbound};
 use crate::log;
 use crate::settings::Settings;
-
-/// Largest LINE API answer read, bytes.
-const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
 /// What LINE says about a user.
 #[derive(Debug, Default, Deserialize)]
@@ -171,9 +168,6 @@ pub(crate) async fn send(
     event: &Event,
     texts: &[String],
 ) -> Result<Delivery, SendError> {
-    if texts.is_empty() {
-        return Ok(Delivery::Reply);
-    }
     if let Some(token) = &event.reply_token {
         match reply(net, s, token, texts).await {
             Ok(()) => return Ok(Delivery::Reply),

@@ -41,6 +41,11 @@ impl Clock for FakeClock {
     fn now_ms(&self) -> u64 {
         self.0.get()
     }
+
+    /// Waiting is the clock moving on.
+    async fn sleep(&self, ms: u64) {
+        self.advance(ms);
+    }
 }
 
 /// One call as the fake network saw it.
