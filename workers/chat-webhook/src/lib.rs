@@ -92,7 +92,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
 /// before its answer went out.
 #[event(queue)]
 async fn queue(batch: MessageBatch<Queued>, env: Env, _ctx: Context) -> Result<()> {
-    let settings = match settings::Settings::load(&env) {
+    let settings = match settings::LineSettings::load(&env) {
         Ok(s) => s,
         Err(e) => {
             console_error!("chat-events: {e}; retrying the batch");

@@ -1,5 +1,5 @@
 //! The LINE Messaging API client: profiles, replies, and pushes when a reply token has
-//! expired. Base URL, token and timeout come from [`Settings`].
+//! expired. Base URL, token and timeout come from [`LineSettings`].
 
 use edge_core::chat::line::retry_key;
 use edge_core::chat::line::webhook::Event;
@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::backends::{Answer, Call, MAX_ANSWER_BYTES, Method, Outbound};
 use crate::log;
-use crate::settings::Settings;
+use crate::settings::LineSettings;
 
 /// What LINE says about a user.
 #[derive(Debug, Default, Deserialize)]
@@ -37,14 +37,14 @@ impl std::fmt::Display for SendError {
     }
 }
 
-fn auth(s: &Settings) -> String {
+fn auth(s: &LineSettings) -> String {
     format!("Bearer {}", s.line_token)
 }
 
 /// The profile at `path` (`Source::profile_path`: the user's profile, or a group/room
 /// member's), or nothing when LINE does not give it (logged): a customer is still created,
 /// without a name.
-pub(crate) async fn profile(net: &impl Outbound, s: &Settings, path: &str) -> Profile {
+pub(crate) async fn profile(net: &impl Outbound, s: &LineSettings, path: &str) -> Profile {
     let url = format!("{}{path}", s.line_api);
     let token = auth(s);
     let answer = net
@@ -81,7 +81,7 @@ fn text_messages(texts: &[String]) -> serde_json::Value {
 
 async fn post(
     net: &impl Outbound,
-    s: &Settings,
+    s: &LineSettings,
     path: &str,
     body: &serde_json::Value,
     extra: Option<(&str, &str)>,
@@ -105,7 +105,7 @@ async fn post(
 /// Replies with `texts` (at most five) using the event's reply token.
 async fn reply(
     net: &impl Outbound,
-    s: &Settings,
+    s: &LineSettings,
     token: &str,
     texts: &[String],
 ) -> Result<(), SendError> {
@@ -132,7 +132,7 @@ async fn reply(
 /// Pushes `texts` to `to`, with a retry key derived from the event (409: already sent).
 async fn push(
     net: &impl Outbound,
-    s: &Settings,
+    s: &LineSettings,
     to: &str,
     event_id: &str,
     texts: &[String],
@@ -164,7 +164,7 @@ pub(crate) enum Delivery {
 /// Sends `texts` for `event`: a reply while its token is good, else a push to its chat.
 pub(crate) async fn send(
     net: &impl Outbound,
-    s: &Settings,
+    s: &LineSettings,
     event: &Event,
     texts: &[String],
 ) -> Result<Delivery, SendError> {

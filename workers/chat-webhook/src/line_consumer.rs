@@ -27,7 +27,7 @@ use crate::backends::{
 };
 use crate::line_api::{self, Delivery};
 use crate::log;
-use crate::settings::Settings;
+use crate::settings::LineSettings;
 
 /// A queued webhook event.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -91,7 +91,7 @@ fn event_type(kind: &EventKind) -> &'static str {
 pub(crate) async fn handle<S: ChatStore>(
     store: &S,
     io: &impl ChatIo,
-    s: &Settings,
+    s: &LineSettings,
     q: &Queued,
 ) -> Outcome {
     let e = &q.event;
@@ -193,7 +193,7 @@ async fn give_back(store: &impl ChatStore, event_id: &str) -> Outcome {
 async fn customer(
     store: &impl ChatStore,
     net: &impl Outbound,
-    s: &Settings,
+    s: &LineSettings,
     key: &str,
     profile_path: Option<&str>,
     hint: Language,
@@ -227,7 +227,7 @@ async fn customer(
 async fn prepare<S: ChatStore>(
     store: &S,
     io: &impl ChatIo,
-    s: &Settings,
+    s: &LineSettings,
     e: &Event,
     now: u64,
 ) -> Result<Answer, BackendError> {
@@ -501,7 +501,7 @@ mod tests {
     struct World {
         store: FakeStore,
         io: TestIo,
-        s: Settings,
+        s: LineSettings,
     }
 
     impl World {

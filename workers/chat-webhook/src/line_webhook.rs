@@ -14,14 +14,14 @@ use worker::{Env, Request, Response, console_warn};
 
 use crate::error::Error;
 use crate::line_consumer::Queued;
-use crate::settings::Settings;
+use crate::settings::LineSettings;
 
 /// The queue binding verified events wait in.
 pub(crate) const QUEUE_BINDING: &str = "CHAT_EVENTS";
 
 /// Handles a LINE webhook.
 pub(crate) async fn line(mut req: Request, env: &Env, hop: &Hop) -> Result<Response, Error> {
-    let settings = Settings::load(env)?;
+    let settings = LineSettings::load(env)?;
     let raw = body::read(&mut req, env, MAX_BODY_BYTES).await?;
     let header = req.headers().get(signature::HEADER)?;
     let checked = match signature::presented_tag(header.as_deref()) {

@@ -1,5 +1,11 @@
-//! chat-webhook's configuration, from wrangler vars and secrets, parsed once per isolate
-//! (`edge_glue::config::once_per_isolate`: vars cannot change while an isolate lives).
+//! chat-webhook's configuration, from wrangler vars and secrets: [`LineSettings`] (the LINE
+//! webhook and its queue consumer), [`DiscordSettings`] and [`AiSettings`] (the provider
+//! chain both bots share). Each is parsed once per isolate on first use
+//! (`edge_glue::config::once_per_isolate`: vars cannot change while an isolate lives), so an
+//! unconfigured bot does not break the other; every default is here, none repeated in the
+//! wrangler file, and a misconfiguration names its var. (Vars the glue reads itself —
+//! `BODY_TIMEOUT_MS`, `HEALTH_TIMEOUT_MS`, `ADMIN_SECRET`, `ADMIN_AUTH_FAILURE_LIMIT`,
+//! `METRICS_FLUSH_MS` — are parsed there.)
 
 use std::rc::Rc;
 
@@ -39,8 +45,8 @@ pub(crate) struct AiSettings {
     pub(crate) quota: RateLimitPolicy,
 }
 
-/// Everything the LINE bot needs.
-pub(crate) struct Settings {
+/// Everything the LINE bot needs (the webhook and the queue consumer alike).
+pub(crate) struct LineSettings {
     pub(crate) line_secret: String,
     pub(crate) line_token: String,
     pub(crate) line_api: String,
@@ -71,7 +77,7 @@ pub(crate) struct DiscordSettings {
 
 thread_local! {
     static AI: config::IsolateCell<AiSettings> = const { config::IsolateCell::new() };
-    static LINE: config::IsolateCell<Settings> = const { config::IsolateCell::new() };
+    static LINE: config::IsolateCell<LineSettings> = const { config::IsolateCell::new() };
     static DISCORD: config::IsolateCell<DiscordSettings> = const { config::IsolateCell::new() };
 }
 
@@ -202,7 +208,7 @@ impl AiSettings {
     }
 }
 
-impl Settings {
+impl LineSettings {
     /// An upper bound on handling one event: every AI provider and three LINE calls (profile,
     /// reply, push) timing out, plus 30 s for D1. A claim older than this belongs to a
     /// consumer that died.

@@ -16,7 +16,7 @@ use crate::backends::{
     Answer, AnswerCache, BackendError, Call, CallError, ChatStore, Claim, Clock, Customer,
     Exchange, Io, Method, NewCustomer, Outbound, Product, QuotaGate,
 };
-use crate::settings::{AiSettings, Provider, Settings};
+use crate::settings::{AiSettings, LineSettings, Provider};
 
 /// Drives a future to completion (the fakes never wait).
 pub(crate) fn run<F: Future>(f: F) -> F::Output {
@@ -535,8 +535,8 @@ pub(crate) fn ai_settings(providers: Vec<Provider>) -> AiSettings {
 }
 
 /// The LINE bot's settings over the usual chain (timeouts 8 s and 8 s, LINE 5 s).
-pub(crate) fn settings() -> Settings {
-    Settings {
+pub(crate) fn settings() -> LineSettings {
+    LineSettings {
         line_secret: "secret".to_owned(),
         line_token: "line-token".to_owned(),
         line_api: "https://line.test".to_owned(),
