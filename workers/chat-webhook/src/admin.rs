@@ -1,5 +1,5 @@
 //! The admin API (admin secret, `Authorization: Bearer <ADMIN_SECRET>`, checked by
-//! [`guarded`] around every handler; failed attempts are throttled per client address,
+//! [`handle`] before every endpoint; failed attempts are throttled per client address,
 //! `edge_glue::admin::AdminAttempt`, counted in the `AI_QUOTA` window-log namespace under
 //! `admin-failures:<address>` buckets):
 //!
@@ -15,73 +15,94 @@ use edge_core::chat::line::webhook::Chat;
 use edge_core::chat::preferences;
 use edge_core::chat::product::{self, ProductInput};
 use edge_core::error::CommonError;
+use edge_core::route::Params;
 use edge_glue::admin::require_admin_throttled;
-use edge_glue::body;
-use edge_glue::{Hop, now_ms, respond};
-use worker::{Request, Response, Result, RouteContext};
+use edge_glue::{body, now_ms, respond};
+use worker::{Env, Request, Response};
 
-use crate::db::{self, Product};
+use crate::backends::Product;
+use crate::db;
+use crate::error::Error;
 use crate::quota::QUOTA_BINDING;
 
 /// Most products listed, and messages shown.
 const LIST_LIMIT: usize = 500;
 
-/// Runs `handler` once the admin secret checks out.
-pub(crate) async fn guarded<F, Fut>(
-    req: Request,
-    rc: RouteContext<Hop>,
-    handler: F,
-) -> Result<Response>
-where
-    F: FnOnce(Request, RouteContext<Hop>) -> Fut,
-    Fut: Future<Output = Result<Response>>,
-{
-    if let Err(e) = require_admin_throttled(&req, &rc.env, QUOTA_BINDING).await {
-        return respond::error_response(&e);
+/// The admin endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AdminRoute {
+    ListProducts,
+    GetProduct,
+    PutProduct,
+    DeleteProduct,
+    UserConversation,
+    GroupConversation,
+    RoomConversation,
+    Preferences,
+}
+
+/// Runs admin endpoint `route` once the admin secret checks out.
+pub(crate) async fn handle(
+    route: AdminRoute,
+    params: &Params<'_>,
+    mut req: Request,
+    env: &Env,
+) -> Result<Response, Error> {
+    require_admin_throttled(&req, env, QUOTA_BINDING).await?;
+    match route {
+        AdminRoute::ListProducts => list(&req, env).await,
+        AdminRoute::GetProduct => get(id_param(params, "id")?, env).await,
+        AdminRoute::PutProduct => put(id_param(params, "id")?, &mut req, env).await,
+        AdminRoute::DeleteProduct => delete(id_param(params, "id")?, env).await,
+        AdminRoute::UserConversation => {
+            chat_conversation(Chat::User(id_param(params, "user")?), env).await
+        }
+        AdminRoute::GroupConversation => {
+            chat_conversation(Chat::Group(id_param(params, "group")?), env).await
+        }
+        AdminRoute::RoomConversation => {
+            chat_conversation(Chat::Room(id_param(params, "room")?), env).await
+        }
+        AdminRoute::Preferences => set_preferences(id_param(params, "user")?, &mut req, env).await,
     }
-    handler(req, rc).await
 }
 
-fn id_param(rc: &RouteContext<Hop>, name: &str) -> Option<String> {
-    rc.param(name).filter(|id| product::valid_id(id)).cloned()
+/// The route's `name` parameter when it is a valid id; 404 otherwise (no such thing).
+fn id_param(params: &Params<'_>, name: &str) -> Result<String, Error> {
+    params
+        .get(name)
+        .filter(|id| product::valid_id(id))
+        .map(str::to_owned)
+        .ok_or(Error::Common(CommonError::NotFound))
 }
 
-pub(crate) async fn list(req: Request, rc: RouteContext<Hop>) -> Result<Response> {
+async fn list(req: &Request, env: &Env) -> Result<Response, Error> {
     let all = req
         .url()?
         .query_pairs()
         .any(|(k, v)| k == "all" && v == "true");
-    let products = db::products(&db::db(&rc.env)?, all, LIST_LIMIT).await?;
-    respond::json(200, &serde_json::json!({ "products": products }))
+    let products = db::products(&db::db(env)?, all, LIST_LIMIT).await?;
+    Ok(respond::json(
+        200,
+        &serde_json::json!({ "products": products }),
+    )?)
 }
 
-pub(crate) async fn get(_req: Request, rc: RouteContext<Hop>) -> Result<Response> {
-    let Some(id) = id_param(&rc, "id") else {
-        return respond::error_response(&CommonError::NotFound);
-    };
-    match db::product(&db::db(&rc.env)?, &id).await? {
-        Some(p) => respond::json(200, &p),
-        None => respond::error_response(&CommonError::NotFound),
+async fn get(id: String, env: &Env) -> Result<Response, Error> {
+    match db::product(&db::db(env)?, &id).await? {
+        Some(p) => Ok(respond::json(200, &p)?),
+        None => Err(CommonError::NotFound.into()),
     }
 }
 
-pub(crate) async fn put(mut req: Request, rc: RouteContext<Hop>) -> Result<Response> {
-    let Some(id) = id_param(&rc, "id") else {
-        return respond::error_response(&CommonError::NotFound);
-    };
-    let bytes = match body::read_or_refuse(&mut req, &rc.env, product::MAX_BODY_BYTES).await {
-        Ok(b) => b,
-        Err(refusal) => return Ok(refusal),
-    };
-    let input = match ProductInput::parse(&bytes) {
-        Ok(p) => p,
-        Err(e) => return respond::error_response(&e),
-    };
-    let db = db::db(&rc.env)?;
+async fn put(id: String, req: &mut Request, env: &Env) -> Result<Response, Error> {
+    let bytes = body::read(req, env, product::MAX_BODY_BYTES).await?;
+    let input = ProductInput::parse(&bytes)?;
+    let db = db::db(env)?;
     let now = now_ms() as f64;
     let existing = db::product(&db, &id).await?;
     let p = Product {
-        id: id.clone(),
+        id,
         name: input.name,
         description: input.description,
         price: input.price,
@@ -92,65 +113,37 @@ pub(crate) async fn put(mut req: Request, rc: RouteContext<Hop>) -> Result<Respo
         updated_at: now,
     };
     db::put_product(&db, &p).await?;
-    respond::json(if existing.is_some() { 200 } else { 201 }, &p)
+    Ok(respond::json(
+        if existing.is_some() { 200 } else { 201 },
+        &p,
+    )?)
 }
 
-pub(crate) async fn delete(_req: Request, rc: RouteContext<Hop>) -> Result<Response> {
-    let Some(id) = id_param(&rc, "id") else {
-        return respond::error_response(&CommonError::NotFound);
-    };
-    if db::delete_product(&db::db(&rc.env)?, &id).await? {
+async fn delete(id: String, env: &Env) -> Result<Response, Error> {
+    if db::delete_product(&db::db(env)?, &id).await? {
         Ok(Response::empty()?.with_status(204))
     } else {
-        respond::error_response(&CommonError::NotFound)
+        Err(CommonError::NotFound.into())
     }
 }
 
-/// The conversation of the chat the route's `param` names, built by `chat`.
-async fn chat_conversation(
-    rc: &RouteContext<Hop>,
-    param: &str,
-    chat: fn(String) -> Chat,
-) -> Result<Response> {
-    let Some(id) = rc.param(param).filter(|u| product::valid_id(u)).cloned() else {
-        return respond::error_response(&CommonError::NotFound);
-    };
-    match db::conversation_of(&db::db(&rc.env)?, &chat(id).storage_key(), LIST_LIMIT).await? {
-        Some(v) => respond::json(200, &v),
-        None => respond::error_response(&CommonError::NotFound),
+/// The conversation of `chat`.
+async fn chat_conversation(chat: Chat, env: &Env) -> Result<Response, Error> {
+    match db::conversation_of(&db::db(env)?, &chat.storage_key(), LIST_LIMIT).await? {
+        Some(v) => Ok(respond::json(200, &v)?),
+        None => Err(CommonError::NotFound.into()),
     }
 }
 
-pub(crate) async fn conversation(_req: Request, rc: RouteContext<Hop>) -> Result<Response> {
-    chat_conversation(&rc, "user", Chat::User).await
-}
-
-pub(crate) async fn group_conversation(_req: Request, rc: RouteContext<Hop>) -> Result<Response> {
-    chat_conversation(&rc, "group", Chat::Group).await
-}
-
-pub(crate) async fn room_conversation(_req: Request, rc: RouteContext<Hop>) -> Result<Response> {
-    chat_conversation(&rc, "room", Chat::Room).await
-}
-
-pub(crate) async fn preferences(mut req: Request, rc: RouteContext<Hop>) -> Result<Response> {
-    let Some(user) = rc.param("user").filter(|u| product::valid_id(u)).cloned() else {
-        return respond::error_response(&CommonError::NotFound);
-    };
-    let bytes = match body::read_or_refuse(&mut req, &rc.env, product::MAX_BODY_BYTES).await {
-        Ok(b) => b,
-        Err(refusal) => return Ok(refusal),
-    };
-    let prefs = match preferences::parse(&bytes) {
-        Ok(p) => p,
-        Err(e) => return respond::error_response(&e),
-    };
-    if db::set_preferences(&db::db(&rc.env)?, &user, &prefs, now_ms()).await? {
-        respond::json(
+async fn set_preferences(user: String, req: &mut Request, env: &Env) -> Result<Response, Error> {
+    let bytes = body::read(req, env, product::MAX_BODY_BYTES).await?;
+    let prefs = preferences::parse(&bytes)?;
+    if db::set_preferences(&db::db(env)?, &user, &prefs, now_ms()).await? {
+        Ok(respond::json(
             200,
             &serde_json::json!({ "line_user_id": user, "preferences": prefs }),
-        )
+        )?)
     } else {
-        respond::error_response(&CommonError::NotFound)
+        Err(CommonError::NotFound.into())
     }
 }

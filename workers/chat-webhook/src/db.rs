@@ -3,9 +3,11 @@
 
 use edge_core::chat::completion::Role;
 use edge_core::chat::intent::Language;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, Env, Result};
+
+use crate::backends::{Claim, Customer, Exchange, NewCustomer, Product};
 
 /// The D1 binding.
 const BINDING: &str = "DB";
@@ -28,17 +30,6 @@ fn opt(v: Option<&str>) -> JsValue {
 
 fn id() -> String {
     edge_glue::random_uuid().unwrap_or_else(|| format!("id-{}", edge_glue::now_ms()))
-}
-
-/// Whether this consumer now owns a webhook event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Claim {
-    /// First time seen, or taken over from a consumer that died: process it.
-    Taken,
-    /// Already answered: a redelivery, acknowledge it.
-    Done,
-    /// Another consumer is handling it right now: look again later.
-    InProgress,
 }
 
 /// Takes webhook event `event_id` for processing. A first delivery inserts the claim; a
@@ -121,34 +112,6 @@ fn finish(db: &D1Database, event_id: &str, now: u64) -> Result<D1PreparedStateme
 pub(crate) async fn mark_done(db: &D1Database, event_id: &str, now: u64) -> Result<()> {
     finish(db, event_id, now)?.run().await?;
     Ok(())
-}
-
-/// A customer as the bot uses it.
-#[derive(Debug, Clone, Deserialize)]
-pub(crate) struct Customer {
-    pub(crate) id: String,
-    pub(crate) display_name: Option<String>,
-    pub(crate) language: String,
-    pub(crate) preferences: String,
-}
-
-impl Customer {
-    pub(crate) fn language(&self) -> Language {
-        Language::from_tag(Some(&self.language))
-    }
-
-    /// Preferences, a JSON array of strings (anything else reads as none).
-    pub(crate) fn preferences(&self) -> Vec<String> {
-        serde_json::from_str(&self.preferences).unwrap_or_default()
-    }
-}
-
-/// What LINE's profile gave, for a new customer.
-pub(crate) struct NewCustomer<'a> {
-    pub(crate) line_user_id: &'a str,
-    pub(crate) display_name: Option<&'a str>,
-    pub(crate) picture_url: Option<&'a str>,
-    pub(crate) language: Language,
 }
 
 /// The customer of `line_user_id`, if known.
@@ -296,27 +259,6 @@ pub(crate) async fn history(
         .collect())
 }
 
-/// One exchange to store: the user's message, the answer, and how it was made.
-pub(crate) struct Exchange<'a> {
-    pub(crate) event_id: &'a str,
-    pub(crate) conversation_id: &'a str,
-    /// Who asked (the speaker, else the chat's key), for `ai_sessions`.
-    pub(crate) line_user_id: &'a str,
-    /// Who spoke in a group or room, when LINE shared it.
-    pub(crate) speaker_user_id: Option<&'a str>,
-    pub(crate) line_message_id: Option<&'a str>,
-    pub(crate) user_text: &'a str,
-    pub(crate) intent: &'a str,
-    pub(crate) confidence: f64,
-    pub(crate) answer: &'a str,
-    pub(crate) provider: &'a str,
-    pub(crate) model: Option<&'a str>,
-    pub(crate) tokens: Option<u64>,
-    pub(crate) latency_ms: u64,
-    /// JSON `[{provider, outcome}]`, for an AI answer (`None`: a canned answer).
-    pub(crate) attempts: Option<String>,
-}
-
 /// Stores an exchange and marks its event done, in one transaction.
 pub(crate) async fn store_exchange(db: &D1Database, x: &Exchange<'_>, now: u64) -> Result<()> {
     let tokens = x.tokens.map_or(JsValue::NULL, n);
@@ -399,20 +341,6 @@ pub(crate) async fn unsend(
         .run()
         .await?;
     Ok(r.meta()?.and_then(|m| m.changes).map_or(0, |c| c as u64))
-}
-
-/// A product, as stored and as the admin API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct Product {
-    pub(crate) id: String,
-    pub(crate) name: String,
-    pub(crate) description: String,
-    pub(crate) price: Option<f64>,
-    pub(crate) currency: String,
-    pub(crate) category: Option<String>,
-    pub(crate) status: String,
-    pub(crate) created_at: f64,
-    pub(crate) updated_at: f64,
 }
 
 const PRODUCT_COLUMNS: &str =

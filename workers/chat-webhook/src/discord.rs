@@ -4,155 +4,82 @@
 //! anything is parsed (401 otherwise). Then every interaction gets an answer within
 //! Discord's 3 seconds: PONG, an immediate (often ephemeral) message, choices, a modal, or a
 //! deferred response whose content follows as exactly one edit of the original response
-//! (`PATCH <api>/webhooks/<application>/<token>/messages/@original`) from `wait_until`.
+//! (`PATCH <api>/webhooks/<application>/<token>/messages/@original`, [`crate::discord_api`])
+//! from `wait_until`.
 //! `/check` and the chart buttons attach a PNG chart rendered here (`edge_core::chat::chart`)
 //! as Discord's multipart form. Every call to Discord sends `User-Agent: DiscordBot (…)`;
 //! an edit answered 429 is sent once more after a short `retry_after` (the core decides).
 //! Unknown commands, bad options, forged component ids and malformed payloads get an
 //! ephemeral explanation, never an error status.
 
-use std::cell::RefCell;
-use std::time::Duration;
+use std::rc::Rc;
 
-use edge_core::chat::chart::{self, ChartSpec, Theme};
+use edge_core::chat::chart::{self, ChartSpec};
 use edge_core::chat::completion::{Channel, Prompt};
-use edge_core::chat::discord::api::{self, Attachment, EditDecision};
+use edge_core::chat::discord::api::{self, Attachment};
 use edge_core::chat::discord::command::{AdminAction, Command, CommandError, focused};
 use edge_core::chat::discord::component::Component;
 use edge_core::chat::discord::interaction::{Interaction, InteractionError, Kind, MAX_BODY_BYTES};
 use edge_core::chat::discord::response;
-use edge_core::chat::discord::signature::{self, DEFAULT_WINDOW_S};
+use edge_core::chat::discord::signature;
 use edge_core::chat::intent::{self, Language};
 use edge_core::chat::quote;
-use edge_core::error::CommonError;
-use edge_core::sig::VerifyKey;
 use edge_glue::body;
-use edge_glue::{Hop, config, now_ms, respond, webcrypto};
+use edge_glue::{Hop, now_ms, respond, webcrypto};
 use serde_json::Value;
-use worker::{Delay, Env, Method, Request, Response, Result, console_warn};
+use worker::{Env, Request, Response, console_warn};
 
 use crate::ai::{self, Asker, Start};
-use crate::settings::AiSettings;
-use crate::{db, http};
+use crate::backends::{Call, MAX_ANSWER_BYTES, Method, Outbound};
+use crate::bindings;
+use crate::db;
+use crate::discord_api::{self, Edit};
+use crate::error::Error;
+use crate::outbound::Fetch;
+use crate::settings::{AiSettings, DiscordSettings};
 
-/// Largest answer read from the quote API or Discord, bytes.
-const MAX_ANSWER_BYTES: usize = 64 * 1024;
-
-/// What the Discord bot needs (cloned into the deferred work).
+/// One interaction's view of the Discord settings (cloned into the deferred work).
 #[derive(Clone)]
-struct DiscordSettings {
-    key: VerifyKey,
-    window_s: u64,
-    api: String,
-    timeout_ms: u64,
-    quote_api: Option<String>,
-    quote_key: Option<String>,
-    admin_users: Vec<String>,
-    admin_roles: Vec<String>,
-    tickers: Vec<String>,
+struct Bot {
+    settings: Rc<DiscordSettings>,
     /// `DiscordBot (<DISCORD_BOT_URL or this endpoint's origin>, <version>)`.
     user_agent: String,
-    chart_theme: Theme,
     /// When the interaction arrived (its token accepts edits for 15 minutes from then), ms.
     received_ms: u64,
 }
 
-fn list(env: &Env, name: &str) -> Vec<String> {
-    config::optional_var(env, name)
-        .map(|v| {
-            v.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
-}
+impl std::ops::Deref for Bot {
+    type Target = DiscordSettings;
 
-impl DiscordSettings {
-    fn load(env: &Env, origin: &str) -> std::result::Result<Self, CommonError> {
-        let key = config::required_string(env, "DISCORD_PUBLIC_KEY")?;
-        Ok(Self {
-            key: public_key(&key).ok_or(CommonError::Misconfigured("DISCORD_PUBLIC_KEY"))?,
-            window_s: config::u64_var(
-                env,
-                "DISCORD_TIMESTAMP_WINDOW_S",
-                DEFAULT_WINDOW_S,
-                1..=3600,
-            )?,
-            api: match config::optional_var(env, "DISCORD_API_BASE_URL") {
-                Some(_) => config::base_url(env, "DISCORD_API_BASE_URL")?,
-                None => "https://discord.com/api/v10".to_owned(),
-            },
-            timeout_ms: config::u64_var(env, "DISCORD_TIMEOUT_MS", 5_000, 100..=60_000)?,
-            quote_api: match config::optional_var(env, "QUOTE_API_BASE_URL") {
-                Some(_) => Some(config::base_url(env, "QUOTE_API_BASE_URL")?),
-                None => None,
-            },
-            quote_key: env
-                .secret("QUOTE_API_KEY")
-                .ok()
-                .map(|s| s.to_string())
-                .filter(|k| !k.is_empty()),
-            admin_users: list(env, "DISCORD_ADMIN_USER_IDS"),
-            admin_roles: list(env, "DISCORD_ADMIN_ROLE_IDS"),
-            tickers: list(env, "DISCORD_TICKERS"),
-            user_agent: api::user_agent(
-                &config::optional_var(env, "DISCORD_BOT_URL").unwrap_or_else(|| origin.to_owned()),
-                env!("CARGO_PKG_VERSION"),
-            ),
-            chart_theme: match config::optional_var(env, "DISCORD_CHART_THEME") {
-                Some(t) => {
-                    Theme::parse(&t).ok_or(CommonError::Misconfigured("DISCORD_CHART_THEME"))?
-                }
-                None => Theme::default(),
-            },
-            received_ms: now_ms(),
-        })
+    fn deref(&self) -> &DiscordSettings {
+        &self.settings
     }
 }
 
-thread_local! {
-    /// The configured public key as last parsed (hex, key): parsed once per isolate.
-    static PUBLIC_KEY: RefCell<Option<(String, Option<VerifyKey>)>> = const { RefCell::new(None) };
+fn reply(v: &Value) -> Result<Response, Error> {
+    Ok(respond::json(200, v)?)
 }
 
-/// `signature::public_key`, remembered for the configured value.
-fn public_key(hex: &str) -> Option<VerifyKey> {
-    if let Some(known) = PUBLIC_KEY.with_borrow(|c| {
-        c.as_ref()
-            .filter(|(configured, _)| configured == hex)
-            .map(|(_, key)| key.clone())
-    }) {
-        return known;
-    }
-    let key = signature::public_key(hex);
-    PUBLIC_KEY.with_borrow_mut(|c| *c = Some((hex.to_owned(), key.clone())));
-    key
-}
-
-fn reply(v: &Value) -> Result<Response> {
-    respond::json(200, v)
-}
-
-fn ephemeral(text: &str) -> Result<Response> {
+fn ephemeral(text: &str) -> Result<Response, Error> {
     reply(&response::message(text, true, None))
 }
 
 /// Handles one interaction.
-pub(crate) async fn interaction(mut req: Request, env: &Env, hop: &Hop) -> Result<Response> {
+pub(crate) async fn interaction(mut req: Request, env: &Env, hop: &Hop) -> Result<Response, Error> {
     let origin = req
         .url()
         .map(|u| u.origin().ascii_serialization())
         .unwrap_or_default();
-    let s = match DiscordSettings::load(env, &origin) {
-        Ok(s) => s,
-        Err(e) => return respond::error_response(&e),
+    let settings = DiscordSettings::load(env)?;
+    let s = Bot {
+        user_agent: api::user_agent(
+            settings.bot_url.as_deref().unwrap_or(&origin),
+            env!("CARGO_PKG_VERSION"),
+        ),
+        received_ms: now_ms(),
+        settings,
     };
-    let raw = match body::read_or_refuse(&mut req, env, MAX_BODY_BYTES).await {
-        Ok(b) => b,
-        Err(refusal) => return Ok(refusal),
-    };
+    let raw = body::read(&mut req, env, MAX_BODY_BYTES).await?;
     let header = |name: &str| req.headers().get(name).ok().flatten();
     let checked = match signature::prepare(
         header(signature::SIGNATURE_HEADER).as_deref(),
@@ -168,7 +95,7 @@ pub(crate) async fn interaction(mut req: Request, env: &Env, hop: &Hop) -> Resul
     };
     if let Err(e) = checked {
         hop.decide("discord_bad_signature");
-        return respond::error_response(&e);
+        return Err(e.into());
     }
     let i = match Interaction::parse(&raw) {
         Ok(i) => i,
@@ -246,7 +173,7 @@ enum Work {
     Chart(String, &'static str),
 }
 
-async fn command(env: &Env, s: &DiscordSettings, i: &Interaction, hop: &Hop) -> Result<Response> {
+async fn command(env: &Env, s: &Bot, i: &Interaction, hop: &Hop) -> Result<Response, Error> {
     match Command::parse(&i.data) {
         Ok(Command::Ask { question }) => ai_answer(env, s, i, hop, &question, false).await,
         Ok(Command::Research { topic: Some(topic) }) => {
@@ -274,7 +201,7 @@ async fn command(env: &Env, s: &DiscordSettings, i: &Interaction, hop: &Hop) -> 
     }
 }
 
-fn component(env: &Env, s: &DiscordSettings, i: &Interaction, hop: &Hop) -> Result<Response> {
+fn component(env: &Env, s: &Bot, i: &Interaction, hop: &Hop) -> Result<Response, Error> {
     let custom_id = i
         .data
         .get("custom_id")
@@ -304,7 +231,7 @@ fn component(env: &Env, s: &DiscordSettings, i: &Interaction, hop: &Hop) -> Resu
     }
 }
 
-fn autocomplete(s: &DiscordSettings, i: &Interaction) -> Result<Response> {
+fn autocomplete(s: &Bot, i: &Interaction) -> Result<Response, Error> {
     let Some((_, _, typed)) = focused(&i.data) else {
         return reply(&response::choices(&[]));
     };
@@ -320,11 +247,13 @@ fn autocomplete(s: &DiscordSettings, i: &Interaction) -> Result<Response> {
 
 /// The admin action's effect and the bot's state, as text.
 fn admin(env: &Env, action: AdminAction) -> String {
+    let breakers = bindings::breakers();
     if action == AdminAction::ResetBreakers {
-        ai::reset_breakers();
+        breakers.reset();
     }
     let state = match AiSettings::load(env) {
-        Ok(ai_settings) => ai::breaker_states(&ai_settings, now_ms())
+        Ok(ai_settings) => breakers
+            .states(&ai_settings, now_ms())
             .into_iter()
             .map(|(name, state)| format!("{name}: {state}"))
             .collect::<Vec<_>>()
@@ -339,27 +268,27 @@ fn admin(env: &Env, action: AdminAction) -> String {
     format!("{done}AI providers (this isolate): {state}")
 }
 
-fn defer(
-    env: &Env,
-    s: &DiscordSettings,
-    i: &Interaction,
-    hop: &Hop,
-    work: Work,
-) -> Result<Response> {
+fn defer(env: &Env, s: &Bot, i: &Interaction, hop: &Hop, work: Work) -> Result<Response, Error> {
     hop.wait_until(finish(env.clone(), s.clone(), i.clone(), work));
     reply(&response::deferred())
 }
 
 /// Does `work` and edits the original response with the result, once (sent a second time
 /// only after a 429 with a short `retry_after`).
-async fn finish(env: Env, s: DiscordSettings, i: Interaction, work: Work) {
+async fn finish(env: Env, s: Bot, i: Interaction, work: Work) {
     let mut chart = None;
     let (content, components) = match work {
         Work::Ai { lang, key, prompt } => match AiSettings::load(&env) {
             Ok(settings) => (
-                ai::ask_chain(&env, &settings, lang, key.as_deref(), &prompt)
-                    .await
-                    .text,
+                ai::ask_chain(
+                    &bindings::io(&env),
+                    &settings,
+                    lang,
+                    key.as_deref(),
+                    &prompt,
+                )
+                .await
+                .text,
                 None,
             ),
             Err(e) => (format!("The assistant is not configured: {e}"), None),
@@ -420,48 +349,21 @@ async fn finish(env: Env, s: DiscordSettings, i: Interaction, work: Work) {
             message.to_string().into_bytes(),
         ),
     };
-    let headers = [("user-agent", s.user_agent.as_str())];
-    for attempt in 0.. {
-        let sent = http::call_with(
-            Method::Patch,
-            &url,
-            &headers,
-            Some((&content_type, body.clone())),
-            s.timeout_ms,
-            MAX_ANSWER_BYTES,
-        )
-        .await;
-        let a = match sent {
-            Ok(a) => a,
-            Err(e) => {
-                console_warn!("discord edit: {e}");
-                return;
-            }
-        };
-        match api::after_edit(
-            a.status,
-            &a.body,
-            a.retry_after.as_deref(),
-            attempt,
-            now_ms(),
-            s.received_ms,
-        ) {
-            EditDecision::Done => return,
-            EditDecision::RetryAfter { wait_ms } => {
-                console_warn!("discord edit: 429, retrying once in {wait_ms} ms");
-                Delay::from(Duration::from_millis(wait_ms)).await;
-            }
-            EditDecision::GiveUp(why) => {
-                console_warn!("discord edit: status {}, not retried: {why:?}", a.status);
-                return;
-            }
-        }
-    }
+    let edit = Edit {
+        url: &url,
+        user_agent: &s.user_agent,
+        content_type: &content_type,
+        body,
+        timeout_ms: s.timeout_ms,
+        received_ms: s.received_ms,
+    };
+    // The end is logged there; nothing is left to do with it here.
+    let _ = discord_api::edit_original(&bindings::io(&env), &edit).await;
 }
 
 /// The chart of `c` over `range` as an embed title and PNG, or `None` (logged) if it cannot
 /// be drawn.
-fn render_chart(s: &DiscordSettings, c: &quote::Chart, range: &str) -> Option<(String, Vec<u8>)> {
+fn render_chart(s: &Bot, c: &quote::Chart, range: &str) -> Option<(String, Vec<u8>)> {
     let spec = ChartSpec {
         symbol: &c.symbol,
         range,
@@ -481,12 +383,12 @@ fn render_chart(s: &DiscordSettings, c: &quote::Chart, range: &str) -> Option<(S
 /// providers asked in `wait_until` (the static apology when every one fails).
 async fn ai_answer(
     env: &Env,
-    s: &DiscordSettings,
+    s: &Bot,
     i: &Interaction,
     hop: &Hop,
     text: &str,
     research: bool,
-) -> Result<Response> {
+) -> Result<Response, Error> {
     let settings = match AiSettings::load(env) {
         Ok(s) => s,
         Err(e) => return ephemeral(&format!("The assistant is not configured: {e}")),
@@ -509,7 +411,7 @@ async fn ai_answer(
         user_id: i.user_id.as_deref().unwrap_or("unknown"),
         lang,
     };
-    match ai::start(env, &settings, who, intent, &prompt).await {
+    match ai::start(&bindings::io(env), &settings, who, intent, &prompt).await {
         Start::Cached(r) => reply(&response::message(&r.text, false, None)),
         Start::Refused(r) => {
             hop.decide("discord_ai_refused");
@@ -519,25 +421,24 @@ async fn ai_answer(
     }
 }
 
-async fn quote_get(
-    s: &DiscordSettings,
-    path_and_query: &str,
-) -> std::result::Result<Vec<u8>, String> {
+async fn quote_get(s: &Bot, path_and_query: &str) -> Result<Vec<u8>, String> {
     let Some(base) = &s.quote_api else {
         return Err("Market data is not configured.".to_owned());
     };
     let auth = s.quote_key.as_ref().map(|k| format!("Bearer {k}"));
     let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("authorization", a.as_str())).collect();
-    match http::call(
-        Method::Get,
-        &format!("{base}{path_and_query}"),
-        &headers,
-        None,
-        s.timeout_ms,
-        MAX_ANSWER_BYTES,
-    )
-    .await
-    {
+    let url = format!("{base}{path_and_query}");
+    let answer = Fetch
+        .call(Call {
+            method: Method::Get,
+            url: &url,
+            headers: &headers,
+            body: None,
+            timeout_ms: s.timeout_ms,
+            cap: MAX_ANSWER_BYTES,
+        })
+        .await;
+    match answer {
         Ok(a) if a.status == 200 => Ok(a.body),
         Ok(a) if a.status == 404 => Err("I couldn't find that ticker.".to_owned()),
         Ok(a) => Err(format!(
@@ -548,19 +449,12 @@ async fn quote_get(
     }
 }
 
-async fn fetch_quote(
-    s: &DiscordSettings,
-    ticker: &str,
-) -> std::result::Result<quote::Quote, String> {
+async fn fetch_quote(s: &Bot, ticker: &str) -> Result<quote::Quote, String> {
     let body = quote_get(s, &format!("/quote?symbol={ticker}")).await?;
     quote::parse_quote(&body).ok_or_else(|| "Market data came back unreadable.".to_owned())
 }
 
-async fn fetch_chart(
-    s: &DiscordSettings,
-    ticker: &str,
-    range: &str,
-) -> std::result::Result<quote::Chart, String> {
+async fn fetch_chart(s: &Bot, ticker: &str, range: &str) -> Result<quote::Chart, String> {
     let body = quote_get(s, &format!("/chart?symbol={ticker}&range={range}")).await?;
     quote::parse_chart(&body).ok_or_else(|| "Market data came back unreadable.".to_owned())
 }

@@ -1,11 +1,32 @@
 //! Everything chat-webhook's handlers fail with, answered by `edge_glue::serve`.
 
+use edge_core::chat::line::webhook::WebhookError;
+use edge_core::chat::product::ProductError;
+use edge_core::chat::signature::SignatureError;
 use edge_core::error::CommonError;
+use edge_core::queue::BatchError;
+use edge_core::route::RouteError;
+use edge_glue::admin::AttemptError;
+use edge_glue::body::BodyError;
 
 edge_glue::handler_error! {
     /// The error of chat-webhook's handlers: each variant answers as its own `HttpError`.
     pub(crate) enum Error {
         /// Errors any worker answers with.
         Common(CommonError),
+        /// No route for the path (404), or not for this method (405 with `Allow`).
+        Route(RouteError),
+        /// A request body too large, too slow or unreadable.
+        Body(BodyError),
+        /// The admin secret refused or throttled.
+        Admin(AttemptError),
+        /// A LINE or Discord webhook whose signature is refused (401).
+        Signature(SignatureError),
+        /// A LINE webhook body that is not one.
+        Webhook(WebhookError),
+        /// A LINE event too large to queue (413).
+        Queue(BatchError),
+        /// An admin body (product, preferences) that is not valid.
+        Product(ProductError),
     }
 }

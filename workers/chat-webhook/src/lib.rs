@@ -1,89 +1,88 @@
 //! chat-webhook: the LINE Messaging API bot and the Discord interactions bot.
 //!
-//! - `POST /webhooks/line` ([`webhook`]): signature verified on the raw bytes, events
+//! - `POST /webhooks/line` ([`line_webhook`]): signature verified on the raw bytes, events
 //!   queued, LINE answered at once.
-//! - The `chat-events` queue consumer ([`process`]): de-duplication, customers and
-//!   conversations in D1 ([`db`]), intent, the AI chain ([`ai`]), the reply or push
-//!   ([`line_api`]).
+//! - The `chat-events` queue consumer ([`line_consumer`]): the event claim, customers and
+//!   conversations, intent, the AI chain ([`ai`]), the reply or push ([`line_api`]); generic
+//!   over the small backends of [`backends`], which [`bindings`] binds to D1 ([`db`]), KV,
+//!   the quota objects and `fetch` ([`outbound`]), and the tests to in-memory fakes.
 //! - `POST /webhooks/discord` ([`discord`]): Ed25519-verified interactions, slash
 //!   commands, components, deferred answers edited in from `wait_until`.
 //! - The per-user quota on paid AI calls ([`quota`]): one Durable Object per user.
 //! - The admin API ([`admin`]): products and conversations.
+//! - [`settings`]: every var, parsed once per isolate; [`error`]: what handlers fail with,
+//!   answered by `edge_glue::serve` (routing errors included: [`ROUTES`]).
 
 mod admin;
 mod ai;
+mod backends;
+mod bindings;
 mod db;
 mod discord;
+mod discord_api;
 mod error;
-mod http;
 mod line_api;
-mod process;
+mod line_consumer;
+mod line_webhook;
+mod log;
+mod outbound;
 #[allow(missing_docs)] // the #[durable_object] macro generates undocumented items
 mod quota;
 mod settings;
-mod webhook;
+#[cfg(test)]
+mod testkit;
 
 pub use quota::AiQuota;
 
 use edge_core::ServiceName;
+use edge_core::route::{self, RouteRow};
 use edge_glue::{Role, health};
 use worker::{
     Context, Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder, Request, Response, Result,
-    Router, console_error, event,
+    console_error, event,
 };
 
-use crate::process::{Outcome, Queued};
+use crate::admin::AdminRoute as A;
+use crate::line_consumer::{Outcome, Queued};
 
 const ME: ServiceName = ServiceName::ChatWebhook;
+
+/// What a request is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Health,
+    LineWebhook,
+    DiscordWebhook,
+    Admin(A),
+}
+
+/// Every route: anything else is 404 `not_found`, a known path with another method 405
+/// `method_not_allowed` with `Allow`.
+#[rustfmt::skip]
+const ROUTES: &[RouteRow<Route>] = &[
+    ("GET", "/health", Route::Health),
+    ("POST", "/webhooks/line", Route::LineWebhook),
+    ("POST", "/webhooks/discord", Route::DiscordWebhook),
+    ("GET", "/admin/v1/products", Route::Admin(A::ListProducts)),
+    ("GET", "/admin/v1/products/:id", Route::Admin(A::GetProduct)),
+    ("PUT", "/admin/v1/products/:id", Route::Admin(A::PutProduct)),
+    ("DELETE", "/admin/v1/products/:id", Route::Admin(A::DeleteProduct)),
+    ("GET", "/admin/v1/customers/:user/conversation", Route::Admin(A::UserConversation)),
+    ("GET", "/admin/v1/groups/:group/conversation", Route::Admin(A::GroupConversation)),
+    ("GET", "/admin/v1/rooms/:room/conversation", Route::Admin(A::RoomConversation)),
+    ("PUT", "/admin/v1/customers/:user/preferences", Route::Admin(A::Preferences)),
+];
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     edge_glue::serve(ME, Role::Entry, req, env, ctx, |req, env, hop| async move {
-        let answer: Result<Response> = async move {
-            // Probes skip building the router (DESIGN.md, "Requests between hops"); the
-            // route stays in it so other methods on /health are still 405.
-            if hop.method() == "GET" && hop.path() == "/health" {
-                return health::respond(&env, ME, env!("CARGO_PKG_VERSION"), None).await;
-            }
-            Router::with_data(hop)
-                .get_async("/health", |_, rc| async move {
-                    health::respond(&rc.env, ME, env!("CARGO_PKG_VERSION"), None).await
-                })
-                .post_async("/webhooks/line", |req, rc| async move {
-                    webhook::line(req, &rc.env, &rc.data).await
-                })
-                .post_async("/webhooks/discord", |req, rc| async move {
-                    discord::interaction(req, &rc.env, &rc.data).await
-                })
-                .get_async("/admin/v1/products", |req, rc| {
-                    admin::guarded(req, rc, admin::list)
-                })
-                .get_async("/admin/v1/products/:id", |req, rc| {
-                    admin::guarded(req, rc, admin::get)
-                })
-                .put_async("/admin/v1/products/:id", |req, rc| {
-                    admin::guarded(req, rc, admin::put)
-                })
-                .delete_async("/admin/v1/products/:id", |req, rc| {
-                    admin::guarded(req, rc, admin::delete)
-                })
-                .get_async("/admin/v1/customers/:user/conversation", |req, rc| {
-                    admin::guarded(req, rc, admin::conversation)
-                })
-                .get_async("/admin/v1/groups/:group/conversation", |req, rc| {
-                    admin::guarded(req, rc, admin::group_conversation)
-                })
-                .get_async("/admin/v1/rooms/:room/conversation", |req, rc| {
-                    admin::guarded(req, rc, admin::room_conversation)
-                })
-                .put_async("/admin/v1/customers/:user/preferences", |req, rc| {
-                    admin::guarded(req, rc, admin::preferences)
-                })
-                .run(req, env)
-                .await
+        let (route, params) = route::route(ROUTES, hop.method(), hop.path())?;
+        match route {
+            Route::Health => Ok(health::respond(&env, ME, env!("CARGO_PKG_VERSION"), None).await?),
+            Route::LineWebhook => line_webhook::line(req, &env, &hop).await,
+            Route::DiscordWebhook => discord::interaction(req, &env, &hop).await,
+            Route::Admin(r) => admin::handle(r, &params, req, &env).await,
         }
-        .await;
-        answer.map_err(error::Error::from)
     })
     .await
 }
@@ -93,7 +92,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
 /// before its answer went out.
 #[event(queue)]
 async fn queue(batch: MessageBatch<Queued>, env: Env, _ctx: Context) -> Result<()> {
-    let settings = match settings::Settings::load(&env) {
+    let settings = match settings::LineSettings::load(&env) {
         Ok(s) => s,
         Err(e) => {
             console_error!("chat-events: {e}; retrying the batch");
@@ -101,8 +100,20 @@ async fn queue(batch: MessageBatch<Queued>, env: Env, _ctx: Context) -> Result<(
             return Ok(());
         }
     };
+    let store = match db::db(&env) {
+        Ok(d) => Some(bindings::D1Store(d)),
+        Err(e) => {
+            console_error!("chat-events: no DB binding ({e}); retrying");
+            None
+        }
+    };
+    let io = bindings::io(&env);
     for message in batch.messages()? {
-        match process::handle(&env, &settings, message.body()).await {
+        let outcome = match &store {
+            Some(store) => line_consumer::handle(store, &io, &settings, message.body()).await,
+            None => Outcome::Retry,
+        };
+        match outcome {
             Outcome::Done => message.ack(),
             Outcome::Retry => message.retry(),
             Outcome::RetryAfter(seconds) => message.retry_with_options(

@@ -1,17 +1,14 @@
 //! The LINE Messaging API client: profiles, replies, and pushes when a reply token has
-//! expired. Base URL, token and timeout come from [`Settings`].
+//! expired. Base URL, token and timeout come from [`LineSettings`].
 
 use edge_core::chat::line::retry_key;
 use edge_core::chat::line::webhook::Event;
 use serde::Deserialize;
 use serde_json::json;
-use worker::{Method, console_warn};
 
-use crate::http::{self, CallError};
-use crate::settings::Settings;
-
-/// Largest LINE API answer read, bytes.
-const MAX_ANSWER_BYTES: usize = 64 * 1024;
+use crate::backends::{Answer, Call, MAX_ANSWER_BYTES, Method, Outbound};
+use crate::log;
+use crate::settings::LineSettings;
 
 /// What LINE says about a user.
 #[derive(Debug, Default, Deserialize)]
@@ -40,33 +37,34 @@ impl std::fmt::Display for SendError {
     }
 }
 
-fn auth(s: &Settings) -> String {
+fn auth(s: &LineSettings) -> String {
     format!("Bearer {}", s.line_token)
 }
 
 /// The profile at `path` (`Source::profile_path`: the user's profile, or a group/room
 /// member's), or nothing when LINE does not give it (logged): a customer is still created,
 /// without a name.
-pub(crate) async fn profile(s: &Settings, path: &str) -> Profile {
+pub(crate) async fn profile(net: &impl Outbound, s: &LineSettings, path: &str) -> Profile {
     let url = format!("{}{path}", s.line_api);
     let token = auth(s);
-    let answer = http::call(
-        Method::Get,
-        &url,
-        &[("authorization", &token)],
-        None,
-        s.line_timeout_ms,
-        MAX_ANSWER_BYTES,
-    )
-    .await;
+    let answer = net
+        .call(Call {
+            method: Method::Get,
+            url: &url,
+            headers: &[("authorization", &token)],
+            body: None,
+            timeout_ms: s.line_timeout_ms,
+            cap: MAX_ANSWER_BYTES,
+        })
+        .await;
     match answer {
         Ok(a) if a.status == 200 => serde_json::from_slice(&a.body).unwrap_or_default(),
         Ok(a) => {
-            console_warn!("line profile: status {}", a.status);
+            log::warn(&format!("line profile: status {}", a.status));
             Profile::default()
         }
         Err(e) => {
-            console_warn!("line profile: {e}");
+            log::warn(&format!("line profile: {e}"));
             Profile::default()
         }
     }
@@ -82,32 +80,40 @@ fn text_messages(texts: &[String]) -> serde_json::Value {
 }
 
 async fn post(
-    s: &Settings,
+    net: &impl Outbound,
+    s: &LineSettings,
     path: &str,
-    body: serde_json::Value,
+    body: &serde_json::Value,
     extra: Option<(&str, &str)>,
-) -> Result<http::Answer, SendError> {
+) -> Result<Answer, SendError> {
     let token = auth(s);
     let mut headers = vec![("authorization", token.as_str())];
     headers.extend(extra);
-    http::call(
-        Method::Post,
-        &format!("{}{path}", s.line_api),
-        &headers,
-        Some(body.to_string()),
-        s.line_timeout_ms,
-        MAX_ANSWER_BYTES,
-    )
+    let url = format!("{}{path}", s.line_api);
+    net.call(Call {
+        method: Method::Post,
+        url: &url,
+        headers: &headers,
+        body: Some(("application/json", body.to_string().into_bytes())),
+        timeout_ms: s.line_timeout_ms,
+        cap: MAX_ANSWER_BYTES,
+    })
     .await
-    .map_err(|e: CallError| SendError::Failed(e.to_string()))
+    .map_err(|e| SendError::Failed(e.to_string()))
 }
 
 /// Replies with `texts` (at most five) using the event's reply token.
-async fn reply(s: &Settings, token: &str, texts: &[String]) -> Result<(), SendError> {
+async fn reply(
+    net: &impl Outbound,
+    s: &LineSettings,
+    token: &str,
+    texts: &[String],
+) -> Result<(), SendError> {
     let a = post(
+        net,
         s,
         "/v2/bot/message/reply",
-        json!({"replyToken": token, "messages": text_messages(texts)}),
+        &json!({"replyToken": token, "messages": text_messages(texts)}),
         None,
     )
     .await?;
@@ -124,12 +130,19 @@ async fn reply(s: &Settings, token: &str, texts: &[String]) -> Result<(), SendEr
 }
 
 /// Pushes `texts` to `to`, with a retry key derived from the event (409: already sent).
-async fn push(s: &Settings, to: &str, event_id: &str, texts: &[String]) -> Result<(), SendError> {
+async fn push(
+    net: &impl Outbound,
+    s: &LineSettings,
+    to: &str,
+    event_id: &str,
+    texts: &[String],
+) -> Result<(), SendError> {
     let key = retry_key(event_id);
     let a = post(
+        net,
         s,
         "/v2/bot/message/push",
-        json!({"to": to, "messages": text_messages(texts)}),
+        &json!({"to": to, "messages": text_messages(texts)}),
         Some(("x-line-retry-key", &key)),
     )
     .await?;
@@ -142,21 +155,21 @@ async fn push(s: &Settings, to: &str, event_id: &str, texts: &[String]) -> Resul
 /// How an answer went out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Delivery {
+    /// With the event's reply token.
     Reply,
+    /// Pushed to the chat (the reply token was refused or absent).
     Push,
 }
 
 /// Sends `texts` for `event`: a reply while its token is good, else a push to its chat.
 pub(crate) async fn send(
-    s: &Settings,
+    net: &impl Outbound,
+    s: &LineSettings,
     event: &Event,
     texts: &[String],
 ) -> Result<Delivery, SendError> {
-    if texts.is_empty() {
-        return Ok(Delivery::Reply);
-    }
     if let Some(token) = &event.reply_token {
-        match reply(s, token, texts).await {
+        match reply(net, s, token, texts).await {
             Ok(()) => return Ok(Delivery::Reply),
             Err(SendError::ReplyTokenInvalid) => {}
             Err(e) => return Err(e),
@@ -167,7 +180,7 @@ pub(crate) async fn send(
         .as_ref()
         .map(|src| src.push_target().to_owned())
         .ok_or_else(|| SendError::Failed("no reply token and no chat to push to".to_owned()))?;
-    push(s, &to, &event.id, texts)
+    push(net, s, &to, &event.id, texts)
         .await
         .map(|()| Delivery::Push)
 }

@@ -1,13 +1,22 @@
-//! chat-webhook's configuration, from wrangler vars and secrets, parsed once per isolate
-//! (`edge_glue::config::once_per_isolate`: vars cannot change while an isolate lives).
+//! chat-webhook's configuration, from wrangler vars and secrets: [`LineSettings`] (the LINE
+//! webhook and its queue consumer), [`DiscordSettings`] and [`AiSettings`] (the provider
+//! chain both bots share). Each is parsed once per isolate on first use
+//! (`edge_glue::config::once_per_isolate`: vars cannot change while an isolate lives), so an
+//! unconfigured bot does not break the other; every default is here, none repeated in the
+//! wrangler file, and a misconfiguration names its var. (Vars the glue reads itself —
+//! `BODY_TIMEOUT_MS`, `HEALTH_TIMEOUT_MS`, `ADMIN_SECRET`, `ADMIN_AUTH_FAILURE_LIMIT`,
+//! `METRICS_FLUSH_MS` — are parsed there.)
 
 use std::rc::Rc;
 
 use edge_core::auth::rate_limit::{MAX_LIMIT, MAX_WINDOW_S, RateLimitPolicy};
+use edge_core::chat::chart::Theme;
 use edge_core::chat::completion::ModelSpec;
+use edge_core::chat::discord::signature::{self, DEFAULT_WINDOW_S};
 use edge_core::chat::quota;
 use edge_core::error::CommonError;
 use edge_core::routing::breaker::BreakerConfig;
+use edge_core::sig::VerifyKey;
 use edge_glue::config;
 use worker::Env;
 
@@ -36,8 +45,8 @@ pub(crate) struct AiSettings {
     pub(crate) quota: RateLimitPolicy,
 }
 
-/// Everything the LINE bot needs.
-pub(crate) struct Settings {
+/// Everything the LINE bot needs (the webhook and the queue consumer alike).
+pub(crate) struct LineSettings {
     pub(crate) line_secret: String,
     pub(crate) line_token: String,
     pub(crate) line_api: String,
@@ -45,9 +54,47 @@ pub(crate) struct Settings {
     pub(crate) ai: Rc<AiSettings>,
 }
 
+/// Everything the Discord bot needs.
+pub(crate) struct DiscordSettings {
+    /// The application's Ed25519 public key.
+    pub(crate) key: VerifyKey,
+    /// Accepted skew of a signed timestamp, seconds.
+    pub(crate) window_s: u64,
+    /// Discord's API base URL (edits of deferred responses).
+    pub(crate) api: String,
+    pub(crate) timeout_ms: u64,
+    /// The market-data API, when configured.
+    pub(crate) quote_api: Option<String>,
+    pub(crate) quote_key: Option<String>,
+    pub(crate) admin_users: Vec<String>,
+    pub(crate) admin_roles: Vec<String>,
+    /// The tickers autocomplete offers.
+    pub(crate) tickers: Vec<String>,
+    /// The url of `User-Agent: DiscordBot (<url>, <version>)`; `None`: the endpoint's origin.
+    pub(crate) bot_url: Option<String>,
+    pub(crate) chart_theme: Theme,
+}
+
 thread_local! {
     static AI: config::IsolateCell<AiSettings> = const { config::IsolateCell::new() };
-    static LINE: config::IsolateCell<Settings> = const { config::IsolateCell::new() };
+    static LINE: config::IsolateCell<LineSettings> = const { config::IsolateCell::new() };
+    static DISCORD: config::IsolateCell<DiscordSettings> = const { config::IsolateCell::new() };
+}
+
+/// The base URL var `name`, or `default` when it is not set.
+fn base_url_or(env: &Env, name: &'static str, default: &str) -> Result<String, CommonError> {
+    match config::optional_var(env, name) {
+        Some(_) => config::base_url(env, name),
+        None => Ok(default.to_owned()),
+    }
+}
+
+/// Secret `name`, or `None` when it is not set or empty.
+fn optional_secret(env: &Env, name: &str) -> Option<String> {
+    env.secret(name)
+        .ok()
+        .map(|s| s.to_string())
+        .filter(|k| !k.is_empty())
 }
 
 /// The var names of one provider.
@@ -93,11 +140,7 @@ fn provider(
         model: config::required_string(env, vars.model)?,
         max_tokens: positive_u32(env, vars.max_tokens, 800, 32_000)?,
         timeout_ms: config::u64_var(env, vars.timeout_ms, 8_000, 100..=60_000)?,
-        api_key: env
-            .secret(vars.api_key)
-            .ok()
-            .map(|s| s.to_string())
-            .filter(|k| !k.is_empty()),
+        api_key: optional_secret(env, vars.api_key),
     }))
 }
 
@@ -136,7 +179,7 @@ impl AiSettings {
                 },
             )?,
             history: usize::try_from(config::u64_var(env, "AI_HISTORY_MESSAGES", 10, 0..=50)?)
-                .unwrap_or(10),
+                .map_err(|_| CommonError::Misconfigured("AI_HISTORY_MESSAGES"))?,
             cache_ttl_s: config::u64_var(env, "AI_CACHE_TTL_S", 3_600, 60..=604_800)?,
             quota: RateLimitPolicy::new(
                 positive_u32(env, "AI_USER_QUOTA", quota::DEFAULT_LIMIT, MAX_LIMIT)?,
@@ -165,7 +208,7 @@ impl AiSettings {
     }
 }
 
-impl Settings {
+impl LineSettings {
     /// An upper bound on handling one event: every AI provider and three LINE calls (profile,
     /// reply, push) timing out, plus 30 s for D1. A claim older than this belongs to a
     /// consumer that died.
@@ -186,12 +229,50 @@ impl Settings {
         Ok(Self {
             line_secret: config::required_string(env, "LINE_CHANNEL_SECRET")?,
             line_token: config::required_string(env, "LINE_CHANNEL_ACCESS_TOKEN")?,
-            line_api: match config::optional_var(env, "LINE_API_BASE_URL") {
-                Some(_) => config::base_url(env, "LINE_API_BASE_URL")?,
-                None => "https://api.line.me".to_owned(),
-            },
+            line_api: base_url_or(env, "LINE_API_BASE_URL", "https://api.line.me")?,
             line_timeout_ms: config::u64_var(env, "LINE_TIMEOUT_MS", 5_000, 100..=60_000)?,
             ai: AiSettings::load(env)?,
+        })
+    }
+}
+
+impl DiscordSettings {
+    /// The Discord bot's settings of this isolate, parsed on first use.
+    ///
+    /// # Errors
+    /// [`CommonError::Misconfigured`] naming the first missing or malformed setting.
+    pub(crate) fn load(env: &Env) -> Result<Rc<Self>, CommonError> {
+        config::once_per_isolate(&DISCORD, env, Self::parse)
+    }
+
+    fn parse(env: &Env) -> Result<Self, CommonError> {
+        let key = config::required_string(env, "DISCORD_PUBLIC_KEY")?;
+        Ok(Self {
+            key: signature::public_key(&key)
+                .ok_or(CommonError::Misconfigured("DISCORD_PUBLIC_KEY"))?,
+            window_s: config::u64_var(
+                env,
+                "DISCORD_TIMESTAMP_WINDOW_S",
+                DEFAULT_WINDOW_S,
+                1..=3600,
+            )?,
+            api: base_url_or(env, "DISCORD_API_BASE_URL", "https://discord.com/api/v10")?,
+            timeout_ms: config::u64_var(env, "DISCORD_TIMEOUT_MS", 5_000, 100..=60_000)?,
+            quote_api: match config::optional_var(env, "QUOTE_API_BASE_URL") {
+                Some(_) => Some(config::base_url(env, "QUOTE_API_BASE_URL")?),
+                None => None,
+            },
+            quote_key: optional_secret(env, "QUOTE_API_KEY"),
+            admin_users: config::list_var(env, "DISCORD_ADMIN_USER_IDS"),
+            admin_roles: config::list_var(env, "DISCORD_ADMIN_ROLE_IDS"),
+            tickers: config::list_var(env, "DISCORD_TICKERS"),
+            bot_url: config::optional_var(env, "DISCORD_BOT_URL"),
+            chart_theme: match config::optional_var(env, "DISCORD_CHART_THEME") {
+                Some(t) => {
+                    Theme::parse(&t).ok_or(CommonError::Misconfigured("DISCORD_CHART_THEME"))?
+                }
+                None => Theme::default(),
+            },
         })
     }
 }

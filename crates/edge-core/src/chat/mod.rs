@@ -9,6 +9,7 @@
 //! - [`text`]: welcome / not-text / apology texts, and splitting to LINE's limits.
 //! - [`completion`]: OpenAI-compatible chat completions, channels and the answer cache key.
 //! - [`quota`]: the per-user quota on paid AI calls.
+//! - [`signature`]: the one error of both webhooks' signature checks.
 //! - [`product`], [`preferences`]: the admin API's bodies.
 
 #[cfg(feature = "chart")]
@@ -21,4 +22,5 @@ pub mod preferences;
 pub mod product;
 pub mod quota;
 pub mod quote;
+pub mod signature;
 pub mod text;

@@ -9,7 +9,7 @@
 //! [`Signed::finish`] applies the replay window. Strictness (canonical `S`, no small-order
 //! key or `R`) is [`crate::sig::precheck`]'s, so both verifiers refuse the same inputs.
 
-use crate::error::HttpError;
+use crate::chat::signature::SignatureError;
 use crate::sig::{RustVerifier, SignatureVerifier, VerifyKey};
 
 /// The signature header (128 hex digits).
@@ -18,38 +18,6 @@ pub const SIGNATURE_HEADER: &str = "x-signature-ed25519";
 pub const TIMESTAMP_HEADER: &str = "x-signature-timestamp";
 /// Default replay window, seconds either side of the verifier's clock.
 pub const DEFAULT_WINDOW_S: u64 = 300;
-
-/// Why an interaction's signature was refused (all 401).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum SignatureError {
-    /// A header is missing.
-    #[error("missing signature headers")]
-    Missing,
-    /// A header is not what Discord sends (hex, decimal).
-    #[error("malformed signature headers")]
-    Malformed,
-    /// The timestamp is outside the replay window.
-    #[error("signature timestamp outside the accepted window")]
-    Stale,
-    /// The signature does not verify.
-    #[error("invalid request signature")]
-    Invalid,
-}
-
-impl HttpError for SignatureError {
-    fn status(&self) -> u16 {
-        401
-    }
-
-    fn code(&self) -> &'static str {
-        match self {
-            Self::Missing => "missing_signature",
-            Self::Malformed => "malformed_signature",
-            Self::Stale => "stale_signature",
-            Self::Invalid => "invalid_signature",
-        }
-    }
-}
 
 fn unhex<const N: usize>(s: &str) -> Option<[u8; N]> {
     crate::hex::decode(s)?.try_into().ok()
@@ -99,9 +67,7 @@ impl Signed {
     /// timestamp more than `window_s` from `now_s` (checked after the signature, so the
     /// answer never tells a forger about the window).
     pub fn finish(self, verified: bool, now_s: u64, window_s: u64) -> Result<(), SignatureError> {
-        if !verified {
-            return Err(SignatureError::Invalid);
-        }
+        SignatureError::unless_verified(verified)?;
         if self.timestamp_s.abs_diff(now_s) > window_s {
             return Err(SignatureError::Stale);
         }
@@ -160,6 +126,7 @@ pub fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::HttpError;
     use ed25519_dalek::{Signer, SigningKey};
 
     const NOW: u64 = 1_795_435_200;

@@ -9,36 +9,12 @@ use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::error::HttpError;
+use crate::chat::signature::SignatureError;
 
 /// The header LINE signs webhooks in.
 pub const HEADER: &str = "x-line-signature";
 /// Length of an HMAC-SHA256 tag, bytes.
 pub const TAG_BYTES: usize = crate::sig::HMAC_SHA256_TAG_BYTES;
-
-/// Why a webhook's signature was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum SignatureError {
-    /// No `x-line-signature` header.
-    #[error("missing x-line-signature")]
-    Missing,
-    /// The header is not the base64 of a 32-byte tag, or the tag does not match.
-    #[error("invalid x-line-signature")]
-    Invalid,
-}
-
-impl HttpError for SignatureError {
-    fn status(&self) -> u16 {
-        401
-    }
-
-    fn code(&self) -> &'static str {
-        match self {
-            Self::Missing => "missing_signature",
-            Self::Invalid => "invalid_signature",
-        }
-    }
-}
 
 /// Whether `tag` is the full HMAC-SHA256 of `msg` under `key` (a truncated tag never is),
 /// compared in constant time.
@@ -64,11 +40,7 @@ pub fn presented_tag(header: Option<&str>) -> Result<Vec<u8>, SignatureError> {
 /// # Errors
 /// [`SignatureError::Invalid`] when it did not.
 pub fn outcome(verified: bool) -> Result<(), SignatureError> {
-    if verified {
-        Ok(())
-    } else {
-        Err(SignatureError::Invalid)
-    }
+    SignatureError::unless_verified(verified)
 }
 
 /// Checks `header` (the `x-line-signature` value) against `body` under `channel_secret`
@@ -98,6 +70,7 @@ pub fn sign(channel_secret: &str, body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::HttpError;
 
     /// The known answer in LINE's Python SDK (`tests/test_webhook.py`, `TestSignatureValidator`),
     /// also checked with `openssl dgst -sha256 -hmac channel_secret`.

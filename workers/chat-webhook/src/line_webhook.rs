@@ -9,26 +9,20 @@ use edge_core::chat::line::webhook::{MAX_BODY_BYTES, Webhook};
 use edge_core::error::CommonError;
 use edge_core::queue::{self, QueueLimits};
 use edge_core::sig::VerifyKey;
-use edge_glue::body;
-use edge_glue::{Hop, now_ms, respond, webcrypto};
-use worker::{Env, Request, Response, Result, console_warn};
+use edge_glue::{Hop, body, now_ms, respond, webcrypto};
+use worker::{Env, Request, Response, console_warn};
 
-use crate::process::Queued;
-use crate::settings::Settings;
+use crate::error::Error;
+use crate::line_consumer::Queued;
+use crate::settings::LineSettings;
 
 /// The queue binding verified events wait in.
 pub(crate) const QUEUE_BINDING: &str = "CHAT_EVENTS";
 
 /// Handles a LINE webhook.
-pub(crate) async fn line(mut req: Request, env: &Env, hop: &Hop) -> Result<Response> {
-    let settings = match Settings::load(env) {
-        Ok(s) => s,
-        Err(e) => return respond::error_response(&e),
-    };
-    let raw = match body::read_or_refuse(&mut req, env, MAX_BODY_BYTES).await {
-        Ok(b) => b,
-        Err(refusal) => return Ok(refusal),
-    };
+pub(crate) async fn line(mut req: Request, env: &Env, hop: &Hop) -> Result<Response, Error> {
+    let settings = LineSettings::load(env)?;
+    let raw = body::read(&mut req, env, MAX_BODY_BYTES).await?;
     let header = req.headers().get(signature::HEADER)?;
     let checked = match signature::presented_tag(header.as_deref()) {
         Ok(tag) => {
@@ -43,12 +37,9 @@ pub(crate) async fn line(mut req: Request, env: &Env, hop: &Hop) -> Result<Respo
         } else {
             "line_bad_signature"
         });
-        return respond::error_response(&e);
+        return Err(e.into());
     }
-    let webhook = match Webhook::parse(&raw) {
-        Ok(w) => w,
-        Err(e) => return respond::error_response(&e),
-    };
+    let webhook = Webhook::parse(&raw)?;
     let received_ms = now_ms();
     let queued: Vec<Queued> = webhook
         .events
@@ -61,23 +52,19 @@ pub(crate) async fn line(mut req: Request, env: &Env, hop: &Hop) -> Result<Respo
             .iter()
             .map(|q| serde_json::to_vec(q).map_or(usize::MAX, |v| v.len()))
             .collect();
-        let batches = match queue::plan(&sizes, QueueLimits::CLOUDFLARE) {
-            Ok(b) => b,
-            Err(e) => {
-                hop.decide("line_event_too_large");
-                return respond::error_response(&e);
-            }
-        };
+        let batches = queue::plan(&sizes, QueueLimits::CLOUDFLARE).inspect_err(|_| {
+            hop.decide("line_event_too_large");
+        })?;
         let queue = env.queue(QUEUE_BINDING)?;
         for range in batches {
             if let Err(e) = queue.send_batch(queued[range].to_vec()).await {
                 // Not acknowledged: LINE redelivers, and de-duplication absorbs what was queued.
                 console_warn!("line webhook: queueing failed: {e}");
                 hop.decide("line_queue_failed");
-                return respond::error_response(&CommonError::UpstreamUnavailable);
+                return Err(CommonError::UpstreamUnavailable.into());
             }
         }
     }
     hop.decide("line_accepted");
-    respond::json(200, &serde_json::json!({}))
+    Ok(respond::json(200, &serde_json::json!({}))?)
 }
