@@ -17,12 +17,14 @@
 
 use std::cell::Cell;
 
+use crate::error::Error;
 use edge_core::analytics::cell::{CacheOutcome, ERROR_CLASS};
 use edge_core::analytics::ingest::BatchId;
 use edge_core::analytics::query::Query;
 use edge_core::analytics::summary::{BucketRow, StoreAnswer};
 use edge_core::analytics::window::{Resolution, next_expiry};
 use edge_core::error::CommonError;
+use edge_core::route::{self, RouteRow};
 use edge_core::{MetricEvent, RequestId};
 use edge_glue::{now_ms, respond};
 use serde::{Deserialize, Serialize};
@@ -30,8 +32,8 @@ use serde_json::value::RawValue;
 use worker::js_sys;
 use worker::wasm_bindgen::JsValue;
 use worker::{
-    DurableObject, Env, Method, Request, Response, Result, ScheduledTime, SqlStorage,
-    SqlStorageValue, State, durable_object,
+    DurableObject, Env, Request, Response, Result, ScheduledTime, SqlStorage, SqlStorageValue,
+    State, durable_object,
 };
 
 /// Internal path: add a [`Write`] (JSON body); answers 204.
@@ -40,6 +42,22 @@ pub(crate) const ADD_PATH: &str = "/add";
 pub(crate) const QUERY_PATH: &str = "/query";
 /// Internal path prefix: every hop of one request id (`/requests/<id>`).
 pub(crate) const REQUESTS_PATH: &str = "/requests/";
+
+/// What the store is asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Call {
+    Add,
+    Query,
+    Hops,
+}
+
+/// The store's internal routes (the client in `store_client` names them by the constants
+/// above).
+const CALLS: &[RouteRow<Call>] = &[
+    ("POST", ADD_PATH, Call::Add),
+    ("POST", QUERY_PATH, Call::Query),
+    ("GET", "/requests/:id", Call::Hops),
+];
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS agg (
     res INTEGER NOT NULL,
@@ -189,32 +207,9 @@ impl DurableObject for MetricsStore {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let path = req.path();
-        match (req.method(), path.as_str()) {
-            (Method::Post, ADD_PATH) => {
-                let body = req.text().await?;
-                let write: Received<'_> = serde_json::from_str(&body)?;
-                if self.add(&write, now_ms())? {
-                    let cells: Vec<CellRow> = serde_json::from_str(write.cells.get())?;
-                    self.arm_alarm(&cells).await?;
-                }
-                Ok(Response::empty()?.with_status(204))
-            }
-            (Method::Post, QUERY_PATH) => {
-                let queries: Vec<Query> = req.json().await?;
-                let answers = queries
-                    .iter()
-                    .map(|q| self.query(q))
-                    .collect::<Result<Vec<_>>>()?;
-                respond::json(200, &answers)
-            }
-            (Method::Get, p) if p.starts_with(REQUESTS_PATH) => {
-                let Some(id) = RequestId::parse(&p[REQUESTS_PATH.len()..]) else {
-                    return respond::error_response(&CommonError::NotFound);
-                };
-                respond::json(200, &self.hops(&id)?)
-            }
-            _ => respond::error_response(&CommonError::NotFound),
+        match self.answer(&mut req).await {
+            Ok(resp) => Ok(resp),
+            Err(e) => respond::error_response(&e),
         }
     }
 
@@ -250,6 +245,40 @@ impl DurableObject for MetricsStore {
             }
         }
         Response::empty()
+    }
+}
+
+impl MetricsStore {
+    /// Answers one internal call; `fetch` turns an error into its JSON response.
+    async fn answer(&self, req: &mut Request) -> std::result::Result<Response, Error> {
+        let path = req.path();
+        let (call, params) = route::route(CALLS, req.method().as_ref(), &path)?;
+        match call {
+            Call::Add => {
+                let body = req.text().await?;
+                let write: Received<'_> = serde_json::from_str(&body)?;
+                if self.add(&write, now_ms())? {
+                    let cells: Vec<CellRow> = serde_json::from_str(write.cells.get())?;
+                    self.arm_alarm(&cells).await?;
+                }
+                Ok(Response::empty()?.with_status(204))
+            }
+            Call::Query => {
+                let queries: Vec<Query> = req.json().await?;
+                let answers = queries
+                    .iter()
+                    .map(|q| self.query(q))
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(respond::json(200, &answers)?)
+            }
+            Call::Hops => {
+                let id = params
+                    .get("id")
+                    .and_then(RequestId::parse)
+                    .ok_or(CommonError::NotFound)?;
+                Ok(respond::json(200, &self.hops(&id)?)?)
+            }
+        }
     }
 }
 
