@@ -16,6 +16,7 @@
 //! Its paths are internal, reachable only through the `METRICS_STORE` binding.
 
 use std::cell::Cell;
+use std::sync::OnceLock;
 
 use crate::error::Error;
 use edge_core::analytics::cell::{CacheOutcome, ERROR_CLASS};
@@ -24,6 +25,7 @@ use edge_core::analytics::query::Query;
 use edge_core::analytics::summary::{BucketRow, StoreAnswer};
 use edge_core::analytics::window::{Resolution, next_expiry};
 use edge_core::error::CommonError;
+use edge_core::metric::{FIELDS, FieldType};
 use edge_core::route::{self, RouteRow};
 use edge_core::{MetricEvent, RequestId};
 use edge_glue::{now_ms, respond};
@@ -59,7 +61,9 @@ const CALLS: &[RouteRow<Call>] = &[
     ("GET", "/requests/:id", Call::Hops),
 ];
 
-const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS agg (
+/// The tables; `events` has one column per event field (`__EVENT_COLUMNS__`, see
+/// [`schema`]).
+const SCHEMA_TEMPLATE: &str = "CREATE TABLE IF NOT EXISTS agg (
     res INTEGER NOT NULL,
     window_start INTEGER NOT NULL,
     worker TEXT NOT NULL,
@@ -74,19 +78,7 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS agg (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    request_id TEXT NOT NULL,
-    worker TEXT NOT NULL,
-    ts_ms INTEGER NOT NULL,
-    method TEXT NOT NULL,
-    path TEXT NOT NULL,
-    status INTEGER NOT NULL,
-    latency_ms REAL NOT NULL,
-    country TEXT,
-    colo TEXT,
-    decision TEXT,
-    region TEXT,
-    priority TEXT,
-    degraded INTEGER
+    __EVENT_COLUMNS__
 );
 CREATE INDEX IF NOT EXISTS events_by_request ON events(request_id);
 CREATE TABLE IF NOT EXISTS applied (
@@ -109,19 +101,65 @@ const UPSERT_CELLS: &str = "INSERT INTO agg
     ON CONFLICT (res, window_start, worker, status_class, region, country, cache, bucket)
     DO UPDATE SET n = n + excluded.n, latency_sum = latency_sum + excluded.latency_sum";
 
+/// The SQL type of an event field's column.
+fn sql_type(ty: FieldType) -> &'static str {
+    match ty {
+        FieldType::Text => "TEXT",
+        // SQLite has no boolean: 1 or 0.
+        FieldType::Integer | FieldType::Bool => "INTEGER",
+        FieldType::Number => "REAL",
+    }
+}
+
+/// The event fields' names, comma-separated, for a column list.
+fn event_names() -> String {
+    let names: Vec<&str> = FIELDS.iter().map(|f| f.name).collect();
+    names.join(", ")
+}
+
+/// The schema, its `events` columns built from `edge_core::metric::FIELDS` (same names and
+/// types as ever, so stores created before read the same).
+fn schema() -> &'static str {
+    static SCHEMA: OnceLock<String> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let columns: Vec<String> = FIELDS
+            .iter()
+            .map(|f| {
+                let null = if f.required { " NOT NULL" } else { "" };
+                format!("{} {}{null}", f.name, sql_type(f.ty))
+            })
+            .collect();
+        SCHEMA_TEMPLATE.replace("__EVENT_COLUMNS__", &columns.join(",\n    "))
+    })
+}
+
 /// Raw hops from `MetricEvent`s as JSON, in array order (`seq` orders a request's hops;
 /// `degraded` true/false comes out of `json_extract` as 1/0, absent fields as NULL).
-const INSERT_EVENTS: &str = "INSERT INTO events
-    (request_id, worker, ts_ms, method, path, status, latency_ms, country, colo, decision,
-     region, priority, degraded)
-    SELECT json_extract(value, '$.request_id'), json_extract(value, '$.worker'),
-           json_extract(value, '$.ts_ms'), json_extract(value, '$.method'),
-           json_extract(value, '$.path'), json_extract(value, '$.status'),
-           json_extract(value, '$.latency_ms'), json_extract(value, '$.country'),
-           json_extract(value, '$.colo'), json_extract(value, '$.decision'),
-           json_extract(value, '$.region'), json_extract(value, '$.priority'),
-           json_extract(value, '$.degraded')
-    FROM json_each(?) ORDER BY key";
+fn insert_events() -> &'static str {
+    static INSERT: OnceLock<String> = OnceLock::new();
+    INSERT.get_or_init(|| {
+        let values: Vec<String> = FIELDS
+            .iter()
+            .map(|f| format!("json_extract(value, '$.{}')", f.name))
+            .collect();
+        format!(
+            "INSERT INTO events ({}) SELECT {} FROM json_each(?) ORDER BY key",
+            event_names(),
+            values.join(", ")
+        )
+    })
+}
+
+/// Every stored hop of one request id, in the order they were added.
+fn select_hops() -> &'static str {
+    static SELECT: OnceLock<String> = OnceLock::new();
+    SELECT.get_or_init(|| {
+        format!(
+            "SELECT {} FROM events WHERE request_id = ? ORDER BY seq",
+            event_names()
+        )
+    })
+}
 
 /// One cell's increment: `(res_ms, window_start, worker, status_class, region, country,
 /// cache, bucket, n, latency_sum)`.
@@ -138,7 +176,8 @@ pub(crate) type CellRow = (
     f64,
 );
 
-/// A stored hop as read back (the store's own columns).
+/// A stored hop as read back (the store's own columns: one per `edge_core::metric::FIELDS`,
+/// checked by a test).
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Row {
     pub(crate) request_id: String,
@@ -289,7 +328,7 @@ fn int(v: u64) -> Result<SqlStorageValue> {
 impl MetricsStore {
     fn ensure_schema(&self) -> Result<()> {
         if !self.ready.get() {
-            self.sql.exec(SCHEMA, None)?;
+            self.sql.exec(schema(), None)?;
             self.ready.set(true);
         }
         Ok(())
@@ -343,7 +382,7 @@ impl MetricsStore {
         self.sql
             .exec(UPSERT_CELLS, vec![write.cells.get().into()])?;
         self.sql
-            .exec(INSERT_EVENTS, vec![write.events.get().into()])?;
+            .exec(insert_events(), vec![write.events.get().into()])?;
         Ok(true)
     }
 
@@ -422,12 +461,7 @@ impl MetricsStore {
             return Ok(Vec::new());
         }
         self.sql
-            .exec(
-                "SELECT request_id, worker, ts_ms, method, path, status, latency_ms, country, colo,
-                        decision, region, priority, degraded
-                 FROM events WHERE request_id = ? ORDER BY seq",
-                vec![id.as_str().into()],
-            )?
+            .exec(select_hops(), vec![id.as_str().into()])?
             .to_array()
     }
 }
@@ -518,4 +552,67 @@ fn query_params(q: &Query) -> Result<Vec<SqlStorageValue>> {
         params.push(w.as_str().into());
     }
     Ok(params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_events_table_and_its_rows_have_one_typed_column_per_event_field() {
+        let row = Row {
+            request_id: "r-1".into(),
+            worker: "cache-manager".into(),
+            ts_ms: 1,
+            method: "GET".into(),
+            path: "/".into(),
+            status: 200,
+            latency_ms: 1.5,
+            country: Some("DE".into()),
+            colo: Some("FRA".into()),
+            decision: Some("cache_hit".into()),
+            region: Some("eu".into()),
+            priority: Some("high".into()),
+            degraded: Some(1),
+        };
+        let json = serde_json::to_value(&row).expect("serialises");
+        let obj = json.as_object().expect("object");
+        assert_eq!(obj.len(), FIELDS.len());
+        for f in FIELDS {
+            let v = &obj[f.name];
+            let typed = match f.ty {
+                FieldType::Text => v.is_string(),
+                FieldType::Integer | FieldType::Bool => v.is_i64(),
+                FieldType::Number => v.is_f64(),
+            };
+            assert!(typed, "{}: {v}", f.name);
+        }
+    }
+
+    #[test]
+    fn the_schema_keeps_the_stored_column_names_and_types() {
+        // The `events` columns as every store created so far has them.
+        let stored = [
+            "request_id TEXT NOT NULL",
+            "worker TEXT NOT NULL",
+            "ts_ms INTEGER NOT NULL",
+            "method TEXT NOT NULL",
+            "path TEXT NOT NULL",
+            "status INTEGER NOT NULL",
+            "latency_ms REAL NOT NULL",
+            "country TEXT,",
+            "colo TEXT,",
+            "decision TEXT,",
+            "region TEXT,",
+            "priority TEXT,",
+            "degraded INTEGER\n",
+        ];
+        let s = schema();
+        for column in stored {
+            assert!(s.contains(&format!("    {column}")), "{column} in {s}");
+        }
+        assert!(!s.contains("__"), "{s}");
+        assert!(insert_events().contains("json_extract(value, '$.degraded')"));
+        assert!(select_hops().starts_with("SELECT worker, request_id, ts_ms,"));
+    }
 }
