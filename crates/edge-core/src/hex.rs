@@ -21,6 +21,15 @@ pub fn decode(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// [`decode`] of exactly `N` bytes (`2 * N` digits); `None` for any other length.
+#[must_use]
+pub fn decode_array<const N: usize>(s: &str) -> Option<[u8; N]> {
+    if s.len() != 2 * N {
+        return None;
+    }
+    decode(s)?.try_into().ok()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -32,6 +41,10 @@ mod tests {
         assert_eq!(super::decode("ABcd"), Some(vec![0xab, 0xcd]));
         for bad in ["a", "+f", " f", "0x", "zz"] {
             assert_eq!(super::decode(bad), None, "{bad}");
+        }
+        assert_eq!(super::decode_array::<2>("abCD"), Some([0xab, 0xcd]));
+        for bad in ["abc", "ab", "abcdef", "+bcd"] {
+            assert_eq!(super::decode_array::<2>(bad), None, "{bad}");
         }
     }
 }
