@@ -18,7 +18,6 @@
 use std::cell::Cell;
 use std::sync::OnceLock;
 
-use crate::error::Error;
 use edge_core::analytics::cell::{CacheOutcome, ERROR_CLASS};
 use edge_core::analytics::ingest::BatchId;
 use edge_core::analytics::query::Query;
@@ -37,6 +36,8 @@ use worker::{
     DurableObject, Env, Request, Response, Result, ScheduledTime, SqlStorage, SqlStorageValue,
     State, durable_object,
 };
+
+use crate::error::Error;
 
 /// Internal path: add a [`Write`] (JSON body); answers 204.
 pub(crate) const ADD_PATH: &str = "/add";
