@@ -129,3 +129,26 @@ async fn guarded(
         Read::Hops => read::hops(env, id).await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use edge_core::HttpError;
+
+    use super::*;
+
+    #[test]
+    fn the_route_table_names_params_and_refuses_with_404_and_405() {
+        let hops = route::route(ROUTES, "GET", "/v1/metrics/requests/r-1");
+        assert_eq!(
+            hops.map(|(r, p)| (r, p.get("id"))),
+            Ok((Route::Read(Read::Hops), Some("r-1")))
+        );
+        let e = route::route(ROUTES, "GET", "/v1/metrics").expect_err("POST only");
+        assert_eq!(e.status(), 405);
+        assert_eq!(e.headers(), vec![("allow", "POST".to_owned())]);
+        let e = route::route(ROUTES, "GET", "/v1/metrics/requests/").expect_err("no id");
+        assert_eq!(e.status(), 404);
+        let e = route::route(ROUTES, "PUT", dashboard::SESSION_PATH).expect_err("405");
+        assert_eq!(e.headers(), vec![("allow", "POST".to_owned())]);
+    }
+}
