@@ -396,12 +396,8 @@ fn chat(c: &mut Criterion) {
     let key =
         discord::public_key("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
             .expect("key");
-    let rfc_sig = (0..64)
-        .map(|i| {
-            u8::from_str_radix(&"e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"[2 * i..2 * i + 2], 16)
-                .expect("hex")
-        })
-        .collect::<Vec<u8>>();
+    let rfc_sig = edge_core::hex::decode("e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b")
+        .expect("hex");
     c.bench_function("chat/discord ed25519 verify_strict", |b| {
         b.iter(|| discord::verify_bytes(&key, black_box(b""), &rfc_sig))
     });

@@ -4,6 +4,11 @@
 //! dependency, no async, no clock and no RNG; callers pass the time in (`now_ms`).
 //! It builds and tests natively and on `wasm32-unknown-unknown`.
 //!
+//! Each domain (`auth`, `cache`, `routing`, `analytics`, `chat`, and `chart` within chat) is
+//! a cargo feature, so each worker compiles only the domains it uses (default: all, for the
+//! core's own tests). The parts of auth, routing and analytics that every worker's glue
+//! needs are always built; see each module's documentation.
+//!
 //! Modules:
 //! - [`admin`]: the admin-secret check, in constant time.
 //! - [`analytics`]: exact metric windows, percentiles, queries and exposition.
@@ -32,7 +37,9 @@ pub mod accept;
 pub mod admin;
 pub mod analytics;
 pub mod auth;
+#[cfg(feature = "cache")]
 pub mod cache;
+#[cfg(feature = "chat")]
 pub mod chat;
 pub mod error;
 pub mod health;

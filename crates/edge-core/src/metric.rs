@@ -241,20 +241,52 @@ fn valid_code(c: &str, len: usize) -> bool {
     c.len() == len && c.bytes().all(|b| b.is_ascii_uppercase())
 }
 
-const FIELDS: [&str; 13] = [
-    "worker",
-    "request_id",
-    "ts_ms",
-    "method",
-    "path",
-    "status",
-    "latency_ms",
-    "country",
-    "colo",
-    "decision",
-    "region",
-    "priority",
-    "degraded",
+/// The type of a metric event field's JSON value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldType {
+    /// A string.
+    Text,
+    /// A non-negative integer.
+    Integer,
+    /// A finite number.
+    Number,
+    /// `true` or `false`.
+    Bool,
+}
+
+/// One field of [`MetricEvent`] on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Field {
+    /// The JSON key (and the collector's column name).
+    pub name: &'static str,
+    /// The value's type.
+    pub ty: FieldType,
+    /// Whether every event carries it (optional fields are omitted when absent).
+    pub required: bool,
+}
+
+const fn field(name: &'static str, ty: FieldType, required: bool) -> Field {
+    Field { name, ty, required }
+}
+
+/// The metric event's fields, declared once, in declaration order: the validator accepts
+/// exactly these keys, the collector's raw-hop table is built from them, and tests check
+/// that [`MetricEvent`] serialises to exactly these keys and that the Analytics Engine
+/// layout (`analytics::engine`) places every one of them.
+pub const FIELDS: [Field; 13] = [
+    field("worker", FieldType::Text, true),
+    field("request_id", FieldType::Text, true),
+    field("ts_ms", FieldType::Integer, true),
+    field("method", FieldType::Text, true),
+    field("path", FieldType::Text, true),
+    field("status", FieldType::Integer, true),
+    field("latency_ms", FieldType::Number, true),
+    field("country", FieldType::Text, false),
+    field("colo", FieldType::Text, false),
+    field("decision", FieldType::Text, false),
+    field("region", FieldType::Text, false),
+    field("priority", FieldType::Text, false),
+    field("degraded", FieldType::Bool, false),
 ];
 
 impl MetricEvent {
@@ -277,7 +309,10 @@ impl MetricEvent {
     /// # Errors
     /// As [`MetricEvent::from_json`], minus the size check.
     pub fn from_object(map: &Map<String, Value>) -> Result<Self, MetricError> {
-        if let Some(k) = map.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+        if let Some(k) = map
+            .keys()
+            .find(|k| !FIELDS.iter().any(|f| f.name == k.as_str()))
+        {
             let field = k.chars().take(64).collect();
             return Err(MetricError::UnknownField { field });
         }
@@ -556,18 +591,52 @@ mod tests {
     }
 
     #[test]
-    fn missing_required_fields_are_named() {
-        for field in [
-            "worker",
-            "request_id",
-            "ts_ms",
-            "method",
-            "path",
-            "latency_ms",
-        ] {
+    fn missing_required_fields_are_named_and_optional_ones_may_be_absent() {
+        for f in FIELDS {
             let mut v = valid();
-            v.as_object_mut().expect("object").remove(field);
-            assert_eq!(parse(&v), Err(MetricError::Missing { field }));
+            v.as_object_mut().expect("object").remove(f.name);
+            if f.required {
+                assert_eq!(parse(&v), Err(MetricError::Missing { field: f.name }));
+            } else {
+                assert!(parse(&v).is_ok(), "{} is optional", f.name);
+            }
         }
+    }
+
+    fn keys(v: &Value) -> Vec<String> {
+        let mut keys: Vec<String> = v.as_object().expect("object").keys().cloned().collect();
+        keys.sort();
+        keys
+    }
+
+    fn names(filter: impl Fn(&Field) -> bool) -> Vec<String> {
+        let mut names: Vec<String> = FIELDS
+            .iter()
+            .filter(|f| filter(f))
+            .map(|f| f.name.to_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn the_event_serialises_to_exactly_the_declared_fields_with_their_types() {
+        let full = serde_json::to_value(parse(&valid()).expect("valid")).expect("serializes");
+        assert_eq!(keys(&full), names(|_| true));
+        for f in FIELDS {
+            let v = &full[f.name];
+            let typed = match f.ty {
+                FieldType::Text => v.is_string(),
+                FieldType::Integer => v.is_u64(),
+                FieldType::Number => v.is_number(),
+                FieldType::Bool => v.is_boolean(),
+            };
+            assert!(typed, "{} is {:?}: {v}", f.name, f.ty);
+        }
+        let mut bare = valid();
+        let obj = bare.as_object_mut().expect("object");
+        obj.retain(|k, _| FIELDS.iter().any(|f| f.name == k && f.required));
+        let bare = serde_json::to_value(parse(&bare).expect("valid")).expect("serializes");
+        assert_eq!(keys(&bare), names(|f| f.required));
     }
 }

@@ -113,6 +113,7 @@ mod tests {
         assert_eq!(next, sizes.len());
     }
 
+    #[cfg(feature = "chat")]
     /// The JSON size of a queued LINE text event (as chat-webhook queues it: the event and
     /// the time it was received) carrying `chars` Thai characters.
     fn thai_event_bytes(chars: usize) -> usize {
@@ -137,6 +138,7 @@ mod tests {
         .map_or(0, |v| v.len())
     }
 
+    #[cfg(feature = "chat")]
     #[test]
     fn item_13_5_twenty_five_thai_texts_of_5000_chars_fit_in_two_batches() {
         let one = thai_event_bytes(5_000);

@@ -10,9 +10,10 @@
 use edge_core::admin;
 use edge_core::error::CommonError;
 use edge_core::signed::{seal, session};
-use edge_glue::admin::ADMIN_SECRET;
-use edge_glue::{Hop, config};
-use worker::{Env, Request};
+use edge_glue::Hop;
+use worker::Request;
+
+use crate::settings::Settings;
 
 /// The value of cookie `name` in a `Cookie` header.
 pub(crate) fn cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
@@ -29,12 +30,11 @@ pub(crate) fn cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
 /// when `ADMIN_SECRET` is unset or short (every way in is closed then).
 pub(crate) fn authorize(
     req: &Request,
-    env: &Env,
+    settings: &Settings,
     hop: &Hop,
     now_s: u64,
 ) -> Result<(), CommonError> {
-    let secret = config::required_string(env, ADMIN_SECRET)?;
-    admin::check_configured(&secret)?;
+    let secret = settings.admin_secret()?;
     let header = |name: &str| req.headers().get(name).ok().flatten();
     // A sealed request carries the caller's own credential too: the seal decides.
     if let Some(value) = header(seal::HEADER) {
@@ -51,19 +51,19 @@ pub(crate) fn authorize(
             subject: &subject,
             permissions: &permissions,
         };
-        return if seal::verify(&secret, &sealed, &value, now_s) {
+        return if seal::verify(secret, &sealed, &value, now_s) {
             Ok(())
         } else {
             Err(CommonError::Unauthorized)
         };
     }
     if let Some(authorization) = header("authorization") {
-        admin::authorize(Some(&authorization), &secret)?;
+        admin::authorize(Some(&authorization), secret)?;
         return Ok(());
     }
     let signed_in = header("cookie")
         .as_deref()
-        .and_then(|c| cookie(c, session::COOKIE).map(|v| session::verify(&secret, v, now_s)))
+        .and_then(|c| cookie(c, session::COOKIE).map(|v| session::verify(secret, v, now_s)))
         .unwrap_or(false);
     if signed_in {
         Ok(())

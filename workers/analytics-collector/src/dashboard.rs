@@ -16,13 +16,14 @@ use edge_core::analytics::query::{Dimension, Query, QueryError};
 use edge_core::analytics::window::{HOUR_MS, Resolution};
 use edge_core::error::CommonError;
 use edge_core::signed::session;
-use edge_glue::admin::ADMIN_SECRET;
-use edge_glue::body;
-use edge_glue::{config, now_ms, respond};
+use edge_glue::body::{self, BodyError};
+use edge_glue::now_ms;
 use sha2::{Digest, Sha256};
-use worker::{Env, Request, Response, Result};
+use worker::{Env, Request, Response};
 
-use crate::{read, stores};
+use crate::error::Error;
+use crate::settings::Settings;
+use crate::{read, store_client};
 
 /// Where the dashboard and its sign-in live.
 pub(crate) const DASHBOARD_PATH: &str = "/api/v1/analytics/edge/dashboard";
@@ -39,8 +40,11 @@ const SIGNIN: &str = include_str!("../assets/signin.html");
 const CSS: &str = include_str!("../assets/dashboard.css");
 const JS: &str = include_str!("../assets/dashboard.js");
 
-/// The ranges the page offers: name, span, resolution.
-const RANGES: [(&str, u64, Resolution); 4] = [
+/// A range the page offers: name, span, resolution.
+type Range = (&'static str, u64, Resolution);
+
+/// The ranges the page offers; the first is the default.
+const RANGES: [Range; 4] = [
     ("1h", HOUR_MS, Resolution::Minute),
     ("6h", 6 * HOUR_MS, Resolution::Minute),
     ("24h", 24 * HOUR_MS, Resolution::Minute),
@@ -80,7 +84,7 @@ fn head(title: &str) -> String {
     HEAD.replace("__TITLE__", title).replace("__CSS__", CSS)
 }
 
-fn html_response(status: u16, body: String) -> Result<Response> {
+fn html_response(status: u16, body: String) -> worker::Result<Response> {
     let resp = Response::from_html(body)?.with_status(status);
     let h = resp.headers();
     h.set("content-security-policy", csp())?;
@@ -91,7 +95,7 @@ fn html_response(status: u16, body: String) -> Result<Response> {
 }
 
 /// The sign-in page, with `error` shown (empty for none).
-pub(crate) fn signin(status: u16, error: &str) -> Result<Response> {
+pub(crate) fn signin(status: u16, error: &str) -> worker::Result<Response> {
     let body = SIGNIN
         .replace("__HEAD__", &head("Sign in · edge-workers analytics"))
         .replace("__ACTION__", SESSION_PATH)
@@ -108,31 +112,27 @@ pub(crate) fn wants_html(req: &Request) -> bool {
         .is_some_and(|a| a.contains("text/html"))
 }
 
-/// `POST …/session`: checks the form's admin secret and sets the sign-in cookie.
-pub(crate) async fn sign_in(req: &mut Request, env: &Env) -> Result<Response> {
-    let secret = match config::required_string(env, ADMIN_SECRET) {
-        Ok(s) => s,
-        Err(e) => return respond::error_response(&e),
-    };
-    let timeout_ms = match body::timeout_ms(env) {
-        Ok(t) => t,
-        Err(e) => return respond::error_response(&e),
-    };
+/// `POST …/session`: checks the form's admin secret and sets the sign-in cookie. A form
+/// that is too large or the wrong secret gets the sign-in page again (HTML, for the
+/// browser that posted it); other failures are JSON errors.
+pub(crate) async fn sign_in(req: &mut Request, settings: &Settings) -> Result<Response, Error> {
+    let secret = settings.admin_secret()?;
+    let timeout_ms = settings.body_timeout_ms()?;
     let form = match body::read_limited(req, MAX_FORM_BYTES, timeout_ms).await {
         Ok(form) => form,
-        Err(body::BodyError::TooLarge(_)) => return signin(413, "The form is too large."),
-        Err(e) => return respond::error_response(e.into_http().as_ref()),
+        Err(BodyError::TooLarge(_)) => return Ok(signin(413, "The form is too large.")?),
+        Err(e) => return Err(e.into()),
     };
     let presented = form_urlencoded::parse(&form)
         .find(|(k, _)| k == "secret")
         .map(|(_, v)| v.into_owned())
         .unwrap_or_default();
-    match admin::matches(&presented, &secret) {
+    match admin::matches(&presented, secret) {
         Ok(()) => {
             let cookie = format!(
                 "{}={}; Path={COOKIE_PATH}; Max-Age={}; HttpOnly; Secure; SameSite=Strict",
                 session::COOKIE,
-                session::issue(&secret, now_ms() / 1000),
+                session::issue(secret, now_ms() / 1000),
                 session::LIFETIME_S
             );
             let resp = Response::empty()?.with_status(303);
@@ -141,22 +141,22 @@ pub(crate) async fn sign_in(req: &mut Request, env: &Env) -> Result<Response> {
             resp.headers().set("cache-control", "no-store")?;
             Ok(resp)
         }
-        Err(CommonError::Unauthorized) => signin(401, "That is not the admin secret."),
-        Err(e) => respond::error_response(&e),
+        Err(CommonError::Unauthorized) => Ok(signin(401, "That is not the admin secret.")?),
+        Err(e) => Err(e.into()),
     }
 }
 
 /// The page's parameters: `range` (1h, 6h, 24h, 7d) and `worker` (whose requests, error
 /// rate and latency the cards show).
-fn params(pairs: &[(String, String)]) -> std::result::Result<(usize, ServiceName), QueryError> {
-    let mut range = 0;
+fn params(pairs: &[(String, String)]) -> Result<(Range, ServiceName), QueryError> {
+    let mut range = RANGES[0];
     let mut worker = ServiceName::AuthValidator;
     for (k, v) in pairs {
         match k.as_str() {
             "range" => {
                 range = RANGES
-                    .iter()
-                    .position(|r| r.0 == v)
+                    .into_iter()
+                    .find(|r| r.0 == v)
                     .ok_or(QueryError::Invalid {
                         field: "range",
                         reason: "expected 1h, 6h, 24h or 7d",
@@ -200,12 +200,8 @@ fn links(items: impl Iterator<Item = (String, String, bool)>) -> String {
 }
 
 /// `GET …/dashboard`: the page, with its data embedded.
-pub(crate) async fn page(req: &Request, env: &Env) -> Result<Response> {
-    let (range, worker) = match params(&read::pairs(req)?) {
-        Ok(p) => p,
-        Err(e) => return respond::error_response(&e),
-    };
-    let (name, span, res) = RANGES[range];
+pub(crate) async fn page(req: &Request, env: &Env) -> Result<Response, Error> {
+    let ((name, span, res), worker) = params(&read::pairs(req)?)?;
     let now = now_ms();
     let to_ms = res.window_start(now) + res.width_ms();
     let query = |group_by: Vec<Dimension>, only: Option<ServiceName>| Query {
@@ -222,7 +218,7 @@ pub(crate) async fn page(req: &Request, env: &Env) -> Result<Response> {
         query(vec![Dimension::Region], Some(ServiceName::VoiceRouter)),
     ];
     // One call per store (every shard of every day) for all three.
-    let [by_worker, cache, regions] = stores::query_all(env, queries).await?;
+    let [by_worker, cache, regions] = store_client::query_all(env, queries).await?;
     let data = serde_json::json!({
         "range": name,
         "worker": worker.as_str(),
@@ -236,11 +232,11 @@ pub(crate) async fn page(req: &Request, env: &Env) -> Result<Response> {
         .replace('<', "\\u003c")
         .replace('>', "\\u003e")
         .replace('&', "\\u0026");
-    let ranges = links(RANGES.iter().enumerate().map(|(i, r)| {
+    let ranges = links(RANGES.iter().map(|r| {
         (
             format!("?range={}&worker={}", r.0, worker.as_str()),
             r.0.to_owned(),
-            i == range,
+            r.0 == name,
         )
     }));
     let workers = links(REPORTERS.into_iter().map(|w| {
@@ -264,5 +260,5 @@ pub(crate) async fn page(req: &Request, env: &Env) -> Result<Response> {
         .replace("__WORKER__", worker.as_str())
         .replace("__RES__", res.as_str())
         .replace("__DATA__", &data);
-    html_response(200, body)
+    Ok(html_response(200, body)?)
 }

@@ -19,48 +19,46 @@ use edge_core::analytics::window::{Resolution, day_of};
 use edge_core::error::CommonError;
 use edge_core::{MetricError, MetricEvent};
 use edge_glue::body::{self, BodyError};
-use edge_glue::{Hop, now_ms, respond};
+use edge_glue::{now_ms, respond};
 use worker::wasm_bindgen::JsCast;
-use worker::{
-    AnalyticsEngineDataset, Env, Request, Response, Result, RouteContext, console_warn, js_sys,
-};
+use worker::{AnalyticsEngineDataset, Env, Request, Response, console_warn, js_sys};
 
-use crate::store::Write;
-use crate::stores;
+use crate::error::Error;
+use crate::metrics_store::Write;
+use crate::settings::Settings;
+use crate::store_client;
 
 /// The Analytics Engine binding.
 const AE_BINDING: &str = "METRICS_AE";
 
 /// Handles an ingest request.
-pub(crate) async fn ingest(mut req: Request, rc: RouteContext<Hop>) -> Result<Response> {
-    let timeout_ms = match body::timeout_ms(&rc.env) {
-        Ok(t) => t,
-        Err(e) => return respond::error_response(&e),
-    };
-    let bytes = match body::read_limited(&mut req, MAX_BODY_BYTES, timeout_ms).await {
-        Ok(b) => b,
-        Err(BodyError::TooLarge(e)) => return respond::error_response(&e),
-        Err(BodyError::Timeout(e)) => return respond::error_response(&e),
-        Err(BodyError::Config(e)) => return respond::error_response(&e),
-        Err(BodyError::Read(_)) => return respond::error_response(&MetricError::Malformed),
-    };
+pub(crate) async fn ingest(
+    req: &mut Request,
+    env: &Env,
+    settings: &Settings,
+) -> Result<Response, Error> {
+    let timeout_ms = settings.body_timeout_ms()?;
+    let bytes = body::read_limited(req, MAX_BODY_BYTES, timeout_ms)
+        .await
+        .map_err(|e| match e {
+            // A body that breaks off is a malformed report, not an unreadable request.
+            BodyError::Read(_) => Error::Metric(MetricError::Malformed),
+            e => Error::Body(e),
+        })?;
     let now = now_ms();
-    let parsed = match Ingest::parse(&bytes, now) {
-        Ok(p) => p,
-        Err(e) => return respond::error_response(&e),
-    };
+    let parsed = Ingest::parse(&bytes, now)?;
     let mut accepted = parsed.accepted();
     let shard = parsed.shard_key().map_or(0, shard_of);
-    let failed_days = store(&rc.env, &accepted, now, shard, parsed.batch_id()).await;
+    let failed_days = store(env, &accepted, now, shard, parsed.batch_id()).await;
     let stored = |e: &MetricEvent| !failed_days.contains(&day_of(e.ts_ms));
     accepted.retain(|e| stored(e));
-    write_engine(&rc.env, &accepted);
+    write_engine(env, &accepted);
     match &parsed {
-        Ingest::Single(event) if stored(event) => respond::json(
+        Ingest::Single(event) if stored(event) => Ok(respond::json(
             202,
             &serde_json::json!({ "accepted": 1, "request_id": event.request_id }),
-        ),
-        Ingest::Single(_) => respond::error_response(&CommonError::UpstreamUnavailable),
+        )?),
+        Ingest::Single(_) => Err(CommonError::UpstreamUnavailable.into()),
         Ingest::Batch(items) | Ingest::Enveloped(_, items) => {
             let mut report = BatchReport::new(items);
             for (index, item) in items.iter().enumerate() {
@@ -68,7 +66,7 @@ pub(crate) async fn ingest(mut req: Request, rc: RouteContext<Hop>) -> Result<Re
                     report.refuse(index, &CommonError::UpstreamUnavailable);
                 }
             }
-            respond::json(report.status(), &report)
+            Ok(respond::json(report.status(), &report)?)
         }
     }
 }
@@ -119,7 +117,7 @@ async fn store(
             events,
         };
         async move {
-            let result = stores::add(env, day, shard, &write).await;
+            let result = store_client::add(env, day, shard, &write).await;
             if let Err(e) = &result {
                 console_warn!("metrics store write for day {day}/{shard} failed: {e}");
             }

@@ -7,13 +7,15 @@ use edge_core::analytics::prometheus::{Exposition, Format};
 use edge_core::analytics::query::{Dimension, Query};
 use edge_core::analytics::summary::{QueryResult, Stats};
 use edge_core::analytics::window::{DAY_MS, Resolution, day_of};
+use edge_core::error::CommonError;
 use edge_glue::{now_ms, respond};
-use worker::{Env, Request, Response, Result};
+use worker::{Env, Request, Response};
 
-use crate::stores;
+use crate::error::Error;
+use crate::store_client;
 
 /// The query's decoded parameters.
-pub(crate) fn pairs(req: &Request) -> Result<Vec<(String, String)>> {
+pub(crate) fn pairs(req: &Request) -> worker::Result<Vec<(String, String)>> {
     Ok(req
         .url()?
         .query_pairs()
@@ -22,12 +24,12 @@ pub(crate) fn pairs(req: &Request) -> Result<Vec<(String, String)>> {
 }
 
 /// `GET …/query`: the query API (see `edge_core::analytics::query::Query::parse`).
-pub(crate) async fn query(req: &Request, env: &Env) -> Result<Response> {
-    let query = match Query::parse(&pairs(req)?, now_ms()) {
-        Ok(q) => q,
-        Err(e) => return respond::error_response(&e),
-    };
-    respond::json(200, &stores::query(env, &query).await?)
+pub(crate) async fn query(req: &Request, env: &Env) -> Result<Response, Error> {
+    let query = Query::parse(&pairs(req)?, now_ms())?;
+    Ok(respond::json(
+        200,
+        &store_client::query(env, &query).await?,
+    )?)
 }
 
 /// The query of totals since 00:00 UTC today, grouped by `group_by`, for one worker or all.
@@ -54,7 +56,7 @@ fn labelled(result: QueryResult) -> Vec<Stats> {
 
 /// `GET …/metrics`: today's totals as the Prometheus text format, or OpenMetrics when the
 /// scraper's `Accept` asks for it (`Vary: Accept` either way).
-pub(crate) async fn prometheus(req: &Request, env: &Env) -> Result<Response> {
+pub(crate) async fn prometheus(req: &Request, env: &Env) -> Result<Response, Error> {
     let format = Format::negotiate(req.headers().get("accept")?.as_deref());
     use Dimension::{Cache, Country, Region, StatusClass, Worker};
     let now = now_ms();
@@ -66,7 +68,8 @@ pub(crate) async fn prometheus(req: &Request, env: &Env) -> Result<Response> {
         today(now, vec![Worker, Country], None),
     ];
     // One call per shard of today for all five.
-    let [by_status, by_worker, cache, regions, countries] = stores::query_all(env, queries).await?;
+    let [by_status, by_worker, cache, regions, countries] =
+        store_client::query_all(env, queries).await?;
     let mut e = Exposition::new(format);
     let requests = |s: &Stats| s.requests;
     e.counter(
@@ -110,11 +113,12 @@ pub(crate) async fn prometheus(req: &Request, env: &Env) -> Result<Response> {
 
 /// `GET /v1/metrics/requests/:id`: every stored hop of one request (raw hops are kept for
 /// 24 hours, so at most two days are asked).
-pub(crate) async fn hops(env: &Env, id: &str) -> Result<Response> {
-    let Some(id) = RequestId::parse(id) else {
-        return respond::error_response(&edge_core::error::CommonError::NotFound);
-    };
+pub(crate) async fn hops(env: &Env, id: &str) -> Result<Response, Error> {
+    let id = RequestId::parse(id).ok_or(CommonError::NotFound)?;
     let today = day_of(now_ms());
-    let hops = stores::hops(env, &id, &[today.saturating_sub(1), today]).await?;
-    respond::json(200, &serde_json::json!({ "request_id": id, "hops": hops }))
+    let hops = store_client::hops(env, &id, &[today.saturating_sub(1), today]).await?;
+    Ok(respond::json(
+        200,
+        &serde_json::json!({ "request_id": id, "hops": hops }),
+    )?)
 }

@@ -1,7 +1,9 @@
 //! The Analytics Engine data point of an event: raw, sampled, long-lived, queried with SQL
 //! over the dataset (while the Durable Object stores keep exact windows).
 //!
-//! Layout (stable; SQL over the dataset depends on it):
+//! Layout (stable; SQL over the dataset depends on it), declared in [`BLOBS`] and
+//! [`DOUBLES`] and checked by tests against the event's fields (`metric::FIELDS`: each one
+//! has a place) and against [`DataPoint::of`]:
 //! - `index1`: worker (the sampling key);
 //! - `blob1`…`blob11`: worker, request_id, method, path, status class, country, colo,
 //!   decision, region, priority, cache outcome (`''` when absent);
@@ -9,6 +11,41 @@
 
 use super::cell::{CacheOutcome, status_class};
 use crate::metric::MetricEvent;
+
+/// What one blob or double of the layout holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// An event field (`metric::FIELDS`) as it is: text as a blob (`''` when absent), a
+    /// number as a double, a boolean as 1 or 0 (-1 when absent).
+    Field(&'static str),
+    /// The status class of `status` (`cell::status_class`).
+    StatusClass,
+    /// The cache outcome of `decision` (`cell::CacheOutcome`).
+    CacheOutcome,
+}
+
+/// `blob1`… in order: what each blob holds. Append only: positions are stored.
+pub const BLOBS: [Source; 11] = [
+    Source::Field("worker"),
+    Source::Field("request_id"),
+    Source::Field("method"),
+    Source::Field("path"),
+    Source::StatusClass,
+    Source::Field("country"),
+    Source::Field("colo"),
+    Source::Field("decision"),
+    Source::Field("region"),
+    Source::Field("priority"),
+    Source::CacheOutcome,
+];
+
+/// `double1`… in order: what each double holds. Append only: positions are stored.
+pub const DOUBLES: [Source; 4] = [
+    Source::Field("latency_ms"),
+    Source::Field("status"),
+    Source::Field("ts_ms"),
+    Source::Field("degraded"),
+];
 
 /// Analytics Engine's limits on one data point.
 pub const MAX_BLOBS: usize = 20;
@@ -31,7 +68,7 @@ pub struct DataPoint {
 }
 
 impl DataPoint {
-    /// The point of a validated event.
+    /// The point of a validated event, in the layout of [`BLOBS`] and [`DOUBLES`].
     ///
     /// Contract: always within Analytics Engine's limits ([`DataPoint::within_limits`]),
     /// because every event field is bounded by the event's own validation.
@@ -90,8 +127,94 @@ impl serde::Serialize for DataPoint {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metric::{Observation, RouteNote};
+    use crate::metric::{FIELDS, FieldType, Observation, RouteNote};
     use crate::{RequestId, ServiceName};
+
+    fn event(route: Option<RouteNote<'_>>, country: Option<&str>) -> MetricEvent {
+        let id = RequestId::parse("layout-1").expect("valid");
+        MetricEvent::from_observation(Observation {
+            worker: ServiceName::CacheManager,
+            request_id: &id,
+            method: "GET",
+            path: "/a/b",
+            status: 404,
+            started_ms: 1_000,
+            finished_ms: 1_250,
+            country,
+            colo: country.map(|_| "FRA"),
+            decision: country.map(|_| "cache_hit"),
+            route,
+        })
+    }
+
+    #[test]
+    fn every_event_field_has_exactly_one_place_in_the_layout() {
+        let placed: Vec<&str> = BLOBS
+            .iter()
+            .chain(DOUBLES.iter())
+            .filter_map(|s| match s {
+                Source::Field(name) => Some(*name),
+                _ => None,
+            })
+            .collect();
+        for f in FIELDS {
+            let n = placed.iter().filter(|p| **p == f.name).count();
+            assert_eq!(n, 1, "{} is placed {n} times", f.name);
+        }
+        assert_eq!(
+            placed.len(),
+            FIELDS.len(),
+            "the layout names a field the event lacks"
+        );
+        for s in DOUBLES {
+            if let Source::Field(name) = s {
+                let f = FIELDS.iter().find(|f| f.name == name).expect("declared");
+                assert_ne!(f.ty, FieldType::Text, "{name} is text, not a double");
+            }
+        }
+    }
+
+    #[test]
+    fn data_points_follow_the_declared_layout() {
+        let full = event(
+            Some(RouteNote {
+                region: "eu-west-1",
+                priority: "high",
+                degraded: true,
+            }),
+            Some("DE"),
+        );
+        for e in [full, event(None, None)] {
+            let p = DataPoint::of(&e);
+            let json = serde_json::to_value(&e).expect("serialises");
+            assert_eq!(
+                (p.blobs.len(), p.doubles.len()),
+                (BLOBS.len(), DOUBLES.len())
+            );
+            assert_eq!(p.index, e.worker.as_str());
+            for (blob, source) in p.blobs.iter().zip(BLOBS) {
+                let want = match source {
+                    Source::Field(name) => json[name].as_str().unwrap_or_default().to_owned(),
+                    Source::StatusClass => status_class(e.status).to_owned(),
+                    Source::CacheOutcome => CacheOutcome::from_decision(e.decision.as_deref())
+                        .as_str()
+                        .to_owned(),
+                };
+                assert_eq!(blob, &want, "{source:?}");
+            }
+            for (double, source) in p.doubles.iter().zip(DOUBLES) {
+                let Source::Field(name) = source else {
+                    panic!("doubles hold fields only: {source:?}");
+                };
+                let want = match &json[name] {
+                    serde_json::Value::Bool(b) => f64::from(u8::from(*b)),
+                    serde_json::Value::Null => -1.0,
+                    v => v.as_f64().expect("a number"),
+                };
+                assert_eq!(*double, want, "{name}");
+            }
+        }
+    }
 
     proptest::proptest! {
         #[test]

@@ -12,14 +12,24 @@
 //! - [`summary`]: summed cells into per-window, per-group numbers, merged across stores.
 //! - [`prometheus`]: the text exposition for scrapes.
 //! - [`engine`]: the Analytics Engine data point of an event.
+//!
+//! Feature `analytics` (analytics-collector) gates the collector's side; [`ingest`], [`outbox`]
+//! and [`window`] are always built: every worker's metrics reporting uses them.
 
+#[cfg(feature = "analytics")]
 pub mod cell;
+#[cfg(feature = "analytics")]
 pub mod engine;
+#[cfg(feature = "analytics")]
 pub mod histogram;
 pub mod ingest;
 pub mod outbox;
+#[cfg(feature = "analytics")]
 pub mod prometheus;
+#[cfg(feature = "analytics")]
 pub mod query;
+#[cfg(feature = "analytics")]
 pub mod shard;
+#[cfg(feature = "analytics")]
 pub mod summary;
 pub mod window;

@@ -227,6 +227,9 @@ impl Query {
     }
 }
 
+/// The `group_by` list. Strict, unlike `crate::list::items` (which trims and drops empty
+/// items, as configuration and HTTP list headers want): a query parameter with an empty or
+/// padded item (`worker,,region`, `worker,`, ` worker`) is refused, not guessed at.
 fn parse_dims(list: &str) -> Result<Vec<Dimension>, QueryError> {
     let invalid = QueryError::Invalid {
         field: "group_by",
@@ -327,5 +330,21 @@ mod tests {
                 .field(),
             Some("group_by")
         );
+    }
+
+    #[test]
+    fn group_by_items_are_exact_names_without_padding_or_gaps() {
+        for list in [
+            "worker,,region",
+            "worker,",
+            ",worker",
+            " worker",
+            "worker, region",
+        ] {
+            let err = q(&[("group_by", list)]).expect_err(list);
+            assert_eq!(err.field(), Some("group_by"), "{list}");
+        }
+        let ok = q(&[("group_by", "region,worker")]).expect("exact names");
+        assert_eq!(ok.group_by, [Dimension::Region, Dimension::Worker]);
     }
 }

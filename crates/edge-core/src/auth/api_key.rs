@@ -92,7 +92,7 @@ impl ApiKey {
     }
 
     fn matches(&self, stored_hex: &str) -> Choice {
-        match decode_hex32(stored_hex) {
+        match hex::decode_array::<32>(stored_hex) {
             Some(stored) => self.digest.ct_eq(&stored),
             None => Choice::from(0),
         }
@@ -185,19 +185,6 @@ impl ApiKeyRecord {
 pub fn verify_missing(key: &ApiKey) -> AuthError {
     let _ = bool::from(key.matches(&"0".repeat(64)) | key.matches(&"0".repeat(64)));
     AuthError::ApiKeyInvalid
-}
-
-fn decode_hex32(hex: &str) -> Option<[u8; 32]> {
-    let bytes = hex.as_bytes();
-    if bytes.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, pair) in bytes.chunks_exact(2).enumerate() {
-        let s = std::str::from_utf8(pair).ok()?;
-        out[i] = u8::from_str_radix(s, 16).ok()?;
-    }
-    Some(out)
 }
 
 #[cfg(test)]

@@ -10,14 +10,23 @@
 //! - [`identity`]: the authenticated caller, its permissions and forwarded headers.
 //! - [`rate_limit`]: exact sliding-window limits and their headers.
 //! - [`cors`]: preflight answers and response headers for configured origins.
+//!
+//! Feature `auth` (auth-validator) gates `client_headers`, `cors`, `jwks` and `key_admin`;
+//! the rest is always built: the admin check, the body reader and the rate-limit glue every
+//! worker links use `credentials` (and so `api_key`), `request_policy`, `rate_limit` and
+//! `jwt`'s limits (and so `identity`).
 
 pub mod api_key;
+#[cfg(feature = "auth")]
 pub mod client_headers;
+#[cfg(feature = "auth")]
 pub mod cors;
 pub mod credentials;
 pub mod identity;
+#[cfg(feature = "auth")]
 pub mod jwks;
 pub mod jwt;
+#[cfg(feature = "auth")]
 pub mod key_admin;
 pub mod rate_limit;
 pub mod request_policy;

@@ -1,4 +1,4 @@
-//! Reaching the [`MetricsStore`](crate::store::MetricsStore)s: one Durable Object per UTC
+//! Reaching the [`MetricsStore`](crate::metrics_store::MetricsStore)s: one Durable Object per UTC
 //! day and shard (`edge_core::analytics::shard`, named like `2026-12-01/3`).
 //!
 //! Fan-out: a write goes to one store per day its events fall in (the shard chosen from the
@@ -19,7 +19,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use worker::{Env, Method, Request, RequestInit, Result};
 
-use crate::store::{ADD_PATH, QUERY_PATH, REQUESTS_PATH, Row, Write};
+use crate::metrics_store::{ADD_PATH, QUERY_PATH, REQUESTS_PATH, Row, Write};
 
 /// The Durable Object binding.
 const BINDING: &str = "METRICS_STORE";

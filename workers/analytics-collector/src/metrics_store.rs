@@ -16,6 +16,7 @@
 //! Its paths are internal, reachable only through the `METRICS_STORE` binding.
 
 use std::cell::Cell;
+use std::sync::OnceLock;
 
 use edge_core::analytics::cell::{CacheOutcome, ERROR_CLASS};
 use edge_core::analytics::ingest::BatchId;
@@ -23,6 +24,8 @@ use edge_core::analytics::query::Query;
 use edge_core::analytics::summary::{BucketRow, StoreAnswer};
 use edge_core::analytics::window::{Resolution, next_expiry};
 use edge_core::error::CommonError;
+use edge_core::metric::{FIELDS, FieldType};
+use edge_core::route::{self, RouteRow};
 use edge_core::{MetricEvent, RequestId};
 use edge_glue::{now_ms, respond};
 use serde::{Deserialize, Serialize};
@@ -30,9 +33,11 @@ use serde_json::value::RawValue;
 use worker::js_sys;
 use worker::wasm_bindgen::JsValue;
 use worker::{
-    DurableObject, Env, Method, Request, Response, Result, ScheduledTime, SqlStorage,
-    SqlStorageValue, State, durable_object,
+    DurableObject, Env, Request, Response, Result, ScheduledTime, SqlStorage, SqlStorageValue,
+    State, durable_object,
 };
+
+use crate::error::Error;
 
 /// Internal path: add a [`Write`] (JSON body); answers 204.
 pub(crate) const ADD_PATH: &str = "/add";
@@ -41,7 +46,25 @@ pub(crate) const QUERY_PATH: &str = "/query";
 /// Internal path prefix: every hop of one request id (`/requests/<id>`).
 pub(crate) const REQUESTS_PATH: &str = "/requests/";
 
-const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS agg (
+/// What the store is asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Call {
+    Add,
+    Query,
+    Hops,
+}
+
+/// The store's internal routes (the client in `store_client` names them by the constants
+/// above).
+const CALLS: &[RouteRow<Call>] = &[
+    ("POST", ADD_PATH, Call::Add),
+    ("POST", QUERY_PATH, Call::Query),
+    ("GET", "/requests/:id", Call::Hops),
+];
+
+/// The tables; `events` has one column per event field (`__EVENT_COLUMNS__`, see
+/// [`schema`]).
+const SCHEMA_TEMPLATE: &str = "CREATE TABLE IF NOT EXISTS agg (
     res INTEGER NOT NULL,
     window_start INTEGER NOT NULL,
     worker TEXT NOT NULL,
@@ -56,19 +79,7 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS agg (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    request_id TEXT NOT NULL,
-    worker TEXT NOT NULL,
-    ts_ms INTEGER NOT NULL,
-    method TEXT NOT NULL,
-    path TEXT NOT NULL,
-    status INTEGER NOT NULL,
-    latency_ms REAL NOT NULL,
-    country TEXT,
-    colo TEXT,
-    decision TEXT,
-    region TEXT,
-    priority TEXT,
-    degraded INTEGER
+    __EVENT_COLUMNS__
 );
 CREATE INDEX IF NOT EXISTS events_by_request ON events(request_id);
 CREATE TABLE IF NOT EXISTS applied (
@@ -91,19 +102,65 @@ const UPSERT_CELLS: &str = "INSERT INTO agg
     ON CONFLICT (res, window_start, worker, status_class, region, country, cache, bucket)
     DO UPDATE SET n = n + excluded.n, latency_sum = latency_sum + excluded.latency_sum";
 
+/// The SQL type of an event field's column.
+fn sql_type(ty: FieldType) -> &'static str {
+    match ty {
+        FieldType::Text => "TEXT",
+        // SQLite has no boolean: 1 or 0.
+        FieldType::Integer | FieldType::Bool => "INTEGER",
+        FieldType::Number => "REAL",
+    }
+}
+
+/// The event fields' names, comma-separated, for a column list.
+fn event_names() -> String {
+    let names: Vec<&str> = FIELDS.iter().map(|f| f.name).collect();
+    names.join(", ")
+}
+
+/// The schema, its `events` columns built from `edge_core::metric::FIELDS` (same names and
+/// types as ever, so stores created before read the same).
+fn schema() -> &'static str {
+    static SCHEMA: OnceLock<String> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let columns: Vec<String> = FIELDS
+            .iter()
+            .map(|f| {
+                let null = if f.required { " NOT NULL" } else { "" };
+                format!("{} {}{null}", f.name, sql_type(f.ty))
+            })
+            .collect();
+        SCHEMA_TEMPLATE.replace("__EVENT_COLUMNS__", &columns.join(",\n    "))
+    })
+}
+
 /// Raw hops from `MetricEvent`s as JSON, in array order (`seq` orders a request's hops;
 /// `degraded` true/false comes out of `json_extract` as 1/0, absent fields as NULL).
-const INSERT_EVENTS: &str = "INSERT INTO events
-    (request_id, worker, ts_ms, method, path, status, latency_ms, country, colo, decision,
-     region, priority, degraded)
-    SELECT json_extract(value, '$.request_id'), json_extract(value, '$.worker'),
-           json_extract(value, '$.ts_ms'), json_extract(value, '$.method'),
-           json_extract(value, '$.path'), json_extract(value, '$.status'),
-           json_extract(value, '$.latency_ms'), json_extract(value, '$.country'),
-           json_extract(value, '$.colo'), json_extract(value, '$.decision'),
-           json_extract(value, '$.region'), json_extract(value, '$.priority'),
-           json_extract(value, '$.degraded')
-    FROM json_each(?) ORDER BY key";
+fn insert_events() -> &'static str {
+    static INSERT: OnceLock<String> = OnceLock::new();
+    INSERT.get_or_init(|| {
+        let values: Vec<String> = FIELDS
+            .iter()
+            .map(|f| format!("json_extract(value, '$.{}')", f.name))
+            .collect();
+        format!(
+            "INSERT INTO events ({}) SELECT {} FROM json_each(?) ORDER BY key",
+            event_names(),
+            values.join(", ")
+        )
+    })
+}
+
+/// Every stored hop of one request id, in the order they were added.
+fn select_hops() -> &'static str {
+    static SELECT: OnceLock<String> = OnceLock::new();
+    SELECT.get_or_init(|| {
+        format!(
+            "SELECT {} FROM events WHERE request_id = ? ORDER BY seq",
+            event_names()
+        )
+    })
+}
 
 /// One cell's increment: `(res_ms, window_start, worker, status_class, region, country,
 /// cache, bucket, n, latency_sum)`.
@@ -120,7 +177,8 @@ pub(crate) type CellRow = (
     f64,
 );
 
-/// A stored hop as read back (the store's own columns).
+/// A stored hop as read back (the store's own columns: one per `edge_core::metric::FIELDS`,
+/// checked by a test).
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Row {
     pub(crate) request_id: String,
@@ -189,32 +247,9 @@ impl DurableObject for MetricsStore {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let path = req.path();
-        match (req.method(), path.as_str()) {
-            (Method::Post, ADD_PATH) => {
-                let body = req.text().await?;
-                let write: Received<'_> = serde_json::from_str(&body)?;
-                if self.add(&write, now_ms())? {
-                    let cells: Vec<CellRow> = serde_json::from_str(write.cells.get())?;
-                    self.arm_alarm(&cells).await?;
-                }
-                Ok(Response::empty()?.with_status(204))
-            }
-            (Method::Post, QUERY_PATH) => {
-                let queries: Vec<Query> = req.json().await?;
-                let answers = queries
-                    .iter()
-                    .map(|q| self.query(q))
-                    .collect::<Result<Vec<_>>>()?;
-                respond::json(200, &answers)
-            }
-            (Method::Get, p) if p.starts_with(REQUESTS_PATH) => {
-                let Some(id) = RequestId::parse(&p[REQUESTS_PATH.len()..]) else {
-                    return respond::error_response(&CommonError::NotFound);
-                };
-                respond::json(200, &self.hops(&id)?)
-            }
-            _ => respond::error_response(&CommonError::NotFound),
+        match self.answer(&mut req).await {
+            Ok(resp) => Ok(resp),
+            Err(e) => respond::error_response(&e),
         }
     }
 
@@ -253,6 +288,40 @@ impl DurableObject for MetricsStore {
     }
 }
 
+impl MetricsStore {
+    /// Answers one internal call; `fetch` turns an error into its JSON response.
+    async fn answer(&self, req: &mut Request) -> std::result::Result<Response, Error> {
+        let path = req.path();
+        let (call, params) = route::route(CALLS, req.method().as_ref(), &path)?;
+        match call {
+            Call::Add => {
+                let body = req.text().await?;
+                let write: Received<'_> = serde_json::from_str(&body)?;
+                if self.add(&write, now_ms())? {
+                    let cells: Vec<CellRow> = serde_json::from_str(write.cells.get())?;
+                    self.arm_alarm(&cells).await?;
+                }
+                Ok(Response::empty()?.with_status(204))
+            }
+            Call::Query => {
+                let queries: Vec<Query> = req.json().await?;
+                let answers = queries
+                    .iter()
+                    .map(|q| self.query(q))
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(respond::json(200, &answers)?)
+            }
+            Call::Hops => {
+                let id = params
+                    .get("id")
+                    .and_then(RequestId::parse)
+                    .ok_or(CommonError::NotFound)?;
+                Ok(respond::json(200, &self.hops(&id)?)?)
+            }
+        }
+    }
+}
+
 fn int(v: u64) -> Result<SqlStorageValue> {
     SqlStorageValue::try_from_i64(i64::try_from(v).map_err(|e| e.to_string())?)
 }
@@ -260,7 +329,7 @@ fn int(v: u64) -> Result<SqlStorageValue> {
 impl MetricsStore {
     fn ensure_schema(&self) -> Result<()> {
         if !self.ready.get() {
-            self.sql.exec(SCHEMA, None)?;
+            self.sql.exec(schema(), None)?;
             self.ready.set(true);
         }
         Ok(())
@@ -314,7 +383,7 @@ impl MetricsStore {
         self.sql
             .exec(UPSERT_CELLS, vec![write.cells.get().into()])?;
         self.sql
-            .exec(INSERT_EVENTS, vec![write.events.get().into()])?;
+            .exec(insert_events(), vec![write.events.get().into()])?;
         Ok(true)
     }
 
@@ -393,12 +462,7 @@ impl MetricsStore {
             return Ok(Vec::new());
         }
         self.sql
-            .exec(
-                "SELECT request_id, worker, ts_ms, method, path, status, latency_ms, country, colo,
-                        decision, region, priority, degraded
-                 FROM events WHERE request_id = ? ORDER BY seq",
-                vec![id.as_str().into()],
-            )?
+            .exec(select_hops(), vec![id.as_str().into()])?
             .to_array()
     }
 }
@@ -489,4 +553,67 @@ fn query_params(q: &Query) -> Result<Vec<SqlStorageValue>> {
         params.push(w.as_str().into());
     }
     Ok(params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_events_table_and_its_rows_have_one_typed_column_per_event_field() {
+        let row = Row {
+            request_id: "r-1".into(),
+            worker: "cache-manager".into(),
+            ts_ms: 1,
+            method: "GET".into(),
+            path: "/".into(),
+            status: 200,
+            latency_ms: 1.5,
+            country: Some("DE".into()),
+            colo: Some("FRA".into()),
+            decision: Some("cache_hit".into()),
+            region: Some("eu".into()),
+            priority: Some("high".into()),
+            degraded: Some(1),
+        };
+        let json = serde_json::to_value(&row).expect("serialises");
+        let obj = json.as_object().expect("object");
+        assert_eq!(obj.len(), FIELDS.len());
+        for f in FIELDS {
+            let v = &obj[f.name];
+            let typed = match f.ty {
+                FieldType::Text => v.is_string(),
+                FieldType::Integer | FieldType::Bool => v.is_i64(),
+                FieldType::Number => v.is_f64(),
+            };
+            assert!(typed, "{}: {v}", f.name);
+        }
+    }
+
+    #[test]
+    fn the_schema_keeps_the_stored_column_names_and_types() {
+        // The `events` columns as every store created so far has them.
+        let stored = [
+            "request_id TEXT NOT NULL",
+            "worker TEXT NOT NULL",
+            "ts_ms INTEGER NOT NULL",
+            "method TEXT NOT NULL",
+            "path TEXT NOT NULL",
+            "status INTEGER NOT NULL",
+            "latency_ms REAL NOT NULL",
+            "country TEXT,",
+            "colo TEXT,",
+            "decision TEXT,",
+            "region TEXT,",
+            "priority TEXT,",
+            "degraded INTEGER\n",
+        ];
+        let s = schema();
+        for column in stored {
+            assert!(s.contains(&format!("    {column}")), "{column} in {s}");
+        }
+        assert!(!s.contains("__"), "{s}");
+        assert!(insert_events().contains("json_extract(value, '$.degraded')"));
+        assert!(select_hops().starts_with("SELECT worker, request_id, ts_ms,"));
+    }
 }
