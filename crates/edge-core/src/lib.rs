@@ -37,7 +37,6 @@ pub mod accept;
 pub mod admin;
 pub mod analytics;
 pub mod auth;
-#[cfg(feature = "cache")]
 pub mod cache;
 #[cfg(feature = "chat")]
 pub mod chat;

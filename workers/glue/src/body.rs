@@ -46,17 +46,6 @@ pub enum BodyError {
 }
 
 impl BodyError {
-    /// The client-facing error: 413, 408, 400 `unreadable_body` for a broken stream, or
-    /// 500 `misconfigured`.
-    #[must_use]
-    pub fn into_http(self) -> Box<dyn edge_core::HttpError> {
-        match self {
-            Self::TooLarge(e) | Self::Config(e) => Box::new(e),
-            Self::Timeout(e) => Box::new(e),
-            Self::Read(_) => Box::new(RequestError::UnreadableBody),
-        }
-    }
-
     fn visible(&self) -> &dyn edge_core::HttpError {
         match self {
             Self::TooLarge(e) | Self::Config(e) => e,
@@ -99,23 +88,6 @@ impl edge_core::HttpError for BodyError {
 pub async fn read(req: &mut Request, env: &Env, limit: usize) -> Result<Vec<u8>, BodyError> {
     let timeout = timeout_ms(env).map_err(BodyError::Config)?;
     read_limited(req, limit, timeout).await
-}
-
-/// [`read`], with the error already a response (for callers not yet returning errors).
-///
-/// # Errors
-/// The error response, ready to return.
-pub async fn read_or_refuse(
-    req: &mut Request,
-    env: &Env,
-    limit: usize,
-) -> Result<Vec<u8>, Response> {
-    match read(req, env, limit).await {
-        Ok(bytes) => Ok(bytes),
-        // Building a JSON error response does not fail; an empty 400 keeps this total.
-        Err(e) => Err(crate::respond::error_response(&e)
-            .unwrap_or_else(|_| Response::builder().with_status(400).empty())),
-    }
 }
 
 /// Reads the whole body of `req` within `timeout_ms`, failing once more than `limit`

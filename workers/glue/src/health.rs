@@ -22,29 +22,28 @@ pub const DEFAULT_HEALTH_TIMEOUT_MS: u64 = 2_000;
 /// value answers 500 `misconfigured`, like every other malformed var.
 ///
 /// # Errors
-/// Only if the response cannot be built.
+/// 500 `misconfigured` naming `HEALTH_TIMEOUT_MS` when it is malformed; 500
+/// `internal_error` if the response cannot be built.
 pub async fn respond(
     env: &Env,
     me: ServiceName,
     version: &str,
     next: Option<NextHopBinding>,
-) -> worker::Result<Response> {
+) -> Result<Response, CommonError> {
     let report = match next {
         None => HealthReport::leaf(me, version),
         Some(next) => {
-            let timeout_ms = match config::u64_var(
+            let timeout_ms = config::u64_var(
                 env,
                 "HEALTH_TIMEOUT_MS",
                 DEFAULT_HEALTH_TIMEOUT_MS,
                 1..=30_000,
-            ) {
-                Ok(t) => t,
-                Err(e) => return respond::error_response(&e),
-            };
+            )?;
             HealthReport::chained(me, version, probe(env, next, timeout_ms).await)
         }
     };
-    respond::json(report.http_status(), &report)
+    // Serializing the report and a 200/503 status cannot fail.
+    respond::json(report.http_status(), &report).map_err(|_| CommonError::Internal)
 }
 
 async fn probe(env: &Env, next: NextHopBinding, timeout_ms: u64) -> NextHop {

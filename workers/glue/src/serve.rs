@@ -1,8 +1,8 @@
 //! The entry wrapper every worker's `#[event(fetch)]` goes through.
 //!
 //! [`serve`] gives each request a [`Hop`] (request id, timing, and the client's `cf`,
-//! read only when something asks for it and then once), runs the worker's handler, turns
-//! any uncaught error and the router's own plain-text 404/405 into JSON errors, echoes `x-request-id` on the response, and reports the hop's metric
+//! read only when something asks for it and then once), runs the worker's handler, answers
+//! its `Err` as the error's JSON response, echoes `x-request-id` on the response, and reports the hop's metric
 //! to analytics-collector in `wait_until`. `/health` is not reported: probes are not traffic.
 //!
 //! The request id is minted at the edge: a worker the internet reaches ([`Role::Entry`])
@@ -13,11 +13,10 @@ use std::cell::{Cell, OnceCell, RefCell};
 use std::future::Future;
 use std::rc::Rc;
 
-use edge_core::error::CommonError;
 use edge_core::{HttpError, MetricEvent, Observation, RequestId, RouteNote, ServiceName};
 use worker::js_sys::{Function, Reflect};
 use worker::wasm_bindgen::JsValue;
-use worker::{Context, Env, Request, Response, ResponseBody, console_error, web_sys};
+use worker::{Context, Env, Request, Response, console_error, web_sys};
 
 use crate::watch::{self, BodyWatch};
 use crate::{REQUEST_ID_HEADER, metrics, now_ms, respond};
@@ -210,7 +209,7 @@ where
     let hop = Hop::start(me, role, &req, ctx);
     let is_health = hop.path == "/health";
     let resp = match handler(req, env.clone(), hop.clone()).await {
-        Ok(resp) => normalize_router_fallback(resp)?,
+        Ok(resp) => resp,
         Err(err) => {
             if hop.decision.get().is_none() {
                 hop.decide(err.code());
@@ -236,19 +235,6 @@ where
         metrics::report(&hop, &env, event, body);
     }
     Ok(resp)
-}
-
-/// `worker::Router` answers unmatched paths and methods with plain text; turn exactly
-/// those two responses into the JSON errors every other failure uses.
-fn normalize_router_fallback(resp: Response) -> worker::Result<Response> {
-    let fallback = match (resp.status_code(), resp.body()) {
-        (404, ResponseBody::Body(b)) if b.as_slice() == b"Not Found" => CommonError::NotFound,
-        (405, ResponseBody::Body(b)) if b.as_slice() == b"Method Not Allowed" => {
-            CommonError::MethodNotAllowed
-        }
-        _ => return Ok(resp),
-    };
-    respond::error_response(&fallback)
 }
 
 thread_local! {

@@ -8,12 +8,21 @@
 //! - [`outcome`]: what the cache did for a request, as reported and counted.
 //! - [`admin`]: which requests are the operator endpoints, never forwarded.
 
+// `outcome` is the contract between cache-manager and analytics-collector (the outcome it
+// reports is the one the collector counts), so it is built with either; the rest is the
+// `cache` feature's.
+#[cfg(feature = "cache")]
 pub mod admin;
+#[cfg(feature = "cache")]
 pub mod decide;
+#[cfg(feature = "cache")]
 pub mod directives;
+#[cfg(feature = "cache")]
 pub mod entry;
+#[cfg(feature = "cache")]
 pub mod key;
 pub mod outcome;
+#[cfg(feature = "cache")]
 pub mod policy;
 
 pub use outcome::CacheOutcome;
