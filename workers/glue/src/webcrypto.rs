@@ -49,7 +49,7 @@ pub async fn verify_any(candidates: &[&VerifyKey], message: &[u8], signature: &[
 pub async fn verify(key: &VerifyKey, message: &[u8], signature: &[u8]) -> bool {
     match (key.alg().backend(message.len()), key.material()) {
         (Backend::Rust, KeyMaterial::Secret(secret)) => {
-            sig::hmac_sha256_matches(secret, message, signature)
+            sig::hmac_matches(key.alg(), secret, message, signature)
         }
         _ => verify_native(key, message, signature).await,
     }
