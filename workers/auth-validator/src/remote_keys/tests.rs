@@ -175,7 +175,11 @@ fn b64url(bytes: &[u8]) -> String {
 
 /// An EdDSA token naming `kid`, valid for two days after [`T0`].
 fn token(kid: &str) -> String {
-    let header = json!({ "alg": "EdDSA", "typ": "JWT", "kid": kid });
+    token_with(json!({ "alg": "EdDSA", "typ": "JWT", "kid": kid }))
+}
+
+/// A token under `header` whose signature [`FakeSignatures`] accepts.
+fn token_with(header: serde_json::Value) -> String {
     let claims = json!({ "sub": "user-1", "iss": ISS, "exp": T0 / 1000 + 172_800 });
     format!(
         "{}.{}.{}",
@@ -196,6 +200,14 @@ fn jwks(kids: &[&str]) -> String {
         })
         .collect();
     json!({ "keys": keys }).to_string()
+}
+
+/// The configured (inline) keys: a JWK Set of these `kid`s.
+fn local_set(kids: &[&str]) -> KeySet {
+    let mut local = KeySet::default();
+    let added = local.add_jwks(jwks(kids).as_bytes()).map(|r| r.added);
+    assert_eq!(added, Ok(kids.len()));
+    local
 }
 
 fn document(kids: &[&str]) -> Answer {
@@ -300,14 +312,7 @@ fn the_first_token_fetches_and_later_ones_use_the_cache() {
 fn without_a_remote_jwks_nothing_is_fetched() {
     let clock = clock();
     let isolate = Isolate::new(&clock, vec![document(&["k1"])]);
-    let mut local = KeySet::default();
-    assert_eq!(
-        local
-            .add_jwks(jwks(&["k1"]).as_bytes())
-            .ok()
-            .map(|r| r.added),
-        Some(1)
-    );
+    let local = local_set(&["k1"]);
     let verifier = isolate.verifier();
     let ok = block_on(verifier.verify(&token("k1"), &local, None, &policy(), T0 / 1000));
     assert!(ok.is_ok());
@@ -506,14 +511,7 @@ fn remote_keys_over_the_set_limit_are_a_misconfiguration() {
     let kids: Vec<String> = (0..jwt::MAX_KEYS).map(|i| format!("r{i}")).collect();
     let refs: Vec<&str> = kids.iter().map(String::as_str).collect();
     let isolate = Isolate::new(&clock, vec![document(&refs)]);
-    let mut local = KeySet::default();
-    assert_eq!(
-        local
-            .add_jwks(jwks(&["local"]).as_bytes())
-            .ok()
-            .map(|r| r.added),
-        Some(1)
-    );
+    let local = local_set(&["local"]);
     let verifier = isolate.verifier();
     let result =
         block_on(verifier.verify(&token("r1"), &local, Some(&remote()), &policy(), T0 / 1000));
@@ -637,14 +635,7 @@ fn unusable_keys_are_skipped_by_name_and_the_others_work() {
 
 /// An EdDSA token without `kid`.
 fn token_without_kid() -> String {
-    let header = json!({ "alg": "EdDSA", "typ": "JWT" });
-    let claims = json!({ "sub": "user-1", "iss": ISS, "exp": T0 / 1000 + 172_800 });
-    format!(
-        "{}.{}.{}",
-        b64url(header.to_string().as_bytes()),
-        b64url(claims.to_string().as_bytes()),
-        b64url(b"valid")
-    )
+    token_with(json!({ "alg": "EdDSA", "typ": "JWT" }))
 }
 
 #[test]
