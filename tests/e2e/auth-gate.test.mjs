@@ -4,9 +4,10 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
+import { generateKeyPairSync, randomBytes, sign } from "node:crypto";
 import { assertJsonError } from "../harness/assert.mjs";
 import { keyPair, nowS, signJwt } from "../harness/jwt.mjs";
-import { withPipeline } from "../harness/fixture.mjs";
+import { pipelineScope, withPipeline } from "../harness/fixture.mjs";
 import { eventually } from "../harness/wait.mjs";
 
 const ISS = "https://id.edge.test";
@@ -291,5 +292,107 @@ describe("auth-validator gate", { timeout: 120_000 }, () => {
       assert.equal(entry.status, status);
       assert.equal(entry.decision, decision);
     }
+  });
+});
+
+describe("auth-validator algorithms and keys (issue 16)", { timeout: 180_000 }, () => {
+  const scope = pipelineScope();
+  const claims = () => ({ sub: "user-16", iss: ISS, exp: nowS() + 120, role: "admin" });
+  const bearer = (t) => ({ headers: { authorization: `Bearer ${t}` } });
+  const ok = () => (req, res) => res.writeHead(200, { "content-type": "application/json" }).end("{}");
+
+  test("JWT_ALGORITHMS=RS256,ES256 is a valid configuration: /health and both algorithms work", async () => {
+    // Before issue 16 every request, /health included, answered 500 misconfigured.
+    const rsa = keyPair("rsa", "rsa-1");
+    const ec = keyPair("p256", "ec-1");
+    const p = await scope.launch({
+      origin: ok(),
+      jwtSecret: null,
+      vars: { "auth-validator": { JWT_ALGORITHMS: "RS256,ES256", JWT_JWKS: JSON.stringify({ keys: [rsa.jwk, ec.jwk] }) } },
+    });
+    assert.equal((await p.fetch("/health")).status, 200);
+    for (const [alg, key, kid] of [["ES256", ec, "ec-1"], ["RS256", rsa, "rsa-1"]]) {
+      const r = await p.fetch("/api/v1/agents", bearer(signJwt({ alg, kid }, claims(), key.privateKey)));
+      assert.equal(r.status, 200, `${alg}: ${await r.clone().text()}`);
+    }
+    const eddsa = keyPair("ed25519", "ed-1");
+    const t = signJwt({ alg: "EdDSA", kid: "ed-1" }, claims(), eddsa.privateKey);
+    await assertJsonError(await p.fetch("/api/v1/agents", bearer(t)), 401, "token_algorithm_not_allowed");
+  });
+
+  test("every algorithm, from a provider's JWKS with unusable keys in it", async () => {
+    const keys = {
+      ES256: keyPair("p256", "es256"),
+      ES384: keyPair("p384", "es384"),
+      PS256: keyPair("rsa", "ps256", "PS256"),
+      PS384: keyPair("rsa", "ps384", "PS384"),
+      PS512: keyPair("rsa", "ps512", "PS512"),
+      RS384: keyPair("rsa", "rs384", "RS384"),
+      RS512: keyPair("rsa", "rs512", "RS512"),
+      EdDSA: keyPair("ed25519", "ed"),
+    };
+    const weak = generateKeyPairSync("rsa", { modulusLength: 1024 }).publicKey.export({ format: "jwk" });
+    const secp256k1 = generateKeyPairSync("ec", { namedCurve: "secp256k1" }).publicKey.export({ format: "jwk" });
+    const published = [
+      { ...secp256k1, kid: "btc", use: "sig" },
+      { ...weak, kid: "weak", use: "sig" },
+      { ...keys.PS256.jwk, kid: "enc", use: "enc" },
+      ...Object.values(keys).map((k) => k.jwk),
+    ];
+    const secret = randomBytes(64);
+    const p = await scope.launch({
+      origin: ok(),
+      jwtSecret: null,
+      upstreams: {
+        idp: (req, res) =>
+          res.writeHead(200, { "content-type": "application/json", "cache-control": "public, max-age=3600" }).end(JSON.stringify({ keys: published })),
+      },
+      vars: ({ idp }) => ({
+        "auth-validator": {
+          JWT_ISSUER: ISS,
+          JWT_JWKS_URL: `${idp.url}/jwks`,
+          JWT_JWKS: JSON.stringify({ keys: [{ kty: "oct", kid: "hs", alg: "HS512", k: secret.toString("base64url") }] }),
+          JWT_ALGORITHMS: "ES256,ES384,PS256,PS384,PS512,RS384,RS512,EdDSA,Ed25519,HS512",
+        },
+      }),
+    });
+    const tokens = [
+      ...Object.entries(keys).map(([alg, k]) => [alg, signJwt({ alg, kid: k.jwk.kid }, claims(), k.privateKey)]),
+      ["Ed25519", signJwt({ alg: "Ed25519", kid: "ed" }, claims(), keys.EdDSA.privateKey)],
+      ["HS512", signJwt({ alg: "HS512", kid: "hs" }, claims(), secret)],
+    ];
+    for (const [alg, t] of tokens) {
+      const r = await p.fetch("/api/v1/agents", bearer(t));
+      assert.equal(r.status, 200, `${alg}: ${await r.clone().text()}`);
+    }
+    // A key is bound to its one algorithm: the PS256 key verifies no PS384 token.
+    const ps384ByPs256Key = signJwt({ alg: "PS384", kid: "ps256" }, claims(), keys.PS256.privateKey);
+    await assertJsonError(await p.fetch("/api/v1/agents", bearer(ps384ByPs256Key)), 401, "token_unknown_key");
+    // A DER-encoded ECDSA signature is not a JWS signature.
+    const der = (() => {
+      const [h, c] = signJwt({ alg: "ES256", kid: "es256" }, claims(), keys.ES256.privateKey).split(".");
+      const sig = sign("sha256", Buffer.from(`${h}.${c}`), keys.ES256.privateKey); // DER by default
+      return `${h}.${c}.${sig.toString("base64url")}`;
+    })();
+    await assertJsonError(await p.fetch("/api/v1/agents", bearer(der)), 401, "token_signature_invalid");
+    // The skipped keys are not keys, and did not spoil the others.
+    await assertJsonError(
+      await p.fetch("/api/v1/agents", bearer(signJwt({ alg: "PS256", kid: "enc" }, claims(), keys.PS256.privateKey))),
+      401,
+      "token_unknown_key",
+    );
+    assert.equal(p.idp.requests.length, 1, "one fetch (a refresh for the skipped kid waits for the interval)");
+  });
+
+  test("a token without kid is verified against a one-key set", async () => {
+    const ec = keyPair("p256", "only");
+    const p = await scope.launch({
+      origin: ok(),
+      jwtSecret: null,
+      upstreams: { idp: (req, res) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: [ec.jwk] })) },
+      vars: ({ idp }) => ({ "auth-validator": { JWT_ISSUER: ISS, JWT_JWKS_URL: `${idp.url}/jwks`, JWT_ALGORITHMS: "ES256" } }),
+    });
+    const r = await p.fetch("/api/v1/agents", bearer(signJwt({ alg: "ES256" }, claims(), ec.privateKey)));
+    assert.equal(r.status, 200, await r.clone().text());
   });
 });

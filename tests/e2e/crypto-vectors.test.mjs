@@ -1,6 +1,7 @@
-// The agreement test of issue 14: every signature vector (Wycheproof HMAC-SHA256, Ed25519,
-// RSASSA-PKCS1-v1_5 SHA-256 with 2048/3072/4096-bit keys; RFC 4231, RFC 8032, RFC 7515
-// A.1/A.2, RFC 8037 A.4) goes through the core's pure-Rust reference and the worker side's
+// The agreement test of issues 14 and 16: every signature vector (Wycheproof HMAC-SHA256,
+// Ed25519, RSASSA-PKCS1-v1_5 SHA-256 with 2048/3072/4096-bit keys, ECDSA P-256/P-384 in
+// P1363 encoding, RSASSA-PSS SHA-256/384/512; RFC 4231, RFC 8032, RFC 7515 A.1/A.2/A.3,
+// RFC 7520 §4.1/4.2/4.4, RFC 8037 A.4) goes through the core's pure-Rust reference and the worker side's
 // WebCrypto path, both in real workerd. Both must give the same answer, and that answer
 // must be the vector's: `valid` verifies, `invalid` does not. Wycheproof's `acceptable`
 // cases (legacy encodings a verifier may accept) must only agree between the two paths.
@@ -54,7 +55,13 @@ describe("signature vectors: Rust reference and WebCrypto agree", { timeout: 240
     assert.ok(count("HmacSha256", "valid") >= 40 && count("HmacSha256", "invalid") >= 150);
     assert.ok(count("Ed25519", "valid") >= 90 && count("Ed25519", "invalid") >= 60);
     assert.ok(count("RsaPkcs1Sha256", "valid") >= 20 && count("RsaPkcs1Sha256", "invalid") >= 700);
-    for (const id of ["rfc4231-case-1", "rfc8032-test-3", "rfc-7515-a-1", "rfc-7515-a-2", "rfc-8037-a-4"]) {
+    // Issue 16: ECDSA in P1363 encoding (the JWS one) and RSA-PSS with salt = hash length.
+    assert.ok(count("EcdsaP256Sha256", "valid") >= 100 && count("EcdsaP256Sha256", "invalid") >= 50);
+    assert.ok(count("EcdsaP384Sha384", "valid") >= 100 && count("EcdsaP384Sha384", "invalid") >= 50);
+    for (const alg of ["RsaPssSha256", "RsaPssSha384", "RsaPssSha512"]) {
+      assert.ok(count(alg, "valid") >= 100 && count(alg, "invalid") >= 30, alg);
+    }
+    for (const id of ["rfc4231-case-1", "rfc8032-test-3", "rfc-7515-a-1", "rfc-7515-a-2", "rfc-7515-a-3", "rfc-7520-4-1", "rfc-7520-4-2", "rfc-7520-4-4", "rfc-8037-a-4"]) {
       assert.ok(vectors.some((v) => v.id === id), id);
     }
     assert.equal(results.filter((r) => typeof r.rust !== "boolean" || typeof r.webcrypto !== "boolean").length, 0);

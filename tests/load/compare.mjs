@@ -4,7 +4,6 @@
 // median ratio. Also: workerd CPU per 10k requests (from /proc), cold start to the first
 // response, and wasm sizes. Loopback only; every scenario is bounded in count and time.
 //   scripts/bench compare [requests=2000] [concurrency=32]
-import { spawn } from "node:child_process";
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { TICKS_PER_S, cpuTicks, workerdChildren } from "./cpu.mjs";
 import path from "node:path";
@@ -18,6 +17,7 @@ import { CHAT, chatVars, lineEvent, lineSignature, startFakeAi, startFakeLine } 
 import { discordKey, interaction, startFakeDiscord } from "../harness/discord.mjs";
 import { routingTable } from "../harness/routing.mjs";
 import { eventually } from "../harness/wait.mjs";
+import { startOriginProcess } from "./origin.mjs";
 import { runScenario } from "./scenario.mjs";
 
 const TOTAL = Number(process.argv[2] ?? 2000);
@@ -31,14 +31,8 @@ const REF = path.join(here, "reference");
 const COMPAT_DATE = "2026-04-20"; // the date our wrangler configs use
 
 // ---- the origin, in a process of its own (as tests/load/pipeline.mjs) ----
-const originProcess = spawn(process.execPath, [path.join(here, "origin-process.mjs")], { stdio: ["ignore", "pipe", "inherit"] });
-const originUrl = await new Promise((resolve, reject) => {
-  const timer = setTimeout(() => reject(new Error("origin did not start in 10 s")), 10_000);
-  originProcess.stdout.once("data", (d) => {
-    clearTimeout(timer);
-    resolve(d.toString().trim());
-  });
-});
+const originProcess = await startOriginProcess();
+const originUrl = originProcess.url;
 
 const direct = { unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] };
 const ref = (name, file, extra = {}) => ({
@@ -242,7 +236,7 @@ for (let i = 0; i < 3; i++) {
   cold.rust.push(await coldStart({ ...routerOpts, serviceBindings: {} }));
   cold.js.push(await coldStart({ name: "ref-empty", modules: true, scriptPath: path.join(REF, "empty.mjs"), compatibilityDate: COMPAT_DATE }));
 }
-originProcess.kill("SIGTERM");
+originProcess.stop();
 await Promise.all([line.close(), ai.close(), discord.close()]);
 
 const med = (xs) => [...xs].sort((a, b) => a - b)[1];

@@ -1,11 +1,9 @@
 // Load script: real HTTP over loopback into the pipeline running in workerd.
 // Bounded in count and time; prints requests/s and latency percentiles per scenario.
 //   scripts/bench [requests=2000] [concurrency=32]
-import { spawn } from "node:child_process";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { keyPair, nowS, signJwt } from "../harness/jwt.mjs";
 import { freshSecret, startPipeline } from "../harness/pipeline.mjs";
+import { startOriginProcess } from "./origin.mjs";
 import { runScenario } from "./scenario.mjs";
 
 const TOTAL = Number(process.argv[2] ?? 2000);
@@ -13,17 +11,8 @@ const CONCURRENCY = Number(process.argv[3] ?? 32);
 const scenario = (name, url, init) => runScenario(name, url, init, { total: TOTAL, concurrency: CONCURRENCY });
 
 // The origin runs in its own process so it does not share this event loop.
-const here = path.dirname(fileURLToPath(import.meta.url));
-const originProcess = spawn(process.execPath, [path.join(here, "origin-process.mjs")], {
-  stdio: ["ignore", "pipe", "inherit"],
-});
-const originUrl = await new Promise((resolve, reject) => {
-  const timer = setTimeout(() => reject(new Error("origin did not start in 10 s")), 10_000);
-  originProcess.stdout.once("data", (d) => {
-    clearTimeout(timer);
-    resolve(d.toString().trim());
-  });
-});
+const originProcess = await startOriginProcess();
+const originUrl = originProcess.url;
 const rsa = keyPair("rsa", "load-rsa");
 const ed = keyPair("ed25519", "load-ed");
 const pipeline = await startPipeline({
@@ -72,5 +61,5 @@ try {
   console.table(rows);
 } finally {
   await pipeline.close();
-  originProcess.kill("SIGTERM");
+  originProcess.stop();
 }

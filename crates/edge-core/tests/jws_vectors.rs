@@ -20,7 +20,11 @@ fn policy(alg: Alg) -> JwtPolicy {
 fn keys_for(jwk: &Value) -> KeySet {
     let mut keys = KeySet::default();
     let doc = serde_json::json!({ "keys": [jwk] }).to_string();
-    assert_eq!(keys.add_jwks(doc.as_bytes()), Ok(1), "{jwk}");
+    assert_eq!(
+        keys.add_jwks(doc.as_bytes()).map(|r| r.added),
+        Ok(1),
+        "{jwk}"
+    );
     keys
 }
 
@@ -112,4 +116,36 @@ fn wycheproof_json_web_signature_vectors() {
         }
     }
     assert!(checked.0 >= 16 && checked.1 >= 250, "{checked:?}");
+}
+
+/// RFC 7520 §4.3: ES512 (P-521) is not supported. Its token is refused at the header,
+/// before any key, and its key is skipped, not an error.
+#[test]
+fn rfc_7520_4_3_es512_is_refused() {
+    let token = "eyJhbGciOiJFUzUxMiIsImtpZCI6ImJpbGJvLmJhZ2dpbnNAaG9iYml0b24uZXhhbXBsZSJ9.\
+        SXTigJlzIGEgZGFuZ2Vyb3VzIGJ1c2luZXNzLCBGcm9kbywgZ29pbmcgb3V0IHlvdXIgZG9vci4gWW91IHN0ZXAgb250byB0aGUgcm9hZCwgYW5kIGlmIHlvdSBkb24ndCBrZWVwIHlvdXIgZmVldCwgdGhlcmXigJlzIG5vIGtub3dpbmcgd2hlcmUgeW91IG1pZ2h0IGJlIHN3ZXB0IG9mZiB0by4.\
+        AE_R_YZCChjn4791jSQCrdPZCNYqHXCTZH0-JZGYNlaAjP2kqaluUIIUnC9qvbu9Plon7KRTzoNEuT4Va2cmL1eJAQy3mtPBu_u_sDDyYjnAMDxXPn7XrT0lw-kvAD890jl8e2puQens_IEKBpHABlsbEPX6sFY8OcGDqoRuBomu9xQ2";
+    let jwk = serde_json::json!({
+        "kty": "EC", "crv": "P-521", "kid": "bilbo.baggins@hobbiton.example", "use": "sig",
+        "x": "AHKZLLOsCOzz5cY97ewNUajB957y-C-U88c3v13nmGZx6sYl_oJXu9A5RkTKqjqvjyekWF-7ytDyRXYgCF5cj0Kt",
+        "y": "AdymlHvOiLxXkEhayXQnNCvDX4h9htZaCJN34kfmC6pV5OhQHiraVySsUdaQkAgDPrwQrJmbnX9cwlGfP-HqHZR1"
+    });
+    let mut keys = KeySet::default();
+    let report = keys
+        .add_remote_jwks(serde_json::json!({ "keys": [jwk] }).to_string().as_bytes())
+        .expect("a set");
+    assert_eq!(report.added, 0);
+    assert_eq!(
+        report.skipped[0].1.to_string(),
+        "unsupported curve \"P-521\""
+    );
+    assert_eq!(Alg::parse("ES512"), None);
+    let all = JwtPolicy {
+        algorithms: Alg::ALL.to_vec(),
+        ..policy(Alg::HS256)
+    };
+    assert_eq!(
+        jwt::verify_signature(token, &keys, &all),
+        Err(AuthError::AlgorithmNotAllowed)
+    );
 }

@@ -11,7 +11,7 @@
 //!   requests with different `n` to get the cost of one verification.
 
 use edge_core::hex::decode as unhex;
-use edge_core::sig::{RustVerifier, SigAlg, SignatureVerifier, VerifyKey};
+use edge_core::sig::{KeyKind, KeyMaterial, RustVerifier, SigAlg, SignatureVerifier, VerifyKey};
 use edge_glue::webcrypto;
 use serde::Deserialize;
 use serde_json::json;
@@ -22,6 +22,7 @@ use worker::{Context, Env, Request, Response, Result, event};
 struct KeyHex {
     secret: Option<String>,
     public: Option<String>,
+    point: Option<String>,
     n: Option<String>,
     e: Option<String>,
 }
@@ -48,13 +49,18 @@ struct Bench {
 }
 
 fn key(alg: &str, k: &KeyHex) -> Option<VerifyKey> {
+    let alg = SigAlg::ALL.into_iter().find(|a| format!("{a:?}") == alg)?;
     let field = |f: &Option<String>| f.as_deref().and_then(unhex);
-    match alg {
-        "HmacSha256" => Some(VerifyKey::hmac_sha256(&field(&k.secret)?)),
-        "RsaPkcs1Sha256" => Some(VerifyKey::rsa_pkcs1_sha256(&field(&k.n)?, &field(&k.e)?)),
-        "Ed25519" => Some(VerifyKey::ed25519(field(&k.public)?.try_into().ok()?)),
-        _ => None,
-    }
+    let material = match alg.kind() {
+        KeyKind::Secret => KeyMaterial::Secret(field(&k.secret)?),
+        KeyKind::Rsa => KeyMaterial::Rsa {
+            n: field(&k.n)?,
+            e: field(&k.e)?,
+        },
+        KeyKind::Ec(_) => KeyMaterial::Ec(field(&k.point)?),
+        KeyKind::Ed25519 => KeyMaterial::Ed25519(field(&k.public)?.try_into().ok()?),
+    };
+    VerifyKey::from_parts(alg, material)
 }
 
 fn bad(what: &str) -> Result<Response> {

@@ -48,15 +48,29 @@ pub(crate) struct Remote {
     url: String,
     keys: KeySet,
     state: RemoteState,
+    /// How long the last fetched set is used (its `Cache-Control`, see
+    /// `jwks::cache_ttl_ms`); `None`: the configured TTL.
+    ttl_ms: Option<u64>,
+}
+
+/// A JWKS document as fetched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Document {
+    /// The body of the 200 answer.
+    pub(crate) body: Vec<u8>,
+    /// Its `Cache-Control` header, if any.
+    pub(crate) cache_control: Option<String>,
 }
 
 /// GETs a JWKS document.
 #[allow(async_fn_in_trait)] // wasm is single-threaded: no `Send` bound wanted
 pub(crate) trait Fetcher {
-    /// The body of a 200 answer from `url` within [`FETCH_TIMEOUT_MS`], or why not.
-    async fn fetch(&self, url: &str) -> Result<Vec<u8>, String>;
+    /// The 200 answer from `url` within [`FETCH_TIMEOUT_MS`], or why not.
+    async fn fetch(&self, url: &str) -> Result<Document, String>;
     /// A fetch failed for `reason`; the last good keys stay in use.
     fn failed(&self, reason: &str);
+    /// A key of the fetched set (`kid`) is not used, for `reason`; the others are.
+    fn skipped(&self, kid: &str, reason: &str);
 }
 
 /// The time, and waiting.
@@ -107,9 +121,7 @@ impl<F: Fetcher, C: Clock, K: Cache, S: Signatures> Verifier<F, C, K, S> {
             return Ok(self.check(token, local, policy, now_s).await?);
         };
         let ttl_ms = remote.ttl_ms;
-        let keys = self
-            .remote_keys(&remote.url, Reason::IfStale { ttl_ms })
-            .await;
+        let keys = self.remote_keys(remote, Reason::IfStale { ttl_ms }).await;
         let outcome = self.check(token, &with(local, &keys)?, policy, now_s).await;
         if outcome != Err(AuthError::UnknownKey) {
             return Ok(outcome?);
@@ -121,7 +133,7 @@ impl<F: Fetcher, C: Clock, K: Cache, S: Signatures> Verifier<F, C, K, S> {
         }
         let min_gap_ms = remote.min_gap_ms;
         let refreshed = self
-            .remote_keys(&remote.url, Reason::UnknownKid { min_gap_ms })
+            .remote_keys(remote, Reason::UnknownKid { min_gap_ms })
             .await;
         Ok(self
             .check(token, &with(local, &refreshed)?, policy, now_s)
@@ -150,7 +162,8 @@ impl<F: Fetcher, C: Clock, K: Cache, S: Signatures> Verifier<F, C, K, S> {
 
     /// The remote keys, after a fetch if [`jwks::decide`] says one is due, or after the
     /// fetch another request has in flight lands.
-    async fn remote_keys(&self, url: &str, reason: Reason) -> KeySet {
+    async fn remote_keys(&self, remote: &RemoteJwks, reason: Reason) -> KeySet {
+        let url = remote.url.as_str();
         loop {
             let now = self.clock.now_ms();
             let action = self.cache.with(|slot| {
@@ -160,7 +173,14 @@ impl<F: Fetcher, C: Clock, K: Cache, S: Signatures> Verifier<F, C, K, S> {
                         url: url.to_owned(),
                         keys: KeySet::default(),
                         state: RemoteState::default(),
+                        ttl_ms: None,
                     }),
+                };
+                let reason = match reason {
+                    Reason::IfStale { ttl_ms } => Reason::IfStale {
+                        ttl_ms: r.ttl_ms.unwrap_or(ttl_ms),
+                    },
+                    unknown_kid => unknown_kid,
                 };
                 let action = jwks::decide(r.state, reason, now, FETCH_TIMEOUT_MS);
                 if action == Action::Fetch {
@@ -172,7 +192,7 @@ impl<F: Fetcher, C: Clock, K: Cache, S: Signatures> Verifier<F, C, K, S> {
             });
             match action {
                 Action::UseCached => return self.cached(url),
-                Action::Fetch => return self.fetch_and_keep(url, now).await,
+                Action::Fetch => return self.fetch_and_keep(url, now, remote.ttl_ms).await,
                 Action::Join => self.clock.pause(JOIN_POLL_MS).await,
             }
         }
@@ -187,26 +207,35 @@ impl<F: Fetcher, C: Clock, K: Cache, S: Signatures> Verifier<F, C, K, S> {
         })
     }
 
-    /// Fetches the JWKS and keeps the result (or, on failure, the last good keys).
-    async fn fetch_and_keep(&self, url: &str, started: u64) -> KeySet {
+    /// Fetches the JWKS and keeps the result (or, on failure, the last good keys). Keys
+    /// that cannot be used are skipped, each reported; the set is kept for the document's
+    /// `Cache-Control` max-age within bounds, or the configured TTL.
+    async fn fetch_and_keep(&self, url: &str, started: u64, default_ttl_ms: u64) -> KeySet {
         let fetched = self.fetcher.fetch(url).await.and_then(|document| {
             let mut keys = KeySet::default();
-            keys.add_remote_jwks(&document).map_err(|e| e.to_string())?;
-            Ok(keys)
+            let report = keys
+                .add_remote_jwks(&document.body)
+                .map_err(|e| e.to_string())?;
+            for (kid, why) in &report.skipped {
+                self.fetcher.skipped(kid, &why.to_string());
+            }
+            let ttl = jwks::cache_ttl_ms(document.cache_control.as_deref(), default_ttl_ms);
+            Ok((keys, ttl))
         });
         if let Err(reason) = &fetched {
             self.fetcher.failed(reason);
         }
         self.cache.with(|slot| {
             let Some(r) = slot.as_mut().filter(|r| r.url == url) else {
-                return fetched.unwrap_or_default();
+                return fetched.map(|(keys, _)| keys).unwrap_or_default();
             };
             if r.state.in_flight_since == Some(started) {
                 r.state.in_flight_since = None;
             }
-            if let Ok(keys) = fetched {
+            if let Ok((keys, ttl_ms)) = fetched {
                 r.keys = keys;
                 r.state.fetched_ms = Some(started);
+                r.ttl_ms = Some(ttl_ms);
             }
             r.keys.clone()
         })

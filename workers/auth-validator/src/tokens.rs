@@ -10,8 +10,11 @@
 //! provider's new key works from its first token while a stream of forged `kid`s cannot
 //! hammer the provider. Fetches are single-flight. A failed fetch keeps the last good keys.
 //!
-//! Signatures are checked by `edge_glue::webcrypto` (RS256 and EdDSA in WebCrypto with the
-//! keys imported once per isolate and reused across JWKS refreshes; HS256 in wasm).
+//! Signatures are checked by `edge_glue::webcrypto` (RSA, ECDSA and Ed25519 in WebCrypto
+//! with the keys imported once per isolate and reused across JWKS refreshes; HMAC over a
+//! token in wasm). The JWKS is kept for its `Cache-Control` max-age (clamped to 60 s–24 h)
+//! or, without one, `JWKS_CACHE_TTL_S`; keys of it that cannot be used are logged and
+//! skipped.
 
 use std::cell::RefCell;
 use std::time::Duration;
@@ -23,7 +26,9 @@ use edge_glue::{body, hop, now_ms, webcrypto};
 use worker::{Delay, Method, Request, RequestInit, console_warn};
 
 use crate::error::Error;
-use crate::remote_keys::{Cache, Clock, FETCH_TIMEOUT_MS, Fetcher, Remote, Signatures, Verifier};
+use crate::remote_keys::{
+    Cache, Clock, Document, FETCH_TIMEOUT_MS, Fetcher, Remote, Signatures, Verifier,
+};
 use crate::settings::Settings;
 
 /// Verifies `token` at `now_s` against every configured key.
@@ -57,7 +62,7 @@ pub(crate) async fn verify(
 struct Fetch;
 
 impl Fetcher for Fetch {
-    async fn fetch(&self, url: &str) -> Result<Vec<u8>, String> {
+    async fn fetch(&self, url: &str) -> Result<Document, String> {
         let mut init = RequestInit::new();
         init.with_method(Method::Get);
         let req = Request::new_with_init(url, &init).map_err(|e| e.to_string())?;
@@ -67,13 +72,22 @@ impl Fetcher for Fetch {
         if resp.status_code() != 200 {
             return Err(format!("status {}", resp.status_code()));
         }
-        body::read_capped(&mut resp, MAX_JWKS_BYTES)
+        let cache_control = resp.headers().get("cache-control").ok().flatten();
+        let body = body::read_capped(&mut resp, MAX_JWKS_BYTES)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        Ok(Document {
+            body,
+            cache_control,
+        })
     }
 
     fn failed(&self, reason: &str) {
         console_warn!("jwks fetch failed ({reason}); keeping the last good keys");
+    }
+
+    fn skipped(&self, kid: &str, reason: &str) {
+        console_warn!("jwks key {kid:?} skipped: {reason}");
     }
 }
 

@@ -9,10 +9,11 @@
 //! with the few in use). A key WebCrypto refuses to import is remembered as unusable:
 //! signatures under it are simply invalid, never an error.
 //!
-//! [`verify`] follows [`SigAlg::backend`]: HMAC-SHA256 over short messages (tokens, seals)
-//! stays in wasm (cheaper than the async crossing; `subtle`'s constant-time compare), longer
-//! ones (LINE bodies), RSA and Ed25519 go to WebCrypto (whose HMAC verify compares in
-//! constant time too).
+//! [`verify`] follows [`SigAlg::backend`]: HMAC (SHA-256/384/512) over short messages
+//! (tokens, seals) stays in wasm (cheaper than the async crossing; `subtle`'s constant-time
+//! compare), longer ones (LINE bodies), RSA (PKCS#1 v1.5 and PSS), ECDSA (P-256, P-384;
+//! the key imported `raw` as its uncompressed point) and Ed25519 go to WebCrypto (whose HMAC
+//! verify compares in constant time too).
 //! Every path runs [`sig::precheck`] first, so both backends refuse the same inputs.
 
 use std::cell::RefCell;
@@ -49,7 +50,7 @@ pub async fn verify_any(candidates: &[&VerifyKey], message: &[u8], signature: &[
 pub async fn verify(key: &VerifyKey, message: &[u8], signature: &[u8]) -> bool {
     match (key.alg().backend(message.len()), key.material()) {
         (Backend::Rust, KeyMaterial::Secret(secret)) => {
-            sig::hmac_sha256_matches(secret, message, signature)
+            sig::hmac_matches(key.alg(), secret, message, signature)
         }
         _ => verify_native(key, message, signature).await,
     }

@@ -107,8 +107,61 @@ pub fn url_allowed(url: &str) -> bool {
     !authority.contains('@') && matches!(host.as_deref(), Some("localhost" | "127.0.0.1" | "[::1]"))
 }
 
+/// Shortest time a provider's `Cache-Control` may keep its JWKS, ms: a `max-age=0` (or
+/// `no-cache`, `no-store`) must not turn every token into a fetch.
+pub const MIN_CACHE_TTL_MS: u64 = 60_000;
+/// Longest time a provider's `Cache-Control` may keep its JWKS, ms: a rotated-out key stops
+/// verifying within a day whatever the header says.
+pub const MAX_CACHE_TTL_MS: u64 = 86_400_000;
+
+/// How long a fetched JWKS is used: the response's `Cache-Control` `max-age`, within
+/// [`MIN_CACHE_TTL_MS`]..=[`MAX_CACHE_TTL_MS`]; `no-cache`/`no-store` mean the floor; no
+/// header, or none of these directives (or a malformed `max-age`), means `default_ms` (the
+/// configured `JWKS_CACHE_TTL_S`).
+#[must_use]
+pub fn cache_ttl_ms(cache_control: Option<&str>, default_ms: u64) -> u64 {
+    let mut ttl = None;
+    for directive in cache_control.unwrap_or_default().split(',') {
+        let (name, value) = directive.split_once('=').unwrap_or((directive, ""));
+        let name = name.trim().to_ascii_lowercase();
+        let value = value.trim().trim_matches('"');
+        match name.as_str() {
+            "no-store" | "no-cache" => return MIN_CACHE_TTL_MS,
+            "max-age" if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) => {
+                // Digits beyond u64 are "a very long time".
+                let seconds = value.parse::<u64>().unwrap_or(u64::MAX);
+                ttl = Some(seconds.saturating_mul(1000));
+            }
+            _ => {}
+        }
+    }
+    ttl.map_or(default_ms, |t| t.clamp(MIN_CACHE_TTL_MS, MAX_CACHE_TTL_MS))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn cache_control_max_age_is_honoured_within_bounds() {
+        use super::{MAX_CACHE_TTL_MS as MAX, MIN_CACHE_TTL_MS as MIN, cache_ttl_ms};
+        let d = 600_000;
+        assert_eq!(cache_ttl_ms(None, d), d);
+        assert_eq!(cache_ttl_ms(Some("public, max-age=3600"), d), 3_600_000);
+        assert_eq!(cache_ttl_ms(Some("Max-Age=\"120\""), d), 120_000);
+        assert_eq!(cache_ttl_ms(Some("max-age=0"), d), MIN);
+        assert_eq!(cache_ttl_ms(Some("max-age=5"), d), MIN);
+        assert_eq!(cache_ttl_ms(Some("max-age=31536000"), d), MAX);
+        assert_eq!(
+            cache_ttl_ms(Some("max-age=99999999999999999999999"), d),
+            MAX
+        );
+        assert_eq!(cache_ttl_ms(Some("no-store"), d), MIN);
+        assert_eq!(cache_ttl_ms(Some("max-age=3600, no-cache"), d), MIN);
+        assert_eq!(cache_ttl_ms(Some("public"), d), d);
+        assert_eq!(cache_ttl_ms(Some("max-age=-1"), d), d);
+        assert_eq!(cache_ttl_ms(Some("max-age=1e3"), d), d);
+        assert_eq!(cache_ttl_ms(Some(""), d), d);
+    }
+
     use super::*;
 
     const NOW: u64 = 1_800_000_000_000;

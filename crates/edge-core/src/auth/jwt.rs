@@ -1,11 +1,17 @@
-//! JWT bearer tokens: compact JWS with HS256, RS256 or EdDSA (Ed25519).
+//! JWT bearer tokens: compact JWS with HS256/384/512, RS256/384/512, PS256/384/512,
+//! ES256, ES384 and Ed25519 (named `EdDSA` or, RFC 9864, `Ed25519`).
 //!
 //! Verification order, each step with its own reason code:
 //! 1. shape: three base64url parts, at most [`MAX_TOKEN_BYTES`] (`token_malformed`);
 //! 2. header: a JSON object whose `alg` is on the allow-list (`none` never is), with no
 //!    `crit` (no extension is understood, so RFC 7515 §4.1.11 requires refusal);
-//! 3. key: only keys made for that exact algorithm are candidates, chosen by `kid` — an
-//!    RSA public key can never be used as an HMAC secret (`token_unknown_key`);
+//! 3. key: only keys bound to that exact algorithm are candidates, chosen by `kid` — an
+//!    RSA public key can never be used as an HMAC secret (`token_unknown_key`). A key is
+//!    bound to one algorithm: its JWK `alg`; without one, its curve (P-256: ES256, P-384:
+//!    ES384, Ed25519: Ed25519); an RSA key or secret without `alg` is bound to the only
+//!    algorithm of its family on the allow-list, else to RS256 / HS256 (see
+//!    [`KeySet::candidates`]). A token without `kid` is tried against the keys without
+//!    `kid`, or else against the one key bound to its algorithm if there is exactly one;
 //! 4. signature, by a [`SignatureVerifier`] (`token_signature_invalid`): [`prepare`] does
 //!    steps 1–3 and yields what to verify ([`Pending`]), the caller verifies (the worker
 //!    with WebCrypto, [`verify`] with the core's [`RustVerifier`]) and [`Pending::finish`]
@@ -18,9 +24,6 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::jwk::{
-    AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm, KeyOperations, PublicKeyUse,
-};
 use serde_json::{Map, Value};
 
 use crate::auth::AuthError;
@@ -28,8 +31,10 @@ use crate::auth::identity::{
     API_KEY_SUBJECT_PREFIX, AuthMethod, DEFAULT_ROLE, Identity, MAX_PERMISSIONS, valid_permission,
     valid_role, valid_subject,
 };
+use crate::auth::jwk::{self, Skip};
+pub use crate::auth::jwk::{MIN_HMAC_SECRET_BYTES, MIN_RSA_BITS};
 use crate::auth::rate_limit::RateLimitPolicy;
-use crate::sig::{RustVerifier, SigAlg, SignatureVerifier, VerifyKey};
+use crate::sig::{KeyKind, KeyMaterial, RustVerifier, SigAlg, SignatureVerifier, VerifyKey};
 
 /// Longest token accepted, in bytes.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
@@ -37,35 +42,84 @@ pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 pub const MAX_JWKS_BYTES: usize = 64 * 1024;
 /// Most keys a key set may hold.
 pub const MAX_KEYS: usize = 32;
-/// Shortest HMAC secret (RFC 7518 §3.2: at least the hash size).
-pub const MIN_HMAC_SECRET_BYTES: usize = 32;
-/// Smallest RSA modulus, in bits.
-pub const MIN_RSA_BITS: usize = 2048;
 /// Largest leeway a policy may set, in seconds.
 pub const MAX_LEEWAY_S: u64 = 300;
 /// Most candidate keys tried for one token without a `kid`.
 const MAX_CANDIDATES: usize = 8;
 
-/// The signature algorithms this verifier supports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The signature algorithms this verifier supports (JOSE names, RFC 7518 §3.1, RFC 9864).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Alg {
     /// HMAC with SHA-256, shared secret.
     HS256,
+    /// HMAC with SHA-384.
+    HS384,
+    /// HMAC with SHA-512.
+    HS512,
     /// RSASSA-PKCS1-v1_5 with SHA-256.
     RS256,
-    /// Ed25519.
+    /// RSASSA-PKCS1-v1_5 with SHA-384.
+    RS384,
+    /// RSASSA-PKCS1-v1_5 with SHA-512.
+    RS512,
+    /// RSASSA-PSS with SHA-256 (salt 32 bytes).
+    PS256,
+    /// RSASSA-PSS with SHA-384 (salt 48 bytes).
+    PS384,
+    /// RSASSA-PSS with SHA-512 (salt 64 bytes).
+    PS512,
+    /// ECDSA on P-256 with SHA-256.
+    ES256,
+    /// ECDSA on P-384 with SHA-384.
+    ES384,
+    /// Ed25519 under its original, polymorphic name (RFC 8037).
     EdDSA,
+    /// Ed25519 under its fully specified name (RFC 9864); the same primitive as `EdDSA`.
+    Ed25519,
 }
 
 impl Alg {
-    /// Parses the JOSE name (`HS256`, `RS256`, `EdDSA`); anything else is `None`.
+    /// Every algorithm.
+    pub const ALL: [Self; 13] = [
+        Self::HS256,
+        Self::HS384,
+        Self::HS512,
+        Self::RS256,
+        Self::RS384,
+        Self::RS512,
+        Self::PS256,
+        Self::PS384,
+        Self::PS512,
+        Self::ES256,
+        Self::ES384,
+        Self::EdDSA,
+        Self::Ed25519,
+    ];
+
+    /// Parses the JOSE name (`HS256`, `RS256`, `ES256`, `EdDSA`, `Ed25519`, ...); anything
+    /// else (`none`, `ES512`, `ES256K`, ...) is `None`.
     #[must_use]
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "HS256" => Some(Self::HS256),
-            "RS256" => Some(Self::RS256),
-            "EdDSA" => Some(Self::EdDSA),
-            _ => None,
+        Self::ALL.into_iter().find(|a| a.name() == s)
+    }
+
+    /// The JOSE name.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::HS256 => "HS256",
+            Self::HS384 => "HS384",
+            Self::HS512 => "HS512",
+            Self::RS256 => "RS256",
+            Self::RS384 => "RS384",
+            Self::RS512 => "RS512",
+            Self::PS256 => "PS256",
+            Self::PS384 => "PS384",
+            Self::PS512 => "PS512",
+            Self::ES256 => "ES256",
+            Self::ES384 => "ES384",
+            Self::EdDSA => "EdDSA",
+            Self::Ed25519 => "Ed25519",
         }
     }
 
@@ -74,8 +128,17 @@ impl Alg {
     pub const fn sig_alg(self) -> SigAlg {
         match self {
             Self::HS256 => SigAlg::HmacSha256,
+            Self::HS384 => SigAlg::HmacSha384,
+            Self::HS512 => SigAlg::HmacSha512,
             Self::RS256 => SigAlg::RsaPkcs1Sha256,
-            Self::EdDSA => SigAlg::Ed25519,
+            Self::RS384 => SigAlg::RsaPkcs1Sha384,
+            Self::RS512 => SigAlg::RsaPkcs1Sha512,
+            Self::PS256 => SigAlg::RsaPssSha256,
+            Self::PS384 => SigAlg::RsaPssSha384,
+            Self::PS512 => SigAlg::RsaPssSha512,
+            Self::ES256 => SigAlg::EcdsaP256Sha256,
+            Self::ES384 => SigAlg::EcdsaP384Sha384,
+            Self::EdDSA | Self::Ed25519 => SigAlg::Ed25519,
         }
     }
 }
@@ -97,12 +160,54 @@ pub enum KeyError {
     InvalidKey(String),
 }
 
-/// One verification key, bound to one algorithm.
+/// One verification key: its declared algorithm if any, and its material as a
+/// [`VerifyKey`] per primitive it could be bound to (one, but for an RSA key or a secret
+/// without `alg`: see [`KeySet::candidates`]).
 #[derive(Clone)]
 struct VerifyingKey {
     kid: Option<String>,
-    alg: Alg,
-    key: VerifyKey,
+    declared: Option<Alg>,
+    variants: Vec<VerifyKey>,
+}
+
+impl VerifyingKey {
+    /// The primitive this key is bound to under the allow-list `allowed`.
+    fn bound(&self, allowed: &[Alg]) -> Option<SigAlg> {
+        if let Some(alg) = self.declared {
+            return Some(alg.sig_alg());
+        }
+        let first = self.variants.first()?;
+        let (family, default) = match first.alg().kind() {
+            KeyKind::Rsa => (KeyKind::Rsa, SigAlg::RsaPkcs1Sha256),
+            KeyKind::Secret => (KeyKind::Secret, SigAlg::HmacSha256),
+            KeyKind::Ec(_) | KeyKind::Ed25519 => return Some(first.alg()),
+        };
+        let mut of_family = allowed
+            .iter()
+            .map(|a| a.sig_alg())
+            .filter(|s| s.kind() == family);
+        let only = of_family.next();
+        match (only, of_family.all(|s| Some(s) == only)) {
+            (Some(alg), true) => Some(alg),
+            _ => Some(default),
+        }
+    }
+
+    /// The key to verify `alg` with, when this key is bound to it.
+    fn for_alg(&self, alg: SigAlg, allowed: &[Alg]) -> Option<&VerifyKey> {
+        (self.bound(allowed) == Some(alg))
+            .then(|| self.variants.iter().find(|k| k.alg() == alg))
+            .flatten()
+    }
+}
+
+/// What reading a JWK Set did: how many keys it added, and which it skipped and why.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JwksReport {
+    /// Keys added.
+    pub added: usize,
+    /// Keys skipped: `kid` (or `"without kid"`) and the reason.
+    pub skipped: Vec<(String, Skip)>,
 }
 
 /// The keys tokens may be signed with.
@@ -116,7 +221,7 @@ impl std::fmt::Debug for KeySet {
         let kids: Vec<_> = self
             .keys
             .iter()
-            .map(|k| (k.alg, k.kid.as_deref()))
+            .map(|k| (k.declared.map(Alg::name), k.kid.as_deref()))
             .collect();
         f.debug_struct("KeySet").field("keys", &kids).finish()
     }
@@ -145,92 +250,87 @@ impl KeySet {
         }
         self.push(VerifyingKey {
             kid: None,
-            alg: Alg::HS256,
-            key: VerifyKey::hmac_sha256(secret),
+            declared: Some(Alg::HS256),
+            variants: vec![VerifyKey::hmac_sha256(secret)],
         })
     }
 
-    /// Adds the signature keys of a JWKS document and returns how many were added.
+    /// Adds the signature keys of an operator-written JWKS document (`JWT_JWKS`).
     ///
-    /// Keys marked `"use":"enc"` or whose `key_ops` lack `verify`, and key types or
-    /// algorithms other than RSA/RS256,
-    /// OKP Ed25519/EdDSA and oct/HS256, are skipped (an identity provider's JWKS may list
-    /// them). A key's algorithm is its `alg`, or inferred from its type when absent.
+    /// Keys of a kind this verifier does not implement, keys marked `"use":"enc"` or whose
+    /// `key_ops` lack `verify` are skipped and reported (a set may list them); a key of a
+    /// supported kind with broken material is an error, because it is the operator's
+    /// mistake. A key's algorithm is its `alg`, or derived as [`KeySet::candidates`] says.
     ///
     /// # Errors
     /// [`KeyError`] for a malformed or oversized document, too many keys, or a supported
     /// key whose material is unusable (short secret, RSA under 2048 bits, bad encoding).
-    pub fn add_jwks(&mut self, document: &[u8]) -> Result<usize, KeyError> {
+    pub fn add_jwks(&mut self, document: &[u8]) -> Result<JwksReport, KeyError> {
         self.add_jwks_keys(document, true)
     }
 
     /// Adds the *asymmetric* signature keys of a JWKS document fetched from an identity
-    /// provider, as [`KeySet::add_jwks`] but skipping every `oct` (HMAC) key: a secret
-    /// published at a URL is no secret, and accepting one would let anyone who can read
-    /// (or spoof) the document mint tokens.
+    /// provider. Every key that cannot be used — an `oct` (HMAC) key (a secret published at
+    /// a URL is no secret, and accepting one would let anyone who can read or spoof the
+    /// document mint tokens), an encryption key, an unsupported curve or type, a weak or
+    /// malformed key — is skipped and reported, and never spoils the others.
     ///
     /// # Errors
-    /// As [`KeySet::add_jwks`].
-    pub fn add_remote_jwks(&mut self, document: &[u8]) -> Result<usize, KeyError> {
+    /// [`KeyError::MalformedJwks`] for a document that is not a JWK Set or is oversized;
+    /// [`KeyError::TooManyKeys`].
+    pub fn add_remote_jwks(&mut self, document: &[u8]) -> Result<JwksReport, KeyError> {
         self.add_jwks_keys(document, false)
     }
 
-    fn add_jwks_keys(&mut self, document: &[u8], symmetric: bool) -> Result<usize, KeyError> {
+    fn add_jwks_keys(&mut self, document: &[u8], local: bool) -> Result<JwksReport, KeyError> {
         if document.len() > MAX_JWKS_BYTES {
             return Err(KeyError::MalformedJwks);
         }
-        let set: JwkSet = serde_json::from_slice(document).map_err(|_| KeyError::MalformedJwks)?;
-        let mut added = 0;
-        for jwk in &set.keys {
-            let not_for_verifying = jwk
-                .common
-                .key_operations
-                .as_ref()
-                .is_some_and(|ops| !ops.contains(&KeyOperations::Verify));
-            if jwk.common.public_key_use == Some(PublicKeyUse::Encryption) || not_for_verifying {
-                continue;
-            }
-            let kid = jwk.common.key_id.clone();
-            let name = kid.clone().unwrap_or_else(|| "without kid".to_owned());
-            let declared = jwk.common.key_algorithm;
-            let (alg, key) = match (&jwk.algorithm, declared) {
-                (AlgorithmParameters::RSA(p), None | Some(KeyAlgorithm::RS256)) => {
-                    let decode = |v: &str| URL_SAFE_NO_PAD.decode(v).ok();
-                    let (Some(n), Some(e)) = (decode(&p.n), decode(&p.e)) else {
-                        return Err(KeyError::InvalidKey(name));
-                    };
-                    if crate::sig::rsa_bits(&n) < MIN_RSA_BITS {
+        let Ok(Value::Object(mut set)) = serde_json::from_slice::<Value>(document) else {
+            return Err(KeyError::MalformedJwks);
+        };
+        let Some(Value::Array(entries)) = set.remove("keys") else {
+            return Err(KeyError::MalformedJwks);
+        };
+        let mut report = JwksReport::default();
+        for entry in &entries {
+            let jwk = match jwk::read(entry, local) {
+                Ok(jwk) => jwk,
+                Err(skip) => {
+                    let kid = entry.get("kid").and_then(Value::as_str);
+                    let name = kid.unwrap_or("without kid").to_owned();
+                    if local && skip.is_invalid() {
                         return Err(KeyError::InvalidKey(name));
                     }
-                    (Alg::RS256, VerifyKey::rsa_pkcs1_sha256(&n, &e))
+                    report.skipped.push((name, skip));
+                    continue;
                 }
-                (AlgorithmParameters::OctetKeyPair(p), None | Some(KeyAlgorithm::EdDSA))
-                    if p.curve == EllipticCurve::Ed25519 =>
-                {
-                    let x = URL_SAFE_NO_PAD
-                        .decode(&p.x)
-                        .ok()
-                        .and_then(|x| <[u8; 32]>::try_from(x).ok())
-                        .ok_or_else(|| KeyError::InvalidKey(name.clone()))?;
-                    (Alg::EdDSA, VerifyKey::ed25519(x))
-                }
-                (AlgorithmParameters::OctetKey(p), None | Some(KeyAlgorithm::HS256))
-                    if symmetric =>
-                {
-                    let k = URL_SAFE_NO_PAD
-                        .decode(&p.value)
-                        .map_err(|_| KeyError::InvalidKey(name.clone()))?;
-                    if k.len() < MIN_HMAC_SECRET_BYTES {
-                        return Err(KeyError::InvalidKey(name));
-                    }
-                    (Alg::HS256, VerifyKey::hmac_sha256(&k))
-                }
-                _ => continue,
             };
-            self.push(VerifyingKey { kid, alg, key })?;
-            added += 1;
+            let variants = match (jwk.alg, jwk.curve_alg) {
+                (Some(alg), _) => vec![alg.sig_alg()],
+                (None, Some(curve)) => vec![curve],
+                (None, None) => SigAlg::ALL.to_vec(),
+            };
+            let variants: Vec<VerifyKey> = variants
+                .into_iter()
+                .filter(|alg| {
+                    // An undeclared secret serves only the hashes it is long enough for.
+                    alg.hmac_tag_bytes()
+                        .is_none_or(|least| match &jwk.material {
+                            KeyMaterial::Secret(k) => k.len() >= least.max(MIN_HMAC_SECRET_BYTES),
+                            _ => true,
+                        })
+                })
+                .filter_map(|alg| VerifyKey::from_parts(alg, jwk.material.clone()))
+                .collect();
+            self.push(VerifyingKey {
+                kid: jwk.kid,
+                declared: jwk.alg,
+                variants,
+            })?;
+            report.added += 1;
         }
-        Ok(added)
+        Ok(report)
     }
 
     /// Adds every key of `other` (e.g. remote JWKS keys to the configured ones).
@@ -258,12 +358,39 @@ impl KeySet {
         Ok(())
     }
 
-    /// Keys usable for `alg` and `kid`: same algorithm, and the same `kid` or none.
-    fn candidates(&self, alg: Alg, kid: Option<&str>) -> impl Iterator<Item = &VerifyingKey> {
-        self.keys
-            .iter()
-            .filter(move |k| k.alg == alg && (k.kid.is_none() || k.kid.as_deref() == kid))
+    /// The keys to try for a token of `alg` (on the allow-list `allowed`) and `kid`.
+    ///
+    /// A key is a candidate only for the one primitive it is bound to: its JWK `alg`; else
+    /// its curve (P-256: ES256, P-384: ES384, Ed25519: `EdDSA`/`Ed25519`, one primitive
+    /// under two names); else, for an RSA key or a secret, which could serve several, the
+    /// only algorithm of that family on the allow-list if there is exactly one, otherwise
+    /// RS256 / HS256 (what such keys have always meant). So an RSA key without `alg` never
+    /// verifies both RS256 and PS256: with both allowed it is an RS256 key, and a PS256
+    /// key needs `"alg":"PS256"` (or an allow-list whose only RSA algorithm is PS256).
+    ///
+    /// Among the bound keys: those with the token's `kid` and those without any `kid`; a
+    /// token without `kid` when none is `kid`-less gets the one bound key if there is
+    /// exactly one (a provider that publishes a single key and leaves `kid` out of its
+    /// tokens).
+    fn candidates(&self, alg: Alg, kid: Option<&str>, allowed: &[Alg]) -> Vec<&VerifyKey> {
+        let sig = alg.sig_alg();
+        let bound = || {
+            self.keys
+                .iter()
+                .filter_map(move |k| k.for_alg(sig, allowed).map(|v| (k.kid.as_deref(), v)))
+        };
+        let chosen: Vec<&VerifyKey> = bound()
+            .filter(|(k, _)| k.is_none() || *k == kid)
+            .map(|(_, v)| v)
             .take(MAX_CANDIDATES)
+            .collect();
+        if chosen.is_empty() && kid.is_none() {
+            let mut all = bound();
+            if let (Some((_, only)), None) = (all.next(), all.next()) {
+                return vec![only];
+            }
+        }
+        chosen
     }
 }
 
@@ -284,7 +411,8 @@ pub struct JwtPolicy {
 }
 
 impl JwtPolicy {
-    /// Parses the comma-separated allow-list (`HS256,RS256,EdDSA`).
+    /// Parses the comma-separated allow-list (`HS256,RS256,ES256,EdDSA`, any of
+    /// [`Alg::ALL`]).
     ///
     /// # Errors
     /// `Err(name)` with the first unsupported name (`none` included).
@@ -360,10 +488,7 @@ pub fn prepare<'k>(
     let payload = URL_SAFE_NO_PAD
         .decode(parts[1])
         .map_err(|_| AuthError::TokenMalformed)?;
-    let candidates: Vec<&VerifyKey> = keys
-        .candidates(header.alg, header.kid.as_deref())
-        .map(|k| &k.key)
-        .collect();
+    let candidates = keys.candidates(header.alg, header.kid.as_deref(), &policy.algorithms);
     if candidates.is_empty() {
         return Err(AuthError::UnknownKey);
     }

@@ -23,6 +23,7 @@ pub mod client_headers;
 pub mod cors;
 pub mod credentials;
 pub mod identity;
+pub mod jwk;
 #[cfg(feature = "auth")]
 pub mod jwks;
 pub mod jwt;

@@ -57,7 +57,11 @@ impl Clock for &FakeClock {
 /// What the fake provider answers to one fetch.
 enum Answer {
     /// This document, after `polls` yields (a slow but successful fetch).
-    Document { body: String, polls: u32 },
+    Document {
+        body: String,
+        polls: u32,
+        cache_control: Option<&'static str>,
+    },
     /// The endpoint is down (connection refused, 503 …).
     Down,
     /// No answer within the deadline: the fetch takes the whole timeout, then fails.
@@ -70,10 +74,11 @@ struct FakeIdp<'c> {
     clock: &'c FakeClock,
     fetches: Cell<u32>,
     failures: RefCell<Vec<String>>,
+    skips: RefCell<Vec<String>>,
 }
 
 impl Fetcher for &FakeIdp<'_> {
-    async fn fetch(&self, url: &str) -> Result<Vec<u8>, String> {
+    async fn fetch(&self, url: &str) -> Result<Document, String> {
         assert_eq!(url, URL);
         self.fetches.set(self.fetches.get() + 1);
         let answer = {
@@ -85,11 +90,18 @@ impl Fetcher for &FakeIdp<'_> {
             }
         };
         match answer {
-            Some(Answer::Document { body, polls }) => {
+            Some(Answer::Document {
+                body,
+                polls,
+                cache_control,
+            }) => {
                 for _ in 0..polls {
                     YieldNow(false).await;
                 }
-                Ok(body.into_bytes())
+                Ok(Document {
+                    body: body.into_bytes(),
+                    cache_control: cache_control.map(str::to_owned),
+                })
             }
             Some(Answer::Timeout) => {
                 self.clock.advance(FETCH_TIMEOUT_MS);
@@ -102,14 +114,23 @@ impl Fetcher for &FakeIdp<'_> {
     fn failed(&self, reason: &str) {
         self.failures.borrow_mut().push(reason.to_owned());
     }
+
+    fn skipped(&self, kid: &str, reason: &str) {
+        self.skips.borrow_mut().push(format!("{kid}: {reason}"));
+    }
 }
 
 impl Answer {
     fn repeat(&self) -> Self {
         match self {
-            Self::Document { body, polls } => Self::Document {
+            Self::Document {
+                body,
+                polls,
+                cache_control,
+            } => Self::Document {
                 body: body.clone(),
                 polls: *polls,
+                cache_control: *cache_control,
             },
             Self::Down => Self::Down,
             Self::Timeout => Self::Timeout,
@@ -152,10 +173,14 @@ fn b64url(bytes: &[u8]) -> String {
     out
 }
 
-/// An EdDSA token naming `kid`, valid for an hour after [`T0`].
+/// An EdDSA token naming `kid`, valid for two days after [`T0`].
 fn token(kid: &str) -> String {
-    let header = json!({ "alg": "EdDSA", "typ": "JWT", "kid": kid });
-    let claims = json!({ "sub": "user-1", "iss": ISS, "exp": T0 / 1000 + 3_600 });
+    token_with(json!({ "alg": "EdDSA", "typ": "JWT", "kid": kid }))
+}
+
+/// A token under `header` whose signature [`FakeSignatures`] accepts.
+fn token_with(header: serde_json::Value) -> String {
+    let claims = json!({ "sub": "user-1", "iss": ISS, "exp": T0 / 1000 + 172_800 });
     format!(
         "{}.{}.{}",
         b64url(header.to_string().as_bytes()),
@@ -177,10 +202,19 @@ fn jwks(kids: &[&str]) -> String {
     json!({ "keys": keys }).to_string()
 }
 
+/// The configured (inline) keys: a JWK Set of these `kid`s.
+fn local_set(kids: &[&str]) -> KeySet {
+    let mut local = KeySet::default();
+    let added = local.add_jwks(jwks(kids).as_bytes()).map(|r| r.added);
+    assert_eq!(added, Ok(kids.len()));
+    local
+}
+
 fn document(kids: &[&str]) -> Answer {
     Answer::Document {
         body: jwks(kids),
         polls: 0,
+        cache_control: None,
     }
 }
 
@@ -218,6 +252,7 @@ impl<'c> Isolate<'c> {
                 clock,
                 fetches: Cell::new(0),
                 failures: RefCell::default(),
+                skips: RefCell::default(),
             },
             slot: Slot::default(),
         }
@@ -277,8 +312,7 @@ fn the_first_token_fetches_and_later_ones_use_the_cache() {
 fn without_a_remote_jwks_nothing_is_fetched() {
     let clock = clock();
     let isolate = Isolate::new(&clock, vec![document(&["k1"])]);
-    let mut local = KeySet::default();
-    assert_eq!(local.add_jwks(jwks(&["k1"]).as_bytes()).ok(), Some(1));
+    let local = local_set(&["k1"]);
     let verifier = isolate.verifier();
     let ok = block_on(verifier.verify(&token("k1"), &local, None, &policy(), T0 / 1000));
     assert!(ok.is_ok());
@@ -320,6 +354,7 @@ fn concurrent_tokens_with_unknown_kids_join_one_fetch() {
     let slow = Answer::Document {
         body: jwks(&["k1"]),
         polls: 5,
+        cache_control: None,
     };
     let isolate = Isolate::new(&clock, vec![slow]);
     let (known, unknown) = (token("k1"), token("nope"));
@@ -373,6 +408,7 @@ fn a_malformed_jwks_keeps_the_last_good_keys() {
     let garbage = Answer::Document {
         body: "{\"keys\": [".to_owned(),
         polls: 0,
+        cache_control: None,
     };
     assert_eq!(keeps_the_last_good_keys(garbage, TTL_MS).len(), 1);
 }
@@ -430,6 +466,7 @@ fn a_fetch_whose_request_died_is_started_again_after_its_timeout() {
             attempted_ms: Some(T0),
             in_flight_since: Some(T0),
         },
+        ttl_ms: None,
     });
     // This request waits (polling) for it, then takes over once it counts as lost.
     assert!(block_on(isolate.verify(&token("k1"))).is_ok());
@@ -462,6 +499,7 @@ fn another_jwks_url_starts_a_new_cache() {
             attempted_ms: Some(T0),
             in_flight_since: None,
         },
+        ttl_ms: None,
     });
     assert!(block_on(isolate.verify(&token("k1"))).is_ok());
     assert_eq!(isolate.fetches(), 1);
@@ -473,8 +511,7 @@ fn remote_keys_over_the_set_limit_are_a_misconfiguration() {
     let kids: Vec<String> = (0..jwt::MAX_KEYS).map(|i| format!("r{i}")).collect();
     let refs: Vec<&str> = kids.iter().map(String::as_str).collect();
     let isolate = Isolate::new(&clock, vec![document(&refs)]);
-    let mut local = KeySet::default();
-    assert_eq!(local.add_jwks(jwks(&["local"]).as_bytes()).ok(), Some(1));
+    let local = local_set(&["local"]);
     let verifier = isolate.verifier();
     let result =
         block_on(verifier.verify(&token("r1"), &local, Some(&remote()), &policy(), T0 / 1000));
@@ -482,4 +519,134 @@ fn remote_keys_over_the_set_limit_are_a_misconfiguration() {
         result,
         Err(Error::Common(CommonError::Misconfigured("JWT_JWKS_URL")))
     ));
+}
+
+fn with_cache_control(kids: &[&str], header: &'static str) -> Answer {
+    Answer::Document {
+        body: jwks(kids),
+        polls: 0,
+        cache_control: Some(header),
+    }
+}
+
+#[test]
+fn the_providers_max_age_replaces_the_configured_ttl() {
+    let clock = clock();
+    let isolate = Isolate::new(
+        &clock,
+        vec![with_cache_control(&["k1"], "public, max-age=3600")],
+    );
+    isolate.warm_up(TTL_MS + 1_000);
+    assert!(block_on(isolate.verify(&token("k1"))).is_ok());
+    assert_eq!(
+        isolate.fetches(),
+        1,
+        "still fresh: max-age 3600 s > the 600 s TTL"
+    );
+    clock.advance(3_600_000);
+    assert!(block_on(isolate.verify(&token("k1"))).is_ok());
+    assert_eq!(isolate.fetches(), 2, "stale after max-age");
+}
+
+#[test]
+fn max_age_is_clamped_to_a_minute_and_a_day() {
+    for (header, fresh_at, stale_at) in [
+        ("max-age=0", 59_000, 61_000),
+        ("no-store", 59_000, 61_000),
+        ("max-age=31536000", 86_399_000, 86_401_000),
+    ] {
+        let clock = clock();
+        let isolate = Isolate::new(&clock, vec![with_cache_control(&["k1"], header)]);
+        isolate.warm_up(fresh_at);
+        assert!(block_on(isolate.verify(&token("k1"))).is_ok());
+        assert_eq!(isolate.fetches(), 1, "{header}: fresh at {fresh_at} ms");
+        clock.advance(stale_at - fresh_at);
+        assert!(block_on(isolate.verify(&token("k1"))).is_ok());
+        assert_eq!(isolate.fetches(), 2, "{header}: stale at {stale_at} ms");
+    }
+}
+
+#[test]
+fn a_failed_refresh_keeps_the_last_max_age_until_one_succeeds() {
+    let clock = clock();
+    let isolate = Isolate::new(
+        &clock,
+        vec![
+            with_cache_control(&["k1"], "max-age=120"),
+            Answer::Down,
+            document(&["k1"]),
+        ],
+    );
+    isolate.warm_up(121_000);
+    // Stale: the refresh fails, the last good keys verify.
+    assert!(block_on(isolate.verify(&token("k1"))).is_ok());
+    assert_eq!(isolate.idp.failures.borrow().len(), 1);
+    clock.advance(2_000);
+    assert!(block_on(isolate.verify(&token("k1"))).is_ok());
+    assert_eq!(isolate.fetches(), 3, "retried and refreshed");
+    // No header this time: the configured TTL applies again.
+    clock.advance(TTL_MS - 1_000);
+    assert!(block_on(isolate.verify(&token("k1"))).is_ok());
+    assert_eq!(isolate.fetches(), 3);
+}
+
+#[test]
+fn unusable_keys_are_skipped_by_name_and_the_others_work() {
+    let mut doc: serde_json::Value = serde_json::from_str(&jwks(&["k1"])).expect("jwks");
+    let keys = doc["keys"].as_array_mut().expect("keys");
+    keys.insert(
+        0,
+        json!({"kty":"EC","crv":"secp256k1","kid":"btc","x":b64url(&[1; 32]),"y":b64url(&[2; 32])}),
+    );
+    keys.insert(
+        1,
+        json!({"kty":"RSA","kid":"weak","use":"sig","n":b64url(&[0xc5; 64]),"e":"AQAB"}),
+    );
+    keys.push(json!({"kty":"OKP","crv":"X25519","kid":"dh","use":"enc","x":b64url(&[3; 32])}));
+    keys.push(json!({"kty":"oct","kid":"hs","k":b64url(&[7; 32])}));
+    let clock = clock();
+    let isolate = Isolate::new(
+        &clock,
+        vec![Answer::Document {
+            body: doc.to_string(),
+            polls: 0,
+            cache_control: None,
+        }],
+    );
+    assert!(block_on(isolate.verify(&token("k1"))).is_ok());
+    assert_eq!(
+        *isolate.idp.skips.borrow(),
+        [
+            "btc: unsupported curve \"secp256k1\"",
+            "weak: rsa modulus of 512 bits",
+            "dh: use is \"enc\", not \"sig\"",
+            "hs: symmetric key in a published document",
+        ]
+    );
+    assert!(
+        isolate.idp.failures.borrow().is_empty(),
+        "not a failed fetch"
+    );
+    assert_eq!(
+        auth_error(block_on(isolate.verify(&token("weak")))),
+        Some(AuthError::UnknownKey)
+    );
+}
+
+/// An EdDSA token without `kid`.
+fn token_without_kid() -> String {
+    token_with(json!({ "alg": "EdDSA", "typ": "JWT" }))
+}
+
+#[test]
+fn a_token_without_kid_works_against_a_one_key_set_only() {
+    let clock = clock();
+    let one = Isolate::new(&clock, vec![document(&["only"])]);
+    assert!(block_on(one.verify(&token_without_kid())).is_ok());
+    let two = Isolate::new(&clock, vec![document(&["a", "b"])]);
+    assert_eq!(
+        auth_error(block_on(two.verify(&token_without_kid()))),
+        Some(AuthError::UnknownKey)
+    );
+    assert_eq!(two.fetches(), 1, "no kid: nothing a refresh could find");
 }

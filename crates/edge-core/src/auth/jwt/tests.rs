@@ -56,7 +56,7 @@ fn ed(kid: &str, claims: &Value) -> String {
 fn keys() -> KeySet {
     let mut k = KeySet::default();
     k.add_hs256_secret(HS_SECRET).expect("secret");
-    assert_eq!(k.add_jwks(JWKS.as_bytes()), Ok(2));
+    assert_eq!(k.add_jwks(JWKS.as_bytes()).map(|r| r.added), Ok(2));
     k
 }
 
@@ -339,10 +339,19 @@ fn jwks_documents_are_checked() {
     let mut k = KeySet::default();
     let skipped = json!({"keys":[
         {"kty":"RSA","use":"enc","kid":"e","n":"AQAB","e":"AQAB"},
-        {"kty":"EC","crv":"P-256","kid":"ec","x":"AA","y":"AA"},
-        {"kty":"RSA","alg":"RS512","kid":"r5","n":"AQAB","e":"AQAB"}
+        {"kty":"EC","crv":"P-521","kid":"ec","x":"AA","y":"AA"},
+        {"kty":"RSA","alg":"RSA-OAEP","kid":"r5","n":"AQAB","e":"AQAB"}
     ]});
-    assert_eq!(k.add_jwks(skipped.to_string().as_bytes()), Ok(0));
+    assert_eq!(
+        k.add_jwks(skipped.to_string().as_bytes()).map(|r| r.added),
+        Ok(0)
+    );
+    // Supported kinds with broken material are the operator's mistake: refused.
+    let bad_ec = json!({"keys":[{"kty":"EC","crv":"P-256","kid":"ec","x":"AA","y":"AA"}]});
+    assert_eq!(
+        k.add_jwks(bad_ec.to_string().as_bytes()),
+        Err(KeyError::InvalidKey("ec".into()))
+    );
     let short_rsa = json!({"keys":[{"kty":"RSA","kid":"s","n":b64(&[0xff; 128]),"e":"AQAB"}]});
     assert_eq!(
         k.add_jwks(short_rsa.to_string().as_bytes()),
@@ -383,13 +392,261 @@ fn item_13_6_remote_jwks_documents_give_no_hmac_keys() {
         {"kty": "oct", "kid": "no-alg", "k": b64(HS_SECRET)},
     ]});
     let mut remote = KeySet::default();
-    assert_eq!(remote.add_remote_jwks(doc.to_string().as_bytes()), Ok(0));
+    assert_eq!(
+        remote
+            .add_remote_jwks(doc.to_string().as_bytes())
+            .map(|r| r.added),
+        Ok(0)
+    );
     let mut local = KeySet::default();
-    assert_eq!(local.add_jwks(doc.to_string().as_bytes()), Ok(2));
+    assert_eq!(
+        local.add_jwks(doc.to_string().as_bytes()).map(|r| r.added),
+        Ok(2)
+    );
     let mut both = KeySet::default();
     assert_eq!(
-        both.add_remote_jwks(JWKS.as_bytes()),
+        both.add_remote_jwks(JWKS.as_bytes()).map(|r| r.added),
         Ok(2),
         "RSA and Ed25519 stay"
+    );
+}
+
+const EC_JWKS: &str = include_str!("../../../tests/keys/test-jwks-ec.json");
+const P256_PEM: &str = include_str!("../../../tests/keys/ec-p256-test-private.pem");
+const P384_PEM: &str = include_str!("../../../tests/keys/ec-p384-test-private.pem");
+
+/// A token of `alg` (the header's name `name`) signed with the committed test key of its
+/// family.
+fn token_for(name: &str, alg: Algorithm, kid: Option<&str>, c: &Value) -> String {
+    let key = match alg {
+        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => EncodingKey::from_secret(HS64),
+        Algorithm::ES256 => EncodingKey::from_ec_pem(P256_PEM.as_bytes()).expect("p256"),
+        Algorithm::ES384 => EncodingKey::from_ec_pem(P384_PEM.as_bytes()).expect("p384"),
+        Algorithm::EdDSA => EncodingKey::from_ed_pem(ED_PEM.as_bytes()).expect("ed"),
+        _ => EncodingKey::from_rsa_pem(RSA_PEM.as_bytes()).expect("rsa"),
+    };
+    let mut header = json!({ "alg": name });
+    if let Some(kid) = kid {
+        header["kid"] = json!(kid);
+    }
+    sign(&header, c, alg, &key)
+}
+
+const HS64: &[u8] = b"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+fn rsa_jwk(alg: Option<&str>, kid: &str) -> Value {
+    let set: Value = serde_json::from_str(JWKS).expect("jwks");
+    let mut k = set["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .find(|k| k["kty"] == "RSA")
+        .expect("rsa")
+        .clone();
+    let o = k.as_object_mut().expect("object");
+    o.remove("alg");
+    o.insert("kid".into(), json!(kid));
+    if let Some(a) = alg {
+        o.insert("alg".into(), json!(a));
+    }
+    k
+}
+
+fn set_of(keys: &[Value]) -> KeySet {
+    let mut k = KeySet::default();
+    let doc = json!({ "keys": keys }).to_string();
+    let report = k.add_jwks(doc.as_bytes()).expect("jwks");
+    assert!(report.skipped.is_empty(), "{report:?}");
+    k
+}
+
+fn allow(algs: &[Alg]) -> JwtPolicy {
+    JwtPolicy {
+        algorithms: algs.to_vec(),
+        ..policy()
+    }
+}
+
+#[test]
+fn every_algorithm_verifies_with_a_key_declared_for_it() {
+    let ec: Value = serde_json::from_str(EC_JWKS).expect("ec jwks");
+    let ed: Value = serde_json::from_str(JWKS).expect("jwks");
+    let ed = ed["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .find(|k| k["kty"] == "OKP")
+        .expect("okp")
+        .clone();
+    for (alg, name, jwk) in [
+        (
+            Algorithm::HS384,
+            "HS384",
+            json!({"kty":"oct","alg":"HS384","kid":"k","k":b64(HS64)}),
+        ),
+        (
+            Algorithm::HS512,
+            "HS512",
+            json!({"kty":"oct","alg":"HS512","kid":"k","k":b64(HS64)}),
+        ),
+        (Algorithm::RS384, "RS384", rsa_jwk(Some("RS384"), "k")),
+        (Algorithm::RS512, "RS512", rsa_jwk(Some("RS512"), "k")),
+        (Algorithm::PS256, "PS256", rsa_jwk(Some("PS256"), "k")),
+        (Algorithm::PS384, "PS384", rsa_jwk(Some("PS384"), "k")),
+        (Algorithm::PS512, "PS512", rsa_jwk(Some("PS512"), "k")),
+        (Algorithm::ES256, "ES256", ec["keys"][0].clone()),
+        (Algorithm::ES384, "ES384", ec["keys"][1].clone()),
+        (Algorithm::EdDSA, "EdDSA", ed.clone()),
+        (Algorithm::EdDSA, "Ed25519", ed.clone()),
+    ] {
+        let a = Alg::parse(name).expect(name);
+        let kid = jwk["kid"].as_str().map(str::to_owned);
+        let keys = set_of(&[jwk]);
+        let token = token_for(name, alg, kid.as_deref(), &claims());
+        let id = verify(&token, &keys, &allow(&[a]), NOW);
+        assert_eq!(id.map(|i| i.subject), Ok("user-1".to_owned()), "{name}");
+        // Not on the allow-list: refused before any key is tried.
+        assert_eq!(
+            verify(&token, &keys, &allow(&[Alg::HS256]), NOW),
+            Err(AuthError::AlgorithmNotAllowed),
+            "{name}"
+        );
+        // Tampered payload.
+        let mut parts: Vec<&str> = token.split('.').collect();
+        let other = b64(json!({"sub":"user-2","exp":NOW + 60})
+            .to_string()
+            .as_bytes());
+        parts[1] = &other;
+        assert_eq!(
+            verify(&parts.join("."), &keys, &allow(&[a]), NOW),
+            Err(AuthError::SignatureInvalid),
+            "{name}"
+        );
+    }
+    for unsupported in ["ES512", "ES256K", "none", "RSA-OAEP", "Ed448", "eddsa"] {
+        assert_eq!(Alg::parse(unsupported), None, "{unsupported}");
+    }
+    assert_eq!(
+        JwtPolicy::parse_algorithms("RS256,ES256"),
+        Ok(vec![Alg::RS256, Alg::ES256])
+    );
+}
+
+#[test]
+fn a_key_is_bound_to_one_algorithm() {
+    // The same RSA key signs RS256 and PS256 tokens.
+    let rs = token_for("RS256", Algorithm::RS256, Some("r"), &claims());
+    let ps = token_for("PS256", Algorithm::PS256, Some("r"), &claims());
+    let both = allow(&[Alg::RS256, Alg::PS256]);
+    // Without `alg`, with both allowed: an RS256 key, never a PS256 one.
+    let bare = set_of(&[rsa_jwk(None, "r")]);
+    assert!(verify(&rs, &bare, &both, NOW).is_ok());
+    assert_eq!(verify(&ps, &bare, &both, NOW), Err(AuthError::UnknownKey));
+    // The allow-list's only RSA algorithm binds it.
+    let only_ps = allow(&[Alg::PS256, Alg::ES256]);
+    assert!(verify(&ps, &bare, &only_ps, NOW).is_ok());
+    // Declared: exactly that algorithm.
+    let declared = set_of(&[rsa_jwk(Some("PS256"), "r")]);
+    assert!(verify(&ps, &declared, &both, NOW).is_ok());
+    assert_eq!(
+        verify(&rs, &declared, &both, NOW),
+        Err(AuthError::UnknownKey)
+    );
+    // An `alg` that does not fit the key is not a key.
+    let mut k = KeySet::default();
+    let doc = json!({"keys":[rsa_jwk(Some("ES256"), "r")]}).to_string();
+    let report = k.add_jwks(doc.as_bytes()).expect("jwks");
+    assert_eq!(report.added, 0);
+    assert_eq!(
+        report.skipped,
+        vec![("r".to_owned(), Skip::AlgorithmMismatch("ES256".into()))]
+    );
+    // A secret without `alg` serves HS256 unless the allow-list's only HMAC is another.
+    let secret = set_of(&[json!({"kty":"oct","kid":"s","k":b64(HS64)})]);
+    let hs512 = token_for("HS512", Algorithm::HS512, Some("s"), &claims());
+    let hs256 = token_for("HS256", Algorithm::HS256, Some("s"), &claims());
+    let hmacs = allow(&[Alg::HS256, Alg::HS512]);
+    assert!(verify(&hs256, &secret, &hmacs, NOW).is_ok());
+    assert_eq!(
+        verify(&hs512, &secret, &hmacs, NOW),
+        Err(AuthError::UnknownKey)
+    );
+    assert!(verify(&hs512, &secret, &allow(&[Alg::HS512]), NOW).is_ok());
+    // `EdDSA` and `Ed25519` name one primitive: an EdDSA key verifies both spellings,
+    // each only when its name is allowed.
+    let ed = token_for("Ed25519", Algorithm::EdDSA, Some("ed-test-1"), &claims());
+    assert!(verify(&ed, &keys(), &allow(&[Alg::Ed25519]), NOW).is_ok());
+    assert_eq!(
+        verify(&ed, &keys(), &allow(&[Alg::EdDSA]), NOW),
+        Err(AuthError::AlgorithmNotAllowed)
+    );
+}
+
+#[test]
+fn a_token_without_kid_uses_the_one_key_bound_to_its_algorithm() {
+    let ec: Value = serde_json::from_str(EC_JWKS).expect("ec jwks");
+    let es = token_for("ES256", Algorithm::ES256, None, &claims());
+    let one = set_of(&[ec["keys"][0].clone(), ec["keys"][1].clone()]);
+    assert!(verify(&es, &one, &allow(&[Alg::ES256]), NOW).is_ok());
+    let mut second = ec["keys"][0].clone();
+    second["kid"] = json!("ec-p256-test-2");
+    let two = set_of(&[ec["keys"][0].clone(), second]);
+    assert_eq!(
+        verify(&es, &two, &allow(&[Alg::ES256]), NOW),
+        Err(AuthError::UnknownKey),
+        "two keys and no kid: which one is not guessed"
+    );
+}
+
+#[test]
+fn unusable_keys_of_a_published_set_are_skipped_and_named() {
+    let ec: Value = serde_json::from_str(EC_JWKS).expect("ec jwks");
+    let mut short_rsa = rsa_jwk(None, "weak");
+    short_rsa["n"] = json!(b64(&[0xc5; 128]));
+    let mut bad_point = ec["keys"][0].clone();
+    bad_point["kid"] = json!("short-x");
+    bad_point["x"] = json!("AAAA");
+    let doc = json!({"keys": [
+        {"kty":"EC","crv":"secp256k1","kid":"k1","x":b64(&[1; 32]),"y":b64(&[2; 32])},
+        {"kty":"EC","crv":"P-521","kid":"p521","x":b64(&[1; 66]),"y":b64(&[2; 66])},
+        rsa_jwk(None, "enc").as_object().map(|o| { let mut o = o.clone(); o.insert("use".into(), json!("enc")); Value::Object(o) }),
+        {"kty":"RSA","kid":"ops","key_ops":["sign"],"n":b64(&[0xc5; 256]),"e":"AQAB"},
+        {"kty":"PQC","kid":"future"},
+        short_rsa,
+        bad_point,
+        {"kty":"oct","kid":"hs","k":b64(HS64)},
+        "not an object",
+        ec["keys"][0].clone(),
+    ]});
+    let mut remote = KeySet::default();
+    let report = remote
+        .add_remote_jwks(doc.to_string().as_bytes())
+        .expect("one bad key does not spoil the set");
+    assert_eq!(report.added, 1);
+    let reasons: Vec<String> = report
+        .skipped
+        .iter()
+        .map(|(kid, why)| format!("{kid}: {why}"))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "k1: unsupported curve \"secp256k1\"",
+            "p521: unsupported curve \"P-521\"",
+            "enc: use is \"enc\", not \"sig\"",
+            "ops: key_ops lacks \"verify\"",
+            "future: unsupported kty \"PQC\"",
+            "weak: rsa modulus of 1024 bits",
+            "short-x: malformed x",
+            "hs: symmetric key in a published document",
+            "without kid: malformed key (not an object)",
+        ]
+    );
+    let es = token_for("ES256", Algorithm::ES256, Some("ec-p256-test-1"), &claims());
+    assert!(verify(&es, &remote, &allow(&[Alg::ES256]), NOW).is_ok());
+    // The operator's own inline set refuses a broken key of a supported kind instead.
+    assert_eq!(
+        KeySet::default().add_jwks(doc.to_string().as_bytes()),
+        Err(KeyError::InvalidKey("weak".into()))
     );
 }
