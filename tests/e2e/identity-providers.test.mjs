@@ -4,6 +4,7 @@
 // issuer, wrong audience, expired, a permission the token does not grant). Also: non-ASCII
 // user ids travel percent-encoded, unusable claim values are counted not refused, and a
 // malformed JWT var refuses only bearer tokens while /health reports it.
+import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { generateKeyPairSync, randomUUID, sign } from "node:crypto";
@@ -49,11 +50,12 @@ const IAP_AUD = "/projects/123456789012/global/backendServices/98765432109876543
 const PRESETS = [
   {
     name: "Auth0",
+    readme: "Auth0",
     alg: "RS256",
     vars: {
       JWT_ISSUER: "https://edge-test.eu.auth0.com/",
       JWT_AUDIENCE: "https://api.edge.test",
-      JWT_CLAIMS: JSON.stringify({ permissions: ["permissions"], roles: ["https://edge.test/roles"] }),
+      JWT_CLAIMS: JSON.stringify({ permissions: ["permissions"], roles: ["https://example.com/roles"] }),
     },
     claims: () => ({
       iss: "https://edge-test.eu.auth0.com/",
@@ -62,7 +64,7 @@ const PRESETS = [
       azp: "Xv4M2pYdQ3aK8rTbE1nW7sLc",
       scope: "openid profile email",
       permissions: ["calls:read", "calls:write"],
-      "https://edge.test/roles": ["Support"],
+      "https://example.com/roles": ["Support"],
       iat: nowS() - 10,
       exp: nowS() + 3600,
     }),
@@ -71,6 +73,7 @@ const PRESETS = [
   },
   {
     name: "Okta",
+    readme: "Okta",
     alg: "RS256",
     vars: {
       JWT_ISSUER: "https://edge-test.okta.com/oauth2/default",
@@ -101,6 +104,7 @@ const PRESETS = [
   },
   {
     name: "Entra ID",
+    readme: "Entra ID",
     alg: "RS256",
     vars: {
       JWT_ISSUER: `https://login.microsoftonline.com/${ENTRA_TENANT}/v2.0`,
@@ -133,6 +137,7 @@ const PRESETS = [
   },
   {
     name: "Cognito (access token: scope, custom scopes, cognito:groups, client_id)",
+    readme: "Cognito",
     alg: "RS256",
     vars: {
       JWT_ISSUER: COGNITO_POOL,
@@ -140,7 +145,7 @@ const PRESETS = [
       JWT_CLAIMS: JSON.stringify({
         audience: ["aud", "client_id"],
         permissions: ["scope", "cognito:groups"],
-        map: { "https://api.edge.test/calls.read": ["calls:read"], support: ["calls:write"] },
+        map: { "https://api.example.com/calls.read": ["calls:read"], support: ["calls:write"] },
         unmapped: "drop",
       }),
     },
@@ -152,7 +157,7 @@ const PRESETS = [
       client_id: COGNITO_CLIENT,
       origin_jti: randomUUID(),
       token_use: "access",
-      scope: "aws.cognito.signin.user.admin https://api.edge.test/calls.read",
+      scope: "aws.cognito.signin.user.admin https://api.example.com/calls.read",
       auth_time: nowS() - 10,
       jti: randomUUID(),
       username: "alice",
@@ -165,6 +170,7 @@ const PRESETS = [
   },
   {
     name: "Firebase",
+    readme: "Firebase",
     alg: "RS256",
     vars: {
       JWT_ISSUER: "https://securetoken.google.com/edge-test",
@@ -189,6 +195,7 @@ const PRESETS = [
   },
   {
     name: "Cloudflare Access",
+    readme: "Cloudflare Access",
     alg: "RS256",
     vars: {
       JWT_ISSUER: "https://edge-test.cloudflareaccess.com",
@@ -218,6 +225,7 @@ const PRESETS = [
   },
   {
     name: "Google IAP",
+    readme: "Google IAP",
     alg: "ES256",
     skip: NEEDS_ES256,
     vars: {
@@ -226,7 +234,7 @@ const PRESETS = [
       JWT_CLAIMS: JSON.stringify({
         subject: "email",
         permissions: ["hd"],
-        map: { "edge.test": ["calls:read", "calls:write"] },
+        map: { "example.com": ["calls:read", "calls:write"] },
         unmapped: "drop",
       }),
     },
@@ -234,7 +242,7 @@ const PRESETS = [
       aud: IAP_AUD,
       email: "alice@edge.test",
       exp: nowS() + 600,
-      hd: "edge.test",
+      hd: "example.com",
       iat: nowS() - 10,
       iss: "https://cloud.google.com/iap",
       sub: "accounts.google.com:112233445566778899000",
@@ -245,6 +253,7 @@ const PRESETS = [
   },
   {
     name: "Supabase (HS256)",
+    readme: "Supabase",
     alg: "HS256",
     vars: {
       JWT_ISSUER: SUPABASE,
@@ -257,6 +266,7 @@ const PRESETS = [
   },
   {
     name: "Supabase (ES256 signing keys)",
+    readme: "Supabase",
     alg: "ES256",
     skip: NEEDS_ES256,
     vars: {
@@ -300,6 +310,20 @@ function signer(alg) {
     vars: { JWT_JWKS: JSON.stringify({ keys: [pair.jwk] }) },
   };
 }
+
+/** The `JWT_CLAIMS` of README's copy-paste block whose first line is `# <title>…`. */
+function readmeClaims(title) {
+  const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+  const block = readme.split("```toml\n").find((b) => b.startsWith(`# ${title}`));
+  const line = block?.split("\n").find((l) => l.startsWith("JWT_CLAIMS = '"));
+  return line && JSON.parse(line.slice("JWT_CLAIMS = '".length, -1));
+}
+
+test("each preset tested here is the README's, word for word", () => {
+  for (const preset of PRESETS) {
+    assert.deepEqual(readmeClaims(preset.readme), JSON.parse(preset.vars.JWT_CLAIMS), preset.name);
+  }
+});
 
 for (const preset of PRESETS) {
   describe(`preset: ${preset.name}`, { timeout: 120_000, skip: preset.skip }, () => {
