@@ -15,6 +15,7 @@ fuzz_target!(|header: &str| {
         audience: None,
         leeway_s: 30,
         rate_limit: None,
+        claims: edge_core::auth::claims::ClaimsMapping::default(),
     };
     if let Ok(Credential::Bearer(token)) = Credential::parse(Some(header))
         && let Ok(identity) = jwt::verify(token, &keys, &policy, 1_800_000_000)

@@ -331,7 +331,10 @@ describe("hardening: remote JWKS", { timeout: 120_000 }, () => {
       const p = await scope.launch({ origin: (req, res) => res.writeHead(200).end("{}"), vars: { "auth-validator": vars } });
       const body = await assertJsonError(await p.api("/api/v1/agents"), 500, "misconfigured");
       assert.match(body.error.message, new RegExp(named));
-      assert.equal((await p.fetch("/health")).status, 200, "health does not depend on it");
+      // Health still answers, and says what is broken (issue 16): degraded, naming the var.
+      const health = await p.fetch("/health");
+      assert.equal(health.status, 503);
+      assert.deepEqual((await health.json()).problems, [{ code: "misconfigured", field: named }]);
     }
   });
 });

@@ -86,6 +86,7 @@ fn jwt_verify(c: &mut Criterion) {
         audience: Some("edge-api".into()),
         leeway_s: 30,
         rate_limit: None,
+        claims: edge_core::auth::claims::ClaimsMapping::default(),
     };
     let claims = serde_json::json!({
         "sub": "user-1", "iss": "https://id.example", "aud": "edge-api",

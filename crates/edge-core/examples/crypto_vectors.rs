@@ -294,6 +294,7 @@ pub(crate) fn vectors() -> Vec<Value> {
             audience: None,
             leeway_s: 0,
             rate_limit: None,
+            claims: edge_core::auth::claims::ClaimsMapping::default(),
         };
         let pending =
             jwt::prepare(v["token"].as_str().expect("token"), &keys, &policy).expect("prepare");

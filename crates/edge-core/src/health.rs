@@ -35,6 +35,38 @@ pub struct HealthReport {
     /// The next hop's health, for workers that have one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_hop: Option<NextHop>,
+    /// This worker's own problems (a malformed var that refuses part of its requests);
+    /// any makes the report `degraded`. Absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<Problem>,
+}
+
+/// One of a worker's own problems, as its errors spell it: a stable code and what it
+/// concerns (`{"code":"misconfigured","field":"JWT_CLAIMS"}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Problem {
+    /// The error code the affected requests get.
+    pub code: String,
+    /// What it concerns (e.g. the var), if anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl Problem {
+    /// The problem an error stands for: its code, and the var for `misconfigured`.
+    #[must_use]
+    pub fn of(error: &crate::error::CommonError) -> Self {
+        use crate::error::{CommonError, HttpError as _};
+        let field = match error {
+            CommonError::Misconfigured(var) => Some((*var).to_owned()),
+            other => other.field().map(str::to_owned),
+        };
+        Self {
+            code: error.code().to_owned(),
+            field,
+        }
+    }
 }
 
 impl HealthReport {
@@ -46,6 +78,7 @@ impl HealthReport {
             version: version.to_owned(),
             status: HealthStatus::Ok,
             next_hop: None,
+            problems: Vec::new(),
         }
     }
 
@@ -62,7 +95,18 @@ impl HealthReport {
             version: version.to_owned(),
             status,
             next_hop: Some(next),
+            problems: Vec::new(),
         }
+    }
+
+    /// This report with the worker's own `problems` added: `degraded` when there are any.
+    #[must_use]
+    pub fn with_problems(mut self, problems: Vec<Problem>) -> Self {
+        if !problems.is_empty() {
+            self.status = HealthStatus::Degraded;
+        }
+        self.problems.extend(problems);
+        self
     }
 
     /// HTTP status for this report: 200 when `ok`, 503 when `degraded`.
@@ -217,6 +261,33 @@ mod tests {
         }
         let unreachable = NextHop::from_outcome(ServiceName::VoiceRouter, HopOutcome::Failed);
         assert_eq!(unreachable.status, HopStatus::Unreachable);
+    }
+
+    #[test]
+    fn own_problems_degrade_the_report_and_travel_up_the_chain() {
+        let plain = HealthReport::leaf(ServiceName::VoiceRouter, "0.1.0");
+        let json = serde_json::to_value(&plain).expect("serializes");
+        assert!(
+            json.get("problems").is_none(),
+            "the old shape when there are none"
+        );
+        let bad = crate::error::CommonError::Misconfigured("JWT_CLAIMS");
+        let cache = HealthReport::leaf(ServiceName::CacheManager, "0.1.0")
+            .with_problems(vec![Problem::of(&bad)]);
+        assert_eq!(
+            (cache.status, cache.http_status()),
+            (HealthStatus::Degraded, 503)
+        );
+        assert_eq!(
+            serde_json::to_value(&cache).expect("serializes")["problems"],
+            serde_json::json!([{"code": "misconfigured", "field": "JWT_CLAIMS"}])
+        );
+        let auth = above(ServiceName::AuthValidator, &cache);
+        let hop = auth.next_hop.expect("hop");
+        assert_eq!(hop.status, HopStatus::Degraded);
+        assert_eq!(hop.report.expect("report").problems.len(), 1);
+        let same = HealthReport::leaf(ServiceName::CacheManager, "0.1.0").with_problems(Vec::new());
+        assert_eq!(same.status, HealthStatus::Ok);
     }
 
     #[test]

@@ -14,6 +14,7 @@ fn policy(alg: Alg) -> JwtPolicy {
         audience: None,
         leeway_s: 0,
         rate_limit: None,
+        claims: edge_core::auth::claims::ClaimsMapping::default(),
     }
 }
 

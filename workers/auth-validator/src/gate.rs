@@ -31,10 +31,10 @@ use edge_glue::admin::ADMIN_SECRET;
 use edge_glue::body;
 use edge_glue::hop::{self, Destination, NextHopBinding};
 use edge_glue::metrics::ANALYTICS_BINDING;
-use edge_glue::{Hop, config, health, now_ms, respond};
+use edge_glue::{Hop, config, now_ms, respond};
 use worker::js_sys::Uint8Array;
 use worker::wasm_bindgen::JsValue;
-use worker::{Env, Headers, Request, Response};
+use worker::{Env, Headers, Request, Response, console_log};
 
 use crate::error::Error;
 use crate::settings::Settings;
@@ -202,7 +202,7 @@ pub(crate) async fn admit(
     // recorded as its error's code (by `edge_glue::serve`).
     if settings.policy.is_public(path) {
         let resp = if path == HEALTH_PATH {
-            health::respond(env, crate::ME, env!("CARGO_PKG_VERSION"), Some(NEXT)).await?
+            crate::health(env, settings.problems()).await?
         } else {
             let body = read_body(&mut req, env, rule).await?;
             forward(&req, env, hop, &target, forwarded, None, body).await?
@@ -216,6 +216,14 @@ pub(crate) async fn admit(
         Credential::Bearer(token) => tokens::verify(token, settings, now_s).await?,
         Credential::ApiKey(key) => keys::verify(env, &key, now_s).await?,
     };
+    if identity.ignored_values > 0 {
+        // Counted, never refused: the operator's hint that JWT_CLAIMS misses a value.
+        console_log!(
+            "{}: {} claim values ignored by the claims mapping",
+            hop.request_id.as_str(),
+            identity.ignored_values
+        );
+    }
     if let Some(permission) = identity::required_permission(&method, path)
         && !identity.has_permission(&permission)
     {

@@ -24,6 +24,8 @@ mod settings;
 mod tokens;
 
 use edge_core::ServiceName;
+use edge_core::auth::request_policy::HEALTH_PATH;
+use edge_core::health::Problem;
 use edge_glue::finish::LastStep;
 use edge_glue::{Hop, Role, respond};
 use worker::{Context, Env, Request, Response, Result, event};
@@ -67,8 +69,27 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
 
 /// Answers one request (its errors are answered by `edge_glue::serve`).
 async fn handle(req: Request, env: Env, hop: Hop) -> std::result::Result<Response, Error> {
-    let settings = Settings::load(&env)?;
-    route(req, &env, &settings, &hop).await
+    match Settings::load(&env) {
+        Ok(settings) => route(req, &env, &settings, &hop).await,
+        // Without settings nothing can be checked, but `/health` still says why.
+        Err(e)
+            if req.path() == HEALTH_PATH
+                && matches!(req.inner().method().as_str(), "GET" | "HEAD") =>
+        {
+            hop.decide("public");
+            Ok(health(&env, vec![Problem::of(&e)]).await?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// This worker's `/health`, degraded by its own configuration `problems`.
+async fn health(env: &Env, problems: Vec<Problem>) -> std::result::Result<Response, Error> {
+    let version = env!("CARGO_PKG_VERSION");
+    Ok(
+        edge_glue::health::respond_with_problems(env, ME, version, Some(gate::NEXT), problems)
+            .await?,
+    )
 }
 
 /// Sends `req` to the key admin API, the cache's operator endpoints, the dashboard's

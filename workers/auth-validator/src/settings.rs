@@ -1,8 +1,11 @@
 //! auth-validator's configuration, read from wrangler vars once per isolate
 //! (`edge_glue::config::once_per_isolate`: vars cannot change while an isolate lives).
 //! A var that is present but malformed answers `500 misconfigured` naming it: a broken
-//! deployment must not silently fall back to a looser default.
+//! deployment must not silently fall back to a looser default. The bearer-token vars
+//! (`JWT_*`, `JWKS_*`) refuse only bearer tokens when malformed: `/health` (which reports
+//! them as `problems`, `degraded`) and API keys keep working.
 
+use edge_core::auth::claims::ClaimsMapping;
 use edge_core::auth::cors::CorsPolicy;
 use edge_core::auth::jwks;
 use edge_core::auth::jwt::{JwtPolicy, KeySet, MAX_LEEWAY_S};
@@ -14,8 +17,9 @@ use edge_core::auth::request_policy::{
 use std::rc::Rc;
 
 use edge_core::error::CommonError;
+use edge_core::health::Problem;
 use edge_glue::config::{self, optional_var as optional, text_var as text};
-use worker::Env;
+use worker::{Env, console_warn};
 
 use crate::remote_keys::RemoteJwks;
 
@@ -38,15 +42,16 @@ const DEFAULT_JWKS_REFRESH_MIN_INTERVAL_S: u64 = 30;
 pub(crate) struct Settings {
     pub(crate) policy: RequestPolicy,
     pub(crate) cors: CorsPolicy,
-    pub(crate) jwt: JwtPolicy,
     pub(crate) key_rate_limit: RateLimitPolicy,
-    /// The keys bearer tokens are verified with, or the misconfiguration that refuses
-    /// every bearer token (requests without one are not affected).
+    /// The policy and keys bearer tokens are verified with, or the misconfiguration that
+    /// refuses every bearer token (requests without one are not affected).
     pub(crate) token_keys: Result<TokenKeys, CommonError>,
 }
 
-/// Where bearer tokens' keys come from.
+/// How bearer tokens are checked, and where their keys come from.
 pub(crate) struct TokenKeys {
+    /// Algorithms, issuer, audience, leeway, rate limit and claims mapping.
+    pub(crate) jwt: JwtPolicy,
     /// The secret `JWT_HS256_SECRET` and the inline JWK Set `JWT_JWKS`.
     pub(crate) local: KeySet,
     /// The identity provider's JWKS (`JWT_JWKS_URL`), if configured.
@@ -79,45 +84,65 @@ impl Settings {
         let cors =
             CorsPolicy::from_config(&text(env, "CORS_ALLOWED_ORIGINS", ""), policy.methods())
                 .map_err(|()| CommonError::Misconfigured("CORS_ALLOWED_ORIGINS"))?;
-        let algorithms =
-            JwtPolicy::parse_algorithms(&text(env, "JWT_ALGORITHMS", DEFAULT_ALGORITHMS))
-                .ok()
-                .filter(|a| !a.is_empty())
-                .ok_or(CommonError::Misconfigured("JWT_ALGORITHMS"))?;
-        let jwt = JwtPolicy {
-            algorithms,
-            issuer: optional(env, "JWT_ISSUER"),
-            audience: optional(env, "JWT_AUDIENCE"),
-            leeway_s: config::u64_var(env, "JWT_LEEWAY_S", DEFAULT_LEEWAY_S, 0..=MAX_LEEWAY_S)?,
-            rate_limit: match text(env, "JWT_RATE_LIMIT", DEFAULT_JWT_RATE_LIMIT).trim() {
-                "off" => None,
-                raw => Some(
-                    RateLimitPolicy::parse(raw)
-                        .ok_or(CommonError::Misconfigured("JWT_RATE_LIMIT"))?,
-                ),
-            },
-        };
         let key_rate_limit = RateLimitPolicy::parse(&text(
             env,
             "API_KEY_DEFAULT_RATE_LIMIT",
             DEFAULT_KEY_RATE_LIMIT,
         ))
         .ok_or(CommonError::Misconfigured("API_KEY_DEFAULT_RATE_LIMIT"))?;
-        let token_keys = token_keys(env, &jwt);
         Ok(Self {
             policy,
             cors,
-            jwt,
             key_rate_limit,
-            token_keys,
+            token_keys: jwt_policy(env).and_then(|jwt| token_keys(env, jwt)),
         })
     }
+
+    /// What this isolate's configuration breaks, for `/health`.
+    pub(crate) fn problems(&self) -> Vec<Problem> {
+        self.token_keys
+            .as_ref()
+            .err()
+            .map(Problem::of)
+            .into_iter()
+            .collect()
+    }
+}
+
+/// The bearer-token policy: `JWT_ALGORITHMS`, `JWT_ISSUER`, `JWT_AUDIENCE`,
+/// `JWT_LEEWAY_S`, `JWT_RATE_LIMIT` and the claims mapping `JWT_CLAIMS` (JSON, see
+/// `edge_core::auth::claims::ClaimsMapping::parse`).
+fn jwt_policy(env: &Env) -> Result<JwtPolicy, CommonError> {
+    let algorithms = JwtPolicy::parse_algorithms(&text(env, "JWT_ALGORITHMS", DEFAULT_ALGORITHMS))
+        .ok()
+        .filter(|a| !a.is_empty())
+        .ok_or(CommonError::Misconfigured("JWT_ALGORITHMS"))?;
+    let claims = match optional(env, "JWT_CLAIMS") {
+        None => ClaimsMapping::default(),
+        Some(doc) => ClaimsMapping::parse(&doc).map_err(|e| {
+            console_warn!("JWT_CLAIMS refused: {e}");
+            CommonError::Misconfigured("JWT_CLAIMS")
+        })?,
+    };
+    Ok(JwtPolicy {
+        algorithms,
+        issuer: optional(env, "JWT_ISSUER"),
+        audience: optional(env, "JWT_AUDIENCE"),
+        leeway_s: config::u64_var(env, "JWT_LEEWAY_S", DEFAULT_LEEWAY_S, 0..=MAX_LEEWAY_S)?,
+        rate_limit: match text(env, "JWT_RATE_LIMIT", DEFAULT_JWT_RATE_LIMIT).trim() {
+            "off" => None,
+            raw => Some(
+                RateLimitPolicy::parse(raw).ok_or(CommonError::Misconfigured("JWT_RATE_LIMIT"))?,
+            ),
+        },
+        claims,
+    })
 }
 
 /// The configured keys: `JWT_HS256_SECRET`, `JWT_JWKS`, and `JWT_JWKS_URL` (`https` or
 /// loopback `http`, only with `JWT_ISSUER`: keys at a URL are a provider's, shared by all
 /// its tenants) with `JWKS_CACHE_TTL_S` and `JWKS_REFRESH_MIN_INTERVAL_S`.
-fn token_keys(env: &Env, policy: &JwtPolicy) -> Result<TokenKeys, CommonError> {
+fn token_keys(env: &Env, jwt: JwtPolicy) -> Result<TokenKeys, CommonError> {
     let mut local = KeySet::default();
     if let Ok(secret) = env.secret("JWT_HS256_SECRET") {
         local
@@ -131,6 +156,7 @@ fn token_keys(env: &Env, policy: &JwtPolicy) -> Result<TokenKeys, CommonError> {
     }
     let Some(url) = optional(env, "JWT_JWKS_URL") else {
         return Ok(TokenKeys {
+            jwt,
             local,
             remote: None,
         });
@@ -138,7 +164,7 @@ fn token_keys(env: &Env, policy: &JwtPolicy) -> Result<TokenKeys, CommonError> {
     if !jwks::url_allowed(&url) {
         return Err(CommonError::Misconfigured("JWT_JWKS_URL"));
     }
-    if policy.issuer.is_none() {
+    if jwt.issuer.is_none() {
         return Err(CommonError::Misconfigured("JWT_ISSUER"));
     }
     let seconds = |name, default, range| config::u64_var(env, name, default, range);
@@ -149,6 +175,7 @@ fn token_keys(env: &Env, policy: &JwtPolicy) -> Result<TokenKeys, CommonError> {
         jwks::MIN_REFRESH_INTERVAL_FLOOR_S..=3_600,
     )?;
     Ok(TokenKeys {
+        jwt,
         local,
         remote: Some(RemoteJwks {
             url,

@@ -48,13 +48,7 @@ pub(crate) async fn verify(
         signatures: WebCrypto,
     };
     verifier
-        .verify(
-            token,
-            &keys.local,
-            keys.remote.as_ref(),
-            &settings.jwt,
-            now_s,
-        )
+        .verify(token, &keys.local, keys.remote.as_ref(), &keys.jwt, now_s)
         .await
 }
 

@@ -6,7 +6,7 @@
 
 use edge_core::ServiceName;
 use edge_core::error::CommonError;
-use edge_core::health::{HealthReport, HopOutcome, MAX_HEALTH_BODY, NextHop};
+use edge_core::health::{HealthReport, HopOutcome, MAX_HEALTH_BODY, NextHop, Problem};
 use worker::{Env, Method, Request, Response};
 
 use crate::hop::{self, NextHopBinding};
@@ -30,6 +30,22 @@ pub async fn respond(
     version: &str,
     next: Option<NextHopBinding>,
 ) -> Result<Response, CommonError> {
+    respond_with_problems(env, me, version, next, Vec::new()).await
+}
+
+/// [`respond`] for a worker that knows some of its own `problems` (a malformed var that
+/// refuses part of its requests): any makes the report `degraded` (503) and is listed in
+/// its `problems`, so the operator sees why while the rest keeps working.
+///
+/// # Errors
+/// As [`respond`].
+pub async fn respond_with_problems(
+    env: &Env,
+    me: ServiceName,
+    version: &str,
+    next: Option<NextHopBinding>,
+    problems: Vec<Problem>,
+) -> Result<Response, CommonError> {
     let report = match next {
         None => HealthReport::leaf(me, version),
         Some(next) => {
@@ -41,7 +57,8 @@ pub async fn respond(
             )?;
             HealthReport::chained(me, version, probe(env, next, timeout_ms).await)
         }
-    };
+    }
+    .with_problems(problems);
     // Serializing the report and a 200/503 status cannot fail.
     respond::json(report.http_status(), &report).map_err(|_| CommonError::Internal)
 }

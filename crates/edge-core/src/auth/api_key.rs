@@ -175,6 +175,7 @@ impl ApiKeyRecord {
             key_id: Some(info.id.clone()),
             authenticated_at_s: now_s,
             rate_limit: Some(info.rate_limit),
+            ignored_values: 0,
         })
     }
 }

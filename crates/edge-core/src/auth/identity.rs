@@ -3,13 +3,14 @@
 //! The hops behind auth-validator trust the `x-auth-*` headers, so auth-validator first
 //! removes every header in that namespace the client sent ([`is_identity_header`]) and then
 //! sets exactly the ones [`Identity::headers`] lists. Every value is checked to be
-//! header-safe when the identity is built, so forwarding it cannot fail or inject.
+//! header-safe when the identity is built, so forwarding it cannot fail or inject; a user id
+//! from a token may hold any Unicode, so it travels percent-encoded ([`encode_subject`]).
 
 use crate::auth::rate_limit::RateLimitPolicy;
 
 /// Prefix of every identity header; client-sent headers with it are stripped.
 pub const IDENTITY_HEADER_PREFIX: &str = "x-auth-";
-/// Longest subject (user id), in bytes.
+/// Longest subject (user id), in bytes, before encoding.
 pub const MAX_SUBJECT_BYTES: usize = 256;
 /// Most permissions one identity may carry.
 pub const MAX_PERMISSIONS: usize = 64;
@@ -46,7 +47,8 @@ impl AuthMethod {
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
-    /// The user id: the JWT `sub`, or `key:<id>` for an API key.
+    /// The user id: the token's (`sub` unless the claims mapping names another claim)
+    /// as [`encode_subject`] spells it, or `key:<id>` for an API key.
     pub subject: String,
     /// How it authenticated.
     pub method: AuthMethod,
@@ -60,6 +62,8 @@ pub struct Identity {
     pub authenticated_at_s: u64,
     /// The rate limit that applies, if any.
     pub rate_limit: Option<RateLimitPolicy>,
+    /// Claim values the claims mapping could not use and skipped (0 for API keys).
+    pub ignored_values: u32,
 }
 
 impl Identity {
@@ -78,6 +82,9 @@ impl Identity {
         ];
         if let Some(id) = &self.key_id {
             out.push(("x-auth-key-id", id.clone()));
+        }
+        if self.ignored_values > 0 {
+            out.push(("x-auth-ignored-claims", self.ignored_values.to_string()));
         }
         out
     }
@@ -139,6 +146,35 @@ pub fn valid_subject(s: &str) -> bool {
     (1..=MAX_SUBJECT_BYTES).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic())
 }
 
+/// A token's user id as it travels in `x-auth-user-id` (and names its rate-limit bucket):
+/// every byte of its UTF-8 outside printable ASCII, and `%` itself, written `%XX` (RFC 3986
+/// percent-encoding, uppercase), so the header is always printable ASCII and an origin
+/// gets the exact id back with any percent-decoder (`decodeURIComponent`). An id of
+/// printable ASCII without `%` is unchanged.
+///
+/// `None` (the token is refused) for an empty id, one over [`MAX_SUBJECT_BYTES`], one with
+/// a control character, or one in the API keys' namespace ([`API_KEY_SUBJECT_PREFIX`]).
+#[must_use]
+pub fn encode_subject(raw: &str) -> Option<String> {
+    if raw.is_empty()
+        || raw.len() > MAX_SUBJECT_BYTES
+        || raw.chars().any(char::is_control)
+        || raw.starts_with(API_KEY_SUBJECT_PREFIX)
+    {
+        return None;
+    }
+    let mut out = String::with_capacity(raw.len());
+    for b in raw.bytes() {
+        if b.is_ascii_graphic() && b != b'%' {
+            out.push(char::from(b));
+        } else {
+            out.push('%');
+            out.push_str(&crate::hex::encode(&[b]).to_ascii_uppercase());
+        }
+    }
+    Some(out)
+}
+
 /// A role is `[a-z0-9_-]{1,32}`.
 #[must_use]
 pub fn valid_role(s: &str) -> bool {
@@ -168,6 +204,7 @@ mod tests {
             key_id: None,
             authenticated_at_s: 1_700_000_000,
             rate_limit: None,
+            ignored_values: 0,
         }
     }
 

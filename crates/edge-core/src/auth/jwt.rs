@@ -17,7 +17,8 @@
 //!    with WebCrypto, [`verify`] with the core's [`RustVerifier`]) and [`Pending::finish`]
 //!    takes the outcome;
 //! 5. claims, against the caller's `now_s`: `exp` required, `nbf` and `iat` when present,
-//!    all with the policy's leeway; `iss` and `aud` per policy; `sub` required.
+//!    all with the policy's leeway; `iss` and `aud` per policy; the user id required; role
+//!    and permissions read per the policy's [`ClaimsMapping`] (unusable values skipped).
 //!
 //! The crate's own claim validation is not used: it reads the system clock, and the core
 //! takes time as an input.
@@ -27,10 +28,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
 use crate::auth::AuthError;
-use crate::auth::identity::{
-    API_KEY_SUBJECT_PREFIX, AuthMethod, DEFAULT_ROLE, Identity, MAX_PERMISSIONS, valid_permission,
-    valid_role, valid_subject,
-};
+use crate::auth::claims::ClaimsMapping;
+use crate::auth::identity::{AuthMethod, Identity};
 use crate::auth::jwk::{self, Skip};
 pub use crate::auth::jwk::{MIN_HMAC_SECRET_BYTES, MIN_RSA_BITS};
 use crate::auth::rate_limit::RateLimitPolicy;
@@ -408,6 +407,8 @@ pub struct JwtPolicy {
     pub leeway_s: u64,
     /// Rate limit of each token subject, if any.
     pub rate_limit: Option<RateLimitPolicy>,
+    /// Which claims hold the user id, role, permissions and audience.
+    pub claims: ClaimsMapping,
 }
 
 impl JwtPolicy {
@@ -646,25 +647,18 @@ fn check_claims(
     {
         return Err(AuthError::IssuerMismatch);
     }
-    check_audience(claims.get("aud"), policy.audience.as_deref())?;
-    let subject = claims
-        .get("sub")
-        .and_then(Value::as_str)
-        .filter(|s| valid_subject(s) && !s.starts_with(API_KEY_SUBJECT_PREFIX))
-        .ok_or(AuthError::InvalidClaim { field: "sub" })?;
-    let role = match claims.get("role") {
-        None => DEFAULT_ROLE,
-        Some(Value::String(r)) if valid_role(r) => r,
-        Some(_) => return Err(AuthError::InvalidClaim { field: "role" }),
-    };
+    check_audience(claims, &policy.claims, policy.audience.as_deref())?;
+    let subject = policy.claims.subject(claims)?;
+    let grants = policy.claims.grants(claims);
     Ok(Identity {
-        subject: subject.to_owned(),
+        subject,
         method: AuthMethod::Jwt,
-        role: role.to_owned(),
-        permissions: permissions(claims)?,
+        role: grants.role,
+        permissions: grants.permissions,
         key_id: None,
         authenticated_at_s: now_s,
         rate_limit: policy.rate_limit,
+        ignored_values: grants.ignored,
     })
 }
 
@@ -683,52 +677,18 @@ fn numeric_date(
     }
 }
 
-fn check_audience(aud: Option<&Value>, expected: Option<&str>) -> Result<(), AuthError> {
-    let listed = |want: &str| match aud {
-        Some(Value::String(a)) => a == want,
-        Some(Value::Array(all)) => all.iter().any(|a| a.as_str() == Some(want)),
-        _ => false,
-    };
-    match (expected, aud) {
-        (None, None) => Ok(()),
-        (Some(want), _) if listed(want) => Ok(()),
+/// With an expected audience, one of the mapping's audience claims must list it; without
+/// one, a token that names an `aud` is refused (RFC 7519 §4.1.3).
+fn check_audience(
+    claims: &Map<String, Value>,
+    mapping: &ClaimsMapping,
+    expected: Option<&str>,
+) -> Result<(), AuthError> {
+    match expected {
+        None if !claims.contains_key("aud") => Ok(()),
+        Some(want) if mapping.audience_lists(claims, want) => Ok(()),
         _ => Err(AuthError::AudienceMismatch),
     }
-}
-
-/// `permissions` (array of strings) or else `scope` (space-separated), validated.
-fn permissions(claims: &Map<String, Value>) -> Result<Vec<String>, AuthError> {
-    let (list, field): (Vec<String>, &'static str) =
-        match (claims.get("permissions"), claims.get("scope")) {
-            (Some(Value::Array(items)), _) => (
-                items
-                    .iter()
-                    .map(|v| v.as_str().map(str::to_owned))
-                    .collect::<Option<_>>()
-                    .ok_or(AuthError::InvalidClaim {
-                        field: "permissions",
-                    })?,
-                "permissions",
-            ),
-            (Some(_), _) => {
-                return Err(AuthError::InvalidClaim {
-                    field: "permissions",
-                });
-            }
-            (None, Some(Value::String(s))) => (
-                s.split(' ')
-                    .filter(|p| !p.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
-                "scope",
-            ),
-            (None, Some(_)) => return Err(AuthError::InvalidClaim { field: "scope" }),
-            (None, None) => (Vec::new(), "permissions"),
-        };
-    if list.len() > MAX_PERMISSIONS || !list.iter().all(|p| valid_permission(p)) {
-        return Err(AuthError::InvalidClaim { field });
-    }
-    Ok(list)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! - [`credentials`]: parsing `Authorization` into a bearer token or an API key.
 //! - [`jwt`]: JWT verification (HS256, RS256, EdDSA; JWKS with `kid`).
 //! - [`api_key`]: API key format, hashing and verification; [`key_admin`] issues them.
+//! - [`claims`]: which claims give a token's user id, role and permissions (`JWT_CLAIMS`).
 //! - [`identity`]: the authenticated caller, its permissions and forwarded headers.
 //! - [`rate_limit`]: exact sliding-window limits and their headers.
 //! - [`cors`]: preflight answers and response headers for configured origins.
@@ -17,6 +18,7 @@
 //! `jwt`'s limits (and so `identity`).
 
 pub mod api_key;
+pub mod claims;
 #[cfg(feature = "auth")]
 pub mod client_headers;
 #[cfg(feature = "auth")]

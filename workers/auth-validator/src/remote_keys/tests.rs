@@ -225,6 +225,7 @@ fn policy() -> JwtPolicy {
         audience: None,
         leeway_s: 30,
         rate_limit: None,
+        claims: edge_core::auth::claims::ClaimsMapping::default(),
     }
 }
 

@@ -67,6 +67,7 @@ fn policy() -> JwtPolicy {
         audience: None,
         leeway_s: 30,
         rate_limit: None,
+        claims: ClaimsMapping::default(),
     }
 }
 
@@ -274,20 +275,17 @@ fn identity_claims_are_validated() {
         verify(&hs(&c), &keys(), &policy(), NOW),
         Err(AuthError::InvalidClaim { field: "sub" })
     );
+    // Unusable role and permission values are skipped and counted, never a refusal
+    // (issue 16); `role` may be an array and in any case.
     let mut c = claims();
-    c["role"] = json!(["admin"]);
-    assert_eq!(
-        verify(&hs(&c), &keys(), &policy(), NOW),
-        Err(AuthError::InvalidClaim { field: "role" })
-    );
+    c["role"] = json!([7, "Admin"]);
+    let id = verify(&hs(&c), &keys(), &policy(), NOW).expect("valid");
+    assert_eq!((id.role.as_str(), id.ignored_values), ("admin", 1));
     let mut c = claims();
     c["permissions"] = json!(["calls:read", 7]);
-    assert_eq!(
-        verify(&hs(&c), &keys(), &policy(), NOW),
-        Err(AuthError::InvalidClaim {
-            field: "permissions"
-        })
-    );
+    let id = verify(&hs(&c), &keys(), &policy(), NOW).expect("valid");
+    assert_eq!(id.permissions, ["calls:read"]);
+    assert_eq!(id.ignored_values, 1);
     let scoped = hs(&json!({"sub":"u","exp":NOW + 60,"scope":"calls:read agents:write"}));
     let id = verify(&scoped, &keys(), &policy(), NOW).expect("valid");
     assert_eq!(id.permissions, ["calls:read", "agents:write"]);
