@@ -71,8 +71,8 @@ impl EntryMeta {
             response_time_s,
             vary: Vec::new(),
         };
-        // Fields the response's Connection names are hop-by-hop too (workerd's fetch
-        // already removes them with `Connection`: DESIGN.md, "The shared cache").
+        // Fields the response's Connection names are hop-by-hop too (they do reach this
+        // worker in workerd: DESIGN.md, "The shared cache").
         let connection: Vec<String> = headers
             .iter()
             .filter(|(n, _)| n.eq_ignore_ascii_case("connection"))
