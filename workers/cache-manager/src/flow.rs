@@ -16,7 +16,7 @@ use std::rc::Rc;
 use edge_core::HttpError;
 use edge_core::cache::CacheOutcome;
 use edge_core::cache::decide::{
-    self, AfterRevalidation, Plan, RequestFacts, StorePlan, conditional_headers,
+    self, AfterRevalidation, Plan, RequestFacts, SetCookie, StorePlan, conditional_headers,
     merge_not_modified, origin_request_headers, storability,
 };
 use edge_core::cache::entry::{self, EntryMeta, Stored};
@@ -116,6 +116,8 @@ pub(crate) struct Incoming {
     pub(crate) query: Option<String>,
     /// Headers, lowercase names.
     pub(crate) headers: Vec<(String, String)>,
+    /// The request's origin, `scheme://authority` (what `Location` is compared with).
+    pub(crate) origin: String,
 }
 
 impl Incoming {
@@ -168,6 +170,8 @@ pub(crate) struct Cache<S, O, C, B> {
     pub(crate) max_entry_bytes: usize,
     /// Longest a follower waits for its leader.
     pub(crate) timeout_ms: u64,
+    /// Whether responses that set a cookie are stored (without it).
+    pub(crate) set_cookie: SetCookie,
 }
 
 /// One cacheable request's lookup.
@@ -204,6 +208,11 @@ where
                     && let Ok(store) = &self.store
                 {
                     store.delete_prefix(&prefix).await;
+                    // Its Location and Content-Location, on this origin only.
+                    let more = decide::also_invalidated(&req.origin, &req.path, &resp.headers());
+                    for other in more.iter().filter(|p| **p != prefix) {
+                        store.delete_prefix(other).await;
+                    }
                 }
                 Ok(served(CacheOutcome::Bypass, answer))
             }
@@ -347,8 +356,11 @@ where
                 let waited =
                     coalesce::wait(follower, self.cache.timeout_ms, &self.cache.clock).await;
                 match waited {
+                    // Its current age (RFC 9111 §4.2.3): the origin's Age and the time
+                    // since, never 0.
                     Some(entry) if entry.meta.vary_matches(&self.req.headers) => {
-                        Answer::Entry { entry, age_s: 0 }
+                        let age_s = entry.meta.current_age(self.cache.now_s());
+                        Answer::Entry { entry, age_s }
                     }
                     _ => self.fetch().await?,
                 }
@@ -356,7 +368,14 @@ where
             Flight::Leader(leader) => {
                 let answer = self.fetch().await?;
                 leader.finish(match &answer {
-                    Answer::Entry { entry, .. } => Some(Rc::clone(entry)),
+                    // The followers get what is stored: without private fields or cookies.
+                    Answer::Entry { entry, .. } => Some(match entry.meta.shared_copy() {
+                        Some(meta) => Rc::new(Entry {
+                            meta,
+                            body: entry.body.clone(),
+                        }),
+                        None => Rc::clone(entry),
+                    }),
                     Answer::Relay(_) | Answer::Failed(_) => None,
                 });
                 answer
@@ -398,7 +417,7 @@ where
             (AfterRevalidation::Merge, Ok(resp)) => {
                 let received = self.cache.now_s();
                 let meta = merge_not_modified(&entry.meta, &resp.headers(), sent, received);
-                if let Ok(plan) = storability(&self.req.facts(), &meta, self.policy) {
+                if let Ok(plan) = self.storability(&meta) {
                     self.save(&meta, &entry.body, plan).await;
                 }
                 let age_s = meta.current_age(received);
@@ -436,6 +455,7 @@ where
             flights: self.cache.flights.clone(),
             max_entry_bytes: self.cache.max_entry_bytes,
             timeout_ms: self.cache.timeout_ms,
+            set_cookie: self.cache.set_cookie,
         };
         let store = self.store.clone();
         let req = self.req.clone();
@@ -465,7 +485,7 @@ where
             sent,
             received,
         );
-        let Ok(plan) = storability(&self.req.facts(), &meta, self.policy) else {
+        let Ok(plan) = self.storability(&meta) else {
             return Ok(Answer::Relay(resp));
         };
         let limit = self.cache.max_entry_bytes;
@@ -475,9 +495,12 @@ where
         match resp.buffer(limit).await? {
             Buffered::Whole(body) => {
                 self.save(&meta, &body, plan).await;
+                // The origin's Age and the time it took count (RFC 9111 §4.2.3): a
+                // response that arrives stale is not served as new.
+                let age_s = meta.current_age(received);
                 Ok(Answer::Entry {
                     entry: Rc::new(Entry { meta, body }),
-                    age_s: 0,
+                    age_s,
                 })
             }
             Buffered::TooLarge(resp) => Ok(Answer::Relay(resp)),
@@ -488,7 +511,14 @@ where
         }
     }
 
+    fn storability(&self, meta: &EntryMeta) -> Result<StorePlan, &'static str> {
+        storability(&self.req.facts(), meta, self.policy, self.cache.set_cookie)
+    }
+
+    /// Stores what may be shared of `meta` ([`EntryMeta::shared_copy`]) with `body`.
     async fn save(&self, meta: &EntryMeta, body: &[u8], plan: StorePlan) {
+        let shared = meta.shared_copy();
+        let meta = shared.as_ref().unwrap_or(meta);
         for (key, value) in decide::store_writes(self.resource, meta, body, &self.req.headers) {
             // A failed write stores nothing; the binding has logged it.
             let _ = self.store.put(&key, &value, plan.keep_s).await;

@@ -6,7 +6,7 @@
 
 use edge_core::HttpError;
 use edge_core::cache::CacheOutcome;
-use edge_core::cache::decide;
+use edge_core::cache::{decide, directives};
 use edge_glue::{Hop, respond};
 use worker::{Env, Headers, Request, Response};
 
@@ -28,6 +28,7 @@ pub(crate) async fn handle(req: Request, env: &Env, hop: &Hop) -> Result<Respons
         path: url.path().to_owned(),
         query: url.query().map(str::to_owned),
         headers: req.headers().entries().collect(),
+        origin: url.origin().ascii_serialization(),
     };
     let policy = settings.policies.for_path(&incoming.path);
     let cache = Cache {
@@ -43,6 +44,7 @@ pub(crate) async fn handle(req: Request, env: &Env, hop: &Hop) -> Result<Respons
         flights: Flights::isolate(),
         max_entry_bytes: settings.max_entry_bytes,
         timeout_ms: settings.timeout_ms,
+        set_cookie: settings.set_cookie,
     };
     let Served { outcome, answer } = cache.answer(&incoming, policy).await?;
     let resp = match answer {
@@ -54,6 +56,10 @@ pub(crate) async fn handle(req: Request, env: &Env, hop: &Hop) -> Result<Respons
     hop.decide(outcome.decision());
     let resp = respond::with_mutable_headers(resp);
     resp.headers().set("x-cache", outcome.header())?;
+    // Targeted at this cache only (RFC 9213; entries already leave them out).
+    for name in directives::NOT_FORWARDED {
+        resp.headers().delete(name)?;
+    }
     Ok(resp)
 }
 

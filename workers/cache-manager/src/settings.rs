@@ -3,7 +3,7 @@
 //! answers `misconfigured` naming it. (`ADMIN_SECRET`, `HEALTH_TIMEOUT_MS` and
 //! `METRICS_FLUSH_MS` are read by the glue that uses them.)
 
-use edge_core::cache::decide::DEFAULT_MAX_ENTRY_BYTES;
+use edge_core::cache::decide::{DEFAULT_MAX_ENTRY_BYTES, SetCookie};
 use edge_core::cache::policy::{DEFAULT_POLICIES, PolicyTable};
 use std::rc::Rc;
 
@@ -24,6 +24,9 @@ pub(crate) struct Settings {
     /// `UPSTREAM_TIMEOUT_MS`: the wait for voice-router's answer, and a coalesced
     /// request's for its leader's (default `hop::DEFAULT_UPSTREAM_TIMEOUT_MS`).
     pub(crate) timeout_ms: u64,
+    /// `CACHE_SET_COOKIE`: `refuse` (default) never stores a response that sets a cookie;
+    /// `strip` stores it without the cookie (see [`SetCookie`]).
+    pub(crate) set_cookie: SetCookie,
     /// `BODY_TIMEOUT_MS`: the wait for a purge request's body (default
     /// `body::DEFAULT_BODY_TIMEOUT_MS`).
     pub(crate) body_timeout_ms: u64,
@@ -49,8 +52,11 @@ impl Settings {
             DEFAULT_MAX_ENTRY_BYTES,
             1..=MAX_ENTRY_CEILING,
         )?;
+        let set_cookie = SetCookie::parse(&config::text_var(env, "CACHE_SET_COOKIE", "refuse"))
+            .map_err(|()| CommonError::Misconfigured("CACHE_SET_COOKIE"))?;
         Ok(Self {
             policies,
+            set_cookie,
             max_entry_bytes: usize::try_from(max_entry_bytes).unwrap_or(usize::MAX),
             timeout_ms: edge_glue::hop::upstream_timeout_ms(env)?,
             body_timeout_ms: edge_glue::body::timeout_ms(env)?,

@@ -5,7 +5,8 @@
 //! `x-edge-latency-target-ms`, `x-edge-latency-estimate-ms`, `x-edge-cache-strategy`. A
 //! response of a never-cacheable class (audio, calls, webhooks) with neither
 //! `Cache-Control` nor `Expires` gets `no-store`. Headers to the client: `x-edge-region` (the region that
-//! answered), security headers, and CORS for the configured `APP_ORIGIN` only: a request
+//! answered), security headers where the origin sent none of that name (issue 17: the
+//! origin's own `X-Frame-Options`, HSTS or policy is never overwritten), and CORS for the configured `APP_ORIGIN` only: a request
 //! with an `Origin` gets `Vary: Origin`, so a cache cannot hand one origin's CORS answer to
 //! another; one without gets neither (auth-validator adds CORS for its allowed origins on
 //! every response, cached ones included).
@@ -24,7 +25,8 @@ use crate::failover::{self, observations};
 use crate::runtime::{self, Runtime};
 use crate::settings::Settings;
 
-/// Security headers on every proxied response.
+/// Security headers on every proxied response, as defaults: a relayed answer keeps the
+/// origin's own value of each.
 const SECURITY_HEADERS: [(&str, &str); 4] = [
     ("x-content-type-options", "nosniff"),
     ("x-frame-options", "DENY"),
@@ -116,6 +118,10 @@ pub(crate) async fn handle(req: &Request, env: &Env, hop: &Hop) -> Result<Respon
     for (name, value) in &headers {
         if *name == "vary" {
             out.append(name, value)?;
+        } else if is_default_only(name) {
+            if !out.has(name)? {
+                out.set(name, value)?;
+            }
         } else {
             out.set(name, value)?;
         }
@@ -145,6 +151,11 @@ fn client_headers(
         }
     }
     Ok(headers)
+}
+
+/// Whether `name` is one of the security headers, set only where the origin sent none.
+fn is_default_only(name: &str) -> bool {
+    SECURITY_HEADERS.iter().any(|(n, _)| *n == name)
 }
 
 /// The error of a routed request, answered with the routed answers' headers.

@@ -8,7 +8,8 @@
 //! - [`conditional_headers`], [`origin_request_headers`], [`after_revalidation`] and
 //!   [`merge_not_modified`]: revalidation with validators, and what its answer means;
 //! - [`store_writes`]: the store records of a response; [`entry_response`]: the response
-//!   served from an entry; [`invalidates`]: whether an unsafe method's answer invalidates.
+//!   served from an entry; [`invalidates`] and [`also_invalidated`]: what an unsafe
+//!   method's answer invalidates.
 
 use crate::cache::directives::CacheControl;
 use crate::cache::entry::{self, EntryMeta};
@@ -32,10 +33,41 @@ const CONDITIONALS: [&str; 4] = [
     "if-unmodified-since",
 ];
 
-/// Statuses stored when freshness allows (final, understood, not partial).
-const STORABLE_STATUSES: [u16; 14] = [
-    200, 203, 204, 300, 301, 302, 307, 308, 404, 405, 410, 414, 451, 501,
+/// Statuses whose caching requirements this cache implements (RFC 9111 §5.2.2.3,
+/// `must-understand`): those RFC 9110 §15 defines, and 451 (RFC 7725), except 206 (ranges
+/// are served from complete responses) and 304 (an answer to a conditional, merged, never
+/// stored as such).
+const UNDERSTOOD_STATUSES: [u16; 38] = [
+    200, 201, 202, 203, 204, 205, 300, 301, 302, 303, 307, 308, 400, 401, 402, 403, 404, 405, 406,
+    407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 421, 422, 426, 451, 500, 501, 502, 503,
 ];
+
+/// Whether a response that sets a cookie may be stored (var `CACHE_SET_COOKIE`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SetCookie {
+    /// `refuse` (default): never stored, so no session can reach another user even when
+    /// the origin forgot `private`.
+    #[default]
+    Refuse,
+    /// `strip`: stored (if otherwise storable) without its `Set-Cookie`; only the client
+    /// whose request fetched it gets the cookie.
+    Strip,
+}
+
+impl SetCookie {
+    /// The var's value.
+    ///
+    /// # Errors
+    /// `Err(())` for anything but `refuse` or `strip`.
+    #[allow(clippy::result_unit_err)]
+    pub fn parse(raw: &str) -> Result<Self, ()> {
+        match raw.trim() {
+            "refuse" => Ok(Self::Refuse),
+            "strip" => Ok(Self::Strip),
+            _ => Err(()),
+        }
+    }
+}
 
 /// The request as the cache sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,6 +197,15 @@ pub fn evaluate(
     }
 }
 
+/// Whether `status` may be stored at all: a final status other than 206 and 304, and for
+/// `must-understand` one this cache understands.
+fn storable_status(status: u16, must_understand: bool) -> bool {
+    if must_understand {
+        return UNDERSTOOD_STATUSES.contains(&status);
+    }
+    (200..600).contains(&status) && !matches!(status, 206 | 304)
+}
+
 /// How to store a response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StorePlan {
@@ -174,31 +215,48 @@ pub struct StorePlan {
 }
 
 /// Whether the origin's response to `req` may be stored (RFC 9111 §3, §3.5), and for how
-/// long. Shared-cache rules: never `private` or `no-store`; never a response that sets a
-/// cookie; with `Authorization`, only when the response says `public`, `s-maxage` or
-/// `must-revalidate` (and then under the requester's own key, see [`plan`]).
+/// long. A final status (not 206 or 304) that is heuristically cacheable (RFC 9110 §15.1)
+/// or comes with explicit freshness (`max-age`, `s-maxage`, `Expires`) or `public`; with
+/// `must-understand`, only an understood status, and then `no-store` is ignored
+/// (§5.2.2.3). Shared-cache rules: never unqualified `private` or `no-store` (a qualified
+/// `private="…"` is stored minus those fields, [`EntryMeta::shared_copy`]); a response
+/// that sets a cookie only as `cookies` allows; with `Authorization`, only when the
+/// response says `public`, `s-maxage` or `must-revalidate` (and then under the
+/// requester's own key, see [`plan`]); never one with an invalid `Age`.
 ///
 /// # Errors
-/// A stable code saying why not (`status`, `no_store`, `private`, `set_cookie`,
-/// `authorization`, `vary_star`, `not_fresh`).
+/// A stable code saying why not (`status`, `must_understand`, `no_store`, `private`,
+/// `set_cookie`, `authorization`, `vary_star`, `age`, `not_fresh`).
 pub fn storability(
     req: &RequestFacts<'_>,
     entry: &EntryMeta,
     policy: PathPolicy,
+    cookies: SetCookie,
 ) -> Result<StorePlan, &'static str> {
-    if req.method != "GET" || !STORABLE_STATUSES.contains(&entry.status) {
+    let cc = entry.cache_control();
+    if req.method != "GET" || !storable_status(entry.status, false) {
         return Err("status");
     }
-    let cc = entry.cache_control();
+    if cc.must_understand && !storable_status(entry.status, true) {
+        return Err("must_understand");
+    }
     let req_cc = req.cache_control();
-    if cc.no_store || req_cc.no_store {
+    if (cc.no_store && !cc.must_understand) || req_cc.no_store {
         return Err("no_store");
     }
     if cc.private {
         return Err("private");
     }
-    if entry.header("set-cookie").is_some() {
+    if cookies == SetCookie::Refuse && entry.header("set-cookie").is_some() {
         return Err("set_cookie");
+    }
+    let explicit =
+        cc.max_age.is_some() || cc.s_maxage.is_some() || entry.header("expires").is_some();
+    if !(explicit || cc.public || entry::HEURISTIC_STATUSES.contains(&entry.status)) {
+        return Err("status");
+    }
+    if entry.age_value().is_err() {
+        return Err("age");
     }
     if req.has_authorization() && !(cc.public || cc.s_maxage.is_some() || cc.must_revalidate) {
         return Err("authorization");
@@ -293,6 +351,109 @@ pub fn merge_not_modified(
 #[must_use]
 pub const fn invalidates(status: u16) -> bool {
     status < 400
+}
+
+/// The URI prefixes an unsafe method's non-error answer also invalidates (RFC 9111 §4.4):
+/// those of its `Location` and `Content-Location`, when they are on the request's own
+/// origin (`request_origin`, `scheme://authority`, compared case-insensitively) — an
+/// absolute URI of that origin, an absolute path, or a relative reference resolved against
+/// `request_path`. Another origin's URIs are never touched (a response cannot invalidate
+/// what it does not own).
+#[must_use]
+pub fn also_invalidated(
+    request_origin: &str,
+    request_path: &str,
+    response_headers: &[(String, String)],
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (name, value) in response_headers {
+        if !(name.eq_ignore_ascii_case("location") || name.eq_ignore_ascii_case("content-location"))
+        {
+            continue;
+        }
+        let Some(target) = same_origin_path(request_origin, request_path, value.trim()) else {
+            continue;
+        };
+        let target = target.split('#').next().unwrap_or_default();
+        let (path, query) = match target.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (target, None),
+        };
+        let prefix = key::uri_prefix(path, query);
+        if !out.contains(&prefix) {
+            out.push(prefix);
+        }
+    }
+    out
+}
+
+/// The path (and query) of `reference` when it is on `origin`, resolved against `base`.
+fn same_origin_path(origin: &str, base: &str, reference: &str) -> Option<String> {
+    if reference.is_empty() || reference.contains(char::is_whitespace) {
+        return None;
+    }
+    let origin = origin.trim_end_matches('/');
+    let scheme = origin.split_once("://").map(|(s, _)| s)?;
+    let absolute = if let Some(rest) = reference.strip_prefix("//") {
+        Some(format!("{scheme}://{rest}"))
+    } else if reference
+        .split_once(':')
+        .is_some_and(|(s, _)| !s.is_empty() && !s.contains('/') && !s.contains('?'))
+    {
+        Some(reference.to_owned())
+    } else {
+        None
+    };
+    if let Some(abs) = absolute {
+        let (scheme_authority, path) = match abs.split_once("://") {
+            Some((s, rest)) => {
+                let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+                (format!("{s}://{}", &rest[..end]), &rest[end..])
+            }
+            None => return None,
+        };
+        if !scheme_authority.eq_ignore_ascii_case(origin) {
+            return None;
+        }
+        return Some(if path.starts_with('/') {
+            path.to_owned()
+        } else {
+            format!("/{path}")
+        });
+    }
+    if reference.starts_with('/') {
+        return Some(remove_dot_segments(reference));
+    }
+    let dir = &base[..=base.rfind('/').unwrap_or(0)];
+    let joined = if reference.starts_with('?') {
+        format!("{base}{reference}")
+    } else {
+        format!("{dir}{reference}")
+    };
+    Some(remove_dot_segments(&joined))
+}
+
+/// RFC 3986 §5.2.4 on the path part (the query and fragment kept as they are).
+fn remove_dot_segments(target: &str) -> String {
+    let end = target.find(['?', '#']).unwrap_or(target.len());
+    let (path, rest) = target.split_at(end);
+    let mut out: Vec<&str> = Vec::new();
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    for (i, seg) in segments.iter().enumerate() {
+        let last = i + 1 == segments.len();
+        match *seg {
+            "." | ".." => {
+                if *seg == ".." {
+                    out.pop();
+                }
+                if last {
+                    out.push("");
+                }
+            }
+            s => out.push(s),
+        }
+    }
+    format!("/{}{rest}", out.join("/"))
 }
 
 /// Whether `entry`'s declared `Content-Length` already rules out storing it under `limit`
@@ -415,15 +576,26 @@ pub fn entry_response(req: &RequestFacts<'_>, entry: &EntryMeta, age_s: u64) -> 
     }
 }
 
-/// Whether the client's own `If-None-Match` matches `entry` (weak comparison, RFC 9110
-/// §13.1.2), so it can be answered `304` from the cache.
+/// Whether the client already has `entry`'s version, so it can be answered `304` from the
+/// cache (RFC 9111 §4.3.2, RFC 9110 §13.2.2), for a `200` entry: its `If-None-Match`
+/// matches the `ETag` (weak comparison, §13.1.2) or, only when it sent no
+/// `If-None-Match`, its `If-Modified-Since` (a valid HTTP-date) is no earlier than the
+/// entry's `Last-Modified` (else `Date`, else its arrival).
 #[must_use]
 pub fn client_has_current(req: &RequestFacts<'_>, entry: &EntryMeta) -> bool {
-    let (Some(wanted), Some(etag)) = (req.header("if-none-match"), entry.header("etag")) else {
+    if entry.status != 200 || !matches!(req.method, "GET" | "HEAD") {
         return false;
-    };
-    let weak = |t: &str| t.trim().trim_start_matches("W/").to_owned();
-    wanted.trim() == "*" || wanted.split(',').any(|t| weak(t) == weak(etag))
+    }
+    if let Some(wanted) = req.header("if-none-match") {
+        let Some(etag) = entry.header("etag") else {
+            return false;
+        };
+        let weak = |t: &str| t.trim().trim_start_matches("W/").to_owned();
+        return wanted.trim() == "*" || wanted.split(',').any(|t| weak(t) == weak(etag));
+    }
+    req.header("if-modified-since")
+        .and_then(|v| entry.http_date(v))
+        .is_some_and(|since| entry.last_modified_s() <= since)
 }
 
 #[cfg(test)]

@@ -9,11 +9,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::cache::directives::CacheControl;
+use crate::cache::date;
+use crate::cache::directives::{self, CacheControl, MAX_DELTA};
 use crate::cache::policy::PathPolicy;
 
-/// Header fields never stored (hop-by-hop, or set per response by this cache). `Age` is
-/// stored as received, for the age calculation, and replaced when served.
+/// Header fields never stored (hop-by-hop, or set per response by this cache), besides
+/// those the response's `Connection` lists (RFC 9111 §3.1). `Age` is stored as received,
+/// for the age calculation, and replaced when served.
 const NOT_STORED: [&str; 11] = [
     "connection",
     "keep-alive",
@@ -28,7 +30,8 @@ const NOT_STORED: [&str; 11] = [
     "x-request-id",
 ];
 /// Statuses cacheable by default (RFC 9110 §15.1), so heuristic freshness may apply.
-const HEURISTIC_STATUSES: [u16; 11] = [200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501];
+/// 206 is on that list but is not stored here: ranges are served from complete responses.
+pub const HEURISTIC_STATUSES: [u16; 11] = [200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501];
 /// Heuristic lifetime from `Last-Modified`: this fraction of its age (RFC 9111 §4.2.2) …
 const HEURISTIC_FRACTION: u64 = 10;
 /// … capped at one day.
@@ -68,9 +71,17 @@ impl EntryMeta {
             response_time_s,
             vary: Vec::new(),
         };
+        // Fields the response's Connection names are hop-by-hop too (they do reach this
+        // worker in workerd: DESIGN.md, "The shared cache").
+        let connection: Vec<String> = headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("connection"))
+            .flat_map(|(_, v)| v.split(','))
+            .map(|f| f.trim().to_ascii_lowercase())
+            .collect();
         for (name, value) in headers {
             let name = name.to_ascii_lowercase();
-            if !NOT_STORED.contains(&name.as_str()) {
+            if !NOT_STORED.contains(&name.as_str()) && !connection.contains(&name) {
                 meta.headers.push((name, value.clone()));
             }
         }
@@ -105,12 +116,32 @@ impl EntryMeta {
         (!all.is_empty()).then(|| all.join(", "))
     }
 
-    /// The response's `Cache-Control`.
+    /// The directives this cache obeys: `Cloudflare-CDN-Cache-Control`, else
+    /// `CDN-Cache-Control`, else `Cache-Control` (see [`directives::for_this_cache`]).
     #[must_use]
     pub fn cache_control(&self) -> CacheControl {
-        self.joined("cache-control")
-            .map(|v| CacheControl::parse(&v))
-            .unwrap_or_default()
+        directives::for_this_cache(|n| self.joined(n)).0
+    }
+
+    /// The copy of this response a shared cache keeps and shares: without the fields a
+    /// qualified `private="…"` names (RFC 9111 §5.2.2.7) and without `Set-Cookie` (a
+    /// response with one is stored only when the operator allows it, and then without it).
+    /// `None` when that is the response itself.
+    #[must_use]
+    pub fn shared_copy(&self) -> Option<Self> {
+        let (cc, text) = directives::for_this_cache(|n| self.joined(n));
+        let mut dropped = if cc.private_fields {
+            directives::qualified_fields(&text, "private")
+        } else {
+            Vec::new()
+        };
+        dropped.push("set-cookie".to_owned());
+        if !self.headers.iter().any(|(n, _)| dropped.contains(n)) {
+            return None;
+        }
+        let mut copy = self.clone();
+        copy.headers.retain(|(n, _)| !dropped.contains(n));
+        Some(copy)
     }
 
     /// The lowercase header names `Vary` lists (`*` included as is).
@@ -158,7 +189,9 @@ impl EntryMeta {
         if let Some(expires) = self.header("expires") {
             // An invalid Expires (e.g. "0") means already expired.
             let date = self.date_s().unwrap_or(self.response_time_s);
-            return http_date(expires).map_or(0, |e| e.saturating_sub(date));
+            return self
+                .http_date(expires)
+                .map_or(0, |e| e.saturating_sub(date));
         }
         if !(HEURISTIC_STATUSES.contains(&self.status) || cc.public) {
             return 0;
@@ -169,7 +202,7 @@ impl EntryMeta {
             PathPolicy::OriginOnly => {
                 let date = self.date_s().unwrap_or(self.response_time_s);
                 self.header("last-modified")
-                    .and_then(http_date)
+                    .and_then(|v| self.http_date(v))
                     .map_or(0, |lm| {
                         (date.saturating_sub(lm) / HEURISTIC_FRACTION).min(HEURISTIC_CAP_S)
                     })
@@ -177,13 +210,29 @@ impl EntryMeta {
         }
     }
 
-    /// The age at `now_s` (RFC 9111 §4.2.3).
+    /// The `Age` it arrived with (RFC 9111 §5.1): 0 when absent; of a list (`7200, 0`, on
+    /// one line or two) the first member, without parameters (`7200;x=1`), at most 2^31.
+    ///
+    /// # Errors
+    /// `InvalidAge` when that member is not delta-seconds (`-1`, `7200a`, empty): such a
+    /// response is neither stored nor served from the cache, never taken as younger.
+    pub fn age_value(&self) -> Result<u64, InvalidAge> {
+        let Some(all) = self.joined("age") else {
+            return Ok(0);
+        };
+        let first = all.split(',').next().unwrap_or_default();
+        let value = first.split(';').next().unwrap_or_default().trim();
+        if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(InvalidAge);
+        }
+        Ok(value.parse::<u64>().map_or(MAX_DELTA, |n| n.min(MAX_DELTA)))
+    }
+
+    /// The age at `now_s` (RFC 9111 §4.2.3); an invalid `Age` counts as the largest age,
+    /// never as younger.
     #[must_use]
     pub fn current_age(&self, now_s: u64) -> u64 {
-        let age_value = self
-            .header("age")
-            .and_then(|a| a.trim().parse::<u64>().ok())
-            .unwrap_or(0);
+        let age_value = self.age_value().unwrap_or(MAX_DELTA);
         let date = self.date_s().unwrap_or(self.response_time_s);
         let apparent_age = self.response_time_s.saturating_sub(date);
         let response_delay = self.response_time_s.saturating_sub(self.request_time_s);
@@ -192,15 +241,37 @@ impl EntryMeta {
     }
 
     fn date_s(&self) -> Option<u64> {
-        self.header("date").and_then(http_date)
+        self.header("date").and_then(|v| self.http_date(v))
+    }
+
+    /// `Last-Modified`, else `Date`, else when it arrived (RFC 9111 §4.3.2): what a
+    /// client's `If-Modified-Since` is compared with.
+    #[must_use]
+    pub fn last_modified_s(&self) -> u64 {
+        self.header("last-modified")
+            .and_then(|v| self.http_date(v))
+            .or_else(|| self.date_s())
+            .unwrap_or(self.response_time_s)
+    }
+
+    /// An HTTP-date of this response (RFC 850 years read relative to its arrival).
+    #[must_use]
+    pub fn http_date(&self, value: &str) -> Option<u64> {
+        date::parse(value, self.response_time_s)
     }
 
     /// Headers to send with the stored body: stored ones minus `Age` (the caller sets a
-    /// fresh `Age`).
+    /// fresh `Age`) and the targeted fields this cache does not pass on.
     pub fn response_headers(&self) -> impl Iterator<Item = &(String, String)> {
-        self.headers.iter().filter(|(n, _)| n != "age")
+        self.headers
+            .iter()
+            .filter(|(n, _)| n != "age" && !directives::NOT_FORWARDED.contains(&n.as_str()))
     }
 }
+
+/// A response's `Age` is not delta-seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvalidAge;
 
 /// The values a request has for the `Vary` header `names` (normalized; absent is empty),
 /// which select its variant.
@@ -270,23 +341,15 @@ pub fn decode(bytes: &[u8]) -> Option<(EntryMeta, &[u8])> {
     // An entry no response can be built from (written by an older version, or damaged)
     // is a miss, never a crash when served.
     crate::upstream::check_status(meta.status).ok()?;
+    // Nor is one whose Age is invalid (stored by an older version, which read it as 0).
+    meta.age_value().ok()?;
     Some((meta, bytes.get(end..)?))
-}
-
-/// Parses an HTTP-date (IMF-fixdate, RFC 850 or asctime) to unix seconds.
-#[must_use]
-pub fn http_date(value: &str) -> Option<u64> {
-    httpdate::parse_http_date(value.trim())
-        .ok()?
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()
-        .map(|d| d.as_secs())
 }
 
 /// Formats unix seconds as an IMF-fixdate.
 #[must_use]
 pub fn format_http_date(unix_s: u64) -> String {
-    httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix_s))
+    date::format(unix_s)
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -375,6 +438,61 @@ mod tests {
         let old =
             EntryMeta::from_response(200, &h(&[("date", &format_http_date(T - 100))]), &[], T, T);
         assert_eq!(old.current_age(T), 100);
+    }
+
+    #[test]
+    fn issue_17_age_lists_parameters_and_invalid_values() {
+        let age = |values: &[&str]| {
+            let hs: Vec<(&str, &str)> = values.iter().map(|v| ("age", *v)).collect();
+            meta(&hs).age_value()
+        };
+        assert_eq!(age(&[]), Ok(0));
+        assert_eq!(age(&["7200"]), Ok(7200));
+        assert_eq!(age(&["7200, 0"]), Ok(7200), "a list: the first member");
+        assert_eq!(age(&["7200", "0"]), Ok(7200), "two lines: the first");
+        assert_eq!(age(&["0, 7200"]), Ok(0));
+        assert_eq!(age(&["7200;foo=bar"]), Ok(7200), "parameters ignored");
+        assert_eq!(age(&[" 7200 "]), Ok(7200));
+        assert_eq!(age(&["99999999999999999999"]), Ok(MAX_DELTA));
+        for bad in ["", "-1", "7200a", "abc", "1.5", ", 5"] {
+            assert_eq!(age(&[bad]), Err(InvalidAge), "{bad:?}");
+        }
+        let invalid = meta(&[("age", "soon")]);
+        assert!(invalid.current_age(T) >= MAX_DELTA, "never younger");
+        assert!(
+            decode(&encode(&invalid, b"x")).is_none(),
+            "an entry with an invalid Age is never served"
+        );
+        assert_eq!(meta(&[("age", "7200, 0")]).current_age(T + 5), 7205);
+    }
+
+    #[test]
+    fn issue_17_targeted_directives_and_what_is_not_passed_on() {
+        let m = meta(&[
+            ("cache-control", "no-store"),
+            ("cdn-cache-control", "max-age=60"),
+            ("cloudflare-cdn-cache-control", "max-age=600"),
+        ]);
+        assert_eq!(m.freshness_lifetime(PathPolicy::OriginOnly), 600);
+        let sent: Vec<&str> = m.response_headers().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(sent, ["cache-control", "cdn-cache-control"]);
+    }
+
+    #[test]
+    fn issue_17_connection_fields_and_private_fields_are_not_kept() {
+        let m = meta(&[
+            ("connection", "X-Hop, close"),
+            ("x-hop", "1"),
+            ("cache-control", "max-age=60, private=\"x-user\""),
+            ("x-user", "alice"),
+            ("set-cookie", "a=1"),
+            ("etag", "\"1\""),
+        ]);
+        assert!(m.header("x-hop").is_none() && m.header("connection").is_none());
+        let shared = m.shared_copy().expect("differs");
+        assert!(shared.header("x-user").is_none() && shared.header("set-cookie").is_none());
+        assert!(shared.header("etag").is_some() && m.header("x-user").is_some());
+        assert_eq!(meta(&[("etag", "\"1\"")]).shared_copy(), None);
     }
 
     #[test]

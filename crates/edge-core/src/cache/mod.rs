@@ -1,6 +1,7 @@
 //! An RFC 9111 shared HTTP cache's decisions, for cache-manager.
 //!
-//! - [`directives`]: `Cache-Control` parsing.
+//! - [`directives`]: `Cache-Control` parsing, and which field (RFC 9213) this cache obeys.
+//! - [`date`]: HTTP-date parsing (the three forms of RFC 9110 §5.6.7).
 //! - [`policy`]: per-path default TTLs and never-cached paths from configuration.
 //! - [`entry`]: a stored response, its freshness lifetime and age, its encoding.
 //! - [`key`]: cache keys, per resource, owner (identity hash) and `Vary` values.
@@ -13,6 +14,8 @@
 // `cache` feature's.
 #[cfg(feature = "cache")]
 pub mod admin;
+#[cfg(feature = "cache")]
+pub mod date;
 #[cfg(feature = "cache")]
 pub mod decide;
 #[cfg(feature = "cache")]

@@ -20,6 +20,7 @@ use super::*;
 const T0_MS: u64 = 1_700_000_000_000;
 const LIMIT: usize = 64;
 const PATH: &str = "/api/v1/agents/a1";
+const ORIGIN: &str = "https://edge.example";
 
 /// Returns `Pending` once (waking itself), so other futures in a `join!` run.
 struct YieldNow(bool);
@@ -267,6 +268,7 @@ struct World {
     background: FakeBackground,
     flights: Flights,
     timeout_ms: u64,
+    set_cookie: SetCookie,
 }
 
 type FakeCache = Cache<FakeStore, FakeOrigin, FakeClock, FakeBackground>;
@@ -285,6 +287,7 @@ impl World {
             background: FakeBackground::default(),
             flights: Flights::default(),
             timeout_ms: 30_000,
+            set_cookie: SetCookie::Refuse,
         }
     }
 
@@ -297,6 +300,7 @@ impl World {
             flights: self.flights.clone(),
             max_entry_bytes: LIMIT,
             timeout_ms: self.timeout_ms,
+            set_cookie: self.set_cookie,
         }
     }
 
@@ -340,6 +344,7 @@ fn incoming(method: &str, headers: &[(&str, &str)]) -> Incoming {
         path: PATH.to_owned(),
         query: None,
         headers: h(headers),
+        origin: ORIGIN.to_owned(),
     }
 }
 
@@ -961,4 +966,175 @@ fn a_follower_fetches_for_itself_when_the_leader_fails() {
     let (ra, rb) = w.two_gets_at_once();
     assert_eq!(ra.error, Some("upstream_unavailable"));
     assert_eq!(rb.body, "own");
+}
+
+// ---- issue 17: ages, invalid Age, cookies, Location ----
+
+#[test]
+fn issue_17_a_miss_serves_the_origins_age_plus_its_delay_not_zero() {
+    let w = World::new();
+    w.origin.script(Reply {
+        answer: Ok(resp(
+            200,
+            &[("cache-control", "max-age=3600"), ("age", "7200")],
+            "old",
+        )),
+        polls: 0,
+        takes_s: 2,
+    });
+    let first = w.get(&[]);
+    assert_eq!(
+        (first.outcome, first.header("age")),
+        (CacheOutcome::Miss, Some("7202")),
+        "already stale: never served as new"
+    );
+    // Stored; stale, so the next request revalidates (no validator: refetched).
+    w.origin
+        .script(resp(200, &[("cache-control", "max-age=3600")], "new"));
+    let second = w.get(&[]);
+    assert_eq!(
+        (second.outcome, second.body.as_str()),
+        (CacheOutcome::Miss, "new")
+    );
+    assert_eq!(w.origin.calls(), 2);
+}
+
+#[test]
+fn issue_17_a_coalesced_follower_gets_the_current_age() {
+    let w = World::new();
+    w.origin.script(slow(resp(
+        200,
+        &[("cache-control", "max-age=60"), ("age", "30")],
+        "one",
+    )));
+    let (ra, rb) = w.two_gets_at_once();
+    assert_eq!(w.origin.calls(), 1);
+    assert_eq!(ra.header("age"), Some("30"));
+    assert_eq!(rb.outcome, CacheOutcome::Miss);
+    let follower_age: u64 = rb.header("age").and_then(|a| a.parse().ok()).unwrap_or(0);
+    assert!(
+        follower_age >= 30,
+        "the follower's age counts the origin's ({follower_age})"
+    );
+}
+
+#[test]
+fn issue_17_an_age_list_uses_its_first_member_and_an_invalid_age_is_not_stored() {
+    let w = World::new();
+    w.origin.script(resp(
+        200,
+        &[("cache-control", "max-age=3600"), ("age", "7200, 0")],
+        "list",
+    ));
+    assert_eq!(w.get(&[]).header("age"), Some("7200"));
+    w.store.0.map.borrow_mut().clear();
+    w.origin.script(resp(
+        200,
+        &[("cache-control", "max-age=3600"), ("age", "1 hour")],
+        "bad",
+    ));
+    let bad = w.get(&[]);
+    assert_eq!(
+        (bad.outcome, bad.age),
+        (CacheOutcome::Miss, None),
+        "relayed as it is"
+    );
+    assert!(w.store.keys().is_empty(), "an invalid Age is never stored");
+}
+
+#[test]
+fn issue_17_strip_stores_without_the_cookie_and_only_the_fetcher_gets_it() {
+    let mut w = World::new();
+    w.set_cookie = SetCookie::Strip;
+    w.origin.script(slow(resp(
+        200,
+        &[
+            ("cache-control", "max-age=60, private=\"x-user\""),
+            ("set-cookie", "s=1"),
+            ("x-user", "alice"),
+        ],
+        "one",
+    )));
+    let (ra, rb) = w.two_gets_at_once();
+    assert_eq!(w.origin.calls(), 1);
+    assert_eq!(
+        (ra.header("set-cookie"), ra.header("x-user")),
+        (Some("s=1"), Some("alice"))
+    );
+    assert_eq!((rb.header("set-cookie"), rb.header("x-user")), (None, None));
+    let hit = w.get(&[]);
+    assert_eq!(hit.outcome, CacheOutcome::Hit);
+    assert_eq!(
+        (hit.header("set-cookie"), hit.header("x-user")),
+        (None, None)
+    );
+    // The default refuses to store it at all.
+    let w = World::new();
+    w.origin.script(resp(
+        200,
+        &[("cache-control", "max-age=60"), ("set-cookie", "s=1")],
+        "one",
+    ));
+    assert_eq!(w.get(&[]).header("set-cookie"), Some("s=1"));
+    assert!(w.store.keys().is_empty());
+}
+
+#[test]
+fn issue_17_an_unsafe_methods_location_on_this_origin_is_invalidated_too() {
+    let w = World::new();
+    let put = |path: &str| {
+        w.store.0.map.borrow_mut().insert(
+            format!("{}|shared", key::uri_prefix(path, None)),
+            (Vec::new(), 60),
+        );
+    };
+    for path in [
+        "/api/v1/agents/a2",
+        "/api/v1/agents/a3",
+        "/api/v1/agents/a4",
+    ] {
+        put(path);
+    }
+    w.origin.script(resp(
+        201,
+        &[
+            ("location", "/api/v1/agents/a2"),
+            ("content-location", "https://edge.example/api/v1/agents/a3"),
+            ("link", "</api/v1/agents/a4>"),
+        ],
+        "",
+    ));
+    w.send("POST", &[]);
+    let left = w.store.keys();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(left[0].contains("/api/v1/agents/a4"));
+    // Another origin's URL, or a failed answer: nothing.
+    put("/api/v1/agents/a2");
+    w.origin.script(resp(
+        303,
+        &[("location", "https://other.example/api/v1/agents/a2")],
+        "",
+    ));
+    w.send("PUT", &[]);
+    w.origin
+        .script(resp(409, &[("location", "/api/v1/agents/a4")], ""));
+    w.send("DELETE", &[]);
+    assert_eq!(w.store.keys().len(), 2);
+}
+
+#[test]
+fn issue_17_unknown_methods_pass_through_without_invalidating() {
+    let w = World::new();
+    w.origin
+        .script(resp(200, &[("cache-control", "max-age=60")], "one"));
+    w.get(&[]);
+    for method in ["PURGE", "REPORT", "OPTIONS", "post"] {
+        w.origin.script(resp(200, &[], "ok"));
+        assert_eq!(
+            w.send(method, &[]).outcome,
+            CacheOutcome::Bypass,
+            "{method}"
+        );
+    }
+    assert_eq!(w.get(&[]).outcome, CacheOutcome::Hit);
 }

@@ -81,7 +81,12 @@ fn storability_rules() {
     let anon = h(&[]);
     let authed = h(&[("authorization", "Bearer t"), ("x-auth-user-id", "u")]);
     let ok = |hs: &[(String, String)], e: &EntryMeta| {
-        storability(&req("GET", hs), e, PathPolicy::OriginOnly)
+        storability(
+            &req("GET", hs),
+            e,
+            PathPolicy::OriginOnly,
+            SetCookie::Refuse,
+        )
     };
     assert!(ok(&anon, &entry(200, &[("cache-control", "max-age=60")])).is_ok());
     assert_eq!(
@@ -144,7 +149,8 @@ fn storability_rules() {
         storability(
             &req("GET", &anon),
             &entry(200, &[]),
-            PathPolicy::DefaultTtl(300)
+            PathPolicy::DefaultTtl(300),
+            SetCookie::Refuse
         )
         .is_ok()
     );
@@ -383,4 +389,235 @@ fn entry_responses_carry_age_and_answer_the_clients_conditional() {
 
     let empty = entry_response(&req("GET", &none), &entry(204, &[]), 0);
     assert!(!empty.with_body);
+}
+
+fn store(e: &EntryMeta) -> Result<StorePlan, &'static str> {
+    let none: &[(String, String)] = &[];
+    storability(
+        &req("GET", none),
+        e,
+        PathPolicy::OriginOnly,
+        SetCookie::Refuse,
+    )
+}
+
+#[test]
+fn issue_17_storable_statuses_rfc_9110_15_1_and_explicit_freshness() {
+    // Heuristically cacheable: stored on a validator or a heuristic alone.
+    for status in [200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501] {
+        assert!(
+            store(&entry(status, &[("etag", "\"1\"")])).is_ok(),
+            "{status}"
+        );
+    }
+    // Others: only with explicit freshness (or public).
+    for status in [
+        201, 299, 302, 303, 307, 400, 403, 451, 499, 500, 502, 503, 504, 599,
+    ] {
+        assert_eq!(
+            store(&entry(status, &[("etag", "\"1\"")])),
+            Err("status"),
+            "{status}"
+        );
+        assert!(
+            store(&entry(status, &[("cache-control", "max-age=60")])).is_ok(),
+            "{status}"
+        );
+        let expires = entry(
+            status,
+            &[
+                ("date", &format_http_date(T)),
+                ("expires", &format_http_date(T + 60)),
+            ],
+        );
+        assert!(store(&expires).is_ok(), "{status} with Expires");
+    }
+    assert!(
+        store(&entry(
+            302,
+            &[("cache-control", "public"), ("etag", "\"1\"")]
+        ))
+        .is_ok()
+    );
+    // Never: partial content, a 304 (a client's conditional answered), non-final.
+    for status in [206, 304, 100, 600] {
+        assert_eq!(
+            store(&entry(status, &[("cache-control", "max-age=60")])),
+            Err("status")
+        );
+    }
+}
+
+#[test]
+fn issue_17_must_understand() {
+    let mu = [("cache-control", "must-understand, no-store, max-age=60")];
+    assert!(
+        store(&entry(200, &mu)).is_ok(),
+        "understood: no-store ignored"
+    );
+    assert!(store(&entry(404, &mu)).is_ok());
+    assert_eq!(store(&entry(299, &mu)), Err("must_understand"));
+    assert_eq!(store(&entry(499, &mu)), Err("must_understand"));
+    assert_eq!(
+        store(&entry(200, &[("cache-control", "no-store, max-age=60")])),
+        Err("no_store")
+    );
+    let req_no_store = h(&[("cache-control", "no-store")]);
+    assert_eq!(
+        storability(
+            &req("GET", &req_no_store),
+            &entry(200, &mu),
+            PathPolicy::OriginOnly,
+            SetCookie::Refuse
+        ),
+        Err("no_store"),
+        "the request's no-store still holds"
+    );
+}
+
+#[test]
+fn issue_17_invalid_age_is_not_stored_and_cdn_cache_control_decides() {
+    assert_eq!(
+        store(&entry(
+            200,
+            &[("cache-control", "max-age=60"), ("age", "1a")]
+        )),
+        Err("age")
+    );
+    assert!(
+        store(&entry(
+            200,
+            &[("cache-control", "max-age=60"), ("age", "7200, 0")]
+        ))
+        .is_ok()
+    );
+    let targeted = entry(
+        200,
+        &[
+            ("cache-control", "private, no-store"),
+            ("cdn-cache-control", "max-age=60"),
+        ],
+    );
+    assert!(
+        store(&targeted).is_ok(),
+        "the targeted field replaces Cache-Control"
+    );
+    let cf = entry(
+        200,
+        &[
+            ("cache-control", "max-age=60"),
+            ("cdn-cache-control", "max-age=60"),
+            ("cloudflare-cdn-cache-control", "no-store"),
+        ],
+    );
+    assert_eq!(store(&cf), Err("no_store"));
+    let stale = entry(200, &[("cache-control", "max-age=3600"), ("age", "7200")]);
+    let none = h(&[]);
+    let eval = evaluate(&stale, &req("GET", &none), PathPolicy::OriginOnly, T);
+    assert!(!eval.fresh && eval.age_s == 7200);
+}
+
+#[test]
+fn issue_17_set_cookie_policy() {
+    let e = entry(
+        200,
+        &[("cache-control", "max-age=60"), ("set-cookie", "s=1")],
+    );
+    let none = h(&[]);
+    assert_eq!(store(&e), Err("set_cookie"));
+    assert!(
+        storability(
+            &req("GET", &none),
+            &e,
+            PathPolicy::OriginOnly,
+            SetCookie::Strip
+        )
+        .is_ok()
+    );
+    assert_eq!(SetCookie::parse("strip"), Ok(SetCookie::Strip));
+    assert_eq!(SetCookie::parse(" refuse "), Ok(SetCookie::Refuse));
+    assert_eq!(SetCookie::parse("store"), Err(()));
+    assert_eq!(SetCookie::default(), SetCookie::Refuse);
+}
+
+#[test]
+fn issue_17_if_modified_since_and_if_none_match() {
+    let lm = format_http_date(T - 100);
+    let e = entry(200, &[("etag", "\"v1\""), ("last-modified", &lm)]);
+    let at = |hs: &[(&str, &str)]| {
+        let hs = h(hs);
+        client_has_current(&req("GET", &hs), &e)
+    };
+    assert!(at(&[("if-modified-since", &format_http_date(T - 100))]));
+    assert!(at(&[("if-modified-since", &format_http_date(T))]));
+    assert!(!at(&[("if-modified-since", &format_http_date(T - 101))]));
+    assert!(
+        at(&[("if-modified-since", "wednesday, 15-nov-23 00:00:00 gmt")]),
+        "RFC 850, any case"
+    );
+    assert!(
+        at(&[("if-modified-since", "wed NOV 15 00:00:00 2023")]),
+        "asctime"
+    );
+    assert!(
+        !at(&[("if-modified-since", "yesterday")]),
+        "invalid: ignored"
+    );
+    // If-None-Match wins when both are sent.
+    assert!(!at(&[
+        ("if-none-match", "\"v0\""),
+        ("if-modified-since", &format_http_date(T))
+    ]));
+    assert!(at(&[
+        ("if-none-match", "\"v1\""),
+        ("if-modified-since", &format_http_date(T - 1000))
+    ]));
+    // Without Last-Modified the Date counts; a non-200 entry never answers 304.
+    let dated = entry(200, &[("date", &format_http_date(T - 5))]);
+    let since = h(&[("if-modified-since", &format_http_date(T - 5))]);
+    assert!(client_has_current(&req("GET", &since), &dated));
+    let gone = entry(404, &[("etag", "\"v1\"")]);
+    let inm = h(&[("if-none-match", "\"v1\"")]);
+    assert!(!client_has_current(&req("GET", &inm), &gone));
+    let served = entry_response(&req("GET", &since), &dated, 3);
+    assert_eq!((served.status, served.with_body), (304, false));
+}
+
+#[test]
+fn issue_17_location_and_content_location_on_the_same_origin_are_invalidated() {
+    let o = "https://edge.example";
+    let p = |path: &str| key::uri_prefix(path, None);
+    let of = |hs: &[(&str, &str)]| also_invalidated(o, "/api/v1/agents/a1", &h(hs));
+    assert_eq!(
+        of(&[("location", "/api/v1/agents/a2")]),
+        [p("/api/v1/agents/a2")]
+    );
+    assert_eq!(
+        of(&[(
+            "Content-Location",
+            "HTTPS://EDGE.example/api/v1/agents/a3?x=1#f"
+        )]),
+        [key::uri_prefix("/api/v1/agents/a3", Some("x=1"))]
+    );
+    assert_eq!(of(&[("location", "a4")]), [p("/api/v1/agents/a4")]);
+    assert_eq!(of(&[("location", "../b/./c")]), [p("/api/v1/b/c")]);
+    assert_eq!(of(&[("location", "//edge.example/x")]), [p("/x")]);
+    assert_eq!(of(&[("location", "https://edge.example")]), [p("/")]);
+    for other in [
+        "https://evil.example/api/v1/agents/a1",
+        "http://edge.example/api/v1/agents/a1",
+        "https://edge.example:8443/x",
+        "//evil.example/x",
+        "mailto:a@b",
+        "",
+        "/a b",
+    ] {
+        assert!(of(&[("location", other)]).is_empty(), "{other:?}");
+    }
+    assert_eq!(
+        of(&[("location", "/x"), ("content-location", "/x")]),
+        [p("/x")],
+        "once"
+    );
+    assert!(of(&[("link", "</x>")]).is_empty());
 }
