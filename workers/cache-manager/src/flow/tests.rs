@@ -16,6 +16,7 @@ use edge_core::cache::policy::PathPolicy;
 use futures::executor::block_on;
 
 use super::*;
+use crate::ranged;
 
 const T0_MS: u64 = 1_700_000_000_000;
 const LIMIT: usize = 64;
@@ -72,6 +73,8 @@ struct StoreState {
     map: RefCell<BTreeMap<String, (Vec<u8>, u64)>>,
     fail_reads: Cell<bool>,
     fail_writes: Cell<bool>,
+    /// The purge generation cannot be read.
+    fail_generation: Cell<bool>,
     /// Each read moves this clock by this many seconds (a slow read).
     slow_read: RefCell<Option<(FakeClock, u64)>>,
 }
@@ -104,6 +107,12 @@ impl Store for FakeStore {
             deleted: before - map.len(),
             complete: true,
         }
+    }
+    async fn generation(&self, _path: &str) -> Result<String, StoreFault> {
+        if self.0.fail_generation.get() {
+            return Err(StoreFault);
+        }
+        Ok("0".to_owned())
     }
 }
 
@@ -357,24 +366,30 @@ struct Got {
 }
 
 fn got(req: &Incoming, served: Result<Served<FakeResponse>, FakeFault>) -> Got {
-    let Ok(Served { outcome, answer }) = served else {
+    let Ok(Served {
+        outcome,
+        answer,
+        part,
+    }) = served
+    else {
         panic!("the fakes never fault");
     };
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     match answer {
         Answer::Entry { entry, age_s } => {
             let r = entry_response(&req.facts(), &entry.meta, age_s);
+            let (status, headers, body) = ranged::cut(part, r.status, r.headers, &entry.body);
             Got {
                 outcome,
-                status: r.status,
+                status,
                 body: if r.with_body {
-                    text(&entry.body)
+                    text(body)
                 } else {
                     String::new()
                 },
                 age: Some(age_s),
                 error: None,
-                headers: r.headers,
+                headers,
             }
         }
         Answer::Relay(r) => Got {
@@ -406,7 +421,8 @@ impl Got {
 }
 
 fn resource() -> String {
-    key::resource(PATH, None, key::Owner::Shared).unwrap_or_default()
+    let resource = key::resource(PATH, None, key::Owner::Shared).unwrap_or_default();
+    key::with_generation(&resource, "0")
 }
 
 // ---- misses, hits, storing ----
@@ -822,7 +838,13 @@ fn vary_stores_one_entry_per_value_and_a_mismatch_is_a_miss() {
 #[test]
 fn uncacheable_requests_bypass_and_head_misses_are_forwarded() {
     let w = World::new();
-    for (method, headers) in [("OPTIONS", vec![]), ("GET", vec![("range", "bytes=0-1")])] {
+    for (method, headers) in [
+        ("OPTIONS", vec![]),
+        (
+            "GET",
+            vec![("range", "bytes=0-1"), ("cache-control", "no-store")],
+        ),
+    ] {
         w.origin
             .script(resp(200, &[("cache-control", "max-age=60")], "x"));
         let r = w.send(method, &headers);
@@ -961,4 +983,139 @@ fn a_follower_fetches_for_itself_when_the_leader_fails() {
     let (ra, rb) = w.two_gets_at_once();
     assert_eq!(ra.error, Some("upstream_unavailable"));
     assert_eq!(rb.body, "own");
+}
+
+// ---- byte ranges (issue 17) ----
+
+const RANGED: &[(&str, &str)] = &[
+    ("cache-control", "max-age=60"),
+    ("etag", "\"v1\""),
+    ("content-length", "10"),
+];
+
+#[test]
+fn a_range_is_fetched_whole_stored_and_served_as_206_on_miss_and_hit() {
+    let w = World::new();
+    w.origin.script(resp(200, RANGED, "0123456789"));
+    let miss = w.get(&[("range", "bytes=2-5")]);
+    assert_eq!(
+        (miss.outcome, miss.status, miss.body.as_str()),
+        (CacheOutcome::Miss, 206, "2345")
+    );
+    assert_eq!(miss.header("content-range"), Some("bytes 2-5/10"));
+    assert_eq!(miss.header("content-length"), Some("4"));
+    assert!(
+        w.origin.sent(0).iter().all(|(n, _)| n != "range"),
+        "the whole response is fetched"
+    );
+    let hit = w.get(&[("range", "bytes=-3"), ("if-range", "\"v1\"")]);
+    assert_eq!(
+        (hit.outcome, hit.status, hit.body.as_str()),
+        (CacheOutcome::Hit, 206, "789")
+    );
+    assert_eq!(hit.header("content-range"), Some("bytes 7-9/10"));
+    let whole = w.get(&[]);
+    assert_eq!((whole.status, whole.body.as_str()), (200, "0123456789"));
+    assert_eq!(w.origin.calls(), 1);
+}
+
+#[test]
+fn an_if_range_mismatch_or_several_ranges_are_the_whole_200() {
+    let w = World::new();
+    w.origin.script(resp(200, RANGED, "0123456789"));
+    w.get(&[]);
+    for headers in [
+        vec![("range", "bytes=0-1"), ("if-range", "\"v2\"")],
+        vec![("range", "bytes=0-1"), ("if-range", "W/\"v1\"")],
+        vec![("range", "bytes=0-1,4-5")],
+        vec![("range", "lines=1-2")],
+    ] {
+        let r = w.get(&headers);
+        assert_eq!(
+            (
+                r.outcome,
+                r.status,
+                r.body.as_str(),
+                r.header("content-range")
+            ),
+            (CacheOutcome::Hit, 200, "0123456789", None),
+            "{headers:?}"
+        );
+    }
+}
+
+#[test]
+fn an_unsatisfiable_range_is_416_with_the_length() {
+    let w = World::new();
+    w.origin.script(resp(200, RANGED, "0123456789"));
+    w.get(&[]);
+    let r = w.get(&[("range", "bytes=10-")]);
+    assert_eq!(
+        (r.outcome, r.status, r.body.as_str()),
+        (CacheOutcome::Hit, 416, "")
+    );
+    assert_eq!(r.header("content-range"), Some("bytes */10"));
+    assert_eq!(w.origin.calls(), 1);
+}
+
+#[test]
+fn a_range_over_an_unstored_answer_is_relayed_whole_and_a_206_is_never_stored() {
+    let w = World::new();
+    w.origin
+        .script(resp(200, &[("cache-control", "no-store")], "0123456789"));
+    let r = w.get(&[("range", "bytes=0-1")]);
+    assert_eq!(
+        (r.outcome, r.status, r.body.as_str()),
+        (CacheOutcome::Miss, 200, "0123456789")
+    );
+    w.origin.script(resp(
+        206,
+        &[
+            ("cache-control", "max-age=60"),
+            ("content-range", "bytes 0-1/10"),
+        ],
+        "01",
+    ));
+    let r = w.get(&[("range", "bytes=0-1")]);
+    assert_eq!((r.status, r.body.as_str()), (206, "01"));
+    assert!(
+        w.store.keys().is_empty(),
+        "a 206 is not a complete response"
+    );
+}
+
+#[test]
+fn a_conditional_match_wins_over_a_range_and_a_stored_404_is_not_cut() {
+    let w = World::new();
+    w.origin.script(resp(200, RANGED, "0123456789"));
+    w.get(&[]);
+    let r = w.get(&[("range", "bytes=0-1"), ("if-none-match", "\"v1\"")]);
+    assert_eq!(r.status, 304);
+    let w = World::new();
+    w.origin
+        .script(resp(404, &[("cache-control", "max-age=60")], "gone"));
+    w.get(&[]);
+    let r = w.get(&[("range", "bytes=0-1")]);
+    assert_eq!(
+        (r.outcome, r.status, r.body.as_str()),
+        (CacheOutcome::Hit, 404, "gone")
+    );
+}
+
+#[test]
+fn without_the_purge_generation_the_cache_is_bypassed() {
+    let w = World::new();
+    w.origin.script(resp(200, RANGED, "0123456789"));
+    w.get(&[]);
+    w.store.0.fail_generation.set(true);
+    w.origin.script(resp(200, RANGED, "fresh"));
+    let r = w.get(&[]);
+    assert_eq!(
+        (r.outcome, r.body.as_str()),
+        (CacheOutcome::Bypass, "fresh")
+    );
+    assert!(
+        w.origin.0.calls.borrow()[1].is_none(),
+        "forwarded as it came"
+    );
 }
