@@ -247,4 +247,4 @@ where
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

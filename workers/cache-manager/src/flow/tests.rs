@@ -1119,3 +1119,99 @@ fn without_the_purge_generation_the_cache_is_bypassed() {
         "forwarded as it came"
     );
 }
+
+// ---- KV operations per request, with and without the local tier (issue 17) ----
+
+/// KV reads, writes, lists and deletes of each kind of request, through the flow, with
+/// the local tier (`after`) and without it (`before`: KV alone, as at 1c19fb4), counted
+/// by the fake KV. The generation listing (one per isolate per `tiers::REFRESH_MS`) is
+/// left out of the per-request counts; it is counted once here.
+#[test]
+fn kv_operations_per_request_with_and_without_the_local_tier() {
+    use crate::tiers::tests::{FakeTier, NoLocal};
+    use crate::tiers::{Generations, Tiered};
+
+    /// With `listing_purge`, the prefix purge lists and deletes (as at 1c19fb4).
+    fn run<L>(local: L, listing_purge: bool) -> Vec<(usize, usize, usize)>
+    where
+        L: crate::tiers::Local + Clone + 'static,
+    {
+        let w = World::new();
+        let kv = FakeTier::default();
+        let store = Tiered {
+            local,
+            shared: kv.clone(),
+            clock: w.clock.clone(),
+            generations: Generations::default(),
+        };
+        let cache = Cache {
+            store: Ok(store.clone()),
+            origin: w.origin.clone(),
+            clock: w.clock.clone(),
+            background: w.background.clone(),
+            flights: w.flights.clone(),
+            max_entry_bytes: LIMIT,
+            timeout_ms: w.timeout_ms,
+        };
+        let mut per_request = Vec::new();
+        let mut send = |path: &str, reply: Option<FakeResponse>| {
+            if let Some(reply) = reply {
+                w.origin.script(reply);
+            }
+            let mut req = incoming("GET", &[]);
+            req.path = path.to_owned();
+            let before = kv.ops();
+            let _ = block_on(cache.answer(&req, PathPolicy::OriginOnly));
+            let after = kv.ops();
+            per_request.push((after.0 - before.0, after.1 - before.1, after.2 - before.2));
+        };
+        let stored = || resp(200, &[("cache-control", "max-age=600")], "x");
+        send("/api/v1/agents/warm", Some(stored())); // lists the generations once
+        send("/api/v1/agents/a", Some(stored())); // MISS + store
+        send("/api/v1/agents/a", None); // HIT
+        send("/api/v1/agents/a", None); // HIT
+        let no_store = resp(200, &[("cache-control", "no-store")], "x");
+        send("/api/v1/agents/n", Some(no_store)); // MISS no-store
+        // A prefix purge of 10,000 entries.
+        kv.fill((0..10_000).map(|i| format!("c:/api/v1/calls/{i} x|shared|g0|e:x")));
+        let (before, deletes) = (kv.ops(), kv.deletes());
+        if listing_purge {
+            block_on(purge(&store, &[key::path_prefix("/api/v1/calls/")]));
+        } else {
+            block_on(store.purge(&[], &["/api/v1/calls/".to_owned()]));
+        }
+        let after = kv.ops();
+        per_request.push((
+            after.0 - before.0,
+            after.1 - before.1 + kv.deletes() - deletes,
+            after.2 - before.2,
+        ));
+        per_request
+    }
+    let after = run(FakeTier::default(), false);
+    let before = run(NoLocal, true);
+    // (reads, writes and deletes, lists): warm-up, MISS + store, HIT, HIT, MISS no-store,
+    // a prefix purge of 10,000 entries.
+    assert_eq!(
+        after,
+        [
+            (1, 1, 1),
+            (1, 1, 0),
+            (0, 0, 0),
+            (0, 0, 0),
+            (1, 0, 0),
+            (0, 1, 0)
+        ]
+    );
+    assert_eq!(
+        before,
+        [
+            (1, 1, 1),
+            (1, 1, 0),
+            (1, 0, 0),
+            (1, 0, 0),
+            (1, 0, 0),
+            (0, 10_000, 10)
+        ]
+    );
+}

@@ -11,11 +11,12 @@ use futures::executor::block_on;
 use super::*;
 use crate::flow::Store;
 
+/// Either tier in memory, counting its operations, with injected faults.
 #[derive(Clone, Default)]
-struct FakeTier(Rc<TierState>);
+pub(crate) struct FakeTier(Rc<TierState>);
 
 #[derive(Default)]
-struct TierState {
+pub(crate) struct TierState {
     map: RefCell<BTreeMap<String, (Vec<u8>, u64)>>,
     generations: RefCell<BTreeMap<String, u64>>,
     fail: Cell<bool>,
@@ -23,14 +24,27 @@ struct TierState {
     reads: Cell<usize>,
     writes: Cell<usize>,
     lists: Cell<usize>,
+    deletes: Cell<usize>,
 }
 
 impl FakeTier {
     fn keys(&self) -> Vec<String> {
         self.0.map.borrow().keys().cloned().collect()
     }
-    fn ops(&self) -> (usize, usize, usize) {
+    /// Reads, writes (generations included), lists.
+    pub(crate) fn ops(&self) -> (usize, usize, usize) {
         (self.0.reads.get(), self.0.writes.get(), self.0.lists.get())
+    }
+    /// Keys deleted.
+    pub(crate) fn deletes(&self) -> usize {
+        self.0.deletes.get()
+    }
+    /// Stores `n` entries directly (a filled cache).
+    pub(crate) fn fill(&self, keys: impl Iterator<Item = String>) {
+        let mut map = self.0.map.borrow_mut();
+        for k in keys {
+            map.insert(k, (Vec::new(), 600));
+        }
     }
     fn check(&self) -> Result<(), StoreFault> {
         if self.0.fail.get() {
@@ -77,8 +91,13 @@ impl Shared for FakeTier {
         let mut map = self.0.map.borrow_mut();
         let before = map.len();
         map.retain(|k, _| !k.starts_with(prefix));
+        let deleted = before - map.len();
+        self.0
+            .lists
+            .set(self.0.lists.get() + deleted.div_ceil(1000).max(1));
+        self.0.deletes.set(self.0.deletes.get() + deleted);
         Purged {
-            deleted: before - map.len(),
+            deleted,
             complete: true,
         }
     }
@@ -365,4 +384,20 @@ fn two_purges_in_the_same_millisecond_both_change_the_generation() {
     block_on(w.store.bump("/a")).expect("bumped");
     let t2 = block_on(w.store.generation("/a")).expect("read");
     assert!(t0 != t1 && t1 != t2 && t0 != t2);
+}
+
+/// A local tier that holds nothing: the store as it was before the tiers (KV only).
+#[derive(Clone, Copy)]
+pub(crate) struct NoLocal;
+
+impl Local for NoLocal {
+    async fn get(&self, _key: &str) -> Result<Option<Vec<u8>>, StoreFault> {
+        Ok(None)
+    }
+    async fn put(&self, _key: &str, _value: &[u8], _keep_s: u64) -> Result<(), StoreFault> {
+        Ok(())
+    }
+    async fn delete(&self, _key: &str) -> Result<(), StoreFault> {
+        Ok(())
+    }
 }
