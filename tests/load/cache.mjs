@@ -6,12 +6,12 @@
 // Scenarios: GET /health, cache HIT, MISS no-store, MISS + store (10,000 unique URLs
 // under one prefix, which also fills the cache), then one purge of that prefix (10,000
 // entries), timed. Loopback only; bounded in count and time.
-import { spawn } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { nowS } from "../harness/jwt.mjs";
 import { freshSecret, startPipeline } from "../harness/pipeline.mjs";
 import { runScenario } from "./scenario.mjs";
+import { spawnOrigin } from "./spawn-origin.mjs";
 
 const [BEFORE, TOTAL_ARG, CONC_ARG] = process.argv.slice(2);
 if (!BEFORE) throw new Error("usage: node tests/load/cache.mjs <before-build-dir> [requests] [concurrency]");
@@ -21,14 +21,7 @@ const PURGE_N = Number(process.env.CACHE_PURGE_N ?? 10_000);
 const here = path.dirname(fileURLToPath(import.meta.url));
 const AFTER = path.join(here, "../../workers/cache-manager/build");
 
-const originProcess = spawn(process.execPath, [path.join(here, "origin-process.mjs")], { stdio: ["ignore", "pipe", "inherit"] });
-const originUrl = await new Promise((resolve, reject) => {
-  const timer = setTimeout(() => reject(new Error("origin did not start in 10 s")), 10_000);
-  originProcess.stdout.once("data", (d) => {
-    clearTimeout(timer);
-    resolve(d.toString().trim());
-  });
-});
+const { url: originUrl, process: originProcess } = await spawnOrigin();
 
 /** Runs every scenario against a pipeline whose cache-manager is the build in `dir`. */
 async function measure(label, dir) {

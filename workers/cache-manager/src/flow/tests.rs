@@ -993,6 +993,14 @@ const RANGED: &[(&str, &str)] = &[
     ("content-length", "10"),
 ];
 
+/// A world with the 10-byte `RANGED` entry stored.
+fn stored_ranged() -> World {
+    let w = World::new();
+    w.origin.script(resp(200, RANGED, "0123456789"));
+    w.get(&[]);
+    w
+}
+
 #[test]
 fn a_range_is_fetched_whole_stored_and_served_as_206_on_miss_and_hit() {
     let w = World::new();
@@ -1021,9 +1029,7 @@ fn a_range_is_fetched_whole_stored_and_served_as_206_on_miss_and_hit() {
 
 #[test]
 fn an_if_range_mismatch_or_several_ranges_are_the_whole_200() {
-    let w = World::new();
-    w.origin.script(resp(200, RANGED, "0123456789"));
-    w.get(&[]);
+    let w = stored_ranged();
     for headers in [
         vec![("range", "bytes=0-1"), ("if-range", "\"v2\"")],
         vec![("range", "bytes=0-1"), ("if-range", "W/\"v1\"")],
@@ -1046,9 +1052,7 @@ fn an_if_range_mismatch_or_several_ranges_are_the_whole_200() {
 
 #[test]
 fn an_unsatisfiable_range_is_416_with_the_length() {
-    let w = World::new();
-    w.origin.script(resp(200, RANGED, "0123456789"));
-    w.get(&[]);
+    let w = stored_ranged();
     let r = w.get(&[("range", "bytes=10-")]);
     assert_eq!(
         (r.outcome, r.status, r.body.as_str()),
@@ -1086,9 +1090,7 @@ fn a_range_over_an_unstored_answer_is_relayed_whole_and_a_206_is_never_stored() 
 
 #[test]
 fn a_conditional_match_wins_over_a_range_and_a_stored_404_is_not_cut() {
-    let w = World::new();
-    w.origin.script(resp(200, RANGED, "0123456789"));
-    w.get(&[]);
+    let w = stored_ranged();
     let r = w.get(&[("range", "bytes=0-1"), ("if-none-match", "\"v1\"")]);
     assert_eq!(r.status, 304);
     let w = World::new();
@@ -1104,9 +1106,7 @@ fn a_conditional_match_wins_over_a_range_and_a_stored_404_is_not_cut() {
 
 #[test]
 fn without_the_purge_generation_the_cache_is_bypassed() {
-    let w = World::new();
-    w.origin.script(resp(200, RANGED, "0123456789"));
-    w.get(&[]);
+    let w = stored_ranged();
     w.store.0.fail_generation.set(true);
     w.origin.script(resp(200, RANGED, "fresh"));
     let r = w.get(&[]);
