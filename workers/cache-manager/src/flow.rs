@@ -160,11 +160,10 @@ pub(crate) struct Served<R> {
 }
 
 fn served<R>(outcome: CacheOutcome, answer: Answer<R>) -> Served<R> {
-    let part = Part::Whole;
     Served {
         outcome,
         answer,
-        part,
+        part: Part::Whole,
     }
 }
 
