@@ -58,6 +58,21 @@ describe("cache-manager ranges, tiers and purge", { timeout: 180_000 }, () => {
       body: JSON.stringify(body),
     }, C);
 
+  // First in the file: the isolate has not listed the generations yet.
+  test("a generation another location wrote (KV key g:<prefix>, metadata g) is part of the keys below it", async () => {
+    await (await kv()).put("g:/api/v1/calls/elsewhere/", "5", { metadata: { g: 5 } });
+    const path = "/api/v1/calls/elsewhere/a";
+    assert.equal((await get(path)).cache, "MISS");
+    assert.equal((await get(path)).cache, "HIT");
+    const [key] = await kvKeys(`c:${path} `);
+    assert.match(key, /\|shared\|g[0-9a-f]{16}\|e:/, "stored under the prefix's generation");
+    const [other] = await (async () => {
+      await get("/api/v1/calls/not-elsewhere");
+      return kvKeys("c:/api/v1/calls/not-elsewhere ");
+    })();
+    assert.match(other, /\|shared\|g0\|e:/, "no purged prefix above it");
+  });
+
   describe("ranges from a stored complete response", () => {
     test("a MISS fetches the whole response, stores it and answers the range with 206", async () => {
       const path = "/api/v1/calls/range-miss";
@@ -170,7 +185,7 @@ describe("cache-manager ranges, tiers and purge", { timeout: 180_000 }, () => {
       const before = await kvKeys("c:/api/v1/calls/gen/");
       const done = await purge({ prefixes: ["/api/v1/calls/gen/"] });
       assert.deepEqual(await done.json(), { deleted: 0, complete: true, invalidated_prefixes: 1 });
-      assert.deepEqual(await kvKeys("g:"), ["g:/api/v1/calls/gen/"]);
+      assert.deepEqual(await kvKeys("g:/api/v1/calls/gen"), ["g:/api/v1/calls/gen/"]);
       assert.deepEqual(await kvKeys("c:/api/v1/calls/gen/"), before, "nothing deleted: unreachable, expiring by TTL");
       assert.equal((await get(paths[0])).cache, "MISS");
       assert.equal((await get(paths[1])).cache, "MISS");
@@ -178,7 +193,7 @@ describe("cache-manager ranges, tiers and purge", { timeout: 180_000 }, () => {
       assert.equal((await get(paths[0])).cache, "HIT", "stored again under the new generation");
       const again = await purge({ prefixes: ["/api/v1/calls/gen/"] });
       assert.equal((await again.json()).invalidated_prefixes, 1);
-      assert.deepEqual(await kvKeys("g:"), ["g:/api/v1/calls/gen/"], "a purge again rewrites the same key");
+      assert.deepEqual(await kvKeys("g:/api/v1/calls/gen"), ["g:/api/v1/calls/gen/"], "a purge again rewrites the same key");
       assert.equal((await get(paths[0])).cache, "MISS");
     });
 
