@@ -234,3 +234,22 @@ impl tiers::Shared for Kv {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::local_url;
+
+    #[test]
+    fn local_urls_escape_every_byte_but_letters_and_digits() {
+        let a = local_url("c:/a b|shared|g0|e:1f");
+        assert_eq!(
+            a,
+            "https://cache-manager.tier/c%3A%2Fa%20b%7Cshared%7Cg0%7Ce%3A1f"
+        );
+        assert_ne!(local_url("c:/a/../b"), local_url("c:/b"));
+        assert!(local_url("c:/é?#").is_ascii());
+        assert!(!local_url("c:/x?y#z")[LOCAL_HOST_LEN..].contains(['?', '#', '/']));
+    }
+
+    const LOCAL_HOST_LEN: usize = super::LOCAL_HOST.len();
+}
