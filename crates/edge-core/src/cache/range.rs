@@ -215,10 +215,7 @@ pub fn partial_headers(
         "content-range".to_owned(),
         format!("bytes {first}-{last}/{len}"),
     ));
-    headers.push((
-        "content-length".to_owned(),
-        (last - first + 1).to_string(),
-    ));
+    headers.push(("content-length".to_owned(), (last - first + 1).to_string()));
     headers
 }
 
@@ -276,8 +273,14 @@ mod tests {
         assert_eq!(part("BYTES = 1-2 "), bytes(1, 2));
         assert_eq!(part("bytes=10000-"), Part::Unsatisfiable { len: 10_000 });
         assert_eq!(part("bytes=-0"), Part::Unsatisfiable { len: 10_000 });
-        assert_eq!(resolve(&parse("bytes=-1"), 0), Part::Unsatisfiable { len: 0 });
-        assert_eq!(resolve(&parse("bytes=0-"), 0), Part::Unsatisfiable { len: 0 });
+        assert_eq!(
+            resolve(&parse("bytes=-1"), 0),
+            Part::Unsatisfiable { len: 0 }
+        );
+        assert_eq!(
+            resolve(&parse("bytes=0-"), 0),
+            Part::Unsatisfiable { len: 0 }
+        );
     }
 
     #[test]
@@ -325,7 +328,10 @@ mod tests {
             date: Some(LM),
             ..v
         };
-        assert!(!if_range_holds(Some(LM), weak_date), "Last-Modified == Date is weak");
+        assert!(
+            !if_range_holds(Some(LM), weak_date),
+            "Last-Modified == Date is weak"
+        );
         assert!(!if_range_holds(Some(LM), Validators::default()));
     }
 
