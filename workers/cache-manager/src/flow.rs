@@ -22,9 +22,11 @@ use edge_core::cache::decide::{
 use edge_core::cache::entry::{self, EntryMeta, Stored};
 use edge_core::cache::key;
 use edge_core::cache::policy::PathPolicy;
+use edge_core::cache::range::Part;
 use edge_core::error::CommonError;
 
 use crate::coalesce::{self, Flight, Flights};
+use crate::ranged;
 
 /// The entry store. Its failures are the binding's to log: a read that fails is a miss, a
 /// write that fails stores nothing; the cache never fails a request for them.
@@ -35,6 +37,9 @@ pub(crate) trait Store {
     async fn put(&self, key: &str, value: &[u8], keep_s: u64) -> Result<(), StoreFault>;
     /// Deletes every key starting with `prefix` (up to the binding's limit).
     async fn delete_prefix(&self, prefix: &str) -> Purged;
+    /// The purge generation token of `path`, part of its keys (see `tiers`); a fault
+    /// when it cannot be known (the request then bypasses the cache).
+    async fn generation(&self, path: &str) -> Result<String, StoreFault>;
 }
 
 /// A store operation failed (the binding has logged why).
@@ -152,10 +157,16 @@ pub(crate) enum Answer<R> {
 pub(crate) struct Served<R> {
     pub(crate) outcome: CacheOutcome,
     pub(crate) answer: Answer<R>,
+    /// The part of an [`Answer::Entry`] to send (see `ranged`).
+    pub(crate) part: Part,
 }
 
 fn served<R>(outcome: CacheOutcome, answer: Answer<R>) -> Served<R> {
-    Served { outcome, answer }
+    Served {
+        outcome,
+        answer,
+        part: Part::Whole,
+    }
 }
 
 /// The cache with its backends.
@@ -190,11 +201,23 @@ where
     C: Clock + Clone + 'static,
     B: Background + Clone + 'static,
 {
-    /// Answers `req` under the path's `policy`.
+    /// Answers `req` under the path's `policy`; a `GET` with `Range` is answered as one
+    /// without, and its range applied to what comes from an entry (`ranged`).
     ///
     /// # Errors
     /// The origin binding's runtime failures.
     pub(crate) async fn answer(
+        &self,
+        req: &Incoming,
+        policy: PathPolicy,
+    ) -> Result<Served<O::Response>, O::Fault> {
+        match ranged::Ask::of(req) {
+            None => self.answer_whole(req, policy).await,
+            Some(ask) => Ok(ask.apply(self.answer_whole(&ask.whole, policy).await?)),
+        }
+    }
+
+    async fn answer_whole(
         &self,
         req: &Incoming,
         policy: PathPolicy,
@@ -222,6 +245,11 @@ where
                     Answer::Failed(Box::new(e.clone())),
                 )),
                 Ok(store) => {
+                    // Without the purge generation no key is safe to read: bypass.
+                    let Ok(generation) = store.generation(&req.path).await else {
+                        return Ok(served(CacheOutcome::Bypass, self.forward().await));
+                    };
+                    let resource = key::with_generation(&resource, &generation);
                     let lookup = Lookup {
                         cache: self,
                         store,

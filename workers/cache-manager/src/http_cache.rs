@@ -6,6 +6,7 @@
 
 use edge_core::HttpError;
 use edge_core::cache::CacheOutcome;
+use edge_core::cache::range::Part;
 use edge_core::cache::{decide, directives};
 use edge_glue::{Hop, respond};
 use worker::{Env, Headers, Request, Response};
@@ -13,6 +14,7 @@ use worker::{Env, Headers, Request, Response};
 use crate::coalesce::Flights;
 use crate::error::Error;
 use crate::flow::{Answer, Cache, Entry, Incoming, Refusal, Served};
+use crate::ranged;
 use crate::runtime::{Router, RuntimeClock};
 use crate::settings::Settings;
 use crate::store;
@@ -32,7 +34,7 @@ pub(crate) async fn handle(req: Request, env: &Env, hop: &Hop) -> Result<Respons
     };
     let policy = settings.policies.for_path(&incoming.path);
     let cache = Cache {
-        store: store::open(env),
+        store: store::tiered(env),
         origin: Router {
             req,
             env: env.clone(),
@@ -46,9 +48,13 @@ pub(crate) async fn handle(req: Request, env: &Env, hop: &Hop) -> Result<Respons
         timeout_ms: settings.timeout_ms,
         set_cookie: settings.set_cookie,
     };
-    let Served { outcome, answer } = cache.answer(&incoming, policy).await?;
+    let Served {
+        outcome,
+        answer,
+        part,
+    } = cache.answer(&incoming, policy).await?;
     let resp = match answer {
-        Answer::Entry { entry, age_s } => entry_response(&incoming, &entry, age_s)?,
+        Answer::Entry { entry, age_s } => entry_response(&incoming, &entry, age_s, part)?,
         // voice-router's answer, its own error responses included, relayed as it is.
         Answer::Relay(resp) => resp,
         Answer::Failed(e) => return Err(failed(hop, outcome, e)),
@@ -63,19 +69,26 @@ pub(crate) async fn handle(req: Request, env: &Env, hop: &Hop) -> Result<Respons
     Ok(resp)
 }
 
-/// The response from `entry` (see `decide::entry_response`).
-fn entry_response(incoming: &Incoming, entry: &Entry, age_s: u64) -> worker::Result<Response> {
+/// The response from `entry` (see `decide::entry_response`), cut to `part` (`ranged`).
+fn entry_response(
+    incoming: &Incoming,
+    entry: &Entry,
+    age_s: u64,
+    part: Part,
+) -> worker::Result<Response> {
     let served = decide::entry_response(&incoming.facts(), &entry.meta, age_s);
+    let (status, served_headers, body) =
+        ranged::cut(part, served.status, served.headers, &entry.body);
     let headers = Headers::new();
-    for (name, value) in &served.headers {
+    for (name, value) in &served_headers {
         headers.append(name, value)?;
     }
     let resp = if served.with_body {
-        Response::from_bytes(entry.body.clone())?
+        Response::from_bytes(body.to_vec())?
     } else {
         Response::empty()?
     };
-    Ok(resp.with_status(served.status).with_headers(headers))
+    Ok(resp.with_status(status).with_headers(headers))
 }
 
 /// `error`, answered with the cache's `X-Cache` and recorded as its outcome.

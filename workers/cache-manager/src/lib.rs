@@ -12,9 +12,11 @@ mod error;
 mod flow;
 mod http_cache;
 mod purge;
+mod ranged;
 mod runtime;
 mod settings;
 mod store;
+mod tiers;
 
 use edge_core::ServiceName;
 use edge_core::cache::admin::{self, AdminRoute};

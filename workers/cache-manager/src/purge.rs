@@ -1,9 +1,13 @@
 //! The purge API (admin secret): `POST /admin/v1/cache/purge` with
 //! `{"urls": ["/api/v1/agents/a1?x=1", "https://host/path"], "prefixes": ["/api/v1/agents/"]}`.
 //!
-//! A URL purges every stored variant and owner of that path and query; a prefix purges
-//! every entry whose path starts with it. Answers `{"deleted": n, "complete": bool}`;
-//! `complete` is false when more than 10,000 entries matched (call again).
+//! A URL purges every stored variant and owner of that path and query (its KV keys are
+//! listed and deleted, and this location's local copy); a prefix purges every entry whose
+//! path starts with it by bumping its generation (one KV write, nothing listed: the
+//! entries become unreachable everywhere and expire; see `tiers`). Answers
+//! `{"deleted": n, "complete": bool}` (`deleted`: the URLs' keys deleted), with
+//! `"invalidated_prefixes": n` when prefixes were given; `complete` is false when more
+//! than 10,000 keys matched a URL (call again) or a generation could not be written.
 
 use edge_core::cache::key;
 use edge_glue::body::{self, BodyError};
@@ -13,7 +17,7 @@ use worker::{Env, Request, Response, Url};
 
 use crate::error::Error;
 use crate::settings::Settings;
-use crate::{flow, store};
+use crate::store;
 
 /// Largest request body.
 const MAX_BODY: usize = 64 * 1024;
@@ -55,36 +59,42 @@ pub(crate) async fn handle(mut req: Request, env: &Env, hop: &Hop) -> Result<Res
         })?;
     let purge = serde_json::from_slice::<PurgeRequest>(&bytes)
         .map_err(|_| InvalidPurge("expected {\"urls\": [..], \"prefixes\": [..]}"))?;
-    let targets = targets(&purge)?;
-    let kv = store::open(env)?;
-    let purged = flow::purge(&kv, &targets).await;
-    Ok(respond::json(
-        200,
-        &serde_json::json!({ "deleted": purged.deleted, "complete": purged.complete }),
-    )?)
+    let (uris, prefixes) = targets(&purge)?;
+    let tiers = store::tiered(env)?;
+    let done = tiers.purge(&uris, &prefixes).await;
+    let mut answer = serde_json::json!({
+        "deleted": done.purged.deleted,
+        "complete": done.purged.complete,
+    });
+    if !prefixes.is_empty() {
+        answer["invalidated_prefixes"] = done.invalidated_prefixes.into();
+    }
+    Ok(respond::json(200, &answer)?)
 }
 
-/// The key prefixes `purge` names.
-fn targets(purge: &PurgeRequest) -> Result<Vec<String>, InvalidPurge> {
+/// The URIs' key prefixes and the path prefixes `purge` names.
+fn targets(purge: &PurgeRequest) -> Result<(Vec<String>, Vec<String>), InvalidPurge> {
     if purge.urls.len() + purge.prefixes.len() > MAX_TARGETS {
         return Err(InvalidPurge("at most 100 urls and prefixes"));
     }
     if purge.urls.is_empty() && purge.prefixes.is_empty() {
         return Err(InvalidPurge("nothing to purge"));
     }
-    let mut targets = Vec::new();
+    let mut uris = Vec::new();
     for url in &purge.urls {
         let (path, query) =
             path_and_query(url).ok_or(InvalidPurge("a url is neither absolute nor a path"))?;
-        targets.push(key::uri_prefix(&path, query.as_deref()));
+        uris.push(key::uri_prefix(&path, query.as_deref()));
     }
     for prefix in &purge.prefixes {
         if !prefix.starts_with('/') || prefix.contains(char::is_whitespace) {
             return Err(InvalidPurge("a prefix must be a path starting with /"));
         }
-        targets.push(key::path_prefix(prefix));
+        if prefix.len() > key::MAX_PATH_BYTES {
+            return Err(InvalidPurge("a prefix is longer than any cached path"));
+        }
     }
-    Ok(targets)
+    Ok((uris, purge.prefixes.clone()))
 }
 
 /// `/p?q` or `https://host/p?q` → (`/p`, `Some("q")`), normalized like request URLs.

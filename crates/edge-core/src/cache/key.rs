@@ -7,6 +7,12 @@
 //! query and the identity are SHA-256 hashed. A request that carries credentials is keyed
 //! by a hash of who it is (the verified user id from auth-validator, else the
 //! `Authorization` value itself), so one user's stored response can never answer another.
+//!
+//! Purge generations (issue 17): a prefix purge bumps that prefix's generation instead of
+//! deleting keys, and [`generation_token`] (a hash of the generations of every purged
+//! prefix of the path) is part of the key (`…|<owner>|g<token>|e:…`, [`with_generation`]),
+//! so a purge makes every entry below the prefix unreachable at once, in both tiers and
+//! every location, and they expire by their TTL.
 
 use sha2::{Digest, Sha256};
 
@@ -36,7 +42,7 @@ pub fn resource(path: &str, query: Option<&str>, owner: Owner<'_>) -> Option<Str
         return None;
     }
     let owner = match owner {
-        Owner::Shared => "shared".to_owned(),
+        Owner::Shared => SHARED.to_owned(),
         Owner::User(id) => hex(&Sha256::digest(format!("user\0{id}").as_bytes())),
         Owner::Credential(c) => hex(&Sha256::digest(format!("cred\0{c}").as_bytes())),
     };
@@ -72,6 +78,74 @@ pub fn uri_prefix(path: &str, query: Option<&str>) -> String {
 #[must_use]
 pub fn path_prefix(path_prefix: &str) -> String {
     format!("{KEY_PREFIX}{path_prefix}")
+}
+
+/// Owner part of the keys anyone may be answered from.
+const SHARED: &str = "shared";
+
+/// A purged prefix and its generation (the purge's time, unix ms).
+pub type Generation = (String, u64);
+
+/// The generation token of `path` under `table`: a hash of the generations of every
+/// purged prefix of `path`, `0` when none. It changes whenever one of them is purged.
+#[must_use]
+pub fn generation_token(table: &[Generation], path: &str) -> String {
+    let mut matching: Vec<&Generation> = table
+        .iter()
+        .filter(|(prefix, _)| path.starts_with(prefix.as_str()))
+        .collect();
+    if matching.is_empty() {
+        return "0".to_owned();
+    }
+    matching.sort();
+    let mut h = Sha256::new();
+    for (prefix, generation) in matching {
+        h.update(prefix.as_bytes());
+        h.update([0]);
+        h.update(generation.to_be_bytes());
+    }
+    hex(&h.finalize())[..16].to_owned()
+}
+
+/// `resource` (see [`resource`]) in generation `token`: what [`entry_key`] takes.
+#[must_use]
+pub fn with_generation(resource: &str, token: &str) -> String {
+    format!("{resource}|g{token}")
+}
+
+/// The path of a key or key prefix (`c:<path> …`).
+#[must_use]
+pub fn path_of(key: &str) -> Option<&str> {
+    key.strip_prefix(KEY_PREFIX)?
+        .split_once(' ')
+        .map(|(path, _)| path)
+}
+
+/// The base key anyone may be answered from for the URI of `uri_prefix` (see
+/// [`uri_prefix`]) in generation `token`.
+#[must_use]
+pub fn shared_base(uri_prefix: &str, token: &str) -> String {
+    entry_key(
+        &with_generation(&format!("{uri_prefix}|{SHARED}"), token),
+        &[],
+    )
+}
+
+/// Whether `key` is a base key anyone may be answered from (no owner, no `Vary` part).
+#[must_use]
+pub fn is_shared_base(key: &str) -> bool {
+    let Some((uri, _)) = key.split_once('|') else {
+        return false;
+    };
+    let Some(token) = key
+        .strip_prefix(uri)
+        .and_then(|rest| rest.strip_prefix(&format!("|{SHARED}|g")))
+        .and_then(|rest| rest.split_once('|'))
+        .map(|(token, _)| token)
+    else {
+        return false;
+    };
+    key == shared_base(uri, token)
 }
 
 #[cfg(test)]
@@ -120,5 +194,62 @@ mod tests {
             ),
             None
         );
+    }
+
+    #[test]
+    fn generations_of_purged_prefixes_change_the_keys_below_them_only() {
+        let none: Vec<Generation> = Vec::new();
+        assert_eq!(generation_token(&none, "/a/b"), "0");
+        let table = vec![("/a/".to_owned(), 5), ("/c/".to_owned(), 7)];
+        let before = generation_token(&table, "/a/b");
+        assert_ne!(before, "0");
+        assert_eq!(
+            generation_token(&table, "/b/x"),
+            "0",
+            "not below a purged prefix"
+        );
+        let bumped = vec![("/a/".to_owned(), 6), ("/c/".to_owned(), 7)];
+        assert_ne!(generation_token(&bumped, "/a/b"), before);
+        let other = vec![("/a/".to_owned(), 5), ("/c/".to_owned(), 8)];
+        assert_eq!(
+            generation_token(&other, "/a/b"),
+            before,
+            "another prefix's purge"
+        );
+        let nested = vec![
+            ("/c/".to_owned(), 7),
+            ("/a/".to_owned(), 5),
+            ("/".to_owned(), 1),
+        ];
+        assert_ne!(
+            generation_token(&nested, "/a/b"),
+            before,
+            "a purge of / covers all"
+        );
+        let reordered = vec![("/".to_owned(), 1), ("/a/".to_owned(), 5)];
+        assert_eq!(
+            generation_token(&nested, "/a/b"),
+            generation_token(&reordered, "/a/b")
+        );
+    }
+
+    #[test]
+    fn shared_base_keys_are_recognised() {
+        let uri = uri_prefix("/a b", None);
+        let res = resource("/a", Some("x=1"), Owner::Shared).expect("keyed");
+        let base = entry_key(&with_generation(&res, "abc"), &[]);
+        assert!(is_shared_base(&base));
+        assert_eq!(base, shared_base(&uri_prefix("/a", Some("x=1")), "abc"));
+        assert_eq!(path_of(&base), Some("/a"));
+        assert_eq!(path_of(&uri), Some("/a"));
+        let variant = entry_key(&with_generation(&res, "abc"), &[("a".into(), "b".into())]);
+        assert!(!is_shared_base(&variant));
+        let user = resource("/a", None, Owner::User("u")).expect("keyed");
+        assert!(!is_shared_base(&entry_key(
+            &with_generation(&user, "0"),
+            &[]
+        )));
+        assert!(!is_shared_base("c:/a"));
+        assert!(variant.starts_with(&uri_prefix("/a", Some("x=1"))));
     }
 }

@@ -8,6 +8,7 @@
 //! - [`decide`]: plan, evaluate, store, revalidate.
 //! - [`outcome`]: what the cache did for a request, as reported and counted.
 //! - [`admin`]: which requests are the operator endpoints, never forwarded.
+//! - [`range`]: byte ranges (`206`, `416`) served from a stored complete response.
 
 // `outcome` is the contract between cache-manager and analytics-collector (the outcome it
 // reports is the one the collector counts), so it is built with either; the rest is the
@@ -27,5 +28,7 @@ pub mod key;
 pub mod outcome;
 #[cfg(feature = "cache")]
 pub mod policy;
+#[cfg(feature = "cache")]
+pub mod range;
 
 pub use outcome::CacheOutcome;

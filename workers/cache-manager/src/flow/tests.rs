@@ -16,6 +16,7 @@ use edge_core::cache::policy::PathPolicy;
 use futures::executor::block_on;
 
 use super::*;
+use crate::ranged;
 
 const T0_MS: u64 = 1_700_000_000_000;
 const LIMIT: usize = 64;
@@ -73,6 +74,8 @@ struct StoreState {
     map: RefCell<BTreeMap<String, (Vec<u8>, u64)>>,
     fail_reads: Cell<bool>,
     fail_writes: Cell<bool>,
+    /// The purge generation cannot be read.
+    fail_generation: Cell<bool>,
     /// Each read moves this clock by this many seconds (a slow read).
     slow_read: RefCell<Option<(FakeClock, u64)>>,
 }
@@ -105,6 +108,12 @@ impl Store for FakeStore {
             deleted: before - map.len(),
             complete: true,
         }
+    }
+    async fn generation(&self, _path: &str) -> Result<String, StoreFault> {
+        if self.0.fail_generation.get() {
+            return Err(StoreFault);
+        }
+        Ok("0".to_owned())
     }
 }
 
@@ -362,24 +371,30 @@ struct Got {
 }
 
 fn got(req: &Incoming, served: Result<Served<FakeResponse>, FakeFault>) -> Got {
-    let Ok(Served { outcome, answer }) = served else {
+    let Ok(Served {
+        outcome,
+        answer,
+        part,
+    }) = served
+    else {
         panic!("the fakes never fault");
     };
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     match answer {
         Answer::Entry { entry, age_s } => {
             let r = entry_response(&req.facts(), &entry.meta, age_s);
+            let (status, headers, body) = ranged::cut(part, r.status, r.headers, &entry.body);
             Got {
                 outcome,
-                status: r.status,
+                status,
                 body: if r.with_body {
-                    text(&entry.body)
+                    text(body)
                 } else {
                     String::new()
                 },
                 age: Some(age_s),
                 error: None,
-                headers: r.headers,
+                headers,
             }
         }
         Answer::Relay(r) => Got {
@@ -411,7 +426,8 @@ impl Got {
 }
 
 fn resource() -> String {
-    key::resource(PATH, None, key::Owner::Shared).unwrap_or_default()
+    let resource = key::resource(PATH, None, key::Owner::Shared).unwrap_or_default();
+    key::with_generation(&resource, "0")
 }
 
 // ---- misses, hits, storing ----
@@ -827,7 +843,13 @@ fn vary_stores_one_entry_per_value_and_a_mismatch_is_a_miss() {
 #[test]
 fn uncacheable_requests_bypass_and_head_misses_are_forwarded() {
     let w = World::new();
-    for (method, headers) in [("OPTIONS", vec![]), ("GET", vec![("range", "bytes=0-1")])] {
+    for (method, headers) in [
+        ("OPTIONS", vec![]),
+        (
+            "GET",
+            vec![("range", "bytes=0-1"), ("cache-control", "no-store")],
+        ),
+    ] {
         w.origin
             .script(resp(200, &[("cache-control", "max-age=60")], "x"));
         let r = w.send(method, &headers);
@@ -1137,4 +1159,236 @@ fn issue_17_unknown_methods_pass_through_without_invalidating() {
         );
     }
     assert_eq!(w.get(&[]).outcome, CacheOutcome::Hit);
+}
+
+// ---- byte ranges (issue 17) ----
+
+const RANGED: &[(&str, &str)] = &[
+    ("cache-control", "max-age=60"),
+    ("etag", "\"v1\""),
+    ("content-length", "10"),
+];
+
+/// A world with the 10-byte `RANGED` entry stored.
+fn stored_ranged() -> World {
+    let w = World::new();
+    w.origin.script(resp(200, RANGED, "0123456789"));
+    w.get(&[]);
+    w
+}
+
+#[test]
+fn a_range_is_fetched_whole_stored_and_served_as_206_on_miss_and_hit() {
+    let w = World::new();
+    w.origin.script(resp(200, RANGED, "0123456789"));
+    let miss = w.get(&[("range", "bytes=2-5")]);
+    assert_eq!(
+        (miss.outcome, miss.status, miss.body.as_str()),
+        (CacheOutcome::Miss, 206, "2345")
+    );
+    assert_eq!(miss.header("content-range"), Some("bytes 2-5/10"));
+    assert_eq!(miss.header("content-length"), Some("4"));
+    assert!(
+        w.origin.sent(0).iter().all(|(n, _)| n != "range"),
+        "the whole response is fetched"
+    );
+    let hit = w.get(&[("range", "bytes=-3"), ("if-range", "\"v1\"")]);
+    assert_eq!(
+        (hit.outcome, hit.status, hit.body.as_str()),
+        (CacheOutcome::Hit, 206, "789")
+    );
+    assert_eq!(hit.header("content-range"), Some("bytes 7-9/10"));
+    let whole = w.get(&[]);
+    assert_eq!((whole.status, whole.body.as_str()), (200, "0123456789"));
+    assert_eq!(w.origin.calls(), 1);
+}
+
+#[test]
+fn an_if_range_mismatch_or_several_ranges_are_the_whole_200() {
+    let w = stored_ranged();
+    for headers in [
+        vec![("range", "bytes=0-1"), ("if-range", "\"v2\"")],
+        vec![("range", "bytes=0-1"), ("if-range", "W/\"v1\"")],
+        vec![("range", "bytes=0-1,4-5")],
+        vec![("range", "lines=1-2")],
+    ] {
+        let r = w.get(&headers);
+        assert_eq!(
+            (
+                r.outcome,
+                r.status,
+                r.body.as_str(),
+                r.header("content-range")
+            ),
+            (CacheOutcome::Hit, 200, "0123456789", None),
+            "{headers:?}"
+        );
+    }
+}
+
+#[test]
+fn an_unsatisfiable_range_is_416_with_the_length() {
+    let w = stored_ranged();
+    let r = w.get(&[("range", "bytes=10-")]);
+    assert_eq!(
+        (r.outcome, r.status, r.body.as_str()),
+        (CacheOutcome::Hit, 416, "")
+    );
+    assert_eq!(r.header("content-range"), Some("bytes */10"));
+    assert_eq!(w.origin.calls(), 1);
+}
+
+#[test]
+fn a_range_over_an_unstored_answer_is_relayed_whole_and_a_206_is_never_stored() {
+    let w = World::new();
+    w.origin
+        .script(resp(200, &[("cache-control", "no-store")], "0123456789"));
+    let r = w.get(&[("range", "bytes=0-1")]);
+    assert_eq!(
+        (r.outcome, r.status, r.body.as_str()),
+        (CacheOutcome::Miss, 200, "0123456789")
+    );
+    w.origin.script(resp(
+        206,
+        &[
+            ("cache-control", "max-age=60"),
+            ("content-range", "bytes 0-1/10"),
+        ],
+        "01",
+    ));
+    let r = w.get(&[("range", "bytes=0-1")]);
+    assert_eq!((r.status, r.body.as_str()), (206, "01"));
+    assert!(
+        w.store.keys().is_empty(),
+        "a 206 is not a complete response"
+    );
+}
+
+#[test]
+fn a_conditional_match_wins_over_a_range_and_a_stored_404_is_not_cut() {
+    let w = stored_ranged();
+    let r = w.get(&[("range", "bytes=0-1"), ("if-none-match", "\"v1\"")]);
+    assert_eq!(r.status, 304);
+    let w = World::new();
+    w.origin
+        .script(resp(404, &[("cache-control", "max-age=60")], "gone"));
+    w.get(&[]);
+    let r = w.get(&[("range", "bytes=0-1")]);
+    assert_eq!(
+        (r.outcome, r.status, r.body.as_str()),
+        (CacheOutcome::Hit, 404, "gone")
+    );
+}
+
+#[test]
+fn without_the_purge_generation_the_cache_is_bypassed() {
+    let w = stored_ranged();
+    w.store.0.fail_generation.set(true);
+    w.origin.script(resp(200, RANGED, "fresh"));
+    let r = w.get(&[]);
+    assert_eq!(
+        (r.outcome, r.body.as_str()),
+        (CacheOutcome::Bypass, "fresh")
+    );
+    assert!(
+        w.origin.0.calls.borrow()[1].is_none(),
+        "forwarded as it came"
+    );
+}
+
+// ---- KV operations per request, with and without the local tier (issue 17) ----
+
+/// KV reads, writes, lists and deletes of each kind of request, through the flow, with
+/// the local tier (`after`) and without it (`before`: KV alone, as at 1c19fb4), counted
+/// by the fake KV. The generation listing (one per isolate per `tiers::REFRESH_MS`) is
+/// left out of the per-request counts; it is counted once here.
+#[test]
+fn kv_operations_per_request_with_and_without_the_local_tier() {
+    use crate::tiers::tests::{FakeTier, NoLocal};
+    use crate::tiers::{Generations, Tiered};
+
+    /// With `listing_purge`, the prefix purge lists and deletes (as at 1c19fb4).
+    fn run<L>(local: L, listing_purge: bool) -> Vec<(usize, usize, usize)>
+    where
+        L: crate::tiers::Local + Clone + 'static,
+    {
+        let w = World::new();
+        let kv = FakeTier::default();
+        let store = Tiered {
+            local,
+            shared: kv.clone(),
+            clock: w.clock.clone(),
+            generations: Generations::default(),
+        };
+        let cache = Cache {
+            store: Ok(store.clone()),
+            origin: w.origin.clone(),
+            clock: w.clock.clone(),
+            background: w.background.clone(),
+            flights: w.flights.clone(),
+            max_entry_bytes: LIMIT,
+            timeout_ms: w.timeout_ms,
+            set_cookie: w.set_cookie,
+        };
+        let mut per_request = Vec::new();
+        let mut send = |path: &str, reply: Option<FakeResponse>| {
+            if let Some(reply) = reply {
+                w.origin.script(reply);
+            }
+            let mut req = incoming("GET", &[]);
+            req.path = path.to_owned();
+            let before = kv.ops();
+            let _ = block_on(cache.answer(&req, PathPolicy::OriginOnly));
+            let after = kv.ops();
+            per_request.push((after.0 - before.0, after.1 - before.1, after.2 - before.2));
+        };
+        let stored = || resp(200, &[("cache-control", "max-age=600")], "x");
+        send("/api/v1/agents/warm", Some(stored())); // lists the generations once
+        send("/api/v1/agents/a", Some(stored())); // MISS + store
+        send("/api/v1/agents/a", None); // HIT
+        send("/api/v1/agents/a", None); // HIT
+        let no_store = resp(200, &[("cache-control", "no-store")], "x");
+        send("/api/v1/agents/n", Some(no_store)); // MISS no-store
+        // A prefix purge of 10,000 entries.
+        kv.fill((0..10_000).map(|i| format!("c:/api/v1/calls/{i} x|shared|g0|e:x")));
+        let (before, deletes) = (kv.ops(), kv.deletes());
+        if listing_purge {
+            block_on(purge(&store, &[key::path_prefix("/api/v1/calls/")]));
+        } else {
+            block_on(store.purge(&[], &["/api/v1/calls/".to_owned()]));
+        }
+        let after = kv.ops();
+        per_request.push((
+            after.0 - before.0,
+            after.1 - before.1 + kv.deletes() - deletes,
+            after.2 - before.2,
+        ));
+        per_request
+    }
+    let after = run(FakeTier::default(), false);
+    let before = run(NoLocal, true);
+    // (reads, writes and deletes, lists): warm-up, MISS + store, HIT, HIT, MISS no-store,
+    // a prefix purge of 10,000 entries.
+    assert_eq!(
+        after,
+        [
+            (1, 1, 1),
+            (1, 1, 0),
+            (0, 0, 0),
+            (0, 0, 0),
+            (1, 0, 0),
+            (0, 1, 0)
+        ]
+    );
+    assert_eq!(
+        before,
+        [
+            (1, 1, 1),
+            (1, 1, 0),
+            (1, 0, 0),
+            (1, 0, 0),
+            (1, 0, 0),
+            (0, 10_000, 10)
+        ]
+    );
 }
