@@ -21,6 +21,8 @@ fuzz_target!(|input: (&[u8], &str, u64)| {
         assert_eq!(entry::decode(&entry::encode(&meta, body)).map(|(m, _)| m), Some(meta.clone()));
         let eval = decide::evaluate(&meta, &req, PathPolicy::DefaultTtl(300), now);
         assert!(!(eval.fresh && eval.serve_while_revalidating));
-        let _ = decide::storability(&req, &meta, PathPolicy::OriginOnly);
+        for cookies in [decide::SetCookie::Refuse, decide::SetCookie::Strip] {
+            let _ = decide::storability(&req, &meta, PathPolicy::OriginOnly, cookies);
+        }
     }
 });
