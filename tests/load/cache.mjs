@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { nowS } from "../harness/jwt.mjs";
 import { freshSecret, startPipeline } from "../harness/pipeline.mjs";
 import { runScenario } from "./scenario.mjs";
-import { spawnOrigin } from "./spawn-origin.mjs";
+import { startOriginProcess } from "./origin.mjs";
 
 const [BEFORE, TOTAL_ARG, CONC_ARG] = process.argv.slice(2);
 if (!BEFORE) throw new Error("usage: node tests/load/cache.mjs <before-build-dir> [requests] [concurrency]");
@@ -21,7 +21,7 @@ const PURGE_N = Number(process.env.CACHE_PURGE_N ?? 10_000);
 const here = path.dirname(fileURLToPath(import.meta.url));
 const AFTER = path.join(here, "../../workers/cache-manager/build");
 
-const { url: originUrl, process: originProcess } = await spawnOrigin();
+const { url: originUrl, stop: stopOrigin } = await startOriginProcess();
 
 /** Runs every scenario against a pipeline whose cache-manager is the build in `dir`. */
 async function measure(label, dir) {
@@ -77,5 +77,5 @@ try {
   await measure("before", path.resolve(BEFORE));
   await measure("after", AFTER);
 } finally {
-  originProcess.kill("SIGTERM");
+  stopOrigin();
 }
