@@ -64,6 +64,75 @@ impl ErrorBody {
     }
 }
 
+impl<E: HttpError + ?Sized> HttpError for Box<E> {
+    fn status(&self) -> u16 {
+        (**self).status()
+    }
+
+    fn code(&self) -> &'static str {
+        (**self).code()
+    }
+
+    fn field(&self) -> Option<&str> {
+        (**self).field()
+    }
+
+    fn headers(&self) -> Vec<(&'static str, String)> {
+        (**self).headers()
+    }
+
+    fn log_detail(&self) -> Option<String> {
+        (**self).log_detail()
+    }
+}
+
+/// `error`, answered with `extra` headers besides its own: the context of the hop that
+/// refused (cache-manager's `X-Cache`, voice-router's region and security headers).
+#[derive(Clone, PartialEq, Eq)]
+pub struct WithHeaders<E> {
+    /// The error answered.
+    pub error: E,
+    /// Headers added after the error's own.
+    pub extra: Vec<(&'static str, String)>,
+}
+
+/// By the error's code (a boxed `dyn HttpError` has no `Debug`).
+impl<E: HttpError> std::fmt::Debug for WithHeaders<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "WithHeaders({}, {:?})", self.error.code(), self.extra)
+    }
+}
+
+impl<E: std::fmt::Display> std::fmt::Display for WithHeaders<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl<E: HttpError> HttpError for WithHeaders<E> {
+    fn status(&self) -> u16 {
+        self.error.status()
+    }
+
+    fn code(&self) -> &'static str {
+        self.error.code()
+    }
+
+    fn field(&self) -> Option<&str> {
+        self.error.field()
+    }
+
+    fn headers(&self) -> Vec<(&'static str, String)> {
+        let mut all = self.error.headers();
+        all.extend(self.extra.iter().cloned());
+        all
+    }
+
+    fn log_detail(&self) -> Option<String> {
+        self.error.log_detail()
+    }
+}
+
 /// Seconds a client is told to wait after a 503 or 504.
 pub const RETRY_AFTER_S: u32 = 5;
 
@@ -168,6 +237,25 @@ mod tests {
         assert_eq!(json["error"]["code"], "payload_too_large");
         assert_eq!(json["error"]["message"], "request body exceeds 10 bytes");
         assert!(json["error"].get("field").is_none());
+    }
+
+    #[test]
+    fn with_headers_answers_as_its_error_plus_the_extra_headers() {
+        let e = WithHeaders {
+            error: CommonError::UpstreamUnavailable,
+            extra: vec![("x-cache", "MISS".to_owned())],
+        };
+        assert_eq!((e.status(), e.code()), (503, "upstream_unavailable"));
+        assert_eq!(e.to_string(), "upstream unavailable");
+        assert_eq!(
+            e.headers(),
+            vec![
+                ("retry-after", RETRY_AFTER_S.to_string()),
+                ("x-cache", "MISS".to_owned())
+            ]
+        );
+        let boxed: Box<dyn HttpError> = Box::new(CommonError::NotFound);
+        assert_eq!((boxed.status(), boxed.code()), (404, "not_found"));
     }
 
     #[test]

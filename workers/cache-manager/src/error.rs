@@ -1,10 +1,10 @@
 //! Everything cache-manager's handlers fail with, answered by `edge_glue::serve`.
 
 use edge_core::cache::admin::AdminRouteError;
-use edge_core::error::CommonError;
+use edge_core::error::{CommonError, WithHeaders};
 use edge_glue::body::BodyError;
 
-use crate::http_cache::CacheFailure;
+use crate::flow::Refusal;
 use crate::purge::InvalidPurge;
 
 edge_glue::handler_error! {
@@ -19,6 +19,6 @@ edge_glue::handler_error! {
         /// A refused purge request.
         Purge(InvalidPurge),
         /// A failure of a request through the cache, with its `X-Cache`.
-        Cache(CacheFailure),
+        Cache(WithHeaders<Refusal>),
     }
 }

@@ -4,10 +4,10 @@
 //! [`CacheOutcome`], also the hop's decision), and every response served from a stored
 //! entry carries `Age`.
 
-use edge_core::HttpError;
 use edge_core::cache::CacheOutcome;
 use edge_core::cache::range::Part;
 use edge_core::cache::{decide, directives};
+use edge_core::error::WithHeaders;
 use edge_glue::{Hop, respond};
 use worker::{Env, Headers, Request, Response};
 
@@ -91,47 +91,13 @@ fn entry_response(
     Ok(resp.with_status(status).with_headers(headers))
 }
 
-/// `error`, answered with the cache's `X-Cache` and recorded as its outcome.
+/// `error`, answered with the cache's `X-Cache` (e.g. `MISS` on an origin timeout) and
+/// recorded as its outcome.
 fn failed(hop: &Hop, outcome: CacheOutcome, error: Refusal) -> Error {
     hop.decide(outcome.decision());
-    CacheFailure { outcome, error }.into()
-}
-
-/// A failure of a request that went through the cache: answered as `error`, with the
-/// `X-Cache` of what the cache did (e.g. `MISS` on an origin timeout).
-#[derive(thiserror::Error)]
-#[error("{error}")]
-pub(crate) struct CacheFailure {
-    outcome: CacheOutcome,
-    error: Refusal,
-}
-
-impl std::fmt::Debug for CacheFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "CacheFailure({:?}, {})", self.outcome, self.error.code())
+    WithHeaders {
+        error,
+        extra: vec![("x-cache", outcome.header().to_owned())],
     }
-}
-
-impl HttpError for CacheFailure {
-    fn status(&self) -> u16 {
-        self.error.status()
-    }
-
-    fn code(&self) -> &'static str {
-        self.error.code()
-    }
-
-    fn field(&self) -> Option<&str> {
-        self.error.field()
-    }
-
-    fn headers(&self) -> Vec<(&'static str, String)> {
-        let mut headers = self.error.headers();
-        headers.push(("x-cache", self.outcome.header().to_owned()));
-        headers
-    }
-
-    fn log_detail(&self) -> Option<String> {
-        self.error.log_detail()
-    }
+    .into()
 }

@@ -11,8 +11,7 @@
 //! another; one without gets neither (auth-validator adds CORS for its allowed origins on
 //! every response, cached ones included).
 
-use edge_core::HttpError;
-use edge_core::error::CommonError;
+use edge_core::error::{CommonError, WithHeaders};
 use edge_core::routing::classify::RequestClass;
 use edge_core::routing::decide::{self, Client};
 use edge_core::routing::geo::{LatLon, LatencyModel};
@@ -105,7 +104,13 @@ pub(crate) async fn handle(req: &Request, env: &Env, hop: &Hop) -> Result<Respon
     let headers = client_headers(routed.region.as_deref(), &settings, req)?;
     let resp = match answer {
         Ok(resp) => respond::with_mutable_headers(resp),
-        Err(error) => return Err(RoutedError { error, headers }.into()),
+        Err(error) => {
+            return Err(RoutedError {
+                error,
+                extra: headers,
+            }
+            .into());
+        }
     };
     let out = resp.headers();
     // Media and per-call state are not cacheable unless the origin says how long they are.
@@ -159,37 +164,7 @@ fn is_default_only(name: &str) -> bool {
 }
 
 /// The error of a routed request, answered with the routed answers' headers.
-#[derive(Debug)]
-pub(crate) struct RoutedError {
-    error: CommonError,
-    headers: Vec<(&'static str, String)>,
-}
-
-impl std::fmt::Display for RoutedError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.error.fmt(f)
-    }
-}
-
-impl HttpError for RoutedError {
-    fn status(&self) -> u16 {
-        self.error.status()
-    }
-    fn code(&self) -> &'static str {
-        self.error.code()
-    }
-    fn field(&self) -> Option<&str> {
-        self.error.field()
-    }
-    fn headers(&self) -> Vec<(&'static str, String)> {
-        let mut all = self.error.headers();
-        all.extend(self.headers.iter().cloned());
-        all
-    }
-    fn log_detail(&self) -> Option<String> {
-        self.error.log_detail()
-    }
-}
+pub(crate) type RoutedError = WithHeaders<CommonError>;
 
 /// The client's coordinates from `request.cf` (read once, by the hop), read without
 /// trusting their form (`worker::Cf::coordinates` panics on a value that does not parse).
