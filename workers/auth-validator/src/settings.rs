@@ -14,7 +14,6 @@ use edge_core::auth::request_policy::{
     DEFAULT_MAX_BODY_BYTES, DEFAULT_METHODS, DEFAULT_PREFIXES, DEFAULT_PUBLIC_PREFIXES,
     MAX_BODY_BYTES_CEILING, RequestPolicy,
 };
-use std::rc::Rc;
 
 use edge_core::error::CommonError;
 use edge_core::health::Problem;
@@ -58,16 +57,9 @@ pub(crate) struct TokenKeys {
     pub(crate) remote: Option<RemoteJwks>,
 }
 
-thread_local! {
-    static SETTINGS: config::IsolateCell<Settings> = const { config::IsolateCell::new() };
-}
+edge_glue::settings_per_isolate!(Settings);
 
 impl Settings {
-    /// The settings of this isolate, parsed on its first request.
-    pub(crate) fn load(env: &Env) -> Result<Rc<Self>, CommonError> {
-        config::once_per_isolate(&SETTINGS, env, Self::parse)
-    }
-
     fn parse(env: &Env) -> Result<Self, CommonError> {
         let policy = RequestPolicy::from_config(
             &text(env, "ALLOWED_PATH_PREFIXES", DEFAULT_PREFIXES),

@@ -5,7 +5,6 @@
 
 use edge_core::cache::decide::{DEFAULT_MAX_ENTRY_BYTES, SetCookie};
 use edge_core::cache::policy::{DEFAULT_POLICIES, PolicyTable};
-use std::rc::Rc;
 
 use edge_core::error::CommonError;
 use edge_glue::config;
@@ -32,16 +31,9 @@ pub(crate) struct Settings {
     pub(crate) body_timeout_ms: u64,
 }
 
-thread_local! {
-    static SETTINGS: config::IsolateCell<Settings> = const { config::IsolateCell::new() };
-}
+edge_glue::settings_per_isolate!(Settings);
 
 impl Settings {
-    /// The settings of this isolate, parsed on its first request.
-    pub(crate) fn load(env: &Env) -> Result<Rc<Self>, CommonError> {
-        config::once_per_isolate(&SETTINGS, env, Self::parse)
-    }
-
     fn parse(env: &Env) -> Result<Self, CommonError> {
         let raw = config::text_var(env, "CACHE_TTL_POLICIES", DEFAULT_POLICIES);
         let policies = PolicyTable::parse(&raw)

@@ -33,6 +33,35 @@ pub fn once_per_isolate<T: 'static>(
     cell.with(|c| c.get_or_init(|| load(env).map(Rc::new)).clone())
 }
 
+/// Gives the settings struct `$name` (which has `fn parse(&Env) -> Result<Self,
+/// CommonError>`) its per-isolate cell and `pub(crate) fn load(env)`: parsed on the
+/// isolate's first request through [`once_per_isolate`], shared afterwards.
+#[macro_export]
+macro_rules! settings_per_isolate {
+    ($name:ident) => {
+        thread_local! {
+            static SETTINGS: $crate::config::IsolateCell<$name> =
+                const { $crate::config::IsolateCell::new() };
+        }
+
+        impl $name {
+            /// The settings of this isolate, parsed on its first request.
+            pub(crate) fn load(
+                env: &$crate::config::__private::Env,
+            ) -> ::core::result::Result<::std::rc::Rc<Self>, $crate::config::__private::CommonError>
+            {
+                $crate::config::once_per_isolate(&SETTINGS, env, Self::parse)
+            }
+        }
+    };
+}
+
+#[doc(hidden)]
+pub mod __private {
+    pub use edge_core::error::CommonError;
+    pub use worker::Env;
+}
+
 /// Reads an unsigned integer var, or `default` when the var is absent.
 ///
 /// # Errors

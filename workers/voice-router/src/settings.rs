@@ -3,8 +3,6 @@
 //! Parsed once per isolate (`edge_glue::config::once_per_isolate`), the routing table
 //! included; an invalid var answers `500 misconfigured` naming it, never a fallback.
 
-use std::rc::Rc;
-
 use edge_core::error::CommonError;
 use edge_core::routing::breaker::BreakerConfig;
 use edge_core::routing::table::{DEFAULT_TABLE, RoutingTable};
@@ -28,16 +26,9 @@ pub(crate) struct Settings {
     pub(crate) app_origin: Option<String>,
 }
 
-thread_local! {
-    static SETTINGS: config::IsolateCell<Settings> = const { config::IsolateCell::new() };
-}
+edge_glue::settings_per_isolate!(Settings);
 
 impl Settings {
-    /// The settings of this isolate, parsed on its first request.
-    pub(crate) fn load(env: &Env) -> Result<Rc<Self>, CommonError> {
-        config::once_per_isolate(&SETTINGS, env, Self::parse)
-    }
-
     fn parse(env: &Env) -> Result<Self, CommonError> {
         Ok(Self {
             table: table(env)?,
