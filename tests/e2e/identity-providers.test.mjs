@@ -41,6 +41,19 @@ const CF_AUD = "4714c1358e65fe4b408ad6d432a5f878f08194bdb4752441fd56faefa9b2b6f2
 const SUPABASE = "https://abcdefghijklmnop.supabase.co/auth/v1";
 const IAP_AUD = "/projects/123456789012/global/backendServices/9876543210987654321";
 
+/** Supabase's preset, the same whether its project signs with the JWT secret or with ES256 keys. */
+const SUPABASE_PRESET = {
+  readme: "Supabase",
+  vars: {
+    JWT_ISSUER: SUPABASE,
+    JWT_AUDIENCE: "authenticated",
+    JWT_CLAIMS: JSON.stringify({ permissions: [["app_metadata", "permissions"]] }),
+  },
+  claims: () => supabaseClaims(),
+  seen: { user: "d0f4b5c3-1e2a-4b6c-8d7e-9f0a1b2c3d4e", role: "authenticated", permissions: "calls:read calls:write" },
+  wrongAudience: (c) => ({ ...c, aud: "anon" }),
+};
+
 /**
  * Each preset: the vars its README block sets (with an inline JWKS standing in for the
  * provider's JWKS URL), a valid token's claims, what the origin must see, and how to spoil
@@ -251,29 +264,13 @@ const PRESETS = [
   },
   {
     name: "Supabase (HS256)",
-    readme: "Supabase",
     alg: "HS256",
-    vars: {
-      JWT_ISSUER: SUPABASE,
-      JWT_AUDIENCE: "authenticated",
-      JWT_CLAIMS: JSON.stringify({ permissions: [["app_metadata", "permissions"]] }),
-    },
-    claims: () => supabaseClaims(),
-    seen: { user: "d0f4b5c3-1e2a-4b6c-8d7e-9f0a1b2c3d4e", role: "authenticated", permissions: "calls:read calls:write" },
-    wrongAudience: (c) => ({ ...c, aud: "anon" }),
+    ...SUPABASE_PRESET,
   },
   {
     name: "Supabase (ES256 signing keys)",
-    readme: "Supabase",
     alg: "ES256",
-    vars: {
-      JWT_ISSUER: SUPABASE,
-      JWT_AUDIENCE: "authenticated",
-      JWT_CLAIMS: JSON.stringify({ permissions: [["app_metadata", "permissions"]] }),
-    },
-    claims: () => supabaseClaims(),
-    seen: { user: "d0f4b5c3-1e2a-4b6c-8d7e-9f0a1b2c3d4e", role: "authenticated", permissions: "calls:read calls:write" },
-    wrongAudience: (c) => ({ ...c, aud: "anon" }),
+    ...SUPABASE_PRESET,
   },
 ];
 
