@@ -276,12 +276,17 @@ function isLink(file) {
   }
 }
 
+/** What an earlier build recorded, trusted only as far as it stays inside what build writes. */
 function readManifest(outDir) {
+  let recorded = {};
   try {
-    return JSON.parse(readFileSync(path.join(outDir, MANIFEST), "utf8"));
+    recorded = JSON.parse(readFileSync(path.join(outDir, MANIFEST), "utf8")) ?? {};
   } catch {
-    return { files: OUTPUTS, createdFrom: null };
+    // no manifest (or not ours): the known outputs, and only the output folder itself
   }
+  const from = typeof recorded.createdFrom === "string" ? path.resolve(recorded.createdFrom) : null;
+  const isAncestor = from && (from === outDir || outDir.startsWith(from + path.sep));
+  return { createdFrom: isAncestor ? from : null };
 }
 
 // ---------- commands ----------
@@ -346,10 +351,9 @@ function clean({ outDir }) {
     console.log(`nothing to clean: ${absOut} does not exist`);
     return;
   }
-  const { files, createdFrom } = readManifest(absOut);
+  const { createdFrom } = readManifest(absOut);
   let removed = 0;
-  for (const f of [...new Set([...files, ...OUTPUTS, MANIFEST])]) {
-    if (f.includes("/") || f.includes("\\") || f.startsWith("..")) continue; // never leave the folder
+  for (const f of [...OUTPUTS, MANIFEST]) {
     const file = path.join(absOut, f);
     if (existsSync(file) || isLink(file)) {
       unlinkSync(file);
@@ -357,7 +361,7 @@ function clean({ outDir }) {
     }
   }
   // Remove the folders build created, innermost first, each only when empty.
-  const stop = createdFrom ? path.dirname(path.resolve(createdFrom)) : path.dirname(absOut);
+  const stop = path.dirname(createdFrom ?? absOut);
   for (let dir = absOut; dir !== stop && dir.startsWith(stop); dir = path.dirname(dir)) {
     if (readdirSync(dir).length) {
       console.log(`kept ${dir}: it holds files build did not write`);
@@ -389,7 +393,10 @@ function start(options) {
   const args = ["tunnel", "--config", path.join(absOut, "config.yml"), "run"];
   console.log(`running ${cloudflared} ${args.join(" ")}`);
   const child = spawn(cloudflared, args, { stdio: "inherit" });
-  for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
+  // Ctrl-C reaches cloudflared from the terminal already (a second SIGINT would skip its grace
+  // period): just wait for it. A SIGTERM/SIGHUP sent to this process alone is passed on.
+  process.on("SIGINT", () => {});
+  for (const signal of ["SIGTERM", "SIGHUP"]) process.on(signal, () => child.kill(signal));
   child.on("error", (e) => {
     console.error(`[tunnel] error: cannot run cloudflared: ${e.code ?? e.message}`);
     process.exit(3);

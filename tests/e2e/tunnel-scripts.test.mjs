@@ -400,6 +400,23 @@ describe("scripts/tunnel clean", { concurrency: 4 }, () => {
     assert.deepEqual(tree(ws.dir).sort(), [".env", "build/"], "build/ existed before: kept");
   });
 
+  test("a manifest naming a folder outside the output's ancestors is not trusted", async () => {
+    const ws = workspace(envText(BASE));
+    assert.equal((await build(ws)).status, 0);
+    const manifest = path.join(ws.out, ".generated");
+    writeFileSync(manifest, JSON.stringify({ files: [".env", "../../.env"], createdFrom: scratch }));
+    const sibling = path.join(ws.dir, "empty-sibling");
+    mkdirSync(sibling);
+    assert.equal((await tunnel(["clean", "--out-dir", ws.out])).status, 0);
+    // scratch is an ancestor, so it may bound the walk; the walk still stops at the first
+    // non-empty folder, and nothing but build's outputs is deleted.
+    assert.deepEqual(tree(ws.dir).sort(), [".env", "empty-sibling/"]);
+    mkdirSync(ws.out, { recursive: true });
+    writeFileSync(path.join(ws.out, ".generated"), JSON.stringify({ createdFrom: sibling }));
+    assert.equal((await tunnel(["clean", "--out-dir", ws.out])).status, 0);
+    assert.deepEqual(tree(ws.dir).sort(), [".env", "build/", "empty-sibling/"], "not an ancestor: only the output folder goes");
+  });
+
   test("with nothing built it succeeds and touches nothing", async () => {
     const ws = workspace(envText(BASE));
     const r = await tunnel(["clean", "--out-dir", ws.out]);
