@@ -123,25 +123,37 @@ export const VARIABLES = {
   ORIGIN_KEEPALIVE_CONNECTIONS: { fallback: "100", yaml: "raw", check: intIn(1, 1024) },
   ACCESS_TEAM_NAME: { pair: "ACCESS_AUD_TAG", check: match(/^[a-z0-9][a-z0-9-]{0,62}$/, "is not a team name") },
   ACCESS_AUD_TAG: { pair: "ACCESS_TEAM_NAME", check: match(HEX(64), "is not an audience tag (64 hex digits)") },
-  CF_ACCESS_CLIENT_ID: {
-    secret: true,
-    worker: true,
-    pair: "CF_ACCESS_CLIENT_SECRET",
-    check: match(/^[0-9a-z]{16,64}\.access$/, "is not an Access service token client id (ends in .access)"),
-  },
-  CF_ACCESS_CLIENT_SECRET: {
-    secret: true,
-    worker: true,
-    pair: "CF_ACCESS_CLIENT_ID",
-    check: match(/^[0-9a-f]{32,128}$/i, "is not an Access service token client secret (hex digits)"),
-  },
+  ...accessTokenPair("AI_PRIMARY"),
+  ...accessTokenPair("AI_FALLBACK"),
   LINE_CHANNEL_SECRET: { secret: true, worker: true, check: match(HEX(32), "is not a LINE channel secret (32 hex digits)") },
   LINE_CHANNEL_ACCESS_TOKEN: { secret: true, worker: true, check: anyValue },
   AI_PRIMARY_API_KEY: { secret: true, worker: true, check: anyValue },
   AI_FALLBACK_API_KEY: { secret: true, worker: true, check: anyValue },
+  LANGSERVE_CHAIN: { check: match(/^[a-z][a-z0-9_-]{0,31}$/, "is not a chain name (a-z, 0-9, '_', '-')") },
   TUNNEL_UID: { check: intIn(0, 2 ** 31 - 1) },
   TUNNEL_GID: { check: intIn(0, 2 ** 31 - 1) },
 };
+
+// A Cloudflare Access service token for one provider of the Worker's AI chain, under the
+// secret names chat-webhook reads (sent as CF-Access-Client-Id / CF-Access-Client-Secret).
+function accessTokenPair(provider) {
+  const id = `${provider}_ACCESS_CLIENT_ID`;
+  const secret = `${provider}_ACCESS_CLIENT_SECRET`;
+  return {
+    [id]: {
+      secret: true,
+      worker: true,
+      pair: secret,
+      check: match(/^[0-9a-z]{16,64}\.access$/, "is not an Access service token client id (ends in .access)"),
+    },
+    [secret]: {
+      secret: true,
+      worker: true,
+      pair: id,
+      check: match(/^[0-9a-f]{32,128}$/i, "is not an Access service token client secret (hex digits)"),
+    },
+  };
+}
 
 const MAX_ENV_BYTES = 64 * 1024;
 

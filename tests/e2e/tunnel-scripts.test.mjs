@@ -32,8 +32,10 @@ const MJS = path.join(ROOT, "scripts", "tunnel.mjs");
 // Recognisable values: each secret is searched for, verbatim, everywhere it must not be.
 const SECRETS = {
   TUNNEL_SECRET: Buffer.from("tunnel-secret-0123456789-abcdefghij-XYZ").toString("base64"),
-  CF_ACCESS_CLIENT_ID: "5ecc0123456789abcdef0123456789ab.access",
-  CF_ACCESS_CLIENT_SECRET: "5ec2".padEnd(64, "e1"),
+  AI_PRIMARY_ACCESS_CLIENT_ID: "5ecc0123456789abcdef0123456789ab.access",
+  AI_PRIMARY_ACCESS_CLIENT_SECRET: "5ec2".padEnd(64, "e1"),
+  AI_FALLBACK_ACCESS_CLIENT_ID: "5ec70123456789abcdef0123456789ab.access",
+  AI_FALLBACK_ACCESS_CLIENT_SECRET: "5ec8".padEnd(64, "9"),
   LINE_CHANNEL_SECRET: "5ec3456789abcdef0123456789abcdef",
   LINE_CHANNEL_ACCESS_TOKEN: "line-token-5ec4/abc+def=",
   AI_PRIMARY_API_KEY: "sk-5ec5-primary-key",
@@ -165,13 +167,16 @@ describe("scripts/tunnel build renders", { concurrency: 4 }, () => {
   });
 
   test("the strict YAML reader agrees with PyYAML on the rendered config", async (t) => {
-    const probe = spawnSync("python3", ["-c", "import yaml"], { encoding: "utf8" });
-    if (probe.status !== 0) return t.skip("python3 with PyYAML not available");
+    // scripts/setup's LangServe venv has PyYAML (a langchain-core dependency); else python3's.
+    const python = [path.join(ROOT, ".tools", "langserve-venv", "bin", "python"), "python3"].find(
+      (py) => spawnSync(py, ["-c", "import yaml"]).status === 0,
+    );
+    if (!python) return t.skip("no python with PyYAML (scripts/setup makes one)");
     const ws = workspace(envText(FULL));
     assert.equal((await build(ws)).status, 0);
     const file = path.join(ws.out, "config.yml");
     const py = execFileSync(
-      "python3",
+      python,
       ["-c", "import json,sys,yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))", file],
       { encoding: "utf8" },
     );
@@ -223,7 +228,8 @@ describe("scripts/tunnel build refuses an invalid .env", { concurrency: 4 }, () 
     ["bad duration", envText({ ...BASE, ORIGIN_CONNECT_TIMEOUT: "10" }), /ORIGIN_CONNECT_TIMEOUT is not a positive duration/],
     ["zero duration", envText({ ...BASE, ORIGIN_TLS_TIMEOUT: "0s" }), /ORIGIN_TLS_TIMEOUT is not a positive duration/],
     ["keepalive connections out of range", envText({ ...BASE, ORIGIN_KEEPALIVE_CONNECTIONS: "5000" }), /ORIGIN_KEEPALIVE_CONNECTIONS must be a whole number from 1 to 1024/],
-    ["half of a pair", envText({ ...BASE, CF_ACCESS_CLIENT_ID: SECRETS.CF_ACCESS_CLIENT_ID }), /CF_ACCESS_CLIENT_SECRET must be set together with CF_ACCESS_CLIENT_ID/],
+    ["half of a pair", envText({ ...BASE, AI_FALLBACK_ACCESS_CLIENT_ID: SECRETS.AI_FALLBACK_ACCESS_CLIENT_ID }), /AI_FALLBACK_ACCESS_CLIENT_SECRET must be set together with AI_FALLBACK_ACCESS_CLIENT_ID/],
+    ["bad Access client id", envText({ ...BASE, AI_PRIMARY_ACCESS_CLIENT_ID: "abc", AI_PRIMARY_ACCESS_CLIENT_SECRET: SECRETS.AI_PRIMARY_ACCESS_CLIENT_SECRET }), /AI_PRIMARY_ACCESS_CLIENT_ID is not an Access service token client id/],
     ["half of the Access check", envText({ ...BASE, ACCESS_AUD_TAG: "ab".repeat(32) }), /ACCESS_TEAM_NAME must be set together with ACCESS_AUD_TAG/],
   ];
   // The seven kinds the issue names run through the command (exit 2, nothing written); every
