@@ -5,6 +5,7 @@
 // Secrets are read from the .env file only and written only into the output folder:
 // nothing here prints a value, exports one into the environment or writes a temp file.
 import {
+  accessSync,
   closeSync,
   constants,
   existsSync,
@@ -15,6 +16,7 @@ import {
   readFileSync,
   readdirSync,
   rmdirSync,
+  statSync,
   unlinkSync,
   writeSync,
 } from "node:fs";
@@ -315,7 +317,7 @@ function build({ envFile, outDir }) {
     throw new Failure([`cannot read ${envFile}: copy tunnel/.env.example there and fill it in`], 2);
   }
   if ((lstatSync(envFile).mode & 0o077) !== 0) {
-    console.error(`[tunnel] warning: ${envFile} is readable by other users: chmod 600 it`);
+    console.error(`[tunnel] warning: ${envFile} is open to other users: chmod 600 it`);
   }
   const { values, problems } = parseEnv(text, path.basename(envFile));
   if (problems.length) throw new Failure(problems, 2);
@@ -389,10 +391,10 @@ function findOnPath(cmd) {
     if (!dir) continue;
     const candidate = path.join(dir, cmd);
     try {
-      const st = lstatSync(candidate);
-      if ((st.isFile() || st.isSymbolicLink()) && existsSync(candidate)) return candidate;
+      accessSync(candidate, constants.X_OK);
+      if (statSync(candidate).isFile()) return candidate;
     } catch {
-      // not here
+      // not here, or not executable
     }
   }
   return null;

@@ -335,7 +335,7 @@ describe("scripts/tunnel keeps secrets owner-only and in place", { concurrency: 
     chmodSync(ws.env, 0o644);
     const r = await build(ws);
     assert.equal(r.status, 0);
-    assert.match(r.stderr, /warning: .*\.env is readable by other users: chmod 600 it/);
+    assert.match(r.stderr, /warning: .*\.env is open to other users: chmod 600 it/);
   });
 
   test("no secret appears anywhere but .env and the build folder (files, stdout, stderr, cloudflared's environment)", async () => {
@@ -437,6 +437,7 @@ describe("scripts/tunnel start", { concurrency: 4 }, () => {
     const ws = workspace(envText(BASE));
     const empty = path.join(ws.dir, "empty-bin");
     mkdirSync(empty);
+    writeFileSync(path.join(empty, "cloudflared"), "not a program", { mode: 0o644 }); // not executable: not installed
     const r = await tunnel(["start", "--dotenv", ws.env, "--out-dir", ws.out], {
       viaNode: true,
       env: { PATH: empty, HOME: ws.dir },
