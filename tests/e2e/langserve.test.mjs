@@ -61,6 +61,33 @@ describe("issue 20: a LangServe provider (real app) with an OpenAI-compatible fa
   };
   const fallbackCalls = () => p.ai.providers.openrouter.calls.length;
 
+  test("the real app speaks the protocol the core maps: /invoke's output, /stream's metadata, data…, end", async () => {
+    // What edge_core::chat::langserve's unit tests assume, checked against the real server
+    // (straight to the app, not through the worker: the web chat's streaming is wired by
+    // its own chain).
+    const post = (route, input) =>
+      fetch(`${app.url}${route}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ input, config: {}, kwargs: {} }) });
+    const invoked = await (await post("/invoke", [{ type: "system", content: "be brief" }, { type: "human", content: "hi there" }])).json();
+    assert.equal(invoked.output, "langserve says: hi there");
+    const r = await post("/stream", "hi there");
+    assert.match(r.headers.get("content-type"), /^text\/event-stream/);
+    const events = (await r.text())
+      .split(/\r?\n\r?\n/)
+      .filter((block) => block.trim())
+      .map((block) => {
+        const lines = block.split(/\r?\n/);
+        const event = lines.find((l) => l.startsWith("event:"))?.slice(6).trim() ?? null;
+        const data = lines.filter((l) => l.startsWith("data:")).map((l) => l.slice(5).replace(/^ /, "")).join("\n");
+        return { event, data };
+      });
+    assert.equal(events[0].event, "metadata");
+    assert.ok(JSON.parse(events[0].data).run_id);
+    assert.deepEqual(events.at(-1), { event: "end", data: "" });
+    const chunks = events.slice(1, -1);
+    assert.ok(chunks.length > 1 && chunks.every((e) => e.event === "data"), JSON.stringify(events));
+    assert.equal(chunks.map((e) => JSON.parse(e.data)).join(""), "langserve says: hi there");
+  });
+
   test("a signed LINE text is answered by the LangServe chain through /invoke, Access headers to it only", async () => {
     const before = fallbackCalls();
     const text = await ask("ls-1", "Where is my parcel 77?");

@@ -152,7 +152,10 @@ async fn ask(
             "/chat/completions",
             completion::request_body(&p.model, p.max_tokens, prompt),
         ),
-        ProviderKind::LangServe(shape) => ("/invoke", langserve::request_body(shape, prompt)),
+        ProviderKind::LangServe(shape) => (
+            langserve::INVOKE_PATH,
+            langserve::request_body(shape, prompt),
+        ),
     };
     let url = format!("{}{path}", p.base_url);
     let auth = creds.api_key.map(|key| format!("Bearer {key}"));
@@ -699,17 +702,11 @@ mod tests {
             (answer(200, r#"{"output":{"type":"ai"}}"#), "bad_answer"),
             (answer(500, "Internal Server Error"), "status_500"),
         ] {
-            let io = testkit::io(
-                FakeNet::new(except(&[("https://ayaka.test", down)])),
-                T0,
-            );
+            let io = testkit::io(FakeNet::new(except(&[("https://ayaka.test", down)])), T0);
             let s = testkit::ai_settings(vec![ayaka(None), provider("fallback", 8_000)]);
             let (intent, prompt) = ask_about("Tell me about the weather");
             let r = run(reply(&io, &s, who(), intent, &prompt));
-            assert_eq!(
-                outcomes(&r),
-                [("ayaka", outcome), ("fallback", "answered")]
-            );
+            assert_eq!(outcomes(&r), [("ayaka", outcome), ("fallback", "answered")]);
             assert_eq!(r.text, "from fallback");
             assert!(io.breakers.take_refusals().is_empty(), "not a refusal");
         }
@@ -835,9 +832,15 @@ mod tests {
         );
         assert!(io.breakers.take_refusals().is_empty(), "taken once");
         let line = refusal_message(&s.providers[0], &refusals[0].credential, 401, &s.breaker);
-        assert!(line.contains("AI_PRIMARY_ACCESS_CLIENT_ID/SECRET"), "{line}");
+        assert!(
+            line.contains("AI_PRIMARY_ACCESS_CLIENT_ID/SECRET"),
+            "{line}"
+        );
         assert!(line.contains("ayaka") && line.contains("401"), "{line}");
-        assert!(!line.contains("expired-secret") && !line.contains("id-1"), "{line}");
+        assert!(
+            !line.contains("expired-secret") && !line.contains("id-1"),
+            "{line}"
+        );
         // The next message skips it without a call, until the recovery time.
         let r = run(reply(&io, &s, who(), intent, &prompt));
         assert_eq!(
@@ -865,7 +868,10 @@ mod tests {
         let r = run(reply(&io, &s, who(), intent, &prompt));
         assert_eq!(
             outcomes(&r),
-            [("primary", "no_api_key"), ("fallback", "credential_refused")]
+            [
+                ("primary", "no_api_key"),
+                ("fallback", "credential_refused")
+            ]
         );
         assert_eq!(r.provider, "static");
         let refusals = io.breakers.take_refusals();
@@ -897,7 +903,10 @@ mod tests {
             p
         }]);
         let checked = io.quota.checked.borrow().len();
-        assert_eq!(run(reply(&io, &s, who(), intent, &prompt)).provider, "static");
+        assert_eq!(
+            run(reply(&io, &s, who(), intent, &prompt)).provider,
+            "static"
+        );
         assert_eq!(io.quota.checked.borrow().len(), checked);
         // Pending refusals are bounded, the oldest dropped.
         let b = Breakers::default();

@@ -12,8 +12,8 @@ use std::rc::Rc;
 use edge_core::auth::rate_limit::{MAX_LIMIT, MAX_WINDOW_S, RateLimitPolicy};
 use edge_core::chat::chart::Theme;
 use edge_core::chat::completion::ModelSpec;
-use edge_core::chat::langserve::InputShape;
 use edge_core::chat::discord::signature::{self, DEFAULT_WINDOW_S};
+use edge_core::chat::langserve::InputShape;
 use edge_core::chat::quota;
 use edge_core::error::CommonError;
 use edge_core::routing::breaker::BreakerConfig;
@@ -105,7 +105,10 @@ impl Provider {
             names.push(self.vars.api_key);
         }
         if names.is_empty() {
-            format!("none sent (set {} or {})", self.vars.access_pair, self.vars.api_key)
+            format!(
+                "none sent (set {} or {})",
+                self.vars.access_pair, self.vars.api_key
+            )
         } else {
             names.join(" or ")
         }
@@ -275,10 +278,12 @@ fn provider(
         max_tokens: positive_u32(env, vars.max_tokens, 800, 32_000)?,
         timeout_ms: config::u64_var(env, vars.timeout_ms, 8_000, 100..=60_000)?,
         api_key: optional_secret(env, vars.api_key),
-        access: id.zip(secret).map(|(client_id, client_secret)| AccessToken {
-            client_id,
-            client_secret,
-        }),
+        access: id
+            .zip(secret)
+            .map(|(client_id, client_secret)| AccessToken {
+                client_id,
+                client_secret,
+            }),
         access_incomplete,
         vars,
     }))

@@ -20,6 +20,10 @@ use serde_json::{Value, json};
 
 use super::completion::{Answer, CompletionError, MAX_ANSWER_CHARS, Prompt, Role};
 
+/// The route's answer-at-once endpoint, after the base URL.
+pub const INVOKE_PATH: &str = "/invoke";
+/// The route's streaming endpoint (Server-Sent Events), after the base URL.
+pub const STREAM_PATH: &str = "/stream";
 /// Longest dict key accepted for [`InputShape::Dict`].
 pub const MAX_KEY_LEN: usize = 64;
 /// Longest provider error message kept from an `error` event, in characters.
@@ -381,7 +385,10 @@ mod tests {
         let ai = json!({"output": {"content": "Hello", "additional_kwargs": {}, "type": "ai",
             "id": "run-1", "tool_calls": [], "usage_metadata": {"input_tokens": 3,
             "output_tokens": 4, "total_tokens": 7}}, "metadata": {}});
-        assert_eq!(parse_invoke(ai.to_string().as_bytes()), ok("Hello", Some(7)));
+        assert_eq!(
+            parse_invoke(ai.to_string().as_bytes()),
+            ok("Hello", Some(7))
+        );
         // A message chunk whose content is a list of text parts (and a part without text).
         let parts = json!({"output": {"type": "AIMessageChunk", "content": [
             "Hel", {"type": "text", "text": "lo "}, {"type": "image_url", "image_url": "x"},
@@ -546,5 +553,66 @@ mod tests {
         assert_eq!(r.chars(), MAX_ANSWER_CHARS);
         assert_eq!(r.event(Some("data"), r#""a""#), Err(StreamError::TooLong));
         assert!(r.is_done());
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        /// A `/stream` event: a name (or none) and data that is often a JSON chunk.
+        fn event() -> impl Strategy<Value = (Option<&'static str>, String)> {
+            let name = prop::sample::select(vec![
+                None,
+                Some("metadata"),
+                Some("data"),
+                Some("error"),
+                Some("end"),
+                Some("other"),
+            ]);
+            let data = prop_oneof![
+                "\\PC{0,40}",
+                "\\PC{0,40}".prop_map(|t| serde_json::to_string(&t).unwrap_or_default()),
+                "\\PC{0,40}"
+                    .prop_map(|t| json!({"content": t, "type": "AIMessageChunk"}).to_string()),
+            ];
+            (name, data)
+        }
+
+        proptest! {
+            #[test]
+            fn any_invoke_body_is_an_answer_within_limits_or_an_error(body in prop::collection::vec(any::<u8>(), 0..200)) {
+                if let Ok(a) = parse_invoke(&body) {
+                    prop_assert!(!a.text.is_empty() && a.text.trim() == a.text);
+                }
+            }
+
+            #[test]
+            fn any_output_string_round_trips_trimmed(text in "\\PC{1,60}") {
+                let body = json!({"output": {"content": text.clone(), "type": "ai"}}).to_string();
+                match parse_invoke(body.as_bytes()) {
+                    Ok(a) => prop_assert_eq!(a.text, text.trim()),
+                    Err(e) => prop_assert_eq!((e, text.trim().is_empty()), (CompletionError::Empty, true)),
+                }
+            }
+
+            #[test]
+            fn a_stream_delivers_its_chunks_once_and_nothing_after_its_end(events in prop::collection::vec(event(), 0..30)) {
+                let mut r = StreamReader::new();
+                let mut text = String::new();
+                let mut ended = false;
+                for (name, data) in &events {
+                    let step = r.event(*name, data);
+                    prop_assert!(!ended || step == Err(StreamError::AfterEnd));
+                    match step {
+                        Ok(StreamStep::Delta(d)) => { prop_assert!(!d.is_empty()); text.push_str(&d); }
+                        Ok(StreamStep::Skip) => {}
+                        Ok(StreamStep::End) | Err(_) => ended = true,
+                    }
+                    prop_assert_eq!(r.chars(), text.chars().count());
+                }
+                prop_assert_eq!(r.is_done(), ended);
+            }
+        }
     }
 }
