@@ -627,6 +627,31 @@ mod tests {
         );
     }
 
+    /// IO whose clock the network moves: a call to a URL starting with `prefix` takes `ms`
+    /// (its whole timeout when `None`) and gets `odd`; any other call is answered by `rest`.
+    fn timed_io(
+        prefix: &'static str,
+        ms: Option<u64>,
+        odd: Result<crate::backends::Answer, CallError>,
+        rest: fn(&testkit::Sent) -> Result<crate::backends::Answer, CallError>,
+    ) -> testkit::TestIo {
+        let clock = testkit::FakeClock::at(T0);
+        let net = {
+            let clock = clock.clone();
+            FakeNet::new(move |sent| {
+                if sent.url.starts_with(prefix) {
+                    clock.advance(ms.unwrap_or(sent.timeout_ms));
+                    odd.clone()
+                } else {
+                    rest(sent)
+                }
+            })
+        };
+        let mut io = testkit::io(net, T0);
+        io.clock = clock;
+        io
+    }
+
     /// A LangServe `/invoke` answer: an AI message saying `text`.
     fn langserve_says(text: &str) -> Result<crate::backends::Answer, CallError> {
         answer(
@@ -714,20 +739,12 @@ mod tests {
 
     #[test]
     fn langserve_as_the_fallback_of_an_openai_compatible_primary_with_a_string_input() {
-        let clock = testkit::FakeClock::at(T0);
-        let net = {
-            let clock = clock.clone();
-            FakeNet::new(move |sent| {
-                if sent.url.starts_with("https://primary.test") {
-                    clock.advance(sent.timeout_ms);
-                    Err(CallError::Timeout)
-                } else {
-                    answer(200, r#"{"output":"plain string answer","metadata":{}}"#)
-                }
-            })
-        };
-        let mut io = testkit::io(net, T0);
-        io.clock = clock;
+        let io = timed_io(
+            "https://primary.test",
+            None,
+            Err(CallError::Timeout),
+            |_| answer(200, r#"{"output":"plain string answer","metadata":{}}"#),
+        );
         let mut fallback = testkit::langserve_provider("ayaka", InputShape::String, None);
         fallback.vars = &crate::settings::FALLBACK;
         let s = testkit::ai_settings(vec![provider("primary", 8_000), fallback]);
@@ -789,20 +806,7 @@ mod tests {
 
     #[test]
     fn a_401_opens_the_breaker_at_once_names_the_credential_and_is_kept_for_analytics() {
-        let clock = testkit::FakeClock::at(T0);
-        let net = {
-            let clock = clock.clone();
-            FakeNet::new(move |sent| {
-                if sent.url.starts_with("https://ayaka.test") {
-                    clock.advance(40);
-                    answer(401, "")
-                } else {
-                    happy(sent)
-                }
-            })
-        };
-        let mut io = testkit::io(net, T0);
-        io.clock = clock;
+        let io = timed_io("https://ayaka.test", Some(40), answer(401, ""), happy);
         let mut s = testkit::ai_settings(vec![
             ayaka(Some(("id-1", "expired-secret"))),
             provider("fallback", 8_000),
