@@ -421,3 +421,75 @@ impl DiscordSettings {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit;
+
+    #[test]
+    fn kinds_default_to_openai_and_langserve_takes_an_input_shape() {
+        let kind = |k, i| provider_kind(k, i, &PRIMARY);
+        assert_eq!(kind(None, None), Ok(ProviderKind::OpenAi));
+        assert_eq!(
+            kind(Some("openai"), Some("ignored")),
+            Ok(ProviderKind::OpenAi)
+        );
+        assert_eq!(
+            kind(Some(" langserve "), None),
+            Ok(ProviderKind::LangServe(InputShape::Messages))
+        );
+        assert_eq!(
+            kind(Some("langserve"), Some("dict:question")),
+            Ok(ProviderKind::LangServe(InputShape::Dict("question".into())))
+        );
+        assert_eq!(
+            kind(Some("LangServe"), None),
+            Err(CommonError::Misconfigured("AI_PRIMARY_KIND"))
+        );
+        assert_eq!(
+            provider_kind(Some("langserve"), Some("dict:"), &FALLBACK),
+            Err(CommonError::Misconfigured("AI_FALLBACK_LANGSERVE_INPUT"))
+        );
+    }
+
+    #[test]
+    fn credentials_per_kind_and_refusals_name_vars_never_values() {
+        let openai = testkit::provider("primary", 8_000);
+        assert!(openai.credentials().is_ok());
+        assert_eq!(openai.credential_names(), "AI_PRIMARY_API_KEY");
+        let keyless = Provider {
+            api_key: None,
+            ..openai
+        };
+        assert_eq!(keyless.credentials().err(), Some("no_api_key"));
+        let open = testkit::langserve_provider("ayaka", InputShape::Messages, None);
+        assert!(
+            open.credentials().is_ok(),
+            "a LangServe needs no credential"
+        );
+        assert_eq!(
+            open.credential_names(),
+            "none sent (set AI_PRIMARY_ACCESS_CLIENT_ID/SECRET or AI_PRIMARY_API_KEY)"
+        );
+        let access = testkit::langserve_provider("ayaka", InputShape::Messages, Some(("i", "s")));
+        assert_eq!(
+            access.credential_names(),
+            "AI_PRIMARY_ACCESS_CLIENT_ID/SECRET"
+        );
+        let both = Provider {
+            api_key: Some("k".into()),
+            ..access.clone()
+        };
+        assert_eq!(
+            both.credential_names(),
+            "AI_PRIMARY_ACCESS_CLIENT_ID/SECRET or AI_PRIMARY_API_KEY"
+        );
+        let half = Provider {
+            access_incomplete: true,
+            ..open
+        };
+        assert_eq!(half.credentials().err(), Some("no_access_token"));
+        assert_eq!(format!("{:?}", access.access), "Some(AccessToken(..))");
+    }
+}
