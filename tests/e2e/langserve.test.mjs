@@ -167,3 +167,42 @@ describe("issue 20: a LangServe provider (real app) with an OpenAI-compatible fa
     assert.ok(fours.requests >= 1, JSON.stringify(fours));
   });
 });
+
+describe("issue 20: the reverse order — OpenAI-compatible primary, LangServe fallback (dict input, message output)", { timeout: 240_000 }, () => {
+  let app;
+  before(async () => {
+    // CHAIN=messages answers an AI message object; the dict's key is the app's INPUT_KEY.
+    app = await startLangServe({ chain: "messages", env: { INPUT_KEY: "question" } });
+  });
+  after(async () => {
+    await app?.close();
+  });
+
+  const p = withPipeline({
+    chat: { lineToken: "line-token-test" },
+    vars: () => ({
+      [CHAT]: {
+        AI_FALLBACK_KIND: "langserve",
+        AI_FALLBACK_NAME: "home-llm",
+        AI_FALLBACK_BASE_URL: app.url,
+        AI_FALLBACK_LANGSERVE_INPUT: "dict:question",
+        AI_FALLBACK_TIMEOUT_MS: "10000",
+        AI_FALLBACK_API_KEY: "",
+      },
+    }),
+  });
+
+  test("the primary failing, the LangServe fallback answers with its AI message's content", async () => {
+    p.ai.providers.deepseek.mode = "fail";
+    const ev = lineEvent({ message: { type: "text", id: "rev-1", text: "Can I pay by card?" } });
+    await deliverLine(p, p.chatVars.LINE_CHANNEL_SECRET, [ev]);
+    const reply = await eventually(() => p.line.replies.find((x) => x.replyToken === ev.replyToken) ?? null, {
+      timeoutMs: 20_000,
+      what: "the reply",
+    });
+    assert.deepEqual(reply.messages, [{ type: "text", text: "langserve says: Can I pay by card?" }]);
+    assert.equal(p.ai.providers.deepseek.calls.length, 1, "the primary was asked first");
+    assert.equal(p.ai.providers.openrouter.calls.length, 0, "the OpenAI-compatible fallback is not configured here");
+    await p.logged(/ai provider deepseek failed: status_500/);
+  });
+});
