@@ -4,19 +4,26 @@
 //! then the fallback, each behind its own timeout and circuit breaker, then a static
 //! apology. Breakers live in isolate memory: each isolate learns on its own that a
 //! provider is down, with no shared write per request.
+//!
+//! A provider is OpenAI-compatible or a LangServe route ([`ProviderKind`]); [`ask`] is the
+//! one place the two differ (URL, body, headers, answer parser), so timeouts, breakers,
+//! fallback and caching are the same for both. A 401/403 (an expired or revoked API key or
+//! Access service token) opens that provider's breaker at once, is logged naming the
+//! credential's var (never its value), and is kept as a [`Refusal`] for the worker to
+//! report to analytics.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 
 use edge_core::chat::completion::{self, Channel, MAX_RESPONSE_BYTES, Prompt};
 use edge_core::chat::intent::{Intent, Language};
-use edge_core::chat::{quota, text};
+use edge_core::chat::{langserve, quota, text};
 use edge_core::routing::breaker::{Breaker, BreakerConfig, BreakerState, Observation};
 use serde::Serialize;
 
 use crate::backends::{AnswerCache, Call, CallError, ChatIo, Clock, Method, Outbound, QuotaGate};
 use crate::log;
-use crate::settings::{AiSettings, Provider};
+use crate::settings::{AiSettings, Credentials, Provider, ProviderKind};
 
 /// Who asks: the channel and its user id (the quota's bucket), and their language.
 #[derive(Debug, Clone, Copy)]
@@ -26,27 +33,64 @@ pub(crate) struct Asker<'a> {
     pub(crate) lang: Language,
 }
 
+/// Most refusals kept for the worker to report; older ones are dropped first.
+pub(crate) const MAX_PENDING_REFUSALS: usize = 16;
+
+/// A provider refused our credentials (401/403).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Refusal {
+    /// The provider's name.
+    pub(crate) provider: String,
+    /// The names of the credentials it refused (their vars), never their values.
+    pub(crate) credential: String,
+    /// 401 or 403.
+    pub(crate) status: u16,
+    /// When the call started and ended, ms.
+    pub(crate) started_ms: u64,
+    pub(crate) finished_ms: u64,
+}
+
 /// Each provider's circuit breaker, by name: one set per isolate (the worker keeps it in
-/// isolate memory), so each isolate learns on its own that a provider is down.
+/// isolate memory), so each isolate learns on its own that a provider is down. It also
+/// holds the refusals not yet reported.
 #[derive(Debug, Default)]
-pub(crate) struct Breakers(RefCell<HashMap<String, Breaker>>);
+pub(crate) struct Breakers {
+    by_name: RefCell<HashMap<String, Breaker>>,
+    refusals: RefCell<Vec<Refusal>>,
+}
 
 impl Breakers {
     fn allows(&self, name: &str, now: u64) -> bool {
-        self.0.borrow().get(name).is_none_or(|br| br.allows(now))
+        self.by_name
+            .borrow()
+            .get(name)
+            .is_none_or(|br| br.allows(now))
     }
 
     fn observe(&self, name: &str, config: &BreakerConfig, observation: Observation, now: u64) {
-        self.0
+        self.by_name
             .borrow_mut()
             .entry(name.to_owned())
             .or_default()
             .observe(observation, config, now);
     }
 
+    fn refused(&self, r: Refusal) {
+        let mut pending = self.refusals.borrow_mut();
+        if pending.len() >= MAX_PENDING_REFUSALS {
+            pending.remove(0);
+        }
+        pending.push(r);
+    }
+
+    /// The refusals since the last call, oldest first, for the worker to report.
+    pub(crate) fn take_refusals(&self) -> Vec<Refusal> {
+        std::mem::take(&mut *self.refusals.borrow_mut())
+    }
+
     /// Each provider's breaker state, for the Discord admin status.
     pub(crate) fn states(&self, s: &AiSettings, now: u64) -> Vec<(String, &'static str)> {
-        let b = self.0.borrow();
+        let b = self.by_name.borrow();
         s.providers
             .iter()
             .map(|p| {
@@ -62,7 +106,7 @@ impl Breakers {
 
     /// Closes every provider's breaker.
     pub(crate) fn reset(&self) {
-        self.0.borrow_mut().clear();
+        self.by_name.borrow_mut().clear();
     }
 }
 
@@ -70,8 +114,8 @@ impl Breakers {
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Attempt {
     pub(crate) provider: String,
-    /// `answered`, `circuit_open`, `no_api_key`, `timeout`, `transport`, `status_<n>`,
-    /// `bad_answer`.
+    /// `answered`, `circuit_open`, `no_api_key`, `no_access_token`, `timeout`,
+    /// `transport`, `credential_refused` (401/403), `status_<n>`, `bad_answer`.
     pub(crate) outcome: String,
 }
 
@@ -87,33 +131,78 @@ pub(crate) struct Reply {
     pub(crate) attempts: Vec<Attempt>,
 }
 
+/// Why one provider's call gave no answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Failure {
+    /// 401/403: the credentials were refused.
+    Refused(u16),
+    /// Anything else, as its attempt outcome (`timeout`, `status_500`, `bad_answer`…).
+    Failed(String),
+}
+
+/// Asks provider `p` with `creds`: the one place the kinds differ.
 async fn ask(
     net: &impl Outbound,
     p: &Provider,
-    key: &str,
+    creds: Credentials<'_>,
     prompt: &Prompt,
-) -> Result<completion::Answer, String> {
-    let body = completion::request_body(&p.model, p.max_tokens, prompt).to_string();
-    let auth = format!("Bearer {key}");
-    let url = format!("{}/chat/completions", p.base_url);
+) -> Result<completion::Answer, Failure> {
+    let (path, body) = match &p.kind {
+        ProviderKind::OpenAi => (
+            "/chat/completions",
+            completion::request_body(&p.model, p.max_tokens, prompt),
+        ),
+        ProviderKind::LangServe(shape) => (
+            langserve::INVOKE_PATH,
+            langserve::request_body(shape, prompt),
+        ),
+    };
+    let url = format!("{}{path}", p.base_url);
+    let auth = creds.api_key.map(|key| format!("Bearer {key}"));
+    let mut headers = vec![("accept", "application/json")];
+    if let Some(auth) = &auth {
+        headers.push(("authorization", auth));
+    }
+    if let Some(access) = creds.access {
+        headers.push(("cf-access-client-id", &access.client_id));
+        headers.push(("cf-access-client-secret", &access.client_secret));
+    }
     let answer = net
         .call(Call {
             method: Method::Post,
             url: &url,
-            headers: &[("authorization", &auth), ("accept", "application/json")],
-            body: Some(("application/json", body.into_bytes())),
+            headers: &headers,
+            body: Some(("application/json", body.to_string().into_bytes())),
             timeout_ms: p.timeout_ms,
             cap: MAX_RESPONSE_BYTES,
         })
         .await
-        .map_err(|e| match e {
-            CallError::Timeout => "timeout".to_owned(),
-            CallError::Transport(_) => "transport".to_owned(),
+        .map_err(|e| {
+            Failure::Failed(match e {
+                CallError::Timeout => "timeout".to_owned(),
+                CallError::Transport(_) => "transport".to_owned(),
+            })
         })?;
-    if answer.status != 200 {
-        return Err(format!("status_{}", answer.status));
+    match answer.status {
+        200 => {}
+        401 | 403 => return Err(Failure::Refused(answer.status)),
+        s => return Err(Failure::Failed(format!("status_{s}"))),
     }
-    completion::parse_response(&answer.body).map_err(|_| "bad_answer".to_owned())
+    match p.kind {
+        ProviderKind::OpenAi => completion::parse_response(&answer.body),
+        ProviderKind::LangServe(_) => langserve::parse_invoke(&answer.body),
+    }
+    .map_err(|_| Failure::Failed("bad_answer".to_owned()))
+}
+
+/// The log line of a refusal: the provider, its status, the credential's var names (never
+/// a value) and how long its breaker stays open.
+fn refusal_message(p: &Provider, credential: &str, status: u16, breaker: &BreakerConfig) -> String {
+    format!(
+        "ai provider {} refused our credentials ({status}): check {credential}; its breaker \
+         is open for {} ms",
+        p.name, breaker.recovery_ms
+    )
 }
 
 /// What happens before any provider is asked.
@@ -164,7 +253,7 @@ pub(crate) async fn start(
     let reachable = s
         .providers
         .iter()
-        .any(|p| p.api_key.is_some() && io.breakers().allows(&p.name, started));
+        .any(|p| p.credentials().is_ok() && io.breakers().allows(&p.name, started));
     if reachable {
         let bucket = quota::bucket(who.channel, who.user_id);
         match io.quota().check(&bucket, s.quota).await {
@@ -222,16 +311,19 @@ pub(crate) async fn ask_chain(
                 outcome: outcome.to_owned(),
             })
         };
-        let Some(api_key) = &p.api_key else {
-            attempt("no_api_key");
-            continue;
+        let creds = match p.credentials() {
+            Ok(creds) => creds,
+            Err(skipped) => {
+                attempt(skipped);
+                continue;
+            }
         };
         let t0 = io.clock().now_ms();
         if !io.breakers().allows(&p.name, t0) {
             attempt("circuit_open");
             continue;
         }
-        match ask(io.net(), p, api_key, prompt).await {
+        match ask(io.net(), p, creds, prompt).await {
             Ok(answer) => {
                 let done = io.clock().now_ms();
                 io.breakers().observe(
@@ -255,7 +347,22 @@ pub(crate) async fn ask_chain(
                     attempts,
                 };
             }
-            Err(outcome) => {
+            Err(Failure::Refused(status)) => {
+                let done = io.clock().now_ms();
+                io.breakers()
+                    .observe(&p.name, &s.breaker, Observation::Refused, done);
+                let credential = p.credential_names();
+                log::warn(&refusal_message(p, &credential, status, &s.breaker));
+                io.breakers().refused(Refusal {
+                    provider: p.name.clone(),
+                    credential,
+                    status,
+                    started_ms: t0,
+                    finished_ms: done,
+                });
+                attempt("credential_refused");
+            }
+            Err(Failure::Failed(outcome)) => {
                 io.breakers().observe(
                     &p.name,
                     &s.breaker,
@@ -282,6 +389,8 @@ mod tests {
     use edge_core::chat::intent;
 
     use super::*;
+    use edge_core::chat::langserve::InputShape;
+
     use crate::backends::CallError;
     use crate::testkit::{self, FakeNet, QuotaMode, answer, except, happy, provider, run};
 
@@ -516,5 +625,306 @@ mod tests {
         assert!(
             matches!(run(start(&io, &s.ai, discord, intent, &prompt)), Start::Cached(r) if r.text == "cached")
         );
+    }
+
+    /// IO whose clock the network moves: a call to a URL starting with `prefix` takes `ms`
+    /// (its whole timeout when `None`) and gets `odd`; any other call is answered by `rest`.
+    fn timed_io(
+        prefix: &'static str,
+        ms: Option<u64>,
+        odd: Result<crate::backends::Answer, CallError>,
+        rest: fn(&testkit::Sent) -> Result<crate::backends::Answer, CallError>,
+    ) -> testkit::TestIo {
+        let clock = testkit::FakeClock::at(T0);
+        let net = {
+            let clock = clock.clone();
+            FakeNet::new(move |sent| {
+                if sent.url.starts_with(prefix) {
+                    clock.advance(ms.unwrap_or(sent.timeout_ms));
+                    odd.clone()
+                } else {
+                    rest(sent)
+                }
+            })
+        };
+        let mut io = testkit::io(net, T0);
+        io.clock = clock;
+        io
+    }
+
+    /// A LangServe `/invoke` answer: an AI message saying `text`.
+    fn langserve_says(text: &str) -> Result<crate::backends::Answer, CallError> {
+        answer(
+            200,
+            &serde_json::json!({
+                "output": {"content": text, "type": "ai", "additional_kwargs": {},
+                    "usage_metadata": {"input_tokens": 5, "output_tokens": 2, "total_tokens": 7}},
+                "metadata": {"run_id": "r-1", "feedback_tokens": []}
+            })
+            .to_string(),
+        )
+    }
+
+    /// The LangServe provider `ayaka` answers "from ayaka"; OpenAI-compatible ones as usual.
+    fn ayaka_happy(sent: &testkit::Sent) -> Result<crate::backends::Answer, CallError> {
+        if sent.url == "https://ayaka.test/chain/invoke" {
+            langserve_says("from ayaka")
+        } else {
+            happy(sent)
+        }
+    }
+
+    fn ayaka(access: Option<(&str, &str)>) -> Provider {
+        testkit::langserve_provider("ayaka", InputShape::Messages, access)
+    }
+
+    #[test]
+    fn a_langserve_primary_answers_through_invoke_with_the_messages_list() {
+        let io = testkit::io(FakeNet::new(ayaka_happy), T0);
+        let s = testkit::ai_settings(vec![ayaka(None), provider("fallback", 8_000)]);
+        let (intent, prompt) = ask_about("Tell me about the weather");
+        let r = run(reply(&io, &s, who(), intent, &prompt));
+        assert_eq!(
+            (r.text.as_str(), r.provider.as_str()),
+            ("from ayaka", "ayaka")
+        );
+        assert_eq!(outcomes(&r), [("ayaka", "answered")]);
+        assert_eq!(r.model.as_deref(), Some("langserve"));
+        assert_eq!(r.tokens, Some(7));
+        let sent = io.net.sent.borrow();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].url, "https://ayaka.test/chain/invoke");
+        assert_eq!(sent[0].method, Method::Post);
+        assert_eq!(
+            sent[0].json(),
+            serde_json::json!({
+                "input": [
+                    {"type": "system", "content": prompt.system},
+                    {"type": "human", "content": "Tell me about the weather"},
+                ],
+                "config": {},
+                "kwargs": {}
+            })
+        );
+        assert_eq!(sent[0].header("content-type"), Some("application/json"));
+        // No key and no Access token configured: none sent, and the open LangServe counts as
+        // reachable (the quota is charged).
+        for h in [
+            "authorization",
+            "cf-access-client-id",
+            "cf-access-client-secret",
+        ] {
+            assert_eq!(sent[0].header(h), None, "{h}");
+        }
+        assert_eq!(io.quota.checked.borrow().len(), 1);
+    }
+
+    #[test]
+    fn a_langserve_that_is_down_or_answers_garbage_hands_over_to_the_fallback() {
+        for (down, outcome) in [
+            (Err(CallError::Transport("refused".to_owned())), "transport"),
+            (answer(502, "Bad Gateway"), "status_502"),
+            (answer(200, r#"{"output":{"type":"ai"}}"#), "bad_answer"),
+            (answer(500, "Internal Server Error"), "status_500"),
+        ] {
+            let io = testkit::io(FakeNet::new(except(&[("https://ayaka.test", down)])), T0);
+            let s = testkit::ai_settings(vec![ayaka(None), provider("fallback", 8_000)]);
+            let (intent, prompt) = ask_about("Tell me about the weather");
+            let r = run(reply(&io, &s, who(), intent, &prompt));
+            assert_eq!(outcomes(&r), [("ayaka", outcome), ("fallback", "answered")]);
+            assert_eq!(r.text, "from fallback");
+            assert!(io.breakers.take_refusals().is_empty(), "not a refusal");
+        }
+    }
+
+    #[test]
+    fn langserve_as_the_fallback_of_an_openai_compatible_primary_with_a_string_input() {
+        let io = timed_io(
+            "https://primary.test",
+            None,
+            Err(CallError::Timeout),
+            |_| answer(200, r#"{"output":"plain string answer","metadata":{}}"#),
+        );
+        let mut fallback = testkit::langserve_provider("ayaka", InputShape::String, None);
+        fallback.vars = &crate::settings::FALLBACK;
+        let s = testkit::ai_settings(vec![provider("primary", 8_000), fallback]);
+        let (intent, prompt) = ask_about("Tell me about the weather");
+        let r = run(reply(&io, &s, who(), intent, &prompt));
+        assert_eq!(
+            outcomes(&r),
+            [("primary", "timeout"), ("ayaka", "answered")]
+        );
+        assert_eq!(r.text, "plain string answer");
+        assert_eq!(r.latency_ms, 8_000);
+        let to_ayaka = &io.net.to("/chain/invoke")[0];
+        assert_eq!(
+            to_ayaka.json(),
+            serde_json::json!({"input": "Tell me about the weather", "config": {}, "kwargs": {}})
+        );
+        assert_eq!(to_ayaka.timeout_ms, 8_000, "its own timeout");
+    }
+
+    #[test]
+    fn access_headers_go_only_to_the_provider_that_has_them() {
+        let io = testkit::io(
+            FakeNet::new(except(&[("https://ayaka.test", answer(500, "boom"))])),
+            T0,
+        );
+        let s = testkit::ai_settings(vec![
+            ayaka(Some(("id-123.access", "access-secret-xyz"))),
+            provider("fallback", 8_000),
+        ]);
+        let (intent, prompt) = ask_about("Tell me about the weather");
+        let r = run(reply(&io, &s, who(), intent, &prompt));
+        assert_eq!(
+            outcomes(&r),
+            [("ayaka", "status_500"), ("fallback", "answered")]
+        );
+        let sent = io.net.sent.borrow();
+        let (to_ayaka, to_fallback) = (&sent[0], &sent[1]);
+        assert_eq!(
+            to_ayaka.header("cf-access-client-id"),
+            Some("id-123.access")
+        );
+        assert_eq!(
+            to_ayaka.header("cf-access-client-secret"),
+            Some("access-secret-xyz")
+        );
+        assert_eq!(to_ayaka.header("authorization"), None);
+        assert_eq!(to_fallback.url, "https://fallback.test/chat/completions");
+        assert_eq!(to_fallback.header("cf-access-client-id"), None);
+        assert_eq!(to_fallback.header("cf-access-client-secret"), None);
+        assert_eq!(
+            to_fallback.header("authorization"),
+            Some("Bearer fallback-key")
+        );
+        assert!(
+            !to_fallback.body.contains("access-secret-xyz"),
+            "nor in a body"
+        );
+    }
+
+    #[test]
+    fn a_401_opens_the_breaker_at_once_names_the_credential_and_is_kept_for_analytics() {
+        let io = timed_io("https://ayaka.test", Some(40), answer(401, ""), happy);
+        let mut s = testkit::ai_settings(vec![
+            ayaka(Some(("id-1", "expired-secret"))),
+            provider("fallback", 8_000),
+        ]);
+        s.breaker.failure_threshold = 5;
+        let (intent, prompt) = ask_about("Tell me about the weather");
+        let r = run(reply(&io, &s, who(), intent, &prompt));
+        assert_eq!(
+            outcomes(&r),
+            [("ayaka", "credential_refused"), ("fallback", "answered")]
+        );
+        assert_eq!(
+            io.breakers.states(&s, io.clock.now_ms())[0],
+            ("ayaka".to_owned(), "open"),
+            "one refusal opens it, with a threshold of 5"
+        );
+        let refusals = io.breakers.take_refusals();
+        assert_eq!(
+            refusals,
+            [Refusal {
+                provider: "ayaka".to_owned(),
+                credential: "AI_PRIMARY_ACCESS_CLIENT_ID/SECRET".to_owned(),
+                status: 401,
+                started_ms: T0,
+                finished_ms: T0 + 40,
+            }]
+        );
+        assert!(io.breakers.take_refusals().is_empty(), "taken once");
+        let line = refusal_message(&s.providers[0], &refusals[0].credential, 401, &s.breaker);
+        assert!(
+            line.contains("AI_PRIMARY_ACCESS_CLIENT_ID/SECRET"),
+            "{line}"
+        );
+        assert!(line.contains("ayaka") && line.contains("401"), "{line}");
+        assert!(
+            !line.contains("expired-secret") && !line.contains("id-1"),
+            "{line}"
+        );
+        // The next message skips it without a call, until the recovery time.
+        let r = run(reply(&io, &s, who(), intent, &prompt));
+        assert_eq!(
+            outcomes(&r),
+            [("ayaka", "circuit_open"), ("fallback", "answered")]
+        );
+        assert_eq!(io.net.to("/chain/invoke").len(), 1);
+        // Refused again at the trial: open again at once.
+        io.clock.advance(30_001);
+        run(reply(&io, &s, who(), intent, &prompt));
+        assert_eq!(io.net.to("/chain/invoke").len(), 2);
+        assert_eq!(io.breakers.states(&s, io.clock.now_ms())[0].1, "open");
+    }
+
+    #[test]
+    fn a_403_from_an_openai_compatible_provider_names_its_api_key() {
+        let io = testkit::io(
+            FakeNet::new(except(&[("https://fallback.test", answer(403, "{}"))])),
+            T0,
+        );
+        let mut primary = provider("primary", 8_000);
+        primary.api_key = None;
+        let s = testkit::ai_settings(vec![primary, provider("fallback", 8_000)]);
+        let (intent, prompt) = ask_about("Tell me about the weather");
+        let r = run(reply(&io, &s, who(), intent, &prompt));
+        assert_eq!(
+            outcomes(&r),
+            [
+                ("primary", "no_api_key"),
+                ("fallback", "credential_refused")
+            ]
+        );
+        assert_eq!(r.provider, "static");
+        let refusals = io.breakers.take_refusals();
+        assert_eq!(refusals.len(), 1);
+        assert_eq!(
+            (refusals[0].credential.as_str(), refusals[0].status),
+            ("AI_FALLBACK_API_KEY", 403)
+        );
+        assert_eq!(io.breakers.states(&s, T0)[1].1, "open");
+    }
+
+    #[test]
+    fn a_half_configured_access_token_skips_the_langserve_and_refusals_are_bounded() {
+        let io = testkit::io(FakeNet::new(ayaka_happy), T0);
+        let mut half = ayaka(None);
+        half.access_incomplete = true;
+        let s = testkit::ai_settings(vec![half, provider("fallback", 8_000)]);
+        let (intent, prompt) = ask_about("Tell me about the weather");
+        let r = run(reply(&io, &s, who(), intent, &prompt));
+        assert_eq!(
+            outcomes(&r),
+            [("ayaka", "no_access_token"), ("fallback", "answered")]
+        );
+        assert!(io.net.to("/chain/invoke").is_empty());
+        // Nothing reachable (the only provider is skipped): no paid call, no quota.
+        let s = testkit::ai_settings(vec![{
+            let mut p = ayaka(None);
+            p.access_incomplete = true;
+            p
+        }]);
+        let checked = io.quota.checked.borrow().len();
+        assert_eq!(
+            run(reply(&io, &s, who(), intent, &prompt)).provider,
+            "static"
+        );
+        assert_eq!(io.quota.checked.borrow().len(), checked);
+        // Pending refusals are bounded, the oldest dropped.
+        let b = Breakers::default();
+        for i in 0..(MAX_PENDING_REFUSALS as u64 + 3) {
+            b.refused(Refusal {
+                provider: "p".to_owned(),
+                credential: "AI_PRIMARY_API_KEY".to_owned(),
+                status: 401,
+                started_ms: i,
+                finished_ms: i,
+            });
+        }
+        let kept = b.take_refusals();
+        assert_eq!(kept.len(), MAX_PENDING_REFUSALS);
+        assert_eq!(kept[0].started_ms, 3);
     }
 }

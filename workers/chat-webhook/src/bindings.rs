@@ -9,6 +9,8 @@ use std::time::Duration;
 use edge_core::auth::rate_limit::{RateDecision, RateLimitPolicy};
 use edge_core::chat::completion::Role;
 use edge_core::chat::intent::Language;
+use edge_core::metric::{MetricEvent, Observation};
+use edge_core::{RequestId, ServiceName};
 use edge_glue::window_log;
 use worker::{D1Database, Delay, Env, kv::KvStore};
 
@@ -33,6 +35,48 @@ thread_local! {
 /// The provider breakers of this isolate.
 pub(crate) fn breakers() -> Rc<Breakers> {
     BREAKERS.with(Rc::clone)
+}
+
+/// Reports this isolate's pending AI credential refusals to analytics-collector: each one a
+/// metric event of chat-webhook with path `/ai/<provider>`, the provider's 401/403 as its
+/// status and decision `credential_refused` (the dashboard's chat-webhook 4xx; the event by
+/// its request id, which is logged).
+pub(crate) async fn report_refusals(env: &Env) {
+    for r in breakers().take_refusals() {
+        let name: String = r
+            .provider
+            .chars()
+            .take(24)
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        let id = RequestId::parse(&format!("ai-refused-{name}-{}", r.finished_ms))
+            .unwrap_or_else(|| RequestId::from_clock(r.finished_ms));
+        let event = MetricEvent::from_observation(Observation {
+            worker: ServiceName::ChatWebhook,
+            request_id: &id,
+            method: "POST",
+            path: &format!("/ai/{name}"),
+            status: r.status,
+            started_ms: r.started_ms,
+            finished_ms: r.finished_ms,
+            country: None,
+            colo: None,
+            decision: Some("credential_refused"),
+            route: None,
+        });
+        log::info(&format!(
+            "ai provider {} credential refusal reported to analytics as request {}",
+            r.provider,
+            id.as_str()
+        ));
+        edge_glue::metrics::enqueue(env, event).await;
+    }
 }
 
 /// The runtime's clock.

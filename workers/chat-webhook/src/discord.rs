@@ -359,6 +359,7 @@ async fn finish(env: Env, s: Bot, i: Interaction, work: Work) {
     };
     // The end is logged there; nothing is left to do with it here.
     let _ = discord_api::edit_original(&bindings::io(&env), &edit).await;
+    bindings::report_refusals(&env).await;
 }
 
 /// The chart of `c` over `range` as an embed title and PNG, or `None` (logged) if it cannot

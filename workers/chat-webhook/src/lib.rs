@@ -123,5 +123,7 @@ async fn queue(batch: MessageBatch<Queued>, env: Env, _ctx: Context) -> Result<(
             ),
         }
     }
+    // A provider that refused our credentials is counted in analytics.
+    bindings::report_refusals(&env).await;
     Ok(())
 }

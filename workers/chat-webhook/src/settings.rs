@@ -13,6 +13,7 @@ use edge_core::auth::rate_limit::{MAX_LIMIT, MAX_WINDOW_S, RateLimitPolicy};
 use edge_core::chat::chart::Theme;
 use edge_core::chat::completion::ModelSpec;
 use edge_core::chat::discord::signature::{self, DEFAULT_WINDOW_S};
+use edge_core::chat::langserve::InputShape;
 use edge_core::chat::quota;
 use edge_core::error::CommonError;
 use edge_core::routing::breaker::BreakerConfig;
@@ -20,18 +21,98 @@ use edge_core::sig::VerifyKey;
 use edge_glue::config;
 use worker::Env;
 
-/// One AI provider (OpenAI-compatible chat completions).
+/// What protocol a provider speaks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ProviderKind {
+    /// OpenAI-compatible chat completions: `POST <base>/chat/completions`.
+    OpenAi,
+    /// A LangServe route: `POST <base>/invoke` (and `/stream`), its input in this shape.
+    LangServe(InputShape),
+}
+
+/// A Cloudflare Access service token, sent as `CF-Access-Client-Id` /
+/// `CF-Access-Client-Secret` to its provider only.
+#[derive(Clone)]
+pub(crate) struct AccessToken {
+    pub(crate) client_id: String,
+    pub(crate) client_secret: String,
+}
+
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AccessToken(..)")
+    }
+}
+
+/// The credentials a provider is called with (what [`Provider::credentials`] allows).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Credentials<'a> {
+    pub(crate) api_key: Option<&'a str>,
+    pub(crate) access: Option<&'a AccessToken>,
+}
+
+/// One AI provider.
 #[derive(Debug, Clone)]
 pub(crate) struct Provider {
-    /// Its name in messages and analytics (`deepseek`, `openrouter`).
+    /// Its name in messages and analytics (`deepseek`, `openrouter`, `ayaka`).
     pub(crate) name: String,
-    /// Base URL; requests go to `<base>/chat/completions`.
+    /// Its protocol (`AI_*_KIND`).
+    pub(crate) kind: ProviderKind,
+    /// Base URL; requests go to `<base>/chat/completions` or `<base>/invoke`.
     pub(crate) base_url: String,
     pub(crate) model: String,
+    /// What the answer cache keys on for the model: the model, and for LangServe its kind
+    /// and input shape (`<model> langserve:<shape>`), which shape the answer too.
+    pub(crate) spec_model: String,
     pub(crate) max_tokens: u32,
     pub(crate) timeout_ms: u64,
-    /// `None`: no key configured, so the provider is skipped.
+    /// `None`: no key configured (an OpenAI-compatible provider is then skipped; a LangServe
+    /// one is called without `Authorization`).
     pub(crate) api_key: Option<String>,
+    /// `None`: no Access service token (an open or loopback LangServe).
+    pub(crate) access: Option<AccessToken>,
+    /// Only one of the Access id and secret is set: the provider is skipped (it would only
+    /// be refused).
+    pub(crate) access_incomplete: bool,
+    /// The var names of its credentials, for logs (never their values).
+    pub(crate) vars: &'static ProviderVars,
+}
+
+impl Provider {
+    /// What the provider is called with, or the outcome of skipping it: an
+    /// OpenAI-compatible provider needs its API key (`no_api_key`); a LangServe one needs
+    /// nothing, but both halves of an Access token when it has one (`no_access_token`).
+    pub(crate) fn credentials(&self) -> Result<Credentials<'_>, &'static str> {
+        let creds = Credentials {
+            api_key: self.api_key.as_deref(),
+            access: self.access.as_ref(),
+        };
+        match self.kind {
+            ProviderKind::OpenAi if creds.api_key.is_none() => Err("no_api_key"),
+            ProviderKind::LangServe(_) if self.access_incomplete => Err("no_access_token"),
+            _ => Ok(creds),
+        }
+    }
+
+    /// The names of the credentials a refusal (401/403) is about, e.g. `AI_PRIMARY_API_KEY`
+    /// or `AI_PRIMARY_ACCESS_CLIENT_ID/SECRET`.
+    pub(crate) fn credential_names(&self) -> String {
+        let mut names = Vec::new();
+        if self.access.is_some() {
+            names.push(self.vars.access_pair);
+        }
+        if self.api_key.is_some() {
+            names.push(self.vars.api_key);
+        }
+        if names.is_empty() {
+            format!(
+                "none sent (set {} or {})",
+                self.vars.access_pair, self.vars.api_key
+            )
+        } else {
+            names.join(" or ")
+        }
+    }
 }
 
 /// The AI provider chain, shared by the LINE and Discord bots.
@@ -98,49 +179,113 @@ fn optional_secret(env: &Env, name: &str) -> Option<String> {
 }
 
 /// The var names of one provider.
-struct ProviderVars {
+#[derive(Debug)]
+pub(crate) struct ProviderVars {
     name: &'static str,
+    kind: &'static str,
     base_url: &'static str,
     model: &'static str,
     max_tokens: &'static str,
     timeout_ms: &'static str,
-    api_key: &'static str,
+    input: &'static str,
+    pub(crate) api_key: &'static str,
+    access_id: &'static str,
+    access_secret: &'static str,
+    /// Both Access secrets' names, as logs name them.
+    pub(crate) access_pair: &'static str,
 }
 
-const PRIMARY: ProviderVars = ProviderVars {
+pub(crate) const PRIMARY: ProviderVars = ProviderVars {
     name: "AI_PRIMARY_NAME",
+    kind: "AI_PRIMARY_KIND",
     base_url: "AI_PRIMARY_BASE_URL",
     model: "AI_PRIMARY_MODEL",
     max_tokens: "AI_PRIMARY_MAX_TOKENS",
     timeout_ms: "AI_PRIMARY_TIMEOUT_MS",
+    input: "AI_PRIMARY_LANGSERVE_INPUT",
     api_key: "AI_PRIMARY_API_KEY",
+    access_id: "AI_PRIMARY_ACCESS_CLIENT_ID",
+    access_secret: "AI_PRIMARY_ACCESS_CLIENT_SECRET",
+    access_pair: "AI_PRIMARY_ACCESS_CLIENT_ID/SECRET",
 };
 
-const FALLBACK: ProviderVars = ProviderVars {
+pub(crate) const FALLBACK: ProviderVars = ProviderVars {
     name: "AI_FALLBACK_NAME",
+    kind: "AI_FALLBACK_KIND",
     base_url: "AI_FALLBACK_BASE_URL",
     model: "AI_FALLBACK_MODEL",
     max_tokens: "AI_FALLBACK_MAX_TOKENS",
     timeout_ms: "AI_FALLBACK_TIMEOUT_MS",
+    input: "AI_FALLBACK_LANGSERVE_INPUT",
     api_key: "AI_FALLBACK_API_KEY",
+    access_id: "AI_FALLBACK_ACCESS_CLIENT_ID",
+    access_secret: "AI_FALLBACK_ACCESS_CLIENT_SECRET",
+    access_pair: "AI_FALLBACK_ACCESS_CLIENT_ID/SECRET",
 };
 
-/// A provider, or `None` when its base URL is not set.
+/// The kind `AI_*_KIND` names (`openai`, the default, or `langserve`) and, for LangServe,
+/// `AI_*_LANGSERVE_INPUT` (`messages`, the default, `string` or `dict:<key>`).
+fn provider_kind(
+    kind: Option<&str>,
+    input: Option<&str>,
+    vars: &'static ProviderVars,
+) -> Result<ProviderKind, CommonError> {
+    match kind.map(str::trim) {
+        None | Some("openai") => Ok(ProviderKind::OpenAi),
+        Some("langserve") => Ok(ProviderKind::LangServe(match input {
+            None => InputShape::Messages,
+            Some(raw) => InputShape::parse(raw).ok_or(CommonError::Misconfigured(vars.input))?,
+        })),
+        Some(_) => Err(CommonError::Misconfigured(vars.kind)),
+    }
+}
+
+/// A provider, or `None` when its base URL is not set. The model is required of an
+/// OpenAI-compatible provider; a LangServe route's chain picks its own (`langserve` in
+/// analytics unless `AI_*_MODEL` names it).
 fn provider(
     env: &Env,
-    vars: &ProviderVars,
+    vars: &'static ProviderVars,
     default_name: &str,
 ) -> Result<Option<Provider>, CommonError> {
     if config::optional_var(env, vars.base_url).is_none() {
         return Ok(None);
     }
+    let kind = provider_kind(
+        config::optional_var(env, vars.kind).as_deref(),
+        config::optional_var(env, vars.input).as_deref(),
+        vars,
+    )?;
+    let model = match kind {
+        ProviderKind::OpenAi => config::required_string(env, vars.model)?,
+        ProviderKind::LangServe(_) => config::text_var(env, vars.model, "langserve"),
+    };
+    let (id, secret) = (
+        optional_secret(env, vars.access_id),
+        optional_secret(env, vars.access_secret),
+    );
+    let access_incomplete = id.is_some() != secret.is_some();
+    let spec_model = match &kind {
+        ProviderKind::OpenAi => model.clone(),
+        ProviderKind::LangServe(shape) => format!("{model} langserve:{}", shape.as_setting()),
+    };
     Ok(Some(Provider {
         name: config::text_var(env, vars.name, default_name),
+        kind,
         base_url: config::base_url(env, vars.base_url)?,
-        model: config::required_string(env, vars.model)?,
+        model,
+        spec_model,
         max_tokens: positive_u32(env, vars.max_tokens, 800, 32_000)?,
         timeout_ms: config::u64_var(env, vars.timeout_ms, 8_000, 100..=60_000)?,
         api_key: optional_secret(env, vars.api_key),
+        access: id
+            .zip(secret)
+            .map(|(client_id, client_secret)| AccessToken {
+                client_id,
+                client_secret,
+            }),
+        access_incomplete,
+        vars,
     }))
 }
 
@@ -201,7 +346,7 @@ impl AiSettings {
             .map(|p| ModelSpec {
                 provider: &p.name,
                 base_url: &p.base_url,
-                model: &p.model,
+                model: &p.spec_model,
                 max_tokens: p.max_tokens,
             })
             .collect()
@@ -274,5 +419,77 @@ impl DiscordSettings {
                 None => Theme::default(),
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit;
+
+    #[test]
+    fn kinds_default_to_openai_and_langserve_takes_an_input_shape() {
+        let kind = |k, i| provider_kind(k, i, &PRIMARY);
+        assert_eq!(kind(None, None), Ok(ProviderKind::OpenAi));
+        assert_eq!(
+            kind(Some("openai"), Some("ignored")),
+            Ok(ProviderKind::OpenAi)
+        );
+        assert_eq!(
+            kind(Some(" langserve "), None),
+            Ok(ProviderKind::LangServe(InputShape::Messages))
+        );
+        assert_eq!(
+            kind(Some("langserve"), Some("dict:question")),
+            Ok(ProviderKind::LangServe(InputShape::Dict("question".into())))
+        );
+        assert_eq!(
+            kind(Some("LangServe"), None),
+            Err(CommonError::Misconfigured("AI_PRIMARY_KIND"))
+        );
+        assert_eq!(
+            provider_kind(Some("langserve"), Some("dict:"), &FALLBACK),
+            Err(CommonError::Misconfigured("AI_FALLBACK_LANGSERVE_INPUT"))
+        );
+    }
+
+    #[test]
+    fn credentials_per_kind_and_refusals_name_vars_never_values() {
+        let openai = testkit::provider("primary", 8_000);
+        assert!(openai.credentials().is_ok());
+        assert_eq!(openai.credential_names(), "AI_PRIMARY_API_KEY");
+        let keyless = Provider {
+            api_key: None,
+            ..openai
+        };
+        assert_eq!(keyless.credentials().err(), Some("no_api_key"));
+        let open = testkit::langserve_provider("ayaka", InputShape::Messages, None);
+        assert!(
+            open.credentials().is_ok(),
+            "a LangServe needs no credential"
+        );
+        assert_eq!(
+            open.credential_names(),
+            "none sent (set AI_PRIMARY_ACCESS_CLIENT_ID/SECRET or AI_PRIMARY_API_KEY)"
+        );
+        let access = testkit::langserve_provider("ayaka", InputShape::Messages, Some(("i", "s")));
+        assert_eq!(
+            access.credential_names(),
+            "AI_PRIMARY_ACCESS_CLIENT_ID/SECRET"
+        );
+        let both = Provider {
+            api_key: Some("k".into()),
+            ..access.clone()
+        };
+        assert_eq!(
+            both.credential_names(),
+            "AI_PRIMARY_ACCESS_CLIENT_ID/SECRET or AI_PRIMARY_API_KEY"
+        );
+        let half = Provider {
+            access_incomplete: true,
+            ..open
+        };
+        assert_eq!(half.credentials().err(), Some("no_access_token"));
+        assert_eq!(format!("{:?}", access.access), "Some(AccessToken(..))");
     }
 }

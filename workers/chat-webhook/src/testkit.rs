@@ -9,6 +9,7 @@ use std::rc::Rc;
 use edge_core::auth::rate_limit::{RateDecision, RateLimitPolicy};
 use edge_core::chat::completion::Role;
 use edge_core::chat::intent::Language;
+use edge_core::chat::langserve::InputShape;
 use edge_core::routing::breaker::BreakerConfig;
 
 use crate::ai::Breakers;
@@ -16,7 +17,7 @@ use crate::backends::{
     Answer, AnswerCache, BackendError, Call, CallError, ChatStore, Claim, Clock, Customer,
     Exchange, Io, Method, NewCustomer, Outbound, Product, QuotaGate,
 };
-use crate::settings::{AiSettings, LineSettings, Provider};
+use crate::settings::{self, AccessToken, AiSettings, LineSettings, Provider, ProviderKind};
 
 /// Drives a future to completion (the fakes never wait).
 pub(crate) fn run<F: Future>(f: F) -> F::Output {
@@ -508,11 +509,41 @@ impl ChatStore for FakeStore {
 pub(crate) fn provider(name: &str, timeout_ms: u64) -> Provider {
     Provider {
         name: name.to_owned(),
+        kind: ProviderKind::OpenAi,
         base_url: format!("https://{name}.test"),
         model: format!("{name}-model"),
+        spec_model: format!("{name}-model"),
         max_tokens: 800,
         timeout_ms,
         api_key: Some(format!("{name}-key")),
+        access: None,
+        access_incomplete: false,
+        vars: if name == "fallback" {
+            &settings::FALLBACK
+        } else {
+            &settings::PRIMARY
+        },
+    }
+}
+
+/// A LangServe provider named `name` at `https://<name>.test/chain`, no key, its input in
+/// `shape`, with Access service token `access` (id, secret) when given.
+pub(crate) fn langserve_provider(
+    name: &str,
+    shape: InputShape,
+    access: Option<(&str, &str)>,
+) -> Provider {
+    Provider {
+        kind: ProviderKind::LangServe(shape),
+        base_url: format!("https://{name}.test/chain"),
+        model: "langserve".to_owned(),
+        spec_model: "langserve langserve:messages".to_owned(),
+        api_key: None,
+        access: access.map(|(id, secret)| AccessToken {
+            client_id: id.to_owned(),
+            client_secret: secret.to_owned(),
+        }),
+        ..provider(name, 8_000)
     }
 }
 

@@ -78,17 +78,24 @@ pub fn report(hop: &Hop, env: &Env, mut event: MetricEvent, body: Option<BodyWat
                 event.decision = Some(decision.to_owned());
             }
         }
-        let worker = event.worker;
-        let (push, dropped) = with_outbox(&env, |o| (o.push(event), o.take_dropped()));
-        if dropped > 0 {
-            console_warn!("metrics outbox of {worker} full: {dropped} oldest events dropped");
-        }
-        match push {
-            Push::Queued => {}
-            Push::StartFlusher { delay_ms } => drive(&env, Some(delay_ms), true).await,
-            Push::SendNow => drive(&env, None, false).await,
-        }
+        enqueue(&env, event).await;
     });
+}
+
+/// Hands `event` to the isolate's outbox and, when this push is the one to start a flush,
+/// drives it. [`report`] awaits it in a hop's `wait_until`; work outside a request (a queue
+/// consumer's event) awaits it itself.
+pub async fn enqueue(env: &Env, event: MetricEvent) {
+    let worker = event.worker;
+    let (push, dropped) = with_outbox(env, |o| (o.push(event), o.take_dropped()));
+    if dropped > 0 {
+        console_warn!("metrics outbox of {worker} full: {dropped} oldest events dropped");
+    }
+    match push {
+        Push::Queued => {}
+        Push::StartFlusher { delay_ms } => drive(env, Some(delay_ms), true).await,
+        Push::SendNow => drive(env, None, false).await,
+    }
 }
 
 /// A sending task: optionally sleeps, then sends whatever is due, as long as the outbox

@@ -8,6 +8,7 @@
 //! - [`intent`]: intent and language detection (English and Thai).
 //! - [`text`]: welcome / not-text / apology texts, and splitting to LINE's limits.
 //! - [`completion`]: OpenAI-compatible chat completions, channels and the answer cache key.
+//! - [`langserve`]: LangServe's `/invoke` and `/stream` as a provider.
 //! - [`quota`]: the per-user quota on paid AI calls.
 //! - [`signature`]: the one error of both webhooks' signature checks.
 //! - [`product`], [`preferences`]: the admin API's bodies.
@@ -17,6 +18,7 @@ pub mod chart;
 pub mod completion;
 pub mod discord;
 pub mod intent;
+pub mod langserve;
 pub mod line;
 pub mod preferences;
 pub mod product;

@@ -82,6 +82,10 @@ pub enum Observation {
     /// A region failure: transport failure, timeout, 502/503/504, an unusable answer or a
     /// broken body.
     Failed,
+    /// The upstream refused our credentials (401/403: an expired or revoked key or token).
+    /// Retrying cannot help until someone replaces them, so it opens the circuit at once,
+    /// whatever the failure threshold.
+    Refused,
 }
 
 impl Observation {
@@ -115,7 +119,7 @@ impl Breaker {
     /// Folds in one observation at `now_ms`.
     pub fn observe(&mut self, observation: Observation, config: &BreakerConfig, now_ms: u64) {
         let failed = match observation {
-            Observation::Failed => true,
+            Observation::Failed | Observation::Refused => true,
             Observation::Answered { latency_ms } => latency_ms > config.slow_ms as f64,
         };
         if let Observation::Answered { latency_ms } = observation {
@@ -128,9 +132,10 @@ impl Breaker {
         let open = BreakerState::Open {
             until_ms: now_ms.saturating_add(config.recovery_ms),
         };
+        let refused = observation == Observation::Refused;
         self.state = match (self.state_at(now_ms), failed) {
             (BreakerState::Closed { failures }, true)
-                if failures + 1 >= config.failure_threshold =>
+                if refused || failures + 1 >= config.failure_threshold =>
             {
                 open
             }
@@ -232,6 +237,32 @@ mod tests {
             );
         }
         assert!(!broken.allows(3), "13.9: broken bodies open the breaker");
+    }
+
+    #[test]
+    fn a_refusal_opens_at_once_whatever_the_threshold() {
+        let patient = BreakerConfig {
+            failure_threshold: 100,
+            ..CFG
+        };
+        let mut b = Breaker::default();
+        b.observe(Observation::Refused, &patient, 5);
+        assert_eq!(b.state, BreakerState::Open { until_ms: 1_005 });
+        assert!(!b.allows(1_004));
+        // After the recovery time the trial is made; refused again, it reopens at once.
+        assert_eq!(b.state_at(1_005), BreakerState::HalfOpen);
+        b.observe(Observation::Refused, &patient, 1_006);
+        assert_eq!(b.state, BreakerState::Open { until_ms: 2_006 });
+        // A refusal after some failures opens it too, and resets nothing of the latency.
+        let mut c = Breaker::default();
+        c.observe(OK, &patient, 0);
+        c.observe(Observation::Failed, &patient, 1);
+        c.observe(Observation::Refused, &patient, 2);
+        assert_eq!(c.state, BreakerState::Open { until_ms: 1_002 });
+        assert!((c.latency_ms - 20.0).abs() < 1e-9);
+        // A credential accepted again (the trial answered) closes it.
+        c.observe(OK, &patient, 1_002);
+        assert_eq!(c.state, BreakerState::Closed { failures: 0 });
     }
 
     #[test]
