@@ -205,11 +205,7 @@ async fn stream_one<S: DeltaSink>(
     if head.status != 200 {
         return Err(format!("status_{}", head.status));
     }
-    let json = head
-        .content_type
-        .as_deref()
-        .is_some_and(|c| c.contains("json") && !c.contains("event-stream"));
-    let mut reader = StreamReader::new(json);
+    let mut reader = StreamReader::new();
     let mut body = head.body;
     while !reader.is_done() && !splice.is_full() {
         let Some(chunk) = body
@@ -440,10 +436,7 @@ mod tests {
     #[test]
     fn when_every_provider_fails_the_apology_is_streamed_after_what_was_shown() {
         let apology = text::apology(Language::En);
-        let io = world(
-            Script::whole(500, "application/json", "{}"),
-            broken_primary(End::Stall, None),
-        );
+        let io = world(Script::whole(500, "{}"), broken_primary(End::Stall, None));
         let (r, sink) = ask(&io);
         assert_eq!(
             sink.texts(),
@@ -455,10 +448,7 @@ mod tests {
             [("primary", "status_500"), ("fallback", "idle_timeout")]
         );
         // Nothing shown before: the apology alone.
-        let io = world(
-            Script::whole(503, "text/plain", "busy"),
-            Script::whole(200, "text/html", "<html>"),
-        );
+        let io = world(Script::whole(503, "busy"), Script::whole(200, "<html>"));
         let (r, sink) = ask(&io);
         assert_eq!(sink.texts(), [apology]);
         assert_eq!(
@@ -517,18 +507,13 @@ mod tests {
     #[test]
     fn a_provider_that_ignores_stream_and_answers_json_is_one_delta() {
         let json = r#"{"choices":[{"message":{"role":"assistant","content":" We open at 9. "},"finish_reason":"stop"}],"usage":{"total_tokens":12}}"#;
-        for content_type in ["application/json; charset=utf-8", "text/event-stream"] {
-            let io = world(
-                Script::whole(200, content_type, json),
-                streamed(&["unused"], 0, 1),
-            );
-            let (r, sink) = ask(&io);
-            assert_eq!(sink.texts(), ["We open at 9."], "{content_type}");
-            assert_eq!((r.provider.as_str(), r.tokens), ("primary", Some(12)));
-        }
+        let io = world(Script::whole(200, json), streamed(&["unused"], 0, 1));
+        let (r, sink) = ask(&io);
+        assert_eq!(sink.texts(), ["We open at 9."]);
+        assert_eq!((r.provider.as_str(), r.tokens), ("primary", Some(12)));
         // Unusable JSON moves on.
         let io = world(
-            Script::whole(200, "application/json", r#"{"choices":[]}"#),
+            Script::whole(200, r#"{"choices":[]}"#),
             streamed(&["from fallback"], 0, 1),
         );
         let (r, _) = ask(&io);

@@ -105,7 +105,6 @@ pub(crate) struct StreamCall<'a> {
 #[derive(Debug)]
 pub(crate) struct StreamHead<B> {
     pub(crate) status: u16,
-    pub(crate) content_type: Option<String>,
     pub(crate) body: B,
 }
 

@@ -112,7 +112,6 @@ impl StreamingOutbound for Fetch {
         };
         Ok(StreamHead {
             status: resp.status_code(),
-            content_type: resp.headers().get("content-type").ok().flatten(),
             body: FetchBody {
                 stream,
                 controller: Some(controller),

@@ -219,7 +219,6 @@ pub(crate) enum End {
 #[derive(Debug, Clone)]
 pub(crate) struct Script {
     pub(crate) status: u16,
-    pub(crate) content_type: &'static str,
     pub(crate) chunks: Vec<(u64, Vec<u8>)>,
     pub(crate) end: End,
 }
@@ -229,7 +228,6 @@ impl Script {
     pub(crate) fn sse(chunks: Vec<String>, gap_ms: u64, end: End) -> Self {
         Self {
             status: 200,
-            content_type: "text/event-stream",
             chunks: chunks
                 .into_iter()
                 .map(|c| (gap_ms, c.into_bytes()))
@@ -238,11 +236,10 @@ impl Script {
         }
     }
 
-    /// An answer that is not streamed at all: `status`, `content_type` and `body` at once.
-    pub(crate) fn whole(status: u16, content_type: &'static str, body: &str) -> Self {
+    /// An answer that is not streamed at all: `status` and `body` at once.
+    pub(crate) fn whole(status: u16, body: &str) -> Self {
         Self {
             status,
-            content_type,
             chunks: vec![(0, body.as_bytes().to_vec())],
             end: End::Eof,
         }
@@ -284,7 +281,7 @@ pub(crate) fn happy_stream(sent: &Sent) -> Result<Script, CallError> {
         .find(|n| sent.url.starts_with(&format!("https://{n}.test")));
     match name {
         Some(n) => Ok(streamed(&["from ", n], 100, 42)),
-        None => Ok(Script::whole(404, "text/plain", "no such provider")),
+        None => Ok(Script::whole(404, "no such provider")),
     }
 }
 
@@ -364,7 +361,6 @@ impl StreamingOutbound for FakeNet {
         let clock = self.clock.borrow().clone();
         Ok(StreamHead {
             status: script.status,
-            content_type: Some(script.content_type.to_owned()),
             body: FakeBody {
                 chunks: script.chunks.into(),
                 end: script.end,

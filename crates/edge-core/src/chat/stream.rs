@@ -188,8 +188,16 @@ enum Mode {
     Json(Vec<u8>),
 }
 
+impl Default for StreamReader {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Reads one provider's streamed answer, chunk by chunk (sans-IO: the worker feeds it the
-/// body's chunks as they arrive and forwards the texts it returns).
+/// body's chunks as they arrive and forwards the texts it returns). The body is taken for
+/// a plain JSON completion when its first non-blank byte is `{` (an event stream cannot
+/// start so), else for server-sent events, whatever its content type says.
 #[derive(Debug, Clone)]
 pub struct StreamReader {
     mode: Mode,
@@ -201,16 +209,11 @@ pub struct StreamReader {
 }
 
 impl StreamReader {
-    /// A reader for a body whose content type is JSON (`json`) or anything else (server-sent
-    /// events, unless the body starts with `{`).
+    /// A reader for a new body.
     #[must_use]
-    pub const fn new(json: bool) -> Self {
+    pub const fn new() -> Self {
         Self {
-            mode: if json {
-                Mode::Json(Vec::new())
-            } else {
-                Mode::Unknown(Vec::new())
-            },
+            mode: Mode::Unknown(Vec::new()),
             bytes: 0,
             done: false,
             finish_reason: None,
@@ -219,10 +222,11 @@ impl StreamReader {
         }
     }
 
-    /// Whether `[DONE]` was read: nothing after it matters, stop reading.
+    /// Whether there is nothing more to read: `[DONE]` came (nothing after it matters), or
+    /// the stream failed ([`finish`](Self::finish) says how).
     #[must_use]
     pub const fn is_done(&self) -> bool {
-        self.done
+        self.done || self.failed.is_some()
     }
 
     /// Feeds the next chunk of the body; the texts it completed, in order.
@@ -236,7 +240,7 @@ impl StreamReader {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
-        if self.done {
+        if self.is_done() {
             return Ok(Vec::new());
         }
         let mut texts = Vec::new();
@@ -546,8 +550,8 @@ mod tests {
         }
     }
 
-    fn read_all(body: &[u8], json: bool, cuts: usize) -> (Vec<String>, Result<Ended, StreamError>) {
-        let mut r = StreamReader::new(json);
+    fn read_all(body: &[u8], cuts: usize) -> (Vec<String>, Result<Ended, StreamError>) {
+        let mut r = StreamReader::new();
         let mut texts = Vec::new();
         for part in body.chunks(cuts.max(1)) {
             match r.push(part) {
@@ -569,7 +573,7 @@ mod tests {
             chunk("lo")
         );
         for cut in [1, 3, 7, 1000] {
-            let (texts, end) = read_all(body.as_bytes(), false, cut);
+            let (texts, end) = read_all(body.as_bytes(), cut);
             assert_eq!(texts, ["Hel", "lo"]);
             assert_eq!(
                 end,
@@ -583,7 +587,6 @@ mod tests {
         // Nothing after [DONE] is read.
         let (_, end) = read_all(
             format!("{}data: [DONE]\n\ndata: junk\n\n", chunk("a")).as_bytes(),
-            false,
             1000,
         );
         assert!(end.is_ok());
@@ -592,7 +595,7 @@ mod tests {
     #[test]
     fn streams_that_break_say_how() {
         let cases = [
-            (format!("{}", chunk("a")), StreamError::Truncated),
+            (chunk("a"), StreamError::Truncated),
             (
                 format!(
                     "{}data: {{\"error\":{{\"message\":\"boom\"}}}}\n\n",
@@ -610,7 +613,7 @@ mod tests {
             ),
         ];
         for (body, want) in cases {
-            let (texts, end) = read_all(body.as_bytes(), false, 5);
+            let (texts, end) = read_all(body.as_bytes(), 5);
             assert_eq!(texts, ["a"], "{want:?}");
             assert_eq!(end, Err(want));
         }
@@ -620,7 +623,7 @@ mod tests {
     fn texts_before_a_failure_come_out_however_the_body_is_cut() {
         let body = format!("{}{}data: <html>\n\n{}", chunk("a"), chunk("b"), chunk("c"));
         for cut in [1, 2, 5, 40, 1000] {
-            let (texts, end) = read_all(body.as_bytes(), false, cut);
+            let (texts, end) = read_all(body.as_bytes(), cut);
             assert_eq!(texts, ["a", "b"], "cut {cut}");
             assert_eq!(end, Err(StreamError::Malformed));
         }
@@ -629,8 +632,8 @@ mod tests {
     #[test]
     fn a_plain_json_answer_is_one_delta_at_the_end() {
         let body = r#"{"choices":[{"message":{"content":" Hi there "},"finish_reason":"stop"}],"usage":{"total_tokens":4}}"#;
-        for json in [true, false] {
-            let (texts, end) = read_all(format!("\n {body}").as_bytes(), json, 4);
+        for cut in [1, 4, 1000] {
+            let (texts, end) = read_all(format!("\n {body}").as_bytes(), cut);
             assert!(texts.is_empty());
             assert_eq!(
                 end,
@@ -642,15 +645,16 @@ mod tests {
             );
         }
         assert_eq!(
-            read_all(b"{\"choices\":[]}", false, 4).1,
+            read_all(b"{\"choices\":[]}", 4).1,
             Err(StreamError::BadAnswer)
         );
         assert_eq!(
-            read_all(br#"{"error":{"message":"no stream for you"}}"#, true, 4).1,
+            read_all(br#"{"error":{"message":"no stream for you"}}"#, 4).1,
             Err(StreamError::Provider("no stream for you".into()))
         );
-        let huge = vec![b' '; MAX_RESPONSE_BYTES + 1];
-        assert_eq!(read_all(&huge, true, 4096).1, Err(StreamError::TooLarge));
+        let mut huge = b"{".to_vec();
+        huge.resize(MAX_RESPONSE_BYTES + 1, b' ');
+        assert_eq!(read_all(&huge, 4096).1, Err(StreamError::TooLarge));
     }
 
     fn splice(shown_by_first: &[&str], then: &[&str]) -> (String, Vec<String>) {
