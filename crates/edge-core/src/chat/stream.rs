@@ -717,7 +717,36 @@ mod tests {
         assert_eq!(s.shown(), "abcdé");
     }
 
+    /// A provider stream from pieces that matter: deltas (some multi-byte), comments,
+    /// finish, usage, errors, junk, `[DONE]`, CR/LF variants.
+    fn provider_stream() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(
+            prop_oneof![
+                "[a-zก🙂 ]{0,6}".prop_map(|t| chunk(&t)),
+                Just(": keep-alive\n\n".to_owned()),
+                Just(END.to_owned()),
+                Just("data: {\"error\":{\"message\":\"x\"}}\n\n".to_owned()),
+                Just("data: <html>\n\n".to_owned()),
+                Just("data: [DONE]\n\n".to_owned()),
+                Just("\r\n".to_owned()),
+            ],
+            0..12,
+        )
+        .prop_map(|parts| parts.concat().into_bytes())
+    }
+
     proptest! {
+        #[test]
+        fn any_chunking_of_a_provider_stream_reads_the_same(
+            body in provider_stream(),
+            cuts in proptest::collection::vec(1usize..64, 1..4),
+        ) {
+            let whole = read_all(&body, usize::MAX);
+            for cut in cuts {
+                prop_assert_eq!(read_all(&body, cut), whole.clone());
+            }
+        }
+
         #[test]
         fn the_shown_text_is_what_was_emitted_and_a_restart_never_repeats(
             first in proptest::collection::vec("[a-c ]{0,5}", 0..6),
