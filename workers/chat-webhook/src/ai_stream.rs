@@ -422,6 +422,30 @@ mod tests {
     }
 
     #[test]
+    fn a_stream_that_drips_past_its_total_time_or_grows_past_its_cap_is_cut() {
+        // A word every 7 s (within the 8 s idle gap) for 140 s: cut at 120 s.
+        let drip: Vec<String> = (0..20).map(|_| delta_event("word ")).collect();
+        let io = world(
+            Script::sse(drip, 7_000, End::Eof),
+            streamed(&["from fallback"], 100, 5),
+        );
+        let (r, sink) = ask(&io);
+        assert_eq!(
+            outcomes(&r),
+            [("primary", "total_timeout"), ("fallback", "answered")]
+        );
+        assert_eq!(sink.got.len(), 17 + 1, "17 words in 120 s, then the fallback");
+        assert_eq!(sink.got[17], (120_100, "from fallback".to_owned()));
+        let huge = Script::sse(vec![" ".repeat(MAX_STREAM_BYTES + 1)], 0, End::Eof);
+        let io = world(huge, streamed(&["from fallback"], 100, 5));
+        let (r, _) = ask(&io);
+        assert_eq!(
+            outcomes(&r),
+            [("primary", "too_large"), ("fallback", "answered")]
+        );
+    }
+
+    #[test]
     fn a_fallback_that_only_repeats_the_partial_answer_adds_nothing() {
         let io = world(
             broken_primary(End::Stall, None),

@@ -13,9 +13,9 @@ use edge_core::routing::breaker::BreakerConfig;
 
 use crate::ai::Breakers;
 use crate::backends::{
-    Answer, AnswerCache, BackendError, Call, CallError, ChatStore, ChunkError, ChunkStream, Claim,
-    Clock, Customer, Exchange, Io, Method, NewCustomer, Outbound, Product, QuotaGate, StreamCall,
-    StreamHead, StreamingOutbound,
+    Answer, AnswerCache, BackendError, BodyLimits, Call, CallError, ChatStore, ChunkError,
+    ChunkStream, Claim, Clock, Customer, Exchange, Io, Method, NewCustomer, Outbound, Product,
+    QuotaGate, StreamCall, StreamHead, StreamingOutbound,
 };
 use crate::settings::{AiSettings, LineSettings, Provider};
 
@@ -290,41 +290,14 @@ pub(crate) struct FakeBody {
     chunks: VecDeque<(u64, Vec<u8>)>,
     end: End,
     clock: FakeClock,
-    started: u64,
-    first: bool,
-    first_ms: u64,
-    idle_ms: u64,
-    total_ms: u64,
-    cap: usize,
-    read: usize,
-}
-
-impl FakeBody {
-    /// The longest the reader waits now, and the error if that passes.
-    fn patience(&self) -> (u64, ChunkError) {
-        let now = self.clock.now_ms();
-        let left = (self.started + self.total_ms).saturating_sub(now);
-        let (gap, e) = if self.first {
-            (
-                (self.started + self.first_ms).saturating_sub(now),
-                ChunkError::Timeout,
-            )
-        } else {
-            (self.idle_ms, ChunkError::Idle)
-        };
-        if left <= gap {
-            (left, ChunkError::TooLong)
-        } else {
-            (gap, e)
-        }
-    }
+    limits: BodyLimits,
 }
 
 impl ChunkStream for FakeBody {
     /// Plays the script as `Fetch` would read it: a chunk that comes later than the
     /// reader waits is a timeout at the end of its wait.
     async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, ChunkError> {
-        let (patience, late) = self.patience();
+        let (patience, late) = self.limits.wait(self.clock.now_ms());
         let Some((wait, chunk)) = self.chunks.pop_front() else {
             return match std::mem::replace(&mut self.end, End::Eof) {
                 End::Eof => Ok(None),
@@ -341,11 +314,7 @@ impl ChunkStream for FakeBody {
             return Err(late);
         }
         self.clock.advance(wait);
-        self.first = false;
-        self.read += chunk.len();
-        if self.read > self.cap {
-            return Err(ChunkError::TooLarge);
-        }
+        self.limits.took(chunk.len())?;
         Ok(Some(chunk))
     }
 }
@@ -364,14 +333,8 @@ impl StreamingOutbound for FakeNet {
             body: FakeBody {
                 chunks: script.chunks.into(),
                 end: script.end,
-                started: clock.now_ms(),
+                limits: BodyLimits::of(&call, clock.now_ms()),
                 clock,
-                first: true,
-                first_ms: call.call.timeout_ms,
-                idle_ms: call.idle_ms,
-                total_ms: call.total_ms,
-                cap: call.call.cap,
-                read: 0,
             },
         })
     }
