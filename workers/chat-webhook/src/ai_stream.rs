@@ -434,7 +434,11 @@ mod tests {
             outcomes(&r),
             [("primary", "total_timeout"), ("fallback", "answered")]
         );
-        assert_eq!(sink.got.len(), 17 + 1, "17 words in 120 s, then the fallback");
+        assert_eq!(
+            sink.got.len(),
+            17 + 1,
+            "17 words in 120 s, then the fallback"
+        );
         assert_eq!(sink.got[17], (120_100, "from fallback".to_owned()));
         let huge = Script::sse(vec![" ".repeat(MAX_STREAM_BYTES + 1)], 0, End::Eof);
         let io = world(huge, streamed(&["from fallback"], 100, 5));
@@ -443,6 +447,17 @@ mod tests {
             outcomes(&r),
             [("primary", "too_large"), ("fallback", "answered")]
         );
+    }
+
+    #[test]
+    fn a_fallback_that_picks_up_the_last_words_does_not_repeat_them() {
+        let io = world(
+            broken_primary(End::Stall, None),
+            streamed(&["shop ", "opens at", " 9 am."], 100, 30),
+        );
+        let (r, sink) = ask(&io);
+        assert_eq!(r.text, "Our shop opens at 9 am.");
+        assert_eq!(sink.texts(), ["Our shop ", "opens", " at", " 9 am."]);
     }
 
     #[test]

@@ -11,9 +11,12 @@
 //! asked to continue them ([`continuation_body`]: the partial answer is in the system
 //! message) and its output goes through the [`Splice`]: while it is a prefix of what was
 //! shown (whitespace runs compare equal, leading whitespace ignored) it is held back; once
-//! it runs past the shown text, only the new part is let through; once it differs, it was
-//! a true continuation and all of it is let through. So a fallback that starts over from
-//! the beginning repeats nothing, and one that continues loses nothing.
+//! it runs past the shown text, only the new part is let through; once it differs, it is
+//! a continuation and all of it is let through, except a first part that restates the end
+//! of the shown text (from a word start, at least [`MIN_RESTATED_CHARS`] characters, as
+//! models often pick up the last sentence again), which is dropped. So a fallback that
+//! starts over from the beginning repeats nothing, one that picks up the last words repeats
+//! nothing, and one that continues loses nothing.
 
 use serde_json::{Value, json};
 
@@ -382,6 +385,50 @@ fn overlap(shown: &str, out: &str) -> Overlap {
     }
 }
 
+/// Shortest end of the shown text a continuation may restate and have dropped, characters
+/// (shorter ones are too likely to be a real continuation: "a", "the").
+pub const MIN_RESTATED_CHARS: usize = 8;
+/// How far back from the end of the shown text a restated part may start, characters.
+const RESTATE_WINDOW_CHARS: usize = 240;
+
+/// Whether a continuation starts by restating the end of the shown text.
+enum Tail {
+    /// It does: drop this many bytes of it.
+    Restates(usize),
+    /// It may yet (it is a prefix of such an end).
+    Maybe,
+    No,
+}
+
+/// Looks for the longest end of `shown` that starts at a word, is at least
+/// [`MIN_RESTATED_CHARS`] long, lies within the last [`RESTATE_WINDOW_CHARS`], and that
+/// `out` starts with.
+fn restated_tail(shown: &str, out: &str) -> Tail {
+    let window = shown
+        .char_indices()
+        .rev()
+        .nth(RESTATE_WINDOW_CHARS - 1)
+        .map_or(0, |(i, _)| i);
+    let mut maybe = false;
+    let mut prev_space = window == 0 || shown[..window].ends_with(char::is_whitespace);
+    for (i, c) in shown[window..].char_indices() {
+        let word_start = prev_space && !c.is_whitespace();
+        prev_space = c.is_whitespace();
+        if !word_start {
+            continue;
+        }
+        let tail = &shown[window + i..];
+        if tail.chars().count() < MIN_RESTATED_CHARS {
+            break;
+        }
+        if out.starts_with(tail) {
+            return Tail::Restates(tail.len());
+        }
+        maybe |= tail.starts_with(out);
+    }
+    if maybe { Tail::Maybe } else { Tail::No }
+}
+
 /// The text shown to the user over a chain of providers; see the module docs.
 #[derive(Debug, Clone)]
 pub struct Splice {
@@ -440,7 +487,11 @@ impl Splice {
             Overlap::Prefix => return String::new(),
             // Leading whitespace is dropped from the answer's start and from a repeat.
             Overlap::Repeats(at) => lead + at,
-            Overlap::Differs => 0,
+            Overlap::Differs => match restated_tail(&self.shown, trimmed) {
+                Tail::Restates(n) => lead + n,
+                Tail::Maybe => return String::new(),
+                Tail::No => 0,
+            },
         };
         self.matching = false;
         let held = std::mem::take(&mut self.held);
@@ -696,6 +747,28 @@ mod tests {
     }
 
     #[test]
+    fn a_continuation_that_restates_the_last_words_repeats_nothing() {
+        let (shown, out) = splice(
+            &["Our shop opens at nine in the"],
+            &["opens at nine", " in the morning."],
+        );
+        assert_eq!(shown, "Our shop opens at nine in the morning.");
+        assert_eq!(out[1], " morning.");
+        // Too short to tell from a real continuation: kept.
+        let (shown, _) = splice(&["It is in the"], &["the box."]);
+        assert_eq!(shown, "It is in thethe box.");
+        // Not from a word start: kept.
+        let (shown, _) = splice(&["Call us at 0123456789"], &["3456789 now"]);
+        assert_eq!(shown, "Call us at 01234567893456789 now");
+        // Held while it may still restate them, shown once it cannot.
+        let mut s = Splice::new(1000);
+        s.push("Our shop opens at nine in the");
+        s.restart();
+        assert_eq!(s.push("at nine"), "");
+        assert_eq!(s.push(" sharp."), "at nine sharp.");
+    }
+
+    #[test]
     fn what_a_failed_provider_held_back_is_never_shown() {
         let mut s = Splice::new(1000);
         s.push("Hello there");
@@ -745,6 +818,29 @@ mod tests {
             for cut in cuts {
                 prop_assert_eq!(read_all(&body, cut), whole.clone());
             }
+        }
+
+        #[test]
+        fn a_restated_end_is_dropped_and_the_rest_kept(
+            words in proptest::collection::vec("[a-z]{1,6}", 4..30),
+            from in any::<prop::sample::Index>(),
+            rest in "[a-z .]{0,20}",
+            cut in 1usize..8,
+        ) {
+            // Distinct words (`q<i>` first), so no other part of the text matches by chance.
+            let words: Vec<String> =
+                words.iter().enumerate().map(|(i, w)| format!("q{i}{w}")).collect();
+            let shown = words.join(" ");
+            let tail = words[from.index(words.len())..].join(" ");
+            prop_assume!(tail.chars().count() >= MIN_RESTATED_CHARS && tail.len() < 200);
+            let mut s = Splice::new(10_000);
+            s.push(&shown);
+            s.restart();
+            let out: Vec<char> = format!("{tail}{rest}").chars().collect();
+            for piece in out.chunks(cut) {
+                s.push(&piece.iter().collect::<String>());
+            }
+            prop_assert_eq!(s.shown(), format!("{shown}{rest}"));
         }
 
         #[test]
