@@ -364,23 +364,29 @@ enum Overlap {
     Differs,
 }
 
-/// Compares `out` with the start of `shown`, whitespace runs equal to one another.
-fn overlap(shown: &str, out: &str) -> Overlap {
-    let mut a = shown.char_indices().peekable();
-    let mut b = out.char_indices().peekable();
+/// Compares `out` with the start of `shown`, whitespace runs equal to one another, from
+/// byte offsets `from` (a point both matched up to; `(0, 0)` at first). Also returns the
+/// furthest such point, so that a caller whose `out` only grows resumes there instead of
+/// comparing from the start each time (linear, not quadratic, over a whole repeat).
+fn overlap(shown: &str, out: &str, from: (usize, usize)) -> (Overlap, (usize, usize)) {
+    let ws_run = |t: &str| t.find(|c: char| !c.is_whitespace()).unwrap_or(t.len());
+    let (mut i, mut j) = from;
+    let mut matched = from;
     loop {
-        match (a.peek().copied(), b.peek().copied()) {
-            (None, next) => return Overlap::Repeats(next.map_or(out.len(), |(i, _)| i)),
-            (Some(_), None) => return Overlap::Prefix,
-            (Some((_, x)), Some((_, y))) if x.is_whitespace() && y.is_whitespace() => {
-                while a.next_if(|(_, c)| c.is_whitespace()).is_some() {}
-                while b.next_if(|(_, c)| c.is_whitespace()).is_some() {}
+        match (shown[i..].chars().next(), out[j..].chars().next()) {
+            (None, _) => return (Overlap::Repeats(j), matched),
+            (Some(_), None) => return (Overlap::Prefix, matched),
+            (Some(x), Some(y)) if x.is_whitespace() && y.is_whitespace() => {
+                // Not a resume point: more whitespace may come in `out`.
+                i += ws_run(&shown[i..]);
+                j += ws_run(&out[j..]);
             }
-            (Some((_, x)), Some((_, y))) if x == y => {
-                a.next();
-                b.next();
+            (Some(x), Some(y)) if x == y => {
+                i += x.len_utf8();
+                j += y.len_utf8();
+                matched = (i, j);
             }
-            _ => return Overlap::Differs,
+            _ => return (Overlap::Differs, matched),
         }
     }
 }
@@ -438,6 +444,8 @@ pub struct Splice {
     /// The current provider's output held back while it may repeat `shown`.
     held: String,
     matching: bool,
+    /// How far the held text (after its leading whitespace) and the shown text matched.
+    matched: (usize, usize),
 }
 
 impl Splice {
@@ -450,6 +458,7 @@ impl Splice {
             max_chars,
             held: String::new(),
             matching: true,
+            matched: (0, 0),
         }
     }
 
@@ -470,6 +479,7 @@ impl Splice {
     pub fn restart(&mut self) {
         self.held.clear();
         self.matching = true;
+        self.matched = (0, 0);
     }
 
     /// The current provider said `text`; what to show now (maybe nothing).
@@ -483,7 +493,9 @@ impl Splice {
             return String::new();
         }
         let lead = self.held.len() - trimmed.len();
-        let new = match overlap(&self.shown, trimmed) {
+        let (overlap, matched) = overlap(&self.shown, trimmed, self.matched);
+        self.matched = matched;
+        let new = match overlap {
             Overlap::Prefix => return String::new(),
             // Leading whitespace is dropped from the answer's start and from a repeat.
             Overlap::Repeats(at) => lead + at,
