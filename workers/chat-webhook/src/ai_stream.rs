@@ -15,7 +15,7 @@
 
 use edge_core::chat::completion::{MAX_ANSWER_CHARS, Prompt};
 use edge_core::chat::intent::Language;
-use edge_core::chat::stream::{self, Ended, MAX_STREAM_BYTES, Splice, StreamReader};
+use edge_core::chat::stream::{self, Ended, MAX_STREAM_BYTES, Splice, StreamError, StreamReader};
 use edge_core::chat::text;
 use edge_core::routing::breaker::Observation;
 
@@ -205,6 +205,13 @@ async fn stream_one<S: DeltaSink>(
     if head.status != 200 {
         return Err(format!("status_{}", head.status));
     }
+    // The outcome of an unusable stream; a provider's own error message is logged.
+    let unusable = |e: StreamError| {
+        if let StreamError::Provider(m) = &e {
+            log::warn(&format!("ai provider {} said in its stream: {m}", p.name));
+        }
+        e.outcome().to_owned()
+    };
     let mut reader = StreamReader::new();
     let mut body = head.body;
     while !reader.is_done() && !splice.is_full() {
@@ -215,7 +222,7 @@ async fn stream_one<S: DeltaSink>(
         else {
             break;
         };
-        for text in reader.push(&chunk).map_err(|e| e.outcome().to_owned())? {
+        for text in reader.push(&chunk).map_err(unusable)? {
             let new = splice.push(&text);
             out.send(&new, io.clock()).await;
         }
@@ -231,7 +238,7 @@ async fn stream_one<S: DeltaSink>(
             head_ms,
         ));
     }
-    let ended = reader.finish().map_err(|e| e.outcome().to_owned())?;
+    let ended = reader.finish().map_err(unusable)?;
     let tail = splice.push(&ended.tail);
     out.send(&tail, io.clock()).await;
     if out.text.is_empty() {
