@@ -60,14 +60,20 @@ pub(crate) struct Breakers {
 }
 
 impl Breakers {
-    fn allows(&self, name: &str, now: u64) -> bool {
+    pub(crate) fn allows(&self, name: &str, now: u64) -> bool {
         self.by_name
             .borrow()
             .get(name)
             .is_none_or(|br| br.allows(now))
     }
 
-    fn observe(&self, name: &str, config: &BreakerConfig, observation: Observation, now: u64) {
+    pub(crate) fn observe(
+        &self,
+        name: &str,
+        config: &BreakerConfig,
+        observation: Observation,
+        now: u64,
+    ) {
         self.by_name
             .borrow_mut()
             .entry(name.to_owned())

@@ -1,5 +1,6 @@
 //! The small backend traits the LINE consumer ([`crate::line_consumer`]), the LINE API
-//! client ([`crate::line_api`]) and the AI chain ([`crate::ai`]) are generic over, and the
+//! client ([`crate::line_api`]) and the AI chains ([`crate::ai`], [`crate::ai_stream`]) are
+//! generic over, and the
 //! plain data they exchange. Nothing here touches `worker`: [`crate::bindings`] binds the
 //! traits to D1, KV, the `AiQuota` Durable Object, `fetch` and the clock; the tests bind
 //! them to in-memory fakes that fail on demand.
@@ -86,6 +87,131 @@ pub(crate) struct Answer {
 pub(crate) trait Outbound {
     /// Sends `call` and reads the answer.
     async fn call(&self, call: Call<'_>) -> Result<Answer, CallError>;
+}
+
+/// One streamed exchange: the request, and the limits on its answer as it streams.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StreamCall<'a> {
+    /// The request; its `timeout_ms` bounds the wait for the answer's head and its first
+    /// body chunk, its `cap` the body's bytes.
+    pub(crate) call: Call<'a>,
+    /// Longest wait for each later chunk.
+    pub(crate) idle_ms: u64,
+    /// Longest whole exchange, however steadily it streams.
+    pub(crate) total_ms: u64,
+}
+
+/// A streamed answer's head, and its body still to read.
+#[derive(Debug)]
+pub(crate) struct StreamHead<B> {
+    pub(crate) status: u16,
+    pub(crate) body: B,
+}
+
+/// Why a streamed body stopped before its end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ChunkError {
+    /// The first chunk did not come within the call's deadline.
+    Timeout,
+    /// A later chunk did not come within the idle gap.
+    Idle,
+    /// The exchange passed its total time.
+    TooLong,
+    /// The body passed the call's cap.
+    TooLarge,
+    /// The connection broke.
+    Transport(String),
+}
+
+impl ChunkError {
+    /// The outcome recorded for the provider's attempt.
+    pub(crate) const fn outcome(&self) -> &'static str {
+        match self {
+            Self::Timeout => "timeout",
+            Self::Idle => "idle_timeout",
+            Self::TooLong => "total_timeout",
+            Self::TooLarge => "too_large",
+            Self::Transport(_) => "transport",
+        }
+    }
+}
+
+/// A streamed body's limits, as it is read: what [`StreamCall`] asked, and how far it got.
+/// The worker's body and the tests' one share it, so both time out alike.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BodyLimits {
+    /// When the call was sent, unix ms.
+    started: u64,
+    first_ms: u64,
+    idle_ms: u64,
+    total_ms: u64,
+    cap: usize,
+    read: usize,
+    first: bool,
+}
+
+impl BodyLimits {
+    /// The limits of `call`, sent at `started`.
+    pub(crate) const fn of(call: &StreamCall<'_>, started: u64) -> Self {
+        Self {
+            started,
+            first_ms: call.call.timeout_ms,
+            idle_ms: call.idle_ms,
+            total_ms: call.total_ms,
+            cap: call.call.cap,
+            read: 0,
+            first: true,
+        }
+    }
+
+    /// How long the next chunk may take, from `now`, and the error when it does not come:
+    /// the first chunk within the call's deadline, later ones within the idle gap, all
+    /// within the total time.
+    pub(crate) fn wait(&self, now: u64) -> (u64, ChunkError) {
+        let left = (self.started + self.total_ms).saturating_sub(now);
+        let (gap, late) = if self.first {
+            (
+                (self.started + self.first_ms).saturating_sub(now),
+                ChunkError::Timeout,
+            )
+        } else {
+            (self.idle_ms, ChunkError::Idle)
+        };
+        if left <= gap {
+            (left, ChunkError::TooLong)
+        } else {
+            (gap, late)
+        }
+    }
+
+    /// Counts a chunk of `len` bytes.
+    ///
+    /// # Errors
+    /// [`ChunkError::TooLarge`] once the body passed the cap.
+    pub(crate) fn took(&mut self, len: usize) -> Result<(), ChunkError> {
+        self.first = false;
+        self.read = self.read.saturating_add(len);
+        if self.read > self.cap {
+            return Err(ChunkError::TooLarge);
+        }
+        Ok(())
+    }
+}
+
+/// A body read chunk by chunk, as it arrives; dropping it cancels the exchange.
+#[allow(async_fn_in_trait)] // wasm is single-threaded: no `Send` bound wanted
+pub(crate) trait ChunkStream {
+    /// The next chunk, `None` at the body's end.
+    async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, ChunkError>;
+}
+
+/// Outbound HTTP whose answer is read as it streams (AI providers with `stream: true`).
+#[allow(async_fn_in_trait)] // wasm is single-threaded: no `Send` bound wanted
+pub(crate) trait StreamingOutbound {
+    type Body: ChunkStream;
+    /// Sends `call` and returns the answer's head once it arrives (within the call's
+    /// deadline), its body unread.
+    async fn open(&self, call: StreamCall<'_>) -> Result<StreamHead<Self::Body>, CallError>;
 }
 
 /// Whether this consumer now owns a webhook event.
@@ -258,14 +384,22 @@ pub(crate) struct Io<N, K, Q, C> {
 /// The chat IO as one bound: what the flows need of an [`Io`].
 pub(crate) trait ChatIo {
     fn net(&self) -> &impl Outbound;
+    /// The same network, for answers read as they stream.
+    fn streaming(&self) -> &impl StreamingOutbound;
     fn cache(&self) -> &impl AnswerCache;
     fn quota(&self) -> &impl QuotaGate;
     fn clock(&self) -> &impl Clock;
     fn breakers(&self) -> &crate::ai::Breakers;
 }
 
-impl<N: Outbound, K: AnswerCache, Q: QuotaGate, C: Clock> ChatIo for Io<N, K, Q, C> {
+impl<N: Outbound + StreamingOutbound, K: AnswerCache, Q: QuotaGate, C: Clock> ChatIo
+    for Io<N, K, Q, C>
+{
     fn net(&self) -> &impl Outbound {
+        &self.net
+    }
+
+    fn streaming(&self) -> &impl StreamingOutbound {
         &self.net
     }
 

@@ -9,6 +9,8 @@
 //! - [`text`]: welcome / not-text / apology texts, and splitting to LINE's limits.
 //! - [`completion`]: OpenAI-compatible chat completions, channels and the answer cache key.
 //! - [`langserve`]: LangServe's `/invoke` and `/stream` as a provider.
+//! - [`sse`]: server-sent events, read incrementally and written.
+//! - [`stream`]: OpenAI-compatible streaming completions and the failover splice.
 //! - [`quota`]: the per-user quota on paid AI calls.
 //! - [`signature`]: the one error of both webhooks' signature checks.
 //! - [`product`], [`preferences`]: the admin API's bodies.
@@ -25,4 +27,6 @@ pub mod product;
 pub mod quota;
 pub mod quote;
 pub mod signature;
+pub mod sse;
+pub mod stream;
 pub mod text;
