@@ -17,7 +17,7 @@ use std::collections::HashMap;
 
 use edge_core::chat::completion::{self, Channel, MAX_RESPONSE_BYTES, Prompt};
 use edge_core::chat::intent::{Intent, Language};
-use edge_core::chat::{langserve, quota, text};
+use edge_core::chat::{langserve, quota, stream, text};
 use edge_core::routing::breaker::{Breaker, BreakerConfig, BreakerState, Observation};
 use serde::Serialize;
 
@@ -139,60 +139,169 @@ pub(crate) struct Reply {
 
 /// Why one provider's call gave no answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Failure {
+pub(crate) enum Failure {
     /// 401/403: the credentials were refused.
     Refused(u16),
     /// Anything else, as its attempt outcome (`timeout`, `status_500`, `bad_answer`…).
     Failed(String),
 }
 
-/// Asks provider `p` with `creds`: the one place the kinds differ.
+impl Failure {
+    /// The failure of an exchange that produced no answer.
+    pub(crate) fn of_call(e: &CallError) -> Self {
+        Self::Failed(
+            match e {
+                CallError::Timeout => "timeout",
+                CallError::Transport(_) => "transport",
+            }
+            .to_owned(),
+        )
+    }
+
+    /// The failure an answer's status means, if not 200.
+    pub(crate) fn of_status(status: u16) -> Option<Self> {
+        match status {
+            200 => None,
+            401 | 403 => Some(Self::Refused(status)),
+            s => Some(Self::Failed(format!("status_{s}"))),
+        }
+    }
+}
+
+/// One call to a provider, either kind, streamed or not: the one place the kinds' requests
+/// differ (URL, body, headers).
+pub(crate) struct ProviderRequest<'p> {
+    pub(crate) url: String,
+    pub(crate) body: Vec<u8>,
+    authorization: Option<String>,
+    creds: Credentials<'p>,
+    accept: &'static str,
+}
+
+impl<'p> ProviderRequest<'p> {
+    /// Provider `p`'s request for `prompt` with `creds`; `streamed` asks for the answer as
+    /// server-sent events (`/chat/completions` with `stream: true`, or LangServe's
+    /// `/stream`).
+    pub(crate) fn new(
+        p: &Provider,
+        creds: Credentials<'p>,
+        prompt: &Prompt,
+        streamed: bool,
+    ) -> Self {
+        let (path, body) = match (&p.kind, streamed) {
+            (ProviderKind::OpenAi, false) => (
+                "/chat/completions",
+                completion::request_body(&p.model, p.max_tokens, prompt),
+            ),
+            (ProviderKind::OpenAi, true) => (
+                "/chat/completions",
+                stream::request_body(&p.model, p.max_tokens, prompt),
+            ),
+            (ProviderKind::LangServe(shape), false) => (
+                langserve::INVOKE_PATH,
+                langserve::request_body(shape, prompt),
+            ),
+            (ProviderKind::LangServe(shape), true) => (
+                langserve::STREAM_PATH,
+                langserve::request_body(shape, prompt),
+            ),
+        };
+        Self {
+            url: format!("{}{path}", p.base_url),
+            body: body.to_string().into_bytes(),
+            authorization: creds.api_key.map(|key| format!("Bearer {key}")),
+            creds,
+            accept: if streamed {
+                "text/event-stream"
+            } else {
+                "application/json"
+            },
+        }
+    }
+
+    /// Its headers: `accept`, the API key and the Access service token, when set.
+    pub(crate) fn headers(&self) -> Vec<(&str, &str)> {
+        let mut headers = vec![("accept", self.accept)];
+        if let Some(auth) = &self.authorization {
+            headers.push(("authorization", auth));
+        }
+        if let Some(access) = self.creds.access {
+            headers.push(("cf-access-client-id", &access.client_id));
+            headers.push(("cf-access-client-secret", &access.client_secret));
+        }
+        headers
+    }
+}
+
+/// Provider `p`'s credentials if it may be asked now, or the outcome of skipping it
+/// (`no_api_key`, `no_access_token`, `circuit_open`).
+pub(crate) fn admit<'p>(
+    io: &impl ChatIo,
+    p: &'p Provider,
+) -> Result<Credentials<'p>, &'static str> {
+    let creds = p.credentials()?;
+    if !io.breakers().allows(&p.name, io.clock().now_ms()) {
+        return Err("circuit_open");
+    }
+    Ok(creds)
+}
+
+/// Records that provider `p`, asked at `t0`, failed: its breaker observes it (a refusal
+/// opens it at once, logged by credential name and kept for analytics); the attempt's
+/// outcome.
+pub(crate) fn record_failure(
+    io: &impl ChatIo,
+    s: &AiSettings,
+    p: &Provider,
+    failure: Failure,
+    t0: u64,
+) -> String {
+    let done = io.clock().now_ms();
+    match failure {
+        Failure::Refused(status) => {
+            io.breakers()
+                .observe(&p.name, &s.breaker, Observation::Refused, done);
+            let credential = p.credential_names();
+            log::warn(&refusal_message(p, &credential, status, &s.breaker));
+            io.breakers().refused(Refusal {
+                provider: p.name.clone(),
+                credential,
+                status,
+                started_ms: t0,
+                finished_ms: done,
+            });
+            "credential_refused".to_owned()
+        }
+        Failure::Failed(outcome) => {
+            io.breakers()
+                .observe(&p.name, &s.breaker, Observation::Failed, done);
+            log::warn(&format!("ai provider {} failed: {outcome}", p.name));
+            outcome
+        }
+    }
+}
+
+/// Asks provider `p` with `creds`: the answer, read by its kind's parser.
 async fn ask(
     net: &impl Outbound,
     p: &Provider,
     creds: Credentials<'_>,
     prompt: &Prompt,
 ) -> Result<completion::Answer, Failure> {
-    let (path, body) = match &p.kind {
-        ProviderKind::OpenAi => (
-            "/chat/completions",
-            completion::request_body(&p.model, p.max_tokens, prompt),
-        ),
-        ProviderKind::LangServe(shape) => (
-            langserve::INVOKE_PATH,
-            langserve::request_body(shape, prompt),
-        ),
-    };
-    let url = format!("{}{path}", p.base_url);
-    let auth = creds.api_key.map(|key| format!("Bearer {key}"));
-    let mut headers = vec![("accept", "application/json")];
-    if let Some(auth) = &auth {
-        headers.push(("authorization", auth));
-    }
-    if let Some(access) = creds.access {
-        headers.push(("cf-access-client-id", &access.client_id));
-        headers.push(("cf-access-client-secret", &access.client_secret));
-    }
+    let request = ProviderRequest::new(p, creds, prompt, false);
     let answer = net
         .call(Call {
             method: Method::Post,
-            url: &url,
-            headers: &headers,
-            body: Some(("application/json", body.to_string().into_bytes())),
+            url: &request.url,
+            headers: &request.headers(),
+            body: Some(("application/json", request.body.clone())),
             timeout_ms: p.timeout_ms,
             cap: MAX_RESPONSE_BYTES,
         })
         .await
-        .map_err(|e| {
-            Failure::Failed(match e {
-                CallError::Timeout => "timeout".to_owned(),
-                CallError::Transport(_) => "transport".to_owned(),
-            })
-        })?;
-    match answer.status {
-        200 => {}
-        401 | 403 => return Err(Failure::Refused(answer.status)),
-        s => return Err(Failure::Failed(format!("status_{s}"))),
+        .map_err(|e| Failure::of_call(&e))?;
+    if let Some(failure) = Failure::of_status(answer.status) {
+        return Err(failure);
     }
     match p.kind {
         ProviderKind::OpenAi => completion::parse_response(&answer.body),
@@ -317,7 +426,7 @@ pub(crate) async fn ask_chain(
                 outcome: outcome.to_owned(),
             })
         };
-        let creds = match p.credentials() {
+        let creds = match admit(io, p) {
             Ok(creds) => creds,
             Err(skipped) => {
                 attempt(skipped);
@@ -325,10 +434,6 @@ pub(crate) async fn ask_chain(
             }
         };
         let t0 = io.clock().now_ms();
-        if !io.breakers().allows(&p.name, t0) {
-            attempt("circuit_open");
-            continue;
-        }
         match ask(io.net(), p, creds, prompt).await {
             Ok(answer) => {
                 let done = io.clock().now_ms();
@@ -353,29 +458,8 @@ pub(crate) async fn ask_chain(
                     attempts,
                 };
             }
-            Err(Failure::Refused(status)) => {
-                let done = io.clock().now_ms();
-                io.breakers()
-                    .observe(&p.name, &s.breaker, Observation::Refused, done);
-                let credential = p.credential_names();
-                log::warn(&refusal_message(p, &credential, status, &s.breaker));
-                io.breakers().refused(Refusal {
-                    provider: p.name.clone(),
-                    credential,
-                    status,
-                    started_ms: t0,
-                    finished_ms: done,
-                });
-                attempt("credential_refused");
-            }
-            Err(Failure::Failed(outcome)) => {
-                io.breakers().observe(
-                    &p.name,
-                    &s.breaker,
-                    Observation::Failed,
-                    io.clock().now_ms(),
-                );
-                log::warn(&format!("ai provider {} failed: {outcome}", p.name));
+            Err(failure) => {
+                let outcome = record_failure(io, s, p, failure, t0);
                 attempt(&outcome);
             }
         }

@@ -15,16 +15,15 @@
 
 use edge_core::chat::completion::{MAX_ANSWER_CHARS, Prompt};
 use edge_core::chat::intent::Language;
+use edge_core::chat::langserve;
 use edge_core::chat::stream::{self, Ended, MAX_STREAM_BYTES, Splice, StreamError, StreamReader};
 use edge_core::chat::text;
 use edge_core::routing::breaker::Observation;
 
-use crate::ai::Attempt;
-use crate::backends::{
-    Call, CallError, ChatIo, ChunkStream, Clock, Method, StreamCall, StreamingOutbound,
-};
+use crate::ai::{Attempt, Failure, ProviderRequest, admit, record_failure};
+use crate::backends::{Call, ChatIo, ChunkStream, Clock, Method, StreamCall, StreamingOutbound};
 use crate::log;
-use crate::settings::{AiSettings, Provider};
+use crate::settings::{AiSettings, Credentials, Provider, ProviderKind};
 
 /// Longest one provider may stream for, however steadily, ms.
 pub(crate) const MAX_STREAM_MS: u64 = 120_000;
@@ -100,17 +99,16 @@ pub(crate) async fn stream_reply(
                 outcome: outcome.to_owned(),
             });
         };
-        let Some(key) = &p.api_key else {
-            attempt("no_api_key");
-            continue;
+        let creds = match admit(io, p) {
+            Ok(creds) => creds,
+            Err(skipped) => {
+                attempt(skipped);
+                continue;
+            }
         };
         let t0 = io.clock().now_ms();
-        if !io.breakers().allows(&p.name, t0) {
-            attempt("circuit_open");
-            continue;
-        }
         splice.restart();
-        let result = stream_one(io, p, key, prompt, &mut splice, &mut out).await;
+        let result = stream_one(io, p, creds, prompt, &mut splice, &mut out).await;
         let now = io.clock().now_ms();
         match result {
             Ok((ended, head_ms)) => {
@@ -136,13 +134,8 @@ pub(crate) async fn stream_reply(
                     attempts,
                 };
             }
-            Err(outcome) => {
-                io.breakers()
-                    .observe(&p.name, &s.breaker, Observation::Failed, now);
-                log::warn(&format!(
-                    "ai provider {} failed streaming: {outcome}",
-                    p.name
-                ));
+            Err(failure) => {
+                let outcome = record_failure(io, s, p, failure, t0);
                 attempt(&outcome);
             }
         }
@@ -165,28 +158,63 @@ pub(crate) async fn stream_reply(
     }
 }
 
+/// A provider's streamed body, read by its kind's reader.
+enum Reader {
+    OpenAi(StreamReader),
+    LangServe(langserve::StreamBody),
+}
+
+impl Reader {
+    fn of(p: &Provider) -> Self {
+        match p.kind {
+            ProviderKind::OpenAi => Self::OpenAi(StreamReader::new()),
+            ProviderKind::LangServe(_) => Self::LangServe(langserve::StreamBody::new()),
+        }
+    }
+
+    fn is_done(&self) -> bool {
+        match self {
+            Self::OpenAi(r) => r.is_done(),
+            Self::LangServe(r) => r.is_done(),
+        }
+    }
+
+    fn push(&mut self, chunk: &[u8]) -> Result<Vec<String>, StreamError> {
+        match self {
+            Self::OpenAi(r) => r.push(chunk),
+            Self::LangServe(r) => r.push(chunk),
+        }
+    }
+
+    fn finish(self) -> Result<Ended, StreamError> {
+        match self {
+            Self::OpenAi(r) => r.finish(),
+            Self::LangServe(r) => r.finish(),
+        }
+    }
+}
+
 /// Streams provider `p`'s answer (a continuation of what `splice` already showed) into
-/// `out`: how it ended and how long its head took, or the attempt's outcome.
+/// `out`: how it ended and how long its head took, or why it failed.
 async fn stream_one<S: DeltaSink>(
     io: &impl ChatIo,
     p: &Provider,
-    key: &str,
+    creds: Credentials<'_>,
     prompt: &Prompt,
     splice: &mut Splice,
     out: &mut Out<'_, S>,
-) -> Result<(Ended, u64), String> {
-    let body = stream::continuation_body(&p.model, p.max_tokens, prompt, splice.shown());
-    let auth = format!("Bearer {key}");
-    let url = format!("{}/chat/completions", p.base_url);
+) -> Result<(Ended, u64), Failure> {
+    let prompt = stream::continuation_prompt(prompt, splice.shown());
+    let request = ProviderRequest::new(p, creds, &prompt, true);
     let t0 = io.clock().now_ms();
     let head = io
         .streaming()
         .open(StreamCall {
             call: Call {
                 method: Method::Post,
-                url: &url,
-                headers: &[("authorization", &auth), ("accept", "text/event-stream")],
-                body: Some(("application/json", body.to_string().into_bytes())),
+                url: &request.url,
+                headers: &request.headers(),
+                body: Some(("application/json", request.body.clone())),
                 timeout_ms: p.timeout_ms,
                 cap: MAX_STREAM_BYTES,
             },
@@ -194,31 +222,25 @@ async fn stream_one<S: DeltaSink>(
             total_ms: MAX_STREAM_MS,
         })
         .await
-        .map_err(|e| {
-            match e {
-                CallError::Timeout => "timeout",
-                CallError::Transport(_) => "transport",
-            }
-            .to_owned()
-        })?;
+        .map_err(|e| Failure::of_call(&e))?;
     let head_ms = io.clock().now_ms().saturating_sub(t0);
-    if head.status != 200 {
-        return Err(format!("status_{}", head.status));
+    if let Some(failure) = Failure::of_status(head.status) {
+        return Err(failure);
     }
     // The outcome of an unusable stream; a provider's own error message is logged.
     let unusable = |e: StreamError| {
         if let StreamError::Provider(m) = &e {
             log::warn(&format!("ai provider {} said in its stream: {m}", p.name));
         }
-        e.outcome().to_owned()
+        Failure::Failed(e.outcome().to_owned())
     };
-    let mut reader = StreamReader::new();
+    let mut reader = Reader::of(p);
     let mut body = head.body;
     while !reader.is_done() && !splice.is_full() {
         let Some(chunk) = body
             .next_chunk()
             .await
-            .map_err(|e| e.outcome().to_owned())?
+            .map_err(|e| Failure::Failed(e.outcome().to_owned()))?
         else {
             break;
         };
@@ -242,7 +264,7 @@ async fn stream_one<S: DeltaSink>(
     let tail = splice.push(&ended.tail);
     out.send(&tail, io.clock()).await;
     if out.text.is_empty() {
-        return Err("empty".to_owned());
+        return Err(Failure::Failed("empty".to_owned()));
     }
     Ok((ended, head_ms))
 }
@@ -250,6 +272,8 @@ async fn stream_one<S: DeltaSink>(
 #[cfg(test)]
 mod tests {
     use edge_core::chat::completion::MAX_ANSWER_CHARS;
+
+    use edge_core::chat::langserve::InputShape;
 
     use super::*;
     use crate::backends::ChunkError;
@@ -586,6 +610,127 @@ mod tests {
         assert_eq!(
             outcomes(&r),
             [("primary", "empty"), ("fallback", "answered")]
+        );
+    }
+
+    /// LangServe's `/stream` saying `texts` (as LangServe 0.3 writes it: CRLF, a `metadata`
+    /// event first, the `end` event without data).
+    fn langserve_stream(texts: &[&str]) -> Script {
+        let mut chunks = vec!["event: metadata\r\ndata: {\"run_id\": \"r1\"}\r\n\r\n".to_owned()];
+        chunks.extend(texts.iter().map(|t| {
+            format!(
+                "event: data\r\ndata: {}\r\n\r\n",
+                serde_json::json!({"content": t, "type": "AIMessageChunk"})
+            )
+        }));
+        chunks.push("event: end\r\n\r\n".to_owned());
+        Script::sse(chunks, 100, End::Eof)
+    }
+
+    #[test]
+    fn a_langserve_primary_streams_through_its_stream_route_with_its_access_token() {
+        let io = world(
+            langserve_stream(&["Ayaka ", "here."]),
+            streamed(&["unused"], 0, 1),
+        );
+        let mut s = testkit::ai_settings(vec![
+            testkit::langserve_provider(
+                "primary",
+                InputShape::Messages,
+                Some(("id.access", "s3cret")),
+            ),
+            testkit::provider("fallback", 8_000),
+        ]);
+        s.breaker.failure_threshold = 5;
+        let mut sink = Recorder {
+            clock: io.clock.clone(),
+            got: Vec::new(),
+        };
+        let r = run(stream_reply(&io, &s, Language::En, &prompt(), &mut sink));
+        assert_eq!(
+            (r.text.as_str(), r.provider.as_str()),
+            ("Ayaka here.", "primary")
+        );
+        assert_eq!(
+            sink.got,
+            [(200, "Ayaka ".to_owned()), (300, "here.".to_owned())]
+        );
+        let sent = io.net.to("/chain/stream");
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].json()["input"].as_array().map(Vec::len), Some(2));
+        assert_eq!(
+            (
+                sent[0].header("cf-access-client-id"),
+                sent[0].header("cf-access-client-secret")
+            ),
+            (Some("id.access"), Some("s3cret"))
+        );
+        assert_eq!(sent[0].header("accept"), Some("text/event-stream"));
+        assert!(
+            io.net.to("/chat/completions").is_empty(),
+            "the fallback is not asked"
+        );
+
+        // A stream cut before LangServe's `end` is a failure: the fallback continues.
+        let mut cut = langserve_stream(&["Ayaka ", "here."]);
+        cut.chunks.pop();
+        let io = world(cut, streamed(&["Ayaka here.", " How can I help?"], 100, 9));
+        let mut sink = Recorder {
+            clock: io.clock.clone(),
+            got: Vec::new(),
+        };
+        let r = run(stream_reply(&io, &s, Language::En, &prompt(), &mut sink));
+        assert_eq!(r.text, "Ayaka here. How can I help?");
+        assert_eq!(r.text, sink.texts().concat());
+        assert_eq!(
+            outcomes(&r),
+            [("primary", "truncated"), ("fallback", "answered")]
+        );
+    }
+
+    #[test]
+    fn a_refused_stream_opens_the_breaker_at_once_and_is_kept_for_analytics() {
+        let io = world(
+            Script::whole(401, "{\"detail\":\"no\"}"),
+            streamed(&["fine"], 10, 1),
+        );
+        let mut s = testkit::ai_settings(vec![
+            testkit::langserve_provider(
+                "primary",
+                InputShape::String,
+                Some(("id.access", "s3cret")),
+            ),
+            testkit::provider("fallback", 8_000),
+        ]);
+        s.breaker.failure_threshold = 5;
+        let mut sink = Recorder {
+            clock: io.clock.clone(),
+            got: Vec::new(),
+        };
+        let r = run(stream_reply(&io, &s, Language::En, &prompt(), &mut sink));
+        assert_eq!(
+            outcomes(&r),
+            [("primary", "credential_refused"), ("fallback", "answered")]
+        );
+        let refusals = io.breakers.take_refusals();
+        assert_eq!(refusals.len(), 1);
+        assert_eq!(
+            (refusals[0].status, refusals[0].credential.as_str()),
+            (401, "AI_PRIMARY_ACCESS_CLIENT_ID/SECRET")
+        );
+        assert!(
+            !io.breakers.allows("primary", io.clock.now_ms()),
+            "one refusal opens it"
+        );
+        let again = run(stream_reply(&io, &s, Language::En, &prompt(), &mut sink));
+        assert_eq!(
+            outcomes(&again),
+            [("primary", "circuit_open"), ("fallback", "answered")]
+        );
+        assert_eq!(
+            io.net.to("/chain/stream").len(),
+            1,
+            "no second call to a refused provider"
         );
     }
 }

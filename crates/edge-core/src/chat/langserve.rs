@@ -14,11 +14,14 @@
 //! (one chunk of output: a JSON string or message chunk), `error` (`{"status_code",
 //! "message"}`) and `end`. The SSE byte parser is [`super::sse`]'s; [`StreamReader`] takes
 //! the events it split, as (event name, data) pairs, and turns them into text deltas, the
-//! end, or an error, with the same limits as an `/invoke` answer.
+//! end, or an error, with the same limits as an `/invoke` answer; [`StreamBody`] reads the
+//! bytes of `/stream` with both, for the streaming chain.
 
 use serde_json::{Value, json};
 
 use super::completion::{Answer, CompletionError, MAX_ANSWER_CHARS, Prompt, Role};
+use super::sse::{SseError, SseParser};
+use super::stream;
 
 /// The route's answer-at-once endpoint, after the base URL.
 pub const INVOKE_PATH: &str = "/invoke";
@@ -287,6 +290,124 @@ impl StreamReader {
     }
 }
 
+/// `/stream`'s body read as it arrives: the SSE framing ([`SseParser`]) and then the events
+/// ([`StreamReader`]), with the errors of the OpenAI-compatible reader
+/// ([`stream::StreamError`]), so the streaming chain reads either protocol alike.
+#[derive(Debug, Clone)]
+pub struct StreamBody {
+    sse: SseParser,
+    events: StreamReader,
+    bytes: usize,
+    ended: bool,
+    failed: Option<stream::StreamError>,
+}
+
+impl Default for StreamBody {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl From<StreamError> for stream::StreamError {
+    fn from(e: StreamError) -> Self {
+        match e {
+            StreamError::Provider { status, message } => {
+                Self::Provider(format!("{status}: {message}"))
+            }
+            StreamError::Malformed | StreamError::AfterEnd => Self::Malformed,
+            StreamError::TooLong => Self::TooLarge,
+            StreamError::Empty => Self::BadAnswer,
+        }
+    }
+}
+
+impl StreamBody {
+    /// A reader for a new body.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            sse: SseParser::new(stream::MAX_EVENT_BYTES).with_named_empty(),
+            events: StreamReader {
+                chars: 0,
+                nonblank: false,
+                done: false,
+            },
+            bytes: 0,
+            ended: false,
+            failed: None,
+        }
+    }
+
+    /// Whether there is nothing more to read: `end` came, or the stream failed.
+    #[must_use]
+    pub const fn is_done(&self) -> bool {
+        self.ended || self.failed.is_some()
+    }
+
+    /// Feeds the next chunk of the body; the texts it completed, in order.
+    ///
+    /// # Errors
+    /// [`stream::StreamError`] once the stream cannot be used (it stays failed); texts
+    /// completed before the failure in the same chunk come first, the error on the next
+    /// call or from [`finish`](Self::finish).
+    pub fn push(&mut self, chunk: &[u8]) -> Result<Vec<String>, stream::StreamError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        if self.ended {
+            return Ok(Vec::new());
+        }
+        let mut texts = Vec::new();
+        if let Err(e) = self.read(chunk, &mut texts) {
+            self.failed = Some(e.clone());
+            if texts.is_empty() {
+                return Err(e);
+            }
+        }
+        Ok(texts)
+    }
+
+    fn read(&mut self, chunk: &[u8], texts: &mut Vec<String>) -> Result<(), stream::StreamError> {
+        self.bytes = self.bytes.saturating_add(chunk.len());
+        if self.bytes > stream::MAX_STREAM_BYTES {
+            return Err(stream::StreamError::TooLarge);
+        }
+        let events = self
+            .sse
+            .push(chunk)
+            .map_err(|SseError::EventTooLarge(_)| stream::StreamError::TooLarge)?;
+        for e in &events {
+            match self.events.event(e.event.as_deref(), &e.data)? {
+                StreamStep::Delta(text) => texts.push(text),
+                StreamStep::Skip => {}
+                StreamStep::End => {
+                    self.ended = true;
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the stream at the end of the body.
+    ///
+    /// # Errors
+    /// The error the stream failed with; [`stream::StreamError::Truncated`] when the body
+    /// ended before `end`.
+    pub fn finish(self) -> Result<stream::Ended, stream::StreamError> {
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
+        if !self.ended {
+            return Err(stream::StreamError::Truncated);
+        }
+        Ok(stream::Ended {
+            finish_reason: Some("stop".to_owned()),
+            ..stream::Ended::default()
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -536,6 +657,51 @@ mod tests {
         );
     }
 
+    /// What LangServe 0.3's `/stream` sends for a chat model's answer (CRLF line ends).
+    const LANGSERVE_STREAM: &str = "event: metadata\r\ndata: {\"run_id\": \"1f0\"}\r\n\r\nevent: data\r\ndata: {\"content\":\"Hello\",\"type\":\"AIMessageChunk\"}\r\n\r\nevent: data\r\ndata: {\"content\":\", Ayaka here.\",\"type\":\"AIMessageChunk\"}\r\n\r\nevent: end\r\n\r\n";
+
+    #[test]
+    fn a_stream_body_reads_sse_bytes_to_deltas_and_maps_every_failure() {
+        let mut r = StreamBody::new();
+        let texts = r.push(LANGSERVE_STREAM.as_bytes()).expect("valid");
+        assert_eq!(texts, ["Hello", ", Ayaka here."]);
+        assert!(r.is_done());
+        assert!(r.finish().is_ok());
+
+        let cut = &LANGSERVE_STREAM[..LANGSERVE_STREAM.find("event: end").expect("end")];
+        let mut r = StreamBody::new();
+        assert_eq!(r.push(cut.as_bytes()).map(|t| t.len()), Ok(2));
+        assert_eq!(r.finish().err(), Some(stream::StreamError::Truncated));
+
+        let error = "event: data\ndata: \"Hi\"\n\nevent: error\ndata: {\"status_code\": 500, \"message\": \"Internal Server Error\"}\n\n";
+        let mut r = StreamBody::new();
+        assert_eq!(
+            r.push(error.as_bytes()),
+            Ok(vec!["Hi".to_owned()]),
+            "text before the error comes first"
+        );
+        let failed = stream::StreamError::Provider("500: Internal Server Error".into());
+        assert_eq!(
+            r.push(b"event: data\ndata: \"more\"\n\n"),
+            Err(failed.clone())
+        );
+        assert_eq!(r.finish().err(), Some(failed));
+
+        for (body, want) in [
+            ("event: end\n\n", stream::StreamError::BadAnswer),
+            ("event: data\ndata: [1]\n\n", stream::StreamError::Malformed),
+        ] {
+            let mut r = StreamBody::new();
+            assert_eq!(r.push(body.as_bytes()), Err(want), "{body:?}");
+        }
+        let mut r = StreamBody::new();
+        let huge = format!(
+            "event: data\ndata: \"{}\"\n\n",
+            "x".repeat(stream::MAX_EVENT_BYTES)
+        );
+        assert_eq!(r.push(huge.as_bytes()), Err(stream::StreamError::TooLarge));
+    }
+
     #[test]
     fn malformed_empty_or_oversized_streams_are_errors() {
         for bad in ["not json", "42", r#"{"type":"ai"}"#, r#"["a"]"#, "null"] {
@@ -559,6 +725,7 @@ mod tests {
         use proptest::prelude::*;
 
         use super::super::*;
+        use super::LANGSERVE_STREAM;
 
         /// A `/stream` event: a name (or none) and data that is often a JSON chunk.
         fn event() -> impl Strategy<Value = (Option<&'static str>, String)> {
@@ -612,6 +779,21 @@ mod tests {
                     prop_assert_eq!(r.chars(), text.chars().count());
                 }
                 prop_assert_eq!(r.is_done(), ended);
+            }
+
+            #[test]
+            fn a_stream_body_reads_the_same_however_it_is_cut(cuts in prop::collection::vec(0usize..400, 0..12)) {
+                let body = LANGSERVE_STREAM.as_bytes();
+                let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % (body.len() + 1)).collect();
+                cuts.sort_unstable();
+                let (mut r, mut text, mut at) = (StreamBody::new(), String::new(), 0);
+                for c in cuts.into_iter().chain([body.len()]) {
+                    for t in r.push(&body[at..c]).expect("a valid stream") { text.push_str(&t); }
+                    at = c;
+                }
+                prop_assert!(r.is_done());
+                prop_assert_eq!(r.finish().map(|e| e.finish_reason), Ok(Some("stop".to_owned())));
+                prop_assert_eq!(text, "Hello, Ayaka here.");
             }
         }
     }

@@ -54,6 +54,8 @@ pub struct SseParser {
     event: String,
     last_id: String,
     failed: Option<SseError>,
+    /// Also dispatch a named event without any `data` line ([`Self::with_named_empty`]).
+    named_empty: bool,
 }
 
 impl SseParser {
@@ -70,7 +72,18 @@ impl SseParser {
             event: String::new(),
             last_id: String::new(),
             failed: None,
+            named_empty: false,
         }
+    }
+
+    /// The same parser, also dispatching an event that has an `event:` name but no `data:`
+    /// line (with empty data). The standard drops such events, but LangServe ends its
+    /// `/stream` with exactly one (`event: end` and a blank line), and a reader that could
+    /// not see it could not tell a finished answer from a cut connection.
+    #[must_use]
+    pub const fn with_named_empty(mut self) -> Self {
+        self.named_empty = true;
+        self
     }
 
     /// The bytes the current event holds so far.
@@ -169,7 +182,9 @@ impl SseParser {
     fn dispatch(&mut self) -> Option<SseEvent> {
         let event = std::mem::take(&mut self.event);
         let data = std::mem::take(&mut self.data);
-        if !std::mem::replace(&mut self.has_data, false) {
+        let has_data = std::mem::replace(&mut self.has_data, false);
+        let named_empty = self.named_empty && !event.is_empty();
+        if !(has_data || named_empty) {
             return None;
         }
         Some(SseEvent {
@@ -290,6 +305,14 @@ mod tests {
             [ev(None, "kept", None)]
         );
         assert_eq!(parse(b"data:\n\n"), [ev(None, "", None)]);
+    }
+
+    #[test]
+    fn a_named_event_without_data_is_dispatched_only_when_asked_for() {
+        let stream = b"event: end\r\n\r\n\r\nid: 7\n\n";
+        let mut p = SseParser::new(1024).with_named_empty();
+        assert_eq!(p.push(stream), Ok(vec![ev(Some("end"), "", None)]));
+        assert_eq!(parse(stream), []);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! one delta at the end of its body.
 //!
 //! Failover mid-stream: the user already saw the primary's first words. The fallback is
-//! asked to continue them ([`continuation_body`]: the partial answer is in the system
+//! asked to continue them ([`continuation_prompt`]: the partial answer is in the system
 //! message) and its output goes through the [`Splice`]: while it is a prefix of what was
 //! shown (whitespace runs compare equal, leading whitespace ignored) it is held back; once
 //! it runs past the shown text, only the new part is let through; once it differs, it is
@@ -17,6 +17,8 @@
 //! models often pick up the last sentence again), which is dropped. So a fallback that
 //! starts over from the beginning repeats nothing, one that picks up the last words repeats
 //! nothing, and one that continues loses nothing.
+
+use std::borrow::Cow;
 
 use serde_json::{Value, json};
 
@@ -42,14 +44,14 @@ pub fn request_body(model: &str, max_tokens: u32, prompt: &Prompt) -> Value {
     body
 }
 
-/// The request that asks a provider to continue an answer cut off after `shown` (the
-/// streaming body when nothing was shown). The partial answer goes in the system message,
-/// so the last message is still the user's (providers differ on a trailing assistant
-/// message).
+/// The prompt that asks a provider to continue an answer cut off after `shown` (the prompt
+/// itself when nothing was shown), for either protocol. The partial answer goes in the
+/// system message, so the last message is still the user's (providers differ on a trailing
+/// assistant message).
 #[must_use]
-pub fn continuation_body(model: &str, max_tokens: u32, prompt: &Prompt, shown: &str) -> Value {
+pub fn continuation_prompt<'p>(prompt: &'p Prompt, shown: &str) -> Cow<'p, Prompt> {
     if shown.is_empty() {
-        return request_body(model, max_tokens, prompt);
+        return Cow::Borrowed(prompt);
     }
     let mut p = prompt.clone();
     p.system.push_str(
@@ -61,7 +63,15 @@ pub fn continuation_body(model: &str, max_tokens: u32, prompt: &Prompt, shown: &
         "\n>>>\nReply with only the rest of that answer, starting exactly where it stops. \
          Do not repeat any of it.",
     );
-    request_body(model, max_tokens, &p)
+    Cow::Owned(p)
+}
+
+/// The streaming request that asks an OpenAI-compatible provider to continue an answer cut
+/// off after `shown` ([`continuation_prompt`]; the plain streaming body when nothing was
+/// shown).
+#[must_use]
+pub fn continuation_body(model: &str, max_tokens: u32, prompt: &Prompt, shown: &str) -> Value {
+    request_body(model, max_tokens, &continuation_prompt(prompt, shown))
 }
 
 /// What one `data:` payload of a stream says.
