@@ -10,6 +10,7 @@
 //!   commands, components, deferred answers edited in from `wait_until`.
 //! - The per-user quota on paid AI calls ([`quota`]): one Durable Object per user.
 //! - The admin API ([`admin`]): products and conversations.
+//! - The web support chat's page ([`chat_page`]): `GET /chat` and its script and style.
 //! - [`settings`]: every var, parsed once per isolate; [`error`]: what handlers fail with,
 //!   answered by `edge_glue::serve` (routing errors included: [`ROUTES`]).
 
@@ -17,6 +18,7 @@ mod admin;
 mod ai;
 mod backends;
 mod bindings;
+mod chat_page;
 mod db;
 mod discord;
 mod discord_api;
@@ -54,6 +56,8 @@ enum Route {
     LineWebhook,
     DiscordWebhook,
     Admin(A),
+    ChatPage,
+    ChatAsset,
 }
 
 /// Every route: anything else is 404 `not_found`, a known path with another method 405
@@ -71,6 +75,8 @@ const ROUTES: &[RouteRow<Route>] = &[
     ("GET", "/admin/v1/groups/:group/conversation", Route::Admin(A::GroupConversation)),
     ("GET", "/admin/v1/rooms/:room/conversation", Route::Admin(A::RoomConversation)),
     ("PUT", "/admin/v1/customers/:user/preferences", Route::Admin(A::Preferences)),
+    ("GET", "/chat", Route::ChatPage),
+    ("GET", "/chat/assets/:file", Route::ChatAsset),
 ];
 
 #[event(fetch)]
@@ -82,6 +88,8 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             Route::LineWebhook => line_webhook::line(req, &env, &hop).await,
             Route::DiscordWebhook => discord::interaction(req, &env, &hop).await,
             Route::Admin(r) => admin::handle(r, &params, req, &env).await,
+            Route::ChatPage => chat_page::page(&req, &env),
+            Route::ChatAsset => chat_page::asset(params.get("file"), &req, &env),
         }
     })
     .await

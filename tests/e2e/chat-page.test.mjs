@@ -1,0 +1,223 @@
+// The web support chat's page in headless Chromium, served by chat-webhook in workerd with
+// the fake streaming AI on loopback: the page and its assets (strict CSP, strong ETags,
+// cache headers), a conversation whose answer is seen growing before it is complete, the
+// history after a reload, sending with the keyboard only, markup from a user shown as
+// text, a refused token replaced by a new session, the SSE fallback, and screenshots on a
+// phone and a desktop in tests/artifacts/.
+import { before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { withPipeline } from "../harness/fixture.mjs";
+import { CHAT } from "../harness/line.mjs";
+import { artifact, launchBrowser } from "../harness/browser.mjs";
+
+const STORE_KEY = "edge-chat.session.v1";
+const XSS = "<img src=x onerror=alert(1)>";
+const ANSWER_PARTS = ["Our shop ", "is open ", "from nine ", "to six, ", "every day ", "but Sunday."];
+const FULL = ANSWER_PARTS.join("");
+
+const DIRECTIVES = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "connect-src 'self'",
+  "img-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'self'",
+];
+
+describe("chat page in headless Chromium", { timeout: 240_000 }, () => {
+  const p = withPipeline({
+    chat: {},
+    workerExtras: { [CHAT]: { unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] } },
+  });
+  let base, browser;
+
+  before(async () => {
+    base = new URL(await p.mf.unsafeGetDirectURL(CHAT));
+    // The primary streams its answer in pieces 150 ms apart: slow enough to see it grow.
+    // A question with markup is echoed back (in pieces of 8 characters), anything else
+    // gets the six parts above.
+    Object.assign(p.ai.providers.deepseek, {
+      answer: (body) => {
+        const q = body.messages.at(-1).content;
+        return q.includes("<") ? `You wrote: ${q}` : FULL;
+      },
+      chunks: (text) => (text === FULL ? ANSWER_PARTS : text.match(/[\s\S]{1,8}/gu)),
+      delayMs: 150,
+    });
+    browser = await launchBrowser();
+    p.onClose(() => browser.close());
+  });
+
+  /** A page that records failures and every same-or-other-origin request. */
+  async function open(viewport, path = "/chat") {
+    const page = await browser.newPage();
+    await page.setViewport(viewport);
+    const seen = { requests: [], problems: [], dialogs: [] };
+    page.on("request", (r) => seen.requests.push(r.url()));
+    page.on("console", (m) => m.type() === "error" && seen.problems.push(m.text()));
+    page.on("pageerror", (e) => seen.problems.push(String(e)));
+    page.on("dialog", (d) => {
+      seen.dialogs.push(d.message());
+      d.dismiss();
+    });
+    const resp = await page.goto(new URL(path, base).href);
+    await page.waitForSelector("body[data-state=online]");
+    return { page, resp, seen };
+  }
+
+  const texts = (page) => page.$$eval("#messages .msg .text", (ps) => ps.map((x) => x.textContent));
+  const answers = (page) => page.$$eval("#messages .msg.assistant:not([aria-busy])", (ls) => ls.length);
+
+  /** Starts recording every text the newest assistant bubble shows, delta by delta. */
+  const recordGrowth = (page) =>
+    page.evaluate(() => {
+      window.__growth = [];
+      new MutationObserver(() => {
+        const last = [...document.querySelectorAll("#messages .msg.assistant .text")].at(-1);
+        if (last) window.__growth.push(last.textContent);
+      }).observe(document.getElementById("messages"), { subtree: true, childList: true, characterData: true });
+    });
+
+  test("the page and its assets: strict CSP, nosniff, strong ETags, 304, cache lifetimes", async () => {
+    const r = await fetch(new URL("/chat", base));
+    assert.equal(r.status, 200);
+    assert.match(r.headers.get("content-type"), /^text\/html/);
+    const csp = r.headers.get("content-security-policy").split(";").map((d) => d.trim());
+    for (const d of DIRECTIVES) assert.ok(csp.includes(d), `${d} in ${csp}`);
+    assert.equal(r.headers.get("x-content-type-options"), "nosniff");
+    assert.equal(r.headers.get("referrer-policy"), "no-referrer");
+    assert.equal(r.headers.get("x-frame-options"), null, "frame-ancestors decides embedding");
+    assert.equal(r.headers.get("cache-control"), "no-cache");
+    const etag = r.headers.get("etag");
+    assert.match(etag, /^"[0-9a-f]{16}"$/);
+    const html = await r.text();
+    assert.doesNotMatch(html, /<style|style=|\son[a-z]+=|https?:/i);
+
+    const again = await fetch(new URL("/chat", base), { headers: { "if-none-match": etag } });
+    assert.equal(again.status, 304);
+    assert.equal(again.headers.get("etag"), etag);
+    assert.equal(await again.text(), "");
+
+    for (const [file, type] of [["chat.js", /^text\/javascript/], ["chat.css", /^text\/css/]]) {
+      const link = html.match(new RegExp(`/chat/assets/${file.replace(".", "\\.")}\\?v=([0-9a-f]{16})`));
+      assert.ok(link, `${file} linked by version`);
+      const versioned = await fetch(new URL(link[0], base));
+      assert.equal(versioned.status, 200);
+      assert.match(versioned.headers.get("content-type"), type);
+      assert.equal(versioned.headers.get("cache-control"), "public, max-age=31536000, immutable");
+      assert.equal(versioned.headers.get("etag"), `"${link[1]}"`);
+      assert.equal(versioned.headers.get("x-content-type-options"), "nosniff");
+      const plain = await fetch(new URL(`/chat/assets/${file}`, base));
+      assert.equal(plain.headers.get("cache-control"), "no-cache");
+      const cached = await fetch(new URL(`/chat/assets/${file}`, base), { headers: { "if-none-match": `W/"${link[1]}"` } });
+      assert.equal(cached.status, 304);
+    }
+    const missing = await fetch(new URL("/chat/assets/..%2Flib.rs", base));
+    assert.equal(missing.status, 404);
+    assert.equal((await missing.json()).error.code, "not_found");
+    const post = await fetch(new URL("/chat", base), { method: "POST" });
+    assert.equal(post.status, 405);
+    assert.equal(post.headers.get("allow"), "GET");
+  });
+
+  test("a conversation on a phone: the answer grows as it streams, and a reload restores it", async () => {
+    const { page, resp, seen } = await open({ width: 390, height: 844, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+    assert.match(resp.headers()["content-security-policy"], /script-src 'self'/);
+    assert.equal(await page.evaluate(() => document.activeElement.id), "input", "the input has focus");
+    await recordGrowth(page);
+
+    await page.type("#input", "When are you open?");
+    await page.click("#send");
+    await page.waitForSelector("#messages .msg.user:not(.pending)");
+    await page.waitForFunction(() => document.querySelector("#messages .msg.assistant:not([aria-busy])"), { timeout: 30_000 });
+    const full = FULL;
+    assert.deepEqual(await texts(page), ["When are you open?", full]);
+    const growth = await page.evaluate(() => window.__growth);
+    const partial = growth.filter((t) => t.length > 0 && t.length < full.length);
+    assert.ok(partial.length >= 2, `partial answers were shown: ${JSON.stringify(growth)}`);
+    assert.ok(partial.every((t) => full.startsWith(t)), "each partial text is a prefix of the answer");
+    assert.equal(await page.$eval("#typing", (e) => e.hidden), true, "no typing indicator once answered");
+
+    // Phone-readable: nothing wider than the screen.
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `${overflow}px wider than the phone`);
+    await page.screenshot({ path: artifact("chat-page-phone.png") });
+
+    const session = await page.evaluate((k) => JSON.parse(localStorage.getItem(k)).id, STORE_KEY);
+    await page.reload();
+    await page.waitForSelector("body[data-state=online]");
+    await page.waitForFunction(() => document.querySelectorAll("#messages .msg").length === 2);
+    assert.deepEqual(await texts(page), ["When are you open?", full]);
+    assert.equal(await page.evaluate((k) => JSON.parse(localStorage.getItem(k)).id, STORE_KEY), session, "the same session");
+
+    // Self-contained: only the worker itself was asked; no CSP violation, no error.
+    assert.deepEqual(seen.requests.filter((u) => new URL(u).origin !== base.origin), []);
+    assert.deepEqual(seen.problems, []);
+    await page.close();
+  });
+
+  test("keyboard only: Tab to the input, Shift+Enter for a new line, Enter sends; markup stays text", async () => {
+    const { page, seen } = await open({ width: 1280, height: 900 });
+    await page.evaluate(() => document.activeElement.blur());
+    for (let i = 0; i < 10 && (await page.evaluate(() => document.activeElement.id)) !== "input"; i++) await page.keyboard.press("Tab");
+    assert.equal(await page.evaluate(() => document.activeElement.id), "input", "Tab reaches the input");
+    const before = await answers(page);
+
+    await page.keyboard.type("first line");
+    await page.keyboard.down("Shift");
+    await page.keyboard.press("Enter");
+    await page.keyboard.up("Shift");
+    await page.keyboard.type(XSS);
+    assert.equal(await page.$eval("#input", (e) => e.value), `first line\n${XSS}`, "Shift+Enter adds a line");
+    await page.keyboard.press("Enter");
+    assert.equal(await page.$eval("#input", (e) => e.value), "", "Enter sent it");
+    await page.waitForFunction((n) => document.querySelectorAll("#messages .msg.assistant:not([aria-busy])").length > n, { timeout: 30_000 }, before);
+
+    const all = await texts(page);
+    assert.equal(all.at(-2), `first line\n${XSS}`);
+    assert.equal(all.at(-1), `You wrote: first line\n${XSS}`);
+    assert.equal(await page.$$eval("#messages img", (i) => i.length), 0, "no element made from the text");
+    assert.deepEqual(seen.dialogs, []);
+    assert.equal(await page.evaluate(() => document.activeElement.id), "input", "focus stays in the input");
+    // The focused input shows a visible focus ring.
+    assert.notEqual(await page.$eval("#input", (e) => getComputedStyle(e).outlineStyle), "none");
+    await page.screenshot({ path: artifact("chat-page-desktop.png") });
+    assert.deepEqual(seen.problems, []);
+    await page.close();
+  });
+
+  test("a refused token: the page starts a new session instead", async () => {
+    const page = await browser.newPage();
+    await page.goto(new URL("/chat", base).href);
+    await page.waitForSelector("body[data-state=online]");
+    const forged = { id: "0".repeat(32), token: "forged.token", expires_at: Math.floor(Date.now() / 1000) + 3600 };
+    await page.evaluate((k, v) => localStorage.setItem(k, v), STORE_KEY, JSON.stringify(forged));
+    await page.reload();
+    await page.waitForFunction((k) => JSON.parse(localStorage.getItem(k) || "{}").id !== "0".repeat(32), { timeout: 30_000 }, STORE_KEY);
+    await page.waitForSelector("body[data-state=online]");
+    assert.match(await page.$eval("#notice", (e) => e.textContent), /new one has started/);
+    await page.close();
+  });
+
+  test("without WebSocket: the SSE endpoint streams the answer and the history returns", async () => {
+    const { page, seen } = await open({ width: 800, height: 700 }, "/chat?transport=sse");
+    assert.equal(await page.evaluate(() => document.body.dataset.transport), "sse");
+    await page.click("#new-chat");
+    await page.waitForSelector("body[data-state=online]");
+    await recordGrowth(page);
+    await page.type("#input", "Open on Sunday?");
+    await page.keyboard.press("Enter");
+    await page.waitForFunction(() => document.querySelector("#messages .msg.assistant:not([aria-busy])"), { timeout: 30_000 });
+    const full = FULL;
+    assert.deepEqual(await texts(page), ["Open on Sunday?", full]);
+    const growth = await page.evaluate(() => window.__growth);
+    assert.ok(growth.some((t) => t.length > 0 && t.length < full.length), `partial answers: ${JSON.stringify(growth)}`);
+    await page.reload();
+    await page.waitForFunction(() => document.querySelectorAll("#messages .msg").length === 2);
+    assert.deepEqual(await texts(page), ["Open on Sunday?", full]);
+    assert.deepEqual(seen.problems, []);
+    await page.close();
+  });
+});
