@@ -11,6 +11,7 @@
 //! - [`quota`]: the per-user quota on paid AI calls.
 //! - [`signature`]: the one error of both webhooks' signature checks.
 //! - [`product`], [`preferences`]: the admin API's bodies.
+//! - [`web`]: the web support chat: session tokens, wire frames, memory and limits.
 
 #[cfg(feature = "chart")]
 pub mod chart;
@@ -24,3 +25,4 @@ pub mod quota;
 pub mod quote;
 pub mod signature;
 pub mod text;
+pub mod web;
