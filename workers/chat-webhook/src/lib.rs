@@ -10,6 +10,8 @@
 //!   commands, components, deferred answers edited in from `wait_until`.
 //! - The per-user quota on paid AI calls ([`quota`]): one Durable Object per user.
 //! - The admin API ([`admin`]): products and conversations.
+//! - The web support chat: `/chat/v1/sessions…` ([`chat_api`]) in front of one
+//!   `ChatSession` Durable Object per session ([`chat_session`]), its flows in [`web_chat`].
 //! - [`settings`]: every var, parsed once per isolate; [`error`]: what handlers fail with,
 //!   answered by `edge_glue::serve` (routing errors included: [`ROUTES`]).
 
@@ -17,6 +19,9 @@ mod admin;
 mod ai;
 mod backends;
 mod bindings;
+mod chat_api;
+#[allow(missing_docs)] // the #[durable_object] macro generates undocumented items
+mod chat_session;
 mod db;
 mod discord;
 mod discord_api;
@@ -31,7 +36,9 @@ mod quota;
 mod settings;
 #[cfg(test)]
 mod testkit;
+mod web_chat;
 
+pub use chat_session::ChatSession;
 pub use quota::AiQuota;
 
 use edge_core::ServiceName;
@@ -43,6 +50,7 @@ use worker::{
 };
 
 use crate::admin::AdminRoute as A;
+use crate::chat_api::ChatRoute as C;
 use crate::line_consumer::{Outcome, Queued};
 
 const ME: ServiceName = ServiceName::ChatWebhook;
@@ -54,6 +62,8 @@ enum Route {
     LineWebhook,
     DiscordWebhook,
     Admin(A),
+    ChatCreate,
+    Chat(C),
 }
 
 /// Every route: anything else is 404 `not_found`, a known path with another method 405
@@ -71,6 +81,10 @@ const ROUTES: &[RouteRow<Route>] = &[
     ("GET", "/admin/v1/groups/:group/conversation", Route::Admin(A::GroupConversation)),
     ("GET", "/admin/v1/rooms/:room/conversation", Route::Admin(A::RoomConversation)),
     ("PUT", "/admin/v1/customers/:user/preferences", Route::Admin(A::Preferences)),
+    ("POST", "/chat/v1/sessions", Route::ChatCreate),
+    ("GET", "/chat/v1/sessions/:id/messages", Route::Chat(C::History)),
+    ("POST", "/chat/v1/sessions/:id/messages", Route::Chat(C::Post)),
+    ("GET", "/chat/v1/sessions/:id/ws", Route::Chat(C::Socket)),
 ];
 
 #[event(fetch)]
@@ -82,6 +96,8 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             Route::LineWebhook => line_webhook::line(req, &env, &hop).await,
             Route::DiscordWebhook => discord::interaction(req, &env, &hop).await,
             Route::Admin(r) => admin::handle(r, &params, req, &env).await,
+            Route::ChatCreate => chat_api::create(req, &env, &hop).await,
+            Route::Chat(r) => chat_api::handle(r, &params, req, &env, &hop).await,
         }
     })
     .await
