@@ -32,11 +32,17 @@ pub(crate) struct Asker<'a> {
 pub(crate) struct Breakers(RefCell<HashMap<String, Breaker>>);
 
 impl Breakers {
-    fn allows(&self, name: &str, now: u64) -> bool {
+    pub(crate) fn allows(&self, name: &str, now: u64) -> bool {
         self.0.borrow().get(name).is_none_or(|br| br.allows(now))
     }
 
-    fn observe(&self, name: &str, config: &BreakerConfig, observation: Observation, now: u64) {
+    pub(crate) fn observe(
+        &self,
+        name: &str,
+        config: &BreakerConfig,
+        observation: Observation,
+        now: u64,
+    ) {
         self.0
             .borrow_mut()
             .entry(name.to_owned())

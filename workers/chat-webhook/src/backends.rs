@@ -1,5 +1,6 @@
 //! The small backend traits the LINE consumer ([`crate::line_consumer`]), the LINE API
-//! client ([`crate::line_api`]) and the AI chain ([`crate::ai`]) are generic over, and the
+//! client ([`crate::line_api`]) and the AI chains ([`crate::ai`], [`crate::ai_stream`]) are
+//! generic over, and the
 //! plain data they exchange. Nothing here touches `worker`: [`crate::bindings`] binds the
 //! traits to D1, KV, the `AiQuota` Durable Object, `fetch` and the clock; the tests bind
 //! them to in-memory fakes that fail on demand.
@@ -86,6 +87,70 @@ pub(crate) struct Answer {
 pub(crate) trait Outbound {
     /// Sends `call` and reads the answer.
     async fn call(&self, call: Call<'_>) -> Result<Answer, CallError>;
+}
+
+/// One streamed exchange: the request, and the limits on its answer as it streams.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StreamCall<'a> {
+    /// The request; its `timeout_ms` bounds the wait for the answer's head and its first
+    /// body chunk, its `cap` the body's bytes.
+    pub(crate) call: Call<'a>,
+    /// Longest wait for each later chunk.
+    pub(crate) idle_ms: u64,
+    /// Longest whole exchange, however steadily it streams.
+    pub(crate) total_ms: u64,
+}
+
+/// A streamed answer's head, and its body still to read.
+#[derive(Debug)]
+pub(crate) struct StreamHead<B> {
+    pub(crate) status: u16,
+    pub(crate) content_type: Option<String>,
+    pub(crate) body: B,
+}
+
+/// Why a streamed body stopped before its end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ChunkError {
+    /// The first chunk did not come within the call's deadline.
+    Timeout,
+    /// A later chunk did not come within the idle gap.
+    Idle,
+    /// The exchange passed its total time.
+    TooLong,
+    /// The body passed the call's cap.
+    TooLarge,
+    /// The connection broke.
+    Transport(String),
+}
+
+impl ChunkError {
+    /// The outcome recorded for the provider's attempt.
+    pub(crate) const fn outcome(&self) -> &'static str {
+        match self {
+            Self::Timeout => "timeout",
+            Self::Idle => "idle_timeout",
+            Self::TooLong => "total_timeout",
+            Self::TooLarge => "too_large",
+            Self::Transport(_) => "transport",
+        }
+    }
+}
+
+/// A body read chunk by chunk, as it arrives; dropping it cancels the exchange.
+#[allow(async_fn_in_trait)] // wasm is single-threaded: no `Send` bound wanted
+pub(crate) trait ChunkStream {
+    /// The next chunk, `None` at the body's end.
+    async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, ChunkError>;
+}
+
+/// Outbound HTTP whose answer is read as it streams (AI providers with `stream: true`).
+#[allow(async_fn_in_trait)] // wasm is single-threaded: no `Send` bound wanted
+pub(crate) trait StreamingOutbound {
+    type Body: ChunkStream;
+    /// Sends `call` and returns the answer's head once it arrives (within the call's
+    /// deadline), its body unread.
+    async fn open(&self, call: StreamCall<'_>) -> Result<StreamHead<Self::Body>, CallError>;
 }
 
 /// Whether this consumer now owns a webhook event.
@@ -258,14 +323,22 @@ pub(crate) struct Io<N, K, Q, C> {
 /// The chat IO as one bound: what the flows need of an [`Io`].
 pub(crate) trait ChatIo {
     fn net(&self) -> &impl Outbound;
+    /// The same network, for answers read as they stream.
+    fn streaming(&self) -> &impl StreamingOutbound;
     fn cache(&self) -> &impl AnswerCache;
     fn quota(&self) -> &impl QuotaGate;
     fn clock(&self) -> &impl Clock;
     fn breakers(&self) -> &crate::ai::Breakers;
 }
 
-impl<N: Outbound, K: AnswerCache, Q: QuotaGate, C: Clock> ChatIo for Io<N, K, Q, C> {
+impl<N: Outbound + StreamingOutbound, K: AnswerCache, Q: QuotaGate, C: Clock> ChatIo
+    for Io<N, K, Q, C>
+{
     fn net(&self) -> &impl Outbound {
+        &self.net
+    }
+
+    fn streaming(&self) -> &impl StreamingOutbound {
         &self.net
     }
 

@@ -2,14 +2,24 @@
 //! with one deadline over the whole exchange: connecting, the answer's head and reading its
 //! body (capped), so a provider that sends headers and then stalls cannot hold the
 //! consumer. [`Fetch`] is the worker's binding of [`Outbound`].
+//!
+//! Streamed answers ([`StreamingOutbound`]): the head within the call's deadline, then the
+//! body's `ReadableStream` read chunk by chunk as it arrives (never buffered whole), each
+//! chunk within its gap (the call's deadline for the first, the idle gap for the others),
+//! the whole within its total time and byte cap. Giving up, or dropping the body before
+//! its end, aborts the fetch.
 
 use std::time::Duration;
 
 use edge_glue::body;
+use futures::StreamExt;
 use futures::future::{Either, select};
-use worker::{AbortController, Delay, Headers, Request, RequestInit, js_sys};
+use worker::{AbortController, ByteStream, Delay, Headers, Request, RequestInit, js_sys};
 
-use crate::backends::{Answer, Call, CallError, Method, Outbound};
+use crate::backends::{
+    Answer, Call, CallError, ChunkError, ChunkStream, Method, Outbound, StreamCall, StreamHead,
+    StreamingOutbound,
+};
 
 /// `fetch`, as the [`Outbound`] backend.
 #[derive(Debug, Clone, Copy, Default)]
@@ -21,15 +31,18 @@ impl Outbound for Fetch {
     }
 }
 
-/// Sends `call` and reads the answer, all within its deadline.
-async fn send(call: Call<'_>) -> Result<Answer, CallError> {
-    let transport = |e: worker::Error| CallError::Transport(e.to_string());
+fn transport(e: worker::Error) -> CallError {
+    CallError::Transport(e.to_string())
+}
+
+/// The fetch request of `call`.
+fn request(call: &Call<'_>) -> Result<Request, CallError> {
     let h = Headers::new();
     for (k, v) in call.headers {
         h.set(k, v).map_err(transport)?;
     }
     let mut init = RequestInit::new();
-    if let Some((content_type, bytes)) = call.body {
+    if let Some((content_type, bytes)) = &call.body {
         h.set("content-type", content_type).map_err(transport)?;
         init.with_body(Some(js_sys::Uint8Array::from(bytes.as_slice()).into()));
     }
@@ -39,7 +52,12 @@ async fn send(call: Call<'_>) -> Result<Answer, CallError> {
         Method::Patch => worker::Method::Patch,
     };
     init.with_method(method).with_headers(h);
-    let req = Request::new_with_init(call.url, &init).map_err(transport)?;
+    Request::new_with_init(call.url, &init).map_err(transport)
+}
+
+/// Sends `call` and reads the answer, all within its deadline.
+async fn send(call: Call<'_>) -> Result<Answer, CallError> {
+    let req = request(&call)?;
     let controller = AbortController::default();
     let signal = controller.signal();
     let cap = call.cap;
@@ -61,6 +79,130 @@ async fn send(call: Call<'_>) -> Result<Answer, CallError> {
         Either::Right(((), _)) => {
             controller.abort();
             Err(CallError::Timeout)
+        }
+    }
+}
+
+impl StreamingOutbound for Fetch {
+    type Body = FetchBody;
+
+    async fn open(&self, call: StreamCall<'_>) -> Result<StreamHead<FetchBody>, CallError> {
+        let started = edge_glue::now_ms();
+        let req = request(&call.call)?;
+        let controller = AbortController::default();
+        let signal = controller.signal();
+        let head = async move {
+            let mut resp = worker::Fetch::Request(req)
+                .send_with_signal(&signal)
+                .await?;
+            let stream = match resp.body() {
+                worker::ResponseBody::Empty => None,
+                _ => Some(resp.stream()?),
+            };
+            Ok::<_, worker::Error>((resp, stream))
+        };
+        let timer = Delay::from(Duration::from_millis(call.call.timeout_ms));
+        let (resp, stream) = match select(Box::pin(head), timer).await {
+            Either::Left((Ok(r), _)) => r,
+            Either::Left((Err(e), _)) => return Err(transport(e)),
+            Either::Right(((), _)) => {
+                controller.abort();
+                return Err(CallError::Timeout);
+            }
+        };
+        Ok(StreamHead {
+            status: resp.status_code(),
+            content_type: resp.headers().get("content-type").ok().flatten(),
+            body: FetchBody {
+                stream,
+                controller: Some(controller),
+                started,
+                first: true,
+                first_ms: call.call.timeout_ms,
+                idle_ms: call.idle_ms,
+                total_ms: call.total_ms,
+                cap: call.call.cap,
+                read: 0,
+            },
+        })
+    }
+}
+
+/// A fetched body, read as it streams.
+pub(crate) struct FetchBody {
+    /// `None` once read to its end (or for an empty body).
+    stream: Option<ByteStream>,
+    /// Taken when aborted.
+    controller: Option<AbortController>,
+    started: u64,
+    first: bool,
+    first_ms: u64,
+    idle_ms: u64,
+    total_ms: u64,
+    cap: usize,
+    read: usize,
+}
+
+impl FetchBody {
+    fn abort(&mut self) {
+        self.stream = None;
+        if let Some(c) = self.controller.take() {
+            c.abort();
+        }
+    }
+
+    fn give_up(&mut self, e: ChunkError) -> ChunkError {
+        self.abort();
+        e
+    }
+}
+
+impl ChunkStream for FetchBody {
+    async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, ChunkError> {
+        let Some(stream) = self.stream.as_mut() else {
+            return Ok(None);
+        };
+        let now = edge_glue::now_ms();
+        let left = (self.started + self.total_ms).saturating_sub(now);
+        let gap = if self.first {
+            (self.started + self.first_ms).saturating_sub(now)
+        } else {
+            self.idle_ms
+        };
+        let timer = Delay::from(Duration::from_millis(gap.min(left)));
+        match select(stream.next(), timer).await {
+            Either::Left((Some(Ok(chunk)), _)) => {
+                self.first = false;
+                self.read = self.read.saturating_add(chunk.len());
+                if self.read > self.cap {
+                    return Err(self.give_up(ChunkError::TooLarge));
+                }
+                Ok(Some(chunk))
+            }
+            Either::Left((Some(Err(e)), _)) => {
+                Err(self.give_up(ChunkError::Transport(e.to_string())))
+            }
+            Either::Left((None, _)) => {
+                self.stream = None;
+                Ok(None)
+            }
+            Either::Right(((), _)) => Err(self.give_up(if left <= gap {
+                ChunkError::TooLong
+            } else if self.first {
+                ChunkError::Timeout
+            } else {
+                ChunkError::Idle
+            })),
+        }
+    }
+}
+
+impl Drop for FetchBody {
+    /// A body dropped before its end (the answer is complete, or failed over): the
+    /// provider's connection is closed rather than read on.
+    fn drop(&mut self) {
+        if self.stream.is_some() {
+            self.abort();
         }
     }
 }

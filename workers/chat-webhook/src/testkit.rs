@@ -1,9 +1,9 @@
 //! In-memory backends for the native tests: a D1-like store with the claim semantics of
-//! `db::claim`, an outbound network answered by a closure (and recorded), a cache, a quota
-//! and a clock the test moves. Each can be told to fail.
+//! `db::claim`, an outbound network answered by a closure (and recorded), streamed answers
+//! played from scripts, a cache, a quota and a clock the test moves. Each can be told to fail.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::rc::Rc;
 
 use edge_core::auth::rate_limit::{RateDecision, RateLimitPolicy};
@@ -13,8 +13,9 @@ use edge_core::routing::breaker::BreakerConfig;
 
 use crate::ai::Breakers;
 use crate::backends::{
-    Answer, AnswerCache, BackendError, Call, CallError, ChatStore, Claim, Clock, Customer,
-    Exchange, Io, Method, NewCustomer, Outbound, Product, QuotaGate,
+    Answer, AnswerCache, BackendError, Call, CallError, ChatStore, ChunkError, ChunkStream, Claim,
+    Clock, Customer, Exchange, Io, Method, NewCustomer, Outbound, Product, QuotaGate, StreamCall,
+    StreamHead, StreamingOutbound,
 };
 use crate::settings::{AiSettings, LineSettings, Provider};
 
@@ -72,11 +73,16 @@ impl Sent {
 }
 
 type Responder = Box<dyn Fn(&Sent) -> Result<Answer, CallError>>;
+type Streamer = Box<dyn Fn(&Sent) -> Result<Script, CallError>>;
 
-/// The network: every call recorded, answered by the responder.
+/// The network: every call recorded, answered by the responder; streamed calls played from
+/// the streamer's scripts, their waits on the clock.
 pub(crate) struct FakeNet {
     pub(crate) sent: RefCell<Vec<Sent>>,
     responder: RefCell<Responder>,
+    streamer: RefCell<Streamer>,
+    /// The clock streamed chunks take their time on (the IO's, see [`io`]).
+    pub(crate) clock: RefCell<FakeClock>,
 }
 
 impl FakeNet {
@@ -84,7 +90,18 @@ impl FakeNet {
         Self {
             sent: RefCell::new(Vec::new()),
             responder: RefCell::new(Box::new(responder)),
+            streamer: RefCell::new(Box::new(happy_stream)),
+            clock: RefCell::new(FakeClock::default()),
         }
+    }
+
+    /// A network whose streamed calls play `streamer`'s scripts.
+    pub(crate) fn streaming(
+        streamer: impl Fn(&Sent) -> Result<Script, CallError> + 'static,
+    ) -> Self {
+        let net = Self::new(happy);
+        *net.streamer.borrow_mut() = Box::new(streamer);
+        net
     }
 
     /// Answers from now on with `responder`.
@@ -106,9 +123,9 @@ impl FakeNet {
     }
 }
 
-impl Outbound for FakeNet {
-    async fn call(&self, call: Call<'_>) -> Result<Answer, CallError> {
-        let sent = Sent {
+impl Sent {
+    fn of(call: &Call<'_>) -> Self {
+        Self {
             method: call.method,
             url: call.url.to_owned(),
             headers: call
@@ -127,7 +144,13 @@ impl Outbound for FakeNet {
                 .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
                 .unwrap_or_default(),
             timeout_ms: call.timeout_ms,
-        };
+        }
+    }
+}
+
+impl Outbound for FakeNet {
+    async fn call(&self, call: Call<'_>) -> Result<Answer, CallError> {
+        let sent = Sent::of(&call);
         let answer = (self.responder.borrow())(&sent);
         self.sent.borrow_mut().push(sent);
         answer
@@ -178,6 +201,183 @@ pub(crate) fn except(
         odd.iter()
             .find(|(part, _)| sent.url.contains(part))
             .map_or_else(|| happy(sent), |(_, a)| a.clone())
+    }
+}
+
+/// How a scripted stream ends after its chunks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum End {
+    /// The body ends.
+    Eof,
+    /// The read fails so (a broken connection, say).
+    Fail(ChunkError),
+    /// Nothing more comes: the reader waits out its gap, then gives up.
+    Stall,
+}
+
+/// A streamed answer: its head, its chunks (each after a wait, ms), and how it ends.
+#[derive(Debug, Clone)]
+pub(crate) struct Script {
+    pub(crate) status: u16,
+    pub(crate) content_type: &'static str,
+    pub(crate) chunks: Vec<(u64, Vec<u8>)>,
+    pub(crate) end: End,
+}
+
+impl Script {
+    /// An event stream of `chunks`, `gap_ms` apart, ending `end`.
+    pub(crate) fn sse(chunks: Vec<String>, gap_ms: u64, end: End) -> Self {
+        Self {
+            status: 200,
+            content_type: "text/event-stream",
+            chunks: chunks
+                .into_iter()
+                .map(|c| (gap_ms, c.into_bytes()))
+                .collect(),
+            end,
+        }
+    }
+
+    /// An answer that is not streamed at all: `status`, `content_type` and `body` at once.
+    pub(crate) fn whole(status: u16, content_type: &'static str, body: &str) -> Self {
+        Self {
+            status,
+            content_type,
+            chunks: vec![(0, body.as_bytes().to_vec())],
+            end: End::Eof,
+        }
+    }
+}
+
+/// The event-stream chunk of a delta saying `text`.
+pub(crate) fn delta_event(text: &str) -> String {
+    format!(
+        "data: {}\n\n",
+        serde_json::json!({
+            "object": "chat.completion.chunk",
+            "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": null}]
+        })
+    )
+}
+
+/// The end of a complete stream: the finish reason, the usage (`tokens`), `[DONE]`.
+pub(crate) fn stream_end(tokens: u64) -> String {
+    format!(
+        "data: {}\n\ndata: {}\n\ndata: [DONE]\n\n",
+        serde_json::json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}),
+        serde_json::json!({"choices": [], "usage": {"total_tokens": tokens}})
+    )
+}
+
+/// A complete stream of `texts` as deltas, `gap_ms` apart, then its end with `tokens`.
+pub(crate) fn streamed(texts: &[&str], gap_ms: u64, tokens: u64) -> Script {
+    let mut chunks: Vec<String> = texts.iter().map(|t| delta_event(t)).collect();
+    chunks.push(stream_end(tokens));
+    Script::sse(chunks, gap_ms, End::Eof)
+}
+
+/// The usual streams: the primary says "from primary", the fallback "from fallback", in
+/// two deltas 100 ms apart; anything else is refused.
+pub(crate) fn happy_stream(sent: &Sent) -> Result<Script, CallError> {
+    let name = ["primary", "fallback"]
+        .into_iter()
+        .find(|n| sent.url.starts_with(&format!("https://{n}.test")));
+    match name {
+        Some(n) => Ok(streamed(&["from ", n], 100, 42)),
+        None => Ok(Script::whole(404, "text/plain", "no such provider")),
+    }
+}
+
+/// A scripted body being read.
+pub(crate) struct FakeBody {
+    chunks: VecDeque<(u64, Vec<u8>)>,
+    end: End,
+    clock: FakeClock,
+    started: u64,
+    first: bool,
+    first_ms: u64,
+    idle_ms: u64,
+    total_ms: u64,
+    cap: usize,
+    read: usize,
+}
+
+impl FakeBody {
+    /// The longest the reader waits now, and the error if that passes.
+    fn patience(&self) -> (u64, ChunkError) {
+        let now = self.clock.now_ms();
+        let left = (self.started + self.total_ms).saturating_sub(now);
+        let (gap, e) = if self.first {
+            (
+                (self.started + self.first_ms).saturating_sub(now),
+                ChunkError::Timeout,
+            )
+        } else {
+            (self.idle_ms, ChunkError::Idle)
+        };
+        if left <= gap {
+            (left, ChunkError::TooLong)
+        } else {
+            (gap, e)
+        }
+    }
+}
+
+impl ChunkStream for FakeBody {
+    /// Plays the script as `Fetch` would read it: a chunk that comes later than the
+    /// reader waits is a timeout at the end of its wait.
+    async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, ChunkError> {
+        let (patience, late) = self.patience();
+        let Some((wait, chunk)) = self.chunks.pop_front() else {
+            return match std::mem::replace(&mut self.end, End::Eof) {
+                End::Eof => Ok(None),
+                End::Fail(e) => Err(e),
+                End::Stall => {
+                    self.clock.advance(patience);
+                    Err(late)
+                }
+            };
+        };
+        if wait > patience {
+            self.clock.advance(patience);
+            self.chunks.clear();
+            return Err(late);
+        }
+        self.clock.advance(wait);
+        self.first = false;
+        self.read += chunk.len();
+        if self.read > self.cap {
+            return Err(ChunkError::TooLarge);
+        }
+        Ok(Some(chunk))
+    }
+}
+
+impl StreamingOutbound for FakeNet {
+    type Body = FakeBody;
+
+    async fn open(&self, call: StreamCall<'_>) -> Result<StreamHead<FakeBody>, CallError> {
+        let sent = Sent::of(&call.call);
+        let script = (self.streamer.borrow())(&sent);
+        self.sent.borrow_mut().push(sent);
+        let script = script?;
+        let clock = self.clock.borrow().clone();
+        Ok(StreamHead {
+            status: script.status,
+            content_type: Some(script.content_type.to_owned()),
+            body: FakeBody {
+                chunks: script.chunks.into(),
+                end: script.end,
+                started: clock.now_ms(),
+                clock,
+                first: true,
+                first_ms: call.call.timeout_ms,
+                idle_ms: call.idle_ms,
+                total_ms: call.total_ms,
+                cap: call.call.cap,
+                read: 0,
+            },
+        })
     }
 }
 
@@ -553,11 +753,13 @@ pub(crate) type TestIo = Io<FakeNet, FakeCache, FakeQuota, FakeClock>;
 
 /// The chat IO over fakes, the clock at `now`.
 pub(crate) fn io(net: FakeNet, now: u64) -> TestIo {
+    let clock = FakeClock::at(now);
+    *net.clock.borrow_mut() = clock.clone();
     Io {
         net,
         cache: FakeCache::default(),
         quota: FakeQuota::default(),
-        clock: FakeClock::at(now),
+        clock,
         breakers: Rc::new(Breakers::default()),
     }
 }

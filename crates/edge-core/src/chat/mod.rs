@@ -8,9 +8,12 @@
 //! - [`intent`]: intent and language detection (English and Thai).
 //! - [`text`]: welcome / not-text / apology texts, and splitting to LINE's limits.
 //! - [`completion`]: OpenAI-compatible chat completions, channels and the answer cache key.
+//! - [`sse`]: server-sent events, read incrementally and written.
+//! - [`stream`]: OpenAI-compatible streaming completions and the failover splice.
 //! - [`quota`]: the per-user quota on paid AI calls.
 //! - [`signature`]: the one error of both webhooks' signature checks.
 //! - [`product`], [`preferences`]: the admin API's bodies.
+//! - [`web`]: the web support chat: session tokens, wire frames, memory and limits.
 
 #[cfg(feature = "chart")]
 pub mod chart;
@@ -23,4 +26,7 @@ pub mod product;
 pub mod quota;
 pub mod quote;
 pub mod signature;
+pub mod sse;
+pub mod stream;
 pub mod text;
+pub mod web;

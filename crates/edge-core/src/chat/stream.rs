@@ -1,0 +1,744 @@
+//! OpenAI-compatible streaming chat completions: the request (`"stream": true`), reading
+//! the answer as it arrives ([`StreamReader`]: server-sent events, each `data:` a chunk with
+//! a delta, a finish reason, usage, or an error object, until `[DONE]`), and the
+//! [`Splice`] that lets a fallback provider take over a half-streamed answer without the
+//! user seeing any text twice.
+//!
+//! A provider that ignores `stream` and answers one JSON completion (some do) is read as
+//! one delta at the end of its body.
+//!
+//! Failover mid-stream: the user already saw the primary's first words. The fallback is
+//! asked to continue them ([`continuation_body`]: the partial answer is in the system
+//! message) and its output goes through the [`Splice`]: while it is a prefix of what was
+//! shown (whitespace runs compare equal, leading whitespace ignored) it is held back; once
+//! it runs past the shown text, only the new part is let through; once it differs, it was
+//! a true continuation and all of it is let through. So a fallback that starts over from
+//! the beginning repeats nothing, and one that continues loses nothing.
+
+use serde_json::{Value, json};
+
+use super::completion::{self, MAX_RESPONSE_BYTES, Prompt};
+use super::sse::{SseError, SseEvent, SseParser};
+
+/// Largest server-sent event accepted from a provider, bytes (a chunk is a few hundred).
+pub const MAX_EVENT_BYTES: usize = 64 * 1024;
+/// Most bytes read from one provider's stream (chunks carry ~150 bytes of JSON around each
+/// delta of a few characters, so this is well above a
+/// [`MAX_ANSWER_CHARS`](completion::MAX_ANSWER_CHARS) answer).
+pub const MAX_STREAM_BYTES: usize = 4 * 1024 * 1024;
+/// Longest provider error message kept (for the log), characters.
+const MAX_ERROR_CHARS: usize = 200;
+
+/// The streaming chat-completions request body: [`completion::request_body`] with
+/// `"stream": true` and usage reported in the last chunk.
+#[must_use]
+pub fn request_body(model: &str, max_tokens: u32, prompt: &Prompt) -> Value {
+    let mut body = completion::request_body(model, max_tokens, prompt);
+    body["stream"] = json!(true);
+    body["stream_options"] = json!({"include_usage": true});
+    body
+}
+
+/// The request that asks a provider to continue an answer cut off after `shown` (the
+/// streaming body when nothing was shown). The partial answer goes in the system message,
+/// so the last message is still the user's (providers differ on a trailing assistant
+/// message).
+#[must_use]
+pub fn continuation_body(model: &str, max_tokens: u32, prompt: &Prompt, shown: &str) -> Value {
+    if shown.is_empty() {
+        return request_body(model, max_tokens, prompt);
+    }
+    let mut p = prompt.clone();
+    p.system.push_str(
+        "\n\nYour answer to the customer's last message was cut off. They already see \
+         this beginning of it, between the markers:\n<<<\n",
+    );
+    p.system.push_str(shown);
+    p.system.push_str(
+        "\n>>>\nReply with only the rest of that answer, starting exactly where it stops. \
+         Do not repeat any of it.",
+    );
+    request_body(model, max_tokens, &p)
+}
+
+/// What one `data:` payload of a stream says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload {
+    /// `[DONE]`: the stream is over.
+    Done,
+    /// A chunk: some text (maybe empty), maybe the finish reason, maybe the usage.
+    Chunk {
+        /// `choices[0].delta.content` (empty when absent or null).
+        text: String,
+        /// `choices[0].finish_reason`, once the answer is complete.
+        finish_reason: Option<String>,
+        /// `usage.total_tokens`, when reported.
+        tokens: Option<u64>,
+    },
+    /// An error object in the stream (`{"error": ...}`, or an `error` event): the provider
+    /// gave up mid-answer. Its message, shortened.
+    Error(String),
+}
+
+/// Why a stream could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StreamError {
+    /// A chunk that is not a chat-completion chunk.
+    #[error("malformed stream chunk")]
+    Malformed,
+    /// The provider reported an error in the stream.
+    #[error("provider error in stream: {0}")]
+    Provider(String),
+    /// The stream ended before `[DONE]` or a finish reason.
+    #[error("stream ended early")]
+    Truncated,
+    /// An event or the whole stream was too large.
+    #[error("stream too large")]
+    TooLarge,
+    /// A plain JSON answer without usable text.
+    #[error("unusable answer")]
+    BadAnswer,
+}
+
+impl StreamError {
+    /// The outcome recorded for the provider's attempt.
+    #[must_use]
+    pub const fn outcome(&self) -> &'static str {
+        match self {
+            Self::Malformed => "bad_chunk",
+            Self::Provider(_) => "stream_error",
+            Self::Truncated => "truncated",
+            Self::TooLarge => "too_large",
+            Self::BadAnswer => "bad_answer",
+        }
+    }
+}
+
+fn shorten(s: &str) -> String {
+    s.chars().take(MAX_ERROR_CHARS).collect()
+}
+
+/// Reads one event of a provider's stream.
+///
+/// # Errors
+/// [`StreamError::Malformed`] when the data is neither `[DONE]`, an error, nor a chunk
+/// (a JSON object with a `choices` array or a `usage` object).
+pub fn parse_event(event: &SseEvent) -> Result<Payload, StreamError> {
+    let data = event.data.trim();
+    let parsed: Option<Value> = serde_json::from_str(data).ok();
+    let error_message = |v: &Value| {
+        v.pointer("/error/message")
+            .or_else(|| v.get("error"))
+            .or_else(|| v.get("message"))
+            .and_then(Value::as_str)
+            .map_or_else(|| "unknown error".to_owned(), shorten)
+    };
+    if event.event.as_deref() == Some("error") {
+        return Ok(Payload::Error(
+            parsed.as_ref().map_or_else(|| shorten(data), error_message),
+        ));
+    }
+    if data == "[DONE]" {
+        return Ok(Payload::Done);
+    }
+    let v = parsed.ok_or(StreamError::Malformed)?;
+    if v.get("error").is_some_and(|e| !e.is_null()) {
+        return Ok(Payload::Error(error_message(&v)));
+    }
+    let choices = v.get("choices").and_then(Value::as_array);
+    let usage = v.get("usage").filter(|u| u.is_object());
+    if choices.is_none() && usage.is_none() {
+        return Err(StreamError::Malformed);
+    }
+    let first = choices.and_then(|c| c.first());
+    let text = match first.and_then(|c| c.pointer("/delta/content")) {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(_) => return Err(StreamError::Malformed),
+    };
+    Ok(Payload::Chunk {
+        text,
+        finish_reason: first
+            .and_then(|c| c.get("finish_reason"))
+            .and_then(Value::as_str)
+            .map(shorten),
+        tokens: usage
+            .and_then(|u| u.get("total_tokens"))
+            .and_then(Value::as_u64),
+    })
+}
+
+/// How a stream that was read to its end ended.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Ended {
+    /// Text known only at the end: the whole answer of a provider that answered plain JSON.
+    pub tail: String,
+    /// `usage.total_tokens`, when reported.
+    pub tokens: Option<u64>,
+    /// The finish reason (`stop`, `length`, ...), when given.
+    pub finish_reason: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+enum Mode {
+    /// No non-whitespace byte yet (and the content type did not say JSON).
+    Unknown(Vec<u8>),
+    Sse(SseParser),
+    /// A plain JSON completion, buffered until the end.
+    Json(Vec<u8>),
+}
+
+/// Reads one provider's streamed answer, chunk by chunk (sans-IO: the worker feeds it the
+/// body's chunks as they arrive and forwards the texts it returns).
+#[derive(Debug, Clone)]
+pub struct StreamReader {
+    mode: Mode,
+    bytes: usize,
+    done: bool,
+    finish_reason: Option<String>,
+    tokens: Option<u64>,
+    failed: Option<StreamError>,
+}
+
+impl StreamReader {
+    /// A reader for a body whose content type is JSON (`json`) or anything else (server-sent
+    /// events, unless the body starts with `{`).
+    #[must_use]
+    pub const fn new(json: bool) -> Self {
+        Self {
+            mode: if json {
+                Mode::Json(Vec::new())
+            } else {
+                Mode::Unknown(Vec::new())
+            },
+            bytes: 0,
+            done: false,
+            finish_reason: None,
+            tokens: None,
+            failed: None,
+        }
+    }
+
+    /// Whether `[DONE]` was read: nothing after it matters, stop reading.
+    #[must_use]
+    pub const fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Feeds the next chunk of the body; the texts it completed, in order.
+    ///
+    /// # Errors
+    /// [`StreamError`] when the stream cannot be used any more (it stays failed). The texts
+    /// completed before the failure in the same chunk are returned first, the error on the
+    /// next call (or by [`finish`](Self::finish)), so however the body is cut the same texts
+    /// come before the same error.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<Vec<String>, StreamError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        if self.done {
+            return Ok(Vec::new());
+        }
+        let mut texts = Vec::new();
+        if let Err(e) = self.read(chunk, &mut texts) {
+            self.failed = Some(e.clone());
+            if texts.is_empty() {
+                return Err(e);
+            }
+        }
+        Ok(texts)
+    }
+
+    fn read(&mut self, chunk: &[u8], texts: &mut Vec<String>) -> Result<(), StreamError> {
+        self.bytes = self.bytes.saturating_add(chunk.len());
+        let cap = match self.mode {
+            Mode::Json(_) => MAX_RESPONSE_BYTES,
+            _ => MAX_STREAM_BYTES,
+        };
+        if self.bytes > cap {
+            return Err(StreamError::TooLarge);
+        }
+        let events = match &mut self.mode {
+            Mode::Json(buf) => {
+                buf.extend_from_slice(chunk);
+                return Ok(());
+            }
+            Mode::Sse(p) => p.push(chunk),
+            Mode::Unknown(buf) => {
+                buf.extend_from_slice(chunk);
+                let Some(&first) = buf.iter().find(|b| !b.is_ascii_whitespace()) else {
+                    return Ok(());
+                };
+                let seen = std::mem::take(buf);
+                if first == b'{' {
+                    self.mode = Mode::Json(seen);
+                    return Ok(());
+                }
+                let mut p = SseParser::new(MAX_EVENT_BYTES);
+                let events = p.push(&seen);
+                self.mode = Mode::Sse(p);
+                events
+            }
+        }
+        .map_err(|SseError::EventTooLarge(_)| StreamError::TooLarge)?;
+        for e in &events {
+            match parse_event(e)? {
+                Payload::Done => {
+                    self.done = true;
+                    break;
+                }
+                Payload::Error(m) => return Err(StreamError::Provider(m)),
+                Payload::Chunk {
+                    text,
+                    finish_reason,
+                    tokens,
+                } => {
+                    if !text.is_empty() {
+                        texts.push(text);
+                    }
+                    self.finish_reason = finish_reason.or(self.finish_reason.take());
+                    self.tokens = tokens.or(self.tokens);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the stream at the end of the body (or after `[DONE]`).
+    ///
+    /// # Errors
+    /// The error the stream failed with; [`StreamError::Truncated`] when it ended with
+    /// neither `[DONE]` nor a finish reason; [`StreamError::BadAnswer`] for a JSON answer
+    /// without usable text.
+    pub fn finish(self) -> Result<Ended, StreamError> {
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
+        match self.mode {
+            Mode::Json(body) => {
+                let v: Value = serde_json::from_slice(&body).map_err(|_| StreamError::BadAnswer)?;
+                if v.get("error").is_some_and(|e| !e.is_null()) {
+                    return Err(StreamError::Provider(
+                        v.pointer("/error/message")
+                            .and_then(Value::as_str)
+                            .map_or_else(|| "unknown error".to_owned(), shorten),
+                    ));
+                }
+                let answer =
+                    completion::parse_response(&body).map_err(|_| StreamError::BadAnswer)?;
+                Ok(Ended {
+                    tail: answer.text,
+                    tokens: answer.tokens,
+                    finish_reason: v
+                        .pointer("/choices/0/finish_reason")
+                        .and_then(Value::as_str)
+                        .map(shorten),
+                })
+            }
+            Mode::Sse(_) | Mode::Unknown(_) if self.done || self.finish_reason.is_some() => {
+                Ok(Ended {
+                    tail: String::new(),
+                    tokens: self.tokens,
+                    finish_reason: self.finish_reason,
+                })
+            }
+            Mode::Sse(_) | Mode::Unknown(_) => Err(StreamError::Truncated),
+        }
+    }
+}
+
+/// How a provider's output compares with the text already shown.
+enum Overlap {
+    /// It repeats all of the shown text; the new part starts at this byte offset.
+    Repeats(usize),
+    /// It is (so far) a prefix of the shown text: it may yet repeat it.
+    Prefix,
+    /// It differs: it is new text.
+    Differs,
+}
+
+/// Compares `out` with the start of `shown`, whitespace runs equal to one another.
+fn overlap(shown: &str, out: &str) -> Overlap {
+    let mut a = shown.char_indices().peekable();
+    let mut b = out.char_indices().peekable();
+    loop {
+        match (a.peek().copied(), b.peek().copied()) {
+            (None, next) => return Overlap::Repeats(next.map_or(out.len(), |(i, _)| i)),
+            (Some(_), None) => return Overlap::Prefix,
+            (Some((_, x)), Some((_, y))) if x.is_whitespace() && y.is_whitespace() => {
+                while a.next_if(|(_, c)| c.is_whitespace()).is_some() {}
+                while b.next_if(|(_, c)| c.is_whitespace()).is_some() {}
+            }
+            (Some((_, x)), Some((_, y))) if x == y => {
+                a.next();
+                b.next();
+            }
+            _ => return Overlap::Differs,
+        }
+    }
+}
+
+/// The text shown to the user over a chain of providers; see the module docs.
+#[derive(Debug, Clone)]
+pub struct Splice {
+    shown: String,
+    shown_chars: usize,
+    max_chars: usize,
+    /// The current provider's output held back while it may repeat `shown`.
+    held: String,
+    matching: bool,
+}
+
+impl Splice {
+    /// A splice showing at most `max_chars` characters.
+    #[must_use]
+    pub const fn new(max_chars: usize) -> Self {
+        Self {
+            shown: String::new(),
+            shown_chars: 0,
+            max_chars,
+            held: String::new(),
+            matching: true,
+        }
+    }
+
+    /// Everything shown so far.
+    #[must_use]
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+
+    /// Whether the answer reached its length limit (nothing more will be shown).
+    #[must_use]
+    pub const fn is_full(&self) -> bool {
+        self.shown_chars >= self.max_chars
+    }
+
+    /// The next provider takes over: whatever the last one held back is dropped (it was
+    /// never shown), and its output is compared with the shown text again.
+    pub fn restart(&mut self) {
+        self.held.clear();
+        self.matching = true;
+    }
+
+    /// The current provider said `text`; what to show now (maybe nothing).
+    pub fn push(&mut self, text: &str) -> String {
+        if !self.matching {
+            return self.show(text);
+        }
+        self.held.push_str(text);
+        let trimmed = self.held.trim_start();
+        if trimmed.is_empty() {
+            return String::new();
+        }
+        let lead = self.held.len() - trimmed.len();
+        let new = match overlap(&self.shown, trimmed) {
+            Overlap::Prefix => return String::new(),
+            // Leading whitespace is dropped from the answer's start and from a repeat.
+            Overlap::Repeats(at) => lead + at,
+            Overlap::Differs => 0,
+        };
+        self.matching = false;
+        let held = std::mem::take(&mut self.held);
+        self.show(&held[new..])
+    }
+
+    /// Appends `text` (cut to the length limit) to the shown text and returns it.
+    fn show(&mut self, text: &str) -> String {
+        let room = self.max_chars.saturating_sub(self.shown_chars);
+        let cut = text.char_indices().nth(room).map_or(text.len(), |(i, _)| i);
+        let text = &text[..cut];
+        self.shown_chars += text.chars().count();
+        self.shown.push_str(text);
+        text.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::chat::intent::Language;
+
+    fn data(d: &str) -> SseEvent {
+        SseEvent {
+            data: d.to_owned(),
+            ..SseEvent::default()
+        }
+    }
+
+    fn chunk(text: &str) -> String {
+        format!(
+            "data: {}\n\n",
+            json!({"object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":text},"finish_reason":null}]})
+        )
+    }
+
+    const END: &str = "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: {\"choices\":[],\"usage\":{\"total_tokens\":9}}\n\ndata: [DONE]\n\n";
+
+    #[test]
+    fn the_request_asks_for_a_stream_with_usage() {
+        let p = Prompt::new(Language::En, &[], Vec::new(), "hi");
+        let body = request_body("m", 100, &p);
+        assert_eq!(body["stream"], true);
+        assert_eq!(body["stream_options"]["include_usage"], true);
+        assert_eq!(body["messages"][1]["content"], "hi");
+        assert_eq!(continuation_body("m", 100, &p, ""), body);
+        let cont = continuation_body("m", 100, &p, "Our shop opens");
+        let system = cont["messages"][0]["content"].as_str().expect("system");
+        assert!(system.starts_with(&p.system) && system.contains("<<<\nOur shop opens\n>>>"));
+        let last = &cont["messages"].as_array().expect("messages")[1];
+        assert_eq!(
+            (&last["role"], &last["content"]),
+            (&json!("user"), &json!("hi"))
+        );
+    }
+
+    #[test]
+    fn payloads_deltas_done_usage_and_errors() {
+        assert_eq!(parse_event(&data("[DONE]")), Ok(Payload::Done));
+        assert_eq!(
+            parse_event(&data(chunk("Hi").trim_start_matches("data: ").trim())),
+            Ok(Payload::Chunk {
+                text: "Hi".into(),
+                finish_reason: None,
+                tokens: None
+            })
+        );
+        assert_eq!(
+            parse_event(&data(
+                r#"{"choices":[{"delta":{"role":"assistant","content":null},"finish_reason":"length"}],"usage":{"total_tokens":5}}"#
+            )),
+            Ok(Payload::Chunk {
+                text: String::new(),
+                finish_reason: Some("length".into()),
+                tokens: Some(5)
+            })
+        );
+        assert_eq!(
+            parse_event(&data(r#"{"error":{"message":"overloaded","code":529}}"#)),
+            Ok(Payload::Error("overloaded".into()))
+        );
+        let named = SseEvent {
+            event: Some("error".into()),
+            data: "upstream reset".into(),
+            id: None,
+        };
+        assert_eq!(
+            parse_event(&named),
+            Ok(Payload::Error("upstream reset".into()))
+        );
+        let long = format!(r#"{{"error":"{}"}}"#, "x".repeat(1000));
+        assert!(matches!(parse_event(&data(&long)), Ok(Payload::Error(m)) if m.len() == 200));
+        for bad in [
+            "",
+            "nope",
+            "{}",
+            "[1]",
+            r#"{"choices":[{"delta":{"content":7}}]}"#,
+        ] {
+            assert_eq!(
+                parse_event(&data(bad)),
+                Err(StreamError::Malformed),
+                "{bad}"
+            );
+        }
+    }
+
+    fn read_all(body: &[u8], json: bool, cuts: usize) -> (Vec<String>, Result<Ended, StreamError>) {
+        let mut r = StreamReader::new(json);
+        let mut texts = Vec::new();
+        for part in body.chunks(cuts.max(1)) {
+            match r.push(part) {
+                Ok(mut t) => texts.append(&mut t),
+                Err(e) => return (texts, Err(e)),
+            }
+            if r.is_done() {
+                break;
+            }
+        }
+        (texts, r.finish())
+    }
+
+    #[test]
+    fn a_stream_gives_its_deltas_then_its_usage() {
+        let body = format!(
+            ": OPENROUTER PROCESSING\n\n{}{}{END}",
+            chunk("Hel"),
+            chunk("lo")
+        );
+        for cut in [1, 3, 7, 1000] {
+            let (texts, end) = read_all(body.as_bytes(), false, cut);
+            assert_eq!(texts, ["Hel", "lo"]);
+            assert_eq!(
+                end,
+                Ok(Ended {
+                    tail: String::new(),
+                    tokens: Some(9),
+                    finish_reason: Some("stop".into())
+                })
+            );
+        }
+        // Nothing after [DONE] is read.
+        let (_, end) = read_all(
+            format!("{}data: [DONE]\n\ndata: junk\n\n", chunk("a")).as_bytes(),
+            false,
+            1000,
+        );
+        assert!(end.is_ok());
+    }
+
+    #[test]
+    fn streams_that_break_say_how() {
+        let cases = [
+            (format!("{}", chunk("a")), StreamError::Truncated),
+            (
+                format!(
+                    "{}data: {{\"error\":{{\"message\":\"boom\"}}}}\n\n",
+                    chunk("a")
+                ),
+                StreamError::Provider("boom".into()),
+            ),
+            (
+                format!("{}data: <html>\n\n", chunk("a")),
+                StreamError::Malformed,
+            ),
+            (
+                format!("{}data: {}", chunk("a"), "x".repeat(MAX_EVENT_BYTES)),
+                StreamError::TooLarge,
+            ),
+        ];
+        for (body, want) in cases {
+            let (texts, end) = read_all(body.as_bytes(), false, 5);
+            assert_eq!(texts, ["a"], "{want:?}");
+            assert_eq!(end, Err(want));
+        }
+    }
+
+    #[test]
+    fn texts_before_a_failure_come_out_however_the_body_is_cut() {
+        let body = format!("{}{}data: <html>\n\n{}", chunk("a"), chunk("b"), chunk("c"));
+        for cut in [1, 2, 5, 40, 1000] {
+            let (texts, end) = read_all(body.as_bytes(), false, cut);
+            assert_eq!(texts, ["a", "b"], "cut {cut}");
+            assert_eq!(end, Err(StreamError::Malformed));
+        }
+    }
+
+    #[test]
+    fn a_plain_json_answer_is_one_delta_at_the_end() {
+        let body = r#"{"choices":[{"message":{"content":" Hi there "},"finish_reason":"stop"}],"usage":{"total_tokens":4}}"#;
+        for json in [true, false] {
+            let (texts, end) = read_all(format!("\n {body}").as_bytes(), json, 4);
+            assert!(texts.is_empty());
+            assert_eq!(
+                end,
+                Ok(Ended {
+                    tail: "Hi there".into(),
+                    tokens: Some(4),
+                    finish_reason: Some("stop".into())
+                })
+            );
+        }
+        assert_eq!(
+            read_all(b"{\"choices\":[]}", false, 4).1,
+            Err(StreamError::BadAnswer)
+        );
+        assert_eq!(
+            read_all(br#"{"error":{"message":"no stream for you"}}"#, true, 4).1,
+            Err(StreamError::Provider("no stream for you".into()))
+        );
+        let huge = vec![b' '; MAX_RESPONSE_BYTES + 1];
+        assert_eq!(read_all(&huge, true, 4096).1, Err(StreamError::TooLarge));
+    }
+
+    fn splice(shown_by_first: &[&str], then: &[&str]) -> (String, Vec<String>) {
+        let mut s = Splice::new(1000);
+        let mut out = Vec::new();
+        for t in shown_by_first {
+            out.push(s.push(t));
+        }
+        s.restart();
+        for t in then {
+            out.push(s.push(t));
+        }
+        out.retain(|t| !t.is_empty());
+        (s.shown().to_owned(), out)
+    }
+
+    #[test]
+    fn a_fallback_that_starts_over_repeats_nothing() {
+        let (shown, out) = splice(
+            &["Our shop ", "opens at"],
+            &["Our ", "shop opens", " at 9 am", "."],
+        );
+        assert_eq!(shown, "Our shop opens at 9 am.");
+        assert_eq!(out, ["Our shop ", "opens at", " 9 am", "."]);
+        // Cut mid-word, whitespace that differs, leading blank lines.
+        let (shown, _) = splice(&["The price is 1", "00"], &["\n\nThe  price\nis 100 baht"]);
+        assert_eq!(shown, "The price is 100 baht");
+    }
+
+    #[test]
+    fn a_fallback_that_continues_loses_nothing() {
+        let (shown, out) = splice(&["Our shop opens at"], &[" 9", " am."]);
+        assert_eq!(shown, "Our shop opens at 9 am.");
+        assert_eq!(out, ["Our shop opens at", " 9", " am."]);
+        // Output that starts like the shown text but then differs is held, then shown whole.
+        let (shown, out) = splice(&["Our shop opens at"], &["Our", " hours: 9-5"]);
+        assert_eq!(shown, "Our shop opens atOur hours: 9-5");
+        assert_eq!(out[1], "Our hours: 9-5");
+    }
+
+    #[test]
+    fn what_a_failed_provider_held_back_is_never_shown() {
+        let mut s = Splice::new(1000);
+        s.push("Hello there");
+        s.restart();
+        assert_eq!(s.push("Hello"), "", "may be a repeat: held");
+        s.restart();
+        assert_eq!(s.push("Hello there, friend"), ", friend");
+        assert_eq!(s.shown(), "Hello there, friend");
+    }
+
+    #[test]
+    fn the_answer_starts_without_blank_space_and_stops_at_its_limit() {
+        let mut s = Splice::new(5);
+        assert_eq!(s.push("  \n"), "");
+        assert_eq!(s.push(" ab"), "ab");
+        assert_eq!(s.push("cdéfg"), "cdé");
+        assert!(s.is_full());
+        assert_eq!(s.push("more"), "");
+        assert_eq!(s.shown(), "abcdé");
+    }
+
+    proptest! {
+        #[test]
+        fn the_shown_text_is_what_was_emitted_and_a_restart_never_repeats(
+            first in proptest::collection::vec("[a-c ]{0,5}", 0..6),
+            rest in proptest::collection::vec("[a-c ]{0,5}", 0..6),
+            chunking in 1usize..5,
+        ) {
+            let mut s = Splice::new(10_000);
+            let mut emitted = String::new();
+            for t in &first {
+                emitted.push_str(&s.push(t));
+            }
+            let shown = s.shown().to_owned();
+            prop_assert_eq!(&emitted, &shown);
+            // The fallback starts over with the full answer (the first's output, longer).
+            let full: String = first.concat() + &rest.concat();
+            s.restart();
+            let chars: Vec<char> = full.chars().collect();
+            for piece in chars.chunks(chunking) {
+                emitted.push_str(&s.push(&piece.iter().collect::<String>()));
+            }
+            prop_assert_eq!(&emitted, s.shown());
+            let norm = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ");
+            if !shown.trim().is_empty() {
+                prop_assert_eq!(norm(s.shown()), norm(&full), "nothing repeated, nothing lost");
+            }
+        }
+    }
+}
