@@ -55,6 +55,8 @@ describe("issue 18: web support chat", { timeout: 300_000 }, () => {
     assert.equal(done.content, "deepseek says: <script>alert(1)</script> where is my order?");
     assert.equal(deltas, done.content, "the deltas joined are the stored answer");
     assert.equal(done.metadata.provider, "deepseek");
+    assert.equal(p.ai.providers.deepseek.calls.at(-1).body.stream, true, "the provider was asked to stream");
+    assert.ok(deltas.length > 0 && c.frames.filter((f) => f.type === "delta").length > 1, "the answer came in pieces");
     const h = await history(p, s);
     assert.deepEqual(h.body.messages.map((m) => [m.id, m.role, m.content]), [
       [1, "user", user.content],
@@ -165,7 +167,9 @@ describe("issue 18: web support chat", { timeout: 300_000 }, () => {
     Object.assign(p.ai.providers.deepseek, { failAfter: 2, chunkChars: 5 });
     p.ai.providers.openrouter.answer = (body) => `deepseek says: ${body.messages.at(-1).content}`;
     const before = p.ai.providers.openrouter.calls.length;
+    const streamedBefore = p.ai.providers.deepseek.streamed;
     const { done, deltas } = await ask(c, "fail over please");
+    assert.equal(p.ai.providers.deepseek.streamed - streamedBefore, 2, "the primary was cut after two pieces");
     assert.ok(p.ai.providers.openrouter.calls.length > before, "the fallback was asked");
     assert.equal(deltas, done.content, "what streamed is what is stored");
     assert.equal(done.content, "deepseek says: fail over please", "no piece repeated");

@@ -14,12 +14,11 @@ use std::rc::Rc;
 
 use edge_core::HttpError;
 use edge_core::auth::rate_limit::RateLimitPolicy;
-use edge_core::chat::completion::Prompt;
 use edge_core::chat::intent::Language;
+use edge_core::chat::sse;
 use edge_core::chat::web::SessionNotFound;
 use edge_core::chat::web::frame::{self, ClientFrame, Message, Metadata, ServerFrame, Status};
 use edge_core::chat::web::limits::{self, AlarmAction, Refusal};
-use edge_core::chat::web::memory::SUMMARY_MAX_TOKENS;
 use edge_core::chat::web::token::SUBPROTOCOL;
 use edge_core::error::CommonError;
 use edge_glue::{now_ms, respond, window_log};
@@ -30,13 +29,12 @@ use worker::{
     WebSocketIncomingMessage, WebSocketPair, console_error, durable_object,
 };
 
-use crate::ai;
 use crate::backends::BackendError;
 use crate::bindings;
 use crate::quota::QUOTA_BINDING;
-use crate::settings::{AiSettings, WebChatSettings};
+use crate::settings::WebChatSettings;
 use crate::web_chat::{
-    self, AddressGate, Answered, Answerer, FrameSink, Policy, PostError, SessionRow, SessionStore,
+    self, AddressGate, ChainAnswerer, FrameSink, Policy, PostError, SessionRow, SessionStore,
     Summary,
 };
 
@@ -163,9 +161,11 @@ impl SessionStore for SqlStore {
     }
 
     fn set_status(&self, status: Status, now: u64) -> std::result::Result<(), BackendError> {
-        let ended = (!status.is_open())
-            .then(|| int(now))
-            .unwrap_or(SqlStorageValue::Null);
+        let ended = if status.is_open() {
+            SqlStorageValue::Null
+        } else {
+            int(now)
+        };
         self.run(
             "UPDATE session SET status = ?, ended_at = COALESCE(ended_at, ?) WHERE k = 1",
             vec![status.as_str().into(), ended],
@@ -298,63 +298,6 @@ impl SessionStore for SqlStore {
     }
 }
 
-/// The provider chain as the web chat's [`Answerer`].
-pub(crate) struct ChainAnswerer {
-    io: bindings::WorkerIo,
-    ai: Rc<AiSettings>,
-    lang: Language,
-}
-
-/// Feeds the chain's deltas to a frame sink as `delta` frames of one message.
-struct Deltas<'a, S: FrameSink> {
-    sink: &'a mut S,
-    message_id: u64,
-}
-
-impl<S: FrameSink> crate::web_chat::DeltaOut for Deltas<'_, S> {
-    async fn delta(&mut self, text: &str) {
-        self.sink
-            .send(&ServerFrame::Delta {
-                message_id: self.message_id,
-                text: text.to_owned(),
-            })
-            .await;
-    }
-}
-
-impl Answerer for ChainAnswerer {
-    async fn answer(
-        &self,
-        prompt: &Prompt,
-        sink: &mut impl FrameSink,
-        message_id: u64,
-    ) -> Answered {
-        let mut out = Deltas { sink, message_id };
-        crate::web_chat::stream_answer(&self.io, &self.ai, self.lang, prompt, &mut out).await
-    }
-
-    async fn summarise(&self, prompt: &Prompt) -> Option<(String, Option<u64>)> {
-        let bounded = AiSettings {
-            providers: self
-                .ai
-                .providers
-                .iter()
-                .map(|p| {
-                    let mut p = p.clone();
-                    p.max_tokens = p.max_tokens.min(SUMMARY_MAX_TOKENS);
-                    p
-                })
-                .collect(),
-            breaker: self.ai.breaker,
-            history: self.ai.history,
-            cache_ttl_s: self.ai.cache_ttl_s,
-            quota: self.ai.quota,
-        };
-        let r = ai::ask_chain(&self.io, &bounded, self.lang, None, prompt).await;
-        (r.provider != "static").then_some((r.text, r.tokens))
-    }
-}
-
 /// The per-address message limit, in the `AiQuota` window logs.
 struct IpGate<'a> {
     env: &'a Env,
@@ -392,14 +335,9 @@ impl FrameSink for Fanout<'_> {
             let _ = ws.send_with_str(&json);
         }
         if let Some(tx) = &self.sse {
-            let _ = tx.unbounded_send(Ok(sse_event(frame.kind(), &json).into_bytes()));
+            let _ = tx.unbounded_send(Ok(sse::encode(frame.kind(), &json).into_bytes()));
         }
     }
-}
-
-/// One SSE event (a JSON frame is one line: JSON escapes every newline).
-fn sse_event(event: &str, data: &str) -> String {
-    format!("event: {event}\ndata: {data}\n\n")
 }
 
 /// What a socket remembers across hibernation.

@@ -11,9 +11,12 @@ use edge_core::chat::web::frame::{Message, Metadata, ServerFrame, Status};
 use edge_core::chat::web::limits::{
     self, AlarmAction, Clocks, HOUR_MS, Limits, MINUTE_MS, Refusal, Timers,
 };
-use edge_core::chat::web::memory::{self, MemoryPolicy};
+use edge_core::chat::web::memory::{self, MemoryPolicy, SUMMARY_MAX_TOKENS};
+
+use std::rc::Rc;
 
 use crate::ai;
+use crate::ai_stream::{self, DeltaSink};
 use crate::backends::{BackendError, ChatIo};
 use crate::settings::AiSettings;
 
@@ -105,31 +108,84 @@ pub(crate) trait Answerer {
     async fn summarise(&self, prompt: &Prompt) -> Option<(String, Option<u64>)>;
 }
 
-/// Where the pieces of a streamed answer go.
-#[allow(async_fn_in_trait)] // wasm is single-threaded: no `Send` bound wanted
-pub(crate) trait DeltaOut {
-    async fn delta(&mut self, text: &str);
-}
-
-/// Answers `prompt` through the provider chain (primary, fallback, static apology; no
-/// cache: every web answer is the session's own; no per-user quota: the session's limits
-/// apply), every piece to `out`, and the answer's text their concatenation.
+/// Answers `prompt` through the streaming provider chain (primary, fallback, static
+/// apology, each with its timeouts and breaker; no cache: every web answer is the
+/// session's own; no per-user quota: the session's limits apply), every piece to `out`,
+/// the answer's text exactly their concatenation.
 pub(crate) async fn stream_answer(
     io: &impl ChatIo,
     s: &AiSettings,
     lang: Language,
     prompt: &Prompt,
-    out: &mut impl DeltaOut,
+    out: &mut impl DeltaSink,
 ) -> Answered {
-    let r = ai::ask_chain(io, s, lang, None, prompt).await;
-    out.delta(&r.text).await;
+    let r = ai_stream::stream_reply(io, s, lang, prompt, out).await;
     Answered {
         text: r.text,
         provider: r.provider,
         model: r.model,
         tokens: r.tokens,
-        first_token_ms: Some(r.latency_ms),
+        first_token_ms: r.first_token_ms,
         latency_ms: r.latency_ms,
+    }
+}
+
+/// The provider chain as the web chat's [`Answerer`]: answers stream
+/// ([`stream_answer`]); summaries go through the non-streaming chain, every provider's
+/// answer capped at [`SUMMARY_MAX_TOKENS`].
+pub(crate) struct ChainAnswerer<I> {
+    pub(crate) io: I,
+    pub(crate) ai: Rc<AiSettings>,
+    pub(crate) lang: Language,
+}
+
+/// Feeds the chain's pieces to a frame sink as `delta` frames of one message.
+struct Deltas<'a, S> {
+    sink: &'a mut S,
+    message_id: u64,
+}
+
+impl<S: FrameSink> DeltaSink for Deltas<'_, S> {
+    async fn delta(&mut self, text: &str) {
+        self.sink
+            .send(&ServerFrame::Delta {
+                message_id: self.message_id,
+                text: text.to_owned(),
+            })
+            .await;
+    }
+}
+
+impl<I: ChatIo> Answerer for ChainAnswerer<I> {
+    async fn answer(
+        &self,
+        prompt: &Prompt,
+        sink: &mut impl FrameSink,
+        message_id: u64,
+    ) -> Answered {
+        let mut out = Deltas { sink, message_id };
+        stream_answer(&self.io, &self.ai, self.lang, prompt, &mut out).await
+    }
+
+    async fn summarise(&self, prompt: &Prompt) -> Option<(String, Option<u64>)> {
+        let bounded = AiSettings {
+            providers: self
+                .ai
+                .providers
+                .iter()
+                .map(|p| {
+                    let mut p = p.clone();
+                    p.max_tokens = p.max_tokens.min(SUMMARY_MAX_TOKENS);
+                    p
+                })
+                .collect(),
+            breaker: self.ai.breaker,
+            history: self.ai.history,
+            cache_ttl_s: self.ai.cache_ttl_s,
+            quota: self.ai.quota,
+        };
+        let r = ai::ask_chain(&self.io, &bounded, self.lang, None, prompt).await;
+        (r.provider != "static").then_some((r.text, r.tokens))
     }
 }
 
@@ -790,6 +846,62 @@ mod tests {
             history(&MemStore::default(), None),
             Err(PostError::NotFound)
         ));
+    }
+
+    #[test]
+    fn through_the_streaming_chain_a_mid_stream_failover_stores_exactly_what_was_shown() {
+        use crate::backends::ChunkError;
+        use crate::testkit::{self, End, FakeNet, Script, delta_event, streamed};
+        let net = FakeNet::streaming(|sent| {
+            Ok(if sent.url.starts_with("https://primary.test") {
+                Script::sse(
+                    vec![delta_event("Our shop "), delta_event("opens")],
+                    50,
+                    End::Fail(ChunkError::Transport("reset".into())),
+                )
+            } else {
+                streamed(&["Our shop ", "opens at 9."], 50, 30)
+            })
+        });
+        net.answer_with(|_| testkit::completion("SUMMARY"));
+        let ai = ChainAnswerer {
+            io: testkit::io(net, T0),
+            ai: Rc::clone(&testkit::settings().ai),
+            lang: Language::En,
+        };
+        let store = MemStore::default();
+        store.create(T0).expect("created");
+        let mut frames = Frames::default();
+        let now = || T0 + 1;
+        let posted = run(post(
+            &store,
+            &ai,
+            &Gate(Cell::new(9)),
+            &mut frames,
+            policy(),
+            now,
+            "open?",
+            None,
+        ))
+        .expect("answered");
+        let answer = posted.answer.expect("stored");
+        assert_eq!(frames.deltas(), "Our shop opens at 9.");
+        assert_eq!(answer.content, frames.deltas());
+        let meta = answer.metadata.expect("meta");
+        assert_eq!(
+            (meta.provider.as_str(), meta.tokens),
+            ("fallback", Some(30))
+        );
+        assert_eq!(meta.first_token_ms, Some(50));
+        // The summary request is capped in tokens.
+        let asked = run(ai.summarise(&memory::summary_prompt(
+            Language::En,
+            None,
+            &[(Role::User, "q")],
+        )));
+        assert_eq!(asked.map(|a| a.0), Some("SUMMARY".to_owned()));
+        let sent = ai.io.net.to("/chat/completions");
+        assert_eq!(sent.last().expect("asked").json()["max_tokens"], 300);
     }
 
     #[test]

@@ -96,10 +96,10 @@ pub fn from_subprotocols(offer: &str) -> Option<&str> {
     for p in offer.split(',').map(str::trim) {
         if p == SUBPROTOCOL {
             has_chat = true;
-        } else if let Some(t) = p.strip_prefix("bearer.") {
-            if token.replace(t).is_some() {
-                return None;
-            }
+        } else if let Some(t) = p.strip_prefix("bearer.")
+            && token.replace(t).is_some()
+        {
+            return None;
         }
     }
     if has_chat { token } else { None }
