@@ -2,8 +2,8 @@
 // the fake streaming AI on loopback: the page and its assets (strict CSP, strong ETags,
 // cache headers), a conversation whose answer is seen growing before it is complete, the
 // history after a reload, sending with the keyboard only, markup from a user shown as
-// text, a refused token replaced by a new session, the SSE fallback, and screenshots on a
-// phone and a desktop in tests/artifacts/.
+// text, a dropped socket caught up with `after`, a refused token replaced by a new session,
+// the SSE fallback, and screenshots on a phone and a desktop in tests/artifacts/.
 import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { withPipeline } from "../harness/fixture.mjs";
@@ -185,6 +185,52 @@ describe("chat page in headless Chromium", { timeout: 240_000 }, () => {
     assert.notEqual(await page.$eval("#input", (e) => getComputedStyle(e).outlineStyle), "none");
     await page.screenshot({ path: artifact("chat-page-desktop.png") });
     assert.deepEqual(seen.problems, []);
+    await page.close();
+  });
+
+  test("a dropped socket: backoff, reconnect with after=<last id>, the missed messages once", async () => {
+    const page = await browser.newPage();
+    // Keep every WebSocket the page opens (the CDP-injected script is outside the CSP).
+    await page.evaluateOnNewDocument(() => {
+      const Native = window.WebSocket;
+      window.__sockets = [];
+      window.WebSocket = class extends Native {
+        constructor(url, protocols) {
+          super(url, protocols);
+          window.__sockets.push(this);
+        }
+      };
+    });
+    await page.goto(new URL("/chat", base).href);
+    await page.waitForSelector("body[data-state=online]");
+    await page.click("#new-chat");
+    await page.waitForFunction(() => window.__sockets.length === 2 && document.body.dataset.state === "online");
+    await page.type("#input", "Before the drop");
+    await page.keyboard.press("Enter");
+    await page.waitForFunction(() => document.querySelectorAll("#messages .msg.assistant:not([aria-busy])").length === 1, { timeout: 30_000 });
+
+    // The network goes away and the socket with it: the page backs off and keeps trying.
+    await page.setOfflineMode(true);
+    await page.evaluate(() => window.__sockets.at(-1).close());
+    await page.waitForSelector("body[data-state=reconnecting]");
+    assert.match(await page.$eval("#status", (e) => e.textContent), /Reconnecting in \d+ s/);
+    // Meanwhile the conversation goes on elsewhere (another tab, over SSE).
+    const s = await page.evaluate((k) => JSON.parse(localStorage.getItem(k)), STORE_KEY);
+    const r = await fetch(new URL(`/chat/v1/sessions/${s.id}/messages`, base), {
+      method: "POST",
+      headers: { authorization: `Bearer ${s.token}`, "content-type": "application/json" },
+      body: JSON.stringify({ content: "While it was away" }),
+    });
+    assert.equal(r.status, 200);
+    await r.text();
+    await page.setOfflineMode(false);
+    await page.waitForFunction(() => document.querySelectorAll("#messages .msg").length >= 4, { timeout: 60_000 });
+    await page.waitForSelector("body[data-state=online]");
+    assert.deepEqual(await texts(page), ["Before the drop", FULL, "While it was away", FULL]);
+    const ids = await page.$$eval("#messages .msg", (ls) => ls.map((l) => Number(l.dataset.id)));
+    assert.deepEqual(ids, [1, 2, 3, 4], "each message once, in order");
+    const urls = await page.evaluate(() => window.__sockets.map((w) => new URL(w.url).search));
+    assert.equal(urls.at(-1), "?after=2", `the last socket asked for what it missed: ${urls}`);
     await page.close();
   });
 

@@ -44,6 +44,8 @@ const full = [];
 const errors = new Map();
 const fail = (what) => errors.set(what, (errors.get(what) ?? 0) + 1);
 let answered = 0;
+/** Who answered: the fake providers, or the chain's static apology. */
+const providers = new Map();
 
 /** One session: create, connect, converse, check, close. */
 async function session(base, n) {
@@ -67,7 +69,7 @@ async function session(base, n) {
     closed = true;
     wake();
   });
-  ws.on("error", () => fail("socket error"));
+  ws.on("error", (e) => fail(`socket error: ${e.message}`));
   /** The next frame, or null when the socket closed or `ms` passed. */
   let read = 0;
   const next = async (ms) => {
@@ -83,7 +85,7 @@ async function session(base, n) {
   };
   const ids = [];
   try {
-    const history = await next(10_000);
+    const history = await next(ANSWER_TIMEOUT_MS);
     if (history?.type !== "history") return fail(`first frame ${history?.type ?? "none"}`);
     if (ws.protocol !== "chat.v1") fail("subprotocol not chat.v1");
     for (let i = 0; i < MESSAGES; i++) {
@@ -117,6 +119,8 @@ async function session(base, n) {
       if (deltas.map((d) => d.text).join("") !== done.content) return fail("deltas joined != done content");
       if (done.role !== "assistant" || !done.content) return fail("done is not an assistant answer");
       ids.push(echo.id, done.id);
+      const by = done.metadata?.provider ?? "unknown";
+      providers.set(by, (providers.get(by) ?? 0) + 1);
       firstToken.push((first ?? end) - sentAt);
       full.push(end - sentAt);
       answered += 1;
@@ -138,7 +142,7 @@ try {
   // Warm the isolate (the page, a session) before timing.
   await (await fetch(new URL("/chat", base))).arrayBuffer();
   const started = performance.now();
-  const run = Promise.all(Array.from({ length: SESSIONS }, (_, n) => session(base.href, n).catch((e) => fail(`exception ${e.message}`))));
+  const run = Promise.all(Array.from({ length: SESSIONS }, (_, n) => session(base.href, n).catch((e) => fail(`exception: ${e.cause?.code ?? e.message}`))));
   let timer;
   await Promise.race([run, new Promise((r) => (timer = setTimeout(() => r(fail("run timed out")), RUN_TIMEOUT_MS)))]);
   clearTimeout(timer);
@@ -161,6 +165,7 @@ try {
       "AI calls": calls,
     },
   ]);
+  console.log("answered by:", Object.fromEntries(providers));
   if (errors.size) console.log("errors:", Object.fromEntries(errors));
   process.exitCode = answered === total && errors.size === 0 ? 0 : 1;
 } finally {
