@@ -24,8 +24,8 @@ mod ai;
 mod ai_stream;
 mod backends;
 mod bindings;
-mod chat_page;
 mod chat_api;
+mod chat_page;
 #[allow(missing_docs)] // the #[durable_object] macro generates undocumented items
 mod chat_session;
 mod db;
