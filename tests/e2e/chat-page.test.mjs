@@ -3,12 +3,14 @@
 // cache headers), a conversation whose answer is seen growing before it is complete, the
 // history after a reload, sending with the keyboard only, markup from a user shown as
 // text, a dropped socket caught up with `after`, a refused token replaced by a new session,
-// the SSE fallback, and screenshots on a phone and a desktop in tests/artifacts/.
+// the SSE fallback, the page embedded in another site's iframe (refused unless
+// CHAT_FRAME_ANCESTORS lists it), and screenshots in tests/artifacts/.
 import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { withPipeline } from "../harness/fixture.mjs";
 import { CHAT } from "../harness/line.mjs";
 import { artifact, launchBrowser } from "../harness/browser.mjs";
+import { eventually } from "../harness/wait.mjs";
 
 const STORE_KEY = "edge-chat.session.v1";
 const XSS = "<img src=x onerror=alert(1)>";
@@ -38,7 +40,14 @@ describe("chat page in headless Chromium", { timeout: 240_000 }, () => {
     // The primary streams its answer in pieces 150 ms apart: slow enough to see it grow.
     // A question with markup is echoed back (in pieces of 8 characters), anything else
     // gets the six parts above.
-    Object.assign(p.ai.providers.deepseek, {
+    streamSlowly(p.ai);
+    browser = await launchBrowser();
+    p.onClose(() => browser.close());
+  });
+
+  /** Makes `ai`'s primary stream the scripted answers, slowly (see `before`). */
+  function streamSlowly(ai) {
+    Object.assign(ai.providers.deepseek, {
       answer: (body) => {
         const q = body.messages.at(-1).content;
         return q.includes("<") ? `You wrote: ${q}` : FULL;
@@ -46,9 +55,7 @@ describe("chat page in headless Chromium", { timeout: 240_000 }, () => {
       chunks: (text) => (text === FULL ? ANSWER_PARTS : text.match(/[\s\S]{1,8}/gu)),
       delayMs: 150,
     });
-    browser = await launchBrowser();
-    p.onClose(() => browser.close());
-  });
+  }
 
   /** A page that records failures and every same-or-other-origin request. */
   async function open(viewport, path = "/chat") {
@@ -244,6 +251,48 @@ describe("chat page in headless Chromium", { timeout: 240_000 }, () => {
     await page.waitForFunction((k) => JSON.parse(localStorage.getItem(k) || "{}").id !== "0".repeat(32), { timeout: 30_000 }, STORE_KEY);
     await page.waitForSelector("body[data-state=online]");
     assert.match(await page.$eval("#notice", (e) => e.textContent), /new one has started/);
+    await page.close();
+  });
+
+  test("embedded in another site: refused by default, working where CHAT_FRAME_ANCESTORS allows it", async () => {
+    // The documented snippet on a page of another origin.
+    let chatBase = base;
+    const site = await p.fake((_req, res) =>
+      res.writeHead(200, { "content-type": "text/html" }).end(
+        `<!doctype html><title>Shop</title><h1>Shop</h1>` +
+          `<iframe src="${new URL("/chat", chatBase)}" title="Support chat" width="380" height="600"></iframe>`,
+      ),
+    );
+    const page = await browser.newPage();
+    await page.setViewport({ width: 1024, height: 800 });
+    const problems = [];
+    page.on("console", (m) => m.type() === "error" && problems.push(m.text()));
+    await page.goto(site.url);
+    await page.waitForFunction(() => document.querySelector("iframe"));
+    assert.ok(
+      await eventually(() => problems.find((t) => /frame-ancestors/.test(t)), { what: "the frame-ancestors refusal" }),
+    );
+    const chats = await Promise.all(page.mainFrame().childFrames().map((f) => f.$("#input").catch(() => null)));
+    assert.deepEqual(chats, [null], "the frame shows no chat");
+
+    // The same page, against a chat-webhook that lists the site.
+    const allowed = await p.launch({
+      chat: { vars: { CHAT_FRAME_ANCESTORS: `'self', ${site.url}` } },
+      workerExtras: { [CHAT]: { unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] } },
+    });
+    streamSlowly(allowed.ai);
+    chatBase = new URL(await allowed.mf.unsafeGetDirectURL(CHAT));
+    problems.length = 0;
+    await page.goto(site.url);
+    const frame = await eventually(() => page.frames().find((f) => f.url().startsWith(chatBase.origin)), { what: "the chat frame" });
+    await frame.waitForSelector("body[data-state=online]");
+    await frame.type("#input", "Hello from the shop");
+    await frame.focus("#input");
+    await page.keyboard.press("Enter");
+    await frame.waitForFunction(() => document.querySelector("#messages .msg.assistant:not([aria-busy])"), { timeout: 30_000 });
+    assert.deepEqual(await frame.$$eval("#messages .msg .text", (ps) => ps.map((x) => x.textContent)), ["Hello from the shop", FULL]);
+    assert.deepEqual(problems, []);
+    await page.screenshot({ path: artifact("chat-page-embedded.png") });
     await page.close();
   });
 
