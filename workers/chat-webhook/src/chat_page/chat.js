@@ -370,6 +370,12 @@
         renewSession("Your previous conversation is no longer available; a new one has started.");
         return;
       }
+      // 4410: the session is over; idle or ended keeps its history on screen, a deleted
+      // one (after the retention period) is replaced by a new session.
+      if (e.code === 4410 && /not_found|deleted/.test(e.reason)) {
+        renewSession("Your previous conversation is no longer available; a new one has started.");
+        return;
+      }
       if (state.ended || e.code === 4410) {
         setEnded(true);
         return;
