@@ -4,6 +4,7 @@
 // the prompt, failover mid-stream, limits, a runtime restart, and the idle/retention alarm.
 import { describe, test, beforeEach } from "node:test";
 import assert from "node:assert/strict";
+import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -179,12 +180,34 @@ describe("issue 18: web support chat", { timeout: 300_000 }, () => {
     c.close();
   });
 
-  test("a session's creation and messages report to analytics-collector", async () => {
+  test("sessions and messages report to analytics-collector: creation, each answer (provider, first-token latency), refusals", async () => {
     const r = await p.fetch("/chat/v1/sessions", { method: "POST", headers: { "cf-connecting-ip": freshIp() } }, CHAT);
     assert.equal(r.status, 201);
-    const hop = await p.hopOf(r.headers.get("x-request-id"), CHAT);
-    assert.equal(hop.decision, "chat_session_created");
-    assert.equal(hop.path, "/chat/v1/sessions");
+    const created = await p.hopOf(r.headers.get("x-request-id"), CHAT);
+    assert.equal(created.decision, "chat_session_created");
+    assert.equal(created.path, "/chat/v1/sessions");
+    // A socket's messages report under the upgrade's request id.
+    const s = await session(p);
+    const c = openSocket(p, s);
+    const [res] = await once(c.ws, "upgrade");
+    const rid = res.headers["x-request-id"];
+    await c.opened();
+    await ask(c, "report me");
+    const answer = await eventually(async () => (await p.hops(rid)).find((h) => h.decision === "chat_answer"), { what: "the answer's metric" });
+    assert.equal(answer.method, "WS");
+    assert.equal(answer.region, "deepseek", "the provider that answered");
+    assert.equal(answer.degraded, 0, "the primary answered");
+    assert.equal(answer.status, 200);
+    const upgrade = await eventually(async () => (await p.hops(rid)).find((h) => h.decision === "chat_socket"), { what: "the upgrade's metric" });
+    assert.equal(upgrade.status, 101);
+    // An answer over SSE: the worker's hop and the session's answer, one request id.
+    const sse = await post(p, s, "and over sse");
+    const both = await eventually(async () => {
+      const hops = await p.hops(sse.headers.get("x-request-id"));
+      return hops.length >= 2 && hops;
+    }, { what: "both metrics of the SSE answer" });
+    assert.deepEqual(both.map((h) => h.decision).sort(), ["chat_answer", "chat_message"]);
+    c.close();
   });
 });
 

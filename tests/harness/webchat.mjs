@@ -83,11 +83,14 @@ export function openSocket(p, s, { after, token = s.token, protocols } = {}) {
   });
   ws.on("error", () => {});
   const closed = once(ws, "close").then(([code, reason]) => ({ code, reason: reason.toString() }));
+  // Listened for at once: a test may await something else (the upgrade) first.
+  const opened = once(ws, "open");
+  opened.catch(() => {});
   return {
     ws,
     frames,
     closed,
-    opened: () => once(ws, "open"),
+    opened: () => opened,
     /** The refusal of an upgrade that was not accepted: `{ status, body }`. */
     refused: () => eventually(() => unexpected, { what: "the refused upgrade" }),
     next: (pred, what = "a frame", from = 0, timeoutMs = 10_000) =>

@@ -9,7 +9,7 @@ use edge_core::chat::web::token::{self, TokenError};
 use edge_core::chat::web::{SessionNotFound, UpgradeRequired};
 use edge_core::error::CommonError;
 use edge_core::route::Params;
-use edge_glue::{Hop, body, now_ms, random_uuid, respond, window_log};
+use edge_glue::{Hop, REQUEST_ID_HEADER, body, now_ms, random_uuid, respond, window_log};
 use serde::Serialize;
 use worker::{Env, Headers, Method, Request, RequestInit, Response, Stub};
 
@@ -68,6 +68,7 @@ pub(crate) async fn handle(
     let query = after.map(|a| format!("?after={a}")).unwrap_or_default();
     let headers = Headers::new();
     headers.set(CLIENT_HEADER, &client(&req))?;
+    headers.set(REQUEST_ID_HEADER, hop.request_id.as_str())?;
     let mut init = RequestInit::new();
     let url = match route {
         ChatRoute::History => {

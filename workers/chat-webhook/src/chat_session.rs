@@ -21,7 +21,8 @@ use edge_core::chat::web::frame::{self, ClientFrame, Message, Metadata, ServerFr
 use edge_core::chat::web::limits::{self, AlarmAction, Refusal};
 use edge_core::chat::web::token::SUBPROTOCOL;
 use edge_core::error::CommonError;
-use edge_glue::{now_ms, respond, window_log};
+use edge_core::{MetricEvent, Observation, RequestId, RouteNote, ServiceName};
+use edge_glue::{REQUEST_ID_HEADER, metrics, now_ms, random_uuid, respond, window_log};
 use futures::channel::mpsc;
 use serde::{Deserialize, Serialize};
 use worker::{
@@ -344,6 +345,33 @@ impl FrameSink for Fanout<'_> {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Attachment {
     client: String,
+    /// The upgrade's request id: the socket's messages report under it.
+    request_id: String,
+}
+
+/// Where a message came from, for its limits and its metric.
+struct Source {
+    client: String,
+    request_id: RequestId,
+    /// `POST` (SSE) or `WS`.
+    method: &'static str,
+}
+
+impl Source {
+    fn path(&self) -> &'static str {
+        if self.method == "WS" {
+            "/chat/v1/sessions/ws"
+        } else {
+            "/chat/v1/sessions/messages"
+        }
+    }
+}
+
+/// `raw` as a request id, or a new one.
+fn request_id(raw: Option<&str>) -> RequestId {
+    raw.and_then(RequestId::parse)
+        .or_else(|| random_uuid().and_then(|u| RequestId::parse(&u)))
+        .unwrap_or_else(|| RequestId::from_clock(now_ms()))
 }
 
 struct Inner {
@@ -425,10 +453,98 @@ impl Inner {
         }
     }
 
+    /// Reports one web chat event to analytics-collector (through the isolate's metrics
+    /// outbox, in the object's `wait_until`): `decision` the outcome, `provider` (as the
+    /// event's region; `degraded` when it was not the primary) and `latency_ms` (for an
+    /// answer, its first-token latency).
+    #[allow(clippy::too_many_arguments)]
+    fn report(
+        &self,
+        request_id: &RequestId,
+        method: &str,
+        path: &str,
+        status: u16,
+        decision: &str,
+        provider: Option<(&str, bool)>,
+        latency_ms: u64,
+    ) {
+        let finished = now_ms();
+        let event = MetricEvent::from_observation(Observation {
+            worker: ServiceName::ChatWebhook,
+            request_id,
+            method,
+            path,
+            status,
+            started_ms: finished.saturating_sub(latency_ms),
+            finished_ms: finished,
+            country: None,
+            colo: None,
+            decision: Some(decision),
+            route: provider.map(|(region, degraded)| RouteNote {
+                region,
+                priority: "web",
+                degraded,
+            }),
+        });
+        let env = self.env.clone();
+        self.state
+            .wait_until(async move { metrics::queue(&env, event).await });
+    }
+
+    /// The metric of one message's outcome.
+    fn report_post(
+        &self,
+        from: &Source,
+        r: &std::result::Result<web_chat::Posted, PostError>,
+        primary: Option<&str>,
+    ) {
+        let (status, decision, provider, latency) = match r {
+            Ok(p) if p.resend => (200, "chat_resend", None, 0),
+            Ok(p) => {
+                let meta = p
+                    .answer
+                    .as_ref()
+                    .and_then(|a| a.metadata.clone())
+                    .unwrap_or_default();
+                let apology = meta.provider == "static";
+                let latency = meta.first_token_ms.unwrap_or(meta.latency_ms);
+                let degraded = primary != Some(meta.provider.as_str());
+                let status = if apology { 503 } else { 200 };
+                let decision = if apology {
+                    "chat_apology"
+                } else {
+                    "chat_answer"
+                };
+                self.report(
+                    &from.request_id,
+                    from.method,
+                    from.path(),
+                    status,
+                    decision,
+                    Some((&meta.provider, degraded)),
+                    latency,
+                );
+                return;
+            }
+            Err(PostError::Refused(x)) => (x.status(), x.code(), None, 0),
+            Err(PostError::NotFound) => (404, "session_not_found", None, 0),
+            Err(PostError::Store(_)) => (503, "upstream_unavailable", None, 0),
+        };
+        self.report(
+            &from.request_id,
+            from.method,
+            from.path(),
+            status,
+            decision,
+            provider,
+            latency,
+        );
+    }
+
     /// Takes one message from a socket or a POST; frames go to every socket (and `sse`).
     async fn take(
         self: &Rc<Self>,
-        client: &str,
+        from: &Source,
         content: &str,
         client_id: Option<&str>,
         sse: Option<mpsc::UnboundedSender<Result<Vec<u8>>>>,
@@ -444,7 +560,7 @@ impl Inner {
         };
         let gate = IpGate {
             env: &self.env,
-            client,
+            client: &from.client,
             policy: s.ip_per_minute,
         };
         let mut sink = Fanout {
@@ -467,6 +583,7 @@ impl Inner {
         if r.is_ok() {
             self.reschedule(&s).await;
         }
+        self.report_post(from, &r, s.ai.providers.first().map(|p| p.name.as_str()));
         r
     }
 }
@@ -490,12 +607,9 @@ impl DurableObject for ChatSession {
         let inner = &self.inner;
         let path = req.path();
         let method = req.method();
-        let client = req
-            .headers()
-            .get(CLIENT_HEADER)
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| "unknown".to_owned());
+        let header = |name| req.headers().get(name).ok().flatten();
+        let client = header(CLIENT_HEADER).unwrap_or_else(|| "unknown".to_owned());
+        let rid = request_id(header(REQUEST_ID_HEADER).as_deref());
         match (method, path.as_str()) {
             (worker::Method::Post, "/create") => {
                 let s = match inner.settings() {
@@ -545,10 +659,15 @@ impl DurableObject for ChatSession {
                 let (first_tx, first_rx) = futures::channel::oneshot::channel::<Option<Response>>();
                 let me = Rc::clone(inner);
                 let tx2 = tx.clone();
+                let from = Source {
+                    client,
+                    request_id: rid,
+                    method: "POST",
+                };
                 inner.state.wait_until(async move {
                     let r = me
                         .take(
-                            &client,
+                            &from,
                             &posted.content,
                             posted.client_id.as_deref(),
                             Some(tx2),
@@ -596,7 +715,10 @@ impl DurableObject for ChatSession {
                 };
                 let pair = WebSocketPair::new()?;
                 inner.state.accept_web_socket(&pair.server);
-                pair.server.serialize_attachment(Attachment { client })?;
+                pair.server.serialize_attachment(Attachment {
+                    client,
+                    request_id: rid.as_str().to_owned(),
+                })?;
                 pair.server.send_with_str(history.to_json())?;
                 let resp = Response::from_websocket(pair.client)?;
                 resp.headers().set("sec-websocket-protocol", SUBPROTOCOL)?;
@@ -631,13 +753,14 @@ impl DurableObject for ChatSession {
             reply(&refusal_frame(Refusal::RateLimited { retry_after_s: 1 }));
             return Ok(());
         }
-        let client = ws
-            .deserialize_attachment::<Attachment>()
-            .ok()
-            .flatten()
-            .map_or_else(|| "unknown".to_owned(), |a| a.client);
+        let attached = ws.deserialize_attachment::<Attachment>().ok().flatten();
+        let from = Source {
+            request_id: request_id(attached.as_ref().map(|a| a.request_id.as_str())),
+            client: attached.map_or_else(|| "unknown".to_owned(), |a| a.client),
+            method: "WS",
+        };
         match inner
-            .take(&client, &content, client_id.as_deref(), None)
+            .take(&from, &content, client_id.as_deref(), None)
             .await
         {
             Ok(_) => {}
@@ -684,6 +807,15 @@ impl DurableObject for ChatSession {
         };
         match web_chat::alarm(&inner.store, s.timers, now_ms()) {
             Ok((AlarmAction::Delete, _)) => {
+                inner.report(
+                    &request_id(None),
+                    "ALARM",
+                    "/chat/v1/sessions",
+                    200,
+                    "chat_session_deleted",
+                    None,
+                    0,
+                );
                 for ws in inner.state.get_websockets() {
                     let _ = ws.close(Some(CLOSE_ENDED), Some("session_deleted"));
                 }
@@ -693,6 +825,15 @@ impl DurableObject for ChatSession {
                 let _ = inner.store.0.exec(SCHEMA, None);
             }
             Ok((AlarmAction::EndIdle, next)) => {
+                inner.report(
+                    &request_id(None),
+                    "ALARM",
+                    "/chat/v1/sessions",
+                    200,
+                    "chat_session_idle",
+                    None,
+                    0,
+                );
                 let ended = ServerFrame::History {
                     messages: Vec::new(),
                     summary: None,

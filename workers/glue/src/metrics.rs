@@ -78,17 +78,24 @@ pub fn report(hop: &Hop, env: &Env, mut event: MetricEvent, body: Option<BodyWat
                 event.decision = Some(decision.to_owned());
             }
         }
-        let worker = event.worker;
-        let (push, dropped) = with_outbox(&env, |o| (o.push(event), o.take_dropped()));
-        if dropped > 0 {
-            console_warn!("metrics outbox of {worker} full: {dropped} oldest events dropped");
-        }
-        match push {
-            Push::Queued => {}
-            Push::StartFlusher { delay_ms } => drive(&env, Some(delay_ms), true).await,
-            Push::SendNow => drive(&env, None, false).await,
-        }
+        queue(&env, event).await;
     });
+}
+
+/// Hands a finished `event` to the isolate's outbox and, when the outbox says so, sends
+/// (for an event observed where no request hop is, such as a Durable Object's WebSocket
+/// message or alarm: await it in that object's `wait_until`).
+pub async fn queue(env: &Env, event: MetricEvent) {
+    let worker = event.worker;
+    let (push, dropped) = with_outbox(env, |o| (o.push(event), o.take_dropped()));
+    if dropped > 0 {
+        console_warn!("metrics outbox of {worker} full: {dropped} oldest events dropped");
+    }
+    match push {
+        Push::Queued => {}
+        Push::StartFlusher { delay_ms } => drive(env, Some(delay_ms), true).await,
+        Push::SendNow => drive(env, None, false).await,
+    }
 }
 
 /// A sending task: optionally sleeps, then sends whatever is due, as long as the outbox
