@@ -3,8 +3,9 @@
 // cache headers), a conversation whose answer is seen growing before it is complete, the
 // history after a reload, sending with the keyboard only, markup from a user shown as
 // text, a dropped socket caught up with `after`, a refused token replaced by a new session,
-// the SSE fallback, the page embedded in another site's iframe (refused unless
-// CHAT_FRAME_ANCESTORS lists it), and screenshots in tests/artifacts/.
+// an idle session ended by its alarm, the SSE fallback, the page embedded in another
+// site's iframe (refused unless CHAT_FRAME_ANCESTORS lists it), and screenshots in
+// tests/artifacts/.
 import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { withPipeline } from "../harness/fixture.mjs";
@@ -293,6 +294,33 @@ describe("chat page in headless Chromium", { timeout: 240_000 }, () => {
     assert.deepEqual(await frame.$$eval("#messages .msg .text", (ps) => ps.map((x) => x.textContent)), ["Hello from the shop", FULL]);
     assert.deepEqual(problems, []);
     await page.screenshot({ path: artifact("chat-page-embedded.png") });
+    await page.close();
+  });
+
+  test("an idle session ends: the history stays, the input is disabled, New conversation starts over", async () => {
+    const idle = await p.launch({
+      chat: { vars: { CHAT_IDLE_S: "3", CHAT_RETENTION_S: "600" } },
+      workerExtras: { [CHAT]: { unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] } },
+    });
+    streamSlowly(idle.ai);
+    const page = await browser.newPage();
+    await page.goto(new URL("/chat", await idle.mf.unsafeGetDirectURL(CHAT)).href);
+    await page.waitForSelector("body[data-state=online]");
+    await page.type("#input", "Anyone there?");
+    await page.keyboard.press("Enter");
+    await page.waitForFunction(() => document.querySelector("#messages .msg.assistant:not([aria-busy])"), { timeout: 30_000 });
+    // Three quiet seconds later the session's alarm ends it and tells the socket.
+    await page.waitForSelector("body[data-state=ended]", { timeout: 30_000 });
+    assert.equal(await page.$eval("#input", (e) => e.disabled), true);
+    assert.match(await page.$eval("#status", (e) => e.textContent), /ended/);
+    assert.deepEqual(await texts(page), ["Anyone there?", FULL]);
+    const before = await page.evaluate((k) => JSON.parse(localStorage.getItem(k)).id, STORE_KEY);
+    await page.click("#new-chat");
+    await page.waitForSelector("body[data-state=online]");
+    assert.equal(await page.$eval("#input", (e) => e.disabled), false);
+    assert.equal(await page.evaluate(() => document.activeElement.id), "input");
+    assert.deepEqual(await texts(page), []);
+    assert.notEqual(await page.evaluate((k) => JSON.parse(localStorage.getItem(k)).id, STORE_KEY), before);
     await page.close();
   });
 
