@@ -1,6 +1,6 @@
 //! The web support chat's page: `GET /chat` and its assets under `GET /chat/assets/`
-//! (`chat.js`, `chat.css`, the icon `chat.svg`), embedded in the worker (`include_str!`), so the page
-//! loads nothing from anywhere else.
+//! (`chat.js`, `chat.css`, the icon `chat.svg`), embedded in the worker (`include_str!`),
+//! so the page loads nothing from anywhere else.
 //!
 //! - Content-Security-Policy: only the worker's own script, style, images and connections
 //!   (`connect-src 'self'` covers the same-origin WebSocket); no inline script or style, no
