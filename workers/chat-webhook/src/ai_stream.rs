@@ -15,7 +15,7 @@
 
 use edge_core::chat::completion::{MAX_ANSWER_CHARS, Prompt};
 use edge_core::chat::intent::Language;
-use edge_core::chat::stream::{self, Ended, MAX_STREAM_BYTES, Splice, StreamReader};
+use edge_core::chat::stream::{self, Ended, MAX_STREAM_BYTES, Splice, StreamError, StreamReader};
 use edge_core::chat::text;
 use edge_core::routing::breaker::Observation;
 
@@ -205,11 +205,14 @@ async fn stream_one<S: DeltaSink>(
     if head.status != 200 {
         return Err(format!("status_{}", head.status));
     }
-    let json = head
-        .content_type
-        .as_deref()
-        .is_some_and(|c| c.contains("json") && !c.contains("event-stream"));
-    let mut reader = StreamReader::new(json);
+    // The outcome of an unusable stream; a provider's own error message is logged.
+    let unusable = |e: StreamError| {
+        if let StreamError::Provider(m) = &e {
+            log::warn(&format!("ai provider {} said in its stream: {m}", p.name));
+        }
+        e.outcome().to_owned()
+    };
+    let mut reader = StreamReader::new();
     let mut body = head.body;
     while !reader.is_done() && !splice.is_full() {
         let Some(chunk) = body
@@ -219,7 +222,7 @@ async fn stream_one<S: DeltaSink>(
         else {
             break;
         };
-        for text in reader.push(&chunk).map_err(|e| e.outcome().to_owned())? {
+        for text in reader.push(&chunk).map_err(unusable)? {
             let new = splice.push(&text);
             out.send(&new, io.clock()).await;
         }
@@ -235,7 +238,7 @@ async fn stream_one<S: DeltaSink>(
             head_ms,
         ));
     }
-    let ended = reader.finish().map_err(|e| e.outcome().to_owned())?;
+    let ended = reader.finish().map_err(unusable)?;
     let tail = splice.push(&ended.tail);
     out.send(&tail, io.clock()).await;
     if out.text.is_empty() {
@@ -426,6 +429,45 @@ mod tests {
     }
 
     #[test]
+    fn a_stream_that_drips_past_its_total_time_or_grows_past_its_cap_is_cut() {
+        // A word every 7 s (within the 8 s idle gap) for 140 s: cut at 120 s.
+        let drip: Vec<String> = (0..20).map(|_| delta_event("word ")).collect();
+        let io = world(
+            Script::sse(drip, 7_000, End::Eof),
+            streamed(&["from fallback"], 100, 5),
+        );
+        let (r, sink) = ask(&io);
+        assert_eq!(
+            outcomes(&r),
+            [("primary", "total_timeout"), ("fallback", "answered")]
+        );
+        assert_eq!(
+            sink.got.len(),
+            17 + 1,
+            "17 words in 120 s, then the fallback"
+        );
+        assert_eq!(sink.got[17], (120_100, "from fallback".to_owned()));
+        let huge = Script::sse(vec![" ".repeat(MAX_STREAM_BYTES + 1)], 0, End::Eof);
+        let io = world(huge, streamed(&["from fallback"], 100, 5));
+        let (r, _) = ask(&io);
+        assert_eq!(
+            outcomes(&r),
+            [("primary", "too_large"), ("fallback", "answered")]
+        );
+    }
+
+    #[test]
+    fn a_fallback_that_picks_up_the_last_words_does_not_repeat_them() {
+        let io = world(
+            broken_primary(End::Stall, None),
+            streamed(&["shop ", "opens at", " 9 am."], 100, 30),
+        );
+        let (r, sink) = ask(&io);
+        assert_eq!(r.text, "Our shop opens at 9 am.");
+        assert_eq!(sink.texts(), ["Our shop ", "opens", " at", " 9 am."]);
+    }
+
+    #[test]
     fn a_fallback_that_only_repeats_the_partial_answer_adds_nothing() {
         let io = world(
             broken_primary(End::Stall, None),
@@ -440,10 +482,7 @@ mod tests {
     #[test]
     fn when_every_provider_fails_the_apology_is_streamed_after_what_was_shown() {
         let apology = text::apology(Language::En);
-        let io = world(
-            Script::whole(500, "application/json", "{}"),
-            broken_primary(End::Stall, None),
-        );
+        let io = world(Script::whole(500, "{}"), broken_primary(End::Stall, None));
         let (r, sink) = ask(&io);
         assert_eq!(
             sink.texts(),
@@ -455,10 +494,7 @@ mod tests {
             [("primary", "status_500"), ("fallback", "idle_timeout")]
         );
         // Nothing shown before: the apology alone.
-        let io = world(
-            Script::whole(503, "text/plain", "busy"),
-            Script::whole(200, "text/html", "<html>"),
-        );
+        let io = world(Script::whole(503, "busy"), Script::whole(200, "<html>"));
         let (r, sink) = ask(&io);
         assert_eq!(sink.texts(), [apology]);
         assert_eq!(
@@ -517,18 +553,13 @@ mod tests {
     #[test]
     fn a_provider_that_ignores_stream_and_answers_json_is_one_delta() {
         let json = r#"{"choices":[{"message":{"role":"assistant","content":" We open at 9. "},"finish_reason":"stop"}],"usage":{"total_tokens":12}}"#;
-        for content_type in ["application/json; charset=utf-8", "text/event-stream"] {
-            let io = world(
-                Script::whole(200, content_type, json),
-                streamed(&["unused"], 0, 1),
-            );
-            let (r, sink) = ask(&io);
-            assert_eq!(sink.texts(), ["We open at 9."], "{content_type}");
-            assert_eq!((r.provider.as_str(), r.tokens), ("primary", Some(12)));
-        }
+        let io = world(Script::whole(200, json), streamed(&["unused"], 0, 1));
+        let (r, sink) = ask(&io);
+        assert_eq!(sink.texts(), ["We open at 9."]);
+        assert_eq!((r.provider.as_str(), r.tokens), ("primary", Some(12)));
         // Unusable JSON moves on.
         let io = world(
-            Script::whole(200, "application/json", r#"{"choices":[]}"#),
+            Script::whole(200, r#"{"choices":[]}"#),
             streamed(&["from fallback"], 0, 1),
         );
         let (r, _) = ask(&io);

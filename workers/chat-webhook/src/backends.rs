@@ -105,7 +105,6 @@ pub(crate) struct StreamCall<'a> {
 #[derive(Debug)]
 pub(crate) struct StreamHead<B> {
     pub(crate) status: u16,
-    pub(crate) content_type: Option<String>,
     pub(crate) body: B,
 }
 
@@ -134,6 +133,68 @@ impl ChunkError {
             Self::TooLarge => "too_large",
             Self::Transport(_) => "transport",
         }
+    }
+}
+
+/// A streamed body's limits, as it is read: what [`StreamCall`] asked, and how far it got.
+/// The worker's body and the tests' one share it, so both time out alike.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BodyLimits {
+    /// When the call was sent, unix ms.
+    started: u64,
+    first_ms: u64,
+    idle_ms: u64,
+    total_ms: u64,
+    cap: usize,
+    read: usize,
+    first: bool,
+}
+
+impl BodyLimits {
+    /// The limits of `call`, sent at `started`.
+    pub(crate) const fn of(call: &StreamCall<'_>, started: u64) -> Self {
+        Self {
+            started,
+            first_ms: call.call.timeout_ms,
+            idle_ms: call.idle_ms,
+            total_ms: call.total_ms,
+            cap: call.call.cap,
+            read: 0,
+            first: true,
+        }
+    }
+
+    /// How long the next chunk may take, from `now`, and the error when it does not come:
+    /// the first chunk within the call's deadline, later ones within the idle gap, all
+    /// within the total time.
+    pub(crate) fn wait(&self, now: u64) -> (u64, ChunkError) {
+        let left = (self.started + self.total_ms).saturating_sub(now);
+        let (gap, late) = if self.first {
+            (
+                (self.started + self.first_ms).saturating_sub(now),
+                ChunkError::Timeout,
+            )
+        } else {
+            (self.idle_ms, ChunkError::Idle)
+        };
+        if left <= gap {
+            (left, ChunkError::TooLong)
+        } else {
+            (gap, late)
+        }
+    }
+
+    /// Counts a chunk of `len` bytes.
+    ///
+    /// # Errors
+    /// [`ChunkError::TooLarge`] once the body passed the cap.
+    pub(crate) fn took(&mut self, len: usize) -> Result<(), ChunkError> {
+        self.first = false;
+        self.read = self.read.saturating_add(len);
+        if self.read > self.cap {
+            return Err(ChunkError::TooLarge);
+        }
+        Ok(())
     }
 }
 

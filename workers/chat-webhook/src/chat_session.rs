@@ -498,38 +498,24 @@ impl Inner {
         r: &std::result::Result<web_chat::Posted, PostError>,
         primary: Option<&str>,
     ) {
-        let (status, decision, provider, latency) = match r {
-            Ok(p) if p.resend => (200, "chat_resend", None, 0),
-            Ok(p) => {
-                let meta = p
-                    .answer
-                    .as_ref()
-                    .and_then(|a| a.metadata.clone())
-                    .unwrap_or_default();
-                let apology = meta.provider == "static";
-                let latency = meta.first_token_ms.unwrap_or(meta.latency_ms);
-                let degraded = primary != Some(meta.provider.as_str());
-                let status = if apology { 503 } else { 200 };
-                let decision = if apology {
-                    "chat_apology"
-                } else {
-                    "chat_answer"
-                };
-                self.report(
-                    &from.request_id,
-                    from.method,
-                    from.path(),
-                    status,
-                    decision,
-                    Some((&meta.provider, degraded)),
-                    latency,
-                );
-                return;
-            }
-            Err(PostError::Refused(x)) => (x.status(), x.code(), None, 0),
-            Err(PostError::NotFound) => (404, "session_not_found", None, 0),
-            Err(PostError::Store(_)) => (503, "upstream_unavailable", None, 0),
+        let meta = match r {
+            Ok(p) if !p.resend => p.answer.as_ref().and_then(|a| a.metadata.clone()),
+            _ => None,
         };
+        let (status, decision) = match (r, &meta) {
+            (Ok(_), Some(m)) if m.provider == "static" => (503, "chat_apology"),
+            (Ok(_), Some(_)) => (200, "chat_answer"),
+            (Ok(_), None) => (200, "chat_resend"),
+            (Err(PostError::Refused(x)), _) => (x.status(), x.code()),
+            (Err(PostError::NotFound), _) => (404, "session_not_found"),
+            (Err(PostError::Store(_)), _) => (503, "upstream_unavailable"),
+        };
+        let provider = meta
+            .as_ref()
+            .map(|m| (m.provider.as_str(), primary != Some(m.provider.as_str())));
+        let latency = meta
+            .as_ref()
+            .map_or(0, |m| m.first_token_ms.unwrap_or(m.latency_ms));
         self.report(
             &from.request_id,
             from.method,

@@ -17,8 +17,8 @@ use futures::future::{Either, select};
 use worker::{AbortController, ByteStream, Delay, Headers, Request, RequestInit, js_sys};
 
 use crate::backends::{
-    Answer, Call, CallError, ChunkError, ChunkStream, Method, Outbound, StreamCall, StreamHead,
-    StreamingOutbound,
+    Answer, BodyLimits, Call, CallError, ChunkError, ChunkStream, Method, Outbound, StreamCall,
+    StreamHead, StreamingOutbound,
 };
 
 /// `fetch`, as the [`Outbound`] backend.
@@ -112,17 +112,10 @@ impl StreamingOutbound for Fetch {
         };
         Ok(StreamHead {
             status: resp.status_code(),
-            content_type: resp.headers().get("content-type").ok().flatten(),
             body: FetchBody {
                 stream,
                 controller: Some(controller),
-                started,
-                first: true,
-                first_ms: call.call.timeout_ms,
-                idle_ms: call.idle_ms,
-                total_ms: call.total_ms,
-                cap: call.call.cap,
-                read: 0,
+                limits: BodyLimits::of(&call, started),
             },
         })
     }
@@ -134,13 +127,7 @@ pub(crate) struct FetchBody {
     stream: Option<ByteStream>,
     /// Taken when aborted.
     controller: Option<AbortController>,
-    started: u64,
-    first: bool,
-    first_ms: u64,
-    idle_ms: u64,
-    total_ms: u64,
-    cap: usize,
-    read: usize,
+    limits: BodyLimits,
 }
 
 impl FetchBody {
@@ -162,23 +149,13 @@ impl ChunkStream for FetchBody {
         let Some(stream) = self.stream.as_mut() else {
             return Ok(None);
         };
-        let now = edge_glue::now_ms();
-        let left = (self.started + self.total_ms).saturating_sub(now);
-        let gap = if self.first {
-            (self.started + self.first_ms).saturating_sub(now)
-        } else {
-            self.idle_ms
-        };
-        let timer = Delay::from(Duration::from_millis(gap.min(left)));
+        let (wait, late) = self.limits.wait(edge_glue::now_ms());
+        let timer = Delay::from(Duration::from_millis(wait));
         match select(stream.next(), timer).await {
-            Either::Left((Some(Ok(chunk)), _)) => {
-                self.first = false;
-                self.read = self.read.saturating_add(chunk.len());
-                if self.read > self.cap {
-                    return Err(self.give_up(ChunkError::TooLarge));
-                }
-                Ok(Some(chunk))
-            }
+            Either::Left((Some(Ok(chunk)), _)) => match self.limits.took(chunk.len()) {
+                Ok(()) => Ok(Some(chunk)),
+                Err(e) => Err(self.give_up(e)),
+            },
             Either::Left((Some(Err(e)), _)) => {
                 Err(self.give_up(ChunkError::Transport(e.to_string())))
             }
@@ -186,13 +163,7 @@ impl ChunkStream for FetchBody {
                 self.stream = None;
                 Ok(None)
             }
-            Either::Right(((), _)) => Err(self.give_up(if left <= gap {
-                ChunkError::TooLong
-            } else if self.first {
-                ChunkError::Timeout
-            } else {
-                ChunkError::Idle
-            })),
+            Either::Right(((), _)) => Err(self.give_up(late)),
         }
     }
 }

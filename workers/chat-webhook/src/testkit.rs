@@ -13,9 +13,9 @@ use edge_core::routing::breaker::BreakerConfig;
 
 use crate::ai::Breakers;
 use crate::backends::{
-    Answer, AnswerCache, BackendError, Call, CallError, ChatStore, ChunkError, ChunkStream, Claim,
-    Clock, Customer, Exchange, Io, Method, NewCustomer, Outbound, Product, QuotaGate, StreamCall,
-    StreamHead, StreamingOutbound,
+    Answer, AnswerCache, BackendError, BodyLimits, Call, CallError, ChatStore, ChunkError,
+    ChunkStream, Claim, Clock, Customer, Exchange, Io, Method, NewCustomer, Outbound, Product,
+    QuotaGate, StreamCall, StreamHead, StreamingOutbound,
 };
 use crate::settings::{AiSettings, LineSettings, Provider};
 
@@ -219,7 +219,6 @@ pub(crate) enum End {
 #[derive(Debug, Clone)]
 pub(crate) struct Script {
     pub(crate) status: u16,
-    pub(crate) content_type: &'static str,
     pub(crate) chunks: Vec<(u64, Vec<u8>)>,
     pub(crate) end: End,
 }
@@ -229,7 +228,6 @@ impl Script {
     pub(crate) fn sse(chunks: Vec<String>, gap_ms: u64, end: End) -> Self {
         Self {
             status: 200,
-            content_type: "text/event-stream",
             chunks: chunks
                 .into_iter()
                 .map(|c| (gap_ms, c.into_bytes()))
@@ -238,11 +236,10 @@ impl Script {
         }
     }
 
-    /// An answer that is not streamed at all: `status`, `content_type` and `body` at once.
-    pub(crate) fn whole(status: u16, content_type: &'static str, body: &str) -> Self {
+    /// An answer that is not streamed at all: `status` and `body` at once.
+    pub(crate) fn whole(status: u16, body: &str) -> Self {
         Self {
             status,
-            content_type,
             chunks: vec![(0, body.as_bytes().to_vec())],
             end: End::Eof,
         }
@@ -284,7 +281,7 @@ pub(crate) fn happy_stream(sent: &Sent) -> Result<Script, CallError> {
         .find(|n| sent.url.starts_with(&format!("https://{n}.test")));
     match name {
         Some(n) => Ok(streamed(&["from ", n], 100, 42)),
-        None => Ok(Script::whole(404, "text/plain", "no such provider")),
+        None => Ok(Script::whole(404, "no such provider")),
     }
 }
 
@@ -293,41 +290,14 @@ pub(crate) struct FakeBody {
     chunks: VecDeque<(u64, Vec<u8>)>,
     end: End,
     clock: FakeClock,
-    started: u64,
-    first: bool,
-    first_ms: u64,
-    idle_ms: u64,
-    total_ms: u64,
-    cap: usize,
-    read: usize,
-}
-
-impl FakeBody {
-    /// The longest the reader waits now, and the error if that passes.
-    fn patience(&self) -> (u64, ChunkError) {
-        let now = self.clock.now_ms();
-        let left = (self.started + self.total_ms).saturating_sub(now);
-        let (gap, e) = if self.first {
-            (
-                (self.started + self.first_ms).saturating_sub(now),
-                ChunkError::Timeout,
-            )
-        } else {
-            (self.idle_ms, ChunkError::Idle)
-        };
-        if left <= gap {
-            (left, ChunkError::TooLong)
-        } else {
-            (gap, e)
-        }
-    }
+    limits: BodyLimits,
 }
 
 impl ChunkStream for FakeBody {
     /// Plays the script as `Fetch` would read it: a chunk that comes later than the
     /// reader waits is a timeout at the end of its wait.
     async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, ChunkError> {
-        let (patience, late) = self.patience();
+        let (patience, late) = self.limits.wait(self.clock.now_ms());
         let Some((wait, chunk)) = self.chunks.pop_front() else {
             return match std::mem::replace(&mut self.end, End::Eof) {
                 End::Eof => Ok(None),
@@ -344,11 +314,7 @@ impl ChunkStream for FakeBody {
             return Err(late);
         }
         self.clock.advance(wait);
-        self.first = false;
-        self.read += chunk.len();
-        if self.read > self.cap {
-            return Err(ChunkError::TooLarge);
-        }
+        self.limits.took(chunk.len())?;
         Ok(Some(chunk))
     }
 }
@@ -364,18 +330,11 @@ impl StreamingOutbound for FakeNet {
         let clock = self.clock.borrow().clone();
         Ok(StreamHead {
             status: script.status,
-            content_type: Some(script.content_type.to_owned()),
             body: FakeBody {
                 chunks: script.chunks.into(),
                 end: script.end,
-                started: clock.now_ms(),
+                limits: BodyLimits::of(&call, clock.now_ms()),
                 clock,
-                first: true,
-                first_ms: call.call.timeout_ms,
-                idle_ms: call.idle_ms,
-                total_ms: call.total_ms,
-                cap: call.call.cap,
-                read: 0,
             },
         })
     }

@@ -11,9 +11,12 @@
 //! asked to continue them ([`continuation_body`]: the partial answer is in the system
 //! message) and its output goes through the [`Splice`]: while it is a prefix of what was
 //! shown (whitespace runs compare equal, leading whitespace ignored) it is held back; once
-//! it runs past the shown text, only the new part is let through; once it differs, it was
-//! a true continuation and all of it is let through. So a fallback that starts over from
-//! the beginning repeats nothing, and one that continues loses nothing.
+//! it runs past the shown text, only the new part is let through; once it differs, it is
+//! a continuation and all of it is let through, except a first part that restates the end
+//! of the shown text (from a word start, at least [`MIN_RESTATED_CHARS`] characters, as
+//! models often pick up the last sentence again), which is dropped. So a fallback that
+//! starts over from the beginning repeats nothing, one that picks up the last words repeats
+//! nothing, and one that continues loses nothing.
 
 use serde_json::{Value, json};
 
@@ -188,8 +191,16 @@ enum Mode {
     Json(Vec<u8>),
 }
 
+impl Default for StreamReader {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Reads one provider's streamed answer, chunk by chunk (sans-IO: the worker feeds it the
-/// body's chunks as they arrive and forwards the texts it returns).
+/// body's chunks as they arrive and forwards the texts it returns). The body is taken for
+/// a plain JSON completion when its first non-blank byte is `{` (an event stream cannot
+/// start so), else for server-sent events, whatever its content type says.
 #[derive(Debug, Clone)]
 pub struct StreamReader {
     mode: Mode,
@@ -201,16 +212,11 @@ pub struct StreamReader {
 }
 
 impl StreamReader {
-    /// A reader for a body whose content type is JSON (`json`) or anything else (server-sent
-    /// events, unless the body starts with `{`).
+    /// A reader for a new body.
     #[must_use]
-    pub const fn new(json: bool) -> Self {
+    pub const fn new() -> Self {
         Self {
-            mode: if json {
-                Mode::Json(Vec::new())
-            } else {
-                Mode::Unknown(Vec::new())
-            },
+            mode: Mode::Unknown(Vec::new()),
             bytes: 0,
             done: false,
             finish_reason: None,
@@ -219,10 +225,11 @@ impl StreamReader {
         }
     }
 
-    /// Whether `[DONE]` was read: nothing after it matters, stop reading.
+    /// Whether there is nothing more to read: `[DONE]` came (nothing after it matters), or
+    /// the stream failed ([`finish`](Self::finish) says how).
     #[must_use]
     pub const fn is_done(&self) -> bool {
-        self.done
+        self.done || self.failed.is_some()
     }
 
     /// Feeds the next chunk of the body; the texts it completed, in order.
@@ -236,7 +243,7 @@ impl StreamReader {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
-        if self.done {
+        if self.is_done() {
             return Ok(Vec::new());
         }
         let mut texts = Vec::new();
@@ -357,25 +364,75 @@ enum Overlap {
     Differs,
 }
 
-/// Compares `out` with the start of `shown`, whitespace runs equal to one another.
-fn overlap(shown: &str, out: &str) -> Overlap {
-    let mut a = shown.char_indices().peekable();
-    let mut b = out.char_indices().peekable();
+/// Compares `out` with the start of `shown`, whitespace runs equal to one another, from
+/// byte offsets `from` (a point both matched up to; `(0, 0)` at first). Also returns the
+/// furthest such point, so that a caller whose `out` only grows resumes there instead of
+/// comparing from the start each time (linear, not quadratic, over a whole repeat).
+fn overlap(shown: &str, out: &str, from: (usize, usize)) -> (Overlap, (usize, usize)) {
+    let ws_run = |t: &str| t.find(|c: char| !c.is_whitespace()).unwrap_or(t.len());
+    let (mut i, mut j) = from;
+    let mut matched = from;
     loop {
-        match (a.peek().copied(), b.peek().copied()) {
-            (None, next) => return Overlap::Repeats(next.map_or(out.len(), |(i, _)| i)),
-            (Some(_), None) => return Overlap::Prefix,
-            (Some((_, x)), Some((_, y))) if x.is_whitespace() && y.is_whitespace() => {
-                while a.next_if(|(_, c)| c.is_whitespace()).is_some() {}
-                while b.next_if(|(_, c)| c.is_whitespace()).is_some() {}
+        match (shown[i..].chars().next(), out[j..].chars().next()) {
+            (None, _) => return (Overlap::Repeats(j), matched),
+            (Some(_), None) => return (Overlap::Prefix, matched),
+            (Some(x), Some(y)) if x.is_whitespace() && y.is_whitespace() => {
+                // Not a resume point: more whitespace may come in `out`.
+                i += ws_run(&shown[i..]);
+                j += ws_run(&out[j..]);
             }
-            (Some((_, x)), Some((_, y))) if x == y => {
-                a.next();
-                b.next();
+            (Some(x), Some(y)) if x == y => {
+                i += x.len_utf8();
+                j += y.len_utf8();
+                matched = (i, j);
             }
-            _ => return Overlap::Differs,
+            _ => return (Overlap::Differs, matched),
         }
     }
+}
+
+/// Shortest end of the shown text a continuation may restate and have dropped, characters
+/// (shorter ones are too likely to be a real continuation: "a", "the").
+pub const MIN_RESTATED_CHARS: usize = 8;
+/// How far back from the end of the shown text a restated part may start, characters.
+const RESTATE_WINDOW_CHARS: usize = 240;
+
+/// Whether a continuation starts by restating the end of the shown text.
+enum Tail {
+    /// It does: drop this many bytes of it.
+    Restates(usize),
+    /// It may yet (it is a prefix of such an end).
+    Maybe,
+    No,
+}
+
+/// Looks for the longest end of `shown` that starts at a word, is at least
+/// [`MIN_RESTATED_CHARS`] long, lies within the last [`RESTATE_WINDOW_CHARS`], and that
+/// `out` starts with.
+fn restated_tail(shown: &str, out: &str) -> Tail {
+    let window = shown
+        .char_indices()
+        .rev()
+        .nth(RESTATE_WINDOW_CHARS - 1)
+        .map_or(0, |(i, _)| i);
+    let mut maybe = false;
+    let mut prev_space = window == 0 || shown[..window].ends_with(char::is_whitespace);
+    for (i, c) in shown[window..].char_indices() {
+        let word_start = prev_space && !c.is_whitespace();
+        prev_space = c.is_whitespace();
+        if !word_start {
+            continue;
+        }
+        let tail = &shown[window + i..];
+        if tail.chars().count() < MIN_RESTATED_CHARS {
+            break;
+        }
+        if out.starts_with(tail) {
+            return Tail::Restates(tail.len());
+        }
+        maybe |= tail.starts_with(out);
+    }
+    if maybe { Tail::Maybe } else { Tail::No }
 }
 
 /// The text shown to the user over a chain of providers; see the module docs.
@@ -387,6 +444,8 @@ pub struct Splice {
     /// The current provider's output held back while it may repeat `shown`.
     held: String,
     matching: bool,
+    /// How far the held text (after its leading whitespace) and the shown text matched.
+    matched: (usize, usize),
 }
 
 impl Splice {
@@ -399,6 +458,7 @@ impl Splice {
             max_chars,
             held: String::new(),
             matching: true,
+            matched: (0, 0),
         }
     }
 
@@ -419,6 +479,7 @@ impl Splice {
     pub fn restart(&mut self) {
         self.held.clear();
         self.matching = true;
+        self.matched = (0, 0);
     }
 
     /// The current provider said `text`; what to show now (maybe nothing).
@@ -432,11 +493,17 @@ impl Splice {
             return String::new();
         }
         let lead = self.held.len() - trimmed.len();
-        let new = match overlap(&self.shown, trimmed) {
+        let (overlap, matched) = overlap(&self.shown, trimmed, self.matched);
+        self.matched = matched;
+        let new = match overlap {
             Overlap::Prefix => return String::new(),
             // Leading whitespace is dropped from the answer's start and from a repeat.
             Overlap::Repeats(at) => lead + at,
-            Overlap::Differs => 0,
+            Overlap::Differs => match restated_tail(&self.shown, trimmed) {
+                Tail::Restates(n) => lead + n,
+                Tail::Maybe => return String::new(),
+                Tail::No => 0,
+            },
         };
         self.matching = false;
         let held = std::mem::take(&mut self.held);
@@ -546,8 +613,8 @@ mod tests {
         }
     }
 
-    fn read_all(body: &[u8], json: bool, cuts: usize) -> (Vec<String>, Result<Ended, StreamError>) {
-        let mut r = StreamReader::new(json);
+    fn read_all(body: &[u8], cuts: usize) -> (Vec<String>, Result<Ended, StreamError>) {
+        let mut r = StreamReader::new();
         let mut texts = Vec::new();
         for part in body.chunks(cuts.max(1)) {
             match r.push(part) {
@@ -569,7 +636,7 @@ mod tests {
             chunk("lo")
         );
         for cut in [1, 3, 7, 1000] {
-            let (texts, end) = read_all(body.as_bytes(), false, cut);
+            let (texts, end) = read_all(body.as_bytes(), cut);
             assert_eq!(texts, ["Hel", "lo"]);
             assert_eq!(
                 end,
@@ -583,7 +650,6 @@ mod tests {
         // Nothing after [DONE] is read.
         let (_, end) = read_all(
             format!("{}data: [DONE]\n\ndata: junk\n\n", chunk("a")).as_bytes(),
-            false,
             1000,
         );
         assert!(end.is_ok());
@@ -592,7 +658,7 @@ mod tests {
     #[test]
     fn streams_that_break_say_how() {
         let cases = [
-            (format!("{}", chunk("a")), StreamError::Truncated),
+            (chunk("a"), StreamError::Truncated),
             (
                 format!(
                     "{}data: {{\"error\":{{\"message\":\"boom\"}}}}\n\n",
@@ -610,7 +676,7 @@ mod tests {
             ),
         ];
         for (body, want) in cases {
-            let (texts, end) = read_all(body.as_bytes(), false, 5);
+            let (texts, end) = read_all(body.as_bytes(), 5);
             assert_eq!(texts, ["a"], "{want:?}");
             assert_eq!(end, Err(want));
         }
@@ -620,7 +686,7 @@ mod tests {
     fn texts_before_a_failure_come_out_however_the_body_is_cut() {
         let body = format!("{}{}data: <html>\n\n{}", chunk("a"), chunk("b"), chunk("c"));
         for cut in [1, 2, 5, 40, 1000] {
-            let (texts, end) = read_all(body.as_bytes(), false, cut);
+            let (texts, end) = read_all(body.as_bytes(), cut);
             assert_eq!(texts, ["a", "b"], "cut {cut}");
             assert_eq!(end, Err(StreamError::Malformed));
         }
@@ -629,8 +695,8 @@ mod tests {
     #[test]
     fn a_plain_json_answer_is_one_delta_at_the_end() {
         let body = r#"{"choices":[{"message":{"content":" Hi there "},"finish_reason":"stop"}],"usage":{"total_tokens":4}}"#;
-        for json in [true, false] {
-            let (texts, end) = read_all(format!("\n {body}").as_bytes(), json, 4);
+        for cut in [1, 4, 1000] {
+            let (texts, end) = read_all(format!("\n {body}").as_bytes(), cut);
             assert!(texts.is_empty());
             assert_eq!(
                 end,
@@ -642,15 +708,16 @@ mod tests {
             );
         }
         assert_eq!(
-            read_all(b"{\"choices\":[]}", false, 4).1,
+            read_all(b"{\"choices\":[]}", 4).1,
             Err(StreamError::BadAnswer)
         );
         assert_eq!(
-            read_all(br#"{"error":{"message":"no stream for you"}}"#, true, 4).1,
+            read_all(br#"{"error":{"message":"no stream for you"}}"#, 4).1,
             Err(StreamError::Provider("no stream for you".into()))
         );
-        let huge = vec![b' '; MAX_RESPONSE_BYTES + 1];
-        assert_eq!(read_all(&huge, true, 4096).1, Err(StreamError::TooLarge));
+        let mut huge = b"{".to_vec();
+        huge.resize(MAX_RESPONSE_BYTES + 1, b' ');
+        assert_eq!(read_all(&huge, 4096).1, Err(StreamError::TooLarge));
     }
 
     fn splice(shown_by_first: &[&str], then: &[&str]) -> (String, Vec<String>) {
@@ -692,6 +759,28 @@ mod tests {
     }
 
     #[test]
+    fn a_continuation_that_restates_the_last_words_repeats_nothing() {
+        let (shown, out) = splice(
+            &["Our shop opens at nine in the"],
+            &["opens at nine", " in the morning."],
+        );
+        assert_eq!(shown, "Our shop opens at nine in the morning.");
+        assert_eq!(out[1], " morning.");
+        // Too short to tell from a real continuation: kept.
+        let (shown, _) = splice(&["It is in the"], &["the box."]);
+        assert_eq!(shown, "It is in thethe box.");
+        // Not from a word start: kept.
+        let (shown, _) = splice(&["Call us at 0123456789"], &["3456789 now"]);
+        assert_eq!(shown, "Call us at 01234567893456789 now");
+        // Held while it may still restate them, shown once it cannot.
+        let mut s = Splice::new(1000);
+        s.push("Our shop opens at nine in the");
+        s.restart();
+        assert_eq!(s.push("at nine"), "");
+        assert_eq!(s.push(" sharp."), "at nine sharp.");
+    }
+
+    #[test]
     fn what_a_failed_provider_held_back_is_never_shown() {
         let mut s = Splice::new(1000);
         s.push("Hello there");
@@ -713,7 +802,59 @@ mod tests {
         assert_eq!(s.shown(), "abcdé");
     }
 
+    /// A provider stream from pieces that matter: deltas (some multi-byte), comments,
+    /// finish, usage, errors, junk, `[DONE]`, CR/LF variants.
+    fn provider_stream() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(
+            prop_oneof![
+                "[a-zก🙂 ]{0,6}".prop_map(|t| chunk(&t)),
+                Just(": keep-alive\n\n".to_owned()),
+                Just(END.to_owned()),
+                Just("data: {\"error\":{\"message\":\"x\"}}\n\n".to_owned()),
+                Just("data: <html>\n\n".to_owned()),
+                Just("data: [DONE]\n\n".to_owned()),
+                Just("\r\n".to_owned()),
+            ],
+            0..12,
+        )
+        .prop_map(|parts| parts.concat().into_bytes())
+    }
+
     proptest! {
+        #[test]
+        fn any_chunking_of_a_provider_stream_reads_the_same(
+            body in provider_stream(),
+            cuts in proptest::collection::vec(1usize..64, 1..4),
+        ) {
+            let whole = read_all(&body, usize::MAX);
+            for cut in cuts {
+                prop_assert_eq!(read_all(&body, cut), whole.clone());
+            }
+        }
+
+        #[test]
+        fn a_restated_end_is_dropped_and_the_rest_kept(
+            words in proptest::collection::vec("[a-z]{1,6}", 4..30),
+            from in any::<prop::sample::Index>(),
+            rest in "[a-z .]{0,20}",
+            cut in 1usize..8,
+        ) {
+            // Distinct words (`q<i>` first), so no other part of the text matches by chance.
+            let words: Vec<String> =
+                words.iter().enumerate().map(|(i, w)| format!("q{i}{w}")).collect();
+            let shown = words.join(" ");
+            let tail = words[from.index(words.len())..].join(" ");
+            prop_assume!(tail.chars().count() >= MIN_RESTATED_CHARS && tail.len() < 200);
+            let mut s = Splice::new(10_000);
+            s.push(&shown);
+            s.restart();
+            let out: Vec<char> = format!("{tail}{rest}").chars().collect();
+            for piece in out.chunks(cut) {
+                s.push(&piece.iter().collect::<String>());
+            }
+            prop_assert_eq!(s.shown(), format!("{shown}{rest}"));
+        }
+
         #[test]
         fn the_shown_text_is_what_was_emitted_and_a_restart_never_repeats(
             first in proptest::collection::vec("[a-c ]{0,5}", 0..6),
