@@ -68,12 +68,20 @@ export async function startFakeLine(token, port = 0, { log = false } = {}) {
 /**
  * Two fake AI providers under one server, `/deepseek` and `/openrouter`. Each has a mode:
  * `ok` (answers `answer(request)`), `fail` (500), `hang` (never answers), `garbage` (200,
- * not JSON). Requests are recorded per provider.
+ * not JSON). Requests are recorded per provider (`calls`: each request's parsed `body` and
+ * `authorization`), so a test can read the prompt a provider received.
+ *
+ * A request with `"stream": true` is answered as OpenAI-compatible Server-Sent Events: the
+ * answer split by `chunks(text)` (default: into pieces of `chunkChars` characters), one
+ * `data:` event per piece, `delayMs` apart, then a usage event and `data: [DONE]`. With
+ * `failAfter` = k the connection is cut after k pieces (a provider failing mid-stream);
+ * `streamed` counts the pieces each provider sent; `usageTokens` sets the usage's
+ * `total_tokens` (both kinds of answer).
  */
 export async function startFakeAi(port = 0) {
   const state = {
-    deepseek: { mode: "ok", calls: [], answer: (body) => `deepseek says: ${body.messages.at(-1).content}` },
-    openrouter: { mode: "ok", calls: [], answer: (body) => `openrouter says: ${body.messages.at(-1).content}` },
+    deepseek: { mode: "ok", calls: [], answer: (body) => `deepseek says: ${body.messages.at(-1).content}`, ...streaming() },
+    openrouter: { mode: "ok", calls: [], answer: (body) => `openrouter says: ${body.messages.at(-1).content}`, ...streaming() },
   };
   const up = await startUpstream((req, res) => {
     const name = req.path.split("/")[1];
@@ -84,15 +92,41 @@ export async function startFakeAi(port = 0) {
     if (p.mode === "fail") return res.writeHead(500, { "content-type": "application/json" }).end('{"error":"down"}');
     if (p.mode === "hang") return; // the client's timeout ends it
     if (p.mode === "garbage") return res.writeHead(200, { "content-type": "text/html" }).end("<html>");
+    if (body.stream === true) return streamAnswer(p, body, res);
     res.writeHead(200, { "content-type": "application/json" }).end(
       JSON.stringify({
         id: "cmpl-1",
         choices: [{ index: 0, message: { role: "assistant", content: p.answer(body) }, finish_reason: "stop" }],
-        usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 },
+        usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: p.usageTokens ?? 15 },
       }),
     );
   }, port);
   return { ...up, providers: state };
+}
+
+/** A fake provider's streaming settings (see startFakeAi). */
+function streaming() {
+  return { chunkChars: 8, chunks: null, delayMs: 0, failAfter: null, streamed: 0, usageTokens: null };
+}
+
+/** Streams provider `p`'s answer to `body` as OpenAI-compatible SSE (see startFakeAi). */
+async function streamAnswer(p, body, res) {
+  const text = p.answer(body);
+  const pieces = p.chunks ? p.chunks(text) : text.match(new RegExp(`[\\s\\S]{1,${p.chunkChars}}`, "gu")) ?? [];
+  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+  const event = (obj) => res.write(`data: ${JSON.stringify(obj)}\n\n`);
+  for (let i = 0; i < pieces.length; i++) {
+    if (p.failAfter !== null && i >= p.failAfter) {
+      res.socket?.destroy();
+      return;
+    }
+    if (p.delayMs > 0) await new Promise((r) => setTimeout(r, p.delayMs));
+    event({ id: "cmpl-s", choices: [{ index: 0, delta: { content: pieces[i] }, finish_reason: null }] });
+    p.streamed += 1;
+  }
+  event({ id: "cmpl-s", choices: [{ index: 0, delta: {}, finish_reason: "stop" }] });
+  event({ id: "cmpl-s", choices: [], usage: { prompt_tokens: 10, completion_tokens: pieces.length, total_tokens: p.usageTokens ?? 10 + pieces.length } });
+  res.end("data: [DONE]\n\n");
 }
 
 /** chat-webhook vars pointing at the fakes, with fresh secrets. */

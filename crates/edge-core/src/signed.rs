@@ -24,13 +24,15 @@ pub fn derive_key(secret: &str, purpose: &str) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-fn tag(key: &[u8; 32], msg: &str) -> String {
+/// The URL-safe base64 HMAC-SHA256 tag of `msg` under `key`.
+pub(crate) fn tag(key: &[u8; 32], msg: &str) -> String {
     let mut mac = HmacSha256::new_from_slice(key).expect("hmac takes any key length");
     mac.update(msg.as_bytes());
     URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
 }
 
-fn tag_matches(key: &[u8; 32], msg: &str, presented: &str) -> bool {
+/// Whether `presented` is the tag of `msg` under `key` (constant-time comparison).
+pub(crate) fn tag_matches(key: &[u8; 32], msg: &str, presented: &str) -> bool {
     let Ok(bytes) = URL_SAFE_NO_PAD.decode(presented) else {
         return false;
     };

@@ -3,6 +3,10 @@
 use edge_core::chat::line::webhook::WebhookError;
 use edge_core::chat::product::ProductError;
 use edge_core::chat::signature::SignatureError;
+use edge_core::chat::web::frame::FrameError;
+use edge_core::chat::web::limits::Refusal;
+use edge_core::chat::web::token::TokenError;
+use edge_core::chat::web::{SessionNotFound, UpgradeRequired};
 use edge_core::error::CommonError;
 use edge_core::queue::BatchError;
 use edge_core::route::RouteError;
@@ -28,5 +32,15 @@ edge_glue::handler_error! {
         Queue(BatchError),
         /// An admin body (product, preferences) that is not valid.
         Product(ProductError),
+        /// A web chat session token refused (401 `invalid_session_token`).
+        SessionToken(TokenError),
+        /// A web chat session that does not exist (404).
+        SessionNotFound(SessionNotFound),
+        /// A web chat body that is not a message.
+        ChatFrame(FrameError),
+        /// A web chat limit (429 with `Retry-After`, 413, 409).
+        ChatRefusal(Refusal),
+        /// The WebSocket endpoint asked without an upgrade (426).
+        Upgrade(UpgradeRequired),
     }
 }

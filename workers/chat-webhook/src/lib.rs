@@ -10,17 +10,21 @@
 //!   commands, components, deferred answers edited in from `wait_until`.
 //! - The per-user quota on paid AI calls ([`quota`]): one Durable Object per user.
 //! - The admin API ([`admin`]): products and conversations.
+//! - The web support chat's page ([`chat_page`]): `GET /chat` and its script and style.
+//! - The web support chat: `/chat/v1/sessions…` ([`chat_api`]) in front of one
+//!   `ChatSession` Durable Object per session ([`chat_session`]), its flows in [`web_chat`].
 //! - [`settings`]: every var, parsed once per isolate; [`error`]: what handlers fail with,
 //!   answered by `edge_glue::serve` (routing errors included: [`ROUTES`]).
 
 mod admin;
 mod ai;
-// Its caller is the web chat session (issue 18), merged from another branch: until then
-// nothing outside its tests calls it.
-#[allow(dead_code)]
 mod ai_stream;
 mod backends;
 mod bindings;
+mod chat_api;
+mod chat_page;
+#[allow(missing_docs)] // the #[durable_object] macro generates undocumented items
+mod chat_session;
 mod db;
 mod discord;
 mod discord_api;
@@ -35,7 +39,9 @@ mod quota;
 mod settings;
 #[cfg(test)]
 mod testkit;
+mod web_chat;
 
+pub use chat_session::ChatSession;
 pub use quota::AiQuota;
 
 use edge_core::ServiceName;
@@ -47,6 +53,7 @@ use worker::{
 };
 
 use crate::admin::AdminRoute as A;
+use crate::chat_api::ChatRoute as C;
 use crate::line_consumer::{Outcome, Queued};
 
 const ME: ServiceName = ServiceName::ChatWebhook;
@@ -58,6 +65,10 @@ enum Route {
     LineWebhook,
     DiscordWebhook,
     Admin(A),
+    ChatPage,
+    ChatAsset,
+    ChatCreate,
+    Chat(C),
 }
 
 /// Every route: anything else is 404 `not_found`, a known path with another method 405
@@ -75,6 +86,12 @@ const ROUTES: &[RouteRow<Route>] = &[
     ("GET", "/admin/v1/groups/:group/conversation", Route::Admin(A::GroupConversation)),
     ("GET", "/admin/v1/rooms/:room/conversation", Route::Admin(A::RoomConversation)),
     ("PUT", "/admin/v1/customers/:user/preferences", Route::Admin(A::Preferences)),
+    ("GET", "/chat", Route::ChatPage),
+    ("GET", "/chat/assets/:file", Route::ChatAsset),
+    ("POST", "/chat/v1/sessions", Route::ChatCreate),
+    ("GET", "/chat/v1/sessions/:id/messages", Route::Chat(C::History)),
+    ("POST", "/chat/v1/sessions/:id/messages", Route::Chat(C::Post)),
+    ("GET", "/chat/v1/sessions/:id/ws", Route::Chat(C::Socket)),
 ];
 
 #[event(fetch)]
@@ -86,6 +103,10 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             Route::LineWebhook => line_webhook::line(req, &env, &hop).await,
             Route::DiscordWebhook => discord::interaction(req, &env, &hop).await,
             Route::Admin(r) => admin::handle(r, &params, req, &env).await,
+            Route::ChatPage => chat_page::page(&req, &env),
+            Route::ChatAsset => chat_page::asset(params.get("file"), &req, &env),
+            Route::ChatCreate => chat_api::create(req, &env, &hop).await,
+            Route::Chat(r) => chat_api::handle(r, &params, req, &env, &hop).await,
         }
     })
     .await

@@ -1,6 +1,6 @@
 //! chat-webhook's configuration, from wrangler vars and secrets: [`LineSettings`] (the LINE
 //! webhook and its queue consumer), [`DiscordSettings`] and [`AiSettings`] (the provider
-//! chain both bots share). Each is parsed once per isolate on first use
+//! chain both bots share) and [`WebChatSettings`] (the web support chat). Each is parsed once per isolate on first use
 //! (`edge_glue::config::once_per_isolate`: vars cannot change while an isolate lives), so an
 //! unconfigured bot does not break the other; every default is here, none repeated in the
 //! wrangler file, and a misconfiguration names its var. (Vars the glue reads itself —
@@ -15,6 +15,8 @@ use edge_core::chat::completion::ModelSpec;
 use edge_core::chat::discord::signature::{self, DEFAULT_WINDOW_S};
 use edge_core::chat::langserve::InputShape;
 use edge_core::chat::quota;
+use edge_core::chat::web::limits::{Limits, Timers};
+use edge_core::chat::web::memory::MemoryPolicy;
 use edge_core::error::CommonError;
 use edge_core::routing::breaker::BreakerConfig;
 use edge_core::sig::VerifyKey;
@@ -160,6 +162,7 @@ thread_local! {
     static AI: config::IsolateCell<AiSettings> = const { config::IsolateCell::new() };
     static LINE: config::IsolateCell<LineSettings> = const { config::IsolateCell::new() };
     static DISCORD: config::IsolateCell<DiscordSettings> = const { config::IsolateCell::new() };
+    static WEB: config::IsolateCell<WebChatSettings> = const { config::IsolateCell::new() };
 }
 
 /// The base URL var `name`, or `default` when it is not set.
@@ -418,6 +421,90 @@ impl DiscordSettings {
                 }
                 None => Theme::default(),
             },
+        })
+    }
+}
+
+/// The web support chat (`/chat/v1/...` and the `ChatSession` objects).
+pub(crate) struct WebChatSettings {
+    /// Signs session tokens (`CHAT_TOKEN_SECRET`, at least 32 characters).
+    pub(crate) token_secret: String,
+    /// How long a session token is valid, seconds.
+    pub(crate) token_ttl_s: u64,
+    /// Idle end and storage deletion.
+    pub(crate) timers: Timers,
+    /// Length, per-minute and per-hour-token limits of one session.
+    pub(crate) limits: Limits,
+    /// Messages per minute from one client address (all its sessions).
+    pub(crate) ip_per_minute: RateLimitPolicy,
+    /// Sessions one client address may open per idle period.
+    pub(crate) sessions_per_ip: RateLimitPolicy,
+    /// What the model sees.
+    pub(crate) memory: MemoryPolicy,
+    /// The provider chain.
+    pub(crate) ai: Rc<AiSettings>,
+}
+
+/// Shortest accepted `CHAT_TOKEN_SECRET`.
+const MIN_TOKEN_SECRET_CHARS: usize = 32;
+
+impl WebChatSettings {
+    /// The web chat's settings of this isolate, parsed on first use.
+    ///
+    /// # Errors
+    /// [`CommonError::Misconfigured`] naming the first missing or malformed setting.
+    pub(crate) fn load(env: &Env) -> Result<Rc<Self>, CommonError> {
+        config::once_per_isolate(&WEB, env, Self::parse)
+    }
+
+    fn parse(env: &Env) -> Result<Self, CommonError> {
+        let token_secret = config::required_string(env, "CHAT_TOKEN_SECRET")?;
+        if token_secret.chars().count() < MIN_TOKEN_SECRET_CHARS {
+            return Err(CommonError::Misconfigured("CHAT_TOKEN_SECRET"));
+        }
+        // Seconds overrides (tests and demos) win over the minute/day settings.
+        let idle_s = match config::optional_var(env, "CHAT_IDLE_S") {
+            Some(_) => config::u64_var(env, "CHAT_IDLE_S", 0, 1..=86_400)?,
+            None => 60 * config::u64_var(env, "CHAT_IDLE_MINUTES", 30, 1..=1_440)?,
+        };
+        let retention_s = match config::optional_var(env, "CHAT_RETENTION_S") {
+            Some(_) => config::u64_var(env, "CHAT_RETENTION_S", 0, 1..=31_536_000)?,
+            None => 86_400 * config::u64_var(env, "CHAT_RETENTION_DAYS", 7, 1..=365)?,
+        };
+        let usize_var = |name: &'static str, default: u64, range| {
+            config::u64_var(env, name, default, range)
+                .and_then(|v| usize::try_from(v).map_err(|_| CommonError::Misconfigured(name)))
+        };
+        let policy = |name: &'static str, default: u32, window_s: u32| {
+            RateLimitPolicy::new(positive_u32(env, name, default, MAX_LIMIT)?, window_s)
+                .ok_or(CommonError::Misconfigured(name))
+        };
+        let idle_window =
+            u32::try_from(idle_s.min(u64::from(MAX_WINDOW_S))).unwrap_or(MAX_WINDOW_S);
+        Ok(Self {
+            token_secret,
+            token_ttl_s: config::u64_var(env, "CHAT_TOKEN_TTL_S", 86_400, 60..=2_592_000)?,
+            timers: Timers {
+                idle_ms: idle_s * 1_000,
+                retention_ms: retention_s * 1_000,
+            },
+            limits: Limits {
+                max_chars: usize_var("CHAT_MAX_MESSAGE_CHARS", 4_000, 1..=16_000)?,
+                per_minute: positive_u32(env, "CHAT_MESSAGES_PER_MINUTE", 20, 10_000)?,
+                tokens_per_hour: config::u64_var(
+                    env,
+                    "CHAT_TOKENS_PER_HOUR",
+                    20_000,
+                    1..=10_000_000,
+                )?,
+            },
+            ip_per_minute: policy("CHAT_IP_MESSAGES_PER_MINUTE", 60, 60)?,
+            sessions_per_ip: policy("CHAT_SESSIONS_PER_IP", 10, idle_window)?,
+            memory: MemoryPolicy {
+                history: usize_var("CHAT_HISTORY_MESSAGES", 12, 1..=100)?,
+                threshold: usize_var("CHAT_SUMMARY_THRESHOLD", 24, 2..=1_000)?,
+            },
+            ai: AiSettings::load(env)?,
         })
     }
 }

@@ -84,7 +84,8 @@ pub fn report(hop: &Hop, env: &Env, mut event: MetricEvent, body: Option<BodyWat
 
 /// Hands `event` to the isolate's outbox and, when this push is the one to start a flush,
 /// drives it. [`report`] awaits it in a hop's `wait_until`; work outside a request (a queue
-/// consumer's event) awaits it itself.
+/// consumer's event, a Durable Object's WebSocket message or alarm) awaits it itself, in
+/// the object's `wait_until` where there is one.
 pub async fn enqueue(env: &Env, event: MetricEvent) {
     let worker = event.worker;
     let (push, dropped) = with_outbox(env, |o| (o.push(event), o.take_dropped()));

@@ -14,6 +14,7 @@
 //! - [`quota`]: the per-user quota on paid AI calls.
 //! - [`signature`]: the one error of both webhooks' signature checks.
 //! - [`product`], [`preferences`]: the admin API's bodies.
+//! - [`web`]: the web support chat: session tokens, wire frames, memory and limits.
 
 #[cfg(feature = "chart")]
 pub mod chart;
@@ -30,3 +31,4 @@ pub mod signature;
 pub mod sse;
 pub mod stream;
 pub mod text;
+pub mod web;

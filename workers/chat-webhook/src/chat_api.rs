@@ -1,0 +1,181 @@
+//! The web chat's HTTP routes: `POST /chat/v1/sessions` mints a session (an id, its
+//! `ChatSession` object, a signed token), and every call on a session checks its token
+//! (`Authorization: Bearer`, or the WebSocket subprotocol `bearer.<token>`) before it is
+//! forwarded to the session's object ([`crate::chat_session`]): the history, a posted
+//! message (answered as SSE), the WebSocket.
+
+use edge_core::chat::web::frame::MAX_CLIENT_FRAME_BYTES;
+use edge_core::chat::web::token::{self, TokenError};
+use edge_core::chat::web::{SessionNotFound, UpgradeRequired};
+use edge_core::error::CommonError;
+use edge_core::route::Params;
+use edge_glue::{Hop, REQUEST_ID_HEADER, body, now_ms, random_uuid, respond, window_log};
+use serde::Serialize;
+use worker::{Env, Headers, Method, Request, RequestInit, Response, Stub};
+
+use crate::chat_session::{CLIENT_HEADER, SESSION_BINDING};
+use crate::error::Error;
+use crate::quota::QUOTA_BINDING;
+use crate::settings::WebChatSettings;
+
+/// What a route on one session is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ChatRoute {
+    History,
+    Post,
+    Socket,
+}
+
+/// Largest body of `POST /chat/v1/sessions` (it takes `{}` or nothing), bytes.
+const MAX_CREATE_BODY: usize = 1_024;
+
+#[derive(Serialize)]
+struct Created {
+    id: String,
+    token: String,
+    expires_at: u64,
+}
+
+/// The client's address as Cloudflare saw it (`unknown` off Cloudflare).
+fn client(req: &Request) -> String {
+    req.headers()
+        .get("cf-connecting-ip")
+        .ok()
+        .flatten()
+        .filter(|ip| ip.len() <= 64)
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// Answers one route on a session, after its token.
+pub(crate) async fn handle(
+    route: ChatRoute,
+    params: &Params<'_>,
+    mut req: Request,
+    env: &Env,
+    hop: &Hop,
+) -> Result<Response, Error> {
+    let s = WebChatSettings::load(env)?;
+    let id = params
+        .get("id")
+        .filter(|id| token::valid_session_id(id))
+        .ok_or(SessionNotFound)?;
+    authorize(&req, id, &s, route)?;
+    let after = req
+        .url()?
+        .query_pairs()
+        .find(|(k, _)| k == "after")
+        .and_then(|(_, v)| v.parse::<u64>().ok());
+    let query = after.map(|a| format!("?after={a}")).unwrap_or_default();
+    let headers = Headers::new();
+    headers.set(CLIENT_HEADER, &client(&req))?;
+    headers.set(REQUEST_ID_HEADER, hop.request_id.as_str())?;
+    let mut init = RequestInit::new();
+    let url = match route {
+        ChatRoute::History => {
+            init.with_method(Method::Get);
+            format!("https://chat-session/messages{query}")
+        }
+        ChatRoute::Post => {
+            let bytes = body::read(&mut req, env, MAX_CLIENT_FRAME_BYTES).await?;
+            init.with_method(Method::Post).with_body(Some(
+                worker::js_sys::Uint8Array::from(bytes.as_slice()).into(),
+            ));
+            "https://chat-session/messages".to_owned()
+        }
+        ChatRoute::Socket => {
+            let upgrade = req
+                .headers()
+                .get("upgrade")
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            if !upgrade.eq_ignore_ascii_case("websocket") {
+                return Err(UpgradeRequired.into());
+            }
+            headers.set("upgrade", "websocket")?;
+            init.with_method(Method::Get);
+            format!("https://chat-session/ws{query}")
+        }
+    };
+    init.with_headers(headers);
+    let forwarded = Request::new_with_init(&url, &init)?;
+    hop.decide(match route {
+        ChatRoute::History => "chat_history",
+        ChatRoute::Post => "chat_message",
+        ChatRoute::Socket => "chat_socket",
+    });
+    Ok(stub(env, id)?.fetch_with_request(forwarded).await?)
+}
+
+/// The session's token from the request: `Authorization: Bearer`, or for the WebSocket the
+/// subprotocol offer; checked against the session id.
+fn authorize(req: &Request, id: &str, s: &WebChatSettings, route: ChatRoute) -> Result<(), Error> {
+    let header = |name| req.headers().get(name).ok().flatten();
+    let bearer = header("authorization").and_then(|h| {
+        h.strip_prefix("Bearer ")
+            .or_else(|| h.strip_prefix("bearer "))
+            .map(|t| t.trim().to_owned())
+    });
+    let offered = (route == ChatRoute::Socket)
+        .then(|| header("sec-websocket-protocol"))
+        .flatten()
+        .and_then(|offer| token::from_subprotocols(&offer).map(str::to_owned));
+    let presented = bearer.or(offered).ok_or(TokenError::Malformed)?;
+    token::verify(&s.token_secret, id, &presented, now_ms() / 1_000)?;
+    Ok(())
+}
+
+/// The `ChatSession` object of session `id`.
+fn stub(env: &Env, id: &str) -> Result<Stub, Error> {
+    let ns = env
+        .durable_object(SESSION_BINDING)
+        .map_err(|_| CommonError::Misconfigured(SESSION_BINDING))?;
+    Ok(ns.id_from_name(id)?.get_stub()?)
+}
+
+/// `POST /chat/v1/sessions`: within the address's session limit, a new session.
+pub(crate) async fn create(mut req: Request, env: &Env, hop: &Hop) -> Result<Response, Error> {
+    let s = WebChatSettings::load(env)?;
+    let req = &mut req;
+    let bytes = body::read(req, env, MAX_CREATE_BODY).await?;
+    let text = String::from_utf8_lossy(&bytes);
+    if !text.trim().is_empty()
+        && !serde_json::from_str::<serde_json::Value>(&text).is_ok_and(|v| v.is_object())
+    {
+        return Err(edge_core::chat::web::frame::FrameError::Malformed.into());
+    }
+    let bucket = format!("web-chat:sessions:{}", client(req));
+    let d = window_log::check(env, QUOTA_BINDING, &bucket, s.sessions_per_ip).await?;
+    if !d.allowed {
+        hop.decide("rate_limited");
+        return Err(edge_core::chat::web::limits::Refusal::RateLimited {
+            retry_after_s: d.reset_s.max(1),
+        }
+        .into());
+    }
+    let id = random_uuid()
+        .map(|u| u.replace('-', "").to_ascii_lowercase())
+        .filter(|id| token::valid_session_id(id))
+        .ok_or(CommonError::UpstreamUnavailable)?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post);
+    let r = stub(env, &id)?
+        .fetch_with_request(Request::new_with_init(
+            "https://chat-session/create",
+            &init,
+        )?)
+        .await?;
+    if r.status_code() != 201 {
+        return Ok(r);
+    }
+    let expires_at = now_ms() / 1_000 + s.token_ttl_s;
+    hop.decide("chat_session_created");
+    Ok(respond::json(
+        201,
+        &Created {
+            token: token::issue(&s.token_secret, &id, expires_at),
+            id,
+            expires_at,
+        },
+    )?)
+}
