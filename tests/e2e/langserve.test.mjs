@@ -4,6 +4,7 @@
 // service-token headers as Access does — and the fake OpenAI-compatible AI as its fallback.
 // - a signed LINE text is answered through LangServe's `/invoke` (LangChain messages in,
 //   the chain's answer out), the Access headers sent to LangServe and to nobody else;
+// - a web chat message is streamed through LangServe's `/stream`, delta by delta;
 // - LangServe down (the app stopped: the tunnel answers 502) → the fallback answers;
 // - Access refusing the token (401) opens LangServe's breaker at once (the next message
 //   skips it without a call), the log names the refused credential by its var, never its
@@ -15,6 +16,7 @@ import { eventually } from "../harness/wait.mjs";
 import { queryMetrics } from "../harness/analytics.mjs";
 import { CHAT, deliverLine, lineEvent } from "../harness/line.mjs";
 import { startAccessProxy, startLangServe } from "../harness/langserve.mjs";
+import { history, post, session } from "../harness/webchat.mjs";
 
 const ACCESS = { id: "0123456789abcdef.access", secret: "e2e-access-secret-4f9a1c" };
 
@@ -114,6 +116,27 @@ describe("issue 20: a LangServe provider (real app) with an OpenAI-compatible fa
     );
     // The fallback (OpenAI-compatible) never saw the Access token.
     for (const c of p.ai.providers.openrouter.calls) assert.ok(!JSON.stringify(c).includes(ACCESS.secret));
+  });
+
+  test("the web chat streams the LangServe chain's answer through /stream, delta by delta, and stores exactly that", async () => {
+    const before = fallbackCalls();
+    const s = await session(p);
+    const r = await post(p, s, "Is my order 12 shipped?");
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const deltas = r.events.filter((e) => e.event === "delta").map((e) => e.data.text);
+    const done = r.events.find((e) => e.event === "done")?.data.message;
+    assert.ok(deltas.length > 1, `streamed in pieces, not at once: ${JSON.stringify(deltas)}`);
+    assert.equal(deltas.join(""), "langserve says: Is my order 12 shipped?");
+    assert.equal(done.content, deltas.join(""));
+    assert.equal(done.metadata.provider, "ayaka");
+    assert.equal(done.metadata.failed, undefined, "no provider failed before it");
+    const call = proxy.requests.at(-1);
+    assert.deepEqual([call.method, call.path, call.status], ["POST", "/stream", 200]);
+    assert.deepEqual([call.id, call.secret], [ACCESS.id, ACCESS.secret]);
+    assert.deepEqual(JSON.parse(call.body).input.at(-1), { type: "human", content: "Is my order 12 shipped?" });
+    assert.equal(fallbackCalls(), before, "the fallback was not asked");
+    const stored = await history(p, s);
+    assert.deepEqual(stored.body.messages.map((m) => m.content), ["Is my order 12 shipped?", done.content]);
   });
 
   test("LangServe down: the fallback answers, and LangServe answers again once it is back", async () => {
