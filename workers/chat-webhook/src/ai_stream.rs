@@ -562,10 +562,7 @@ mod tests {
         let mut keyless = provider("primary", 8_000);
         keyless.api_key = None;
         let s = testkit::ai_settings(vec![keyless, provider("fallback", 8_000)]);
-        let mut sink = Recorder {
-            clock: io.clock.clone(),
-            got: Vec::new(),
-        };
+        let mut sink = recorder(&io);
         let r = run(stream_reply(&io, &s, Language::En, &prompt(), &mut sink));
         assert_eq!(
             outcomes(&r),
@@ -613,6 +610,24 @@ mod tests {
         );
     }
 
+    /// A LangServe primary (input `shape`, an Access token) before the OpenAI-compatible
+    /// fallback, its breaker needing 5 failures (so only a refusal opens it at once).
+    fn langserve_first(shape: InputShape) -> AiSettings {
+        let mut s = testkit::ai_settings(vec![
+            testkit::langserve_provider("primary", shape, Some(("id.access", "s3cret"))),
+            testkit::provider("fallback", 8_000),
+        ]);
+        s.breaker.failure_threshold = 5;
+        s
+    }
+
+    fn recorder(io: &TestIo) -> Recorder {
+        Recorder {
+            clock: io.clock.clone(),
+            got: Vec::new(),
+        }
+    }
+
     /// LangServe's `/stream` saying `texts` (as LangServe 0.3 writes it: CRLF, a `metadata`
     /// event first, the `end` event without data).
     fn langserve_stream(texts: &[&str]) -> Script {
@@ -633,19 +648,8 @@ mod tests {
             langserve_stream(&["Ayaka ", "here."]),
             streamed(&["unused"], 0, 1),
         );
-        let mut s = testkit::ai_settings(vec![
-            testkit::langserve_provider(
-                "primary",
-                InputShape::Messages,
-                Some(("id.access", "s3cret")),
-            ),
-            testkit::provider("fallback", 8_000),
-        ]);
-        s.breaker.failure_threshold = 5;
-        let mut sink = Recorder {
-            clock: io.clock.clone(),
-            got: Vec::new(),
-        };
+        let s = langserve_first(InputShape::Messages);
+        let mut sink = recorder(&io);
         let r = run(stream_reply(&io, &s, Language::En, &prompt(), &mut sink));
         assert_eq!(
             (r.text.as_str(), r.provider.as_str()),
@@ -675,10 +679,7 @@ mod tests {
         let mut cut = langserve_stream(&["Ayaka ", "here."]);
         cut.chunks.pop();
         let io = world(cut, streamed(&["Ayaka here.", " How can I help?"], 100, 9));
-        let mut sink = Recorder {
-            clock: io.clock.clone(),
-            got: Vec::new(),
-        };
+        let mut sink = recorder(&io);
         let r = run(stream_reply(&io, &s, Language::En, &prompt(), &mut sink));
         assert_eq!(r.text, "Ayaka here. How can I help?");
         assert_eq!(r.text, sink.texts().concat());
@@ -694,19 +695,8 @@ mod tests {
             Script::whole(401, "{\"detail\":\"no\"}"),
             streamed(&["fine"], 10, 1),
         );
-        let mut s = testkit::ai_settings(vec![
-            testkit::langserve_provider(
-                "primary",
-                InputShape::String,
-                Some(("id.access", "s3cret")),
-            ),
-            testkit::provider("fallback", 8_000),
-        ]);
-        s.breaker.failure_threshold = 5;
-        let mut sink = Recorder {
-            clock: io.clock.clone(),
-            got: Vec::new(),
-        };
+        let s = langserve_first(InputShape::String);
+        let mut sink = recorder(&io);
         let r = run(stream_reply(&io, &s, Language::En, &prompt(), &mut sink));
         assert_eq!(
             outcomes(&r),

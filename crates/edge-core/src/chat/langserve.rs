@@ -351,20 +351,11 @@ impl StreamBody {
     /// completed before the failure in the same chunk come first, the error on the next
     /// call or from [`finish`](Self::finish).
     pub fn push(&mut self, chunk: &[u8]) -> Result<Vec<String>, stream::StreamError> {
-        if let Some(e) = &self.failed {
-            return Err(e.clone());
-        }
-        if self.ended {
-            return Ok(Vec::new());
-        }
-        let mut texts = Vec::new();
-        if let Err(e) = self.read(chunk, &mut texts) {
-            self.failed = Some(e.clone());
-            if texts.is_empty() {
-                return Err(e);
-            }
-        }
-        Ok(texts)
+        let failed = self.failed.take();
+        let (texts, failed) =
+            stream::read_chunk(failed, self.ended, |texts| self.read(chunk, texts));
+        self.failed = failed;
+        texts
     }
 
     fn read(&mut self, chunk: &[u8], texts: &mut Vec<String>) -> Result<(), stream::StreamError> {

@@ -207,6 +207,28 @@ impl Default for StreamReader {
     }
 }
 
+/// One `push` of a stream reader that stays failed once it failed (`failed`): nothing after
+/// its end (`done`); the texts `read` completed from the chunk, or its error when it
+/// completed none (the error then comes on the next call), and the failure to keep.
+pub(crate) fn read_chunk(
+    failed: Option<StreamError>,
+    done: bool,
+    read: impl FnOnce(&mut Vec<String>) -> Result<(), StreamError>,
+) -> (Result<Vec<String>, StreamError>, Option<StreamError>) {
+    if let Some(e) = failed {
+        return (Err(e.clone()), Some(e));
+    }
+    if done {
+        return (Ok(Vec::new()), None);
+    }
+    let mut texts = Vec::new();
+    match read(&mut texts) {
+        Ok(()) => (Ok(texts), None),
+        Err(e) if texts.is_empty() => (Err(e.clone()), Some(e)),
+        Err(e) => (Ok(texts), Some(e)),
+    }
+}
+
 /// Reads one provider's streamed answer, chunk by chunk (sans-IO: the worker feeds it the
 /// body's chunks as they arrive and forwards the texts it returns). The body is taken for
 /// a plain JSON completion when its first non-blank byte is `{` (an event stream cannot
@@ -250,20 +272,11 @@ impl StreamReader {
     /// next call (or by [`finish`](Self::finish)), so however the body is cut the same texts
     /// come before the same error.
     pub fn push(&mut self, chunk: &[u8]) -> Result<Vec<String>, StreamError> {
-        if let Some(e) = &self.failed {
-            return Err(e.clone());
-        }
-        if self.is_done() {
-            return Ok(Vec::new());
-        }
-        let mut texts = Vec::new();
-        if let Err(e) = self.read(chunk, &mut texts) {
-            self.failed = Some(e.clone());
-            if texts.is_empty() {
-                return Err(e);
-            }
-        }
-        Ok(texts)
+        let done = self.done;
+        let failed = self.failed.take();
+        let (texts, failed) = read_chunk(failed, done, |texts| self.read(chunk, texts));
+        self.failed = failed;
+        texts
     }
 
     fn read(&mut self, chunk: &[u8], texts: &mut Vec<String>) -> Result<(), StreamError> {
