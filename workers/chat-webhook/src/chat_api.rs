@@ -7,8 +7,8 @@
 //! idle period.
 
 use edge_core::chat::web::frame::MAX_CLIENT_FRAME_BYTES;
-use edge_core::chat::web::token::{self, TokenError};
 use edge_core::chat::web::limits::{self, Refusal};
+use edge_core::chat::web::token::{self, TokenError};
 use edge_core::chat::web::{SessionNotFound, UpgradeRequired};
 use edge_core::error::CommonError;
 use edge_core::route::Params;
@@ -19,8 +19,8 @@ use worker::{Env, Headers, Method, Request, RequestInit, Response, Stub};
 use crate::chat_session::{
     CLIENT_HEADER, LIVE_KEY_HEADER, LIVE_UNTIL_HEADER, SESSION_BINDING, SESSION_ID_HEADER,
 };
-use crate::live::{self, LiveOp};
 use crate::error::Error;
+use crate::live::{self, LiveOp};
 use crate::quota::QUOTA_BINDING;
 use crate::settings::WebChatSettings;
 

@@ -168,7 +168,12 @@ impl SqlStore {
         .next()
     }
 
-    fn set_owner(&self, session_id: &str, key: &str, until: u64) -> std::result::Result<(), BackendError> {
+    fn set_owner(
+        &self,
+        session_id: &str,
+        key: &str,
+        until: u64,
+    ) -> std::result::Result<(), BackendError> {
         self.run(
             "INSERT INTO owner (k, session_id, address_key, live_until) VALUES (1, ?, ?, ?)
              ON CONFLICT(k) DO UPDATE SET live_until = excluded.live_until",

@@ -88,9 +88,18 @@ pub(crate) fn release(store: &impl LiveStore, id: &str, now: u64) -> Result<(), 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub(crate) enum LiveOp {
-    Add { id: String, ends_at: u64, limit: u32 },
-    Renew { id: String, ends_at: u64 },
-    Release { id: String },
+    Add {
+        id: String,
+        ends_at: u64,
+        limit: u32,
+    },
+    Renew {
+        id: String,
+        ends_at: u64,
+    },
+    Release {
+        id: String,
+    },
 }
 
 /// The answer of a live-set call.
@@ -300,9 +309,12 @@ mod tests {
     #[test]
     fn the_set_admits_up_to_the_limit_and_refuses_until_the_earliest_can_end() {
         let s = MemLive::default();
-        assert_eq!(add(&s, "a", T0 + IDLE, 2, T0).unwrap(), Ok(()));
-        assert_eq!(add(&s, "b", T0 + 60_000 + IDLE, 2, T0 + 60_000).unwrap(), Ok(()));
-        let r = add(&s, "c", T0 + 120_000 + IDLE, 2, T0 + 120_000).unwrap();
+        assert_eq!(add(&s, "a", T0 + IDLE, 2, T0).expect("store"), Ok(()));
+        assert_eq!(
+            add(&s, "b", T0 + 60_000 + IDLE, 2, T0 + 60_000).expect("store"),
+            Ok(())
+        );
+        let r = add(&s, "c", T0 + 120_000 + IDLE, 2, T0 + 120_000).expect("store");
         assert_eq!(
             r,
             Err(Refusal::TooManySessions {
@@ -317,26 +329,37 @@ mod tests {
     fn a_release_frees_a_slot_and_releasing_twice_is_harmless() {
         let s = MemLive::default();
         for id in ["a", "b"] {
-            assert_eq!(add(&s, id, T0 + IDLE, 2, T0).unwrap(), Ok(()));
+            assert_eq!(add(&s, id, T0 + IDLE, 2, T0).expect("store"), Ok(()));
         }
-        release(&s, "a", T0 + 1).unwrap();
-        release(&s, "a", T0 + 2).unwrap();
-        release(&s, "never-added", T0 + 2).unwrap();
+        release(&s, "a", T0 + 1).expect("store");
+        release(&s, "a", T0 + 2).expect("store");
+        release(&s, "never-added", T0 + 2).expect("store");
         assert_eq!(ids(&s), ["b"]);
-        assert_eq!(add(&s, "c", T0 + 3 + IDLE, 2, T0 + 3).unwrap(), Ok(()));
-        assert!(add(&s, "d", T0 + 4 + IDLE, 2, T0 + 4).unwrap().is_err());
+        assert_eq!(
+            add(&s, "c", T0 + 3 + IDLE, 2, T0 + 3).expect("store"),
+            Ok(())
+        );
+        assert!(
+            add(&s, "d", T0 + 4 + IDLE, 2, T0 + 4)
+                .expect("store")
+                .is_err()
+        );
     }
 
     #[test]
     fn a_lost_release_costs_the_slot_only_until_the_expected_end() {
         let s = MemLive::default();
         for id in ["a", "b"] {
-            assert_eq!(add(&s, id, T0 + IDLE, 2, T0).unwrap(), Ok(()));
+            assert_eq!(add(&s, id, T0 + IDLE, 2, T0).expect("store"), Ok(()));
         }
         // Neither is ever released (the isolate died between the end and the release).
-        assert!(add(&s, "c", T0 + IDLE, 2, T0 + IDLE - 1).unwrap().is_err());
+        assert!(
+            add(&s, "c", T0 + IDLE, 2, T0 + IDLE - 1)
+                .expect("store")
+                .is_err()
+        );
         assert_eq!(
-            add(&s, "c", T0 + 2 * IDLE, 2, T0 + IDLE).unwrap(),
+            add(&s, "c", T0 + 2 * IDLE, 2, T0 + IDLE).expect("store"),
             Ok(()),
             "pruned at their expected end"
         );
@@ -346,9 +369,9 @@ mod tests {
     #[test]
     fn a_renewed_session_keeps_its_slot_past_its_first_expected_end() {
         let s = MemLive::default();
-        assert_eq!(add(&s, "a", T0 + IDLE, 1, T0).unwrap(), Ok(()));
-        renew(&s, "a", T0 + IDLE + IDLE / 2, T0 + IDLE / 2).unwrap();
-        let r = add(&s, "b", T0 + 2 * IDLE, 1, T0 + IDLE).unwrap();
+        assert_eq!(add(&s, "a", T0 + IDLE, 1, T0).expect("store"), Ok(()));
+        renew(&s, "a", T0 + IDLE + IDLE / 2, T0 + IDLE / 2).expect("store");
+        let r = add(&s, "b", T0 + 2 * IDLE, 1, T0 + IDLE).expect("store");
         assert_eq!(
             r,
             Err(Refusal::TooManySessions {
@@ -364,9 +387,9 @@ mod tests {
             ends_at: 5,
             limit: 3,
         };
-        let json = serde_json::to_string(&op).unwrap();
+        let json = serde_json::to_string(&op).expect("store");
         assert_eq!(json, r#"{"op":"add","id":"abc","ends_at":5,"limit":3}"#);
-        assert_eq!(serde_json::from_str::<LiveOp>(&json).unwrap(), op);
+        assert_eq!(serde_json::from_str::<LiveOp>(&json).expect("store"), op);
         assert!(serde_json::from_str::<LiveOp>(r#"{"op":"drop","id":"a"}"#).is_err());
     }
 }

@@ -988,7 +988,10 @@ mod tests {
             }]
         );
         let row = w.store.session().expect("row").expect("kept");
-        assert_eq!((row.status, row.ended_at), (Status::Ended, Some(T0 + 50_000)));
+        assert_eq!(
+            (row.status, row.ended_at),
+            (Status::Ended, Some(T0 + 50_000))
+        );
         let calls = w.ai.prompts.borrow().len();
         let (r, frames) = w.say("after the end", None, policy());
         assert!(matches!(r, Err(PostError::Refused(Refusal::Ended))));

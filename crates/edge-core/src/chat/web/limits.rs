@@ -76,9 +76,9 @@ impl Refusal {
         match self {
             Self::Empty => 400,
             Self::TooLong { .. } => 413,
-            Self::RateLimited { .. }
-            | Self::TokenBudget { .. }
-            | Self::TooManySessions { .. } => 429,
+            Self::RateLimited { .. } | Self::TokenBudget { .. } | Self::TooManySessions { .. } => {
+                429
+            }
             Self::Ended => 409,
         }
     }
