@@ -177,11 +177,7 @@ pub(crate) async fn create(mut req: Request, env: &Env, hop: &Hop) -> Result<Res
     // release is lost, until its expected end: now + idle, moved on by its activity).
     let key = limits::address_key(&address);
     let until = now_ms().saturating_add(s.timers.idle_ms);
-    let add = LiveOp::Add {
-        id: id.clone(),
-        ends_at: until,
-        limit: s.sessions_per_ip,
-    };
+    let add = LiveOp::add(&id, until, s.sessions_per_ip);
     if let Err(refusal) = live::call(env, &key, &add).await? {
         hop.decide("too_many_sessions");
         return Err(refusal.into());
@@ -200,7 +196,7 @@ pub(crate) async fn create(mut req: Request, env: &Env, hop: &Hop) -> Result<Res
         Ok(r) if r.status_code() == 201 => r,
         other => {
             // No session came of it: give the slot back.
-            let _ = live::call(env, &key, &LiveOp::Release { id }).await;
+            let _ = live::call(env, &key, &LiveOp::release(&id)).await;
             return Ok(other?);
         }
     };

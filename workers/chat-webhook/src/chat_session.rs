@@ -477,7 +477,7 @@ impl Inner {
     /// logged: the entry then lapses at its expected end, at most one idle period away.
     async fn release_slot(&self) {
         let Some(o) = self.store.owner() else { return };
-        let op = live::LiveOp::Release { id: o.session_id };
+        let op = live::LiveOp::release(&o.session_id);
         if let Err(e) = live::call(&self.env, &o.address_key, &op).await {
             console_error!("chat session release failed: {e}");
         }
@@ -492,10 +492,7 @@ impl Inner {
             return;
         }
         let until = now.saturating_add(s.timers.idle_ms);
-        let op = live::LiveOp::Renew {
-            id: o.session_id.clone(),
-            ends_at: until,
-        };
+        let op = live::LiveOp::renew(&o.session_id, until);
         match live::call(&self.env, &o.address_key, &op).await {
             Ok(_) => {
                 if let Err(e) = self.store.set_owner(&o.session_id, &o.address_key, until) {

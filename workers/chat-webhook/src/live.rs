@@ -84,22 +84,57 @@ pub(crate) fn release(store: &impl LiveStore, id: &str, now: u64) -> Result<(), 
     store.remove(id)
 }
 
-/// One call on an address's live set.
+/// What a live-set call does.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum LiveKind {
+    Add,
+    Renew,
+    Release,
+}
+
+/// One call on an address's live set (a flat object: an internally tagged enum would cost
+/// the wasm a buffering deserializer).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(tag = "op", rename_all = "snake_case")]
-pub(crate) enum LiveOp {
-    Add {
-        id: String,
-        ends_at: u64,
-        limit: u32,
-    },
-    Renew {
-        id: String,
-        ends_at: u64,
-    },
-    Release {
-        id: String,
-    },
+pub(crate) struct LiveOp {
+    op: LiveKind,
+    id: String,
+    #[serde(default)]
+    ends_at: u64,
+    #[serde(default)]
+    limit: u32,
+}
+
+impl LiveOp {
+    /// Add `id`, expected to end at `ends_at`, if fewer than `limit` are live.
+    pub(crate) fn add(id: &str, ends_at: u64, limit: u32) -> Self {
+        Self {
+            op: LiveKind::Add,
+            id: id.to_owned(),
+            ends_at,
+            limit,
+        }
+    }
+
+    /// Move live `id`'s expected end to `ends_at`.
+    pub(crate) fn renew(id: &str, ends_at: u64) -> Self {
+        Self {
+            op: LiveKind::Renew,
+            id: id.to_owned(),
+            ends_at,
+            limit: 0,
+        }
+    }
+
+    /// Take `id` out.
+    pub(crate) fn release(id: &str) -> Self {
+        Self {
+            op: LiveKind::Release,
+            id: id.to_owned(),
+            ends_at: 0,
+            limit: 0,
+        }
+    }
 }
 
 /// The answer of a live-set call.
@@ -179,20 +214,17 @@ pub(crate) async fn serve(sql: &SqlStorage, mut req: Request) -> worker::Result<
     let Ok(op) = req.json::<LiveOp>().await else {
         return respond::error_response(&FrameError::Malformed);
     };
-    let id = match &op {
-        LiveOp::Add { id, .. } | LiveOp::Renew { id, .. } | LiveOp::Release { id } => id,
-    };
-    if id.is_empty() || id.len() > MAX_ID_BYTES {
+    if op.id.is_empty() || op.id.len() > MAX_ID_BYTES {
         return respond::error_response(&FrameError::Malformed);
     }
     // Idempotent; if it failed, the statement below reports it.
     let _ = sql.exec(SCHEMA, None);
     let store = SqlLive(sql);
     let now = now_ms();
-    let r = match op {
-        LiveOp::Add { id, ends_at, limit } => add(&store, &id, ends_at, limit, now),
-        LiveOp::Renew { id, ends_at } => renew(&store, &id, ends_at, now).map(Ok),
-        LiveOp::Release { id } => release(&store, &id, now).map(Ok),
+    let r = match op.op {
+        LiveKind::Add => add(&store, &op.id, op.ends_at, op.limit, now),
+        LiveKind::Renew => renew(&store, &op.id, op.ends_at, now).map(Ok),
+        LiveKind::Release => release(&store, &op.id, now).map(Ok),
     };
     match r {
         Ok(Ok(())) => respond::json(
@@ -382,14 +414,12 @@ mod tests {
 
     #[test]
     fn calls_are_tagged_json() {
-        let op = LiveOp::Add {
-            id: "abc".to_owned(),
-            ends_at: 5,
-            limit: 3,
-        };
+        let op = LiveOp::add("abc", 5, 3);
         let json = serde_json::to_string(&op).expect("store");
         assert_eq!(json, r#"{"op":"add","id":"abc","ends_at":5,"limit":3}"#);
         assert_eq!(serde_json::from_str::<LiveOp>(&json).expect("store"), op);
+        let release = serde_json::from_str::<LiveOp>(r#"{"op":"release","id":"abc"}"#);
+        assert_eq!(release.expect("store"), LiveOp::release("abc"));
         assert!(serde_json::from_str::<LiveOp>(r#"{"op":"drop","id":"a"}"#).is_err());
     }
 }
