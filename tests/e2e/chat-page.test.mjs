@@ -328,6 +328,23 @@ describe("chat page in headless Chromium", { timeout: 240_000 }, () => {
     await page.close();
   });
 
+  test("New conversation ends the previous session on the server (its live slot is freed)", async () => {
+    const page = await browser.newPage();
+    await page.goto(new URL("/chat", base).href);
+    await page.waitForSelector("body[data-state=online]");
+    const old = await page.evaluate((k) => JSON.parse(localStorage.getItem(k)), STORE_KEY);
+    const status = async () => {
+      const r = await fetch(new URL(`/chat/v1/sessions/${old.id}/messages`, base), { headers: { authorization: `Bearer ${old.token}` } });
+      return (await r.json()).status;
+    };
+    assert.equal(await status(), "active");
+    await page.click("#new-chat");
+    // The page was online before the click too: wait for the new session itself.
+    await page.waitForFunction((k, id) => JSON.parse(localStorage.getItem(k) ?? "null")?.id.length === 32 && JSON.parse(localStorage.getItem(k)).id !== id, {}, STORE_KEY, old.id);
+    await eventually(async () => (await status()) === "ended", { what: "the old session ended by the page's DELETE" });
+    await page.close();
+  });
+
   test("without WebSocket: the SSE endpoint streams the answer and the history returns", async () => {
     const { page, seen } = await open({ width: 800, height: 700 }, "/chat?transport=sse");
     assert.equal(await page.evaluate(() => document.body.dataset.transport), "sse");

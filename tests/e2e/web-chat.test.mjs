@@ -253,7 +253,7 @@ describe("issue 18: limits", { timeout: 300_000 }, () => {
     await session(p, ip);
     const fifth = await createSession(p, ip);
     assert.equal(fifth.status, 429);
-    assert.equal(fifth.body.error.code, "rate_limited");
+    assert.equal(fifth.body.error.code, "too_many_sessions", "four are live");
     assert.ok(Number(fifth.headers.get("retry-after")) >= 1);
     assert.equal((await createSession(p)).status, 201, "another address is not affected");
   });

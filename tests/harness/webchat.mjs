@@ -30,6 +30,12 @@ export async function history(p, s, { after, token = s.token } = {}) {
   return { status: r.status, body: await r.json() };
 }
 
+/** DELETE the session (ends it): `{ status, body, headers }`. */
+export async function endSession(p, s, { token = s.token } = {}) {
+  const r = await p.fetch(`/chat/v1/sessions/${s.id}`, { method: "DELETE", headers: { authorization: `Bearer ${token}`, "cf-connecting-ip": s.ip } }, CHAT);
+  return { status: r.status, body: await r.json(), headers: r.headers };
+}
+
 /** Parses a whole SSE body into `[{ event, data }]` (data JSON-decoded). */
 export function parseSse(text) {
   return text

@@ -2,9 +2,12 @@
 //! `ChatSession` object, a signed token), and every call on a session checks its token
 //! (`Authorization: Bearer`, or the WebSocket subprotocol `bearer.<token>`) before it is
 //! forwarded to the session's object ([`crate::chat_session`]): the history, a posted
-//! message (answered as SSE), the WebSocket.
+//! message (answered as SSE), the WebSocket, the session's end (`DELETE`). Creation is
+//! bounded per client address by its live sessions ([`crate::live`]) and by creations per
+//! idle period.
 
 use edge_core::chat::web::frame::MAX_CLIENT_FRAME_BYTES;
+use edge_core::chat::web::limits::{self, Refusal};
 use edge_core::chat::web::token::{self, TokenError};
 use edge_core::chat::web::{SessionNotFound, UpgradeRequired};
 use edge_core::error::CommonError;
@@ -13,8 +16,11 @@ use edge_glue::{Hop, REQUEST_ID_HEADER, body, now_ms, random_uuid, respond, wind
 use serde::Serialize;
 use worker::{Env, Headers, Method, Request, RequestInit, Response, Stub};
 
-use crate::chat_session::{CLIENT_HEADER, SESSION_BINDING};
+use crate::chat_session::{
+    CLIENT_HEADER, LIVE_KEY_HEADER, LIVE_UNTIL_HEADER, SESSION_BINDING, SESSION_ID_HEADER,
+};
 use crate::error::Error;
+use crate::live::{self, LiveOp};
 use crate::quota::QUOTA_BINDING;
 use crate::settings::WebChatSettings;
 
@@ -24,6 +30,8 @@ pub(crate) enum ChatRoute {
     History,
     Post,
     Socket,
+    /// `DELETE /chat/v1/sessions/:id`: ends the session.
+    End,
 }
 
 /// Largest body of `POST /chat/v1/sessions` (it takes `{}` or nothing), bytes.
@@ -82,6 +90,10 @@ pub(crate) async fn handle(
             ));
             "https://chat-session/messages".to_owned()
         }
+        ChatRoute::End => {
+            init.with_method(Method::Delete);
+            "https://chat-session/end".to_owned()
+        }
         ChatRoute::Socket => {
             let upgrade = req
                 .headers()
@@ -103,6 +115,7 @@ pub(crate) async fn handle(
         ChatRoute::History => "chat_history",
         ChatRoute::Post => "chat_message",
         ChatRoute::Socket => "chat_socket",
+        ChatRoute::End => "chat_session_end",
     });
     Ok(stub(env, id)?.fetch_with_request(forwarded).await?)
 }
@@ -144,11 +157,14 @@ pub(crate) async fn create(mut req: Request, env: &Env, hop: &Hop) -> Result<Res
     {
         return Err(edge_core::chat::web::frame::FrameError::Malformed.into());
     }
-    let bucket = format!("web-chat:sessions:{}", client(req));
-    let d = window_log::check(env, QUOTA_BINDING, &bucket, s.sessions_per_ip).await?;
+    // Creations per idle period, live or not: DELETE frees a live slot at once, so this
+    // is what bounds a create-and-delete loop (each session keeps storage until retention).
+    let address = client(req);
+    let bucket = format!("web-chat:sessions:{address}");
+    let d = window_log::check(env, QUOTA_BINDING, &bucket, s.creates_per_ip).await?;
     if !d.allowed {
         hop.decide("rate_limited");
-        return Err(edge_core::chat::web::limits::Refusal::RateLimited {
+        return Err(Refusal::RateLimited {
             retry_after_s: d.reset_s.max(1),
         }
         .into());
@@ -157,17 +173,34 @@ pub(crate) async fn create(mut req: Request, env: &Env, hop: &Hop) -> Result<Res
         .map(|u| u.replace('-', "").to_ascii_lowercase())
         .filter(|id| token::valid_session_id(id))
         .ok_or(CommonError::UpstreamUnavailable)?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post);
-    let r = stub(env, &id)?
-        .fetch_with_request(Request::new_with_init(
-            "https://chat-session/create",
-            &init,
-        )?)
-        .await?;
-    if r.status_code() != 201 {
-        return Ok(r);
+    // The address's live sessions: a slot, held until the session ends (or, if its
+    // release is lost, until its expected end: now + idle, moved on by its activity).
+    let key = limits::address_key(&address);
+    let until = now_ms().saturating_add(s.timers.idle_ms);
+    let add = LiveOp::add(&id, until, s.sessions_per_ip);
+    if let Err(refusal) = live::call(env, &key, &add).await? {
+        hop.decide("too_many_sessions");
+        return Err(refusal.into());
     }
+    let headers = Headers::new();
+    headers.set(SESSION_ID_HEADER, &id)?;
+    headers.set(LIVE_KEY_HEADER, &key)?;
+    headers.set(LIVE_UNTIL_HEADER, &until.to_string())?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post).with_headers(headers);
+    let created = match Request::new_with_init("https://chat-session/create", &init) {
+        Ok(r) => stub(env, &id)?.fetch_with_request(r).await,
+        Err(e) => Err(e),
+    };
+    let r = match created {
+        Ok(r) if r.status_code() == 201 => r,
+        other => {
+            // No session came of it: give the slot back.
+            let _ = live::call(env, &key, &LiveOp::release(&id)).await;
+            return Ok(other?);
+        }
+    };
+    drop(r);
     let expires_at = now_ms() / 1_000 + s.token_ttl_s;
     hop.decide("chat_session_created");
     Ok(respond::json(

@@ -7,7 +7,9 @@
 //! `POST /create`, `GET /messages?after=N`, `POST /messages` (answered as SSE),
 //! `GET /ws?after=N` (a WebSocket accepted with the hibernation API: an idle socket costs
 //! nothing, and `websocket_message` wakes the object). The flows are [`crate::web_chat`]'s;
-//! one alarm at a time ends an idle session and later deletes its storage.
+//! `DELETE /end` ends the session (status `ended`, sockets told and closed); one alarm at
+//! a time ends an idle session and later deletes its storage. An ended session takes
+//! itself out of its creator's live set ([`crate::live`]).
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -32,6 +34,7 @@ use worker::{
 
 use crate::backends::BackendError;
 use crate::bindings;
+use crate::live;
 use crate::quota::QUOTA_BINDING;
 use crate::settings::WebChatSettings;
 use crate::web_chat::{
@@ -45,6 +48,11 @@ pub(crate) const SESSION_BINDING: &str = "CHAT_SESSION";
 pub(crate) const CLIENT_HEADER: &str = "x-chat-client";
 /// Close code for a session that ended or was deleted.
 const CLOSE_ENDED: u16 = 4410;
+/// On `/create`: the session's id, its creator's address key and the expected end its
+/// entry in that address's live set holds (unix ms).
+pub(crate) const SESSION_ID_HEADER: &str = "x-chat-session";
+pub(crate) const LIVE_KEY_HEADER: &str = "x-chat-live-key";
+pub(crate) const LIVE_UNTIL_HEADER: &str = "x-chat-live-until";
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS session (k INTEGER PRIMARY KEY CHECK (k = 1),
   status TEXT NOT NULL, created_at INTEGER NOT NULL, last_activity INTEGER NOT NULL, ended_at INTEGER);
@@ -53,7 +61,9 @@ CREATE TABLE IF NOT EXISTS messages (id INTEGER PRIMARY KEY, role TEXT NOT NULL,
   tokens INTEGER);
 CREATE INDEX IF NOT EXISTS messages_by_time ON messages(created_at);
 CREATE TABLE IF NOT EXISTS summary (k INTEGER PRIMARY KEY CHECK (k = 1), text TEXT NOT NULL,
-  through INTEGER NOT NULL, made_at INTEGER NOT NULL);";
+  through INTEGER NOT NULL, made_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS owner (k INTEGER PRIMARY KEY CHECK (k = 1), session_id TEXT NOT NULL,
+  address_key TEXT NOT NULL, live_until INTEGER NOT NULL);";
 
 fn int(v: u64) -> SqlStorageValue {
     SqlStorageValue::Integer(i64::try_from(v).unwrap_or(i64::MAX))
@@ -136,6 +146,40 @@ impl SqlStore {
 
 fn ms(v: i64) -> u64 {
     u64::try_from(v).unwrap_or_default()
+}
+
+/// Whose live set a session is in: its id, its creator's address key, the expected end
+/// that set holds for it.
+#[derive(Debug, Clone, Deserialize)]
+struct Owner {
+    session_id: String,
+    address_key: String,
+    live_until: i64,
+}
+
+impl SqlStore {
+    fn owner(&self) -> Option<Owner> {
+        self.rows::<Owner>(
+            "SELECT session_id, address_key, live_until FROM owner WHERE k = 1",
+            vec![],
+        )
+        .ok()?
+        .into_iter()
+        .next()
+    }
+
+    fn set_owner(
+        &self,
+        session_id: &str,
+        key: &str,
+        until: u64,
+    ) -> std::result::Result<(), BackendError> {
+        self.run(
+            "INSERT INTO owner (k, session_id, address_key, live_until) VALUES (1, ?, ?, ?)
+             ON CONFLICT(k) DO UPDATE SET live_until = excluded.live_until",
+            vec![session_id.into(), key.into(), int(until)],
+        )
+    }
 }
 
 impl SessionStore for SqlStore {
@@ -429,6 +473,47 @@ impl Inner {
         }
     }
 
+    /// Takes the session out of its creator's live set (after it ended). A failure is
+    /// logged: the entry then lapses at its expected end, at most one idle period away.
+    async fn release_slot(&self) {
+        let Some(o) = self.store.owner() else { return };
+        let op = live::LiveOp::release(&o.session_id);
+        if let Err(e) = live::call(&self.env, &o.address_key, &op).await {
+            console_error!("chat session release failed: {e}");
+        }
+    }
+
+    /// Moves the session's expected end in its creator's live set when less than half an
+    /// idle period of what the set holds is left (a busy session renews about once per
+    /// half idle period).
+    async fn renew_slot(&self, s: &WebChatSettings, now: u64) {
+        let Some(o) = self.store.owner() else { return };
+        if !limits::renew_due(ms(o.live_until), now, s.timers.idle_ms) {
+            return;
+        }
+        let until = now.saturating_add(s.timers.idle_ms);
+        let op = live::LiveOp::renew(&o.session_id, until);
+        match live::call(&self.env, &o.address_key, &op).await {
+            Ok(_) => {
+                if let Err(e) = self.store.set_owner(&o.session_id, &o.address_key, until) {
+                    console_error!("chat session owner: {e}");
+                }
+            }
+            Err(e) => console_error!("chat session renew failed: {e}"),
+        }
+    }
+
+    /// Every socket gets `frame` and is closed with 4410 and `reason`.
+    fn close_all(&self, frame: Option<&ServerFrame>, reason: &str) {
+        let json = frame.map(ServerFrame::to_json);
+        for ws in self.state.get_websockets() {
+            if let Some(j) = &json {
+                let _ = ws.send_with_str(j);
+            }
+            let _ = ws.close(Some(CLOSE_ENDED), Some(reason));
+        }
+    }
+
     async fn schedule(&self, at: Option<u64>) {
         let storage = self.state.storage();
         let r = match at {
@@ -568,6 +653,7 @@ impl Inner {
         self.answering.set(false);
         if r.is_ok() {
             self.reschedule(&s).await;
+            self.renew_slot(&s, now_ms()).await;
         }
         self.report_post(from, &r, s.ai.providers.first().map(|p| p.name.as_str()));
         r
@@ -602,8 +688,21 @@ impl DurableObject for ChatSession {
                     Ok(s) => s,
                     Err(e) => return respond::error_response(&e),
                 };
-                match inner.store.create(now_ms()) {
-                    Ok(_) => {
+                let now = now_ms();
+                let owner = match (
+                    header(SESSION_ID_HEADER),
+                    header(LIVE_KEY_HEADER),
+                    header(LIVE_UNTIL_HEADER).and_then(|u| u.parse::<u64>().ok()),
+                ) {
+                    (Some(id), Some(key), Some(until)) => Some((id, key, until)),
+                    _ => None,
+                };
+                let created = inner.store.create(now).and_then(|_| match &owner {
+                    Some((id, key, until)) => inner.store.set_owner(id, key, *until),
+                    None => Ok(()),
+                });
+                match created {
+                    Ok(()) => {
                         inner.reschedule(&s).await;
                         respond::json(201, &serde_json::json!({"created": true}))
                     }
@@ -686,6 +785,28 @@ impl DurableObject for ChatSession {
                         Ok(Some(resp)) => Ok(resp),
                         _ => respond::error_response(&CommonError::UpstreamUnavailable),
                     },
+                }
+            }
+            (worker::Method::Delete, "/end") => {
+                let s = match inner.settings() {
+                    Ok(s) => s,
+                    Err(e) => return respond::error_response(&e),
+                };
+                let mut sink = Fanout {
+                    state: &inner.state,
+                    sse: None,
+                };
+                match web_chat::end(&inner.store, &mut sink, now_ms()).await {
+                    Ok(status) => {
+                        inner.close_all(None, "session_ended");
+                        // Also when it had ended before: retries a release that was lost.
+                        inner.release_slot().await;
+                        inner.reschedule(&s).await;
+                        respond::json(200, &serde_json::json!({"status": status}))
+                    }
+                    Err(PostError::NotFound) => respond::error_response(&SessionNotFound),
+                    Err(PostError::Refused(r)) => respond::error_response(&r),
+                    Err(PostError::Store(e)) => internal(&e),
                 }
             }
             (worker::Method::Get, "/ws") => {
@@ -802,9 +923,8 @@ impl DurableObject for ChatSession {
                     None,
                     0,
                 );
-                for ws in inner.state.get_websockets() {
-                    let _ = ws.close(Some(CLOSE_ENDED), Some("session_deleted"));
-                }
+                inner.close_all(None, "session_deleted");
+                inner.release_slot().await;
                 inner.state.storage().delete_alarm().await?;
                 inner.state.storage().delete_all().await?;
                 // The object lives on empty: recreate the tables for whoever asks next.
@@ -825,10 +945,8 @@ impl DurableObject for ChatSession {
                     summary: None,
                     status: Status::Idle,
                 };
-                for ws in inner.state.get_websockets() {
-                    let _ = ws.send_with_str(ended.to_json());
-                    let _ = ws.close(Some(CLOSE_ENDED), Some("session_idle"));
-                }
+                inner.close_all(Some(&ended), "session_idle");
+                inner.release_slot().await;
                 inner.schedule(next).await;
             }
             Ok((AlarmAction::Reschedule(_), next)) => inner.schedule(next).await,

@@ -32,6 +32,7 @@ mod error;
 mod line_api;
 mod line_consumer;
 mod line_webhook;
+mod live;
 mod log;
 mod outbound;
 #[allow(missing_docs)] // the #[durable_object] macro generates undocumented items
@@ -92,6 +93,7 @@ const ROUTES: &[RouteRow<Route>] = &[
     ("GET", "/chat/v1/sessions/:id/messages", Route::Chat(C::History)),
     ("POST", "/chat/v1/sessions/:id/messages", Route::Chat(C::Post)),
     ("GET", "/chat/v1/sessions/:id/ws", Route::Chat(C::Socket)),
+    ("DELETE", "/chat/v1/sessions/:id", Route::Chat(C::End)),
 ];
 
 #[event(fetch)]

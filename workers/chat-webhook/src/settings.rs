@@ -437,8 +437,12 @@ pub(crate) struct WebChatSettings {
     pub(crate) limits: Limits,
     /// Messages per minute from one client address (all its sessions).
     pub(crate) ip_per_minute: RateLimitPolicy,
-    /// Sessions one client address may open per idle period.
-    pub(crate) sessions_per_ip: RateLimitPolicy,
+    /// Live sessions one client address may hold at once (`CHAT_SESSIONS_PER_IP`).
+    pub(crate) sessions_per_ip: u32,
+    /// Sessions one client address may create per idle period, live or not
+    /// (`CHAT_SESSION_CREATES_PER_IP`): bounds a create-and-DELETE loop, which the live
+    /// count alone does not.
+    pub(crate) creates_per_ip: RateLimitPolicy,
     /// What the model sees.
     pub(crate) memory: MemoryPolicy,
     /// The provider chain.
@@ -499,7 +503,8 @@ impl WebChatSettings {
                 )?,
             },
             ip_per_minute: policy("CHAT_IP_MESSAGES_PER_MINUTE", 60, 60)?,
-            sessions_per_ip: policy("CHAT_SESSIONS_PER_IP", 10, idle_window)?,
+            sessions_per_ip: positive_u32(env, "CHAT_SESSIONS_PER_IP", 10, MAX_LIMIT)?,
+            creates_per_ip: policy("CHAT_SESSION_CREATES_PER_IP", 30, idle_window)?,
             memory: MemoryPolicy {
                 history: usize_var("CHAT_HISTORY_MESSAGES", 12, 1..=100)?,
                 threshold: usize_var("CHAT_SUMMARY_THRESHOLD", 24, 2..=1_000)?,

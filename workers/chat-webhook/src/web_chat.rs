@@ -404,6 +404,33 @@ async fn summarise_if_due(
     Ok(true)
 }
 
+/// Ends the session at `now` (`DELETE`): status `ended`, and every socket gets a
+/// `session_ended` error frame (the caller closes them). An already ended or idle session
+/// stays as it is. Returns the status it has now.
+///
+/// # Errors
+/// [`PostError::NotFound`] without a session; the store's failures.
+pub(crate) async fn end(
+    store: &impl SessionStore,
+    sink: &mut impl FrameSink,
+    now: u64,
+) -> Result<Status, PostError> {
+    let session = store.session()?.ok_or(PostError::NotFound)?;
+    let status = if session.status.is_open() {
+        store.set_status(Status::Ended, now)?;
+        Status::Ended
+    } else {
+        session.status
+    };
+    sink.send(&ServerFrame::Error {
+        code: Refusal::Ended.code().to_owned(),
+        message: Refusal::Ended.to_string(),
+        retry_after: None,
+    })
+    .await;
+    Ok(status)
+}
+
 /// What the session's alarm does at `now`: ends an idle session, deletes an ended one's
 /// storage (the caller's `delete`), or moves itself; the time of the next alarm, if any.
 ///
@@ -942,5 +969,68 @@ mod tests {
             alarm(&w.store, t, T0 + 60_000).expect("alarm"),
             (AlarmAction::Delete, None)
         );
+    }
+
+    #[test]
+    fn an_ended_session_tells_its_sockets_refuses_messages_and_keeps_its_history() {
+        let w = World::new();
+        let (r, _) = w.say("before the end", None, policy());
+        assert!(r.is_ok());
+        let mut frames = Frames::default();
+        let status = run(end(&w.store, &mut frames, T0 + 50_000)).expect("ended");
+        assert_eq!(status, Status::Ended);
+        assert_eq!(
+            frames.0,
+            vec![ServerFrame::Error {
+                code: "session_ended".to_owned(),
+                message: "this chat session has ended".to_owned(),
+                retry_after: None,
+            }]
+        );
+        let row = w.store.session().expect("row").expect("kept");
+        assert_eq!(
+            (row.status, row.ended_at),
+            (Status::Ended, Some(T0 + 50_000))
+        );
+        let calls = w.ai.prompts.borrow().len();
+        let (r, frames) = w.say("after the end", None, policy());
+        assert!(matches!(r, Err(PostError::Refused(Refusal::Ended))));
+        assert!(frames.0.is_empty(), "a refusal sends nothing");
+        assert_eq!(w.ai.prompts.borrow().len(), calls, "no provider asked");
+        let ServerFrame::History {
+            messages, status, ..
+        } = history(&w.store, None).expect("readable")
+        else {
+            panic!("not a history frame");
+        };
+        assert_eq!((messages.len(), status), (2, Status::Ended));
+        // Ending again changes nothing (the first end time stays); an idle one stays idle.
+        assert_eq!(
+            run(end(&w.store, &mut Frames::default(), T0 + 90_000)).expect("again"),
+            Status::Ended
+        );
+        assert_eq!(
+            w.store.session().expect("row").expect("kept").ended_at,
+            Some(T0 + 50_000)
+        );
+        let t = Timers {
+            idle_ms: 10_000,
+            retention_ms: 50_000,
+        };
+        assert_eq!(
+            limits::next_alarm(row.clocks(), t),
+            T0 + 100_000,
+            "deleted one retention period after the end"
+        );
+        let idle = World::new();
+        idle.store.set_status(Status::Idle, T0).expect("idle");
+        assert_eq!(
+            run(end(&idle.store, &mut Frames::default(), T0 + 1)).expect("idle"),
+            Status::Idle
+        );
+        assert!(matches!(
+            run(end(&MemStore::default(), &mut Frames::default(), T0)),
+            Err(PostError::NotFound)
+        ));
     }
 }

@@ -615,6 +615,23 @@
     else openSocket();
   }
 
+  /**
+   * Ends the current session on the server (DELETE) when the user starts over, so it
+   * stops counting against this network's live conversations. Best effort: a failure
+   * only means the slot frees itself when the session goes idle.
+   */
+  function endCurrentSession() {
+    const s = state.session;
+    if (!s || state.ended) return;
+    fetch(API + "/" + s.id, {
+      method: "DELETE",
+      headers: { authorization: "Bearer " + s.token },
+      cache: "no-store",
+      credentials: "omit",
+      keepalive: true,
+    }).catch(() => {});
+  }
+
   /** The session is refused or over: start a new one (at most twice without success). */
   function renewSession(message) {
     store.removeItem(STORE_KEY);
@@ -652,6 +669,7 @@
   });
   ui.input.addEventListener("input", grow);
   ui.renew.addEventListener("click", () => {
+    endCurrentSession();
     state.renewals = 0;
     showNotice("");
     renewSession("");

@@ -48,6 +48,12 @@ pub enum Refusal {
     /// The session ended (idle, or ended).
     #[error("this chat session has ended")]
     Ended,
+    /// The client address has as many live sessions as it may.
+    #[error("too many open chats from this address; try again in {retry_after_s} s")]
+    TooManySessions {
+        /// When the earliest live session of the address can end, seconds.
+        retry_after_s: u64,
+    },
 }
 
 impl Refusal {
@@ -60,6 +66,7 @@ impl Refusal {
             Self::RateLimited { .. } => "rate_limited",
             Self::TokenBudget { .. } => "token_budget_exhausted",
             Self::Ended => "session_ended",
+            Self::TooManySessions { .. } => "too_many_sessions",
         }
     }
 
@@ -69,7 +76,9 @@ impl Refusal {
         match self {
             Self::Empty => 400,
             Self::TooLong { .. } => 413,
-            Self::RateLimited { .. } | Self::TokenBudget { .. } => 429,
+            Self::RateLimited { .. } | Self::TokenBudget { .. } | Self::TooManySessions { .. } => {
+                429
+            }
             Self::Ended => 409,
         }
     }
@@ -78,9 +87,9 @@ impl Refusal {
     #[must_use]
     pub const fn retry_after_s(self) -> Option<u64> {
         match self {
-            Self::RateLimited { retry_after_s } | Self::TokenBudget { retry_after_s } => {
-                Some(retry_after_s)
-            }
+            Self::RateLimited { retry_after_s }
+            | Self::TokenBudget { retry_after_s }
+            | Self::TooManySessions { retry_after_s } => Some(retry_after_s),
             _ => None,
         }
     }
@@ -144,6 +153,40 @@ pub fn admit(
         });
     }
     Ok(())
+}
+
+/// Whether one more session fits beside an address's live ones, given each live one's
+/// expected end (`ends_ms`, unix ms, any order) at `now_ms`: entries whose end has passed
+/// do not count (a release that was lost costs a slot until then, never longer).
+///
+/// # Errors
+/// [`Refusal::TooManySessions`] with the time until the earliest counted one can end.
+pub fn admit_live(ends_ms: &[u64], now_ms: u64, limit: u32) -> Result<(), Refusal> {
+    let live: Vec<u64> = ends_ms.iter().copied().filter(|&e| e > now_ms).collect();
+    if live.len() < limit as usize {
+        return Ok(());
+    }
+    let earliest = live.iter().copied().min().unwrap_or(now_ms);
+    Err(Refusal::TooManySessions {
+        retry_after_s: seconds_until(earliest, now_ms),
+    })
+}
+
+/// The key an address's live-session set is kept under: 128 bits of SHA-256 of the
+/// address, hex, so the set's name and every session's record hold no raw address.
+#[must_use]
+pub fn address_key(address: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("web-chat-address\0{address}").as_bytes());
+    crate::hex::encode(&digest[..16])
+}
+
+/// When a live session should renew its entry in the address's set: once less than half
+/// an idle period is left of what the set holds (`recorded_end_ms`), so a busy session
+/// renews about once per half idle period, never per message.
+#[must_use]
+pub fn renew_due(recorded_end_ms: u64, now_ms: u64, idle_ms: u64) -> bool {
+    now_ms.saturating_add(idle_ms / 2) >= recorded_end_ms
 }
 
 /// A session's timers, ms.
@@ -265,6 +308,48 @@ mod tests {
             admit(Status::Active, "hi", &[], &[(NOW, 99)], NOW, L),
             Ok(())
         );
+    }
+
+    #[test]
+    fn live_sessions_count_until_their_expected_end() {
+        assert_eq!(admit_live(&[], NOW, 2), Ok(()));
+        assert_eq!(admit_live(&[NOW + 5_000], NOW, 2), Ok(()));
+        let full = [NOW + 90_500, NOW + 5_000];
+        let r = admit_live(&full, NOW, 2);
+        assert_eq!(r, Err(Refusal::TooManySessions { retry_after_s: 5 }));
+        let r = r.expect_err("refused");
+        assert_eq!((r.status(), r.code()), (429, "too_many_sessions"));
+        assert_eq!(r.retry_after_s(), Some(5));
+        // Past its expected end an entry no longer counts (a lost release).
+        assert_eq!(admit_live(&full, NOW + 5_000, 2), Ok(()));
+        assert_eq!(
+            admit_live(&[NOW + 1, NOW + 2], NOW, 2),
+            Err(Refusal::TooManySessions { retry_after_s: 1 }),
+            "never zero"
+        );
+        assert_eq!(
+            admit_live(&[NOW + 1], NOW, 0),
+            Err(Refusal::TooManySessions { retry_after_s: 1 })
+        );
+    }
+
+    #[test]
+    fn address_keys_are_fixed_length_hex_and_differ_per_address() {
+        let a = address_key("198.51.100.7");
+        assert_eq!(a.len(), 32);
+        assert!(a.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert!(!a.contains("198"));
+        assert_eq!(a, address_key("198.51.100.7"));
+        assert_ne!(a, address_key("198.51.100.8"));
+    }
+
+    #[test]
+    fn a_session_renews_its_entry_once_half_an_idle_period_is_left() {
+        assert!(!renew_due(NOW + 1_000, NOW, 1_000));
+        assert!(!renew_due(NOW + 501, NOW, 1_000));
+        assert!(renew_due(NOW + 500, NOW, 1_000));
+        assert!(renew_due(NOW, NOW + 10, 1_000));
+        assert!(renew_due(0, u64::MAX, u64::MAX), "no overflow");
     }
 
     #[test]
