@@ -111,6 +111,7 @@ async fn store(
                         k.bucket,
                         c.n,
                         c.latency_sum,
+                        c.tokens,
                     )
                 })
                 .collect(),
