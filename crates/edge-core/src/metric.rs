@@ -414,14 +414,12 @@ impl MetricEvent {
         };
         let tokens = match map.get("tokens") {
             None | Some(Value::Null) => None,
-            Some(v) => Some(
-                v.as_u64()
-                    .filter(|t| *t <= MAX_TOKENS)
-                    .ok_or(MetricError::Invalid {
-                        field: "tokens",
-                        reason: "expected an integer in 0..=10000000",
-                    })?,
-            ),
+            Some(v) => Some(v.as_u64().filter(|t| *t <= MAX_TOKENS).ok_or(
+                MetricError::Invalid {
+                    field: "tokens",
+                    reason: "expected an integer in 0..=10000000",
+                },
+            )?),
         };
         Ok(Self {
             worker,
@@ -563,10 +561,7 @@ mod tests {
         for big in [json!(u64::MAX), json!(1e300), json!(-0.0)] {
             let mut v = valid();
             v["tokens"] = big;
-            assert_eq!(
-                parse(&v).expect_err("out of range").field(),
-                Some("tokens")
-            );
+            assert_eq!(parse(&v).expect_err("out of range").field(), Some("tokens"));
         }
     }
 

@@ -129,10 +129,13 @@ fn migrations(agg: &[String], events: &[String]) -> Vec<String> {
         .iter()
         .filter(|(name, _)| !has(agg, name))
         .map(|(name, def)| format!("ALTER TABLE agg ADD COLUMN {name} {def}"));
-    let events_added = FIELDS
-        .iter()
-        .filter(|f| !has(events, f.name))
-        .map(|f| format!("ALTER TABLE events ADD COLUMN {} {}", f.name, sql_type(f.ty)));
+    let events_added = FIELDS.iter().filter(|f| !has(events, f.name)).map(|f| {
+        format!(
+            "ALTER TABLE events ADD COLUMN {} {}",
+            f.name,
+            sql_type(f.ty)
+        )
+    });
     agg_added.chain(events_added).collect()
 }
 
@@ -910,7 +913,11 @@ mod tests {
             let db = Connection::open_in_memory().expect("opens");
             db.execute_batch(schema()).expect("schema");
             assert!(migrations(&columns(&db, "agg"), &columns(&db, "events")).is_empty());
-            assert_eq!(columns(&db, "events").len(), FIELDS.len() + 1, "seq + fields");
+            assert_eq!(
+                columns(&db, "events").len(),
+                FIELDS.len() + 1,
+                "seq + fields"
+            );
         }
     }
 }

@@ -437,7 +437,10 @@ mod tests {
         )
         .expect("an answer without tokens");
         assert_eq!(old.totals[0].tokens, 0);
-        let r = QueryResult::merge(&q, vec![old, StoreAnswer::from_rows(&[with(0, 1.0, 1, 9)], &q)]);
+        let r = QueryResult::merge(
+            &q,
+            vec![old, StoreAnswer::from_rows(&[with(0, 1.0, 1, 9)], &q)],
+        );
         assert_eq!((r.totals[0].requests, r.totals[0].tokens), (2, 9));
     }
 
