@@ -23,7 +23,7 @@
 use std::cell::Cell;
 use std::sync::OnceLock;
 
-use edge_core::analytics::cell::{CacheOutcome, ERROR_CLASS};
+use edge_core::analytics::cell::{CacheOutcome, Cells, ERROR_CLASS};
 use edge_core::analytics::ingest::BatchId;
 use edge_core::analytics::query::Query;
 use edge_core::analytics::summary::{BucketRow, StoreAnswer};
@@ -214,6 +214,29 @@ pub(crate) type CellRow = (
     f64,
     u64,
 );
+
+/// The rows a write sends for cells folded from its events.
+pub(crate) fn cell_rows(cells: Cells) -> Vec<CellRow> {
+    cells
+        .0
+        .into_iter()
+        .map(|(k, c)| {
+            (
+                k.res.width_ms(),
+                k.window_start,
+                k.worker.to_owned(),
+                k.status_class.to_owned(),
+                k.region,
+                k.country,
+                k.cache.as_str().to_owned(),
+                k.bucket,
+                c.n,
+                c.latency_sum,
+                c.tokens,
+            )
+        })
+        .collect()
+}
 
 /// A stored hop as read back (the store's own columns: one per `edge_core::metric::FIELDS`,
 /// checked by a test).
@@ -685,7 +708,6 @@ mod tests {
     /// The store's SQL on a real SQLite (the Durable Object's storage is SQLite too).
     mod on_sqlite {
         use super::super::*;
-        use edge_core::analytics::cell::Cells;
         use edge_core::analytics::query::Dimension;
         use edge_core::analytics::summary::QueryResult;
         use edge_core::analytics::window::MINUTE_MS;
@@ -752,25 +774,7 @@ mod tests {
             for e in events {
                 cells.add(e, NOW + MINUTE_MS).expect("timely");
             }
-            let rows: Vec<CellRow> = cells
-                .0
-                .into_iter()
-                .map(|(k, c)| {
-                    (
-                        k.res.width_ms(),
-                        k.window_start,
-                        k.worker.to_owned(),
-                        k.status_class.to_owned(),
-                        k.region,
-                        k.country,
-                        k.cache.as_str().to_owned(),
-                        k.bucket,
-                        c.n,
-                        c.latency_sum,
-                        c.tokens,
-                    )
-                })
-                .collect();
+            let rows = cell_rows(cells);
             let cells = serde_json::to_string(&rows).expect("ser");
             let events = serde_json::to_string(&events).expect("ser");
             db.execute(UPSERT_CELLS, [cells]).expect("upsert");
