@@ -196,6 +196,7 @@ describe("issue 21: LINE groups and rooms, Prometheus and OpenMetrics", { timeou
       assert.equal(parsed.status, 0, parsed.stderr);
       const families = Object.fromEntries(JSON.parse(parsed.stdout).map((f) => [f.name, f]));
       assert.deepEqual(Object.keys(families).sort(), [
+        "edge_ai_tokens",
         "edge_cache_requests",
         "edge_request_duration_seconds",
         "edge_requests",

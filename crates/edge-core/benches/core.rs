@@ -346,6 +346,7 @@ fn analytics(c: &mut Criterion) {
                     errors: 0,
                     cache_hits: 0,
                     cache_lookups: 0,
+                    tokens: 0,
                 })
             })
         })

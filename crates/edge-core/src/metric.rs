@@ -19,6 +19,9 @@ pub const MAX_PATH_LEN: usize = 512;
 pub const MAX_METHOD_LEN: usize = 16;
 /// Largest accepted `latency_ms` (ten minutes).
 pub const MAX_LATENCY_MS: f64 = 600_000.0;
+/// Largest accepted `tokens` of one event (an AI answer's usage). A single answer is a few
+/// thousand tokens; ten million bounds what one event can add to a sum.
+pub const MAX_TOKENS: u64 = 10_000_000;
 
 /// One observation of one request at one hop.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -56,6 +59,10 @@ pub struct MetricEvent {
     /// Whether the routing decision was degraded (no healthy region).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub degraded: Option<bool>,
+    /// AI tokens the hop spent (the provider's `usage.total_tokens`), when it asked an AI
+    /// provider and the provider counted them; `0..=MAX_TOKENS`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<u64>,
 }
 
 /// Why a metric event was refused.
@@ -206,6 +213,17 @@ impl MetricEvent {
                 .filter(|p| valid_label(p))
                 .map(str::to_owned),
             degraded: o.route.map(|r| r.degraded),
+            tokens: None,
+        }
+    }
+
+    /// The same event with the AI tokens the hop spent, clamped to [`MAX_TOKENS`] (so the
+    /// result still passes [`MetricEvent::from_object`]); `None` leaves it without.
+    #[must_use]
+    pub fn with_tokens(self, tokens: Option<u64>) -> Self {
+        Self {
+            tokens: tokens.map(|t| t.min(MAX_TOKENS)),
+            ..self
         }
     }
 }
@@ -273,7 +291,7 @@ const fn field(name: &'static str, ty: FieldType, required: bool) -> Field {
 /// exactly these keys, the collector's raw-hop table is built from them, and tests check
 /// that [`MetricEvent`] serialises to exactly these keys and that the Analytics Engine
 /// layout (`analytics::engine`) places every one of them.
-pub const FIELDS: [Field; 13] = [
+pub const FIELDS: [Field; 14] = [
     field("worker", FieldType::Text, true),
     field("request_id", FieldType::Text, true),
     field("ts_ms", FieldType::Integer, true),
@@ -287,6 +305,7 @@ pub const FIELDS: [Field; 13] = [
     field("region", FieldType::Text, false),
     field("priority", FieldType::Text, false),
     field("degraded", FieldType::Bool, false),
+    field("tokens", FieldType::Integer, false),
 ];
 
 impl MetricEvent {
@@ -393,6 +412,15 @@ impl MetricEvent {
                 });
             }
         };
+        let tokens = match map.get("tokens") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(v.as_u64().filter(|t| *t <= MAX_TOKENS).ok_or(
+                MetricError::Invalid {
+                    field: "tokens",
+                    reason: "expected an integer in 0..=10000000",
+                },
+            )?),
+        };
         Ok(Self {
             worker,
             request_id,
@@ -407,6 +435,7 @@ impl MetricEvent {
             region,
             priority,
             degraded,
+            tokens,
         })
     }
 }
@@ -465,7 +494,8 @@ mod tests {
             "decision": "allow_api_key",
             "region": "us-east-1",
             "priority": "high",
-            "degraded": false
+            "degraded": false,
+            "tokens": 1234
         })
     }
 
@@ -479,13 +509,14 @@ mod tests {
         assert_eq!(ev.worker, ServiceName::CacheManager);
         assert_eq!(ev.status, 200);
         assert_eq!(ev.country.as_deref(), Some("DE"));
+        assert_eq!(ev.tokens, Some(1234));
         let again = parse(&serde_json::to_value(&ev).expect("serializes")).expect("valid");
         assert_eq!(again, ev);
     }
 
     #[test]
     fn each_bad_field_is_named() {
-        let cases: [(&str, Value, &str); 13] = [
+        let cases: [(&str, Value, &str); 18] = [
             ("worker", json!("billing"), "invalid_field"),
             ("request_id", json!("a b"), "invalid_field"),
             ("ts_ms", json!(-1), "invalid_field"),
@@ -498,6 +529,11 @@ mod tests {
             ("decision", json!("Token-Expired"), "invalid_field"),
             ("region", json!("EU West"), "invalid_field"),
             ("degraded", json!("yes"), "invalid_field"),
+            ("tokens", json!(-1), "invalid_field"),
+            ("tokens", json!(MAX_TOKENS + 1), "invalid_field"),
+            ("tokens", json!(1.5), "invalid_field"),
+            ("tokens", json!("12"), "invalid_field"),
+            ("tokens", json!(true), "invalid_field"),
             ("status", Value::Null, "missing_field"),
         ];
         for (field, value, code) in cases {
@@ -508,6 +544,38 @@ mod tests {
             assert_eq!(err.code(), code);
             assert_eq!(err.status(), 400);
         }
+    }
+
+    #[test]
+    fn tokens_accept_the_whole_range_and_null_means_absent() {
+        for (tokens, want) in [
+            (json!(0), Some(0)),
+            (json!(1), Some(1)),
+            (json!(MAX_TOKENS), Some(MAX_TOKENS)),
+            (Value::Null, None),
+        ] {
+            let mut v = valid();
+            v["tokens"] = tokens;
+            assert_eq!(parse(&v).expect("valid").tokens, want);
+        }
+        for big in [json!(u64::MAX), json!(1e300), json!(-0.0)] {
+            let mut v = valid();
+            v["tokens"] = big;
+            assert_eq!(parse(&v).expect_err("out of range").field(), Some("tokens"));
+        }
+    }
+
+    #[test]
+    fn with_tokens_clamps_into_the_accepted_range() {
+        let ev = parse(&valid()).expect("valid");
+        assert_eq!(ev.clone().with_tokens(None).tokens, None);
+        assert_eq!(ev.clone().with_tokens(Some(7)).tokens, Some(7));
+        let huge = ev.with_tokens(Some(u64::MAX));
+        assert_eq!(huge.tokens, Some(MAX_TOKENS));
+        assert_eq!(
+            parse(&serde_json::to_value(&huge).expect("serializes")),
+            Ok(huge)
+        );
     }
 
     #[test]
@@ -569,6 +637,7 @@ mod tests {
             colo in proptest::option::of(".{0,4}"),
             decision in proptest::option::of(".{0,60}"),
             region in proptest::option::of(".{0,40}"),
+            tokens in proptest::option::of(proptest::num::u64::ANY),
         ) {
             let id = RequestId::parse("prop").expect("valid id");
             let ev = MetricEvent::from_observation(Observation {
@@ -583,7 +652,8 @@ mod tests {
                 colo: colo.as_deref(),
                 decision: decision.as_deref(),
                 route: region.as_deref().map(|region| RouteNote { region, priority: "high", degraded: true }),
-            });
+            })
+            .with_tokens(tokens);
             let bytes = serde_json::to_vec(&ev).expect("serializes");
             proptest::prop_assert!(bytes.len() <= MAX_EVENT_BYTES);
             proptest::prop_assert_eq!(MetricEvent::from_json(&bytes), Ok(ev));

@@ -94,6 +94,7 @@
   card("requests", selected ? int(selected.requests) : "0");
   card("error-rate", selected ? pct(selected.error_rate) : "–");
   card("p95", selected && selected.latency_ms ? selected.latency_ms.p95 + " ms" : "–");
+  card("tokens", selected ? int(selected.tokens || 0) : "0");
   const cacheTotal = data.cache.totals[0];
   card("cache-hit-ratio", cacheTotal ? pct(cacheTotal.cache_hit_ratio) : "–");
 

@@ -24,7 +24,7 @@ use worker::wasm_bindgen::JsCast;
 use worker::{AnalyticsEngineDataset, Env, Request, Response, console_warn, js_sys};
 
 use crate::error::Error;
-use crate::metrics_store::Write;
+use crate::metrics_store::{Write, cell_rows};
 use crate::settings::Settings;
 use crate::store_client;
 
@@ -96,24 +96,7 @@ async fn store(
     let writes = days.into_iter().map(|(day, (cells, events))| {
         let write = Write {
             batch,
-            cells: cells
-                .0
-                .into_iter()
-                .map(|(k, c)| {
-                    (
-                        k.res.width_ms(),
-                        k.window_start,
-                        k.worker.to_owned(),
-                        k.status_class.to_owned(),
-                        k.region,
-                        k.country,
-                        k.cache.as_str().to_owned(),
-                        k.bucket,
-                        c.n,
-                        c.latency_sum,
-                    )
-                })
-                .collect(),
+            cells: cell_rows(cells),
             events,
         };
         async move {

@@ -9,6 +9,11 @@
 //! synchronous run, and skips a write whose id it has already applied, so "apply" and "mark
 //! applied" commit together and a retried batch is counted once.
 //!
+//! Schema changes: a column added after stores existed is listed in [`AGG_ADDED`] (or, for
+//! the raw hops, is a new optional `edge_core::metric::FIELDS` entry); the first call an
+//! instance serves adds whatever its existing tables lack ([`migrations`]) with `ALTER TABLE
+//! … ADD COLUMN`, which keeps every row (old rows read the column's default).
+//!
 //! Retention: an alarm is kept at the earliest expiry of what the store holds
 //! (`edge_core::analytics::window`); it deletes expired windows and re-arms, and once the
 //! day holds nothing it deletes the object's storage.
@@ -18,7 +23,7 @@
 use std::cell::Cell;
 use std::sync::OnceLock;
 
-use edge_core::analytics::cell::{CacheOutcome, ERROR_CLASS};
+use edge_core::analytics::cell::{CacheOutcome, Cells, ERROR_CLASS};
 use edge_core::analytics::ingest::BatchId;
 use edge_core::analytics::query::Query;
 use edge_core::analytics::summary::{BucketRow, StoreAnswer};
@@ -75,6 +80,7 @@ const SCHEMA_TEMPLATE: &str = "CREATE TABLE IF NOT EXISTS agg (
     bucket INTEGER NOT NULL,
     n INTEGER NOT NULL,
     latency_sum REAL NOT NULL,
+    tokens INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (res, window_start, worker, status_class, region, country, cache, bucket)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (
@@ -93,14 +99,45 @@ CREATE INDEX IF NOT EXISTS events_by_time ON events(ts_ms);";
 // crossings into SQLite, not one `exec` per row. (`WHERE true` lets SQLite parse the upsert
 // after a SELECT.)
 const UPSERT_CELLS: &str = "INSERT INTO agg
-    (res, window_start, worker, status_class, region, country, cache, bucket, n, latency_sum)
+    (res, window_start, worker, status_class, region, country, cache, bucket, n, latency_sum,
+     tokens)
     SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
            json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
            json_extract(value, '$[6]'), json_extract(value, '$[7]'), json_extract(value, '$[8]'),
-           json_extract(value, '$[9]')
+           json_extract(value, '$[9]'), json_extract(value, '$[10]')
     FROM json_each(?) WHERE true
     ON CONFLICT (res, window_start, worker, status_class, region, country, cache, bucket)
-    DO UPDATE SET n = n + excluded.n, latency_sum = latency_sum + excluded.latency_sum";
+    DO UPDATE SET n = n + excluded.n, latency_sum = latency_sum + excluded.latency_sum,
+                  tokens = tokens + excluded.tokens";
+
+/// `agg` columns added after stores existed, with their definitions (a default, so that
+/// existing rows stay valid). Append only.
+const AGG_ADDED: [(&str, &str); 1] = [("tokens", "INTEGER NOT NULL DEFAULT 0")];
+
+/// The column names of one table (a constant name, never input).
+fn columns_sql(table: &str) -> String {
+    format!("SELECT name FROM pragma_table_info('{table}')")
+}
+
+/// The statements that bring existing tables with these columns to the current schema:
+/// every [`AGG_ADDED`] column `agg` lacks, and every event field `events` lacks (only
+/// optional fields are ever added, so the column is nullable and old hops read NULL).
+/// Empty for a store of the current schema.
+fn migrations(agg: &[String], events: &[String]) -> Vec<String> {
+    let has = |cols: &[String], name: &str| cols.iter().any(|c| c == name);
+    let agg_added = AGG_ADDED
+        .iter()
+        .filter(|(name, _)| !has(agg, name))
+        .map(|(name, def)| format!("ALTER TABLE agg ADD COLUMN {name} {def}"));
+    let events_added = FIELDS.iter().filter(|f| !has(events, f.name)).map(|f| {
+        format!(
+            "ALTER TABLE events ADD COLUMN {} {}",
+            f.name,
+            sql_type(f.ty)
+        )
+    });
+    agg_added.chain(events_added).collect()
+}
 
 /// The SQL type of an event field's column.
 fn sql_type(ty: FieldType) -> &'static str {
@@ -163,7 +200,7 @@ fn select_hops() -> &'static str {
 }
 
 /// One cell's increment: `(res_ms, window_start, worker, status_class, region, country,
-/// cache, bucket, n, latency_sum)`.
+/// cache, bucket, n, latency_sum, tokens)`.
 pub(crate) type CellRow = (
     u64,
     u64,
@@ -175,7 +212,31 @@ pub(crate) type CellRow = (
     u16,
     u64,
     f64,
+    u64,
 );
+
+/// The rows a write sends for cells folded from its events.
+pub(crate) fn cell_rows(cells: Cells) -> Vec<CellRow> {
+    cells
+        .0
+        .into_iter()
+        .map(|(k, c)| {
+            (
+                k.res.width_ms(),
+                k.window_start,
+                k.worker.to_owned(),
+                k.status_class.to_owned(),
+                k.region,
+                k.country,
+                k.cache.as_str().to_owned(),
+                k.bucket,
+                c.n,
+                c.latency_sum,
+                c.tokens,
+            )
+        })
+        .collect()
+}
 
 /// A stored hop as read back (the store's own columns: one per `edge_core::metric::FIELDS`,
 /// checked by a test).
@@ -195,6 +256,7 @@ pub(crate) struct Row {
     pub(crate) priority: Option<String>,
     /// 0 or 1 (SQLite has no boolean).
     pub(crate) degraded: Option<i64>,
+    pub(crate) tokens: Option<i64>,
 }
 
 /// One write as the ingest sends it: cell increments and the raw hops still inside minute
@@ -330,7 +392,24 @@ impl MetricsStore {
     fn ensure_schema(&self) -> Result<()> {
         if !self.ready.get() {
             self.sql.exec(schema(), None)?;
+            self.migrate()?;
             self.ready.set(true);
+        }
+        Ok(())
+    }
+
+    /// Adds the columns an existing store lacks ([`migrations`]); once per instance.
+    fn migrate(&self) -> Result<()> {
+        #[derive(Deserialize)]
+        struct Column {
+            name: String,
+        }
+        let names = |table: &str| -> Result<Vec<String>> {
+            let cols: Vec<Column> = self.sql.exec(&columns_sql(table), None)?.to_array()?;
+            Ok(cols.into_iter().map(|c| c.name).collect())
+        };
+        for statement in migrations(&names("agg")?, &names("events")?) {
+            self.sql.exec(&statement, None)?;
         }
         Ok(())
     }
@@ -352,6 +431,10 @@ impl MetricsStore {
             )?
             .to_array()?;
         let exists = found.first().is_some_and(|c| c.n > 0);
+        if exists {
+            // A store of an older schema is read with the current queries.
+            self.migrate()?;
+        }
         self.ready.set(exists);
         Ok(exists)
     }
@@ -480,6 +563,7 @@ struct RawBucketRow {
     errors: i64,
     cache_hits: i64,
     cache_lookups: i64,
+    tokens: i64,
 }
 
 impl RawBucketRow {
@@ -497,6 +581,7 @@ impl RawBucketRow {
             errors: u(self.errors),
             cache_hits: u(self.cache_hits),
             cache_lookups: u(self.cache_lookups),
+            tokens: u(self.tokens),
         }
     }
 }
@@ -526,7 +611,8 @@ fn query_sql(q: &Query) -> String {
                 SUM(n) AS n, SUM(latency_sum) AS latency_sum,
                 SUM(CASE WHEN status_class = '{ERROR_CLASS}' THEN n ELSE 0 END) AS errors,
                 SUM(CASE WHEN cache IN ({}) THEN n ELSE 0 END) AS cache_hits,
-                SUM(CASE WHEN cache IN ({}) THEN n ELSE 0 END) AS cache_lookups
+                SUM(CASE WHEN cache IN ({}) THEN n ELSE 0 END) AS cache_lookups,
+                SUM(tokens) AS tokens
          FROM agg
          WHERE res = ? AND window_start >= ? AND window_start < ?{}
          GROUP BY {by_window}g0, g1, g2, bucket",
@@ -575,6 +661,7 @@ mod tests {
             region: Some("eu".into()),
             priority: Some("high".into()),
             degraded: Some(1),
+            tokens: Some(42),
         };
         let json = serde_json::to_value(&row).expect("serialises");
         let obj = json.as_object().expect("object");
@@ -606,7 +693,8 @@ mod tests {
             "decision TEXT,",
             "region TEXT,",
             "priority TEXT,",
-            "degraded INTEGER\n",
+            "degraded INTEGER,",
+            "tokens INTEGER\n",
         ];
         let s = schema();
         for column in stored {
@@ -615,5 +703,225 @@ mod tests {
         assert!(!s.contains("__"), "{s}");
         assert!(insert_events().contains("json_extract(value, '$.degraded')"));
         assert!(select_hops().starts_with("SELECT worker, request_id, ts_ms,"));
+    }
+
+    /// The store's SQL on a real SQLite (the Durable Object's storage is SQLite too).
+    mod on_sqlite {
+        use super::super::*;
+        use edge_core::analytics::query::Dimension;
+        use edge_core::analytics::summary::QueryResult;
+        use edge_core::analytics::window::MINUTE_MS;
+        use edge_core::{Observation, ServiceName};
+        use rusqlite::Connection;
+        use rusqlite::types::Value as Sql;
+
+        const NOW: u64 = 1_795_435_200_000;
+
+        /// The tables as every store created before `tokens` has them.
+        const SCHEMA_BEFORE_TOKENS: &str = "CREATE TABLE agg (
+            res INTEGER NOT NULL, window_start INTEGER NOT NULL, worker TEXT NOT NULL,
+            status_class TEXT NOT NULL, region TEXT NOT NULL, country TEXT NOT NULL,
+            cache TEXT NOT NULL, bucket INTEGER NOT NULL, n INTEGER NOT NULL,
+            latency_sum REAL NOT NULL,
+            PRIMARY KEY (res, window_start, worker, status_class, region, country, cache, bucket)
+        ) WITHOUT ROWID;
+        CREATE TABLE events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            worker TEXT NOT NULL, request_id TEXT NOT NULL, ts_ms INTEGER NOT NULL,
+            method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER NOT NULL,
+            latency_ms REAL NOT NULL, country TEXT, colo TEXT, decision TEXT, region TEXT,
+            priority TEXT, degraded INTEGER
+        );
+        CREATE TABLE applied (batch_id TEXT PRIMARY KEY, at_ms INTEGER NOT NULL) WITHOUT ROWID;";
+
+        fn columns(db: &Connection, table: &str) -> Vec<String> {
+            let mut st = db.prepare(&columns_sql(table)).expect("prepares");
+            st.query_map([], |r| r.get::<_, String>(0))
+                .expect("runs")
+                .collect::<rusqlite::Result<_>>()
+                .expect("reads")
+        }
+
+        /// What `ensure_schema` does: the schema, then the missing columns.
+        fn ensure_schema(db: &Connection) {
+            db.execute_batch(schema()).expect("schema");
+            for m in migrations(&columns(db, "agg"), &columns(db, "events")) {
+                db.execute(&m, []).expect("migration");
+            }
+        }
+
+        fn event(id: &str, tokens: Option<u64>) -> MetricEvent {
+            let id = RequestId::parse(id).expect("valid");
+            MetricEvent::from_observation(Observation {
+                worker: ServiceName::ChatWebhook,
+                request_id: &id,
+                method: "POST",
+                path: "/chat/v1/sessions/s/messages",
+                status: 200,
+                started_ms: NOW + 1_000 - 700,
+                finished_ms: NOW + 1_000,
+                country: None,
+                colo: None,
+                decision: Some("chat_answer"),
+                route: None,
+            })
+            .with_tokens(tokens)
+        }
+
+        /// What `MetricsStore::add` does with one write of `events` (as the ingest builds it).
+        fn add(db: &Connection, events: &[MetricEvent]) {
+            let mut cells = Cells::default();
+            for e in events {
+                cells.add(e, NOW + MINUTE_MS).expect("timely");
+            }
+            let rows = cell_rows(cells);
+            let cells = serde_json::to_string(&rows).expect("ser");
+            let events = serde_json::to_string(&events).expect("ser");
+            db.execute(UPSERT_CELLS, [cells]).expect("upsert");
+            db.execute(insert_events(), [events]).expect("insert");
+        }
+
+        fn answer(db: &Connection, q: &Query) -> StoreAnswer {
+            let mut params = vec![
+                Sql::Integer(q.resolution.width_ms() as i64),
+                Sql::Integer(q.from_ms as i64),
+                Sql::Integer(q.to_ms as i64),
+            ];
+            if let Some(w) = q.worker {
+                params.push(Sql::Text(w.as_str().to_owned()));
+            }
+            let mut st = db.prepare(&query_sql(q)).expect("prepares");
+            let rows: Vec<BucketRow> = st
+                .query_map(rusqlite::params_from_iter(params), |r| {
+                    Ok(RawBucketRow {
+                        window_start: r.get("window_start")?,
+                        g0: r.get("g0")?,
+                        g1: r.get("g1")?,
+                        g2: r.get("g2")?,
+                        bucket: r.get("bucket")?,
+                        n: r.get("n")?,
+                        latency_sum: r.get("latency_sum")?,
+                        errors: r.get("errors")?,
+                        cache_hits: r.get("cache_hits")?,
+                        cache_lookups: r.get("cache_lookups")?,
+                        tokens: r.get("tokens")?,
+                    }
+                    .into_row(q.group_by.len()))
+                })
+                .expect("runs")
+                .collect::<rusqlite::Result<_>>()
+                .expect("reads");
+            StoreAnswer::from_rows(&rows, q)
+        }
+
+        fn today(series: bool) -> Query {
+            Query {
+                resolution: Resolution::Minute,
+                from_ms: NOW,
+                to_ms: NOW + 2 * MINUTE_MS,
+                group_by: vec![Dimension::Worker],
+                worker: Some(ServiceName::ChatWebhook),
+                series,
+            }
+        }
+
+        fn hop_tokens(db: &Connection, id: &str) -> Vec<Option<i64>> {
+            let mut st = db.prepare(select_hops()).expect("prepares");
+            let n = FIELDS.len();
+            st.query_map([id], |r| r.get::<_, Option<i64>>(n - 1))
+                .expect("runs")
+                .collect::<rusqlite::Result<_>>()
+                .expect("reads")
+        }
+
+        #[test]
+        fn token_sums_are_exact_across_writes_and_merge_across_shards() {
+            let shards: Vec<Connection> = (0..2)
+                .map(|_| {
+                    let db = Connection::open_in_memory().expect("opens");
+                    ensure_schema(&db);
+                    db
+                })
+                .collect();
+            // 30 answers over three writes per shard, some without tokens.
+            let mut want = 0;
+            for (s, db) in shards.iter().enumerate() {
+                for w in 0..3u64 {
+                    let events: Vec<MetricEvent> = (0..5u64)
+                        .map(|i| {
+                            let tokens = (i != 2).then_some(100 * w + 7 * i + s as u64);
+                            want += tokens.unwrap_or(0);
+                            event(&format!("r-{s}-{w}-{i}"), tokens)
+                        })
+                        .collect();
+                    add(db, &events);
+                }
+            }
+            for series in [false, true] {
+                let q = today(series);
+                let r = QueryResult::merge(&q, shards.iter().map(|db| answer(db, &q)).collect());
+                assert_eq!((r.totals[0].requests, r.totals[0].tokens), (30, want));
+                if series {
+                    let points: u64 = r.series.iter().map(|p| p.groups[0].tokens).sum();
+                    assert_eq!(points, want);
+                }
+            }
+            assert_eq!(hop_tokens(&shards[1], "r-1-2-4"), [Some(229)]);
+            assert_eq!(hop_tokens(&shards[1], "r-1-2-2"), [None]);
+        }
+
+        #[test]
+        fn an_existing_store_gets_the_columns_and_keeps_its_rows() {
+            let db = Connection::open_in_memory().expect("opens");
+            db.execute_batch(SCHEMA_BEFORE_TOKENS).expect("old schema");
+            // A cell and a hop written by the build before tokens (its 10-column upsert).
+            let minute = Resolution::Minute.window_start(NOW + 1_000);
+            db.execute(
+                "INSERT INTO agg VALUES (?, ?, 'chat-webhook', '2xx', '', '', 'none', 700, 4, 2800.0)",
+                [MINUTE_MS as i64, minute as i64],
+            )
+            .expect("old cell");
+            db.execute(
+                "INSERT INTO events (worker, request_id, ts_ms, method, path, status, latency_ms)
+                 VALUES ('chat-webhook', 'old-1', ?, 'POST', '/x', 200, 700.0)",
+                [(NOW + 1_000) as i64],
+            )
+            .expect("old hop");
+            let planned = migrations(&columns(&db, "agg"), &columns(&db, "events"));
+            assert_eq!(
+                planned,
+                [
+                    "ALTER TABLE agg ADD COLUMN tokens INTEGER NOT NULL DEFAULT 0",
+                    "ALTER TABLE events ADD COLUMN tokens INTEGER",
+                ]
+            );
+            ensure_schema(&db);
+            assert!(
+                migrations(&columns(&db, "agg"), &columns(&db, "events")).is_empty(),
+                "migrated once"
+            );
+            ensure_schema(&db);
+            // The old cell reads 0 tokens; new writes add to the same cell.
+            let q = today(false);
+            let before = QueryResult::merge(&q, vec![answer(&db, &q)]);
+            assert_eq!((before.totals[0].requests, before.totals[0].tokens), (4, 0));
+            add(&db, &[event("new-1", Some(55)), event("new-2", Some(45))]);
+            let after = QueryResult::merge(&q, vec![answer(&db, &q)]);
+            assert_eq!((after.totals[0].requests, after.totals[0].tokens), (6, 100));
+            assert_eq!(hop_tokens(&db, "old-1"), [None]);
+            assert_eq!(hop_tokens(&db, "new-1"), [Some(55)]);
+        }
+
+        #[test]
+        fn a_new_store_needs_no_migration() {
+            let db = Connection::open_in_memory().expect("opens");
+            db.execute_batch(schema()).expect("schema");
+            assert!(migrations(&columns(&db, "agg"), &columns(&db, "events")).is_empty());
+            assert_eq!(
+                columns(&db, "events").len(),
+                FIELDS.len() + 1,
+                "seq + fields"
+            );
+        }
     }
 }

@@ -79,10 +79,20 @@ pub(crate) async fn prometheus(req: &Request, env: &Env) -> Result<Response, Err
         &[],
         requests,
     );
+    let by_worker = labelled(by_worker);
     e.duration_summary(
         "edge_request_duration_seconds",
         "Time spent in each worker's hop, seconds, since 00:00 UTC.",
-        &labelled(by_worker),
+        &by_worker,
+    );
+    // Only the workers whose events reported tokens (chat-webhook's AI answers).
+    let spent: Vec<Stats> = by_worker.into_iter().filter(|s| s.tokens > 0).collect();
+    e.counter(
+        "edge_ai_tokens",
+        "AI tokens spent by each worker's answers (the providers' usage counts), since 00:00 UTC.",
+        &spent,
+        &[],
+        |s| s.tokens,
     );
     e.counter(
         "edge_cache_requests",

@@ -553,6 +553,18 @@ impl Inner {
         provider: Option<(&str, bool)>,
         latency_ms: u64,
     ) {
+        let at = (request_id, method, path, status, decision);
+        self.report_spent(at, provider, latency_ms, None);
+    }
+
+    /// As [`Self::report`], with the AI tokens an answer spent (the provider's usage count).
+    fn report_spent(
+        &self,
+        (request_id, method, path, status, decision): (&RequestId, &str, &str, u16, &str),
+        provider: Option<(&str, bool)>,
+        latency_ms: u64,
+        tokens: Option<u64>,
+    ) {
         let finished = now_ms();
         let event = MetricEvent::from_observation(Observation {
             worker: ServiceName::ChatWebhook,
@@ -570,7 +582,8 @@ impl Inner {
                 priority: "web",
                 degraded,
             }),
-        });
+        })
+        .with_tokens(tokens);
         let env = self.env.clone();
         self.state
             .wait_until(async move { metrics::enqueue(&env, event).await });
@@ -601,15 +614,8 @@ impl Inner {
         let latency = meta
             .as_ref()
             .map_or(0, |m| m.first_token_ms.unwrap_or(m.latency_ms));
-        self.report(
-            &from.request_id,
-            from.method,
-            from.path(),
-            status,
-            decision,
-            provider,
-            latency,
-        );
+        let at = (&from.request_id, from.method, from.path(), status, decision);
+        self.report_spent(at, provider, latency, meta.as_ref().and_then(|m| m.tokens));
     }
 
     /// Takes one message from a socket or a POST; frames go to every socket (and `sse`).

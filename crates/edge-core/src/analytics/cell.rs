@@ -56,6 +56,8 @@ pub struct CellCount {
     pub n: u64,
     /// Sum of their latencies, ms (for the mean).
     pub latency_sum: f64,
+    /// Sum of their AI tokens (events without `tokens` add 0).
+    pub tokens: u64,
 }
 
 /// Events folded into cells: what one store write adds.
@@ -82,6 +84,8 @@ impl Cells {
             let cell = self.0.entry(key).or_default();
             cell.n += 1;
             cell.latency_sum += event.latency_ms;
+            // At most MAX_TOKENS per event: a cell would need 1.8e12 events to overflow.
+            cell.tokens = cell.tokens.saturating_add(event.tokens.unwrap_or(0));
         }
         Ok(())
     }
@@ -122,6 +126,7 @@ mod tests {
             region: None,
             priority: None,
             degraded: None,
+            tokens: None,
         }
     }
 
@@ -153,6 +158,18 @@ mod tests {
                 .keys()
                 .any(|k| k.status_class == ERROR_CLASS && k.cache == CacheOutcome::None)
         );
+    }
+
+    #[test]
+    fn tokens_are_summed_per_cell_and_absent_tokens_add_nothing() {
+        let mut cells = Cells::default();
+        for tokens in [Some(40), None, Some(2)] {
+            let mut e = event(NOW + 5, 200, 12.0, None);
+            e.tokens = tokens;
+            cells.add(&e, NOW).expect("timely");
+        }
+        assert_eq!(cells.len(), 2, "one key × minute and hour");
+        assert!(cells.0.values().all(|c| c.n == 3 && c.tokens == 42));
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! - `index1`: worker (the sampling key);
 //! - `blob1`…`blob11`: worker, request_id, method, path, status class, country, colo,
 //!   decision, region, priority, cache outcome (`''` when absent);
-//! - `double1`…`double4`: latency ms, status, ts ms, degraded (1, 0, or -1 when not routed).
+//! - `double1`…`double5`: latency ms, status, ts ms, degraded (1, 0, or -1 when not routed),
+//!   AI tokens (-1 when the event has none: `SUM(double5) … WHERE double5 >= 0`).
 
 use super::cell::{CacheOutcome, status_class};
 use crate::metric::MetricEvent;
@@ -16,7 +17,7 @@ use crate::metric::MetricEvent;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
     /// An event field (`metric::FIELDS`) as it is: text as a blob (`''` when absent), a
-    /// number as a double, a boolean as 1 or 0 (-1 when absent).
+    /// number as a double, a boolean as 1 or 0 (an absent number or boolean: -1).
     Field(&'static str),
     /// The status class of `status` (`cell::status_class`).
     StatusClass,
@@ -40,11 +41,12 @@ pub const BLOBS: [Source; 11] = [
 ];
 
 /// `double1`… in order: what each double holds. Append only: positions are stored.
-pub const DOUBLES: [Source; 4] = [
+pub const DOUBLES: [Source; 5] = [
     Source::Field("latency_ms"),
     Source::Field("status"),
     Source::Field("ts_ms"),
     Source::Field("degraded"),
+    Source::Field("tokens"),
 ];
 
 /// Analytics Engine's limits on one data point.
@@ -97,6 +99,8 @@ impl DataPoint {
                 f64::from(e.status),
                 e.ts_ms as f64,
                 e.degraded.map_or(-1.0, |d| f64::from(u8::from(d))),
+                // At most MAX_TOKENS (1e7): exact as a double.
+                e.tokens.map_or(-1.0, |t| t as f64),
             ],
         }
     }
@@ -184,7 +188,7 @@ mod tests {
             }),
             Some("DE"),
         );
-        for e in [full, event(None, None)] {
+        for e in [full.with_tokens(Some(1_234)), event(None, None)] {
             let p = DataPoint::of(&e);
             let json = serde_json::to_value(&e).expect("serialises");
             assert_eq!(
@@ -236,7 +240,7 @@ mod tests {
             let p = DataPoint::of(&e);
             proptest::prop_assert!(p.within_limits());
             proptest::prop_assert_eq!(p.blobs.len(), 11);
-            proptest::prop_assert_eq!(&p.doubles, &vec![8.0, 503.0, 9.0, 1.0]);
+            proptest::prop_assert_eq!(&p.doubles, &vec![8.0, 503.0, 9.0, 1.0, -1.0]);
             proptest::prop_assert_eq!(&p.blobs[4], "5xx");
             let json = serde_json::to_value(&p).expect("serialises");
             proptest::prop_assert_eq!(

@@ -241,6 +241,7 @@ mod tests {
             cache_lookups: 0,
             cache_hit_ratio: None,
             latency_sum_ms: 12.5,
+            tokens: 0,
             latency_ms: Some(Latency {
                 mean: 1.0,
                 p50: 1,

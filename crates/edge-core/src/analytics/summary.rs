@@ -38,6 +38,9 @@ pub struct BucketRow {
     pub cache_hits: u64,
     /// Of them, cache lookups (hits, stale, misses, revalidations).
     pub cache_lookups: u64,
+    /// Sum of their AI tokens.
+    #[serde(default)]
+    pub tokens: u64,
 }
 
 /// A mergeable accumulator: counts plus the latency histogram.
@@ -55,6 +58,9 @@ pub struct Acc {
     pub cache_hits: u64,
     /// Cache lookups.
     pub cache_lookups: u64,
+    /// Sum of AI tokens (a store of an older build answers without: 0).
+    #[serde(default)]
+    pub tokens: u64,
     /// Count per latency bucket.
     pub buckets: BTreeMap<Bucket, u64>,
 }
@@ -66,6 +72,7 @@ impl Acc {
         self.errors += other.errors;
         self.cache_hits += other.cache_hits;
         self.cache_lookups += other.cache_lookups;
+        self.tokens = self.tokens.saturating_add(other.tokens);
         for (&b, &n) in &other.buckets {
             *self.buckets.entry(b).or_default() += n;
         }
@@ -84,6 +91,7 @@ impl Acc {
         self.errors += row.errors;
         self.cache_hits += row.cache_hits;
         self.cache_lookups += row.cache_lookups;
+        self.tokens = self.tokens.saturating_add(row.tokens);
         *self.buckets.entry(row.bucket).or_default() += row.n;
     }
 
@@ -102,6 +110,7 @@ impl Acc {
             cache_lookups: self.cache_lookups,
             cache_hit_ratio: ratio(self.cache_hits, self.cache_lookups),
             latency_sum_ms: self.latency_sum,
+            tokens: self.tokens,
             latency_ms: percentiles(
                 &self
                     .buckets
@@ -151,6 +160,9 @@ pub struct Stats {
     pub cache_hit_ratio: Option<f64>,
     /// Sum of latencies, ms.
     pub latency_sum_ms: f64,
+    /// Sum of the AI tokens its events reported (0 when none did).
+    #[serde(default)]
+    pub tokens: u64,
     /// `null` without requests.
     pub latency_ms: Option<Latency>,
 }
@@ -331,6 +343,7 @@ mod tests {
             errors,
             cache_hits: 0,
             cache_lookups: 0,
+            tokens: 0,
         }
     }
 
@@ -401,6 +414,36 @@ mod tests {
         assert_eq!(r.totals.len(), MAX_GROUPS);
     }
 
+    #[test]
+    fn tokens_sum_exactly_across_buckets_windows_and_shards() {
+        let q = query(vec![Dimension::Worker]);
+        let with = |window: u64, ms: f64, n: u64, tokens: u64| BucketRow {
+            tokens,
+            ..row(window, &["chat-webhook"], ms, n, 0)
+        };
+        // One window in two shards (two buckets in one), a second window in one shard.
+        let s0 = StoreAnswer::from_rows(&[with(0, 10.0, 2, 300), with(0, 900.0, 1, 77)], &q);
+        let s1 = StoreAnswer::from_rows(&[with(0, 10.0, 3, 1_000), with(60_000, 5.0, 1, 5)], &q);
+        let wire: StoreAnswer =
+            serde_json::from_str(&serde_json::to_string(&s1).expect("ser")).expect("de");
+        let r = QueryResult::merge(&q, vec![s0, wire]);
+        assert_eq!(r.series.len(), 2);
+        assert_eq!(r.series[0].groups[0].tokens, 1_377);
+        assert_eq!(r.series[1].groups[0].tokens, 5);
+        assert_eq!((r.totals[0].requests, r.totals[0].tokens), (7, 1_382));
+        // A store of an older build answers without `tokens`: it counts as 0.
+        let old: StoreAnswer = serde_json::from_str(
+            r#"{"series":[],"totals":[{"group":["chat-webhook"],"n":1,"latency_sum":1.0,"errors":0,"cache_hits":0,"cache_lookups":0,"buckets":{"1":1}}]}"#,
+        )
+        .expect("an answer without tokens");
+        assert_eq!(old.totals[0].tokens, 0);
+        let r = QueryResult::merge(
+            &q,
+            vec![old, StoreAnswer::from_rows(&[with(0, 1.0, 1, 9)], &q)],
+        );
+        assert_eq!((r.totals[0].requests, r.totals[0].tokens), (2, 9));
+    }
+
     fn bucket_upper(ms: f64) -> u64 {
         crate::analytics::histogram::bucket_upper_ms(bucket_of(ms))
     }
@@ -411,7 +454,10 @@ mod tests {
         let rows: Vec<BucketRow> = (0..MAX_GROUPS + 10)
             .map(|i| {
                 let c = format!("C{i:02}");
-                row(0, &[c.as_str()], 1.0, 1000 - i as u64, 0)
+                BucketRow {
+                    tokens: 10,
+                    ..row(0, &[c.as_str()], 1.0, 1000 - i as u64, 0)
+                }
             })
             .collect();
         let r = QueryResult::merge(&q, vec![StoreAnswer::from_rows(&rows, &q)]);
@@ -430,6 +476,13 @@ mod tests {
             total,
             rows.iter().map(|r| r.n).sum::<u64>(),
             "nothing lost by folding"
+        );
+        let tokens: Vec<u64> = r.totals.iter().map(|s| s.tokens).collect();
+        assert_eq!(tokens.iter().sum::<u64>(), 10 * rows.len() as u64);
+        assert_eq!(
+            tokens.last(),
+            Some(&110),
+            "(other) sums the tokens of the 11 it folds"
         );
     }
 
