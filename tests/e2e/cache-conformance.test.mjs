@@ -286,6 +286,23 @@ describe("cache-manager conformance (issue 17)", { timeout: 180_000 }, () => {
       assert.equal(count(path), 3);
     });
 
+    test("B7 only-if-cached: served from the cache when it can be, else 504 not_cached and the origin is not asked", async () => {
+      const path = "/api/v1/calls/only-if-cached";
+      const only = { "cache-control": "only-if-cached" };
+      const none = await get(path, only);
+      assert.equal(none.status, 504);
+      assert.equal(JSON.parse(none.body).error.code, "not_cached");
+      assert.equal(count(path), 0, "the origin never saw it");
+      await get(path);
+      const hit = await get(path, only);
+      assert.deepEqual([hit.status, hit.cache], [200, "HIT"]);
+      // A path this cache never stores (the policy's `never`) cannot be answered either.
+      const never = await get("/voice/only-if-cached", only);
+      assert.equal(never.status, 504);
+      assert.equal(count("/voice/only-if-cached"), 0);
+      assert.equal(count(path), 1);
+    });
+
     test("B6 no-cache with field names is treated as no-cache: never served without the origin", async () => {
       const path = "/api/v1/calls/no-cache-fields";
       await get(path);

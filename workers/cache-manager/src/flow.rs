@@ -161,6 +161,11 @@ pub(crate) struct Served<R> {
     pub(crate) part: Part,
 }
 
+/// `504 not_cached`: `only-if-cached` and nothing stored may answer (the origin is not asked).
+fn not_cached<R>(outcome: CacheOutcome) -> Served<R> {
+    served(outcome, Answer::Failed(Box::new(decide::NotCached)))
+}
+
 fn served<R>(outcome: CacheOutcome, answer: Answer<R>) -> Served<R> {
     Served {
         outcome,
@@ -222,7 +227,11 @@ where
         req: &Incoming,
         policy: PathPolicy,
     ) -> Result<Served<O::Response>, O::Fault> {
-        match decide::plan(&req.facts(), policy) {
+        let plan = decide::plan(&req.facts(), policy);
+        if req.facts().only_if_cached() && !matches!(plan, Plan::Lookup(_) | Plan::Invalidate(_)) {
+            return Ok(not_cached(CacheOutcome::Bypass));
+        }
+        match plan {
             Plan::Bypass(_) => Ok(served(CacheOutcome::Bypass, self.forward().await)),
             Plan::Invalidate(prefix) => {
                 let answer = self.forward().await;
@@ -247,6 +256,9 @@ where
                 Ok(store) => {
                     // Without the purge generation no key is safe to read: bypass.
                     let Ok(generation) = store.generation(&req.path).await else {
+                        if req.facts().only_if_cached() {
+                            return Ok(not_cached(CacheOutcome::Bypass));
+                        }
                         return Ok(served(CacheOutcome::Bypass, self.forward().await));
                     };
                     let resource = key::with_generation(&resource, &generation);
@@ -300,7 +312,11 @@ where
     async fn run(&self) -> Result<Served<O::Response>, O::Fault> {
         let (entry_key, stored) = self.find().await;
         let head = self.req.method == "HEAD";
+        let only_if_cached = self.req.facts().only_if_cached();
         let Some(entry) = stored else {
+            if only_if_cached {
+                return Ok(not_cached(CacheOutcome::Miss));
+            }
             if head {
                 return self.forward(CacheOutcome::Miss).await;
             }
@@ -327,6 +343,9 @@ where
                     age_s: eval.age_s,
                 },
             ));
+        }
+        if only_if_cached {
+            return Ok(not_cached(CacheOutcome::Miss));
         }
         if head {
             return self.forward(CacheOutcome::Miss).await;

@@ -111,6 +111,31 @@ impl RequestFacts<'_> {
     }
 }
 
+/// A request with `only-if-cached` that no stored response may answer (nothing stored,
+/// not cacheable, or stored but not fresh enough for it): the cache answers `504` without
+/// contacting the origin (RFC 9111 §5.2.1.7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("only-if-cached: no stored response can answer this request")]
+pub struct NotCached;
+
+impl crate::error::HttpError for NotCached {
+    fn status(&self) -> u16 {
+        504
+    }
+
+    fn code(&self) -> &'static str {
+        "not_cached"
+    }
+}
+
+impl RequestFacts<'_> {
+    /// Whether the request asks never to reach the origin (`only-if-cached`).
+    #[must_use]
+    pub fn only_if_cached(&self) -> bool {
+        self.cache_control().only_if_cached
+    }
+}
+
 /// What to do with a request before looking anything up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Plan {

@@ -1392,3 +1392,34 @@ fn kv_operations_per_request_with_and_without_the_local_tier() {
         ]
     );
 }
+
+#[test]
+fn only_if_cached_is_answered_from_the_store_or_504_without_asking_the_origin() {
+    let w = World::new();
+    let only = [("cache-control", "only-if-cached")];
+    // Nothing stored: 504, and the origin is not asked.
+    let nothing = w.get(&only);
+    assert_eq!(
+        (nothing.outcome, nothing.status, nothing.error),
+        (CacheOutcome::Miss, 504, Some("not_cached"))
+    );
+    assert_eq!(w.origin.calls(), 0);
+    // Stored and fresh: served.
+    w.origin
+        .script(resp(200, &[("cache-control", "max-age=60")], "one"));
+    assert_eq!(w.get(&[]).outcome, CacheOutcome::Miss);
+    let hit = w.get(&only);
+    assert_eq!(
+        (hit.outcome, hit.status, hit.body.as_str()),
+        (CacheOutcome::Hit, 200, "one")
+    );
+    // Stored but stale, and no stale window: 504 again, not a revalidation.
+    w.clock.jump_s(61);
+    let stale = w.get(&only);
+    assert_eq!((stale.status, stale.error), (504, Some("not_cached")));
+    // Fresh, but the request's own max-age refuses it: 504.
+    w.clock.back_s(60);
+    let too_old = w.get(&[("cache-control", "only-if-cached, max-age=0")]);
+    assert_eq!(too_old.status, 504);
+    assert_eq!(w.origin.calls(), 1, "only the first plain GET reached the origin");
+}
