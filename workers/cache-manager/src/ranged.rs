@@ -55,6 +55,7 @@ impl Ask {
                 etag: meta.header("etag"),
                 last_modified: meta.header("last-modified"),
                 date: meta.header("date"),
+                received_s: meta.response_time_s,
             };
             let len = u64::try_from(entry.body.len()).unwrap_or(u64::MAX);
             served.part = range::select(

@@ -149,6 +149,9 @@ pub struct Validators<'a> {
     pub last_modified: Option<&'a str>,
     /// `Date`.
     pub date: Option<&'a str>,
+    /// When the entry was received, unix seconds: the two-digit years of RFC 850 dates
+    /// are read relative to it (RFC 9110 §5.6.7).
+    pub received_s: u64,
 }
 
 /// Whether `If-Range` (if any) lets the range apply to an entry with `validators`
@@ -169,15 +172,17 @@ pub fn if_range_holds(if_range: Option<&str>, validators: Validators<'_>) -> boo
         return false;
     }
     let (Some(asked), Some(modified)) = (
-        date::parse(condition, 0),
-        validators.last_modified.and_then(|d| date::parse(d, 0)),
+        date::parse(condition, validators.received_s),
+        validators
+            .last_modified
+            .and_then(|d| date::parse(d, validators.received_s)),
     ) else {
         return false;
     };
     // Last-Modified is strong only when it is at least a second older than Date.
     let strong = validators
         .date
-        .and_then(|d| date::parse(d, 0))
+        .and_then(|d| date::parse(d, validators.received_s))
         .is_some_and(|date| modified < date);
     strong && asked == modified
 }
@@ -246,12 +251,15 @@ mod tests {
 
     const LM: &str = "Tue, 01 Dec 2026 08:00:00 GMT";
     const DATE: &str = "Tue, 01 Dec 2026 09:00:00 GMT";
+    /// 2026-12-01T09:00:00Z, when the entry was received.
+    const RECEIVED_S: u64 = 1_796_115_600;
 
     fn validators() -> Validators<'static> {
         Validators {
             etag: Some("\"v1\""),
             last_modified: Some(LM),
             date: Some(DATE),
+            received_s: RECEIVED_S,
         }
     }
 
@@ -324,6 +332,14 @@ mod tests {
         assert!(if_range_holds(Some(LM), v));
         assert!(!if_range_holds(Some(DATE), v), "another date");
         assert!(!if_range_holds(Some("yesterday"), v));
+        // The same instant in RFC 850's two-digit year: 26 is 2026 for an entry received
+        // in 2026 (read as 1926, it matched nothing).
+        assert!(if_range_holds(Some("Tuesday, 01-Dec-26 08:00:00 GMT"), v));
+        let rfc850_entry = Validators {
+            last_modified: Some("Tuesday, 01-Dec-26 08:00:00 GMT"),
+            ..v
+        };
+        assert!(if_range_holds(Some(LM), rfc850_entry));
         let weak_date = Validators {
             date: Some(LM),
             ..v

@@ -1421,5 +1421,9 @@ fn only_if_cached_is_answered_from_the_store_or_504_without_asking_the_origin() 
     w.clock.back_s(60);
     let too_old = w.get(&[("cache-control", "only-if-cached, max-age=0")]);
     assert_eq!(too_old.status, 504);
-    assert_eq!(w.origin.calls(), 1, "only the first plain GET reached the origin");
+    assert_eq!(
+        w.origin.calls(),
+        1,
+        "only the first plain GET reached the origin"
+    );
 }
