@@ -94,6 +94,11 @@ describe("scripts/dev", { timeout: 120_000 }, () => {
       const requestId = api.headers.get("x-request-id");
       const chat = await fetch(`http://127.0.0.1:${port + 1}/health`);
       assert.equal((await chat.json()).worker, "chat-webhook");
+      // The printed chat page answers with the page.
+      const [, pageUrl] = /open (http:\/\/\S+\/chat) in a browser/.exec(banner);
+      const page = await fetch(pageUrl);
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), /<html/i);
       // The printed LINE webhook is signed right, and the demo LINE API shows the bot's answer.
       const [, signature, sample] = /x-line-signature: ([^']+)' --data '([^']+)'/.exec(banner);
       const webhook = await fetch(`http://127.0.0.1:${port + 1}/webhooks/line`, {

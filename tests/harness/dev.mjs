@@ -82,6 +82,7 @@ edge-workers running in workerd (local state kept between runs):
       API keys: POST ${entry}/admin/v1/keys with the admin secret (see README)
       analytics dashboard: ${entry}/api/v1/analytics/edge/dashboard (sign in with the admin secret)
   chat-webhook            ${chatUrl}/health
+      web support chat: open ${chatUrl}/chat in a browser (answers stream from the demo AI)
       LINE webhook: ${chatUrl}/webhooks/line (demo LINE API ${line.url}, demo AI ${ai.url})
       try: curl -i ${chatUrl}/webhooks/line -H 'content-type: application/json' \\
              -H 'x-line-signature: ${lineSignature(chat.LINE_CHANNEL_SECRET, sample)}' --data '${sample}'
