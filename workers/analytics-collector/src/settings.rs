@@ -7,8 +7,6 @@
 //! Defaults live in the code (`edge_glue::body::DEFAULT_BODY_TIMEOUT_MS`), not in
 //! `wrangler/analytics-collector.toml`.
 
-use std::rc::Rc;
-
 use edge_core::admin;
 use edge_core::error::CommonError;
 use edge_glue::admin::ADMIN_SECRET;
@@ -24,26 +22,17 @@ pub(crate) struct Settings {
     body_timeout_ms: Result<u64, CommonError>,
 }
 
-thread_local! {
-    static SETTINGS: config::IsolateCell<Settings> = const { config::IsolateCell::new() };
-}
+edge_glue::settings_per_isolate!(Settings);
 
 impl Settings {
-    /// The settings of this isolate, read on its first request.
-    ///
-    /// # Errors
-    /// None today (each var's error is kept for the requests that need it); the `Result`
-    /// is `once_per_isolate`'s.
-    pub(crate) fn load(env: &Env) -> Result<Rc<Self>, CommonError> {
-        config::once_per_isolate(&SETTINGS, env, |env| Ok(Self::parse(env)))
-    }
-
-    fn parse(env: &Env) -> Self {
-        Self {
+    /// Reads every var; never fails: each var's error is kept for the requests that need it
+    /// (the `Result` is the per-isolate cell's).
+    fn parse(env: &Env) -> Result<Self, CommonError> {
+        Ok(Self {
             admin_secret: config::required_string(env, ADMIN_SECRET)
                 .and_then(|s| admin::check_configured(&s).map(|()| s)),
             body_timeout_ms: body::timeout_ms(env),
-        }
+        })
     }
 
     /// The admin secret.

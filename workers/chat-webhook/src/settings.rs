@@ -158,12 +158,7 @@ pub(crate) struct DiscordSettings {
     pub(crate) chart_theme: Theme,
 }
 
-thread_local! {
-    static AI: config::IsolateCell<AiSettings> = const { config::IsolateCell::new() };
-    static LINE: config::IsolateCell<LineSettings> = const { config::IsolateCell::new() };
-    static DISCORD: config::IsolateCell<DiscordSettings> = const { config::IsolateCell::new() };
-    static WEB: config::IsolateCell<WebChatSettings> = const { config::IsolateCell::new() };
-}
+edge_glue::settings_per_isolate!(AiSettings, LineSettings, DiscordSettings, WebChatSettings);
 
 /// The base URL var `name`, or `default` when it is not set.
 fn base_url_or(env: &Env, name: &'static str, default: &str) -> Result<String, CommonError> {
@@ -299,14 +294,6 @@ fn positive_u32(env: &Env, name: &'static str, default: u32, max: u32) -> Result
 }
 
 impl AiSettings {
-    /// The provider chain's settings of this isolate, parsed on first use.
-    ///
-    /// # Errors
-    /// [`CommonError::Misconfigured`] naming the first malformed setting.
-    pub(crate) fn load(env: &Env) -> Result<Rc<Self>, CommonError> {
-        config::once_per_isolate(&AI, env, Self::parse)
-    }
-
     fn parse(env: &Env) -> Result<Self, CommonError> {
         let providers = [
             provider(env, &PRIMARY, "primary")?,
@@ -365,14 +352,6 @@ impl LineSettings {
         ai + 3 * self.line_timeout_ms + 30_000
     }
 
-    /// The LINE bot's settings of this isolate, parsed on first use.
-    ///
-    /// # Errors
-    /// [`CommonError::Misconfigured`] naming the first missing or malformed setting.
-    pub(crate) fn load(env: &Env) -> Result<Rc<Self>, CommonError> {
-        config::once_per_isolate(&LINE, env, Self::parse)
-    }
-
     fn parse(env: &Env) -> Result<Self, CommonError> {
         Ok(Self {
             line_secret: config::required_string(env, "LINE_CHANNEL_SECRET")?,
@@ -385,14 +364,6 @@ impl LineSettings {
 }
 
 impl DiscordSettings {
-    /// The Discord bot's settings of this isolate, parsed on first use.
-    ///
-    /// # Errors
-    /// [`CommonError::Misconfigured`] naming the first missing or malformed setting.
-    pub(crate) fn load(env: &Env) -> Result<Rc<Self>, CommonError> {
-        config::once_per_isolate(&DISCORD, env, Self::parse)
-    }
-
     fn parse(env: &Env) -> Result<Self, CommonError> {
         let key = config::required_string(env, "DISCORD_PUBLIC_KEY")?;
         Ok(Self {
@@ -453,14 +424,6 @@ pub(crate) struct WebChatSettings {
 const MIN_TOKEN_SECRET_CHARS: usize = 32;
 
 impl WebChatSettings {
-    /// The web chat's settings of this isolate, parsed on first use.
-    ///
-    /// # Errors
-    /// [`CommonError::Misconfigured`] naming the first missing or malformed setting.
-    pub(crate) fn load(env: &Env) -> Result<Rc<Self>, CommonError> {
-        config::once_per_isolate(&WEB, env, Self::parse)
-    }
-
     fn parse(env: &Env) -> Result<Self, CommonError> {
         let token_secret = config::required_string(env, "CHAT_TOKEN_SECRET")?;
         if token_secret.chars().count() < MIN_TOKEN_SECRET_CHARS {

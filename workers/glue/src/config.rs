@@ -33,27 +33,28 @@ pub fn once_per_isolate<T: 'static>(
     cell.with(|c| c.get_or_init(|| load(env).map(Rc::new)).clone())
 }
 
-/// Gives the settings struct `$name` (which has `fn parse(&Env) -> Result<Self,
+/// Gives each settings struct named (each has `fn parse(&Env) -> Result<Self,
 /// CommonError>`) its per-isolate cell and `pub(crate) fn load(env)`: parsed on the
 /// isolate's first request through [`once_per_isolate`], shared afterwards.
 #[macro_export]
 macro_rules! settings_per_isolate {
-    ($name:ident) => {
-        thread_local! {
-            static SETTINGS: $crate::config::IsolateCell<$name> =
-                const { $crate::config::IsolateCell::new() };
-        }
-
+    ($($name:ident),+ $(,)?) => {$(
         impl $name {
             /// The settings of this isolate, parsed on its first request.
             pub(crate) fn load(
                 env: &$crate::config::__private::Env,
             ) -> ::core::result::Result<::std::rc::Rc<Self>, $crate::config::__private::CommonError>
             {
+                // One cell per type: declared in this function, so several settings types of
+                // one module each get their own.
+                thread_local! {
+                    static SETTINGS: $crate::config::IsolateCell<$name> =
+                        const { $crate::config::IsolateCell::new() };
+                }
                 $crate::config::once_per_isolate(&SETTINGS, env, Self::parse)
             }
         }
-    };
+    )+};
 }
 
 #[doc(hidden)]
