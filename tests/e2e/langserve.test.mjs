@@ -229,3 +229,48 @@ describe("issue 20: the reverse order — OpenAI-compatible primary, LangServe f
     await p.logged(/ai provider deepseek failed: status_500/);
   });
 });
+
+describe("issue 20: Access answering a refused token with its login redirect", { timeout: 180_000 }, () => {
+  let app;
+  let proxy;
+  before(async () => {
+    app = await startLangServe({ chain: "echo" });
+    proxy = await startAccessProxy(() => app.url, { id: ACCESS.id, secret: "rotated-at-access" });
+    proxy.refuseWith = "login";
+  });
+  after(async () => {
+    await proxy?.close();
+    await app?.close();
+  });
+
+  const p = withPipeline({
+    chat: { lineToken: "line-token-test" },
+    vars: () => ({
+      [CHAT]: {
+        AI_PRIMARY_KIND: "langserve",
+        AI_PRIMARY_NAME: "ayaka",
+        AI_PRIMARY_BASE_URL: proxy.url,
+        AI_PRIMARY_API_KEY: "",
+        AI_PRIMARY_ACCESS_CLIENT_ID: ACCESS.id,
+        AI_PRIMARY_ACCESS_CLIENT_SECRET: ACCESS.secret,
+        AI_BREAKER_FAILURES: "3",
+        AI_BREAKER_RECOVERY_MS: "600000",
+      },
+    }),
+  });
+
+  test("the redirect is not followed (the token goes nowhere else) and counts as a refusal", async () => {
+    const since = p.logs.length;
+    const s = await session(p);
+    const r = await post(p, s, "Are you there?");
+    const done = r.events.find((e) => e.event === "done")?.data.message;
+    assert.equal(done.content, "openrouter says: Are you there?");
+    assert.deepEqual(done.metadata.failed, ["ayaka: credential_refused"]);
+    assert.deepEqual(proxy.requests.map((q) => [q.path, q.status]), [["/stream", 302]], "the login page was never asked");
+    await p.logged(/ai provider ayaka refused our credentials \(302\): check AI_PRIMARY_ACCESS_CLIENT_ID\/SECRET/, since);
+    // One refusal opened the breaker (AI_BREAKER_FAILURES is 3): LangServe is not asked again.
+    const again = await post(p, s, "Hello?");
+    assert.equal(again.events.find((e) => e.event === "done")?.data.message.metadata.failed[0], "ayaka: circuit_open");
+    assert.equal(proxy.requests.length, 1);
+  });
+});

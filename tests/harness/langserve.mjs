@@ -80,7 +80,9 @@ export async function startLangServe({ chain = "echo", env = {} } = {}) {
  * request without both headers matching gets 401 and never reaches the app. Every request
  * is recorded (`requests`: method, path, the two Access headers, body). The app answers
  * are streamed back as they come (so `/stream` stays a stream); an app that cannot be
- * reached is a 502. Change `proxy.access` to rotate the expected token.
+ * reached is a 502. Change `proxy.access` to rotate the expected token; with
+ * `proxy.refuseWith = "login"` a refused token gets Access's default answer instead, a 302 to
+ * its login page (`/cdn-cgi/access/login/…` on this proxy, so a client that followed it shows).
  */
 export async function startAccessProxy(target, access) {
   const state = { access, requests: [] };
@@ -99,6 +101,12 @@ export async function startAccessProxy(target, access) {
     };
     state.requests.push(seen);
     if (state.access && (seen.id !== state.access.id || seen.secret !== state.access.secret)) {
+      if (state.refuseWith === "login") {
+        // What Access does by default: a redirect to the team's login page.
+        seen.status = 302;
+        const login = `${state.url}/cdn-cgi/access/login/llm.example.com?redirect_url=${encodeURIComponent(req.url)}`;
+        return res.writeHead(302, { location: login }).end();
+      }
       seen.status = 401;
       return res.writeHead(401, { "content-type": "text/plain" }).end("Unauthorized: invalid service token");
     }

@@ -158,11 +158,15 @@ impl Failure {
         )
     }
 
-    /// The failure an answer's status means, if not 200.
-    pub(crate) fn of_status(status: u16) -> Option<Self> {
+    /// The failure an answer's status (and `Location`, of a redirect) means, if not 200: a
+    /// 401/403, or a redirect to Cloudflare Access's login, is a refusal.
+    pub(crate) fn of_head(status: u16, location: Option<&str>) -> Option<Self> {
         match status {
             200 => None,
             401 | 403 => Some(Self::Refused(status)),
+            300..=399 if location.is_some_and(langserve::is_access_login) => {
+                Some(Self::Refused(status))
+            }
             s => Some(Self::Failed(format!("status_{s}"))),
         }
     }
@@ -300,7 +304,7 @@ async fn ask(
         })
         .await
         .map_err(|e| Failure::of_call(&e))?;
-    if let Some(failure) = Failure::of_status(answer.status) {
+    if let Some(failure) = Failure::of_head(answer.status, answer.location.as_deref()) {
         return Err(failure);
     }
     match p.kind {
@@ -975,6 +979,57 @@ mod tests {
             ("AI_FALLBACK_API_KEY", 403)
         );
         assert_eq!(io.breakers.states(&s, T0)[1].1, "open");
+    }
+
+    /// A redirect to `location`.
+    fn redirect(location: &str) -> Result<crate::backends::Answer, CallError> {
+        Ok(crate::backends::Answer {
+            status: 302,
+            retry_after: None,
+            location: Some(location.to_owned()),
+            body: Vec::new(),
+        })
+    }
+
+    #[test]
+    fn an_access_login_redirect_is_a_refusal_and_any_other_redirect_a_failure() {
+        let login = "https://acme.cloudflareaccess.com/cdn-cgi/access/login/ayaka.test?kid=1";
+        let io = testkit::io(
+            FakeNet::new(except(&[("https://ayaka.test", redirect(login))])),
+            T0,
+        );
+        let mut s = testkit::ai_settings(vec![
+            ayaka(Some(("id-1", "expired-secret"))),
+            provider("fallback", 8_000),
+        ]);
+        s.breaker.failure_threshold = 5;
+        let (intent, prompt) = ask_about("Tell me about the weather");
+        let r = run(reply(&io, &s, who(), intent, &prompt));
+        assert_eq!(
+            outcomes(&r),
+            [("ayaka", "credential_refused"), ("fallback", "answered")]
+        );
+        assert_eq!(io.breakers.take_refusals()[0].status, 302);
+        assert_eq!(io.breakers.states(&s, T0)[0].1, "open");
+
+        let io = testkit::io(
+            FakeNet::new(except(&[(
+                "https://ayaka.test",
+                redirect("https://elsewhere.example/invoke"),
+            )])),
+            T0,
+        );
+        let r = run(reply(&io, &s, who(), intent, &prompt));
+        assert_eq!(
+            outcomes(&r),
+            [("ayaka", "status_302"), ("fallback", "answered")]
+        );
+        assert!(io.breakers.take_refusals().is_empty());
+        assert_eq!(
+            io.net.to("/invoke").len(),
+            1,
+            "the redirect is not followed"
+        );
     }
 
     #[test]

@@ -224,7 +224,7 @@ async fn stream_one<S: DeltaSink>(
         .await
         .map_err(|e| Failure::of_call(&e))?;
     let head_ms = io.clock().now_ms().saturating_sub(t0);
-    if let Some(failure) = Failure::of_status(head.status) {
+    if let Some(failure) = Failure::of_head(head.status, head.location.as_deref()) {
         return Err(failure);
     }
     // The outcome of an unusable stream; a provider's own error message is logged.

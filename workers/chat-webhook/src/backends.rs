@@ -74,11 +74,14 @@ impl fmt::Display for CallError {
     }
 }
 
-/// An answer: status, `Retry-After` header and (at most the call's cap of) body.
+/// An answer: status, `Retry-After` and `Location` headers and (at most the call's cap
+/// of) body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Answer {
     pub(crate) status: u16,
     pub(crate) retry_after: Option<String>,
+    /// `Location`, of a redirect (never followed: see `outbound`).
+    pub(crate) location: Option<String>,
     pub(crate) body: Vec<u8>,
 }
 
@@ -105,6 +108,8 @@ pub(crate) struct StreamCall<'a> {
 #[derive(Debug)]
 pub(crate) struct StreamHead<B> {
     pub(crate) status: u16,
+    /// `Location`, of a redirect (never followed).
+    pub(crate) location: Option<String>,
     pub(crate) body: B,
 }
 

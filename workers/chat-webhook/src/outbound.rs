@@ -14,7 +14,9 @@ use std::time::Duration;
 use edge_glue::body;
 use futures::StreamExt;
 use futures::future::{Either, select};
-use worker::{AbortController, ByteStream, Delay, Headers, Request, RequestInit, js_sys};
+use worker::{
+    AbortController, ByteStream, Delay, Headers, Request, RequestInit, RequestRedirect, js_sys,
+};
 
 use crate::backends::{
     Answer, BodyLimits, Call, CallError, ChunkError, ChunkStream, Method, Outbound, StreamCall,
@@ -51,7 +53,12 @@ fn request(call: &Call<'_>) -> Result<Request, CallError> {
         Method::Post => worker::Method::Post,
         Method::Patch => worker::Method::Patch,
     };
-    init.with_method(method).with_headers(h);
+    // Redirects are answers, never followed: a redirect would carry the call's headers
+    // (API keys, the Access service token) to wherever it points, and an Access login
+    // redirect means a refused token (`ai::Failure::of_head`).
+    init.with_method(method)
+        .with_headers(h)
+        .with_redirect(RequestRedirect::Manual);
     Request::new_with_init(call.url, &init).map_err(transport)
 }
 
@@ -69,6 +76,7 @@ async fn send(call: Call<'_>) -> Result<Answer, CallError> {
         Ok::<_, worker::Error>(Answer {
             status: resp.status_code(),
             retry_after: resp.headers().get("retry-after").ok().flatten(),
+            location: resp.headers().get("location").ok().flatten(),
             body,
         })
     };
@@ -112,6 +120,7 @@ impl StreamingOutbound for Fetch {
         };
         Ok(StreamHead {
             status: resp.status_code(),
+            location: resp.headers().get("location").ok().flatten(),
             body: FetchBody {
                 stream,
                 controller: Some(controller),

@@ -163,6 +163,7 @@ pub(crate) fn answer(status: u16, body: &str) -> Result<Answer, CallError> {
     Ok(Answer {
         status,
         retry_after: None,
+        location: None,
         body: body.as_bytes().to_vec(),
     })
 }
@@ -220,6 +221,8 @@ pub(crate) enum End {
 #[derive(Debug, Clone)]
 pub(crate) struct Script {
     pub(crate) status: u16,
+    /// `Location`, for a redirect.
+    pub(crate) location: Option<String>,
     pub(crate) chunks: Vec<(u64, Vec<u8>)>,
     pub(crate) end: End,
 }
@@ -229,6 +232,7 @@ impl Script {
     pub(crate) fn sse(chunks: Vec<String>, gap_ms: u64, end: End) -> Self {
         Self {
             status: 200,
+            location: None,
             chunks: chunks
                 .into_iter()
                 .map(|c| (gap_ms, c.into_bytes()))
@@ -241,6 +245,7 @@ impl Script {
     pub(crate) fn whole(status: u16, body: &str) -> Self {
         Self {
             status,
+            location: None,
             chunks: vec![(0, body.as_bytes().to_vec())],
             end: End::Eof,
         }
@@ -331,6 +336,7 @@ impl StreamingOutbound for FakeNet {
         let clock = self.clock.borrow().clone();
         Ok(StreamHead {
             status: script.status,
+            location: script.location.clone(),
             body: FakeBody {
                 chunks: script.chunks.into(),
                 end: script.end,

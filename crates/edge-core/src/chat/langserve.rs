@@ -32,6 +32,25 @@ pub const MAX_KEY_LEN: usize = 64;
 /// Longest provider error message kept from an `error` event, in characters.
 pub const MAX_ERROR_CHARS: usize = 200;
 
+/// Whether a redirect's `Location` is Cloudflare Access's login (`https://<team>.cloudflareaccess.com/…`
+/// or a `/cdn-cgi/access/…` path): what Access answers a request whose service token it
+/// refused, unless the application is set to answer 401. A provider call that gets it was
+/// refused, not merely failed.
+#[must_use]
+pub fn is_access_login(location: &str) -> bool {
+    let l = location.trim().to_ascii_lowercase();
+    let rest = l
+        .strip_prefix("https://")
+        .or_else(|| l.strip_prefix("http://"));
+    let (host, path) = match rest {
+        Some(r) => r.split_once('/').map_or((r, ""), |(h, p)| (h, p)),
+        None => ("", l.strip_prefix('/').unwrap_or(&l)),
+    };
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    let host = host.split_once(':').map_or(host, |(h, _)| h);
+    host.ends_with(".cloudflareaccess.com") || path.starts_with("cdn-cgi/access/")
+}
+
 /// How the chain's `input` is shaped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InputShape {
@@ -650,6 +669,28 @@ mod tests {
 
     /// What LangServe 0.3's `/stream` sends for a chat model's answer (CRLF line ends).
     const LANGSERVE_STREAM: &str = "event: metadata\r\ndata: {\"run_id\": \"1f0\"}\r\n\r\nevent: data\r\ndata: {\"content\":\"Hello\",\"type\":\"AIMessageChunk\"}\r\n\r\nevent: data\r\ndata: {\"content\":\", Ayaka here.\",\"type\":\"AIMessageChunk\"}\r\n\r\nevent: end\r\n\r\n";
+
+    #[test]
+    fn access_login_redirects_are_recognised_and_nothing_else() {
+        for yes in [
+            "https://acme.cloudflareaccess.com/cdn-cgi/access/login/llm.example.com?kid=1&redirect_url=%2Finvoke",
+            "HTTPS://Acme.CloudflareAccess.com/",
+            "https://llm.example.com/cdn-cgi/access/login/llm.example.com",
+            "/cdn-cgi/access/login/llm.example.com",
+            "https://acme.cloudflareaccess.com:443/x",
+        ] {
+            assert!(is_access_login(yes), "{yes}");
+        }
+        for no in [
+            "https://llm.example.com/invoke",
+            "https://cloudflareaccess.com.evil.example/cdn",
+            "https://evil.example/?u=.cloudflareaccess.com",
+            "/invoke",
+            "",
+        ] {
+            assert!(!is_access_login(no), "{no}");
+        }
+    }
 
     #[test]
     fn a_stream_body_reads_sse_bytes_to_deltas_and_maps_every_failure() {
