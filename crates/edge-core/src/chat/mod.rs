@@ -14,6 +14,7 @@
 //! - [`quota`]: the per-user quota on paid AI calls.
 //! - [`signature`]: the one error of both webhooks' signature checks.
 //! - [`product`], [`preferences`]: the admin API's bodies.
+//! - [`support`]: the support desk's data: articles, search hits, tickets, escalations.
 //! - [`web`]: the web support chat: session tokens, wire frames, memory and limits.
 
 #[cfg(feature = "chart")]
@@ -30,5 +31,6 @@ pub mod quote;
 pub mod signature;
 pub mod sse;
 pub mod stream;
+pub mod support;
 pub mod text;
 pub mod web;
