@@ -34,9 +34,12 @@ use worker::{
 
 use crate::backends::BackendError;
 use crate::bindings;
+use crate::escalation::QueueEscalator;
 use crate::live;
 use crate::quota::QUOTA_BINDING;
-use crate::settings::WebChatSettings;
+use crate::settings::{ToolSettings, WebChatSettings};
+use crate::support_desk::D1Desk;
+use crate::tools::{ToolBox, ToolPolicy};
 use crate::web_chat::{
     self, AddressGate, ChainAnswerer, FrameSink, Policy, PostError, SessionRow, SessionStore,
     Summary,
@@ -53,6 +56,8 @@ const CLOSE_ENDED: u16 = 4410;
 pub(crate) const SESSION_ID_HEADER: &str = "x-chat-session";
 pub(crate) const LIVE_KEY_HEADER: &str = "x-chat-live-key";
 pub(crate) const LIVE_UNTIL_HEADER: &str = "x-chat-live-until";
+/// The escalation queue's producer binding (a new ticket is escalated through it).
+const ESCALATION_BINDING: &str = "CHAT_ESCALATIONS";
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS session (k INTEGER PRIMARY KEY CHECK (k = 1),
   status TEXT NOT NULL, created_at INTEGER NOT NULL, last_activity INTEGER NOT NULL, ended_at INTEGER);
@@ -465,6 +470,39 @@ impl Inner {
         WebChatSettings::load(&self.env)
     }
 
+    /// The session's tools over D1 and the escalation queue (`None`: turned off, or no D1
+    /// binding: the model answers without tools). Tickets belong to the session id recorded
+    /// at creation, never to anything the model says.
+    fn tools(&self) -> Option<(ToolBox<D1Desk, QueueEscalator>, ToolPolicy)> {
+        let s = match ToolSettings::load(&self.env) {
+            Ok(s) => s,
+            Err(e) => {
+                console_error!("chat tools: {e}; answering without tools");
+                return None;
+            }
+        };
+        if !s.enabled {
+            return None;
+        }
+        let desk = match crate::db::db(&self.env) {
+            Ok(db) => D1Desk(db),
+            Err(e) => {
+                console_error!("chat tools: no D1 binding ({e}); answering without tools");
+                return None;
+            }
+        };
+        let escalator = self.env.queue(ESCALATION_BINDING).ok().map(QueueEscalator);
+        let session_id = self.store.owner().map(|o| o.session_id);
+        Some((
+            ToolBox {
+                desk,
+                escalator,
+                session_id,
+            },
+            s.policy,
+        ))
+    }
+
     fn policy(s: &WebChatSettings, lang: Language) -> Policy {
         Policy {
             limits: s.limits,
@@ -634,6 +672,7 @@ impl Inner {
             io: bindings::io(&self.env),
             ai: Rc::clone(&s.ai),
             lang,
+            tools: self.tools(),
         };
         let gate = IpGate {
             env: &self.env,

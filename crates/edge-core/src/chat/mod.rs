@@ -15,6 +15,8 @@
 //! - [`signature`]: the one error of both webhooks' signature checks.
 //! - [`product`], [`preferences`]: the admin API's bodies.
 //! - [`support`]: the support desk's data: articles, search hits, tickets, escalations.
+//! - [`tools`]: the model's tools (OpenAI `tools`/`tool_calls`): definitions, calls,
+//!   arguments, rounds.
 //! - [`web`]: the web support chat: session tokens, wire frames, memory and limits.
 
 #[cfg(feature = "chart")]
@@ -33,4 +35,5 @@ pub mod sse;
 pub mod stream;
 pub mod support;
 pub mod text;
+pub mod tools;
 pub mod web;
