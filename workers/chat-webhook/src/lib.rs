@@ -9,7 +9,8 @@
 //! - `POST /webhooks/discord` ([`discord`]): Ed25519-verified interactions, slash
 //!   commands, components, deferred answers edited in from `wait_until`.
 //! - The per-user quota on paid AI calls ([`quota`]): one Durable Object per user.
-//! - The admin API ([`admin`]): products and conversations.
+//! - The admin API ([`admin`]): products and conversations; the support desk's articles,
+//!   search and tickets ([`admin_desk`]).
 //! - The web support chat's page ([`chat_page`]): `GET /chat` and its script and style.
 //! - The web support chat: `/chat/v1/sessions…` ([`chat_api`]) in front of one
 //!   `ChatSession` Durable Object per session ([`chat_session`]), its flows in [`web_chat`].
@@ -17,6 +18,7 @@
 //!   answered by `edge_glue::serve` (routing errors included: [`ROUTES`]).
 
 mod admin;
+mod admin_desk;
 mod ai;
 mod ai_stream;
 mod backends;
@@ -58,6 +60,7 @@ use worker::{
 };
 
 use crate::admin::AdminRoute as A;
+use crate::admin_desk::DeskRoute as D;
 use crate::chat_api::ChatRoute as C;
 use crate::line_consumer::{Outcome, Queued};
 
@@ -91,6 +94,14 @@ const ROUTES: &[RouteRow<Route>] = &[
     ("GET", "/admin/v1/groups/:group/conversation", Route::Admin(A::GroupConversation)),
     ("GET", "/admin/v1/rooms/:room/conversation", Route::Admin(A::RoomConversation)),
     ("PUT", "/admin/v1/customers/:user/preferences", Route::Admin(A::Preferences)),
+    ("GET", "/admin/v1/articles", Route::Admin(A::Desk(D::ListArticles))),
+    ("GET", "/admin/v1/articles/:id", Route::Admin(A::Desk(D::GetArticle))),
+    ("PUT", "/admin/v1/articles/:id", Route::Admin(A::Desk(D::PutArticle))),
+    ("DELETE", "/admin/v1/articles/:id", Route::Admin(A::Desk(D::DeleteArticle))),
+    ("GET", "/admin/v1/search", Route::Admin(A::Desk(D::Search))),
+    ("GET", "/admin/v1/tickets", Route::Admin(A::Desk(D::ListTickets))),
+    ("GET", "/admin/v1/tickets/:id", Route::Admin(A::Desk(D::GetTicket))),
+    ("PATCH", "/admin/v1/tickets/:id", Route::Admin(A::Desk(D::PatchTicket))),
     ("GET", "/chat", Route::ChatPage),
     ("GET", "/chat/assets/:file", Route::ChatAsset),
     ("POST", "/chat/v1/sessions", Route::ChatCreate),

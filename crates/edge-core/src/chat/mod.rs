@@ -15,6 +15,8 @@
 //! - [`signature`]: the one error of both webhooks' signature checks.
 //! - [`product`], [`preferences`]: the admin API's bodies.
 //! - [`support`]: the support desk's data: articles, search hits, tickets, escalations.
+//! - [`kb`]: knowledge-base search: FTS5 queries (quoted terms, English words and Thai
+//!   trigrams) and the merged ranking.
 //! - [`web`]: the web support chat: session tokens, wire frames, memory and limits.
 
 #[cfg(feature = "chart")]
@@ -22,6 +24,7 @@ pub mod chart;
 pub mod completion;
 pub mod discord;
 pub mod intent;
+pub mod kb;
 pub mod langserve;
 pub mod line;
 pub mod preferences;
