@@ -134,7 +134,11 @@ CREATE TABLE ticket_events (
   PRIMARY KEY (ticket_id, seq)
 );
 
--- One row per escalation key: delivered at most once per webhook.
+-- The escalation ledger: one row per escalation key (`ticket:<id>`), written before the
+-- queue message is sent, so a message that never arrives is re-queued by the sweeper and
+-- a redelivered one is recognised. `body` is the queued Escalation (JSON); `delivered_to`
+-- the webhooks (by name: `webhook`, `discord`) that already answered 2xx, so a retry sends
+-- only to the others; `claimed_until` a consumer's lease while it delivers.
 CREATE TABLE escalations (
   key TEXT PRIMARY KEY,
   ticket_id TEXT NOT NULL,
@@ -142,8 +146,15 @@ CREATE TABLE escalations (
   status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'dead')),
   attempts INTEGER NOT NULL DEFAULT 0,
   created_at INTEGER NOT NULL,
-  delivered_at INTEGER
+  delivered_at INTEGER,
+  body TEXT NOT NULL,
+  delivered_to TEXT NOT NULL DEFAULT '[]',
+  claimed_until INTEGER,
+  last_error TEXT,
+  updated_at INTEGER NOT NULL
 );
+CREATE INDEX escalations_pending ON escalations (status, updated_at);
+CREATE INDEX escalations_by_session ON escalations (session_id);
 
 -- Web chat sessions by customer: who the embedding site said the visitor is (optional),
 -- when the session was archived and where.

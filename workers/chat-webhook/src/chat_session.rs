@@ -618,6 +618,36 @@ impl Inner {
         self.report_spent(at, provider, latency, meta.as_ref().and_then(|m| m.tokens));
     }
 
+    /// A request for a person opens a ticket in D1 and escalates it (none without the
+    /// bindings or the session's id: logged, the message is answered as usual).
+    fn handoff(
+        &self,
+    ) -> Option<
+        crate::handoff::DeskHandoff<
+            crate::support_desk::D1Desk,
+            crate::escalation_queue::QueueEscalator,
+        >,
+    > {
+        let session_id = self.store.owner()?.session_id;
+        let bound = crate::db::db(&self.env).and_then(|db| {
+            Ok((
+                db,
+                crate::escalation_queue::QueueEscalator::from_env(&self.env)?,
+            ))
+        });
+        match bound {
+            Ok((db, escalator)) => Some(crate::handoff::DeskHandoff {
+                desk: crate::support_desk::D1Desk(db),
+                escalator,
+                session_id,
+            }),
+            Err(e) => {
+                crate::log::warn(&format!("no hand-off to a person: {e}"));
+                None
+            }
+        }
+    }
+
     /// Takes one message from a socket or a POST; frames go to every socket (and `sse`).
     async fn take(
         self: &Rc<Self>,
@@ -644,11 +674,13 @@ impl Inner {
             state: &self.state,
             sse,
         };
+        let handoff = self.handoff();
         self.answering.set(true);
         let r = web_chat::post(
             &self.store,
             &answerer,
             &gate,
+            &handoff,
             &mut sink,
             Self::policy(&s, lang),
             now_ms,

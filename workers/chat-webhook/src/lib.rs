@@ -33,6 +33,8 @@ mod discord_api;
 mod error;
 #[allow(dead_code)] // SEED: wired by the tools (issue 19)
 mod escalation;
+mod escalation_queue;
+mod handoff;
 mod line_api;
 mod line_consumer;
 mod line_webhook;
@@ -52,11 +54,12 @@ pub use chat_session::ChatSession;
 pub use quota::AiQuota;
 
 use edge_core::ServiceName;
+use edge_core::chat::escalation::QueueRole;
 use edge_core::route::{self, RouteRow};
 use edge_glue::{Role, health};
 use worker::{
     Context, Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder, Request, Response, Result,
-    console_error, event,
+    ScheduleContext, ScheduledEvent, console_error, event,
 };
 
 use crate::admin::AdminRoute as A;
@@ -129,11 +132,25 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     .await
 }
 
+/// Every queue this worker consumes, by the batch's queue name: the escalations and their
+/// dead letters ([`escalation_queue`]); anything else is `chat-events`.
+///
 /// The `chat-events` consumer: events one at a time, in order; each acknowledged when done
 /// and retried (up to the queue's `max_retries`, then the dead-letter queue) when it failed
 /// before its answer went out.
 #[event(queue)]
 async fn queue(batch: MessageBatch<Queued>, env: Env, _ctx: Context) -> Result<()> {
+    match QueueRole::of(&batch.queue()) {
+        QueueRole::Escalations => {
+            escalation_queue::consume(&batch, &env).await;
+            return Ok(());
+        }
+        QueueRole::EscalationsDead => {
+            escalation_queue::consume_dead(&batch, &env).await;
+            return Ok(());
+        }
+        QueueRole::Events => {}
+    }
     let settings = match settings::LineSettings::load(&env) {
         Ok(s) => s,
         Err(e) => {
@@ -168,4 +185,11 @@ async fn queue(batch: MessageBatch<Queued>, env: Env, _ctx: Context) -> Result<(
     // A provider that refused our credentials is counted in analytics.
     bindings::report_refusals(&env).await;
     Ok(())
+}
+
+/// The cron triggers (wrangler `[triggers]`): every periodic job, one line each; each job
+/// is idempotent and cheap when there is nothing to do, so all run on every trigger.
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    escalation_queue::sweep_pending(&env).await;
 }

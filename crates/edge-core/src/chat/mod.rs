@@ -14,6 +14,7 @@
 //! - [`quota`]: the per-user quota on paid AI calls.
 //! - [`signature`]: the one error of both webhooks' signature checks.
 //! - [`product`], [`preferences`]: the admin API's bodies.
+//! - [`escalation`]: escalation to a human: "asks for a human", notification bodies, retries.
 //! - [`support`]: the support desk's data: articles, search hits, tickets, escalations.
 //! - [`kb`]: knowledge-base search: FTS5 queries (quoted terms, English words and Thai
 //!   trigrams) and the merged ranking.
@@ -23,6 +24,7 @@
 pub mod chart;
 pub mod completion;
 pub mod discord;
+pub mod escalation;
 pub mod intent;
 pub mod kb;
 pub mod langserve;
