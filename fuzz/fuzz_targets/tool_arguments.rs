@@ -2,10 +2,8 @@
 //! parser never panics and either accepts arguments within the desk's limits or gives an
 //! error; pieces cut anywhere put together the same call.
 #![no_main]
-use edge_core::chat::support::{MAX_HITS, MAX_QUERY_CHARS};
-use edge_core::chat::tools::{
-    CallAccumulator, CallDelta, ToolCall, ToolRequest, parse_call, valid_ticket_id,
-};
+use edge_core::chat::support::{MAX_HITS, MAX_QUERY_CHARS, valid_ticket_id};
+use edge_core::chat::tools::{CallAccumulator, CallDelta, ToolCall, ToolRequest, parse_call};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: (u8, &str, u16)| {

@@ -9,7 +9,8 @@
 //!   conversation and its messages (`/admin/v1/groups/:group_id/conversation` and
 //!   `/admin/v1/rooms/:room_id/conversation` for a group's or room's);
 //! - `PUT /admin/v1/customers/:line_user_id/preferences`: `{"preferences": [...]}`, the
-//!   interests the AI prompt mentions.
+//!   interests the AI prompt mentions;
+//! - the support desk's articles, search and tickets ([`crate::admin_desk`]).
 
 use edge_core::chat::line::webhook::Chat;
 use edge_core::chat::preferences;
@@ -20,6 +21,7 @@ use edge_glue::admin::require_admin_throttled;
 use edge_glue::{body, now_ms, respond};
 use worker::{Env, Request, Response};
 
+use crate::admin_desk::{self, DeskRoute};
 use crate::backends::Product;
 use crate::db;
 use crate::error::Error;
@@ -39,6 +41,8 @@ pub(crate) enum AdminRoute {
     GroupConversation,
     RoomConversation,
     Preferences,
+    /// The support desk's articles, search and tickets.
+    Desk(DeskRoute),
 }
 
 /// Runs admin endpoint `route` once the admin secret checks out.
@@ -64,6 +68,7 @@ pub(crate) async fn handle(
             chat_conversation(Chat::Room(id_param(params, "room")?), env).await
         }
         AdminRoute::Preferences => set_preferences(id_param(params, "user")?, &mut req, env).await,
+        AdminRoute::Desk(r) => admin_desk::handle(r, params, req, env).await,
     }
 }
 

@@ -34,7 +34,7 @@ use worker::{
 
 use crate::backends::BackendError;
 use crate::bindings;
-use crate::escalation::QueueEscalator;
+use crate::escalation_queue::QueueEscalator;
 use crate::live;
 use crate::quota::QUOTA_BINDING;
 use crate::settings::{ToolSettings, WebChatSettings};
@@ -56,8 +56,6 @@ const CLOSE_ENDED: u16 = 4410;
 pub(crate) const SESSION_ID_HEADER: &str = "x-chat-session";
 pub(crate) const LIVE_KEY_HEADER: &str = "x-chat-live-key";
 pub(crate) const LIVE_UNTIL_HEADER: &str = "x-chat-live-until";
-/// The escalation queue's producer binding (a new ticket is escalated through it).
-const ESCALATION_BINDING: &str = "CHAT_ESCALATIONS";
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS session (k INTEGER PRIMARY KEY CHECK (k = 1),
   status TEXT NOT NULL, created_at INTEGER NOT NULL, last_activity INTEGER NOT NULL, ended_at INTEGER);
@@ -491,7 +489,9 @@ impl Inner {
                 return None;
             }
         };
-        let escalator = self.env.queue(ESCALATION_BINDING).ok().map(QueueEscalator);
+        let escalator = QueueEscalator::from_env(&self.env)
+            .inspect_err(|e| console_error!("chat tools: tickets not escalated: {e}"))
+            .ok();
         let session_id = self.store.owner().map(|o| o.session_id);
         Some((
             ToolBox {
@@ -656,6 +656,36 @@ impl Inner {
         self.report_spent(at, provider, latency, meta.as_ref().and_then(|m| m.tokens));
     }
 
+    /// A request for a person opens a ticket in D1 and escalates it (none without the
+    /// bindings or the session's id: logged, the message is answered as usual).
+    fn handoff(
+        &self,
+    ) -> Option<
+        crate::handoff::DeskHandoff<
+            crate::support_desk::D1Desk,
+            crate::escalation_queue::QueueEscalator,
+        >,
+    > {
+        let session_id = self.store.owner()?.session_id;
+        let bound = crate::db::db(&self.env).and_then(|db| {
+            Ok((
+                db,
+                crate::escalation_queue::QueueEscalator::from_env(&self.env)?,
+            ))
+        });
+        match bound {
+            Ok((db, escalator)) => Some(crate::handoff::DeskHandoff {
+                desk: crate::support_desk::D1Desk(db),
+                escalator,
+                session_id,
+            }),
+            Err(e) => {
+                crate::log::warn(&format!("no hand-off to a person: {e}"));
+                None
+            }
+        }
+    }
+
     /// Takes one message from a socket or a POST; frames go to every socket (and `sse`).
     async fn take(
         self: &Rc<Self>,
@@ -683,11 +713,13 @@ impl Inner {
             state: &self.state,
             sse,
         };
+        let handoff = self.handoff();
         self.answering.set(true);
         let r = web_chat::post(
             &self.store,
             &answerer,
             &gate,
+            &handoff,
             &mut sink,
             Self::policy(&s, lang),
             now_ms,

@@ -9,7 +9,8 @@
 //! - `POST /webhooks/discord` ([`discord`]): Ed25519-verified interactions, slash
 //!   commands, components, deferred answers edited in from `wait_until`.
 //! - The per-user quota on paid AI calls ([`quota`]): one Durable Object per user.
-//! - The admin API ([`admin`]): products and conversations.
+//! - The admin API ([`admin`]): products and conversations; the support desk's articles,
+//!   search and tickets ([`admin_desk`]).
 //! - The web support chat's page ([`chat_page`]): `GET /chat` and its script and style.
 //! - The web support chat: `/chat/v1/sessions…` ([`chat_api`]) in front of one
 //!   `ChatSession` Durable Object per session ([`chat_session`]), its flows in [`web_chat`].
@@ -17,6 +18,7 @@
 //!   answered by `edge_glue::serve` (routing errors included: [`ROUTES`]).
 
 mod admin;
+mod admin_desk;
 mod ai;
 mod ai_stream;
 mod backends;
@@ -31,6 +33,8 @@ mod discord_api;
 mod error;
 #[allow(dead_code)] // SEED: wired by the tools (issue 19)
 mod escalation;
+mod escalation_queue;
+mod handoff;
 mod line_api;
 mod line_consumer;
 mod line_webhook;
@@ -51,14 +55,16 @@ pub use chat_session::ChatSession;
 pub use quota::AiQuota;
 
 use edge_core::ServiceName;
+use edge_core::chat::escalation::QueueRole;
 use edge_core::route::{self, RouteRow};
 use edge_glue::{Role, health};
 use worker::{
     Context, Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder, Request, Response, Result,
-    console_error, event,
+    ScheduleContext, ScheduledEvent, console_error, event,
 };
 
 use crate::admin::AdminRoute as A;
+use crate::admin_desk::DeskRoute as D;
 use crate::chat_api::ChatRoute as C;
 use crate::line_consumer::{Outcome, Queued};
 
@@ -92,6 +98,14 @@ const ROUTES: &[RouteRow<Route>] = &[
     ("GET", "/admin/v1/groups/:group/conversation", Route::Admin(A::GroupConversation)),
     ("GET", "/admin/v1/rooms/:room/conversation", Route::Admin(A::RoomConversation)),
     ("PUT", "/admin/v1/customers/:user/preferences", Route::Admin(A::Preferences)),
+    ("GET", "/admin/v1/articles", Route::Admin(A::Desk(D::ListArticles))),
+    ("GET", "/admin/v1/articles/:id", Route::Admin(A::Desk(D::GetArticle))),
+    ("PUT", "/admin/v1/articles/:id", Route::Admin(A::Desk(D::PutArticle))),
+    ("DELETE", "/admin/v1/articles/:id", Route::Admin(A::Desk(D::DeleteArticle))),
+    ("GET", "/admin/v1/search", Route::Admin(A::Desk(D::Search))),
+    ("GET", "/admin/v1/tickets", Route::Admin(A::Desk(D::ListTickets))),
+    ("GET", "/admin/v1/tickets/:id", Route::Admin(A::Desk(D::GetTicket))),
+    ("PATCH", "/admin/v1/tickets/:id", Route::Admin(A::Desk(D::PatchTicket))),
     ("GET", "/chat", Route::ChatPage),
     ("GET", "/chat/assets/:file", Route::ChatAsset),
     ("POST", "/chat/v1/sessions", Route::ChatCreate),
@@ -119,11 +133,25 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     .await
 }
 
+/// Every queue this worker consumes, by the batch's queue name: the escalations and their
+/// dead letters ([`escalation_queue`]); anything else is `chat-events`.
+///
 /// The `chat-events` consumer: events one at a time, in order; each acknowledged when done
 /// and retried (up to the queue's `max_retries`, then the dead-letter queue) when it failed
 /// before its answer went out.
 #[event(queue)]
 async fn queue(batch: MessageBatch<Queued>, env: Env, _ctx: Context) -> Result<()> {
+    match QueueRole::of(&batch.queue()) {
+        QueueRole::Escalations => {
+            escalation_queue::consume(&batch, &env).await;
+            return Ok(());
+        }
+        QueueRole::EscalationsDead => {
+            escalation_queue::consume_dead(&batch, &env).await;
+            return Ok(());
+        }
+        QueueRole::Events => {}
+    }
     let settings = match settings::LineSettings::load(&env) {
         Ok(s) => s,
         Err(e) => {
@@ -158,4 +186,11 @@ async fn queue(batch: MessageBatch<Queued>, env: Env, _ctx: Context) -> Result<(
     // A provider that refused our credentials is counted in analytics.
     bindings::report_refusals(&env).await;
     Ok(())
+}
+
+/// The cron triggers (wrangler `[triggers]`): every periodic job, one line each; each job
+/// is idempotent and cheap when there is nothing to do, so all run on every trigger.
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    escalation_queue::sweep_pending(&env).await;
 }

@@ -164,6 +164,7 @@ edge_glue::settings_per_isolate!(
     DiscordSettings,
     WebChatSettings,
     ToolSettings,
+    EscalationSettings,
 );
 
 /// The base URL var `name`, or `default` when it is not set.
@@ -479,6 +480,55 @@ impl WebChatSettings {
                 threshold: usize_var("CHAT_SUMMARY_THRESHOLD", 24, 2..=1_000)?,
             },
             ai: AiSettings::load(env)?,
+        })
+    }
+}
+
+/// Escalation to a human (the `chat-escalations` queue's consumer and the sweeper): the
+/// webhooks notified, their deadline, the retry backoff and the sweep age.
+pub(crate) struct EscalationSettings {
+    /// The configured webhooks (none: escalations stay pending until one is).
+    pub(crate) webhooks: Vec<crate::escalation::Webhook>,
+    pub(crate) delivery: crate::escalation::DeliveryPolicy,
+    /// A ledger row still pending this long after it was last touched is queued again, ms.
+    pub(crate) sweep_after_ms: u64,
+}
+
+impl EscalationSettings {
+    fn parse(env: &Env) -> Result<Self, CommonError> {
+        use crate::escalation::{DeliveryPolicy, Target, Webhook};
+        let url = |name: &'static str| match config::optional_var(env, name)
+            .or_else(|| optional_secret(env, name))
+        {
+            Some(_) => config::base_url(env, name).map(Some),
+            None => Ok(None),
+        };
+        let mut webhooks = Vec::new();
+        if let Some(url) = url("ESCALATION_WEBHOOK_URL")? {
+            webhooks.push(Webhook {
+                name: "webhook",
+                target: Target::Generic {
+                    url,
+                    secret: optional_secret(env, "ESCALATION_WEBHOOK_SECRET"),
+                },
+            });
+        }
+        if let Some(url) = url("ESCALATION_DISCORD_WEBHOOK_URL")? {
+            webhooks.push(Webhook {
+                name: "discord",
+                target: Target::Discord { url },
+            });
+        }
+        let base = config::u64_var(env, "ESCALATION_RETRY_BASE_S", 30, 0..=300)?;
+        Ok(Self {
+            webhooks,
+            delivery: DeliveryPolicy {
+                timeout_ms: config::u64_var(env, "ESCALATION_TIMEOUT_MS", 5_000, 100..=30_000)?,
+                retry_base_s: u32::try_from(base)
+                    .map_err(|_| CommonError::Misconfigured("ESCALATION_RETRY_BASE_S"))?,
+            },
+            sweep_after_ms: 1_000
+                * config::u64_var(env, "ESCALATION_SWEEP_AFTER_S", 600, 1..=86_400)?,
         })
     }
 }

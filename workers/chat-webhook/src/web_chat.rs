@@ -285,6 +285,10 @@ pub(crate) fn history(
 /// A resend (same `client_id`) stores and asks nothing: it echoes the stored message and
 /// its stored answer.
 ///
+/// A message asking for a person goes to `handoff` first: what it returns (the ticket the
+/// request opened) is the answer's first piece, streamed and stored with it, and the model
+/// is told the team was notified.
+///
 /// # Errors
 /// [`PostError`]: refused, no session, or the store failed (nothing was sent then).
 #[allow(clippy::too_many_arguments)]
@@ -292,6 +296,7 @@ pub(crate) async fn post(
     store: &impl SessionStore,
     answerer: &impl Answerer,
     gate: &impl AddressGate,
+    handoff: &impl crate::handoff::Handoff,
     sink: &mut impl FrameSink,
     policy: Policy,
     now: impl Fn() -> u64,
@@ -350,11 +355,23 @@ pub(crate) async fn post(
     })
     .await;
     sink.send(&ServerFrame::Typing).await;
+    let notice = handoff.on_message(content, policy.lang, t0).await;
+    let asked = match &notice {
+        Some(n) => {
+            sink.send(&ServerFrame::Delta {
+                message_id: user.id + 1,
+                text: n.clone(),
+            })
+            .await;
+            format!("{content}\n\n[{}]", n.trim())
+        }
+        None => content.to_owned(),
+    };
     let prompt = memory::answer_prompt(
         policy.lang,
         summary.as_ref().map(|s| s.text.as_str()),
         &earlier,
-        content,
+        &asked,
         policy.memory,
     );
     let a = answerer.answer(&prompt, sink, user.id + 1).await;
@@ -362,7 +379,7 @@ pub(crate) async fn post(
     let answer = Message {
         id: user.id + 1,
         role: Role::Assistant,
-        content: a.text,
+        content: notice.unwrap_or_default() + &a.text,
         created_at: done,
         client_id: None,
         metadata: Some(Metadata {
@@ -744,6 +761,7 @@ mod tests {
                 &self.store,
                 &self.ai,
                 &self.gate,
+                &(),
                 &mut frames,
                 p,
                 now,
@@ -752,6 +770,64 @@ mod tests {
             ));
             (r, frames)
         }
+    }
+
+    /// Hands every message containing `person` off, with a fixed notice.
+    struct Desk;
+
+    impl crate::handoff::Handoff for Desk {
+        async fn on_message(&self, content: &str, _: Language, _: u64) -> Option<String> {
+            content
+                .contains("person")
+                .then(|| "Ticket t_1 opened.\n\n".to_owned())
+        }
+    }
+
+    #[test]
+    fn a_hand_off_notice_leads_the_answer_and_is_stored_with_it() {
+        let w = World::new();
+        let mut frames = Frames::default();
+        let now = || T0 + 5;
+        let posted = run(post(
+            &w.store,
+            &w.ai,
+            &w.gate,
+            &Desk,
+            &mut frames,
+            policy(),
+            now,
+            "a person please",
+            None,
+        ))
+        .expect("answered");
+        let answer = posted.answer.expect("stored");
+        assert!(
+            answer.content.starts_with("Ticket t_1 opened.\n\necho: "),
+            "{}",
+            answer.content
+        );
+        assert_eq!(answer.content, frames.deltas(), "stored == shown");
+        let asked = w.ai.prompts.borrow()[0].user.clone();
+        assert!(asked.starts_with("a person please") && asked.contains("[Ticket t_1 opened.]"));
+        assert_eq!(
+            w.store.messages_after(0, 10).expect("read")[0].content,
+            "a person please",
+            "the customer's message is stored as typed"
+        );
+        let mut frames = Frames::default();
+        run(post(
+            &w.store,
+            &w.ai,
+            &w.gate,
+            &Desk,
+            &mut frames,
+            policy(),
+            now,
+            "hello",
+            None,
+        ))
+        .expect("answered");
+        assert!(frames.deltas().starts_with("echo: "));
     }
 
     #[test]
@@ -938,6 +1014,7 @@ mod tests {
             &store,
             &ai,
             &Gate(Cell::new(9)),
+            &(),
             &mut frames,
             policy(),
             now,
@@ -1130,6 +1207,7 @@ mod tool_tests {
             &store,
             &ai,
             &Gate(Cell::new(9)),
+            &(),
             &mut frames,
             policy,
             || T0 + 1,

@@ -14,16 +14,21 @@
 //! - [`quota`]: the per-user quota on paid AI calls.
 //! - [`signature`]: the one error of both webhooks' signature checks.
 //! - [`product`], [`preferences`]: the admin API's bodies.
+//! - [`escalation`]: escalation to a human: "asks for a human", notification bodies, retries.
 //! - [`support`]: the support desk's data: articles, search hits, tickets, escalations.
 //! - [`tools`]: the model's tools (OpenAI `tools`/`tool_calls`): definitions, calls,
 //!   arguments, rounds.
+//! - [`kb`]: knowledge-base search: FTS5 queries (quoted terms, English words and Thai
+//!   trigrams) and the merged ranking.
 //! - [`web`]: the web support chat: session tokens, wire frames, memory and limits.
 
 #[cfg(feature = "chart")]
 pub mod chart;
 pub mod completion;
 pub mod discord;
+pub mod escalation;
 pub mod intent;
+pub mod kb;
 pub mod langserve;
 pub mod line;
 pub mod preferences;

@@ -21,8 +21,9 @@ use super::completion::Prompt;
 use super::intent::Language;
 use super::stream::{self, StreamError};
 use super::support::{
-    DEFAULT_HITS, KbHit, MAX_HITS, MAX_QUERY_CHARS, NewTicket, Priority, SearchQuery, Ticket,
-    TicketStatus, TicketUpdate,
+    DEFAULT_HITS, KbHit, MAX_CONTACT_CHARS, MAX_DESCRIPTION_CHARS, MAX_HITS, MAX_NOTE_CHARS,
+    MAX_QUERY_CHARS, MAX_SUBJECT_CHARS, NewTicket, Priority, SearchQuery, SupportError, Ticket,
+    TicketStatus, TicketUpdate, valid_ticket_id,
 };
 
 /// Most tool rounds in one answer; after them the model is asked once more with
@@ -40,16 +41,8 @@ pub const MAX_ARGUMENT_BYTES: usize = 8 * 1024;
 pub const MAX_RESULT_BYTES: usize = 8 * 1024;
 /// Longest snippet of a hit sent to the model, characters.
 pub const MAX_SNIPPET_CHARS: usize = 400;
-/// Longest ticket subject, characters.
-pub const MAX_SUBJECT_CHARS: usize = 200;
-/// Longest ticket description, characters.
-pub const MAX_DESCRIPTION_CHARS: usize = 4_000;
-/// Longest contact (an email or a phone number), characters.
-pub const MAX_CONTACT_CHARS: usize = 200;
-/// Longest note added to a ticket, characters.
-pub const MAX_NOTE_CHARS: usize = 2_000;
 /// History entries of a ticket shown to the model (the latest).
-pub const MAX_HISTORY_SHOWN: usize = 10;
+pub const MODEL_HISTORY_SHOWN: usize = 10;
 /// Longest arguments or result kept in a [`ToolRecord`], characters.
 pub const MAX_RECORD_CHARS: usize = 1_000;
 
@@ -404,9 +397,9 @@ pub enum ArgError {
     /// A field past its length limit.
     #[error("{0} is longer than {1} characters")]
     TooLong(&'static str, usize),
-    /// An update that changes nothing.
-    #[error("give a status, a priority or a note")]
-    NothingToChange,
+    /// Refused by the desk's own checks (a control character, an empty change…).
+    #[error("{0}")]
+    Refused(SupportError),
 }
 
 /// The arguments of `call`, checked, as a request to the support desk.
@@ -489,12 +482,16 @@ pub fn parse_call(call: &ToolCall) -> Result<ToolRequest, ArgError> {
                 limit,
             })
         }
-        Tool::CreateTicket => ToolRequest::CreateTicket(NewTicket {
-            subject: required("subject", MAX_SUBJECT_CHARS)?,
-            description: required("description", MAX_DESCRIPTION_CHARS)?,
-            contact: text("contact", MAX_CONTACT_CHARS)?,
-            priority: priority()?.unwrap_or_default(),
-        }),
+        Tool::CreateTicket => ToolRequest::CreateTicket(
+            NewTicket {
+                subject: required("subject", MAX_SUBJECT_CHARS)?,
+                description: required("description", MAX_DESCRIPTION_CHARS)?,
+                contact: text("contact", MAX_CONTACT_CHARS)?,
+                priority: priority()?.unwrap_or_default(),
+            }
+            .validated()
+            .map_err(ArgError::Refused)?,
+        ),
         Tool::GetTicket => ToolRequest::GetTicket { id: ticket_id()? },
         Tool::UpdateTicket => {
             let id = ticket_id()?;
@@ -508,22 +505,11 @@ pub fn parse_call(call: &ToolCall) -> Result<ToolRequest, ArgError> {
                 status,
                 priority: priority()?,
                 note: text("note", MAX_NOTE_CHARS)?,
-            };
-            if update == TicketUpdate::default() {
-                return Err(ArgError::NothingToChange);
             }
+            .validated()
+            .map_err(ArgError::Refused)?;
             ToolRequest::UpdateTicket { id, update }
         }
-    })
-}
-
-/// Whether `id` has a ticket id's shape: `t_` and 24 lowercase hex digits.
-#[must_use]
-pub fn valid_ticket_id(id: &str) -> bool {
-    id.strip_prefix("t_").is_some_and(|h| {
-        h.len() == 24
-            && h.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     })
 }
 
@@ -555,7 +541,7 @@ pub fn search_result(hits: &[KbHit]) -> Value {
 /// A ticket, for the model: its fields and its latest history.
 #[must_use]
 pub fn ticket_result(t: &Ticket) -> Value {
-    let skip = t.history.len().saturating_sub(MAX_HISTORY_SHOWN);
+    let skip = t.history.len().saturating_sub(MODEL_HISTORY_SHOWN);
     let history: Vec<Value> = t.history[skip..]
         .iter()
         .map(|e| json!({"at": e.at, "by": e.actor, "change": cut(&e.change, 300)}))
@@ -900,7 +886,7 @@ mod tests {
             ),
             (
                 call("update_ticket", &format!(r#"{{"ticket_id":"{id}"}}"#)),
-                ArgError::NothingToChange,
+                ArgError::Refused(SupportError::NothingToChange),
             ),
             (
                 call(
@@ -917,6 +903,14 @@ mod tests {
             ArgError::TooLong("query", 200).to_string(),
             "query is longer than 200 characters"
         );
+        let control = r#"{"subject":"a\u0007b","description":"d"}"#;
+        assert!(matches!(
+            parse_call(&call("create_ticket", control)),
+            Err(ArgError::Refused(SupportError::Invalid {
+                field: "subject",
+                ..
+            }))
+        ));
         // Empty arguments are an empty object.
         assert_eq!(
             parse_call(&call("get_ticket", "")),
@@ -1139,7 +1133,7 @@ mod tests {
         assert_eq!(v["ticket"]["status"], "open");
         assert_eq!(
             v["ticket"]["history"].as_array().map(Vec::len),
-            Some(MAX_HISTORY_SHOWN)
+            Some(MODEL_HISTORY_SHOWN)
         );
         assert_eq!(v["ticket"]["history"][0]["change"], "note 5");
         assert!(
