@@ -316,26 +316,15 @@ async fn run_calls<S: DeltaSink>(
         } else {
             match tools::parse_call(call) {
                 Err(e) => (ToolStatus::Failed, tools::error_result(&e.to_string())),
+                // A timeout of 0 runs nothing: every call times out at once (tests).
+                Ok(_) if policy.timeout_ms == 0 => timed_out(call, policy),
                 Ok(req) => {
                     let run = std::pin::pin!(runner.run(&req, t0));
                     let timer = std::pin::pin!(io.clock().sleep(policy.timeout_ms));
                     match select(run, timer).await {
                         Either::Left((Ok(v), _)) => (ToolStatus::Ok, v),
                         Either::Left((Err(m), _)) => (ToolStatus::Failed, tools::error_result(&m)),
-                        Either::Right(_) => {
-                            log::warn(&format!(
-                                "tool {} timed out after {} ms",
-                                call.name, policy.timeout_ms
-                            ));
-                            (
-                                ToolStatus::TimedOut,
-                                tools::error_result(&format!(
-                                    "the tool did not answer within {} ms; tell the customer \
-                                     it is unavailable right now",
-                                    policy.timeout_ms
-                                )),
-                            )
-                        }
+                        Either::Right(_) => timed_out(call, policy),
                     }
                 }
             }
@@ -347,6 +336,21 @@ async fn run_calls<S: DeltaSink>(
         results.push(content);
     }
     results
+}
+
+/// A call that timed out: logged, and what the model is told.
+fn timed_out(call: &ToolCall, policy: ToolPolicy) -> (ToolStatus, serde_json::Value) {
+    log::warn(&format!(
+        "tool {} timed out after {} ms",
+        call.name, policy.timeout_ms
+    ));
+    (
+        ToolStatus::TimedOut,
+        tools::error_result(&format!(
+            "the tool did not answer within {} ms; tell the customer it is unavailable right now",
+            policy.timeout_ms
+        )),
+    )
 }
 
 /// What a provider is asked in a round: the prompt, the tool rounds so far, the tools.
@@ -1163,6 +1167,33 @@ mod tool_loop_tests {
                 .unwrap_or("")
                 .contains("did not answer within 5000 ms")
         );
+    }
+
+    #[test]
+    fn a_timeout_of_zero_times_every_call_out_without_running_it() {
+        let io = testkit::io(
+            FakeNet::streaming(|sent| {
+                Ok(if rounds_in(sent) == 0 {
+                    calling(None, "c0", "search_knowledge_base", r#"{"query":"refund"}"#)
+                } else {
+                    streamed(&["Unavailable."], 10, 5)
+                })
+            }),
+            T0,
+        );
+        let b = toolbox();
+        let (r, seen) = ask(
+            &io,
+            &b,
+            ToolPolicy {
+                timeout_ms: 0,
+                calls_per_round: 4,
+            },
+        );
+        assert_eq!(seen.events.last().map(|e| e.2), Some(ToolStatus::TimedOut));
+        assert!(b.desk.searches.borrow().is_empty(), "not run");
+        assert!(r.tool_calls[0].result.contains("within 0 ms"));
+        assert_eq!(r.text, "Unavailable.");
     }
 
     #[test]
