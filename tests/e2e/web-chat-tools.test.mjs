@@ -13,11 +13,20 @@ import { kbScript, ticketScript, toolScript } from "../harness/tools-ai.mjs";
 import { HOOK_PATH, ledgerRow, ticketOf, webhookFake } from "../harness/escalation.mjs";
 import { eventually } from "../harness/wait.mjs";
 
-/** The escalation webhook: its first `failNext` requests answer 500, whatever the ticket. */
+/** The escalation webhook: its first `failNext` requests about a ticket with subject
+ * `failSubject` answer 500 (the ticket's id is not known before the model opens it). */
 const hooks = webhookFake();
 let failNext = 0;
+const failSubject = "Order 77 never arrived";
+const subjectOf = (req) => {
+  try {
+    return JSON.parse(req.body).subject;
+  } catch {
+    return null;
+  }
+};
 const hookHandler = (req, res) => {
-  if (req.path === HOOK_PATH && failNext > 0) {
+  if (req.path === HOOK_PATH && failNext > 0 && subjectOf(req) === failSubject) {
     failNext -= 1;
     hooks.answered.push({ path: req.path, ticket: ticketOf(req), status: 500, req });
     return res.writeHead(500).end();
@@ -183,7 +192,7 @@ describe("issue 19: web chat tools", { timeout: 300_000 }, () => {
     failNext = 2;
     Object.assign(
       p.ai.providers.deepseek,
-      ticketScript({ subject: "Order 77 never arrived", description: "Ordered two weeks ago, nothing came.", priority: "urgent" }),
+      ticketScript({ subject: failSubject, description: "Ordered two weeks ago, nothing came.", priority: "urgent" }),
     );
     const s = await session(p);
     const r = await post(p, s, "my order 77 never arrived");
