@@ -142,83 +142,10 @@ impl<D: SupportDesk + OpenTickets, E: Escalator> Handoff for DeskHandoff<D, E> {
 
 #[cfg(test)]
 mod tests {
-    use std::cell::RefCell;
-
-    use edge_core::chat::support::{KbHit, SearchQuery, TicketStatus, TicketUpdate};
-
     use super::*;
     use crate::escalation::fakes::{MemLedger, MemQueue};
     use crate::testkit::run;
-
-    /// Tickets in memory (the session's only).
-    #[derive(Default)]
-    struct Desk {
-        tickets: RefCell<Vec<Ticket>>,
-        down: std::cell::Cell<bool>,
-    }
-
-    impl SupportDesk for Desk {
-        async fn search(&self, _q: &SearchQuery) -> Result<Vec<KbHit>, BackendError> {
-            Ok(Vec::new())
-        }
-
-        async fn create_ticket(
-            &self,
-            session_id: &str,
-            t: &NewTicket,
-            now: u64,
-        ) -> Result<Ticket, BackendError> {
-            if self.down.get() {
-                return Err(BackendError("D1 down".into()));
-            }
-            let n = self.tickets.borrow().len();
-            let ticket = Ticket {
-                id: format!("t_{n:024x}"),
-                session_id: session_id.to_owned(),
-                contact: t.contact.clone(),
-                subject: t.subject.clone(),
-                description: t.description.clone(),
-                status: TicketStatus::Open,
-                priority: t.priority,
-                created_at: now,
-                updated_at: now,
-                history: Vec::new(),
-            };
-            self.tickets.borrow_mut().push(ticket.clone());
-            Ok(ticket)
-        }
-
-        async fn ticket(&self, session_id: &str, id: &str) -> Result<Option<Ticket>, BackendError> {
-            Ok(self
-                .tickets
-                .borrow()
-                .iter()
-                .find(|t| t.id == id && t.session_id == session_id)
-                .cloned())
-        }
-
-        async fn update_ticket(
-            &self,
-            _session_id: &str,
-            _id: &str,
-            _u: &TicketUpdate,
-            _now: u64,
-        ) -> Result<Option<Ticket>, BackendError> {
-            Ok(None)
-        }
-    }
-
-    impl OpenTickets for Desk {
-        async fn open_ticket(&self, session_id: &str) -> Result<Option<Ticket>, BackendError> {
-            Ok(self
-                .tickets
-                .borrow()
-                .iter()
-                .rev()
-                .find(|t| t.session_id == session_id && t.status != TicketStatus::Solved)
-                .cloned())
-        }
-    }
+    use crate::tools::fakes::{MemDesk, Mode};
 
     struct Escalate<'a> {
         ledger: &'a MemLedger,
@@ -235,7 +162,7 @@ mod tests {
     fn a_request_opens_one_ticket_escalates_it_once_and_reuses_it() {
         let (ledger, queue) = (MemLedger::default(), MemQueue::default());
         let h = DeskHandoff {
-            desk: Desk::default(),
+            desk: MemDesk::default(),
             escalator: Escalate {
                 ledger: &ledger,
                 queue: &queue,
@@ -278,17 +205,17 @@ mod tests {
     fn a_failing_desk_tells_the_customer_and_a_failing_queue_does_not() {
         let (ledger, queue) = (MemLedger::default(), MemQueue::default());
         let h = DeskHandoff {
-            desk: Desk::default(),
+            desk: MemDesk::default(),
             escalator: Escalate {
                 ledger: &ledger,
                 queue: &queue,
             },
             session_id: "s1".into(),
         };
-        h.desk.down.set(true);
+        h.desk.mode.set(Mode::Fails);
         let told = run(h.on_message("agent", Language::En, 1)).expect("told");
         assert_eq!(told, notice_failed(Language::En));
-        h.desk.down.set(false);
+        h.desk.mode.set(Mode::Works);
         queue.failing.set(true);
         let told = run(h.on_message("agent", Language::En, 2)).expect("told");
         let t = h.desk.tickets.borrow()[0].clone();
