@@ -34,9 +34,12 @@ use worker::{
 
 use crate::backends::BackendError;
 use crate::bindings;
+use crate::escalation_queue::QueueEscalator;
 use crate::live;
 use crate::quota::QUOTA_BINDING;
-use crate::settings::WebChatSettings;
+use crate::settings::{ToolSettings, WebChatSettings};
+use crate::support_desk::D1Desk;
+use crate::tools::{ToolBox, ToolPolicy};
 use crate::web_chat::{
     self, AddressGate, ChainAnswerer, FrameSink, Policy, PostError, SessionRow, SessionStore,
     Summary,
@@ -465,6 +468,39 @@ impl Inner {
         WebChatSettings::load(&self.env)
     }
 
+    /// The session's tools over D1 and the escalation queue (`None`: turned off, or no D1
+    /// binding: the model answers without tools). Tickets belong to the session id recorded
+    /// at creation, never to anything the model says.
+    fn tools(&self) -> Option<(ToolBox<D1Desk, QueueEscalator>, ToolPolicy)> {
+        let s = match ToolSettings::load(&self.env) {
+            Ok(s) => s,
+            Err(e) => {
+                console_error!("chat tools: {e}; answering without tools");
+                return None;
+            }
+        };
+        if !s.enabled {
+            return None;
+        }
+        let desk = match crate::db::db(&self.env) {
+            Ok(db) => D1Desk(db),
+            Err(e) => {
+                console_error!("chat tools: no D1 binding ({e}); answering without tools");
+                return None;
+            }
+        };
+        let escalator = QueueEscalator::from_env(&self.env).ok();
+        let session_id = self.store.owner().map(|o| o.session_id);
+        Some((
+            ToolBox {
+                desk,
+                escalator,
+                session_id,
+            },
+            s.policy,
+        ))
+    }
+
     fn policy(s: &WebChatSettings, lang: Language) -> Policy {
         Policy {
             limits: s.limits,
@@ -664,6 +700,7 @@ impl Inner {
             io: bindings::io(&self.env),
             ai: Rc::clone(&s.ai),
             lang,
+            tools: self.tools(),
         };
         let gate = IpGate {
             env: &self.env,

@@ -48,6 +48,7 @@ mod settings;
 mod support_desk;
 #[cfg(test)]
 mod testkit;
+mod tools;
 mod web_chat;
 
 pub use chat_session::ChatSession;

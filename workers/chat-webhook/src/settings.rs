@@ -164,6 +164,7 @@ edge_glue::settings_per_isolate!(
     DiscordSettings,
     WebChatSettings,
     EscalationSettings,
+    ToolSettings,
 );
 
 /// The base URL var `name`, or `default` when it is not set.
@@ -601,5 +602,45 @@ mod tests {
         };
         assert_eq!(half.credentials().err(), Some("no_access_token"));
         assert_eq!(format!("{:?}", access.access), "Some(AccessToken(..))");
+    }
+}
+
+// ---- The web chat's tools (issue 19) ----
+
+/// How the web chat's model uses its tools (`chat_session` builds the
+/// [`crate::tools::ToolBox`]; the loop is [`crate::ai_stream::stream_reply_with`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ToolSettings {
+    /// Whether the tools are offered at all (`CHAT_TOOLS`: `on`, the default, or `off`).
+    pub(crate) enabled: bool,
+    /// How each call runs: `CHAT_TOOL_TIMEOUT_MS` (default 5,000, 100..=30,000) and
+    /// `CHAT_TOOL_CALLS_PER_ROUND` (default 4, 1..=16).
+    pub(crate) policy: crate::tools::ToolPolicy,
+}
+
+impl ToolSettings {
+    fn parse(env: &Env) -> Result<Self, CommonError> {
+        let enabled = match config::optional_var(env, "CHAT_TOOLS")
+            .as_deref()
+            .map(str::trim)
+        {
+            None | Some("on") => true,
+            Some("off") => false,
+            Some(_) => return Err(CommonError::Misconfigured("CHAT_TOOLS")),
+        };
+        let max_calls = edge_core::chat::tools::MAX_STREAMED_CALLS as u64;
+        Ok(Self {
+            enabled,
+            policy: crate::tools::ToolPolicy {
+                timeout_ms: config::u64_var(env, "CHAT_TOOL_TIMEOUT_MS", 5_000, 100..=30_000)?,
+                calls_per_round: usize::try_from(config::u64_var(
+                    env,
+                    "CHAT_TOOL_CALLS_PER_ROUND",
+                    4,
+                    1..=max_calls,
+                )?)
+                .map_err(|_| CommonError::Misconfigured("CHAT_TOOL_CALLS_PER_ROUND"))?,
+            },
+        })
     }
 }

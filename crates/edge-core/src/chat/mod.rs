@@ -18,6 +18,8 @@
 //! - [`support`]: the support desk's data: articles, search hits, tickets, escalations.
 //! - [`kb`]: knowledge-base search: FTS5 queries (quoted terms, English words and Thai
 //!   trigrams) and the merged ranking.
+//! - [`tools`]: the model's tools (OpenAI `tools`/`tool_calls`): definitions, calls,
+//!   arguments, rounds.
 //! - [`web`]: the web support chat: session tokens, wire frames, memory and limits.
 
 #[cfg(feature = "chart")]
@@ -38,4 +40,5 @@ pub mod sse;
 pub mod stream;
 pub mod support;
 pub mod text;
+pub mod tools;
 pub mod web;
