@@ -3,6 +3,7 @@
 use edge_core::chat::line::webhook::WebhookError;
 use edge_core::chat::product::ProductError;
 use edge_core::chat::signature::SignatureError;
+use edge_core::chat::voice::VoiceError;
 use edge_core::chat::web::frame::FrameError;
 use edge_core::chat::web::limits::Refusal;
 use edge_core::chat::web::token::TokenError;
@@ -42,5 +43,8 @@ edge_glue::handler_error! {
         ChatRefusal(Refusal),
         /// The WebSocket endpoint asked without an upgrade (426).
         Upgrade(UpgradeRequired),
+        /// A voice message refused (415, 413, 400, 422), voice unavailable (503), or no
+        /// answer to speak (404).
+        Voice(VoiceError),
     }
 }

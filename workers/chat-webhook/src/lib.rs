@@ -12,7 +12,8 @@
 //! - The admin API ([`admin`]): products and conversations.
 //! - The web support chat's page ([`chat_page`]): `GET /chat` and its script and style.
 //! - The web support chat: `/chat/v1/sessions…` ([`chat_api`]) in front of one
-//!   `ChatSession` Durable Object per session ([`chat_session`]), its flows in [`web_chat`].
+//!   `ChatSession` Durable Object per session ([`chat_session`]), its flows in [`web_chat`];
+//!   voice messages and spoken answers ([`voice`]).
 //! - [`settings`]: every var, parsed once per isolate; [`error`]: what handlers fail with,
 //!   answered by `edge_glue::serve` (routing errors included: [`ROUTES`]).
 
@@ -44,6 +45,7 @@ mod settings;
 mod support_desk;
 #[cfg(test)]
 mod testkit;
+mod voice;
 mod web_chat;
 
 pub use chat_session::ChatSession;
@@ -60,6 +62,7 @@ use worker::{
 use crate::admin::AdminRoute as A;
 use crate::chat_api::ChatRoute as C;
 use crate::line_consumer::{Outcome, Queued};
+use crate::voice::VoiceRoute as V;
 
 const ME: ServiceName = ServiceName::ChatWebhook;
 
@@ -74,6 +77,7 @@ enum Route {
     ChatAsset,
     ChatCreate,
     Chat(C),
+    Voice(V),
 }
 
 /// Every route: anything else is 404 `not_found`, a known path with another method 405
@@ -98,6 +102,8 @@ const ROUTES: &[RouteRow<Route>] = &[
     ("POST", "/chat/v1/sessions/:id/messages", Route::Chat(C::Post)),
     ("GET", "/chat/v1/sessions/:id/ws", Route::Chat(C::Socket)),
     ("DELETE", "/chat/v1/sessions/:id", Route::Chat(C::End)),
+    ("POST", "/chat/v1/sessions/:id/voice", Route::Voice(V::Message)),
+    ("GET", "/chat/v1/sessions/:id/messages/:mid/speech", Route::Voice(V::Speech)),
 ];
 
 #[event(fetch)]
@@ -113,6 +119,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             Route::ChatAsset => chat_page::asset(params.get("file"), &req, &env),
             Route::ChatCreate => chat_api::create(req, &env, &hop).await,
             Route::Chat(r) => chat_api::handle(r, &params, req, &env, &hop).await,
+            Route::Voice(r) => voice::handle(r, &params, req, &env, &hop).await,
         }
     })
     .await

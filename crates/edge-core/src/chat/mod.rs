@@ -16,6 +16,7 @@
 //! - [`product`], [`preferences`]: the admin API's bodies.
 //! - [`support`]: the support desk's data: articles, search hits, tickets, escalations.
 //! - [`web`]: the web support chat: session tokens, wire frames, memory and limits.
+//! - [`voice`]: the web chat's voice messages: audio limits, transcription and speech.
 
 #[cfg(feature = "chart")]
 pub mod chart;
@@ -33,4 +34,5 @@ pub mod sse;
 pub mod stream;
 pub mod support;
 pub mod text;
+pub mod voice;
 pub mod web;
