@@ -15,8 +15,8 @@ use edge_core::chat::completion::ModelSpec;
 use edge_core::chat::discord::signature::{self, DEFAULT_WINDOW_S};
 use edge_core::chat::langserve::InputShape;
 use edge_core::chat::quota;
-use edge_core::chat::web::limits::{Limits, Timers};
 use edge_core::chat::voice::{self, AudioLimits};
+use edge_core::chat::web::limits::{Limits, Timers};
 use edge_core::chat::web::memory::MemoryPolicy;
 use edge_core::error::CommonError;
 use edge_core::routing::breaker::BreakerConfig;
@@ -521,11 +521,15 @@ impl VoiceSettings {
                 .then_some(v)
                 .ok_or(CommonError::Misconfigured(var))
         };
-        let usize_var = |var: &'static str, default: usize, range: std::ops::RangeInclusive<u64>| {
-            config::u64_var(env, var, default as u64, range)
-                .and_then(|v| usize::try_from(v).map_err(|_| CommonError::Misconfigured(var)))
-        };
-        let speak = match config::optional_var(env, "VOICE_SPEAK").as_deref().map(str::trim) {
+        let usize_var =
+            |var: &'static str, default: usize, range: std::ops::RangeInclusive<u64>| {
+                config::u64_var(env, var, default as u64, range)
+                    .and_then(|v| usize::try_from(v).map_err(|_| CommonError::Misconfigured(var)))
+            };
+        let speak = match config::optional_var(env, "VOICE_SPEAK")
+            .as_deref()
+            .map(str::trim)
+        {
             None | Some("true") => true,
             Some("false") => false,
             Some(_) => return Err(CommonError::Misconfigured("VOICE_SPEAK")),
@@ -547,7 +551,11 @@ impl VoiceSettings {
             speech_voice: name("VOICE_SPEECH_VOICE", "alloy")?,
             speak,
             limits: AudioLimits {
-                max_bytes: usize_var("VOICE_MAX_BYTES", voice::DEFAULT_MAX_BYTES, 1_024..=26_214_400)?,
+                max_bytes: usize_var(
+                    "VOICE_MAX_BYTES",
+                    voice::DEFAULT_MAX_BYTES,
+                    1_024..=26_214_400,
+                )?,
                 max_seconds: config::u64_var(
                     env,
                     "VOICE_MAX_SECONDS",
@@ -561,7 +569,11 @@ impl VoiceSettings {
                 voice::DEFAULT_SPEECH_MAX_CHARS,
                 1..=20_000,
             )?,
-            speech_max_bytes: usize_var("VOICE_SPEECH_MAX_BYTES", 4 * 1024 * 1024, 1_024..=26_214_400)?,
+            speech_max_bytes: usize_var(
+                "VOICE_SPEECH_MAX_BYTES",
+                4 * 1024 * 1024,
+                1_024..=26_214_400,
+            )?,
             ip_per_minute: RateLimitPolicy::new(
                 positive_u32(env, "VOICE_IP_REQUESTS_PER_MINUTE", 10, MAX_LIMIT)?,
                 60,

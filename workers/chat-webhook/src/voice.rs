@@ -16,9 +16,9 @@
 //! generic over [`Outbound`] and tested natively.
 
 use edge_core::chat::voice::{self, AudioType, Transcript, VoiceError};
-use edge_core::chat::web::{SessionNotFound, token};
 use edge_core::chat::web::frame::{self, Message};
 use edge_core::chat::web::limits::Refusal;
+use edge_core::chat::web::{SessionNotFound, token};
 use edge_core::route::Params;
 use edge_glue::body::BodyError;
 use edge_glue::{Hop, REQUEST_ID_HEADER, body, random_uuid, window_log};
@@ -341,7 +341,7 @@ mod tests {
             timeout_ms: 15_000,
             speech_max_chars: 20,
             speech_max_bytes: 64,
-            ip_per_minute: RateLimitPolicy::new(10, 60).unwrap(),
+            ip_per_minute: RateLimitPolicy::new(10, 60).expect("a valid policy"),
         }
     }
 
@@ -363,7 +363,7 @@ mod tests {
             b"OggS-audio",
             "bnd",
         ))
-        .unwrap();
+        .expect("heard");
         assert_eq!(t.text, "Where is my order?");
         assert_eq!(t.duration_ms, Some(2_500));
         let sent = net.to("/audio/transcriptions");
@@ -394,7 +394,7 @@ mod tests {
             language: Some("th".to_owned()),
             ..settings()
         };
-        let t = run(transcribe(&net, &s, AudioType::Webm, b"x", "b")).unwrap();
+        let t = run(transcribe(&net, &s, AudioType::Webm, b"x", "b")).expect("heard");
         assert_eq!(t.text, "สวัสดี");
         let sent = &net.to("/audio/transcriptions")[0];
         assert_eq!(sent.header("authorization"), None);
@@ -456,8 +456,11 @@ mod tests {
             &settings(),
             "We open at 9. We close at six in the evening.",
         ))
-        .unwrap();
-        assert_eq!((kind, audio.as_slice()), ("audio/mpeg", &b"ID3-mp3-bytes"[..]));
+        .expect("spoken");
+        assert_eq!(
+            (kind, audio.as_slice()),
+            ("audio/mpeg", &b"ID3-mp3-bytes"[..])
+        );
         let sent = &net.to("/audio/speech")[0];
         assert_eq!(sent.url, "https://voice.test/v1/audio/speech");
         assert_eq!(

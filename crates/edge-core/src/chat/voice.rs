@@ -237,8 +237,11 @@ pub fn wav_duration_ms(b: &[u8]) -> Option<u64> {
                 if size < 16 || u16_at(b, body + 2)? == 0 {
                     return None;
                 }
-                byte_rate = Some(u32_at(b, body + 8)?).filter(|r| *r > 0);
-                byte_rate?;
+                let rate = u32_at(b, body + 8)?;
+                if rate == 0 {
+                    return None;
+                }
+                byte_rate = Some(rate);
             }
             b"data" => {
                 let len = size.min(b.len().saturating_sub(body)) as u64;
@@ -289,7 +292,8 @@ impl Multipart {
     fn open(&mut self, disposition: &str) {
         self.body.extend_from_slice(b"--");
         self.body.extend_from_slice(self.boundary.as_bytes());
-        self.body.extend_from_slice(b"\r\nContent-Disposition: form-data; ");
+        self.body
+            .extend_from_slice(b"\r\nContent-Disposition: form-data; ");
         self.body.extend_from_slice(disposition.as_bytes());
         self.body.extend_from_slice(b"\r\n");
     }
@@ -492,11 +496,27 @@ pub fn sniff_audio(b: &[u8]) -> Option<&'static str> {
         // ADTS AAC: sync, then layer bits 00.
         [0xFF, second, ..] if second & 0xF6 == 0xF0 => Some("audio/aac"),
         // MPEG audio frame: 11 sync bits, a version that is not reserved, a layer.
-        [0xFF, second, ..] if second & 0xE0 == 0xE0 && second & 0x18 != 0x08 && second & 0x06 != 0 => {
+        [0xFF, second, ..]
+            if second & 0xE0 == 0xE0 && second & 0x18 != 0x08 && second & 0x06 != 0 =>
+        {
             Some("audio/mpeg")
         }
         [b'O', b'g', b'g', b'S', ..] => Some("audio/ogg"),
-        [b'R', b'I', b'F', b'F', _, _, _, _, b'W', b'A', b'V', b'E', ..] => Some("audio/wav"),
+        [
+            b'R',
+            b'I',
+            b'F',
+            b'F',
+            _,
+            _,
+            _,
+            _,
+            b'W',
+            b'A',
+            b'V',
+            b'E',
+            ..,
+        ] => Some("audio/wav"),
         [b'f', b'L', b'a', b'C', ..] => Some("audio/flac"),
         [0x1A, 0x45, 0xDF, 0xA3, ..] => Some("audio/webm"),
         [_, _, _, _, b'f', b't', b'y', b'p', ..] => Some("audio/mp4"),
@@ -558,7 +578,14 @@ mod tests {
             AudioType::from_content_type("audio/mp4"),
             Some(AudioType::Mp4)
         );
-        for bad in ["", "video/webm", "audio/webmx", "text/plain", "audio/*", "audio"] {
+        for bad in [
+            "",
+            "video/webm",
+            "audio/webmx",
+            "text/plain",
+            "audio/*",
+            "audio",
+        ] {
             assert_eq!(AudioType::from_content_type(bad), None, "{bad}");
         }
     }
@@ -625,7 +652,11 @@ mod tests {
         let all = [
             (VoiceError::UnsupportedType, 415, "unsupported_audio_type"),
             (VoiceError::Empty, 400, "empty_audio"),
-            (VoiceError::TooLarge { max_bytes: 1 }, 413, "audio_too_large"),
+            (
+                VoiceError::TooLarge { max_bytes: 1 },
+                413,
+                "audio_too_large",
+            ),
             (VoiceError::TooLong { max_s: 1 }, 413, "audio_too_long"),
             (VoiceError::BadAudio, 400, "bad_audio"),
             (VoiceError::NoSpeech, 422, "no_speech"),
@@ -668,7 +699,15 @@ mod tests {
     #[test]
     fn names_from_settings() {
         assert!(valid_name("whisper-1") && valid_name("gpt-4o-mini-tts") && valid_name("th"));
-        for bad in ["", "a b", "a\"b", "a\\b", "a\nb", &"m".repeat(129), "ไทย"] {
+        for bad in [
+            "",
+            "a b",
+            "a\"b",
+            "a\\b",
+            "a\nb",
+            "m".repeat(129).as_str(),
+            "ไทย",
+        ] {
             assert!(!valid_name(bad), "{bad:?}");
         }
     }
@@ -678,11 +717,11 @@ mod tests {
         let t = parse_transcription(
             br#"{"task":"transcribe","language":"english","duration":2.3401,"text":"  Where is my order?  ","segments":[]}"#,
         )
-        .unwrap();
+        .expect("a transcription");
         assert_eq!(t.text, "Where is my order?");
         assert_eq!(t.duration_ms, Some(2_341));
         assert_eq!(t.language.as_deref(), Some("english"));
-        let plain = parse_transcription(br#"{"text":"hello"}"#).unwrap();
+        let plain = parse_transcription(br#"{"text":"hello"}"#).expect("a transcription");
         assert_eq!((plain.duration_ms, plain.language), (None, None));
         assert_eq!(
             parse_transcription(br#"{"text":"  "}"#),
@@ -691,9 +730,10 @@ mod tests {
         for bad in [&b"<html>"[..], b"{}", br#"{"text":5}"#, b""] {
             assert_eq!(parse_transcription(bad), Err(VoiceError::Unavailable));
         }
-        let weird = parse_transcription(br#"{"text":"x","duration":-1}"#).unwrap();
+        let weird = parse_transcription(br#"{"text":"x","duration":-1}"#).expect("a transcription");
         assert_eq!(weird.duration_ms, None);
-        let huge = parse_transcription(br#"{"text":"x","duration":1e300}"#).unwrap();
+        let huge =
+            parse_transcription(br#"{"text":"x","duration":1e300}"#).expect("a transcription");
         assert_eq!(huge.duration_ms, Some(u64::MAX));
         assert!(check_duration(huge.duration_ms, 60).is_err());
     }
@@ -714,17 +754,14 @@ mod tests {
     #[test]
     fn speech_input_cuts_at_a_sentence_then_a_word() {
         assert_eq!(speech_input("  Short answer.  ", 100), "Short answer.");
-        assert_eq!(
-            speech_input("One. Two three four five", 12),
-            "One."
-        );
+        assert_eq!(speech_input("One. Two three four five", 12), "One.");
         assert_eq!(speech_input("one two three four", 10), "one two");
         assert_eq!(speech_input("abcdefghijkl", 5), "abcde");
         assert_eq!(speech_input("ร้านเปิด 9 โมง ปิด 6 โมง", 12), "ร้านเปิด 9");
         assert_eq!(speech_input("", 5), "");
         let body = speech_body("tts-1", "alloy", "He said \"hi\"");
         assert_eq!(
-            serde_json::from_slice::<serde_json::Value>(&body).unwrap(),
+            serde_json::from_slice::<serde_json::Value>(&body).expect("a transcription"),
             serde_json::json!({"model":"tts-1","voice":"alloy","input":"He said \"hi\"","response_format":"mp3"})
         );
     }
@@ -738,9 +775,18 @@ mod tests {
         assert_eq!(sniff_audio(b"OggS\0\x02"), Some("audio/ogg"));
         assert_eq!(sniff_audio(&wav(8_000, 1, 10, None)), Some("audio/wav"));
         assert_eq!(sniff_audio(b"fLaC\0"), Some("audio/flac"));
-        assert_eq!(sniff_audio(&[0x1A, 0x45, 0xDF, 0xA3, 1]), Some("audio/webm"));
+        assert_eq!(
+            sniff_audio(&[0x1A, 0x45, 0xDF, 0xA3, 1]),
+            Some("audio/webm")
+        );
         assert_eq!(sniff_audio(b"\0\0\0\x20ftypM4A "), Some("audio/mp4"));
-        for bad in [&b"<html>"[..], b"{\"error\":1}", b"", &[0xFF, 0x00], b"RIFF\0\0\0\0AVI "] {
+        for bad in [
+            &b"<html>"[..],
+            b"{\"error\":1}",
+            b"",
+            &[0xFF, 0x00],
+            b"RIFF\0\0\0\0AVI ",
+        ] {
             assert_eq!(sniff_audio(bad), None, "{bad:?}");
         }
     }
