@@ -238,6 +238,31 @@ describe("issue 19: voice messages", { timeout: 300_000 }, () => {
       await page.close();
     });
 
+    test("voice not configured: both endpoints are 503 voice_unavailable; the page asks before recording and stays in text mode", async () => {
+      const off = await p.launch({ chat: {}, workerExtras: { [CHAT]: { unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] } } });
+      const s = await session(off);
+      const r = await postVoice(off, s, saying("hello"));
+      assert.equal(r.status, 503);
+      assert.equal(r.body.error.code, "voice_unavailable");
+      const speech = await getSpeech(off, s, 2);
+      assert.equal(speech.status, 503);
+      const offBase = new URL(await off.mf.unsafeGetDirectURL(CHAT));
+      const page = await browser.newPage();
+      await page.goto(new URL("/chat", offBase).href);
+      await page.waitForSelector("body[data-state=online]");
+      await page.evaluate(() => {
+        window.__recorded = false;
+        const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+        navigator.mediaDevices.getUserMedia = (c) => ((window.__recorded = true), real(c));
+      });
+      await page.click("#mic");
+      await page.waitForSelector("body[data-voice=off]");
+      assert.equal(await page.evaluate(() => window.__recorded), false, "the microphone was never opened");
+      assert.match(await page.$eval("#notice", (n) => n.textContent), /Voice is unavailable/);
+      await page.close();
+      await off.close();
+    });
+
     test("voice unavailable: the page goes back to typing and says so", async () => {
       reset();
       fake().mode = "fail";

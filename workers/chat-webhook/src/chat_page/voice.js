@@ -31,6 +31,8 @@
     tick: 0,
     limit: 0,
     busy: false,
+    /** Whether the server takes voice (undefined: not asked yet). */
+    available: undefined,
     /** The user's choice for reading answers aloud (null: the server's VOICE_SPEAK). */
     speak: null,
     audio: null,
@@ -98,10 +100,34 @@
     ui.body.dataset.voiceBusy = state.busy ? "true" : "false";
   }
 
+  /**
+   * Whether this deployment takes voice, asked once before the first recording: an empty
+   * recording is refused as `empty_audio` when voice is configured (nothing is paid or
+   * counted for it), `voice_unavailable` when it is not.
+   */
+  async function available(s) {
+    if (state.available !== undefined) return state.available;
+    try {
+      const r = await fetch(API + "/" + s.id + "/voice", {
+        method: "POST",
+        headers: { authorization: "Bearer " + s.token, "content-type": "audio/webm" },
+        cache: "no-store",
+        credentials: "omit",
+      });
+      const err = r.ok ? null : await chat.httpError(r);
+      state.available = !err || err.code !== "voice_unavailable";
+    } catch (_) {
+      return true; // the network: the recording's own send will say
+    }
+    return state.available;
+  }
+
   async function start() {
     if (state.busy || state.recorder) return;
     if (!canRecord) return textMode("This browser cannot record voice messages; please type your message.");
-    if (!chat.session()) return chat.notice("The chat is not connected yet; try again in a moment.");
+    const s = chat.session();
+    if (!s) return chat.notice("The chat is not connected yet; try again in a moment.");
+    if (!(await available(s))) return textMode("Voice is unavailable right now; please type your message.");
     let stream;
     try {
       stream = await navigator.mediaDevices.getUserMedia({ audio: true });
@@ -175,7 +201,10 @@
     if (!r.ok) {
       const err = await chat.httpError(r);
       setBusy("");
-      if (err.code === "voice_unavailable") return textMode("Voice is unavailable right now; please type your message.");
+      if (err.code === "voice_unavailable") {
+        state.available = false;
+        return textMode("Voice is unavailable right now; please type your message.");
+      }
       if (err.code === "unsupported_audio_type") return textMode("This browser records audio the chat cannot take; please type your message.");
       if (REFUSED[err.code]) return chat.notice(REFUSED[err.code]);
       // Session refusals (limits, an ended session, a refused token): as for typed messages.
