@@ -16,11 +16,12 @@
 //! - [`product`], [`preferences`]: the admin API's bodies.
 //! - [`escalation`]: escalation to a human: "asks for a human", notification bodies, retries.
 //! - [`support`]: the support desk's data: articles, search hits, tickets, escalations.
-//! - [`tools`]: the model's tools (OpenAI `tools`/`tool_calls`): definitions, calls,
-//!   arguments, rounds.
 //! - [`kb`]: knowledge-base search: FTS5 queries (quoted terms, English words and Thai
 //!   trigrams) and the merged ranking.
+//! - [`tools`]: the model's tools (OpenAI `tools`/`tool_calls`): definitions, calls,
+//!   arguments, rounds.
 //! - [`web`]: the web support chat: session tokens, wire frames, memory and limits.
+//! - [`voice`]: the web chat's voice messages: audio limits, transcription and speech.
 
 #[cfg(feature = "chart")]
 pub mod chart;
@@ -41,4 +42,5 @@ pub mod stream;
 pub mod support;
 pub mod text;
 pub mod tools;
+pub mod voice;
 pub mod web;
