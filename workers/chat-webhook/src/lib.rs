@@ -31,7 +31,6 @@ mod db;
 mod discord;
 mod discord_api;
 mod error;
-#[allow(dead_code)] // SEED: wired by the tools (issue 19)
 mod escalation;
 mod escalation_queue;
 mod handoff;

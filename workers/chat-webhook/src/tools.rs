@@ -6,7 +6,8 @@
 //! [`crate::ai_stream::stream_reply_with`]; the protocol and argument checks are the core's
 //! (`edge_core::chat::tools`).
 
-use edge_core::chat::support::{Escalation, EscalationReason, Ticket};
+use edge_core::chat::escalation;
+use edge_core::chat::support::{EscalationReason, Ticket};
 use edge_core::chat::tools::{self, ToolRequest};
 use serde_json::Value;
 
@@ -72,16 +73,7 @@ impl<D: SupportDesk, E: Escalator> ToolBox<D, E> {
             ));
             return;
         };
-        let escalation = Escalation {
-            key: format!("ticket:{}", t.id),
-            reason: EscalationReason::TicketCreated,
-            ticket_id: t.id.clone(),
-            session_id: t.session_id.clone(),
-            subject: t.subject.clone(),
-            priority: t.priority,
-            contact: t.contact.clone(),
-            created_at: t.created_at,
-        };
+        let escalation = escalation::of_ticket(t, EscalationReason::TicketCreated);
         if let Err(err) = e.escalate(&escalation).await {
             log::warn(&format!("ticket {}: escalation failed: {err}", t.id));
         }
@@ -138,8 +130,8 @@ pub(crate) mod fakes {
     use std::cell::{Cell, RefCell};
 
     use edge_core::chat::support::{
-        Actor, HitKind, KbHit, NewTicket, SearchQuery, Ticket, TicketEvent, TicketStatus,
-        TicketUpdate,
+        Actor, Escalation, HitKind, KbHit, NewTicket, SearchQuery, Ticket, TicketEvent,
+        TicketStatus, TicketUpdate,
     };
 
     use super::*;
