@@ -150,48 +150,15 @@ impl<D: HandoffDesk, E: Escalator> Handoff for DeskHandoff<D, E> {
 
 #[cfg(test)]
 mod tests {
-    use std::cell::RefCell;
-
     use edge_core::chat::support::{Escalation, TicketStatus};
 
     use super::*;
     use crate::escalation::fakes::{MemLedger, MemQueue};
     use crate::testkit::run;
+    use crate::tools::fakes::{MemDesk, Mode};
 
-    /// Tickets in memory (the session's only).
-    #[derive(Default)]
-    struct Desk {
-        tickets: RefCell<Vec<Ticket>>,
-        down: std::cell::Cell<bool>,
-    }
-
-    impl HandoffDesk for Desk {
-        async fn open_for_person(
-            &self,
-            session_id: &str,
-            t: &NewTicket,
-            now: u64,
-        ) -> Result<Ticket, BackendError> {
-            if self.down.get() {
-                return Err(BackendError("D1 down".into()));
-            }
-            let n = self.tickets.borrow().len();
-            let ticket = Ticket {
-                id: format!("t_{n:024x}"),
-                session_id: session_id.to_owned(),
-                contact: t.contact.clone(),
-                subject: t.subject.clone(),
-                description: t.description.clone(),
-                status: TicketStatus::Open,
-                priority: t.priority,
-                created_at: now,
-                updated_at: now,
-                history: Vec::new(),
-            };
-            self.tickets.borrow_mut().push(ticket.clone());
-            Ok(ticket)
-        }
-
+    /// The tools' in-memory desk, opening as the system.
+    impl HandoffDesk for MemDesk {
         async fn open_ticket(&self, session_id: &str) -> Result<Option<Ticket>, BackendError> {
             Ok(self
                 .tickets
@@ -200,6 +167,22 @@ mod tests {
                 .rev()
                 .find(|t| t.session_id == session_id && t.status != TicketStatus::Solved)
                 .cloned())
+        }
+
+        async fn open_for_person(
+            &self,
+            session_id: &str,
+            t: &NewTicket,
+            now: u64,
+        ) -> Result<Ticket, BackendError> {
+            let mut ticket = self.create_ticket(session_id, t, now).await?;
+            ticket.history[0].actor = Actor::System;
+            self.tickets
+                .borrow_mut()
+                .last_mut()
+                .expect("stored")
+                .history = ticket.history.clone();
+            Ok(ticket)
         }
     }
 
@@ -214,17 +197,21 @@ mod tests {
         }
     }
 
+    fn handoff<'a>(
+        ledger: &'a MemLedger,
+        queue: &'a MemQueue,
+    ) -> DeskHandoff<MemDesk, Escalate<'a>> {
+        DeskHandoff {
+            desk: MemDesk::default(),
+            escalator: Escalate { ledger, queue },
+            session_id: "s1".into(),
+        }
+    }
+
     #[test]
     fn a_request_opens_one_ticket_escalates_it_once_and_reuses_it() {
         let (ledger, queue) = (MemLedger::default(), MemQueue::default());
-        let h = DeskHandoff {
-            desk: Desk::default(),
-            escalator: Escalate {
-                ledger: &ledger,
-                queue: &queue,
-            },
-            session_id: "s1".into(),
-        };
+        let h = handoff(&ledger, &queue);
         assert_eq!(
             run(h.on_message("what does it cost?", Language::En, 5)),
             None
@@ -241,6 +228,7 @@ mod tests {
         assert_eq!(t.subject, SUBJECT);
         assert_eq!(t.description, "I want to talk to a human");
         assert_eq!(t.priority, Priority::High);
+        assert_eq!(t.history[0].actor, Actor::System);
         let queued = queue.sent.borrow().clone();
         assert_eq!(queued.len(), 1);
         assert_eq!(queued[0].key, format!("ticket:{}", t.id));
@@ -255,23 +243,25 @@ mod tests {
             "one open ticket per session"
         );
         assert_eq!(ledger.rows.borrow().len(), 1, "one ledger row per key");
+        // Solved: the next request opens a new ticket.
+        h.desk.tickets.borrow_mut()[0].status = TicketStatus::Solved;
+        let third = run(h.on_message("agent", Language::En, 30)).expect("told");
+        assert_eq!(h.desk.tickets.borrow().len(), 2);
+        assert!(third.contains(&h.desk.tickets.borrow()[1].id), "{third}");
     }
 
     #[test]
     fn a_failing_desk_tells_the_customer_and_a_failing_queue_does_not() {
         let (ledger, queue) = (MemLedger::default(), MemQueue::default());
-        let h = DeskHandoff {
-            desk: Desk::default(),
-            escalator: Escalate {
-                ledger: &ledger,
-                queue: &queue,
-            },
-            session_id: "s1".into(),
-        };
-        h.desk.down.set(true);
+        let h = handoff(&ledger, &queue);
+        h.desk.mode.set(Mode::Fails);
         let told = run(h.on_message("agent", Language::En, 1)).expect("told");
         assert_eq!(told, notice_failed(Language::En));
-        h.desk.down.set(false);
+        assert!(
+            !told.contains("secret detail"),
+            "the desk's words stay in the log"
+        );
+        h.desk.mode.set(Mode::Works);
         queue.failing.set(true);
         let told = run(h.on_message("agent", Language::En, 2)).expect("told");
         let t = h.desk.tickets.borrow()[0].clone();
