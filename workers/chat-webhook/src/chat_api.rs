@@ -45,7 +45,7 @@ struct Created {
 }
 
 /// The client's address as Cloudflare saw it (`unknown` off Cloudflare).
-fn client(req: &Request) -> String {
+pub(crate) fn client(req: &Request) -> String {
     req.headers()
         .get("cf-connecting-ip")
         .ok()
@@ -122,7 +122,12 @@ pub(crate) async fn handle(
 
 /// The session's token from the request: `Authorization: Bearer`, or for the WebSocket the
 /// subprotocol offer; checked against the session id.
-fn authorize(req: &Request, id: &str, s: &WebChatSettings, route: ChatRoute) -> Result<(), Error> {
+pub(crate) fn authorize(
+    req: &Request,
+    id: &str,
+    s: &WebChatSettings,
+    route: ChatRoute,
+) -> Result<(), Error> {
     let header = |name| req.headers().get(name).ok().flatten();
     let bearer = header("authorization").and_then(|h| {
         h.strip_prefix("Bearer ")
@@ -139,7 +144,7 @@ fn authorize(req: &Request, id: &str, s: &WebChatSettings, route: ChatRoute) -> 
 }
 
 /// The `ChatSession` object of session `id`.
-fn stub(env: &Env, id: &str) -> Result<Stub, Error> {
+pub(crate) fn stub(env: &Env, id: &str) -> Result<Stub, Error> {
     let ns = env
         .durable_object(SESSION_BINDING)
         .map_err(|_| CommonError::Misconfigured(SESSION_BINDING))?;

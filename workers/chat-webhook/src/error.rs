@@ -4,6 +4,7 @@ use edge_core::chat::line::webhook::WebhookError;
 use edge_core::chat::product::ProductError;
 use edge_core::chat::signature::SignatureError;
 use edge_core::chat::support::SupportError;
+use edge_core::chat::voice::VoiceError;
 use edge_core::chat::web::frame::FrameError;
 use edge_core::chat::web::limits::Refusal;
 use edge_core::chat::web::token::TokenError;
@@ -45,5 +46,8 @@ edge_glue::handler_error! {
         Upgrade(UpgradeRequired),
         /// A support desk input (article, search, ticket change) that is not valid.
         Support(SupportError),
+        /// A voice message refused (415, 413, 400, 422), voice unavailable (503), or no
+        /// answer to speak (404).
+        Voice(VoiceError),
     }
 }

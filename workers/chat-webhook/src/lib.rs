@@ -13,7 +13,8 @@
 //!   search and tickets ([`admin_desk`]).
 //! - The web support chat's page ([`chat_page`]): `GET /chat` and its script and style.
 //! - The web support chat: `/chat/v1/sessions…` ([`chat_api`]) in front of one
-//!   `ChatSession` Durable Object per session ([`chat_session`]), its flows in [`web_chat`].
+//!   `ChatSession` Durable Object per session ([`chat_session`]), its flows in [`web_chat`];
+//!   voice messages and spoken answers ([`voice`]).
 //! - [`settings`]: every var, parsed once per isolate; [`error`]: what handlers fail with,
 //!   answered by `edge_glue::serve` (routing errors included: [`ROUTES`]).
 
@@ -48,6 +49,7 @@ mod support_desk;
 #[cfg(test)]
 mod testkit;
 mod tools;
+mod voice;
 mod web_chat;
 
 pub use chat_session::ChatSession;
@@ -66,6 +68,7 @@ use crate::admin::AdminRoute as A;
 use crate::admin_desk::DeskRoute as D;
 use crate::chat_api::ChatRoute as C;
 use crate::line_consumer::{Outcome, Queued};
+use crate::voice::VoiceRoute as V;
 
 const ME: ServiceName = ServiceName::ChatWebhook;
 
@@ -80,6 +83,7 @@ enum Route {
     ChatAsset,
     ChatCreate,
     Chat(C),
+    Voice(V),
 }
 
 /// Every route: anything else is 404 `not_found`, a known path with another method 405
@@ -112,6 +116,8 @@ const ROUTES: &[RouteRow<Route>] = &[
     ("POST", "/chat/v1/sessions/:id/messages", Route::Chat(C::Post)),
     ("GET", "/chat/v1/sessions/:id/ws", Route::Chat(C::Socket)),
     ("DELETE", "/chat/v1/sessions/:id", Route::Chat(C::End)),
+    ("POST", "/chat/v1/sessions/:id/voice", Route::Voice(V::Message)),
+    ("GET", "/chat/v1/sessions/:id/messages/:mid/speech", Route::Voice(V::Speech)),
 ];
 
 #[event(fetch)]
@@ -127,6 +133,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             Route::ChatAsset => chat_page::asset(params.get("file"), &req, &env),
             Route::ChatCreate => chat_api::create(req, &env, &hop).await,
             Route::Chat(r) => chat_api::handle(r, &params, req, &env, &hop).await,
+            Route::Voice(r) => voice::handle(r, &params, req, &env, &hop).await,
         }
     })
     .await

@@ -15,6 +15,7 @@ use edge_core::chat::completion::ModelSpec;
 use edge_core::chat::discord::signature::{self, DEFAULT_WINDOW_S};
 use edge_core::chat::langserve::InputShape;
 use edge_core::chat::quota;
+use edge_core::chat::voice::{self, AudioLimits};
 use edge_core::chat::web::limits::{Limits, Timers};
 use edge_core::chat::web::memory::MemoryPolicy;
 use edge_core::error::CommonError;
@@ -529,6 +530,111 @@ impl EscalationSettings {
             },
             sweep_after_ms: 1_000
                 * config::u64_var(env, "ESCALATION_SWEEP_AFTER_S", 600, 1..=86_400)?,
+        })
+    }
+}
+
+/// The web chat's voice messages (`POST /chat/v1/sessions/:id/voice`, `GET
+/// …/messages/:mid/speech`): an OpenAI-compatible audio API. Without `VOICE_BASE_URL`
+/// voice is off (503 `voice_unavailable`; the page falls back to typing).
+pub(crate) struct VoiceSettings {
+    /// `VOICE_BASE_URL`: `<base>/audio/transcriptions` and `<base>/audio/speech`.
+    pub(crate) base_url: Option<String>,
+    /// `VOICE_API_KEY` (secret), sent as a Bearer token when set.
+    pub(crate) api_key: Option<String>,
+    /// `VOICE_TRANSCRIBE_MODEL` (`whisper-1`).
+    pub(crate) transcribe_model: String,
+    /// `VOICE_LANGUAGE`: an ISO-639-1 code the transcription is told to expect; unset,
+    /// the provider detects it (English and Thai both work).
+    pub(crate) language: Option<String>,
+    /// `VOICE_SPEECH_MODEL` (`tts-1`).
+    pub(crate) speech_model: String,
+    /// `VOICE_SPEECH_VOICE` (`alloy`).
+    pub(crate) speech_voice: String,
+    /// `VOICE_SPEAK` (`true`): whether the page speaks answers to voice messages unless
+    /// the user turns it off.
+    pub(crate) speak: bool,
+    /// `VOICE_MAX_BYTES` (1 MiB) and `VOICE_MAX_SECONDS` (60).
+    pub(crate) limits: AudioLimits,
+    /// `VOICE_TIMEOUT_MS` (15000): one provider call, whole.
+    pub(crate) timeout_ms: u64,
+    /// `VOICE_SPEECH_MAX_CHARS` (4096): the longest text spoken (cut at a sentence).
+    pub(crate) speech_max_chars: usize,
+    /// `VOICE_SPEECH_MAX_BYTES` (4 MiB): the largest audio relayed.
+    pub(crate) speech_max_bytes: usize,
+    /// `VOICE_IP_REQUESTS_PER_MINUTE` (10): transcriptions and speeches per client address.
+    pub(crate) ip_per_minute: RateLimitPolicy,
+}
+
+// Its own invocation (not in the list above): parsed once per isolate all the same.
+edge_glue::settings_per_isolate!(VoiceSettings);
+
+impl VoiceSettings {
+    fn parse(env: &Env) -> Result<Self, CommonError> {
+        let name = |var: &'static str, default: &str| {
+            let v = config::text_var(env, var, default);
+            voice::valid_name(&v)
+                .then_some(v)
+                .ok_or(CommonError::Misconfigured(var))
+        };
+        let usize_var =
+            |var: &'static str, default: usize, range: std::ops::RangeInclusive<u64>| {
+                config::u64_var(env, var, default as u64, range)
+                    .and_then(|v| usize::try_from(v).map_err(|_| CommonError::Misconfigured(var)))
+            };
+        let speak = match config::optional_var(env, "VOICE_SPEAK")
+            .as_deref()
+            .map(str::trim)
+        {
+            None | Some("true") => true,
+            Some("false") => false,
+            Some(_) => return Err(CommonError::Misconfigured("VOICE_SPEAK")),
+        };
+        let language = match config::optional_var(env, "VOICE_LANGUAGE") {
+            Some(l) if voice::valid_name(l.trim()) => Some(l.trim().to_owned()),
+            Some(_) => return Err(CommonError::Misconfigured("VOICE_LANGUAGE")),
+            None => None,
+        };
+        Ok(Self {
+            base_url: match config::optional_var(env, "VOICE_BASE_URL") {
+                Some(_) => Some(config::base_url(env, "VOICE_BASE_URL")?),
+                None => None,
+            },
+            api_key: optional_secret(env, "VOICE_API_KEY"),
+            transcribe_model: name("VOICE_TRANSCRIBE_MODEL", "whisper-1")?,
+            language,
+            speech_model: name("VOICE_SPEECH_MODEL", "tts-1")?,
+            speech_voice: name("VOICE_SPEECH_VOICE", "alloy")?,
+            speak,
+            limits: AudioLimits {
+                max_bytes: usize_var(
+                    "VOICE_MAX_BYTES",
+                    voice::DEFAULT_MAX_BYTES,
+                    1_024..=26_214_400,
+                )?,
+                max_seconds: config::u64_var(
+                    env,
+                    "VOICE_MAX_SECONDS",
+                    voice::DEFAULT_MAX_SECONDS,
+                    1..=1_800,
+                )?,
+            },
+            timeout_ms: config::u64_var(env, "VOICE_TIMEOUT_MS", 15_000, 100..=120_000)?,
+            speech_max_chars: usize_var(
+                "VOICE_SPEECH_MAX_CHARS",
+                voice::DEFAULT_SPEECH_MAX_CHARS,
+                1..=20_000,
+            )?,
+            speech_max_bytes: usize_var(
+                "VOICE_SPEECH_MAX_BYTES",
+                4 * 1024 * 1024,
+                1_024..=26_214_400,
+            )?,
+            ip_per_minute: RateLimitPolicy::new(
+                positive_u32(env, "VOICE_IP_REQUESTS_PER_MINUTE", 10, MAX_LIMIT)?,
+                60,
+            )
+            .ok_or(CommonError::Misconfigured("VOICE_IP_REQUESTS_PER_MINUTE"))?,
         })
     }
 }

@@ -21,6 +21,7 @@
 //! - [`tools`]: the model's tools (OpenAI `tools`/`tool_calls`): definitions, calls,
 //!   arguments, rounds.
 //! - [`web`]: the web support chat: session tokens, wire frames, memory and limits.
+//! - [`voice`]: the web chat's voice messages: audio limits, transcription and speech.
 
 #[cfg(feature = "chart")]
 pub mod chart;
@@ -41,4 +42,5 @@ pub mod stream;
 pub mod support;
 pub mod text;
 pub mod tools;
+pub mod voice;
 pub mod web;

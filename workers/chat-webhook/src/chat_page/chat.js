@@ -3,6 +3,7 @@
 //   GET  /chat/v1/sessions/:id/ws?after=N        WebSocket, subprotocols chat.v1 + bearer.<token>
 //   POST /chat/v1/sessions/:id/messages          the same frames as Server-Sent Events
 //   GET  /chat/v1/sessions/:id/messages?after=N  the history
+// (voice.js adds the mic: POST …/:id/voice and GET …/:id/messages/:mid/speech.)
 // Everything a user or a provider wrote is put on the page as text (textContent, text
 // nodes), never parsed as HTML.
 (() => {
@@ -726,6 +727,19 @@
   window.addEventListener("online", reconnectNow);
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible") reconnectNow();
+  });
+
+  // ---- what voice.js (the mic) uses: the session, the frames, notices ----
+  window.edgeChat = Object.freeze({
+    /** The open session ({id, token}), or null (none yet, or ended). */
+    session: () => (state.ended ? null : state.session),
+    /** Whether frames arrive over an open WebSocket (then an SSE answer repeats them). */
+    socketOpen: () => state.transport === "ws" && !!state.ws && state.ws.readyState === WebSocket.OPEN,
+    readEvents,
+    onFrame,
+    httpError,
+    notice: showNotice,
+    clientId,
   });
 
   setState("connecting", "Connecting…");
