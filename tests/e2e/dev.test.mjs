@@ -22,11 +22,12 @@ async function freeBase() {
     const all = await Promise.all(OFFSETS.map((d) => isFree(base + d)));
     if (all.every(Boolean)) return base;
   }
-  throw new Error("no seven consecutive free ports");
+  throw new Error("no eight consecutive free ports");
 }
 
-/** The launcher's ports: entry, chat, analytics, origin, demo LINE, demo AI, demo Discord. */
-const OFFSETS = [0, 1, 2, 3, 4, 5, 6];
+/** The launcher's ports: entry, chat, analytics, origin, demo LINE, demo AI, demo Discord,
+ * demo audio API. */
+const OFFSETS = [0, 1, 2, 3, 4, 5, 6, 7];
 
 /** Starts the launcher; resolves with its banner once it is ready (bounded). */
 function launch(port, stateDir) {

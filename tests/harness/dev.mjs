@@ -2,7 +2,9 @@
 //   PORT (default 8787): entry; PORT+1 chat-webhook; PORT+2 analytics-collector; PORT+3 origin;
 //   PORT+4 a demo LINE API; PORT+5 demo AI providers (replaced by real ones when
 //   wrangler/.dev.vars sets AI_PRIMARY_BASE_URL / AI_FALLBACK_BASE_URL and their keys);
-//   PORT+6 a demo Discord API and market-data API.
+//   PORT+6 a demo Discord API and market-data API; PORT+7 a demo audio API for voice messages
+//   (it hears "Where is my order?" in any recording; VOICE_BASE_URL / VOICE_API_KEY in
+//   wrangler/.dev.vars use a real one).
 //   EDGE_STATE_DIR (default .wrangler/state): where local KV/D1/DO state is kept.
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -11,10 +13,11 @@ import { freshJwtSecret, freshSecret, startPipeline } from "./pipeline.mjs";
 import { demoOriginHandler, startUpstream } from "./upstream.mjs";
 import { chatVars, lineSignature, startFakeAi, startFakeLine } from "./line.mjs";
 import { discordKey, interaction, startFakeDiscord } from "./discord.mjs";
+import { VOICE_KEY, startFakeVoice } from "./voice.mjs";
 
 const port = Number(process.env.PORT ?? 8787);
 // origin = 8790 by default, where wrangler/voice-router.toml's local ROUTING_TABLE points.
-const ports = { entry: port, chat: port + 1, analytics: port + 2, origin: port + 3, line: port + 4, ai: port + 5, discord: port + 6 };
+const ports = { entry: port, chat: port + 1, analytics: port + 2, origin: port + 3, line: port + 4, ai: port + 5, discord: port + 6, voice: port + 7 };
 
 /** Reads KEY=VALUE lines from wrangler/.dev.vars, if present. */
 function devVars() {
@@ -37,13 +40,16 @@ const lineToken = vars.LINE_CHANNEL_ACCESS_TOKEN || freshSecret();
 const line = await startFakeLine(lineToken, ports.line, { log: true });
 const ai = await startFakeAi(ports.ai);
 const discord = await startFakeDiscord(ports.discord);
+const voice = await startFakeVoice(ports.voice);
 const appKey = discordKey();
 const chat = {
   ...chatVars(line, ai, { LINE_CHANNEL_ACCESS_TOKEN: lineToken }),
   DISCORD_PUBLIC_KEY: appKey.publicKeyHex,
   DISCORD_API_BASE_URL: discord.api,
   QUOTE_API_BASE_URL: discord.market,
-  ...Object.fromEntries(Object.entries(vars).filter(([k]) => /^(LINE|AI|DISCORD|QUOTE)_/.test(k))),
+  VOICE_BASE_URL: voice.base,
+  VOICE_API_KEY: VOICE_KEY,
+  ...Object.fromEntries(Object.entries(vars).filter(([k]) => /^(LINE|AI|DISCORD|QUOTE|VOICE)_/.test(k))),
 };
 const pipeline = await startPipeline({
   originUrl: origin.url,
@@ -82,7 +88,8 @@ edge-workers running in workerd (local state kept between runs):
       API keys: POST ${entry}/admin/v1/keys with the admin secret (see README)
       analytics dashboard: ${entry}/api/v1/analytics/edge/dashboard (sign in with the admin secret)
   chat-webhook            ${chatUrl}/health
-      web support chat: open ${chatUrl}/chat in a browser (answers stream from the demo AI)
+      web support chat: open ${chatUrl}/chat in a browser (answers stream from the demo AI;
+        voice messages go to the demo audio API ${voice.base})
       LINE webhook: ${chatUrl}/webhooks/line (demo LINE API ${line.url}, demo AI ${ai.url})
       try: curl -i ${chatUrl}/webhooks/line -H 'content-type: application/json' \\
              -H 'x-line-signature: ${lineSignature(chat.LINE_CHANNEL_SECRET, sample)}' --data '${sample}'
@@ -96,7 +103,7 @@ Ctrl-C to stop.`);
 
 const stop = async () => {
   await pipeline.close();
-  await Promise.all([origin.close(), line.close(), ai.close(), discord.close()]);
+  await Promise.all([origin.close(), line.close(), ai.close(), discord.close(), voice.close()]);
   process.exit(0);
 };
 process.on("SIGINT", stop);
