@@ -3,7 +3,8 @@
 //   PORT+4 a demo LINE API; PORT+5 demo AI providers (replaced by real ones when
 //   wrangler/.dev.vars sets AI_PRIMARY_BASE_URL / AI_FALLBACK_BASE_URL and their keys);
 //   PORT+6 a demo Discord API and market-data API; PORT+7 a demo audio API (the web chat's
-//   voice messages); PORT+8 a demo escalation webhook (prints each notification).
+//   voice messages: it hears "Where is my order?" in any recording; VOICE_BASE_URL /
+//   VOICE_API_KEY in wrangler/.dev.vars use a real one); PORT+8 a demo escalation webhook (prints each notification).
 //   The web chat's knowledge base is seeded with a few demo articles (kept when edited).
 //   EDGE_STATE_DIR (default .wrangler/state): where local KV/D1/DO state is kept.
 import { existsSync, readFileSync } from "node:fs";

@@ -43,7 +43,7 @@ function heard(data) {
 }
 
 /**
- * Starts the fake. `transcriptions` records `{ model, responseFormat, language, file:
+ * Starts the fake (on `port`, default a free one). `transcriptions` records `{ model, responseFormat, language, file:
  * { filename, contentType, data } }`, `speeches` the JSON bodies; `speech` is the WAV it
  * answers. `base` is what VOICE_BASE_URL points at.
  */
