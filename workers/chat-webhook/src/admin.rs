@@ -9,7 +9,9 @@
 //!   conversation and its messages (`/admin/v1/groups/:group_id/conversation` and
 //!   `/admin/v1/rooms/:room_id/conversation` for a group's or room's);
 //! - `PUT /admin/v1/customers/:line_user_id/preferences`: `{"preferences": [...]}`, the
-//!   interests the AI prompt mentions.
+//!   interests the AI prompt mentions;
+//! - `GET /admin/v1/web-customers/:customer/export`, `DELETE /admin/v1/web-customers/:customer`:
+//!   a web chat customer's sessions, archives and tickets ([`web_customers`]).
 
 use edge_core::chat::line::webhook::Chat;
 use edge_core::chat::preferences;
@@ -24,6 +26,7 @@ use crate::backends::Product;
 use crate::db;
 use crate::error::Error;
 use crate::quota::QUOTA_BINDING;
+use crate::web_customers;
 
 /// Most products listed, and messages shown.
 const LIST_LIMIT: usize = 500;
@@ -39,6 +42,10 @@ pub(crate) enum AdminRoute {
     GroupConversation,
     RoomConversation,
     Preferences,
+    /// `GET /admin/v1/web-customers/:customer/export` ([`web_customers`]).
+    ExportWebCustomer,
+    /// `DELETE /admin/v1/web-customers/:customer` ([`web_customers`]).
+    EraseWebCustomer,
 }
 
 /// Runs admin endpoint `route` once the admin secret checks out.
@@ -64,6 +71,12 @@ pub(crate) async fn handle(
             chat_conversation(Chat::Room(id_param(params, "room")?), env).await
         }
         AdminRoute::Preferences => set_preferences(id_param(params, "user")?, &mut req, env).await,
+        AdminRoute::ExportWebCustomer => {
+            web_customers::export(params.get("customer").unwrap_or_default(), env).await
+        }
+        AdminRoute::EraseWebCustomer => {
+            web_customers::erase(params.get("customer").unwrap_or_default(), env).await
+        }
     }
 }
 

@@ -9,7 +9,10 @@
 //! - `POST /webhooks/discord` ([`discord`]): Ed25519-verified interactions, slash
 //!   commands, components, deferred answers edited in from `wait_until`.
 //! - The per-user quota on paid AI calls ([`quota`]): one Durable Object per user.
-//! - The admin API ([`admin`]): products and conversations.
+//! - The admin API ([`admin`]): products and conversations; web chat customers' export
+//!   and erase ([`web_customers`]).
+//! - Privacy: every log line redacted ([`log`]); ended web chat sessions archived to R2,
+//!   redacted, and expired by the scheduled sweep ([`archive`]).
 //! - The web support chat's page ([`chat_page`]): `GET /chat` and its script and style.
 //! - The web support chat: `/chat/v1/sessions…` ([`chat_api`]) in front of one
 //!   `ChatSession` Durable Object per session ([`chat_session`]), its flows in [`web_chat`].
@@ -19,6 +22,7 @@
 mod admin;
 mod ai;
 mod ai_stream;
+mod archive;
 mod backends;
 mod bindings;
 mod chat_api;
@@ -45,6 +49,7 @@ mod support_desk;
 #[cfg(test)]
 mod testkit;
 mod web_chat;
+mod web_customers;
 
 pub use chat_session::ChatSession;
 pub use quota::AiQuota;
@@ -54,7 +59,7 @@ use edge_core::route::{self, RouteRow};
 use edge_glue::{Role, health};
 use worker::{
     Context, Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder, Request, Response, Result,
-    console_error, event,
+    ScheduleContext, ScheduledEvent, console_error, event,
 };
 
 use crate::admin::AdminRoute as A;
@@ -91,6 +96,8 @@ const ROUTES: &[RouteRow<Route>] = &[
     ("GET", "/admin/v1/groups/:group/conversation", Route::Admin(A::GroupConversation)),
     ("GET", "/admin/v1/rooms/:room/conversation", Route::Admin(A::RoomConversation)),
     ("PUT", "/admin/v1/customers/:user/preferences", Route::Admin(A::Preferences)),
+    ("GET", "/admin/v1/web-customers/:customer/export", Route::Admin(A::ExportWebCustomer)),
+    ("DELETE", "/admin/v1/web-customers/:customer", Route::Admin(A::EraseWebCustomer)),
     ("GET", "/chat", Route::ChatPage),
     ("GET", "/chat/assets/:file", Route::ChatAsset),
     ("POST", "/chat/v1/sessions", Route::ChatCreate),
@@ -157,4 +164,12 @@ async fn queue(batch: MessageBatch<Queued>, env: Env, _ctx: Context) -> Result<(
     // A provider that refused our credentials is counted in analytics.
     bindings::report_refusals(&env).await;
     Ok(())
+}
+
+/// The cron triggers (`[triggers]` in the wrangler file): every scheduled job of this
+/// worker, one after the other, each logging its own failure (one failing does not stop
+/// the next). Jobs: the archive expiry sweep ([`archive::sweep_now`]).
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    archive::sweep_now(&env).await;
 }

@@ -158,7 +158,13 @@ pub(crate) struct DiscordSettings {
     pub(crate) chart_theme: Theme,
 }
 
-edge_glue::settings_per_isolate!(AiSettings, LineSettings, DiscordSettings, WebChatSettings);
+edge_glue::settings_per_isolate!(
+    AiSettings,
+    LineSettings,
+    DiscordSettings,
+    WebChatSettings,
+    ArchiveSettings,
+);
 
 /// The base URL var `name`, or `default` when it is not set.
 fn base_url_or(env: &Env, name: &'static str, default: &str) -> Result<String, CommonError> {
@@ -473,6 +479,29 @@ impl WebChatSettings {
                 threshold: usize_var("CHAT_SUMMARY_THRESHOLD", 24, 2..=1_000)?,
             },
             ai: AiSettings::load(env)?,
+        })
+    }
+}
+
+/// Archives of ended web chat sessions (R2 `CHAT_ARCHIVE`) and their expiry.
+pub(crate) struct ArchiveSettings {
+    /// How long an archive is kept after it was written, ms
+    /// (`CHAT_ARCHIVE_RETENTION_DAYS`, 90; `CHAT_ARCHIVE_RETENTION_S` for tests).
+    pub(crate) retention_ms: u64,
+    /// When archiving fails, the session's alarm tries again this much later, ms
+    /// (`CHAT_ARCHIVE_RETRY_S`, 300).
+    pub(crate) retry_ms: u64,
+}
+
+impl ArchiveSettings {
+    fn parse(env: &Env) -> Result<Self, CommonError> {
+        let retention_s = match config::optional_var(env, "CHAT_ARCHIVE_RETENTION_S") {
+            Some(_) => config::u64_var(env, "CHAT_ARCHIVE_RETENTION_S", 0, 1..=315_360_000)?,
+            None => 86_400 * config::u64_var(env, "CHAT_ARCHIVE_RETENTION_DAYS", 90, 1..=3_650)?,
+        };
+        Ok(Self {
+            retention_ms: retention_s * 1_000,
+            retry_ms: 1_000 * config::u64_var(env, "CHAT_ARCHIVE_RETRY_S", 300, 1..=86_400)?,
         })
     }
 }

@@ -14,9 +14,12 @@
 //! - [`quota`]: the per-user quota on paid AI calls.
 //! - [`signature`]: the one error of both webhooks' signature checks.
 //! - [`product`], [`preferences`]: the admin API's bodies.
+//! - [`archive`]: ended web chat sessions as redacted JSONL, their keys and expiry; customer ids.
+//! - [`privacy`]: personal data (e-mails, phones, cards, Thai ids) redacted from text.
 //! - [`support`]: the support desk's data: articles, search hits, tickets, escalations.
 //! - [`web`]: the web support chat: session tokens, wire frames, memory and limits.
 
+pub mod archive;
 #[cfg(feature = "chart")]
 pub mod chart;
 pub mod completion;
@@ -25,6 +28,7 @@ pub mod intent;
 pub mod langserve;
 pub mod line;
 pub mod preferences;
+pub mod privacy;
 pub mod product;
 pub mod quota;
 pub mod quote;
