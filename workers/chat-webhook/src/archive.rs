@@ -282,15 +282,21 @@ impl D1Index {
         customer: Option<&str>,
         at: u64,
     ) -> Result<(), BackendError> {
-        self.0
-            .prepare(
-                "INSERT OR IGNORE INTO web_sessions (id, customer, created_at) VALUES (?1, ?2, ?3)",
-            )
-            .bind(&[
+        self.write(
+            "INSERT OR IGNORE INTO web_sessions (id, customer, created_at) VALUES (?1, ?2, ?3)",
+            &[
                 JsValue::from_str(id),
                 customer.map_or(JsValue::NULL, JsValue::from_str),
                 n(at),
-            ])
+            ],
+        )
+        .await
+    }
+
+    async fn write(&self, sql: &str, args: &[JsValue]) -> Result<(), BackendError> {
+        self.0
+            .prepare(sql)
+            .bind(args)
             .map_err(backend)?
             .run()
             .await
@@ -308,25 +314,20 @@ impl SessionIndex for D1Index {
         at: u64,
     ) -> Result<(), BackendError> {
         let ended = row.ended_at.map_or(JsValue::NULL, n);
-        self.0
-            .prepare(
-                "INSERT INTO web_sessions (id, created_at, ended_at, archive_key, archived_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (id) DO UPDATE SET ended_at = excluded.ended_at,
-                   archive_key = excluded.archive_key, archived_at = excluded.archived_at",
-            )
-            .bind(&[
+        self.write(
+            "INSERT INTO web_sessions (id, created_at, ended_at, archive_key, archived_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (id) DO UPDATE SET ended_at = excluded.ended_at,
+               archive_key = excluded.archive_key, archived_at = excluded.archived_at",
+            &[
                 JsValue::from_str(id),
                 n(row.created_at),
                 ended,
                 JsValue::from_str(key),
                 n(at),
-            ])
-            .map_err(backend)?
-            .run()
-            .await
-            .map(|_| ())
-            .map_err(backend)
+            ],
+        )
+        .await
     }
 
     async fn forget_archived_before(&self, before: u64) -> Result<u64, BackendError> {

@@ -117,6 +117,33 @@ async fn tickets_of(db: &D1Database, id: &str) -> Result<Vec<Value>, BackendErro
     Ok(out)
 }
 
+/// What export and erase start from: the bindings and the customer's index rows (at
+/// most [`MAX_SESSIONS`]; `more` when there are others).
+struct Customer {
+    db: D1Database,
+    bucket: R2Archive,
+    rows: Vec<IndexRow>,
+    more: bool,
+}
+
+impl Customer {
+    async fn of(customer: &str, env: &Env) -> Result<Self, Error> {
+        let db = db::db(env)?;
+        let bucket = R2Archive::of(env).map_err(|e| unavailable(&e))?;
+        let mut rows = sessions_of(&db, customer)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        let more = rows.len() > MAX_SESSIONS;
+        rows.truncate(MAX_SESSIONS);
+        Ok(Self {
+            db,
+            bucket,
+            rows,
+            more,
+        })
+    }
+}
+
 /// One session of an export.
 #[derive(Serialize)]
 struct ExportedSession {
@@ -136,13 +163,12 @@ struct ExportedSession {
 /// `GET /admin/v1/web-customers/:customer/export`.
 pub(crate) async fn export(customer: &str, env: &Env) -> Result<Response, Error> {
     let customer = archive::customer(customer)?;
-    let db = db::db(env)?;
-    let bucket = R2Archive::of(env).map_err(|e| unavailable(&e))?;
-    let mut rows = sessions_of(&db, customer)
-        .await
-        .map_err(|e| unavailable(&e))?;
-    let more = rows.len() > MAX_SESSIONS;
-    rows.truncate(MAX_SESSIONS);
+    let Customer {
+        db,
+        bucket,
+        rows,
+        more,
+    } = Customer::of(customer, env).await?;
     let mut sessions = Vec::with_capacity(rows.len());
     for row in rows {
         let archived = match &row.archive_key {
@@ -267,13 +293,12 @@ async fn erase_session(
 /// `DELETE /admin/v1/web-customers/:customer`.
 pub(crate) async fn erase(customer: &str, env: &Env) -> Result<Response, Error> {
     let customer = archive::customer(customer)?;
-    let db = db::db(env)?;
-    let bucket = R2Archive::of(env).map_err(|e| unavailable(&e))?;
-    let mut rows = sessions_of(&db, customer)
-        .await
-        .map_err(|e| unavailable(&e))?;
-    let more = rows.len() > MAX_SESSIONS;
-    rows.truncate(MAX_SESSIONS);
+    let Customer {
+        db,
+        bucket,
+        rows,
+        more,
+    } = Customer::of(customer, env).await?;
     let mut n = Erased::default();
     for row in &rows {
         erase_session(env, &db, &bucket, row, &mut n)

@@ -11,12 +11,13 @@ use serde_json::{Map, Value};
 
 use super::privacy;
 use super::web::frame::Message;
+use crate::analytics::window;
 use crate::error::HttpError;
 
 /// Where archives live in the bucket (an R2 lifecycle rule may expire this prefix too).
 pub const PREFIX: &str = "sessions/";
 /// One day, ms.
-pub const DAY_MS: u64 = 86_400_000;
+pub use crate::analytics::window::DAY_MS;
 /// Longest customer id.
 pub const MAX_CUSTOMER_CHARS: usize = 128;
 /// Most lines read back from one archive (a header and the messages; a session holds far
@@ -26,17 +27,7 @@ pub const MAX_LINES: usize = 20_000;
 /// `YYYY-MM-DD` (UTC) of the unix time `ms`.
 #[must_use]
 pub fn day(ms: u64) -> String {
-    // Howard Hinnant's civil_from_days, for days since 1970-01-01 (non-negative here).
-    let z = i64::try_from(ms / DAY_MS).unwrap_or(i64::MAX / 2) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    window::day_name(window::day_of(ms))
 }
 
 /// The key of session `id`'s archive made at `archived_ms`.
