@@ -68,8 +68,8 @@ async function seedTicket(p, sessionId, ticketId) {
     .run();
   await db.prepare("INSERT INTO ticket_events (ticket_id, seq, at, actor, change) VALUES (?, 1, ?, 'assistant', '{\"created\":true}')").bind(ticketId, now).run();
   await db
-    .prepare("INSERT INTO escalations (key, ticket_id, session_id, status, created_at) VALUES (?, ?, ?, 'pending', ?)")
-    .bind(`ticket:${ticketId}`, ticketId, sessionId, now)
+    .prepare("INSERT INTO escalations (key, ticket_id, session_id, status, created_at, body, updated_at) VALUES (?, ?, ?, 'delivered', ?, '{}', ?)")
+    .bind(`ticket:${ticketId}`, ticketId, sessionId, now, now)
     .run();
 }
 

@@ -5,15 +5,29 @@ import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { readWranglerConfig } from "./config.mjs";
 
-/** Splits a migration file into statements (no triggers here, so `;` at a line end ends one). */
-function statements(sql) {
-  return sql
-    .split("\n")
-    .filter((line) => !line.trim().startsWith("--"))
-    .join("\n")
-    .split(/;\s*$/m)
-    .map((s) => s.replace(/--.*$/gm, "").trim())
-    .filter(Boolean);
+/**
+ * Splits a migration file into statements: `;` at a line end ends one, except inside a
+ * `CREATE TRIGGER … BEGIN … END;`, whose body's statements end with `;` too: there only a
+ * line `END;` ends it.
+ */
+export function statements(sql) {
+  const out = [];
+  let current = [];
+  for (const line of sql.split("\n")) {
+    if (line.trim().startsWith("--")) continue;
+    const code = line.replace(/--.*$/, "");
+    current.push(code);
+    const text = current.join("\n").trim();
+    const trigger = /^CREATE\s+(TEMP\s+|TEMPORARY\s+)?TRIGGER\b/i.test(text);
+    const ends = trigger ? /^\s*END\s*;\s*$/i.test(code) : /;\s*$/.test(code);
+    if (ends) {
+      out.push(text.replace(/;\s*$/, "").trim());
+      current = [];
+    }
+  }
+  const rest = current.join("\n").trim();
+  if (rest) out.push(rest);
+  return out.filter(Boolean);
 }
 
 /** Applies every pending migration of every D1 binding of `worker` in `mf`. */

@@ -77,6 +77,13 @@ export async function startFakeLine(token, port = 0, { log = false } = {}) {
  * `failAfter` = k the connection is cut after k pieces (a provider failing mid-stream);
  * `streamed` counts the pieces each provider sent; `usageTokens` sets the usage's
  * `total_tokens` (both kinds of answer).
+ *
+ * Tool calls: a provider's `toolCalls(body)` (null by default) may return calls
+ * `[{id, name, arguments}]` (arguments an object or JSON text); the answer is then those
+ * calls (`finish_reason: "tool_calls"`, with `answer(body)` as text before them when not
+ * empty): streamed as `delta.tool_calls` pieces (the arguments cut in `chunkChars` pieces)
+ * or, not streamed, as `message.tool_calls`. See tests/harness/tools-ai.mjs. `noStream`: a
+ * provider that ignores `stream` and answers one JSON completion.
  */
 export async function startFakeAi(port = 0) {
   const state = {
@@ -92,11 +99,15 @@ export async function startFakeAi(port = 0) {
     if (p.mode === "fail") return res.writeHead(500, { "content-type": "application/json" }).end('{"error":"down"}');
     if (p.mode === "hang") return; // the client's timeout ends it
     if (p.mode === "garbage") return res.writeHead(200, { "content-type": "text/html" }).end("<html>");
-    if (body.stream === true) return streamAnswer(p, body, res);
+    const calls = p.toolCalls ? callsOf(p.toolCalls(body)) : null;
+    if (body.stream === true && !p.noStream) return streamAnswer(p, body, res, calls);
+    const message = calls
+      ? { role: "assistant", content: p.answer(body) || null, tool_calls: calls.map(wireCall) }
+      : { role: "assistant", content: p.answer(body) };
     res.writeHead(200, { "content-type": "application/json" }).end(
       JSON.stringify({
         id: "cmpl-1",
-        choices: [{ index: 0, message: { role: "assistant", content: p.answer(body) }, finish_reason: "stop" }],
+        choices: [{ index: 0, message, finish_reason: calls ? "tool_calls" : "stop" }],
         usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: p.usageTokens ?? 15 },
       }),
     );
@@ -106,11 +117,23 @@ export async function startFakeAi(port = 0) {
 
 /** A fake provider's streaming settings (see startFakeAi). */
 function streaming() {
-  return { chunkChars: 8, chunks: null, delayMs: 0, failAfter: null, streamed: 0, usageTokens: null };
+  return { chunkChars: 8, chunks: null, delayMs: 0, failAfter: null, streamed: 0, usageTokens: null, toolCalls: null, noStream: false };
 }
 
+/** Tool calls `[{id, name, arguments}]` with arguments as JSON text, or null for none. */
+function callsOf(calls) {
+  if (!Array.isArray(calls) || calls.length === 0) return null;
+  return calls.map((c, i) => ({
+    id: c.id ?? `call_${i}`,
+    name: c.name,
+    arguments: typeof c.arguments === "string" ? c.arguments : JSON.stringify(c.arguments ?? {}),
+  }));
+}
+
+const wireCall = (c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.arguments } });
+
 /** Streams provider `p`'s answer to `body` as OpenAI-compatible SSE (see startFakeAi). */
-async function streamAnswer(p, body, res) {
+async function streamAnswer(p, body, res, calls = null) {
   const text = p.answer(body);
   const pieces = p.chunks ? p.chunks(text) : text.match(new RegExp(`[\\s\\S]{1,${p.chunkChars}}`, "gu")) ?? [];
   res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
@@ -124,7 +147,15 @@ async function streamAnswer(p, body, res) {
     event({ id: "cmpl-s", choices: [{ index: 0, delta: { content: pieces[i] }, finish_reason: null }] });
     p.streamed += 1;
   }
-  event({ id: "cmpl-s", choices: [{ index: 0, delta: {}, finish_reason: "stop" }] });
+  for (const [index, c] of (calls ?? []).entries()) {
+    const args = c.arguments.match(new RegExp(`[\\s\\S]{1,${p.chunkChars}}`, "gu")) ?? [""];
+    event({ id: "cmpl-s", choices: [{ index: 0, delta: { tool_calls: [{ index, id: c.id, type: "function", function: { name: c.name, arguments: "" } }] }, finish_reason: null }] });
+    for (const a of args) {
+      if (p.delayMs > 0) await new Promise((r) => setTimeout(r, p.delayMs));
+      event({ id: "cmpl-s", choices: [{ index: 0, delta: { tool_calls: [{ index, function: { arguments: a } }] }, finish_reason: null }] });
+    }
+  }
+  event({ id: "cmpl-s", choices: [{ index: 0, delta: {}, finish_reason: calls ? "tool_calls" : "stop" }] });
   event({ id: "cmpl-s", choices: [], usage: { prompt_tokens: 10, completion_tokens: pieces.length, total_tokens: p.usageTokens ?? 10 + pieces.length } });
   res.end("data: [DONE]\n\n");
 }

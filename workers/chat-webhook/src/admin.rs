@@ -10,6 +10,7 @@
 //!   `/admin/v1/rooms/:room_id/conversation` for a group's or room's);
 //! - `PUT /admin/v1/customers/:line_user_id/preferences`: `{"preferences": [...]}`, the
 //!   interests the AI prompt mentions;
+//! - the support desk's articles, search and tickets ([`crate::admin_desk`]).
 //! - `GET /admin/v1/web-customers/:customer/export`, `DELETE /admin/v1/web-customers/:customer`:
 //!   a web chat customer's sessions, archives and tickets ([`web_customers`]).
 
@@ -22,6 +23,7 @@ use edge_glue::admin::require_admin_throttled;
 use edge_glue::{body, now_ms, respond};
 use worker::{Env, Request, Response};
 
+use crate::admin_desk::{self, DeskRoute};
 use crate::backends::Product;
 use crate::db;
 use crate::error::Error;
@@ -42,6 +44,8 @@ pub(crate) enum AdminRoute {
     GroupConversation,
     RoomConversation,
     Preferences,
+    /// The support desk's articles, search and tickets.
+    Desk(DeskRoute),
     /// `GET /admin/v1/web-customers/:customer/export` ([`web_customers`]).
     ExportWebCustomer,
     /// `DELETE /admin/v1/web-customers/:customer` ([`web_customers`]).
@@ -71,6 +75,7 @@ pub(crate) async fn handle(
             chat_conversation(Chat::Room(id_param(params, "room")?), env).await
         }
         AdminRoute::Preferences => set_preferences(id_param(params, "user")?, &mut req, env).await,
+        AdminRoute::Desk(r) => admin_desk::handle(r, params, req, env).await,
         AdminRoute::ExportWebCustomer => {
             web_customers::export(params.get("customer").unwrap_or_default(), env).await
         }

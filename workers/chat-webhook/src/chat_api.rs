@@ -47,7 +47,7 @@ struct Created {
 }
 
 /// The client's address as Cloudflare saw it (`unknown` off Cloudflare).
-fn client(req: &Request) -> String {
+pub(crate) fn client(req: &Request) -> String {
     req.headers()
         .get("cf-connecting-ip")
         .ok()
@@ -124,7 +124,12 @@ pub(crate) async fn handle(
 
 /// The session's token from the request: `Authorization: Bearer`, or for the WebSocket the
 /// subprotocol offer; checked against the session id.
-fn authorize(req: &Request, id: &str, s: &WebChatSettings, route: ChatRoute) -> Result<(), Error> {
+pub(crate) fn authorize(
+    req: &Request,
+    id: &str,
+    s: &WebChatSettings,
+    route: ChatRoute,
+) -> Result<(), Error> {
     let header = |name| req.headers().get(name).ok().flatten();
     let bearer = header("authorization").and_then(|h| {
         h.strip_prefix("Bearer ")

@@ -1,5 +1,5 @@
 //! The web support chat's page: `GET /chat` and its assets under `GET /chat/assets/`
-//! (`chat.js`, `chat.css`, the icon `chat.svg`), embedded in the worker (`include_str!`),
+//! (`chat.js`, `voice.js`, `chat.css`, the icon `chat.svg`), embedded in the worker (`include_str!`),
 //! so the page loads nothing from anywhere else.
 //!
 //! - Content-Security-Policy: only the worker's own script, style, images and connections
@@ -27,6 +27,8 @@ use crate::error::Error;
 
 const HTML: &str = include_str!("chat_page/index.html");
 const JS: &str = include_str!("chat_page/chat.js");
+/// The mic: voice messages and spoken answers (`crate::voice`), beside `chat.js`.
+const VOICE_JS: &str = include_str!("chat_page/voice.js");
 const CSS: &str = include_str!("chat_page/chat.css");
 const ICON: &str = include_str!("chat_page/chat.svg");
 
@@ -72,6 +74,7 @@ impl Served {
 struct Site {
     page: Served,
     js: Served,
+    voice_js: Served,
     css: Served,
     icon: Served,
 }
@@ -80,16 +83,19 @@ fn site() -> &'static Site {
     static SITE: OnceLock<Site> = OnceLock::new();
     SITE.get_or_init(|| {
         let js = Served::new(JS.to_owned(), "text/javascript; charset=utf-8");
+        let voice_js = Served::new(VOICE_JS.to_owned(), "text/javascript; charset=utf-8");
         let css = Served::new(CSS.to_owned(), "text/css; charset=utf-8");
         let icon = Served::new(ICON.to_owned(), "image/svg+xml");
         let link = |file: &str, s: &Served| format!("{PAGE_PATH}/assets/{file}?v={}", s.version());
         let html = HTML
             .replace("__CHAT_JS__", &link("chat.js", &js))
+            .replace("__VOICE_JS__", &link("voice.js", &voice_js))
             .replace("__CHAT_CSS__", &link("chat.css", &css))
             .replace("__CHAT_ICON__", &link("chat.svg", &icon));
         Site {
             page: Served::new(html, "text/html; charset=utf-8"),
             js,
+            voice_js,
             css,
             icon,
         }
@@ -127,11 +133,14 @@ impl PageSettings {
     }
 }
 
-/// The page's Content-Security-Policy with `ancestors` as its `frame-ancestors`.
+/// The page's Content-Security-Policy with `ancestors` as its `frame-ancestors`
+/// (`media-src blob:`: a spoken answer is fetched with the session token and played from
+/// a blob URL).
 fn csp(ancestors: &str) -> String {
     format!(
         "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
-         img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors {ancestors}"
+         img-src 'self'; media-src 'self' blob:; base-uri 'none'; form-action 'none'; \
+         frame-ancestors {ancestors}"
     )
 }
 
@@ -204,10 +213,11 @@ fn answer<'a>(
     }
 }
 
-/// The asset named `file` (`chat.js`, `chat.css`, `chat.svg`).
+/// The asset named `file` (`chat.js`, `voice.js`, `chat.css`, `chat.svg`).
 fn asset_named(file: &str) -> Option<&'static Served> {
     match file {
         "chat.js" => Some(&site().js),
+        "voice.js" => Some(&site().voice_js),
         "chat.css" => Some(&site().css),
         "chat.svg" => Some(&site().icon),
         _ => None,
@@ -253,7 +263,7 @@ fn respond(
     headers.set("referrer-policy", "no-referrer")?;
     headers.set(
         "permissions-policy",
-        "camera=(), microphone=(), geolocation=(), payment=()",
+        "camera=(), microphone=(self), geolocation=(), payment=()",
     )?;
     let resp = match a.body {
         Some(body) => {
@@ -301,7 +311,12 @@ mod tests {
         );
         assert!(!s.page.body.contains("__CHAT_"));
         // No inline script or style, nothing from elsewhere.
-        assert_eq!(s.page.body.matches("<script").count(), 1);
+        assert!(
+            s.page
+                .body
+                .contains(&format!("/chat/assets/voice.js?v={}", s.voice_js.version()))
+        );
+        assert_eq!(s.page.body.matches("<script").count(), 2);
         assert!(!s.page.body.contains("<style"));
         assert!(!s.page.body.contains(" style="));
         assert!(!s.page.body.contains(" on"), "no inline event handler");
@@ -311,8 +326,10 @@ mod tests {
         );
         assert!(s.page.body.contains("name=\"viewport\""));
         // Provider and user text only ever become text.
-        assert!(!JS.contains("innerHTML") && !JS.contains("insertAdjacentHTML"));
-        assert!(!JS.contains("document.write") && !JS.contains("eval("));
+        for js in [JS, VOICE_JS] {
+            assert!(!js.contains("innerHTML") && !js.contains("insertAdjacentHTML"));
+            assert!(!js.contains("document.write") && !js.contains("eval("));
+        }
         assert_eq!(
             asset_named("chat.js").map(|a| a.content_type),
             Some(s.js.content_type)
@@ -400,7 +417,8 @@ mod tests {
         assert_eq!(
             csp("https://shop.example"),
             "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
-             img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors https://shop.example"
+             img-src 'self'; media-src 'self' blob:; base-uri 'none'; form-action 'none'; \
+             frame-ancestors https://shop.example"
         );
     }
 }

@@ -37,10 +37,13 @@ use worker::{
 use crate::archive;
 use crate::backends::BackendError;
 use crate::bindings;
+use crate::escalation_queue::QueueEscalator;
 use crate::live;
 use crate::log;
 use crate::quota::QUOTA_BINDING;
-use crate::settings::{ArchiveSettings, WebChatSettings};
+use crate::settings::{ArchiveSettings, ToolSettings, WebChatSettings};
+use crate::support_desk::D1Desk;
+use crate::tools::{ToolBox, ToolPolicy};
 use crate::web_chat::{
     self, AddressGate, ChainAnswerer, FrameSink, Policy, PostError, SessionRow, SessionStore,
     Summary,
@@ -469,6 +472,41 @@ impl Inner {
         WebChatSettings::load(&self.env)
     }
 
+    /// The session's tools over D1 and the escalation queue (`None`: turned off, or no D1
+    /// binding: the model answers without tools). Tickets belong to the session id recorded
+    /// at creation, never to anything the model says.
+    fn tools(&self) -> Option<(ToolBox<D1Desk, QueueEscalator>, ToolPolicy)> {
+        let s = match ToolSettings::load(&self.env) {
+            Ok(s) => s,
+            Err(e) => {
+                log::error(&format!("chat tools: {e}; answering without tools"));
+                return None;
+            }
+        };
+        if !s.enabled {
+            return None;
+        }
+        let desk = match crate::db::db(&self.env) {
+            Ok(db) => D1Desk(db),
+            Err(e) => {
+                log::error(&format!(
+                    "chat tools: no D1 binding ({e}); answering without tools"
+                ));
+                return None;
+            }
+        };
+        let escalator = QueueEscalator::from_env(&self.env).ok();
+        let session_id = self.store.owner().map(|o| o.session_id);
+        Some((
+            ToolBox {
+                desk,
+                escalator,
+                session_id,
+            },
+            s.policy,
+        ))
+    }
+
     fn policy(s: &WebChatSettings, lang: Language) -> Policy {
         Policy {
             limits: s.limits,
@@ -647,6 +685,36 @@ impl Inner {
         self.report_spent(at, provider, latency, meta.as_ref().and_then(|m| m.tokens));
     }
 
+    /// A request for a person opens a ticket in D1 and escalates it (none without the
+    /// bindings or the session's id: logged, the message is answered as usual).
+    fn handoff(
+        &self,
+    ) -> Option<
+        crate::handoff::DeskHandoff<
+            crate::support_desk::D1Desk,
+            crate::escalation_queue::QueueEscalator,
+        >,
+    > {
+        let session_id = self.store.owner()?.session_id;
+        let bound = crate::db::db(&self.env).and_then(|db| {
+            Ok((
+                db,
+                crate::escalation_queue::QueueEscalator::from_env(&self.env)?,
+            ))
+        });
+        match bound {
+            Ok((db, escalator)) => Some(crate::handoff::DeskHandoff {
+                desk: crate::support_desk::D1Desk(db),
+                escalator,
+                session_id,
+            }),
+            Err(e) => {
+                crate::log::warn(&format!("no hand-off to a person: {e}"));
+                None
+            }
+        }
+    }
+
     /// Takes one message from a socket or a POST; frames go to every socket (and `sse`).
     async fn take(
         self: &Rc<Self>,
@@ -663,6 +731,7 @@ impl Inner {
             io: bindings::io(&self.env),
             ai: Rc::clone(&s.ai),
             lang,
+            tools: self.tools(),
         };
         let gate = IpGate {
             env: &self.env,
@@ -673,11 +742,13 @@ impl Inner {
             state: &self.state,
             sse,
         };
+        let handoff = self.handoff();
         self.answering.set(true);
         let r = web_chat::post(
             &self.store,
             &answerer,
             &gate,
+            &handoff,
             &mut sink,
             Self::policy(&s, lang),
             now_ms,

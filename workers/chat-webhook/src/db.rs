@@ -16,15 +16,15 @@ pub(crate) fn db(env: &Env) -> Result<D1Database> {
     env.d1(BINDING)
 }
 
-fn s(v: &str) -> JsValue {
+pub(crate) fn s(v: &str) -> JsValue {
     JsValue::from_str(v)
 }
 
-fn n(v: u64) -> JsValue {
+pub(crate) fn n(v: u64) -> JsValue {
     JsValue::from_f64(v as f64)
 }
 
-fn opt(v: Option<&str>) -> JsValue {
+pub(crate) fn opt(v: Option<&str>) -> JsValue {
     v.map_or(JsValue::NULL, JsValue::from_str)
 }
 

@@ -4,6 +4,8 @@ use edge_core::chat::archive::CustomerError;
 use edge_core::chat::line::webhook::WebhookError;
 use edge_core::chat::product::ProductError;
 use edge_core::chat::signature::SignatureError;
+use edge_core::chat::support::SupportError;
+use edge_core::chat::voice::VoiceError;
 use edge_core::chat::web::frame::FrameError;
 use edge_core::chat::web::limits::Refusal;
 use edge_core::chat::web::token::TokenError;
@@ -45,5 +47,10 @@ edge_glue::handler_error! {
         Upgrade(UpgradeRequired),
         /// A web chat customer id refused (400 `invalid_customer`).
         Customer(CustomerError),
+        /// A support desk input (article, search, ticket change) that is not valid.
+        Support(SupportError),
+        /// A voice message refused (415, 413, 400, 422), voice unavailable (503), or no
+        /// answer to speak (404).
+        Voice(VoiceError),
     }
 }

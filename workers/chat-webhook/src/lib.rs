@@ -9,17 +9,20 @@
 //! - `POST /webhooks/discord` ([`discord`]): Ed25519-verified interactions, slash
 //!   commands, components, deferred answers edited in from `wait_until`.
 //! - The per-user quota on paid AI calls ([`quota`]): one Durable Object per user.
-//! - The admin API ([`admin`]): products and conversations; web chat customers' export
-//!   and erase ([`web_customers`]).
+//! - The admin API ([`admin`]): products and conversations; the support desk's articles,
+//!   search and tickets ([`admin_desk`]); web chat customers' export and erase
+//!   ([`web_customers`]).
 //! - Privacy: every log line redacted ([`log`]); ended web chat sessions archived to R2,
 //!   redacted, and expired by the scheduled sweep ([`archive`]).
 //! - The web support chat's page ([`chat_page`]): `GET /chat` and its script and style.
 //! - The web support chat: `/chat/v1/sessions…` ([`chat_api`]) in front of one
-//!   `ChatSession` Durable Object per session ([`chat_session`]), its flows in [`web_chat`].
+//!   `ChatSession` Durable Object per session ([`chat_session`]), its flows in [`web_chat`];
+//!   voice messages and spoken answers ([`voice`]).
 //! - [`settings`]: every var, parsed once per isolate; [`error`]: what handlers fail with,
 //!   answered by `edge_glue::serve` (routing errors included: [`ROUTES`]).
 
 mod admin;
+mod admin_desk;
 mod ai;
 mod ai_stream;
 mod archive;
@@ -35,6 +38,8 @@ mod discord_api;
 mod error;
 #[allow(dead_code)] // SEED: wired by the tools (issue 19)
 mod escalation;
+mod escalation_queue;
+mod handoff;
 mod line_api;
 mod line_consumer;
 mod line_webhook;
@@ -48,6 +53,8 @@ mod settings;
 mod support_desk;
 #[cfg(test)]
 mod testkit;
+mod tools;
+mod voice;
 mod web_chat;
 mod web_customers;
 
@@ -55,6 +62,7 @@ pub use chat_session::ChatSession;
 pub use quota::AiQuota;
 
 use edge_core::ServiceName;
+use edge_core::chat::escalation::QueueRole;
 use edge_core::route::{self, RouteRow};
 use edge_glue::{Role, health};
 use worker::{
@@ -63,8 +71,10 @@ use worker::{
 };
 
 use crate::admin::AdminRoute as A;
+use crate::admin_desk::DeskRoute as D;
 use crate::chat_api::ChatRoute as C;
 use crate::line_consumer::{Outcome, Queued};
+use crate::voice::VoiceRoute as V;
 
 const ME: ServiceName = ServiceName::ChatWebhook;
 
@@ -79,6 +89,7 @@ enum Route {
     ChatAsset,
     ChatCreate,
     Chat(C),
+    Voice(V),
 }
 
 /// Every route: anything else is 404 `not_found`, a known path with another method 405
@@ -96,6 +107,14 @@ const ROUTES: &[RouteRow<Route>] = &[
     ("GET", "/admin/v1/groups/:group/conversation", Route::Admin(A::GroupConversation)),
     ("GET", "/admin/v1/rooms/:room/conversation", Route::Admin(A::RoomConversation)),
     ("PUT", "/admin/v1/customers/:user/preferences", Route::Admin(A::Preferences)),
+    ("GET", "/admin/v1/articles", Route::Admin(A::Desk(D::ListArticles))),
+    ("GET", "/admin/v1/articles/:id", Route::Admin(A::Desk(D::GetArticle))),
+    ("PUT", "/admin/v1/articles/:id", Route::Admin(A::Desk(D::PutArticle))),
+    ("DELETE", "/admin/v1/articles/:id", Route::Admin(A::Desk(D::DeleteArticle))),
+    ("GET", "/admin/v1/search", Route::Admin(A::Desk(D::Search))),
+    ("GET", "/admin/v1/tickets", Route::Admin(A::Desk(D::ListTickets))),
+    ("GET", "/admin/v1/tickets/:id", Route::Admin(A::Desk(D::GetTicket))),
+    ("PATCH", "/admin/v1/tickets/:id", Route::Admin(A::Desk(D::PatchTicket))),
     ("GET", "/admin/v1/web-customers/:customer/export", Route::Admin(A::ExportWebCustomer)),
     ("DELETE", "/admin/v1/web-customers/:customer", Route::Admin(A::EraseWebCustomer)),
     ("GET", "/chat", Route::ChatPage),
@@ -105,6 +124,8 @@ const ROUTES: &[RouteRow<Route>] = &[
     ("POST", "/chat/v1/sessions/:id/messages", Route::Chat(C::Post)),
     ("GET", "/chat/v1/sessions/:id/ws", Route::Chat(C::Socket)),
     ("DELETE", "/chat/v1/sessions/:id", Route::Chat(C::End)),
+    ("POST", "/chat/v1/sessions/:id/voice", Route::Voice(V::Message)),
+    ("GET", "/chat/v1/sessions/:id/messages/:mid/speech", Route::Voice(V::Speech)),
 ];
 
 #[event(fetch)]
@@ -120,16 +141,31 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             Route::ChatAsset => chat_page::asset(params.get("file"), &req, &env),
             Route::ChatCreate => chat_api::create(req, &env, &hop).await,
             Route::Chat(r) => chat_api::handle(r, &params, req, &env, &hop).await,
+            Route::Voice(r) => voice::handle(r, &params, req, &env, &hop).await,
         }
     })
     .await
 }
 
+/// Every queue this worker consumes, by the batch's queue name: the escalations and their
+/// dead letters ([`escalation_queue`]); anything else is `chat-events`.
+///
 /// The `chat-events` consumer: events one at a time, in order; each acknowledged when done
 /// and retried (up to the queue's `max_retries`, then the dead-letter queue) when it failed
 /// before its answer went out.
 #[event(queue)]
 async fn queue(batch: MessageBatch<Queued>, env: Env, _ctx: Context) -> Result<()> {
+    match QueueRole::of(&batch.queue()) {
+        QueueRole::Escalations => {
+            escalation_queue::consume(&batch, &env).await;
+            return Ok(());
+        }
+        QueueRole::EscalationsDead => {
+            escalation_queue::consume_dead(&batch, &env).await;
+            return Ok(());
+        }
+        QueueRole::Events => {}
+    }
     let settings = match settings::LineSettings::load(&env) {
         Ok(s) => s,
         Err(e) => {
@@ -166,10 +202,10 @@ async fn queue(batch: MessageBatch<Queued>, env: Env, _ctx: Context) -> Result<(
     Ok(())
 }
 
-/// The cron triggers (`[triggers]` in the wrangler file): every scheduled job of this
-/// worker, one after the other, each logging its own failure (one failing does not stop
-/// the next). Jobs: the archive expiry sweep ([`archive::sweep_now`]).
+/// The cron triggers (wrangler `[triggers]`): every periodic job, one line each; each job
+/// is idempotent and cheap when there is nothing to do, so all run on every trigger.
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    escalation_queue::sweep_pending(&env).await;
     archive::sweep_now(&env).await;
 }

@@ -15,6 +15,7 @@ use edge_core::chat::completion::ModelSpec;
 use edge_core::chat::discord::signature::{self, DEFAULT_WINDOW_S};
 use edge_core::chat::langserve::InputShape;
 use edge_core::chat::quota;
+use edge_core::chat::voice::{self, AudioLimits};
 use edge_core::chat::web::limits::{Limits, Timers};
 use edge_core::chat::web::memory::MemoryPolicy;
 use edge_core::error::CommonError;
@@ -164,6 +165,8 @@ edge_glue::settings_per_isolate!(
     DiscordSettings,
     WebChatSettings,
     ArchiveSettings,
+    EscalationSettings,
+    ToolSettings,
 );
 
 /// The base URL var `name`, or `default` when it is not set.
@@ -506,6 +509,160 @@ impl ArchiveSettings {
     }
 }
 
+/// Escalation to a human (the `chat-escalations` queue's consumer and the sweeper): the
+/// webhooks notified, their deadline, the retry backoff and the sweep age.
+pub(crate) struct EscalationSettings {
+    /// The configured webhooks (none: escalations stay pending until one is).
+    pub(crate) webhooks: Vec<crate::escalation::Webhook>,
+    pub(crate) delivery: crate::escalation::DeliveryPolicy,
+    /// A ledger row still pending this long after it was last touched is queued again, ms.
+    pub(crate) sweep_after_ms: u64,
+}
+
+impl EscalationSettings {
+    fn parse(env: &Env) -> Result<Self, CommonError> {
+        use crate::escalation::{DeliveryPolicy, Target, Webhook};
+        let url = |name: &'static str| match config::optional_var(env, name)
+            .or_else(|| optional_secret(env, name))
+        {
+            Some(_) => config::base_url(env, name).map(Some),
+            None => Ok(None),
+        };
+        let mut webhooks = Vec::new();
+        if let Some(url) = url("ESCALATION_WEBHOOK_URL")? {
+            webhooks.push(Webhook {
+                name: "webhook",
+                target: Target::Generic {
+                    url,
+                    secret: optional_secret(env, "ESCALATION_WEBHOOK_SECRET"),
+                },
+            });
+        }
+        if let Some(url) = url("ESCALATION_DISCORD_WEBHOOK_URL")? {
+            webhooks.push(Webhook {
+                name: "discord",
+                target: Target::Discord { url },
+            });
+        }
+        let base = config::u64_var(env, "ESCALATION_RETRY_BASE_S", 30, 0..=300)?;
+        Ok(Self {
+            webhooks,
+            delivery: DeliveryPolicy {
+                timeout_ms: config::u64_var(env, "ESCALATION_TIMEOUT_MS", 5_000, 100..=30_000)?,
+                retry_base_s: u32::try_from(base)
+                    .map_err(|_| CommonError::Misconfigured("ESCALATION_RETRY_BASE_S"))?,
+            },
+            sweep_after_ms: 1_000
+                * config::u64_var(env, "ESCALATION_SWEEP_AFTER_S", 600, 1..=86_400)?,
+        })
+    }
+}
+
+/// The web chat's voice messages (`POST /chat/v1/sessions/:id/voice`, `GET
+/// …/messages/:mid/speech`): an OpenAI-compatible audio API. Without `VOICE_BASE_URL`
+/// voice is off (503 `voice_unavailable`; the page falls back to typing).
+pub(crate) struct VoiceSettings {
+    /// `VOICE_BASE_URL`: `<base>/audio/transcriptions` and `<base>/audio/speech`.
+    pub(crate) base_url: Option<String>,
+    /// `VOICE_API_KEY` (secret), sent as a Bearer token when set.
+    pub(crate) api_key: Option<String>,
+    /// `VOICE_TRANSCRIBE_MODEL` (`whisper-1`).
+    pub(crate) transcribe_model: String,
+    /// `VOICE_LANGUAGE`: an ISO-639-1 code the transcription is told to expect; unset,
+    /// the provider detects it (English and Thai both work).
+    pub(crate) language: Option<String>,
+    /// `VOICE_SPEECH_MODEL` (`tts-1`).
+    pub(crate) speech_model: String,
+    /// `VOICE_SPEECH_VOICE` (`alloy`).
+    pub(crate) speech_voice: String,
+    /// `VOICE_SPEAK` (`true`): whether the page speaks answers to voice messages unless
+    /// the user turns it off.
+    pub(crate) speak: bool,
+    /// `VOICE_MAX_BYTES` (1 MiB) and `VOICE_MAX_SECONDS` (60).
+    pub(crate) limits: AudioLimits,
+    /// `VOICE_TIMEOUT_MS` (15000): one provider call, whole.
+    pub(crate) timeout_ms: u64,
+    /// `VOICE_SPEECH_MAX_CHARS` (4096): the longest text spoken (cut at a sentence).
+    pub(crate) speech_max_chars: usize,
+    /// `VOICE_SPEECH_MAX_BYTES` (4 MiB): the largest audio relayed.
+    pub(crate) speech_max_bytes: usize,
+    /// `VOICE_IP_REQUESTS_PER_MINUTE` (10): transcriptions and speeches per client address.
+    pub(crate) ip_per_minute: RateLimitPolicy,
+}
+
+// Its own invocation (not in the list above): parsed once per isolate all the same.
+edge_glue::settings_per_isolate!(VoiceSettings);
+
+impl VoiceSettings {
+    fn parse(env: &Env) -> Result<Self, CommonError> {
+        let name = |var: &'static str, default: &str| {
+            let v = config::text_var(env, var, default);
+            voice::valid_name(&v)
+                .then_some(v)
+                .ok_or(CommonError::Misconfigured(var))
+        };
+        let usize_var =
+            |var: &'static str, default: usize, range: std::ops::RangeInclusive<u64>| {
+                config::u64_var(env, var, default as u64, range)
+                    .and_then(|v| usize::try_from(v).map_err(|_| CommonError::Misconfigured(var)))
+            };
+        let speak = match config::optional_var(env, "VOICE_SPEAK")
+            .as_deref()
+            .map(str::trim)
+        {
+            None | Some("true") => true,
+            Some("false") => false,
+            Some(_) => return Err(CommonError::Misconfigured("VOICE_SPEAK")),
+        };
+        let language = match config::optional_var(env, "VOICE_LANGUAGE") {
+            Some(l) if voice::valid_name(l.trim()) => Some(l.trim().to_owned()),
+            Some(_) => return Err(CommonError::Misconfigured("VOICE_LANGUAGE")),
+            None => None,
+        };
+        Ok(Self {
+            base_url: match config::optional_var(env, "VOICE_BASE_URL") {
+                Some(_) => Some(config::base_url(env, "VOICE_BASE_URL")?),
+                None => None,
+            },
+            api_key: optional_secret(env, "VOICE_API_KEY"),
+            transcribe_model: name("VOICE_TRANSCRIBE_MODEL", "whisper-1")?,
+            language,
+            speech_model: name("VOICE_SPEECH_MODEL", "tts-1")?,
+            speech_voice: name("VOICE_SPEECH_VOICE", "alloy")?,
+            speak,
+            limits: AudioLimits {
+                max_bytes: usize_var(
+                    "VOICE_MAX_BYTES",
+                    voice::DEFAULT_MAX_BYTES,
+                    1_024..=26_214_400,
+                )?,
+                max_seconds: config::u64_var(
+                    env,
+                    "VOICE_MAX_SECONDS",
+                    voice::DEFAULT_MAX_SECONDS,
+                    1..=1_800,
+                )?,
+            },
+            timeout_ms: config::u64_var(env, "VOICE_TIMEOUT_MS", 15_000, 100..=120_000)?,
+            speech_max_chars: usize_var(
+                "VOICE_SPEECH_MAX_CHARS",
+                voice::DEFAULT_SPEECH_MAX_CHARS,
+                1..=20_000,
+            )?,
+            speech_max_bytes: usize_var(
+                "VOICE_SPEECH_MAX_BYTES",
+                4 * 1024 * 1024,
+                1_024..=26_214_400,
+            )?,
+            ip_per_minute: RateLimitPolicy::new(
+                positive_u32(env, "VOICE_IP_REQUESTS_PER_MINUTE", 10, MAX_LIMIT)?,
+                60,
+            )
+            .ok_or(CommonError::Misconfigured("VOICE_IP_REQUESTS_PER_MINUTE"))?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -575,5 +732,45 @@ mod tests {
         };
         assert_eq!(half.credentials().err(), Some("no_access_token"));
         assert_eq!(format!("{:?}", access.access), "Some(AccessToken(..))");
+    }
+}
+
+// ---- The web chat's tools (issue 19) ----
+
+/// How the web chat's model uses its tools (`chat_session` builds the
+/// [`crate::tools::ToolBox`]; the loop is [`crate::ai_stream::stream_reply_with`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ToolSettings {
+    /// Whether the tools are offered at all (`CHAT_TOOLS`: `on`, the default, or `off`).
+    pub(crate) enabled: bool,
+    /// How each call runs: `CHAT_TOOL_TIMEOUT_MS` (default 5,000, 100..=30,000) and
+    /// `CHAT_TOOL_CALLS_PER_ROUND` (default 4, 1..=16).
+    pub(crate) policy: crate::tools::ToolPolicy,
+}
+
+impl ToolSettings {
+    fn parse(env: &Env) -> Result<Self, CommonError> {
+        let enabled = match config::optional_var(env, "CHAT_TOOLS")
+            .as_deref()
+            .map(str::trim)
+        {
+            None | Some("on") => true,
+            Some("off") => false,
+            Some(_) => return Err(CommonError::Misconfigured("CHAT_TOOLS")),
+        };
+        let max_calls = edge_core::chat::tools::MAX_STREAMED_CALLS as u64;
+        Ok(Self {
+            enabled,
+            policy: crate::tools::ToolPolicy {
+                timeout_ms: config::u64_var(env, "CHAT_TOOL_TIMEOUT_MS", 5_000, 100..=30_000)?,
+                calls_per_round: usize::try_from(config::u64_var(
+                    env,
+                    "CHAT_TOOL_CALLS_PER_ROUND",
+                    4,
+                    1..=max_calls,
+                )?)
+                .map_err(|_| CommonError::Misconfigured("CHAT_TOOL_CALLS_PER_ROUND"))?,
+            },
+        })
     }
 }

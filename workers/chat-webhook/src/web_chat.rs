@@ -7,6 +7,7 @@
 
 use edge_core::chat::completion::{Prompt, Role};
 use edge_core::chat::intent::Language;
+use edge_core::chat::tools::{ToolCall, ToolRecord, ToolStatus};
 use edge_core::chat::web::frame::{Message, Metadata, ServerFrame, Status};
 use edge_core::chat::web::limits::{
     self, AlarmAction, Clocks, HOUR_MS, Limits, MINUTE_MS, Refusal, Timers,
@@ -19,6 +20,7 @@ use crate::ai;
 use crate::ai_stream::{self, DeltaSink};
 use crate::backends::{BackendError, ChatIo};
 use crate::settings::AiSettings;
+use crate::tools::{ToolPolicy, ToolRunner};
 
 /// Most messages one history answer (HTTP or the WebSocket's first frame) carries.
 pub(crate) const MAX_HISTORY_MESSAGES: usize = 1_000;
@@ -98,6 +100,8 @@ pub(crate) struct Answered {
     pub(crate) latency_ms: u64,
     /// The providers that failed before it, `<name>: <outcome>`.
     pub(crate) failed: Vec<String>,
+    /// The tool calls made for it, with their results.
+    pub(crate) tool_calls: Vec<ToolRecord>,
 }
 
 /// Who answers: the provider chain, streaming (`on_delta` gets every piece, in order, and
@@ -112,16 +116,17 @@ pub(crate) trait Answerer {
 
 /// Answers `prompt` through the streaming provider chain (primary, fallback, static
 /// apology, each with its timeouts and breaker; no cache: every web answer is the
-/// session's own; no per-user quota: the session's limits apply), every piece to `out`,
-/// the answer's text exactly their concatenation.
-pub(crate) async fn stream_answer(
+/// session's own; no per-user quota: the session's limits apply), offering `tools` when
+/// given, every piece to `out`, the answer's text exactly their concatenation.
+pub(crate) async fn stream_answer<T: ToolRunner>(
     io: &impl ChatIo,
     s: &AiSettings,
     lang: Language,
     prompt: &Prompt,
     out: &mut impl DeltaSink,
+    tools: Option<(&T, ToolPolicy)>,
 ) -> Answered {
-    let r = ai_stream::stream_reply(io, s, lang, prompt, out).await;
+    let r = ai_stream::stream_reply_with(io, s, lang, prompt, out, tools).await;
     Answered {
         text: r.text,
         provider: r.provider,
@@ -135,16 +140,19 @@ pub(crate) async fn stream_answer(
             .filter(|a| a.outcome != "answered")
             .map(|a| format!("{}: {}", a.provider, a.outcome))
             .collect(),
+        tool_calls: r.tool_calls,
     }
 }
 
 /// The provider chain as the web chat's [`Answerer`]: answers stream
-/// ([`stream_answer`]); summaries go through the non-streaming chain, every provider's
-/// answer capped at [`SUMMARY_MAX_TOKENS`].
-pub(crate) struct ChainAnswerer<I> {
+/// ([`stream_answer`]) with the session's tools (when it has them); summaries go through
+/// the non-streaming chain, every provider's answer capped at [`SUMMARY_MAX_TOKENS`].
+pub(crate) struct ChainAnswerer<I, T> {
     pub(crate) io: I,
     pub(crate) ai: Rc<AiSettings>,
     pub(crate) lang: Language,
+    /// The tools offered, and how calls run (`None`: no tools).
+    pub(crate) tools: Option<(T, ToolPolicy)>,
 }
 
 /// Feeds the chain's pieces to a frame sink as `delta` frames of one message.
@@ -162,9 +170,21 @@ impl<S: FrameSink> DeltaSink for Deltas<'_, S> {
             })
             .await;
     }
+
+    async fn tool(&mut self, call: &ToolCall, status: ToolStatus, label: &str) {
+        self.sink
+            .send(&ServerFrame::Tool {
+                message_id: self.message_id,
+                call_id: call.id.clone(),
+                name: call.name.clone(),
+                status,
+                label: label.to_owned(),
+            })
+            .await;
+    }
 }
 
-impl<I: ChatIo> Answerer for ChainAnswerer<I> {
+impl<I: ChatIo, T: ToolRunner> Answerer for ChainAnswerer<I, T> {
     async fn answer(
         &self,
         prompt: &Prompt,
@@ -172,7 +192,8 @@ impl<I: ChatIo> Answerer for ChainAnswerer<I> {
         message_id: u64,
     ) -> Answered {
         let mut out = Deltas { sink, message_id };
-        stream_answer(&self.io, &self.ai, self.lang, prompt, &mut out).await
+        let tools = self.tools.as_ref().map(|(t, p)| (t, *p));
+        stream_answer(&self.io, &self.ai, self.lang, prompt, &mut out, tools).await
     }
 
     async fn summarise(&self, prompt: &Prompt) -> Option<(String, Option<u64>)> {
@@ -264,6 +285,10 @@ pub(crate) fn history(
 /// A resend (same `client_id`) stores and asks nothing: it echoes the stored message and
 /// its stored answer.
 ///
+/// A message asking for a person goes to `handoff` first: what it returns (the ticket the
+/// request opened) is the answer's first piece, streamed and stored with it, and the model
+/// is told the team was notified.
+///
 /// # Errors
 /// [`PostError`]: refused, no session, or the store failed (nothing was sent then).
 #[allow(clippy::too_many_arguments)]
@@ -271,6 +296,7 @@ pub(crate) async fn post(
     store: &impl SessionStore,
     answerer: &impl Answerer,
     gate: &impl AddressGate,
+    handoff: &impl crate::handoff::Handoff,
     sink: &mut impl FrameSink,
     policy: Policy,
     now: impl Fn() -> u64,
@@ -329,11 +355,23 @@ pub(crate) async fn post(
     })
     .await;
     sink.send(&ServerFrame::Typing).await;
+    let notice = handoff.on_message(content, policy.lang, t0).await;
+    let asked = match &notice {
+        Some(n) => {
+            sink.send(&ServerFrame::Delta {
+                message_id: user.id + 1,
+                text: n.clone(),
+            })
+            .await;
+            format!("{content}\n\n[{}]", n.trim())
+        }
+        None => content.to_owned(),
+    };
     let prompt = memory::answer_prompt(
         policy.lang,
         summary.as_ref().map(|s| s.text.as_str()),
         &earlier,
-        content,
+        &asked,
         policy.memory,
     );
     let a = answerer.answer(&prompt, sink, user.id + 1).await;
@@ -341,7 +379,7 @@ pub(crate) async fn post(
     let answer = Message {
         id: user.id + 1,
         role: Role::Assistant,
-        content: a.text,
+        content: notice.unwrap_or_default() + &a.text,
         created_at: done,
         client_id: None,
         metadata: Some(Metadata {
@@ -351,6 +389,7 @@ pub(crate) async fn post(
             first_token_ms: a.first_token_ms,
             latency_ms: a.latency_ms,
             failed: a.failed,
+            tool_calls: a.tool_calls,
         }),
     };
     store.insert(&answer)?;
@@ -638,6 +677,7 @@ pub(crate) mod fakes {
                 first_token_ms: Some(5),
                 latency_ms: 20,
                 failed: Vec::new(),
+                tool_calls: Vec::new(),
             }
         }
 
@@ -721,6 +761,7 @@ mod tests {
                 &self.store,
                 &self.ai,
                 &self.gate,
+                &(),
                 &mut frames,
                 p,
                 now,
@@ -729,6 +770,64 @@ mod tests {
             ));
             (r, frames)
         }
+    }
+
+    /// Hands every message containing `person` off, with a fixed notice.
+    struct Desk;
+
+    impl crate::handoff::Handoff for Desk {
+        async fn on_message(&self, content: &str, _: Language, _: u64) -> Option<String> {
+            content
+                .contains("person")
+                .then(|| "Ticket t_1 opened.\n\n".to_owned())
+        }
+    }
+
+    #[test]
+    fn a_hand_off_notice_leads_the_answer_and_is_stored_with_it() {
+        let w = World::new();
+        let mut frames = Frames::default();
+        let now = || T0 + 5;
+        let posted = run(post(
+            &w.store,
+            &w.ai,
+            &w.gate,
+            &Desk,
+            &mut frames,
+            policy(),
+            now,
+            "a person please",
+            None,
+        ))
+        .expect("answered");
+        let answer = posted.answer.expect("stored");
+        assert!(
+            answer.content.starts_with("Ticket t_1 opened.\n\necho: "),
+            "{}",
+            answer.content
+        );
+        assert_eq!(answer.content, frames.deltas(), "stored == shown");
+        let asked = w.ai.prompts.borrow()[0].user.clone();
+        assert!(asked.starts_with("a person please") && asked.contains("[Ticket t_1 opened.]"));
+        assert_eq!(
+            w.store.messages_after(0, 10).expect("read")[0].content,
+            "a person please",
+            "the customer's message is stored as typed"
+        );
+        let mut frames = Frames::default();
+        run(post(
+            &w.store,
+            &w.ai,
+            &w.gate,
+            &Desk,
+            &mut frames,
+            policy(),
+            now,
+            "hello",
+            None,
+        ))
+        .expect("answered");
+        assert!(frames.deltas().starts_with("echo: "));
     }
 
     #[test]
@@ -905,6 +1004,7 @@ mod tests {
             io: testkit::io(net, T0),
             ai: Rc::clone(&testkit::settings().ai),
             lang: Language::En,
+            tools: None::<(crate::tools::NoTools, ToolPolicy)>,
         };
         let store = MemStore::default();
         store.create(T0).expect("created");
@@ -914,6 +1014,7 @@ mod tests {
             &store,
             &ai,
             &Gate(Cell::new(9)),
+            &(),
             &mut frames,
             policy(),
             now,
@@ -1032,5 +1133,136 @@ mod tests {
             run(end(&MemStore::default(), &mut Frames::default(), T0)),
             Err(PostError::NotFound)
         ));
+    }
+}
+
+#[cfg(test)]
+mod tool_tests {
+    use std::cell::Cell;
+
+    use edge_core::chat::tools::ToolStatus;
+    use serde_json::json;
+
+    use super::fakes::{Frames, Gate, MemStore};
+    use super::*;
+    use crate::testkit::{self, End, FakeNet, Script, delta_event, run, streamed};
+    use crate::tools::ToolBox;
+    use crate::tools::fakes::{MemDesk, MemQueue};
+
+    const T0: u64 = 1_790_000_000_000;
+
+    #[test]
+    fn tool_activity_is_framed_and_stored_with_the_answer() {
+        let net = FakeNet::streaming(|sent| {
+            let asked_before = sent.body.contains("\"role\":\"tool\"");
+            Ok(if asked_before {
+                streamed(&["Refunds take 5 days [kb-42]."], 10, 9)
+            } else {
+                let call = json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c1",
+                    "type":"function","function":{"name":"search_knowledge_base",
+                    "arguments":"{\"query\":\"refund\"}"}}]},"finish_reason":"tool_calls"}]});
+                Script::sse(
+                    vec![
+                        delta_event("One moment."),
+                        format!("data: {call}\n\n"),
+                        "data: [DONE]\n\n".to_owned(),
+                    ],
+                    10,
+                    End::Eof,
+                )
+            })
+        });
+        let ai = ChainAnswerer {
+            io: testkit::io(net, T0),
+            ai: Rc::clone(&testkit::settings().ai),
+            lang: Language::En,
+            tools: Some((
+                ToolBox {
+                    desk: MemDesk::with_article("kb-42", "Refunds", "Refunds take 5 days."),
+                    escalator: Some(MemQueue::default()),
+                    session_id: Some("s1".to_owned()),
+                },
+                ToolPolicy {
+                    timeout_ms: 5_000,
+                    calls_per_round: 4,
+                },
+            )),
+        };
+        let store = MemStore::default();
+        store.create(T0).expect("created");
+        let mut frames = Frames::default();
+        let policy = Policy {
+            limits: Limits {
+                max_chars: 500,
+                per_minute: 100,
+                tokens_per_hour: 100_000,
+            },
+            memory: MemoryPolicy {
+                history: 4,
+                threshold: 8,
+            },
+            lang: Language::En,
+        };
+        let posted = run(post(
+            &store,
+            &ai,
+            &Gate(Cell::new(9)),
+            &(),
+            &mut frames,
+            policy,
+            || T0 + 1,
+            "How long do refunds take?",
+            None,
+        ))
+        .expect("answered");
+        assert_eq!(
+            frames.kinds(),
+            [
+                "message", "typing", "delta", "tool", "tool", "delta", "done"
+            ]
+        );
+        let tools: Vec<(u64, ToolStatus, String)> = frames
+            .0
+            .iter()
+            .filter_map(|f| match f {
+                ServerFrame::Tool {
+                    message_id,
+                    status,
+                    label,
+                    ..
+                } => Some((*message_id, *status, label.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            tools,
+            [
+                (
+                    2,
+                    ToolStatus::Started,
+                    "Searching the knowledge base…".to_owned()
+                ),
+                (
+                    2,
+                    ToolStatus::Ok,
+                    "Searching the knowledge base…".to_owned()
+                )
+            ]
+        );
+        let answer = posted.answer.expect("stored");
+        assert_eq!(answer.content, frames.deltas(), "stored == shown");
+        assert_eq!(
+            answer.content,
+            "One moment.\n\nRefunds take 5 days [kb-42]."
+        );
+        let meta = answer.metadata.expect("meta");
+        assert_eq!(meta.tool_calls.len(), 1);
+        assert_eq!(meta.tool_calls[0].call_id, "c1");
+        // The history shows it after a reload.
+        let stored = store.messages_after(0, 10).expect("read");
+        assert_eq!(
+            stored[1].metadata.as_ref().map(|m| m.tool_calls.len()),
+            Some(1)
+        );
     }
 }

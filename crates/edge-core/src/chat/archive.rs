@@ -271,6 +271,16 @@ mod tests {
                 first_token_ms: None,
                 latency_ms: 12,
                 failed: vec!["primary: said 0812345678".into()],
+                tool_calls: vec![crate::chat::tools::ToolRecord {
+                    call_id: "call_1".into(),
+                    name: "create_ticket".into(),
+                    status: crate::chat::tools::ToolStatus::Ok,
+                    label: "Opening a ticket…".into(),
+                    arguments: r#"{"contact":"me@x.co.th","subject":"refund"}"#.into(),
+                    result: r#"{"id":"t_0123456789abcdef01234567"}"#.into(),
+                    round: 1,
+                    ms: 12,
+                }],
             }),
         }
     }
@@ -307,6 +317,10 @@ mod tests {
         assert_eq!(m[0]["type"], "message");
         assert_eq!(m[0]["content"], "my card [card], mail [email]");
         assert_eq!(m[1]["metadata"]["failed"][0], "primary: said [phone]");
+        // Tool calls are archived with their arguments redacted, ids kept.
+        let call = &m[1]["metadata"]["tool_calls"][0];
+        assert_eq!(call["arguments"], r#"{"contact":"[email]","subject":"refund"}"#);
+        assert_eq!(call["result"], r#"{"id":"t_0123456789abcdef01234567"}"#);
         // Numbers are data, not text: kept exactly.
         assert_eq!(m[1]["metadata"]["tokens"], 4_111_111_111_111_111_u64);
         assert_eq!(m[0]["created_at"], 1_796_169_600_123_u64);

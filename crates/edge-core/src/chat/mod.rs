@@ -16,15 +16,23 @@
 //! - [`product`], [`preferences`]: the admin API's bodies.
 //! - [`archive`]: ended web chat sessions as redacted JSONL, their keys and expiry; customer ids.
 //! - [`privacy`]: personal data (e-mails, phones, cards, Thai ids) redacted from text.
+//! - [`escalation`]: escalation to a human: "asks for a human", notification bodies, retries.
 //! - [`support`]: the support desk's data: articles, search hits, tickets, escalations.
+//! - [`kb`]: knowledge-base search: FTS5 queries (quoted terms, English words and Thai
+//!   trigrams) and the merged ranking.
+//! - [`tools`]: the model's tools (OpenAI `tools`/`tool_calls`): definitions, calls,
+//!   arguments, rounds.
 //! - [`web`]: the web support chat: session tokens, wire frames, memory and limits.
+//! - [`voice`]: the web chat's voice messages: audio limits, transcription and speech.
 
 pub mod archive;
 #[cfg(feature = "chart")]
 pub mod chart;
 pub mod completion;
 pub mod discord;
+pub mod escalation;
 pub mod intent;
+pub mod kb;
 pub mod langserve;
 pub mod line;
 pub mod preferences;
@@ -37,4 +45,6 @@ pub mod sse;
 pub mod stream;
 pub mod support;
 pub mod text;
+pub mod tools;
+pub mod voice;
 pub mod web;

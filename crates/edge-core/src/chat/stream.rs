@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 
 use super::completion::{self, MAX_RESPONSE_BYTES, Prompt};
 use super::sse::{SseError, SseEvent, SseParser};
+use super::tools::{self, CallAccumulator, CallDelta, ToolCall};
 
 /// Largest server-sent event accepted from a provider, bytes (a chunk is a few hundred).
 pub const MAX_EVENT_BYTES: usize = 64 * 1024;
@@ -87,6 +88,8 @@ pub enum Payload {
         finish_reason: Option<String>,
         /// `usage.total_tokens`, when reported.
         tokens: Option<u64>,
+        /// Pieces of tool calls (`choices[0].delta.tool_calls`).
+        calls: Vec<CallDelta>,
     },
     /// An error object in the stream (`{"error": ...}`, or an `error` event): the provider
     /// gave up mid-answer. Its message, shortened.
@@ -178,6 +181,7 @@ pub fn parse_event(event: &SseEvent) -> Result<Payload, StreamError> {
         tokens: usage
             .and_then(|u| u.get("total_tokens"))
             .and_then(Value::as_u64),
+        calls: tools::deltas_of(first)?,
     })
 }
 
@@ -188,8 +192,11 @@ pub struct Ended {
     pub tail: String,
     /// `usage.total_tokens`, when reported.
     pub tokens: Option<u64>,
-    /// The finish reason (`stop`, `length`, ...), when given.
+    /// The finish reason (`stop`, `length`, `tool_calls`, ...), when given.
     pub finish_reason: Option<String>,
+    /// The tools the model called (streamed pieces put together, or a JSON answer's), in
+    /// order.
+    pub tool_calls: Vec<ToolCall>,
 }
 
 #[derive(Debug, Clone)]
@@ -240,6 +247,7 @@ pub struct StreamReader {
     done: bool,
     finish_reason: Option<String>,
     tokens: Option<u64>,
+    calls: CallAccumulator,
     failed: Option<StreamError>,
 }
 
@@ -253,6 +261,7 @@ impl StreamReader {
             done: false,
             finish_reason: None,
             tokens: None,
+            calls: CallAccumulator::new(),
             failed: None,
         }
     }
@@ -322,7 +331,11 @@ impl StreamReader {
                     text,
                     finish_reason,
                     tokens,
+                    calls,
                 } => {
+                    for c in &calls {
+                        self.calls.push(c)?;
+                    }
                     if !text.is_empty() {
                         texts.push(text);
                     }
@@ -354,15 +367,35 @@ impl StreamReader {
                             .map_or_else(|| "unknown error".to_owned(), shorten),
                     ));
                 }
+                let tool_calls = tools::calls_of_message(&v)?;
+                let finish_reason = v
+                    .pointer("/choices/0/finish_reason")
+                    .and_then(Value::as_str)
+                    .map(shorten);
+                if !tool_calls.is_empty() {
+                    // Text beside calls is optional (often null).
+                    let tail = match v.pointer("/choices/0/message/content") {
+                        None | Some(Value::Null) => String::new(),
+                        Some(Value::String(s)) => s.trim().to_owned(),
+                        Some(_) => return Err(StreamError::BadAnswer),
+                    };
+                    if tail.chars().count() > completion::MAX_ANSWER_CHARS {
+                        return Err(StreamError::BadAnswer);
+                    }
+                    return Ok(Ended {
+                        tail,
+                        tokens: v.pointer("/usage/total_tokens").and_then(Value::as_u64),
+                        finish_reason,
+                        tool_calls,
+                    });
+                }
                 let answer =
                     completion::parse_response(&body).map_err(|_| StreamError::BadAnswer)?;
                 Ok(Ended {
                     tail: answer.text,
                     tokens: answer.tokens,
-                    finish_reason: v
-                        .pointer("/choices/0/finish_reason")
-                        .and_then(Value::as_str)
-                        .map(shorten),
+                    finish_reason,
+                    tool_calls,
                 })
             }
             Mode::Sse(_) | Mode::Unknown(_) if self.done || self.finish_reason.is_some() => {
@@ -370,6 +403,7 @@ impl StreamReader {
                     tail: String::new(),
                     tokens: self.tokens,
                     finish_reason: self.finish_reason,
+                    tool_calls: self.calls.finish(),
                 })
             }
             Mode::Sse(_) | Mode::Unknown(_) => Err(StreamError::Truncated),
@@ -593,7 +627,8 @@ mod tests {
             Ok(Payload::Chunk {
                 text: "Hi".into(),
                 finish_reason: None,
-                tokens: None
+                tokens: None,
+                calls: vec![]
             })
         );
         assert_eq!(
@@ -603,7 +638,8 @@ mod tests {
             Ok(Payload::Chunk {
                 text: String::new(),
                 finish_reason: Some("length".into()),
-                tokens: Some(5)
+                tokens: Some(5),
+                calls: vec![]
             })
         );
         assert_eq!(
@@ -666,7 +702,8 @@ mod tests {
                 Ok(Ended {
                     tail: String::new(),
                     tokens: Some(9),
-                    finish_reason: Some("stop".into())
+                    finish_reason: Some("stop".into()),
+                    tool_calls: vec![]
                 })
             );
         }
@@ -676,6 +713,56 @@ mod tests {
             1000,
         );
         assert!(end.is_ok());
+    }
+
+    fn call_chunk(index: usize, id: Option<&str>, name: Option<&str>, args: &str) -> String {
+        format!(
+            "data: {}\n\n",
+            json!({"choices":[{"index":0,"delta":{"tool_calls":[
+                {"index": index, "id": id, "function": {"name": name, "arguments": args}}]},
+                "finish_reason": null}]})
+        )
+    }
+
+    #[test]
+    fn streamed_tool_calls_come_with_the_end() {
+        let body = format!(
+            "{}{}{}{}{}data: {}\n\ndata: [DONE]\n\n",
+            chunk("Let me check."),
+            call_chunk(0, Some("c1"), Some("search_knowledge_base"), "{\"query\":"),
+            call_chunk(1, Some("c2"), Some("get_ticket"), "{}"),
+            call_chunk(0, None, None, "\"refund\"}"),
+            chunk(""),
+            json!({"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]})
+        );
+        for cut in [1, 7, 1000] {
+            let (texts, end) = read_all(body.as_bytes(), cut);
+            assert_eq!(texts, ["Let me check."]);
+            let end = end.expect("complete");
+            assert_eq!(end.finish_reason.as_deref(), Some("tool_calls"));
+            assert_eq!(
+                end.tool_calls,
+                [
+                    ToolCall {
+                        id: "c1".into(),
+                        name: "search_knowledge_base".into(),
+                        arguments: r#"{"query":"refund"}"#.into()
+                    },
+                    ToolCall {
+                        id: "c2".into(),
+                        name: "get_ticket".into(),
+                        arguments: "{}".into()
+                    }
+                ]
+            );
+        }
+        // A call past the limits makes the stream unusable.
+        let far = call_chunk(tools::MAX_STREAMED_CALLS, None, Some("x"), "");
+        assert_eq!(read_all(far.as_bytes(), 5).1, Err(StreamError::Malformed));
+        // A plain JSON answer with calls and no text.
+        let json_answer = r#"{"choices":[{"message":{"content":null,"tool_calls":[{"id":"j","type":"function","function":{"name":"get_ticket","arguments":"{}"}}]},"finish_reason":"tool_calls"}]}"#;
+        let end = read_all(json_answer.as_bytes(), 3).1.expect("calls");
+        assert_eq!((end.tail.as_str(), end.tool_calls.len()), ("", 1));
     }
 
     #[test]
@@ -726,7 +813,8 @@ mod tests {
                 Ok(Ended {
                     tail: "Hi there".into(),
                     tokens: Some(4),
-                    finish_reason: Some("stop".into())
+                    finish_reason: Some("stop".into()),
+                    tool_calls: vec![]
                 })
             );
         }
@@ -836,6 +924,8 @@ mod tests {
                 Just("data: {\"error\":{\"message\":\"x\"}}\n\n".to_owned()),
                 Just("data: <html>\n\n".to_owned()),
                 Just("data: [DONE]\n\n".to_owned()),
+                "[a-z\"{}]{0,5}".prop_map(|a| call_chunk(0, Some("c"), Some("get_ticket"), &a)),
+                "[a-z]{0,3}".prop_map(|a| call_chunk(1, None, None, &a)),
                 Just("\r\n".to_owned()),
             ],
             0..12,

@@ -3,6 +3,7 @@
 //   GET  /chat/v1/sessions/:id/ws?after=N        WebSocket, subprotocols chat.v1 + bearer.<token>
 //   POST /chat/v1/sessions/:id/messages          the same frames as Server-Sent Events
 //   GET  /chat/v1/sessions/:id/messages?after=N  the history
+// (voice.js adds the mic: POST …/:id/voice and GET …/:id/messages/:mid/speech.)
 // Everything a user or a provider wrote is put on the page as text (textContent, text
 // nodes), never parsed as HTML.
 (() => {
@@ -149,7 +150,12 @@
     text.appendChild(document.createTextNode(""));
     const meta = document.createElement("span");
     meta.className = "meta";
-    li.append(who, text, meta);
+    // Tool activity of an assistant message ("Searching the knowledge base…"), above its text.
+    const tools = document.createElement("ul");
+    tools.className = "tools";
+    tools.hidden = true;
+    tools.setAttribute("aria-label", "Assistant activity");
+    li.append(who, tools, text, meta);
     return li;
   }
 
@@ -209,6 +215,8 @@
     textOf(li).data = m.content;
     li.removeAttribute("aria-busy");
     metaOf(li).textContent = timeLabel(m.created_at);
+    const calls = m.metadata && Array.isArray(m.metadata.tool_calls) ? m.metadata.tool_calls : [];
+    for (const c of calls) showToolOn(li, c);
     if (m.id > state.lastId) state.lastId = m.id;
     if (m.role === "assistant") showTyping(false);
     keepScrolled(wasNear);
@@ -227,6 +235,44 @@
     }
     textOf(li).appendData(text);
     showTyping(false);
+    keepScrolled(wasNear);
+  }
+
+  // ---- tool activity (frames `tool`, and `metadata.tool_calls` of stored answers) ----
+  const TOOL_ENDINGS = { started: "", ok: " — done", failed: " — failed", timed_out: " — timed out" };
+
+  /** The line for tool call `c` ({call_id, status, label}): plain text, never markup. */
+  function showToolOn(li, c) {
+    if (!c || typeof c.call_id !== "string" || typeof c.label !== "string") return;
+    if (!Object.prototype.hasOwnProperty.call(TOOL_ENDINGS, c.status)) return;
+    const list = li.querySelector(".tools");
+    if (!list) return;
+    let item = null;
+    for (const other of list.children) if (other.dataset.call === c.call_id) item = other;
+    if (!item) {
+      item = document.createElement("li");
+      item.dataset.call = c.call_id;
+      list.appendChild(item);
+    }
+    // A finished call never goes back to "started" (frames and history may cross).
+    if (c.status === "started" && item.dataset.status && item.dataset.status !== "started") return;
+    item.dataset.status = c.status;
+    const label = c.label.slice(0, 200);
+    item.textContent = c.status === "started" ? label : label.replace(/…$/, "") + TOOL_ENDINGS[c.status];
+    list.hidden = false;
+  }
+
+  /** A tool frame of assistant message `id`, which may not have any text yet. */
+  function showTool(f) {
+    if (!Number.isSafeInteger(f.message_id)) return;
+    const wasNear = nearBottom();
+    let li = state.byId.get(f.message_id);
+    if (!li) {
+      li = bubble("assistant");
+      li.setAttribute("aria-busy", "true");
+      place(li, f.message_id);
+    }
+    showToolOn(li, f);
     keepScrolled(wasNear);
   }
 
@@ -275,6 +321,9 @@
         break;
       case "delta":
         showDelta(f.message_id, f.text);
+        break;
+      case "tool":
+        showTool(f);
         break;
       case "done":
         showMessage(f.message);
@@ -540,7 +589,7 @@
           if (v && v.type === event) onFrame(v);
           else if (event === "message" || event === "done") onFrame({ type: event, message: v });
           else if (event === "typing") onFrame({ type: "typing" });
-          else if (event === "delta" || event === "error") onFrame(Object.assign({}, v, { type: event }));
+          else if (event === "delta" || event === "tool" || event === "error") onFrame(Object.assign({}, v, { type: event }));
         });
       } catch (_) {
         // The stream broke: what was stored is in the history.
@@ -678,6 +727,19 @@
   window.addEventListener("online", reconnectNow);
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible") reconnectNow();
+  });
+
+  // ---- what voice.js (the mic) uses: the session, the frames, notices ----
+  window.edgeChat = Object.freeze({
+    /** The open session ({id, token}), or null (none yet, or ended). */
+    session: () => (state.ended ? null : state.session),
+    /** Whether frames arrive over an open WebSocket (then an SSE answer repeats them). */
+    socketOpen: () => state.transport === "ws" && !!state.ws && state.ws.readyState === WebSocket.OPEN,
+    readEvents,
+    onFrame,
+    httpError,
+    notice: showNotice,
+    clientId,
   });
 
   setState("connecting", "Connecting…");

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::chat::completion::Role;
+use crate::chat::tools::{ToolRecord, ToolStatus};
 
 /// Largest client frame read, bytes (a message of the longest allowed length in 4-byte
 /// characters, JSON-escaped, fits).
@@ -33,6 +34,10 @@ pub struct Metadata {
     /// (`primary: transport`, `primary: circuit_open`): a failover is visible in history.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failed: Vec<String>,
+    /// The tools the model called for this answer and their results, in order (at most
+    /// `MAX_TOOL_ROUNDS` × calls per round; each record bounded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolRecord>,
 }
 
 /// One stored message of a session.
@@ -124,6 +129,19 @@ pub enum ServerFrame {
         /// The piece.
         text: String,
     },
+    /// A tool call of assistant message `message_id`: `started`, then how it went.
+    Tool {
+        /// The assistant message the call belongs to.
+        message_id: u64,
+        /// The call's id.
+        call_id: String,
+        /// The tool's name.
+        name: String,
+        /// `started`, `ok`, `failed`, `timed_out`.
+        status: ToolStatus,
+        /// What the page shows, plain text ("Searching the knowledge base…").
+        label: String,
+    },
     /// The assistant message as stored (equal to its deltas joined).
     Done {
         /// The message.
@@ -150,6 +168,7 @@ impl ServerFrame {
             Self::Message { .. } => "message",
             Self::Typing => "typing",
             Self::Delta { .. } => "delta",
+            Self::Tool { .. } => "tool",
             Self::Done { .. } => "done",
             Self::Error { .. } => "error",
         }
@@ -274,6 +293,7 @@ mod tests {
                     first_token_ms: Some(40),
                     latency_ms: 90,
                     failed: Vec::new(),
+                    tool_calls: Vec::new(),
                 }),
                 ..msg(2, Role::Assistant, "<b>hi</b>")
             },
@@ -296,6 +316,19 @@ mod tests {
                 "summary":null,"status":"active"})
         );
         assert_eq!(ServerFrame::Typing.to_json(), r#"{"type":"typing"}"#);
+        let tool = ServerFrame::Tool {
+            message_id: 2,
+            call_id: "c1".to_owned(),
+            name: "search_knowledge_base".to_owned(),
+            status: ToolStatus::TimedOut,
+            label: "Searching the knowledge base…".to_owned(),
+        };
+        assert_eq!(
+            serde_json::to_value(&tool).expect("json"),
+            json!({"type":"tool","message_id":2,"call_id":"c1","name":"search_knowledge_base",
+                "status":"timed_out","label":"Searching the knowledge base…"})
+        );
+        assert_eq!(tool.kind(), "tool");
         let e = ServerFrame::Error {
             code: "rate_limited".to_owned(),
             message: "slow down".to_owned(),
