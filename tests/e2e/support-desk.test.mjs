@@ -42,7 +42,7 @@ describe("issue 19: support desk (articles, search, tickets)", { timeout: 300_00
       );
     }
     // Nothing was written by the refused PUT.
-    assert.equal((await db().prepare("SELECT count(*) AS n FROM articles WHERE id = 'a'").first()).n, 0);
+    assert.equal((await (await db()).prepare("SELECT count(*) AS n FROM articles WHERE id = 'a'").first()).n, 0);
   });
 
   test("articles: create, replace (created_at kept), read, list by pages, delete; bad bodies named", async () => {
@@ -150,7 +150,7 @@ describe("issue 19: support desk (articles, search, tickets)", { timeout: 300_00
     await put("pub-1", { title: "Loyalty points", body: "Earn zephyrine points.", published: false });
     assert.deepEqual(ids(await search("zephyrine")), []);
     // Written by another path (a script, another part of the worker): the triggers index it.
-    await db()
+    await (await db())
       .prepare("INSERT INTO articles (id, title, body, language, created_at, updated_at) VALUES ('direct-1', 'Quartzite care', 'Wipe quartzite dry.', 'en', 1, 1)")
       .run();
     assert.deepEqual(ids(await search("quartzite")), ["direct-1"]);
@@ -164,7 +164,7 @@ describe("issue 19: support desk (articles, search, tickets)", { timeout: 300_00
   test("tickets: list with filters, read with history, admin changes recorded; bad changes refused", async () => {
     const t1 = "t_aaaaaaaaaaaaaaaaaaaaaaa1";
     const t2 = "t_aaaaaaaaaaaaaaaaaaaaaaa2";
-    const d = db();
+    const d = await db();
     await d.batch([
       d.prepare("INSERT INTO tickets (id, session_id, contact, subject, description, created_at, updated_at) VALUES (?, 'sess-a', 'a@example.com', 'Late order', 'Order 42 is late', 1000, 1000)").bind(t1),
       d.prepare("INSERT INTO ticket_events (ticket_id, seq, at, actor, change) VALUES (?, 1, 1000, 'assistant', 'created')").bind(t1),

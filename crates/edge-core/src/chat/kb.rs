@@ -13,8 +13,6 @@
 //! doubled inside), terms are joined with `OR` here and nowhere else, and their number and
 //! length are capped.
 
-use std::collections::HashMap;
-
 use crate::chat::intent::Language;
 use crate::chat::support::{
     DEFAULT_HITS, HitKind, KbHit, MAX_HITS, MAX_QUERY_CHARS, SearchQuery, SupportError,
@@ -206,20 +204,21 @@ pub fn merge(
     prefer: Option<Language>,
     limit: usize,
 ) -> Vec<KbHit> {
-    let mut best: HashMap<(HitKind, String), IndexHit> = HashMap::new();
+    // At most two indexes' hits of at most MAX_HITS each: a scan is cheaper than a map.
+    let mut all: Vec<IndexHit> = Vec::new();
     for h in hits {
         if !h.hit.score.is_finite() {
             continue;
         }
-        let key = (h.hit.kind, h.hit.id.clone());
-        match best.get(&key) {
+        match all
+            .iter_mut()
+            .find(|b| b.hit.kind == h.hit.kind && b.hit.id == h.hit.id)
+        {
             Some(b) if b.hit.score >= h.hit.score => {}
-            _ => {
-                best.insert(key, h);
-            }
+            Some(b) => *b = h,
+            None => all.push(h),
         }
     }
-    let mut all: Vec<IndexHit> = best.into_values().collect();
     let kind_rank = |k: HitKind| match k {
         HitKind::Article => 0,
         HitKind::Product => 1,
