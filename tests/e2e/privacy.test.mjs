@@ -1,7 +1,8 @@
 // Issue 19, privacy and archives, end to end in workerd: PII typed into the web chat (and
 // echoed back by the fake AI) is redacted in the session's R2 archive, never reaches
 // analytics, and a provider's error quoting PII is logged redacted; an ended session is
-// archived (JSONL) and then deleted from its Durable Object; the admin's export returns a
+// archived (JSONL) and then deleted from its Durable Object; PII in a URL is redacted in the
+// request's metric path; the admin's export returns a
 // customer's sessions (live and archived) and their tickets; erase removes sessions,
 // archives, tickets, ticket events, escalation rows and index rows, and a second erase is a
 // no-op; the scheduled sweep expires archives after the retention.
@@ -198,6 +199,13 @@ describe("issue 19: privacy and archives", { timeout: 300_000 }, () => {
     assert.equal(again.status, 200);
     assert.deepEqual(again.body.erased, { sessions: 0, archives: 0, tickets: 0, ticket_events: 0, escalations: 0, index_rows: 0 });
     assert.deepEqual((await admin(p, "GET", `${customer}/export`)).body.sessions, []);
+  });
+
+  test("personal data a client puts in a URL is redacted in the request's metric path", async () => {
+    const r = await p.fetch(`/chat/v1/sessions/${encodeURIComponent(PII.email)}/0812345678`, { headers: { "cf-connecting-ip": freshIp() } }, CHAT);
+    assert.equal(r.status, 404);
+    const hop = await p.hopOf(r.headers.get("x-request-id"), CHAT);
+    assert.equal(hop.path, "/chat/v1/sessions/[email]/[phone]");
   });
 
   test("the scheduled sweep deletes archives older than the retention, and their index rows", async () => {

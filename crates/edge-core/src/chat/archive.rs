@@ -319,7 +319,10 @@ mod tests {
         assert_eq!(m[1]["metadata"]["failed"][0], "primary: said [phone]");
         // Tool calls are archived with their arguments redacted, ids kept.
         let call = &m[1]["metadata"]["tool_calls"][0];
-        assert_eq!(call["arguments"], r#"{"contact":"[email]","subject":"refund"}"#);
+        assert_eq!(
+            call["arguments"],
+            r#"{"contact":"[email]","subject":"refund"}"#
+        );
         assert_eq!(call["result"], r#"{"id":"t_0123456789abcdef01234567"}"#);
         // Numbers are data, not text: kept exactly.
         assert_eq!(m[1]["metadata"]["tokens"], 4_111_111_111_111_111_u64);

@@ -70,6 +70,35 @@ pub fn redacted(text: &str) -> String {
     redact(text).into_owned()
 }
 
+/// `text` with its `%XX` escapes decoded (invalid UTF-8 replaced), for redacting what a
+/// client percent-encoded (`somchai%40example.com` in a URL path); borrowed when it has none.
+#[must_use]
+pub fn percent_decoded(text: &str) -> Cow<'_, str> {
+    let b = text.as_bytes();
+    if !b.contains(&b'%') {
+        return Cow::Borrowed(text);
+    }
+    let hex = |c: u8| char::from(c).to_digit(16);
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let pair = (b[i] == b'%' && i + 2 < b.len())
+            .then(|| Some((hex(b[i + 1])?, hex(b[i + 2])?)))
+            .flatten();
+        match pair {
+            Some((hi, lo)) => {
+                out.push(u8::try_from(hi * 16 + lo).unwrap_or(b'?'));
+                i += 3;
+            }
+            None => {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+    }
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
+
 fn local_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'%' | b'+' | b'-')
 }
@@ -518,6 +547,18 @@ mod tests {
     }
 
     #[test]
+    fn percent_escapes_are_decoded_for_redaction() {
+        assert_eq!(
+            percent_decoded("/u/somchai%40example.com"),
+            "/u/somchai@example.com"
+        );
+        assert_eq!(r(&percent_decoded("/t/%2B66%20812345678")), "/t/[phone]");
+        assert_eq!(percent_decoded("%e0%b8%81%4"), "ก%4");
+        assert_eq!(percent_decoded("%zz%"), "%zz%");
+        assert!(matches!(percent_decoded("/plain"), Cow::Borrowed(_)));
+    }
+
+    #[test]
     fn borrowed_when_clean() {
         assert!(matches!(redact("nothing here 123"), Cow::Borrowed(_)));
         assert!(is_clean("nothing here 123"));
@@ -543,6 +584,7 @@ mod tests {
     proptest! {
         #[test]
         fn never_panics_and_is_idempotent(s in "\\PC{0,200}") {
+            let _ = percent_decoded(&s);
             let once = redacted(&s);
             prop_assert_eq!(redacted(&once), once);
         }
