@@ -119,15 +119,18 @@ async fn tickets_of(db: &D1Database, id: &str) -> Result<Vec<Value>, BackendErro
 
 /// What export and erase start from: the bindings and the customer's index rows (at
 /// most [`MAX_SESSIONS`]; `more` when there are others).
-struct Customer {
+struct Customer<'a> {
+    /// The customer id, validated.
+    id: &'a str,
     db: D1Database,
     bucket: R2Archive,
     rows: Vec<IndexRow>,
     more: bool,
 }
 
-impl Customer {
-    async fn of(customer: &str, env: &Env) -> Result<Self, Error> {
+impl<'a> Customer<'a> {
+    async fn of(customer: &'a str, env: &Env) -> Result<Self, Error> {
+        let customer = archive::customer(customer)?;
         let db = db::db(env)?;
         let bucket = R2Archive::of(env).map_err(|e| unavailable(&e))?;
         let mut rows = sessions_of(&db, customer)
@@ -136,6 +139,7 @@ impl Customer {
         let more = rows.len() > MAX_SESSIONS;
         rows.truncate(MAX_SESSIONS);
         Ok(Self {
+            id: customer,
             db,
             bucket,
             rows,
@@ -162,13 +166,8 @@ struct ExportedSession {
 
 /// `GET /admin/v1/web-customers/:customer/export`.
 pub(crate) async fn export(customer: &str, env: &Env) -> Result<Response, Error> {
-    let customer = archive::customer(customer)?;
-    let Customer {
-        db,
-        bucket,
-        rows,
-        more,
-    } = Customer::of(customer, env).await?;
+    let c = Customer::of(customer, env).await?;
+    let (customer, db, bucket, rows, more) = (c.id, c.db, c.bucket, c.rows, c.more);
     let mut sessions = Vec::with_capacity(rows.len());
     for row in rows {
         let archived = match &row.archive_key {
@@ -292,13 +291,8 @@ async fn erase_session(
 
 /// `DELETE /admin/v1/web-customers/:customer`.
 pub(crate) async fn erase(customer: &str, env: &Env) -> Result<Response, Error> {
-    let customer = archive::customer(customer)?;
-    let Customer {
-        db,
-        bucket,
-        rows,
-        more,
-    } = Customer::of(customer, env).await?;
+    let c = Customer::of(customer, env).await?;
+    let (customer, db, bucket, rows, more) = (c.id, c.db, c.bucket, c.rows, c.more);
     let mut n = Erased::default();
     for row in &rows {
         erase_session(env, &db, &bucket, row, &mut n)
