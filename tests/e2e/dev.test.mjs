@@ -15,18 +15,21 @@ const isFree = (port) =>
     s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
   });
 
-/** A base port with the three after it free too. */
+/** A base port with the eight after it free too. */
 async function freeBase() {
   for (let i = 0; i < 50; i++) {
     const base = 20_000 + Math.floor(Math.random() * 40_000);
     const all = await Promise.all(OFFSETS.map((d) => isFree(base + d)));
     if (all.every(Boolean)) return base;
   }
-  throw new Error("no seven consecutive free ports");
+  throw new Error("no nine consecutive free ports");
 }
 
-/** The launcher's ports: entry, chat, analytics, origin, demo LINE, demo AI, demo Discord. */
-const OFFSETS = [0, 1, 2, 3, 4, 5, 6];
+/**
+ * The launcher's ports: entry, chat, analytics, origin, demo LINE, demo AI, demo Discord,
+ * demo audio API, demo escalation webhook.
+ */
+const OFFSETS = [0, 1, 2, 3, 4, 5, 6, 7, 8];
 
 /** Starts the launcher; resolves with its banner once it is ready (bounded). */
 function launch(port, stateDir) {
@@ -99,6 +102,18 @@ describe("scripts/dev", { timeout: 120_000 }, () => {
       const page = await fetch(pageUrl);
       assert.equal(page.status, 200);
       assert.match(await page.text(), /<html/i);
+      // The demo knowledge base is seeded, and the web chat's demo AI answers a question from it.
+      const chatBase = `http://127.0.0.1:${port + 1}`;
+      const kb = await fetch(`${chatBase}/admin/v1/search?q=refund`, { headers: { authorization: `Bearer ${secret}` } });
+      assert.equal((await kb.json()).hits[0]?.id, "refund-policy");
+      const created = await (await fetch(`${chatBase}/chat/v1/sessions`, { method: "POST", body: "{}" })).json();
+      const asked = await fetch(`${chatBase}/chat/v1/sessions/${created.id}/messages`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${created.token}`, "content-type": "application/json" },
+        body: JSON.stringify({ content: "How do refunds work?" }),
+      });
+      assert.equal(asked.status, 200);
+      assert.match(await asked.text(), /article refund-policy/, "the answer cites the seeded article");
       // The printed LINE webhook is signed right, and the demo LINE API shows the bot's answer.
       const [, signature, sample] = /x-line-signature: ([^']+)' --data '([^']+)'/.exec(banner);
       const webhook = await fetch(`http://127.0.0.1:${port + 1}/webhooks/line`, {

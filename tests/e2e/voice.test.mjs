@@ -12,7 +12,7 @@ import puppeteer from "puppeteer-core";
 import { withPipeline } from "../harness/fixture.mjs";
 import { CHAT } from "../harness/line.mjs";
 import { artifact, chromiumPath } from "../harness/browser.mjs";
-import { history, post, session } from "../harness/webchat.mjs";
+import { freshIp, history, post, session } from "../harness/webchat.mjs";
 import { DEFAULT_TRANSCRIPT, VOICE_KEY, getSpeech, postVoice, saying, startFakeVoice, wav } from "../harness/voice.mjs";
 
 const MAX_BYTES = 65_536;
@@ -200,12 +200,15 @@ describe("issue 19: voice messages", { timeout: 300_000 }, () => {
       p.onClose(() => browser.close());
     });
 
-    async function open() {
-      const page = await browser.newPage();
+    /** A page in a fresh browser context: its own storage, so its own new session. */
+    async function open(path = "/chat") {
+      const page = await (await browser.createBrowserContext()).newPage();
+      // Its own client address, so the per-address voice budget of one test leaves the next alone.
+      await page.setExtraHTTPHeaders({ "cf-connecting-ip": freshIp() });
       await page.setViewport({ width: 1000, height: 800 });
       const problems = [];
       page.on("pageerror", (e) => problems.push(String(e)));
-      await page.goto(new URL("/chat", base).href);
+      await page.goto(new URL(path, base).href);
       await page.waitForSelector("body[data-state=online]");
       return { page, problems };
     }
@@ -234,6 +237,21 @@ describe("issue 19: voice messages", { timeout: 300_000 }, () => {
       // Answers aloud can be turned off.
       await page.click("#speak");
       assert.equal(await page.$eval("#speak", (b) => b.getAttribute("aria-pressed")), "false");
+      assert.deepEqual(problems, []);
+      await page.close();
+    });
+
+    test("without WebSocket (SSE transport) the voice answer's own events are shown, once", async () => {
+      reset();
+      const { page, problems } = await open("/chat?transport=sse");
+      await page.click("#mic");
+      await page.waitForSelector("body[data-recording=true]");
+      await new Promise((r) => setTimeout(r, 700));
+      await page.click("#mic");
+      await page.waitForFunction(() => document.querySelector("#messages .msg.assistant:not([aria-busy])"), { timeout: 30_000 });
+      await page.waitForSelector("body[data-spoken='2']");
+      const texts = await page.$$eval("#messages .msg .text", (ps) => ps.map((x) => x.textContent));
+      assert.deepEqual(texts, [DEFAULT_TRANSCRIPT, `deepseek says: ${DEFAULT_TRANSCRIPT}`]);
       assert.deepEqual(problems, []);
       await page.close();
     });

@@ -48,6 +48,7 @@ export function workerOptions(name, { vars = {}, secrets = {} } = {}) {
     compatibilityFlags: config.compatibility_flags ?? [],
     bindings: { ...(config.vars ?? {}), ...vars, ...secrets },
     kvNamespaces: byBinding(config.kv_namespaces, "binding", (k) => k.id),
+    r2Buckets: byBinding(config.r2_buckets, "binding", (b) => b.bucket_name),
     d1Databases: byBinding(config.d1_databases, "binding", (d) => d.database_id),
     durableObjects: byBinding(config.durable_objects?.bindings, "name", (b) => ({
       className: b.class_name,

@@ -43,11 +43,11 @@ function heard(data) {
 }
 
 /**
- * Starts the fake. `transcriptions` records `{ model, responseFormat, language, file:
+ * Starts the fake (on `port`, default a free one). `transcriptions` records `{ model, responseFormat, language, file:
  * { filename, contentType, data } }`, `speeches` the JSON bodies; `speech` is the WAV it
  * answers. `base` is what VOICE_BASE_URL points at.
  */
-export async function startFakeVoice() {
+export async function startFakeVoice(port = 0) {
   const state = { mode: "ok", transcriptions: [], speeches: [], speech: wav(300, { rate: 8000, bits: 16 }) };
   const json = (res, status, body) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
   const up = await startUpstream((req, res) => {
@@ -75,7 +75,7 @@ export async function startFakeVoice() {
     if (speak) return res.writeHead(200, { "content-type": "audio/wav" }).end(state.speech);
     const { text, duration } = heard(state.transcriptions.at(-1).file?.data ?? Buffer.alloc(0));
     return json(res, 200, { task: "transcribe", language: "english", duration, text, segments: [] });
-  });
+  }, port);
   return { ...up, base: `${up.url}/v1`, state };
 }
 

@@ -178,6 +178,20 @@ impl MetricEvent {
         if let Some(q) = path.find('?') {
             path.truncate(q);
         }
+        // chat-webhook (feature `chat`): the path is text the client chose; personal data
+        // typed into a URL (an e-mail, a phone, a card) never reaches analytics.
+        // Percent-escapes are decoded to be seen (`%40`); a redacted path is kept decoded.
+        #[cfg(feature = "chat")]
+        {
+            use crate::chat::privacy;
+            let decoded = privacy::percent_decoded(&path);
+            if let std::borrow::Cow::Owned(clean) = privacy::redact(&decoded) {
+                path = clean
+                    .chars()
+                    .filter(|c| !c.is_control() && *c != '?')
+                    .collect();
+            }
+        }
         while path.len() > MAX_PATH_LEN {
             path.pop();
         }
@@ -623,6 +637,41 @@ mod tests {
             parse(&serde_json::to_value(&ev).expect("serializes")),
             Ok(ev)
         );
+    }
+
+    #[cfg(feature = "chat")]
+    #[test]
+    fn personal_data_in_a_path_is_redacted_ids_are_not() {
+        let id = RequestId::parse("obs-2").expect("valid id");
+        let path = |p: &str| {
+            MetricEvent::from_observation(Observation {
+                worker: ServiceName::ChatWebhook,
+                request_id: &id,
+                method: "GET",
+                path: p,
+                status: 404,
+                started_ms: 1,
+                finished_ms: 2,
+                country: None,
+                colo: None,
+                decision: None,
+                route: None,
+            })
+            .path
+        };
+        assert_eq!(
+            path("/chat/v1/sessions/0812345678/messages?x=somchai@example.com"),
+            "/chat/v1/sessions/[phone]/messages"
+        );
+        assert_eq!(path("/u/somchai@example.com"), "/u/[email]");
+        assert_eq!(path("/u/somchai%40example.com%3F%0A"), "/u/[email]");
+        for kept in [
+            "/chat/v1/sessions/0123456789abcdef0123456789abcdef/messages",
+            "/admin/v1/customers/U4af4980629a1b2c3d4e5f60718293a4b/conversation",
+            "/admin/v1/web-customers/cus_42:shop-a/export",
+        ] {
+            assert_eq!(path(kept), kept);
+        }
     }
 
     proptest::proptest! {

@@ -11,6 +11,8 @@
 //! - `PUT /admin/v1/customers/:line_user_id/preferences`: `{"preferences": [...]}`, the
 //!   interests the AI prompt mentions;
 //! - the support desk's articles, search and tickets ([`crate::admin_desk`]).
+//! - `GET /admin/v1/web-customers/:customer/export`, `DELETE /admin/v1/web-customers/:customer`:
+//!   a web chat customer's sessions, archives and tickets ([`web_customers`]).
 
 use edge_core::chat::line::webhook::Chat;
 use edge_core::chat::preferences;
@@ -26,6 +28,7 @@ use crate::backends::Product;
 use crate::db;
 use crate::error::Error;
 use crate::quota::QUOTA_BINDING;
+use crate::web_customers;
 
 /// Most products listed, and messages shown.
 const LIST_LIMIT: usize = 500;
@@ -43,6 +46,10 @@ pub(crate) enum AdminRoute {
     Preferences,
     /// The support desk's articles, search and tickets.
     Desk(DeskRoute),
+    /// `GET /admin/v1/web-customers/:customer/export` ([`web_customers`]).
+    ExportWebCustomer,
+    /// `DELETE /admin/v1/web-customers/:customer` ([`web_customers`]).
+    EraseWebCustomer,
 }
 
 /// Runs admin endpoint `route` once the admin secret checks out.
@@ -69,6 +76,12 @@ pub(crate) async fn handle(
         }
         AdminRoute::Preferences => set_preferences(id_param(params, "user")?, &mut req, env).await,
         AdminRoute::Desk(r) => admin_desk::handle(r, params, req, env).await,
+        AdminRoute::ExportWebCustomer => {
+            web_customers::export(params.get("customer").unwrap_or_default(), env).await
+        }
+        AdminRoute::EraseWebCustomer => {
+            web_customers::erase(params.get("customer").unwrap_or_default(), env).await
+        }
     }
 }
 

@@ -16,11 +16,13 @@ use edge_glue::{Hop, REQUEST_ID_HEADER, body, now_ms, random_uuid, respond, wind
 use serde::Serialize;
 use worker::{Env, Headers, Method, Request, RequestInit, Response, Stub};
 
+use crate::archive::D1Index;
 use crate::chat_session::{
     CLIENT_HEADER, LIVE_KEY_HEADER, LIVE_UNTIL_HEADER, SESSION_BINDING, SESSION_ID_HEADER,
 };
 use crate::error::Error;
 use crate::live::{self, LiveOp};
+use crate::log;
 use crate::quota::QUOTA_BINDING;
 use crate::settings::WebChatSettings;
 
@@ -151,7 +153,8 @@ pub(crate) fn stub(env: &Env, id: &str) -> Result<Stub, Error> {
     Ok(ns.id_from_name(id)?.get_stub()?)
 }
 
-/// `POST /chat/v1/sessions`: within the address's session limit, a new session.
+/// `POST /chat/v1/sessions` (`{}`, or `{"customer": "<the site's id>"}`): within the
+/// address's session limit, a new session, recorded in the `web_sessions` index.
 pub(crate) async fn create(mut req: Request, env: &Env, hop: &Hop) -> Result<Response, Error> {
     let s = WebChatSettings::load(env)?;
     let req = &mut req;
@@ -162,6 +165,8 @@ pub(crate) async fn create(mut req: Request, env: &Env, hop: &Hop) -> Result<Res
     {
         return Err(edge_core::chat::web::frame::FrameError::Malformed.into());
     }
+    // The embedding site's id for the visitor, if it gave one (export and erase).
+    let customer = edge_core::chat::archive::create_body(&bytes)?;
     // Creations per idle period, live or not: DELETE frees a live slot at once, so this
     // is what bounds a create-and-delete loop (each session keeps storage until retention).
     let address = client(req);
@@ -186,6 +191,18 @@ pub(crate) async fn create(mut req: Request, env: &Env, hop: &Hop) -> Result<Res
     if let Err(refusal) = live::call(env, &key, &add).await? {
         hop.decide("too_many_sessions");
         return Err(refusal.into());
+    }
+    // The index first: a session created for a customer is always found by its erase.
+    let indexed = match D1Index::of(env) {
+        Ok(index) => index.created(&id, customer.as_deref(), now_ms()).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = indexed {
+        log::error(&format!("web session index: {e}"));
+        if customer.is_some() {
+            let _ = live::call(env, &key, &LiveOp::release(&id)).await;
+            return Err(CommonError::UpstreamUnavailable.into());
+        }
     }
     let headers = Headers::new();
     headers.set(SESSION_ID_HEADER, &id)?;

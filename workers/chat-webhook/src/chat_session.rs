@@ -8,8 +8,10 @@
 //! `GET /ws?after=N` (a WebSocket accepted with the hibernation API: an idle socket costs
 //! nothing, and `websocket_message` wakes the object). The flows are [`crate::web_chat`]'s;
 //! `DELETE /end` ends the session (status `ended`, sockets told and closed); one alarm at
-//! a time ends an idle session and later deletes its storage. An ended session takes
-//! itself out of its creator's live set ([`crate::live`]).
+//! a time ends an idle session and later deletes its storage, once it is archived to R2
+//! ([`crate::archive`]). An ended session takes itself out of its creator's live set
+//! ([`crate::live`]). The admin's export and erase ([`crate::web_customers`]) call
+//! `GET /export` and `POST /erase`.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -29,15 +31,17 @@ use futures::channel::mpsc;
 use serde::{Deserialize, Serialize};
 use worker::{
     DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue, State, WebSocket,
-    WebSocketIncomingMessage, WebSocketPair, console_error, durable_object,
+    WebSocketIncomingMessage, WebSocketPair, durable_object,
 };
 
+use crate::archive;
 use crate::backends::BackendError;
 use crate::bindings;
 use crate::escalation_queue::QueueEscalator;
 use crate::live;
+use crate::log;
 use crate::quota::QUOTA_BINDING;
-use crate::settings::{ToolSettings, WebChatSettings};
+use crate::settings::{ArchiveSettings, ToolSettings, WebChatSettings};
 use crate::support_desk::D1Desk;
 use crate::tools::{ToolBox, ToolPolicy};
 use crate::web_chat::{
@@ -363,7 +367,7 @@ impl AddressGate for IpGate<'_> {
             }),
             Err(e) => {
                 // A control that cannot be checked does not fail open.
-                console_error!("web chat address limit unavailable: {e}");
+                log::error(&format!("web chat address limit unavailable: {e}"));
                 Err(Refusal::RateLimited { retry_after_s: 1 })
             }
         }
@@ -459,7 +463,7 @@ fn after_param(req: &Request) -> Option<u64> {
 }
 
 fn internal(e: &BackendError) -> Result<Response> {
-    console_error!("chat session storage failed: {e}");
+    log::error(&format!("chat session storage failed: {e}"));
     respond::error_response(&CommonError::UpstreamUnavailable)
 }
 
@@ -475,7 +479,7 @@ impl Inner {
         let s = match ToolSettings::load(&self.env) {
             Ok(s) => s,
             Err(e) => {
-                console_error!("chat tools: {e}; answering without tools");
+                log::error(&format!("chat tools: {e}; answering without tools"));
                 return None;
             }
         };
@@ -485,12 +489,14 @@ impl Inner {
         let desk = match crate::db::db(&self.env) {
             Ok(db) => D1Desk(db),
             Err(e) => {
-                console_error!("chat tools: no D1 binding ({e}); answering without tools");
+                log::error(&format!(
+                    "chat tools: no D1 binding ({e}); answering without tools"
+                ));
                 return None;
             }
         };
         let escalator = QueueEscalator::from_env(&self.env)
-            .inspect_err(|e| console_error!("chat tools: tickets not escalated: {e}"))
+            .inspect_err(|e| log::error(&format!("chat tools: tickets not escalated: {e}")))
             .ok();
         let session_id = self.store.owner().map(|o| o.session_id);
         Some((
@@ -517,7 +523,7 @@ impl Inner {
         let Some(o) = self.store.owner() else { return };
         let op = live::LiveOp::release(&o.session_id);
         if let Err(e) = live::call(&self.env, &o.address_key, &op).await {
-            console_error!("chat session release failed: {e}");
+            log::error(&format!("chat session release failed: {e}"));
         }
     }
 
@@ -534,11 +540,36 @@ impl Inner {
         match live::call(&self.env, &o.address_key, &op).await {
             Ok(_) => {
                 if let Err(e) = self.store.set_owner(&o.session_id, &o.address_key, until) {
-                    console_error!("chat session owner: {e}");
+                    log::error(&format!("chat session owner: {e}"));
                 }
             }
-            Err(e) => console_error!("chat session renew failed: {e}"),
+            Err(e) => log::error(&format!("chat session renew failed: {e}")),
         }
+    }
+
+    /// Writes the session to its R2 archive (redacted) and the index; `Ok` when it is
+    /// there (or there was nothing to archive).
+    async fn archive(&self) -> std::result::Result<Option<String>, BackendError> {
+        let id = self
+            .store
+            .owner()
+            .map_or_else(|| self.state.id().to_string(), |o| o.session_id);
+        let bucket = archive::R2Archive::of(&self.env)?;
+        let index = archive::D1Index(self.env.d1("DB").map_err(backend)?);
+        archive::archive_session(&self.store, &id, &bucket, &index, now_ms()).await
+    }
+
+    /// Deletes everything of the session now (the admin's erase): sockets closed, its
+    /// live slot released, alarm and storage gone. Whether there was a session.
+    async fn erase(&self) -> Result<bool> {
+        let had = matches!(self.store.session(), Ok(Some(_)));
+        self.close_all(None, "session_deleted");
+        self.release_slot().await;
+        self.state.storage().delete_alarm().await?;
+        self.state.storage().delete_all().await?;
+        // The object lives on empty: recreate the tables for whoever asks next.
+        let _ = self.store.0.exec(SCHEMA, None);
+        Ok(had)
     }
 
     /// Every socket gets `frame` and is closed with 4410 and `reason`.
@@ -564,7 +595,7 @@ impl Inner {
             None => storage.delete_alarm().await,
         };
         if let Err(e) = r {
-            console_error!("chat session alarm: {e}");
+            log::error(&format!("chat session alarm: {e}"));
         }
     }
 
@@ -886,6 +917,34 @@ impl DurableObject for ChatSession {
                     Err(PostError::Store(e)) => internal(&e),
                 }
             }
+            // The admin's export and erase (`crate::web_customers`): reachable only
+            // through this namespace's stubs, never routed from outside.
+            (worker::Method::Get, "/export") => match inner.store.session() {
+                Ok(Some(row)) => {
+                    let messages = match archive::all_messages(&inner.store) {
+                        Ok(m) => m,
+                        Err(e) => return internal(&e),
+                    };
+                    let summary = inner.store.summary().ok().flatten().map(|s| s.text);
+                    respond::json(
+                        200,
+                        &serde_json::json!({
+                            "status": row.status,
+                            "created_at": row.created_at,
+                            "last_activity": row.last_activity,
+                            "ended_at": row.ended_at,
+                            "summary": summary,
+                            "messages": messages,
+                        }),
+                    )
+                }
+                Ok(None) => respond::error_response(&SessionNotFound),
+                Err(e) => internal(&e),
+            },
+            (worker::Method::Post, "/erase") => {
+                let had = inner.erase().await?;
+                respond::json(200, &serde_json::json!({"erased": had}))
+            }
             (worker::Method::Get, "/ws") => {
                 match inner.store.session() {
                     Ok(Some(_)) => {}
@@ -954,7 +1013,7 @@ impl DurableObject for ChatSession {
                 let _ = ws.close(Some(CLOSE_ENDED), Some("session_not_found"));
             }
             Err(PostError::Store(e)) => {
-                console_error!("chat session storage failed: {e}");
+                log::error(&format!("chat session storage failed: {e}"));
                 reply(&error_frame(
                     "unavailable",
                     "the chat is unavailable; try again",
@@ -991,6 +1050,13 @@ impl DurableObject for ChatSession {
         };
         match web_chat::alarm(&inner.store, s.timers, now_ms()) {
             Ok((AlarmAction::Delete, _)) => {
+                // Archived first: the storage goes only once the archive is in R2.
+                if let Err(e) = inner.archive().await {
+                    log::error(&format!("chat session archive failed, retrying later: {e}"));
+                    let retry = ArchiveSettings::load(&inner.env).map_or(300_000, |a| a.retry_ms);
+                    inner.schedule(Some(now_ms().saturating_add(retry))).await;
+                    return Response::empty();
+                }
                 inner.report(
                     &request_id(None),
                     "ALARM",
@@ -1027,7 +1093,7 @@ impl DurableObject for ChatSession {
                 inner.schedule(next).await;
             }
             Ok((AlarmAction::Reschedule(_), next)) => inner.schedule(next).await,
-            Err(e) => console_error!("chat session alarm failed: {e}"),
+            Err(e) => log::error(&format!("chat session alarm failed: {e}")),
         }
         Response::empty()
     }

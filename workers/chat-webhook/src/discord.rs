@@ -27,7 +27,7 @@ use edge_core::chat::quote;
 use edge_glue::body;
 use edge_glue::{Hop, now_ms, respond, webcrypto};
 use serde_json::Value;
-use worker::{Env, Request, Response, console_warn};
+use worker::{Env, Request, Response};
 
 use crate::ai::{self, Asker, Start};
 use crate::backends::{Call, MAX_ANSWER_BYTES, Method, Outbound};
@@ -35,6 +35,7 @@ use crate::bindings;
 use crate::db;
 use crate::discord_api::{self, Edit};
 use crate::error::Error;
+use crate::log;
 use crate::outbound::Fetch;
 use crate::settings::{AiSettings, DiscordSettings};
 
@@ -118,7 +119,7 @@ pub(crate) async fn interaction(mut req: Request, env: &Env, hop: &Hop) -> Resul
                 return ephemeral("This interaction was already handled.");
             }
             Err(e) => {
-                console_warn!("discord interaction {}: claim failed: {e}", i.id);
+                log::warn(&format!("discord interaction {}: claim failed: {e}", i.id));
                 hop.decide("discord_claim_failed");
                 return ephemeral("Something went wrong on our side. Please try again.");
             }
@@ -299,7 +300,7 @@ async fn finish(env: Env, s: Bot, i: Interaction, work: Work) {
                 chart = match fetch_chart(&s, &q.symbol, "1d").await {
                     Ok(c) => render_chart(&s, &c, "1d"),
                     Err(why) => {
-                        console_warn!("discord chart {}: {why}", q.symbol);
+                        log::warn(&format!("discord chart {}: {why}", q.symbol));
                         None
                     }
                 };
@@ -373,7 +374,7 @@ fn render_chart(s: &Bot, c: &quote::Chart, range: &str) -> Option<(String, Vec<u
     match chart::render(&c.closes, &spec) {
         Ok(png) => Some((format!("{} {}", c.symbol, range.to_uppercase()), png)),
         Err(e) => {
-            console_warn!("discord chart {}: {e}", c.symbol);
+            log::warn(&format!("discord chart {}: {e}", c.symbol));
             None
         }
     }

@@ -1,5 +1,6 @@
 //! Everything chat-webhook's handlers fail with, answered by `edge_glue::serve`.
 
+use edge_core::chat::archive::CustomerError;
 use edge_core::chat::line::webhook::WebhookError;
 use edge_core::chat::product::ProductError;
 use edge_core::chat::signature::SignatureError;
@@ -44,6 +45,8 @@ edge_glue::handler_error! {
         ChatRefusal(Refusal),
         /// The WebSocket endpoint asked without an upgrade (426).
         Upgrade(UpgradeRequired),
+        /// A web chat customer id refused (400 `invalid_customer`).
+        Customer(CustomerError),
         /// A support desk input (article, search, ticket change) that is not valid.
         Support(SupportError),
         /// A voice message refused (415, 413, 400, 422), voice unavailable (503), or no

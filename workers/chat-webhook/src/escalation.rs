@@ -857,9 +857,16 @@ mod tests {
         // A failed queue leaves it for the next sweep.
         queue.failing.set(true);
         assert!(run(sweep(&ledger, &queue, 2, 600_000, T0 + 1_300_000)).is_err());
+        // A row a consumer holds (leased) is not swept, however old.
         queue.failing.set(false);
+        run(ledger.claim(&e.key, T0 + 1_300_001, 10_000_000)).expect("claimed");
         assert_eq!(
-            run(sweep(&ledger, &queue, 2, 600_000, T0 + 1_300_001)),
+            run(sweep(&ledger, &queue, 2, 600_000, T0 + 2_000_000)),
+            Ok(0)
+        );
+        run(ledger.release(&e.key, "failed", T0 + 1_300_002)).expect("released");
+        assert_eq!(
+            run(sweep(&ledger, &queue, 2, 600_000, T0 + 2_000_000)),
             Ok(1)
         );
     }

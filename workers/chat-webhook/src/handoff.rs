@@ -1,14 +1,14 @@
 //! A web chat customer asking for a person (`edge_core::chat::escalation::asks_for_human`):
 //! the session's open ticket is reused, or one is opened (by the worker itself, through the
-//! [`SupportDesk`]), and escalated ([`Escalator`]); the customer is told so plainly, at the
+//! support desk: [`HandoffDesk`]), and escalated ([`Escalator`]); the customer is told so plainly, at the
 //! start of the answer, which still streams.
 //!
 //! One open ticket per session: a second request finds the first ticket (and its
 //! escalation key, `ticket:<id>`, was already notified: no second notification).
 
-use edge_core::chat::escalation::{asks_for_human, notice, notice_failed};
+use edge_core::chat::escalation::{asks_for_human, notice, notice_failed, of_ticket};
 use edge_core::chat::intent::Language;
-use edge_core::chat::support::{Escalation, EscalationReason, NewTicket, Priority, Ticket};
+use edge_core::chat::support::{Actor, EscalationReason, NewTicket, Priority, Ticket};
 use serde::Deserialize;
 
 use crate::backends::BackendError;
@@ -40,11 +40,19 @@ impl<H: Handoff> Handoff for Option<H> {
     }
 }
 
-/// The session's open tickets (not solved), newest first.
+/// What the hand-off needs of the support desk: the session's open ticket, and opening one
+/// as the worker itself ([`Actor::System`] in its history).
 #[allow(async_fn_in_trait)] // wasm is single-threaded: no `Send` bound wanted
-pub(crate) trait OpenTickets {
+pub(crate) trait HandoffDesk {
     /// The newest ticket of `session_id` that is not solved.
     async fn open_ticket(&self, session_id: &str) -> Result<Option<Ticket>, BackendError>;
+    /// Opens a ticket for `session_id`, by the system.
+    async fn open_for_person(
+        &self,
+        session_id: &str,
+        t: &NewTicket,
+        now: u64,
+    ) -> Result<Ticket, BackendError>;
 }
 
 #[derive(Deserialize)]
@@ -52,7 +60,7 @@ struct IdRow {
     id: String,
 }
 
-impl OpenTickets for D1Desk {
+impl HandoffDesk for D1Desk {
     async fn open_ticket(&self, session_id: &str) -> Result<Option<Ticket>, BackendError> {
         let d1 = |e: worker::Error| BackendError(format!("D1: {e}"));
         let row: Option<IdRow> = self
@@ -71,26 +79,23 @@ impl OpenTickets for D1Desk {
             None => Ok(None),
         }
     }
+
+    async fn open_for_person(
+        &self,
+        session_id: &str,
+        t: &NewTicket,
+        now: u64,
+    ) -> Result<Ticket, BackendError> {
+        self.open(session_id, t, Actor::System, now)
+            .await
+            .map_err(|e| BackendError(e.to_string()))
+    }
 }
 
 /// The subject of a ticket opened because the customer asked for a person.
 pub(crate) const SUBJECT: &str = "Customer asked for a person";
 /// Most characters of the customer's message kept as the ticket's description.
 pub(crate) const MAX_DESCRIPTION_CHARS: usize = 2_000;
-
-/// The escalation of `t` (its key `ticket:<id>`).
-pub(crate) fn escalation_of(t: &Ticket, reason: EscalationReason) -> Escalation {
-    Escalation {
-        key: format!("ticket:{}", t.id),
-        reason,
-        ticket_id: t.id.clone(),
-        session_id: t.session_id.clone(),
-        subject: t.subject.clone(),
-        priority: t.priority,
-        contact: t.contact.clone(),
-        created_at: t.created_at,
-    }
-}
 
 /// The hand-off of one session: its desk, its escalator, its id.
 pub(crate) struct DeskHandoff<D, E> {
@@ -99,7 +104,7 @@ pub(crate) struct DeskHandoff<D, E> {
     pub(crate) session_id: String,
 }
 
-impl<D: SupportDesk + OpenTickets, E: Escalator> DeskHandoff<D, E> {
+impl<D: HandoffDesk, E: Escalator> DeskHandoff<D, E> {
     /// The session's open ticket or a new one, escalated; whether it was reused.
     async fn request(&self, content: &str, now: u64) -> Result<(Ticket, bool), BackendError> {
         let (ticket, reused) = match self.desk.open_ticket(&self.session_id).await? {
@@ -111,11 +116,14 @@ impl<D: SupportDesk + OpenTickets, E: Escalator> DeskHandoff<D, E> {
                     contact: None,
                     priority: Priority::High,
                 };
-                let t = self.desk.create_ticket(&self.session_id, &new, now).await?;
+                let t = self
+                    .desk
+                    .open_for_person(&self.session_id, &new, now)
+                    .await?;
                 (t, false)
             }
         };
-        let e = escalation_of(&ticket, EscalationReason::HumanRequested);
+        let e = of_ticket(&ticket, EscalationReason::HumanRequested);
         if let Err(err) = self.escalator.escalate(&e).await {
             // Recorded in the ledger first: a failed queue send is swept later. The ticket
             // exists either way (the admin API lists it).
@@ -125,7 +133,7 @@ impl<D: SupportDesk + OpenTickets, E: Escalator> DeskHandoff<D, E> {
     }
 }
 
-impl<D: SupportDesk + OpenTickets, E: Escalator> Handoff for DeskHandoff<D, E> {
+impl<D: HandoffDesk, E: Escalator> Handoff for DeskHandoff<D, E> {
     async fn on_message(&self, content: &str, lang: Language, now: u64) -> Option<String> {
         if !asks_for_human(content) {
             return None;
@@ -142,10 +150,41 @@ impl<D: SupportDesk + OpenTickets, E: Escalator> Handoff for DeskHandoff<D, E> {
 
 #[cfg(test)]
 mod tests {
+    use edge_core::chat::support::{Escalation, TicketStatus};
+
     use super::*;
     use crate::escalation::fakes::{MemLedger, MemQueue};
     use crate::testkit::run;
     use crate::tools::fakes::{MemDesk, Mode};
+
+    /// The tools' in-memory desk, opening as the system.
+    impl HandoffDesk for MemDesk {
+        async fn open_ticket(&self, session_id: &str) -> Result<Option<Ticket>, BackendError> {
+            Ok(self
+                .tickets
+                .borrow()
+                .iter()
+                .rev()
+                .find(|t| t.session_id == session_id && t.status != TicketStatus::Solved)
+                .cloned())
+        }
+
+        async fn open_for_person(
+            &self,
+            session_id: &str,
+            t: &NewTicket,
+            now: u64,
+        ) -> Result<Ticket, BackendError> {
+            let mut ticket = self.create_ticket(session_id, t, now).await?;
+            ticket.history[0].actor = Actor::System;
+            self.tickets
+                .borrow_mut()
+                .last_mut()
+                .expect("stored")
+                .history = ticket.history.clone();
+            Ok(ticket)
+        }
+    }
 
     struct Escalate<'a> {
         ledger: &'a MemLedger,
@@ -158,17 +197,21 @@ mod tests {
         }
     }
 
+    fn handoff<'a>(
+        ledger: &'a MemLedger,
+        queue: &'a MemQueue,
+    ) -> DeskHandoff<MemDesk, Escalate<'a>> {
+        DeskHandoff {
+            desk: MemDesk::default(),
+            escalator: Escalate { ledger, queue },
+            session_id: "s1".into(),
+        }
+    }
+
     #[test]
     fn a_request_opens_one_ticket_escalates_it_once_and_reuses_it() {
         let (ledger, queue) = (MemLedger::default(), MemQueue::default());
-        let h = DeskHandoff {
-            desk: MemDesk::default(),
-            escalator: Escalate {
-                ledger: &ledger,
-                queue: &queue,
-            },
-            session_id: "s1".into(),
-        };
+        let h = handoff(&ledger, &queue);
         assert_eq!(
             run(h.on_message("what does it cost?", Language::En, 5)),
             None
@@ -185,6 +228,7 @@ mod tests {
         assert_eq!(t.subject, SUBJECT);
         assert_eq!(t.description, "I want to talk to a human");
         assert_eq!(t.priority, Priority::High);
+        assert_eq!(t.history[0].actor, Actor::System);
         let queued = queue.sent.borrow().clone();
         assert_eq!(queued.len(), 1);
         assert_eq!(queued[0].key, format!("ticket:{}", t.id));
@@ -199,22 +243,24 @@ mod tests {
             "one open ticket per session"
         );
         assert_eq!(ledger.rows.borrow().len(), 1, "one ledger row per key");
+        // Solved: the next request opens a new ticket.
+        h.desk.tickets.borrow_mut()[0].status = TicketStatus::Solved;
+        let third = run(h.on_message("agent", Language::En, 30)).expect("told");
+        assert_eq!(h.desk.tickets.borrow().len(), 2);
+        assert!(third.contains(&h.desk.tickets.borrow()[1].id), "{third}");
     }
 
     #[test]
     fn a_failing_desk_tells_the_customer_and_a_failing_queue_does_not() {
         let (ledger, queue) = (MemLedger::default(), MemQueue::default());
-        let h = DeskHandoff {
-            desk: MemDesk::default(),
-            escalator: Escalate {
-                ledger: &ledger,
-                queue: &queue,
-            },
-            session_id: "s1".into(),
-        };
+        let h = handoff(&ledger, &queue);
         h.desk.mode.set(Mode::Fails);
         let told = run(h.on_message("agent", Language::En, 1)).expect("told");
         assert_eq!(told, notice_failed(Language::En));
+        assert!(
+            !told.contains("secret detail"),
+            "the desk's words stay in the log"
+        );
         h.desk.mode.set(Mode::Works);
         queue.failing.set(true);
         let told = run(h.on_message("agent", Language::En, 2)).expect("told");

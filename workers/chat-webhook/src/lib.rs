@@ -10,7 +10,10 @@
 //!   commands, components, deferred answers edited in from `wait_until`.
 //! - The per-user quota on paid AI calls ([`quota`]): one Durable Object per user.
 //! - The admin API ([`admin`]): products and conversations; the support desk's articles,
-//!   search and tickets ([`admin_desk`]).
+//!   search and tickets ([`admin_desk`]); web chat customers' export and erase
+//!   ([`web_customers`]).
+//! - Privacy: every log line redacted ([`log`]); ended web chat sessions archived to R2,
+//!   redacted, and expired by the scheduled sweep ([`archive`]).
 //! - The web support chat's page ([`chat_page`]): `GET /chat` and its script and style.
 //! - The web support chat: `/chat/v1/sessions…` ([`chat_api`]) in front of one
 //!   `ChatSession` Durable Object per session ([`chat_session`]), its flows in [`web_chat`];
@@ -22,6 +25,7 @@ mod admin;
 mod admin_desk;
 mod ai;
 mod ai_stream;
+mod archive;
 mod backends;
 mod bindings;
 mod chat_api;
@@ -32,7 +36,6 @@ mod db;
 mod discord;
 mod discord_api;
 mod error;
-#[allow(dead_code)] // SEED: wired by the tools (issue 19)
 mod escalation;
 mod escalation_queue;
 mod handoff;
@@ -52,6 +55,7 @@ mod testkit;
 mod tools;
 mod voice;
 mod web_chat;
+mod web_customers;
 
 pub use chat_session::ChatSession;
 pub use quota::AiQuota;
@@ -110,6 +114,8 @@ const ROUTES: &[RouteRow<Route>] = &[
     ("GET", "/admin/v1/tickets", Route::Admin(A::Desk(D::ListTickets))),
     ("GET", "/admin/v1/tickets/:id", Route::Admin(A::Desk(D::GetTicket))),
     ("PATCH", "/admin/v1/tickets/:id", Route::Admin(A::Desk(D::PatchTicket))),
+    ("GET", "/admin/v1/web-customers/:customer/export", Route::Admin(A::ExportWebCustomer)),
+    ("DELETE", "/admin/v1/web-customers/:customer", Route::Admin(A::EraseWebCustomer)),
     ("GET", "/chat", Route::ChatPage),
     ("GET", "/chat/assets/:file", Route::ChatAsset),
     ("POST", "/chat/v1/sessions", Route::ChatCreate),
@@ -200,4 +206,5 @@ async fn queue(batch: MessageBatch<Queued>, env: Env, _ctx: Context) -> Result<(
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     escalation_queue::sweep_pending(&env).await;
+    archive::sweep_now(&env).await;
 }

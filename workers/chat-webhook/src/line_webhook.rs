@@ -10,10 +10,11 @@ use edge_core::error::CommonError;
 use edge_core::queue::{self, QueueLimits};
 use edge_core::sig::VerifyKey;
 use edge_glue::{Hop, body, now_ms, respond, webcrypto};
-use worker::{Env, Request, Response, console_warn};
+use worker::{Env, Request, Response};
 
 use crate::error::Error;
 use crate::line_consumer::Queued;
+use crate::log;
 use crate::settings::LineSettings;
 
 /// The queue binding verified events wait in.
@@ -59,7 +60,7 @@ pub(crate) async fn line(mut req: Request, env: &Env, hop: &Hop) -> Result<Respo
         for range in batches {
             if let Err(e) = queue.send_batch(queued[range].to_vec()).await {
                 // Not acknowledged: LINE redelivers, and de-duplication absorbs what was queued.
-                console_warn!("line webhook: queueing failed: {e}");
+                log::warn(&format!("line webhook: queueing failed: {e}"));
                 hop.decide("line_queue_failed");
                 return Err(CommonError::UpstreamUnavailable.into());
             }

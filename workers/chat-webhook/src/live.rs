@@ -16,11 +16,10 @@ use edge_core::chat::web::limits::{self, Refusal};
 use edge_core::error::CommonError;
 use edge_glue::{now_ms, respond};
 use serde::{Deserialize, Serialize};
-use worker::{
-    Env, Method, Request, RequestInit, Response, SqlStorage, SqlStorageValue, console_error,
-};
+use worker::{Env, Method, Request, RequestInit, Response, SqlStorage, SqlStorageValue};
 
 use crate::backends::BackendError;
+use crate::log;
 use crate::quota::QUOTA_BINDING;
 
 /// The live-set operations' path inside an `AiQuota` object.
@@ -242,7 +241,7 @@ pub(crate) async fn serve(sql: &SqlStorage, mut req: Request) -> worker::Result<
             },
         ),
         Err(e) => {
-            console_error!("live-set storage failed: {e}");
+            log::error(&format!("live-set storage failed: {e}"));
             respond::error_response(&CommonError::UpstreamUnavailable)
         }
     }
@@ -260,7 +259,7 @@ pub(crate) async fn call(
     op: &LiveOp,
 ) -> Result<Result<(), Refusal>, CommonError> {
     let unavailable = |what: &str, e: &dyn std::fmt::Display| {
-        console_error!("live-set {what} failed: {e}");
+        log::error(&format!("live-set {what} failed: {e}"));
         CommonError::UpstreamUnavailable
     };
     let ns = env

@@ -164,6 +164,7 @@ edge_glue::settings_per_isolate!(
     LineSettings,
     DiscordSettings,
     WebChatSettings,
+    ArchiveSettings,
     EscalationSettings,
     ToolSettings,
 );
@@ -481,6 +482,29 @@ impl WebChatSettings {
                 threshold: usize_var("CHAT_SUMMARY_THRESHOLD", 24, 2..=1_000)?,
             },
             ai: AiSettings::load(env)?,
+        })
+    }
+}
+
+/// Archives of ended web chat sessions (R2 `CHAT_ARCHIVE`) and their expiry.
+pub(crate) struct ArchiveSettings {
+    /// How long an archive is kept after it was written, ms
+    /// (`CHAT_ARCHIVE_RETENTION_DAYS`, 90; `CHAT_ARCHIVE_RETENTION_S` for tests).
+    pub(crate) retention_ms: u64,
+    /// When archiving fails, the session's alarm tries again this much later, ms
+    /// (`CHAT_ARCHIVE_RETRY_S`, 300).
+    pub(crate) retry_ms: u64,
+}
+
+impl ArchiveSettings {
+    fn parse(env: &Env) -> Result<Self, CommonError> {
+        let retention_s = match config::optional_var(env, "CHAT_ARCHIVE_RETENTION_S") {
+            Some(_) => config::u64_var(env, "CHAT_ARCHIVE_RETENTION_S", 0, 1..=315_360_000)?,
+            None => 86_400 * config::u64_var(env, "CHAT_ARCHIVE_RETENTION_DAYS", 90, 1..=3_650)?,
+        };
+        Ok(Self {
+            retention_ms: retention_s * 1_000,
+            retry_ms: 1_000 * config::u64_var(env, "CHAT_ARCHIVE_RETRY_S", 300, 1..=86_400)?,
         })
     }
 }

@@ -6,12 +6,12 @@
 //! [`crate::ai_stream::stream_reply_with`]; the protocol and argument checks are the core's
 //! (`edge_core::chat::tools`).
 
+use edge_core::chat::escalation;
 use edge_core::chat::support::{EscalationReason, Ticket};
 use edge_core::chat::tools::{self, ToolRequest};
 use serde_json::Value;
 
 use crate::escalation::Escalator;
-use crate::handoff::escalation_of;
 use crate::log;
 use crate::support_desk::SupportDesk;
 
@@ -73,7 +73,7 @@ impl<D: SupportDesk, E: Escalator> ToolBox<D, E> {
             ));
             return;
         };
-        let escalation = escalation_of(t, EscalationReason::TicketCreated);
+        let escalation = escalation::of_ticket(t, EscalationReason::TicketCreated);
         if let Err(err) = e.escalate(&escalation).await {
             log::warn(&format!("ticket {}: escalation failed: {err}", t.id));
         }
@@ -262,19 +262,6 @@ pub(crate) mod fakes {
                 change: "updated".to_owned(),
             });
             Ok(Some(t.clone()))
-        }
-    }
-
-    impl crate::handoff::OpenTickets for MemDesk {
-        async fn open_ticket(&self, session_id: &str) -> Result<Option<Ticket>, BackendError> {
-            behave(self.mode.get()).await?;
-            Ok(self
-                .tickets
-                .borrow()
-                .iter()
-                .rev()
-                .find(|t| t.session_id == session_id && t.status != TicketStatus::Solved)
-                .cloned())
         }
     }
 

@@ -15,8 +15,9 @@
 //! and the page goes back to typing. The provider calls ([`transcribe`], [`speak`]) are
 //! generic over [`Outbound`] and tested natively.
 
+use edge_core::chat::completion::Role;
 use edge_core::chat::voice::{self, AudioType, Transcript, VoiceError};
-use edge_core::chat::web::frame::{self, Message};
+use edge_core::chat::web::frame;
 use edge_core::chat::web::limits::Refusal;
 use edge_core::chat::web::{SessionNotFound, token};
 use edge_core::route::Params;
@@ -178,16 +179,23 @@ async fn speech(
     if history.status_code() == 404 {
         return Err(SessionNotFound.into());
     }
+    /// Only what is needed of each message (the rest of the history is skipped).
+    #[derive(serde::Deserialize)]
+    struct Said {
+        id: u64,
+        role: Role,
+        content: String,
+    }
     #[derive(serde::Deserialize)]
     struct History {
-        messages: Vec<Message>,
+        messages: Vec<Said>,
     }
     let text = history
         .json::<History>()
         .await
         .ok()
         .and_then(|h| h.messages.into_iter().find(|m| m.id == mid))
-        .filter(|m| m.role == edge_core::chat::completion::Role::Assistant)
+        .filter(|m| m.role == Role::Assistant)
         .map(|m| m.content)
         .ok_or(VoiceError::NoSuchAnswer)?;
     // Counted only when something is to be paid for.

@@ -12,7 +12,7 @@ use serde_json::json;
 use sha2::Sha256;
 
 use crate::chat::intent::Language;
-use crate::chat::support::{Escalation, EscalationReason, Priority};
+use crate::chat::support::{Escalation, EscalationReason, Ticket};
 
 // ---------------------------------------------------------------------------------------
 // "Asks for a human"
@@ -265,12 +265,18 @@ const fn reason_str(r: EscalationReason) -> &'static str {
     }
 }
 
-const fn priority_str(p: Priority) -> &'static str {
-    match p {
-        Priority::Low => "low",
-        Priority::Normal => "normal",
-        Priority::High => "high",
-        Priority::Urgent => "urgent",
+/// The escalation of ticket `t`: its key `ticket:<id>` (one notification per ticket).
+#[must_use]
+pub fn of_ticket(t: &Ticket, reason: EscalationReason) -> Escalation {
+    Escalation {
+        key: format!("ticket:{}", t.id),
+        reason,
+        ticket_id: t.id.clone(),
+        session_id: t.session_id.clone(),
+        subject: t.subject.clone(),
+        priority: t.priority,
+        contact: t.contact.clone(),
+        created_at: t.created_at,
     }
 }
 
@@ -286,7 +292,7 @@ pub fn webhook_body(e: &Escalation) -> String {
         "ticket_id": e.ticket_id,
         "session_id": e.session_id,
         "subject": clip(&e.subject, MAX_NOTIFIED_SUBJECT_CHARS),
-        "priority": priority_str(e.priority),
+        "priority": e.priority.as_str(),
         "contact": e.contact,
         "created_at": e.created_at,
     })
@@ -330,7 +336,7 @@ pub fn discord_body(e: &Escalation) -> String {
     };
     let mut content = format!(
         "**{title}** ({})\nTicket: `{}`\nSubject: {}\nSession: `{}`",
-        priority_str(e.priority),
+        e.priority.as_str(),
         code_span(&e.ticket_id),
         discord_plain(&clip(&e.subject, MAX_NOTIFIED_SUBJECT_CHARS)),
         code_span(&e.session_id),
@@ -455,6 +461,7 @@ pub const fn notice_failed(lang: Language) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chat::support::Priority;
     use proptest::prelude::*;
 
     #[test]

@@ -14,6 +14,8 @@
 //! - [`quota`]: the per-user quota on paid AI calls.
 //! - [`signature`]: the one error of both webhooks' signature checks.
 //! - [`product`], [`preferences`]: the admin API's bodies.
+//! - [`archive`]: ended web chat sessions as redacted JSONL, their keys and expiry; customer ids.
+//! - [`privacy`]: personal data (e-mails, phones, cards, Thai ids) redacted from text.
 //! - [`escalation`]: escalation to a human: "asks for a human", notification bodies, retries.
 //! - [`support`]: the support desk's data: articles, search hits, tickets, escalations.
 //! - [`kb`]: knowledge-base search: FTS5 queries (quoted terms, English words and Thai
@@ -23,6 +25,7 @@
 //! - [`web`]: the web support chat: session tokens, wire frames, memory and limits.
 //! - [`voice`]: the web chat's voice messages: audio limits, transcription and speech.
 
+pub mod archive;
 #[cfg(feature = "chart")]
 pub mod chart;
 pub mod completion;
@@ -33,6 +36,7 @@ pub mod kb;
 pub mod langserve;
 pub mod line;
 pub mod preferences;
+pub mod privacy;
 pub mod product;
 pub mod quota;
 pub mod quote;

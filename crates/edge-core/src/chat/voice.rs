@@ -455,9 +455,9 @@ pub fn speech_input(text: &str, max_chars: usize) -> &str {
     let head = &text[..cut];
     let sentence = head
         .char_indices()
-        .filter(|(_, c)| matches!(c, '.' | '!' | '?' | '。' | '\n'))
-        .map(|(i, c)| i + c.len_utf8())
-        .last();
+        .rev()
+        .find(|(_, c)| matches!(c, '.' | '!' | '?' | '。' | '\n'))
+        .map(|(i, c)| i + c.len_utf8());
     let word = head.rfind(char::is_whitespace);
     match (sentence, word) {
         (Some(end), _) if end > 0 => head[..end].trim_end(),

@@ -46,10 +46,12 @@
     /* storage blocked: the server's default */
   }
 
+  /** Voice offered or not; the "Answers aloud" switch only once it matters (a voice
+   * message was sent here, or the user chose before). */
   function setVoice(on) {
     ui.body.dataset.voice = on ? "on" : "off";
     ui.mic.hidden = !on;
-    ui.speak.hidden = !on;
+    ui.speak.hidden = !on || state.speak === null;
   }
 
   /** Back to typing, saying why. */
@@ -236,6 +238,7 @@
     }
     setBusy("");
     if (state.speak === null && speak !== null) showSpeak(speak);
+    if (speak !== null) ui.speak.hidden = false;
     if (answerId && speak) play(s, answerId);
   }
 
