@@ -189,10 +189,12 @@ fn glues(c: char) -> bool {
 }
 
 /// Glues a number on its left: `c` right before it, `c2` before that (`mail.0812…`,
-/// `[email].0812…`: a label of a domain).
+/// `[email].0812…`: a label of a domain; `req-1764…`: the last part of an identifier
+/// whose words are joined by dashes, like a request id with a timestamp).
 fn glues_left(c: Option<char>, c2: Option<char>) -> bool {
     match c {
         Some('.') => c2.is_some_and(|c2| c2.is_ascii_alphanumeric() || c2 == ']'),
+        Some('-') => c2.is_some_and(|c2| c2.is_ascii_alphabetic()),
         Some(c) => glues(c),
         None => false,
     }
@@ -525,6 +527,11 @@ mod tests {
             "192.168.100.200",
             "3.14159265358979",
             "ticket t_0812345678abcdef",
+            // 1764659312340 passes the Thai id checksum: glued to its word by a dash, it is
+            // a request id's timestamp, not an id (was redacted: a log line's request id then
+            // named nothing).
+            "request ai-refused-ayaka-1764659312340",
+            "req-0812345678 done",
             "",
         ] {
             assert_eq!(r(s), s, "{s}");
