@@ -518,6 +518,17 @@ pub fn hmac_sha256_matches(key: &[u8], message: &[u8], tag: &[u8]) -> bool {
     hmac_matches(SigAlg::HmacSha256, key, message, tag)
 }
 
+/// The HMAC-SHA256 tag of the concatenation of `parts` under `key` (any key length).
+#[must_use]
+pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; HMAC_SHA256_TAG_BYTES] {
+    let mut mac = <Hmac<Sha256> as hmac::digest::KeyInit>::new_from_slice(key)
+        .expect("hmac takes any key length");
+    for part in parts {
+        hmac::Mac::update(&mut mac, part);
+    }
+    hmac::Mac::finalize(mac).into_bytes().into()
+}
+
 /// Length of an HMAC-SHA256 tag, bytes.
 pub const HMAC_SHA256_TAG_BYTES: usize = 32;
 /// Length of an Ed25519 signature, bytes.

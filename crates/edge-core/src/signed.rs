@@ -11,24 +11,15 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-
-type HmacSha256 = Hmac<Sha256>;
-
 /// A 32-byte key for one purpose: `HMAC-SHA256(secret, purpose)`.
 #[must_use]
 pub fn derive_key(secret: &str, purpose: &str) -> [u8; 32] {
-    let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("hmac takes any key length");
-    mac.update(purpose.as_bytes());
-    mac.finalize().into_bytes().into()
+    crate::sig::hmac_sha256(secret.as_bytes(), &[purpose.as_bytes()])
 }
 
 /// The URL-safe base64 HMAC-SHA256 tag of `msg` under `key`.
 pub(crate) fn tag(key: &[u8; 32], msg: &str) -> String {
-    let mut mac = HmacSha256::new_from_slice(key).expect("hmac takes any key length");
-    mac.update(msg.as_bytes());
-    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    URL_SAFE_NO_PAD.encode(crate::sig::hmac_sha256(key, &[msg.as_bytes()]))
 }
 
 /// Whether `presented` is the tag of `msg` under `key` (constant-time comparison).

@@ -7,9 +7,7 @@
 //! The worker (`chat-webhook`'s `escalation*` modules) does the IO: the ledger in D1, the
 //! queue, the webhook calls and the clock.
 
-use hmac::{Hmac, Mac};
 use serde_json::json;
-use sha2::Sha256;
 
 use crate::chat::intent::Language;
 use crate::chat::support::{Escalation, EscalationReason, Ticket};
@@ -370,15 +368,11 @@ pub fn discord_wait_url(url: &str) -> String {
 /// recomputes it over the raw body, compares in constant time and refuses old timestamps.
 #[must_use]
 pub fn signature(secret: &str, timestamp_s: u64, body: &str) -> String {
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("hmac takes any key length");
-    mac.update(timestamp_s.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body.as_bytes());
-    format!(
-        "t={timestamp_s},v1={}",
-        crate::hex::encode(&mac.finalize().into_bytes())
-    )
+    let tag = crate::sig::hmac_sha256(
+        secret.as_bytes(),
+        &[timestamp_s.to_string().as_bytes(), b".", body.as_bytes()],
+    );
+    format!("t={timestamp_s},v1={}", crate::hex::encode(&tag))
 }
 
 /// The signature header's name.

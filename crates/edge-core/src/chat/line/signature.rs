@@ -6,8 +6,6 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 
 use crate::chat::signature::SignatureError;
 
@@ -61,10 +59,7 @@ pub fn verify(
 /// The signature LINE would send for `body` (for tests and local tools).
 #[must_use]
 pub fn sign(channel_secret: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(channel_secret.as_bytes())
-        .expect("hmac takes any key length");
-    mac.update(body);
-    STANDARD.encode(mac.finalize().into_bytes())
+    STANDARD.encode(crate::sig::hmac_sha256(channel_secret.as_bytes(), &[body]))
 }
 
 #[cfg(test)]
