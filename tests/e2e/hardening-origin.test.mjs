@@ -239,13 +239,18 @@ describe("13.9 an origin that dies mid-body", { timeout: 120_000 }, () => {
   });
 });
 
-describe("a short body of declared length is read whole before it is relayed", { timeout: 120_000 }, () => {
+// Issue 14, second round: voice-router no longer reads a short body whole before relaying it
+// (measured: 0.6 s more workerd CPU per 10k requests than the native pipe, DESIGN.md "The
+// lean boundary, second round"). Every body streams through the native watch; a short one
+// that breaks is what a long one is (13.9): the status was sent, the client sees the body
+// break, and the hop's metric records the 502.
+describe("a short body of declared length streams through the native watch", { timeout: 120_000 }, () => {
   const p = withPipeline(
     euFirst(
       {
         cut: {
           raw: {
-            // Declares 5,000 bytes (under the 64 KiB read whole), sends 1,000, drops the connection.
+            // Declares 5,000 bytes, sends 1,000, drops the connection.
             "/api/v1/calls/short": dieMidBody("no-store", 5000),
             "/api/v1/calls/whole": (s) => {
               s.write("HTTP/1.1 200 OK\r\ncache-control: no-store\r\ncontent-type: text/plain\r\ncontent-length: 3000\r\nx-origin-note: kept\r\n\r\n");
@@ -268,9 +273,12 @@ describe("a short body of declared length is read whole before it is relayed", {
     assert.equal(await r.text(), "y".repeat(3000));
   });
 
-  test("cut: a clean 502 upstream_body_incomplete instead of a truncated 200, recorded as such", async () => {
+  test("cut: the client sees the body break, the hop records 502 upstream_body_incomplete", async () => {
     const r = await p.fetch("/api/v1/calls/short", bounded({ cf: BERLIN }), V);
-    await assertJsonError(r, 502, "upstream_body_incomplete");
+    assert.equal(r.status, 200, "the headers were already relayed");
+    assert.equal(r.headers.get("x-edge-region"), "eu-west-1");
+    const body = await readBody(r);
+    assert.ok(body.error || body.text.length < 5000, "the client sees a broken body");
     const id = r.headers.get("x-request-id");
     const hop = await p.hopOf(id, V);
     assert.equal(hop.status, 502);

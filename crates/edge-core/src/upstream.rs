@@ -7,7 +7,7 @@
 //! So an upstream answering 999, or a 1xx that the runtime hands over as final, is not
 //! relayed: it is a 502 `bad_upstream_response`, and a failure of that upstream.
 
-use crate::auth::request_policy::{RequestError, parse_content_length};
+use crate::auth::request_policy::RequestError;
 use crate::error::CommonError;
 
 /// The statuses a response a worker sends may carry (Fetch: 200..=599; 1xx are
@@ -44,35 +44,6 @@ pub fn check_forwardable(method: &str, has_body: bool) -> Result<(), RequestErro
         Err(RequestError::UnexpectedBody)
     } else {
         Ok(())
-    }
-}
-
-/// Largest declared body a relaying hop that must know whether the body arrived whole
-/// reads before answering, instead of watching it stream through (see [`BodyPlan`]).
-pub const BUFFERED_BODY_MAX_BYTES: u64 = 64 * 1024;
-
-/// How a relaying hop observes whether an upstream's body arrives whole.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BodyPlan {
-    /// Read it whole before answering: a short body of declared length, not content-coded.
-    /// One read costs less than a stream piped through the hop, and a body that breaks
-    /// becomes a clean 502 before any header is sent instead of a truncated relay.
-    Buffer,
-    /// Relay it as it streams and watch its end: long, unknown-length or content-coded
-    /// bodies (a coded body's declared length is not the decoded length read).
-    Relay,
-}
-
-impl BodyPlan {
-    /// The plan for an answer with these `Content-Length` and `Content-Encoding` values.
-    #[must_use]
-    pub fn of(content_length: Option<&str>, content_encoding: Option<&str>) -> Self {
-        let identity = content_encoding.is_none_or(|e| e.trim().eq_ignore_ascii_case("identity"));
-        let declared = content_length.and_then(|v| parse_content_length(v).ok());
-        match declared {
-            Some(n) if identity && n <= BUFFERED_BODY_MAX_BYTES => Self::Buffer,
-            _ => Self::Relay,
-        }
     }
 }
 
@@ -114,28 +85,6 @@ impl BodyEnd {
 mod tests {
     use super::*;
     use crate::HttpError;
-
-    #[test]
-    fn short_plain_bodies_of_declared_length_are_read_whole_the_rest_relayed() {
-        use BodyPlan::{Buffer, Relay};
-        assert_eq!(BodyPlan::of(Some("0"), None), Buffer);
-        assert_eq!(BodyPlan::of(Some("65536"), None), Buffer);
-        assert_eq!(BodyPlan::of(Some("1200"), Some("identity")), Buffer);
-        assert_eq!(BodyPlan::of(Some("65537"), None), Relay);
-        assert_eq!(BodyPlan::of(None, None), Relay);
-        assert_eq!(BodyPlan::of(Some("1200"), Some("gzip")), Relay);
-        for odd in [
-            "",
-            "+12",
-            "-1",
-            "12 ",
-            "1e3",
-            "0x10",
-            "99999999999999999999999",
-        ] {
-            assert_eq!(BodyPlan::of(Some(odd), None), Relay, "{odd:?}");
-        }
-    }
 
     #[test]
     fn item_13_8_only_200_to_599_is_relayed() {

@@ -29,12 +29,13 @@ use edge_core::auth::request_policy::{
 use edge_core::signed::seal;
 use edge_glue::admin::ADMIN_SECRET;
 use edge_glue::body;
+use edge_glue::boundary::{self, Base, HeaderLines};
 use edge_glue::hop::{self, Destination, NextHopBinding};
 use edge_glue::metrics::ANALYTICS_BINDING;
 use edge_glue::{Hop, config, now_ms, respond};
 use worker::js_sys::Uint8Array;
 use worker::wasm_bindgen::JsValue;
-use worker::{Env, Headers, Request, Response, console_log};
+use worker::{Env, Request, Response, console_log};
 
 use crate::error::Error;
 use crate::settings::Settings;
@@ -86,19 +87,50 @@ impl Target {
     }
 }
 
-/// The client's headers that may travel on: every reserved one dropped.
+/// The headers a request is forwarded with: the client's that may travel on (every
+/// reserved one dropped), then the edge's own set over them. Kept in wasm and sent in the
+/// one crossing that builds the forwarded request (`edge_glue::boundary`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Forwarded(Vec<(String, String)>);
+
+impl Forwarded {
+    /// Sets `name` to `value`, replacing the client's values of that name.
+    pub(crate) fn set(&mut self, name: &str, value: &str) {
+        self.delete(name);
+        self.0.push((name.to_owned(), value.to_owned()));
+    }
+
+    /// Removes every value of `name`.
+    pub(crate) fn delete(&mut self, name: &str) {
+        self.0.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+    }
+
+    /// The list that crosses.
+    fn lines(&self) -> Result<HeaderLines, Error> {
+        let mut lines = HeaderLines::new();
+        for (name, value) in &self.0 {
+            lines
+                .push(name, value)
+                .map_err(|e| worker::Error::RustError(e.to_string()))?;
+        }
+        Ok(lines)
+    }
+}
+
+/// The client's headers that may travel on: every reserved one dropped (read in one
+/// crossing).
 ///
 /// # Errors
 /// 400 `reserved_header` for a reserved name spelled with `_` (see
 /// `edge_core::auth::client_headers`).
-pub(crate) fn client_headers(req: &Request) -> Result<Headers, Error> {
-    let all: Vec<(String, String)> = req.headers().entries().collect();
-    let kept = client_headers::filter(all.iter().map(|(n, v)| (n.as_str(), v.as_str())))?;
-    let headers = Headers::new();
-    for (name, value) in kept {
-        headers.append(name, value)?;
-    }
-    Ok(headers)
+pub(crate) fn client_headers(req: &Request) -> Result<Forwarded, Error> {
+    let all = boundary::entries(req.headers());
+    let kept = client_headers::filter(all.pairs())?;
+    Ok(Forwarded(
+        kept.into_iter()
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            .collect(),
+    ))
 }
 
 /// The body framing rules alone (for pass-throughs that do not judge the content type):
@@ -130,11 +162,20 @@ pub(crate) async fn send(
     hop: &Hop,
     target: &Target,
     binding: &'static str,
-    headers: Headers,
+    headers: Forwarded,
     body: Option<JsValue>,
 ) -> Result<Response, Error> {
-    let fwd =
-        hop::forwarded_request_with(req, &target.url, hop, Destination::Service, headers, body)?;
+    let body = body.unwrap_or(JsValue::NULL);
+    let to = Destination::Service;
+    let fwd = hop::forwarded(
+        req,
+        &target.url,
+        hop,
+        to,
+        Base::Empty,
+        headers.lines()?,
+        &body,
+    )?;
     let timeout_ms = hop::upstream_timeout_ms(env)?;
     Ok(hop::call_service(env, binding, fwd, timeout_ms).await?)
 }
@@ -273,12 +314,12 @@ async fn forward(
     env: &Env,
     hop: &Hop,
     target: &Target,
-    headers: Headers,
+    mut headers: Forwarded,
     identity: Option<&Identity>,
     body: Option<Vec<u8>>,
 ) -> Result<Response, Error> {
     for (name, value) in identity.map(Identity::headers).unwrap_or_default() {
-        headers.set(name, &value)?;
+        headers.set(name, &value);
     }
     let path = target.path.as_str();
     let binding = match identity {
@@ -292,7 +333,7 @@ async fn forward(
                 subject: &id.subject,
                 permissions: &permissions,
             };
-            headers.set(seal::HEADER, &seal::seal(&secret, &sealed, now_ms() / 1000))?;
+            headers.set(seal::HEADER, &seal::seal(&secret, &sealed, now_ms() / 1000));
             ANALYTICS.binding
         }
         _ => NEXT.binding,

@@ -7,7 +7,9 @@
 use edge_core::cache::CacheOutcome;
 use edge_core::cache::range::Part;
 use edge_core::cache::{decide, directives};
+use edge_core::error::CommonError;
 use edge_core::error::WithHeaders;
+use edge_glue::boundary::{self, HeaderEdits};
 use edge_glue::{Hop, respond};
 use worker::{Env, Headers, Request, Response};
 
@@ -29,7 +31,10 @@ pub(crate) async fn handle(req: Request, env: &Env, hop: &Hop) -> Result<Respons
         method: req.inner().method(),
         path: url.path().to_owned(),
         query: url.query().map(str::to_owned),
-        headers: req.headers().entries().collect(),
+        headers: boundary::entries(req.headers())
+            .pairs()
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            .collect(),
         origin: url.origin().ascii_serialization(),
     };
     let policy = settings.policies.for_path(&incoming.path);
@@ -61,11 +66,17 @@ pub(crate) async fn handle(req: Request, env: &Env, hop: &Hop) -> Result<Respons
     };
     hop.decide(outcome.decision());
     let resp = respond::with_mutable_headers(resp);
-    resp.headers().set("x-cache", outcome.header())?;
-    // Targeted at this cache only (RFC 9213; entries already leave them out).
+    // One crossing: `x-cache`, and the directives targeted at this cache only removed
+    // (RFC 9213; entries already leave them out).
+    let mut edits = HeaderEdits::default();
     for name in directives::NOT_FORWARDED {
-        resp.headers().delete(name)?;
+        edits.remove(name).map_err(|_| CommonError::Internal)?;
     }
+    edits
+        .set
+        .push("x-cache", outcome.header())
+        .map_err(|_| CommonError::Internal)?;
+    edits.apply(resp.headers())?;
     Ok(resp)
 }
 

@@ -5,6 +5,7 @@
 use edge_core::error::CommonError;
 use edge_core::{ServiceName, upstream};
 use edge_glue::body::{self, Prefix};
+use edge_glue::boundary;
 use edge_glue::hop::{self, Destination, NextHopBinding};
 use edge_glue::{Hop, now_ms};
 use futures::StreamExt;
@@ -80,7 +81,12 @@ impl Upstream for Response {
     }
 
     fn headers(&self) -> Vec<(String, String)> {
-        Response::headers(self).entries().collect()
+        // One crossing for all of them (not one per header and per string).
+        let lines = boundary::entries(Response::headers(self));
+        lines
+            .pairs()
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            .collect()
     }
 
     async fn buffer(mut self, limit: usize) -> worker::Result<Buffered<Self>> {

@@ -9,15 +9,12 @@
 
 use edge_core::error::CommonError;
 use edge_core::{ServiceName, upstream};
-use worker::js_sys::{Reflect, global};
 use worker::wasm_bindgen::{JsCast, JsValue};
-use worker::{
-    AbortController, Env, Headers, Request, RequestInit, RequestRedirect, Response, web_sys,
-    worker_sys,
-};
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::{Env, Request, Response, web_sys};
 
-use crate::deadline::{self, Raced};
-use crate::{Hop, REQUEST_ID_HEADER, config, respond};
+use crate::boundary::{self, Base, HeaderLines};
+use crate::{Hop, REQUEST_ID_HEADER, config};
 
 /// Default time a worker waits for its next hop, in milliseconds (var `UPSTREAM_TIMEOUT_MS`).
 pub const DEFAULT_UPSTREAM_TIMEOUT_MS: u64 = 30_000;
@@ -58,6 +55,7 @@ pub enum Destination {
 /// Builds the request to send to the next hop: `url` replaces the incoming URL, everything
 /// else (method, headers, streamed body) is kept, `x-request-id` is set to `hop`'s id, and
 /// `cf` is carried as [`Destination`] says (read through `hop`, which reads it only once).
+/// One crossing (`boundary::forward_request`): the headers are copied natively.
 ///
 /// # Errors
 /// When the runtime refuses to build the request (an invalid URL).
@@ -67,12 +65,34 @@ pub fn forwarded_request(
     hop: &Hop,
     to: Destination,
 ) -> worker::Result<Request> {
-    let body = req.inner().body().map(JsValue::from);
-    forwarded_request_with(req, url, hop, to, req.headers().clone(), body)
+    forwarded_request_lines(req, url, hop, to, HeaderLines::new())
+}
+
+/// As [`forwarded_request`], with `lines` set on the copy of the incoming headers (one
+/// crossing for all of them).
+///
+/// # Errors
+/// When the runtime refuses to build the request (an invalid URL or header).
+pub fn forwarded_request_lines(
+    req: &Request,
+    url: &str,
+    hop: &Hop,
+    to: Destination,
+    lines: HeaderLines,
+) -> worker::Result<Request> {
+    forwarded(
+        req,
+        url,
+        hop,
+        to,
+        Base::Incoming,
+        lines,
+        &JsValue::UNDEFINED,
+    )
 }
 
 /// As [`forwarded_request`], with the caller's `headers` (already filtered) and `body`
-/// (e.g. one it has read and checked) instead of the incoming ones.
+/// (e.g. one it has read and checked; `None`: no body) instead of the incoming ones.
 ///
 /// # Errors
 /// When the runtime refuses to build the request (an invalid URL or header).
@@ -81,24 +101,39 @@ pub fn forwarded_request_with(
     url: &str,
     hop: &Hop,
     to: Destination,
-    headers: Headers,
+    headers: worker::Headers,
     body: Option<JsValue>,
 ) -> worker::Result<Request> {
-    headers.set(REQUEST_ID_HEADER, hop.request_id.as_str())?;
-    let mut init = RequestInit::new();
-    init.with_headers(headers)
-        .with_redirect(RequestRedirect::Manual)
-        .with_body(body);
-    let init: web_sys::RequestInit = (&init).into();
-    // The raw method: worker::Method maps methods it does not know (PROPFIND, …) to GET.
-    init.set_method(&req.inner().method());
-    if to == Destination::Service
-        && let Some(cf) = hop.cf()
-    {
-        // workerd takes `cf` from the init dictionary; copy the incoming object as it is.
-        Reflect::set(&init, &JsValue::from_str("cf"), cf)?;
-    }
-    Ok(web_sys::Request::new_with_str_and_init(url, &init)?.into())
+    let body = body.unwrap_or(JsValue::NULL);
+    let base = Base::Given(&headers.0);
+    forwarded(req, url, hop, to, base, HeaderLines::new(), &body)
+}
+
+/// The request to the next hop in one crossing: `req`'s method, the headers of `base` with
+/// `lines` and `x-request-id` set on them, `body` (`undefined`: the incoming body; `null`:
+/// none), `redirect: manual`, and `cf` as `to` says.
+///
+/// # Errors
+/// When the runtime refuses to build the request (an invalid URL or header).
+pub fn forwarded(
+    req: &Request,
+    url: &str,
+    hop: &Hop,
+    to: Destination,
+    base: Base<'_>,
+    mut lines: HeaderLines,
+    body: &JsValue,
+) -> worker::Result<Request> {
+    lines
+        .push(REQUEST_ID_HEADER, hop.request_id.as_str())
+        .map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let cf = match to {
+        // workerd takes `cf` from the init dictionary; the incoming object is passed as it is.
+        Destination::Service => hop.cf().cloned().unwrap_or(JsValue::UNDEFINED),
+        Destination::Origin => JsValue::UNDEFINED,
+    };
+    let fwd = boundary::forward_request(req.inner(), url, &base.js(), lines.as_str(), body, &cf)?;
+    Ok(fwd.into())
 }
 
 /// Sends `req` to the service binding `binding`, waiting at most `timeout_ms` for its
@@ -113,15 +148,11 @@ pub async fn call_service(
     req: Request,
     timeout_ms: u64,
 ) -> Result<Response, CommonError> {
-    let fetcher: worker_sys::Fetcher = JsValue::from(
+    let fetcher = JsValue::from(
         env.service(binding)
             .map_err(|_| CommonError::Misconfigured(binding))?,
-    )
-    .unchecked_into();
-    let call = fetcher
-        .fetch(req.inner())
-        .map_err(|_| CommonError::UpstreamUnavailable)?;
-    answer(deadline::race(call, timeout_ms).await, timeout_ms)
+    );
+    sent(&req, &fetcher, timeout_ms, Arrival::Copied).await
 }
 
 /// Sends `req` to an origin over the network, waiting at most `timeout_ms` for its
@@ -130,34 +161,52 @@ pub async fn call_service(
 /// # Errors
 /// `UpstreamTimeout` or `UpstreamUnavailable` as described in the module docs.
 pub async fn call_origin(req: Request, timeout_ms: u64) -> Result<Response, CommonError> {
-    let controller = AbortController::default();
-    let init = web_sys::RequestInit::new();
-    init.set_signal(Some(&controller.signal()));
-    let scope: web_sys::WorkerGlobalScope = global().unchecked_into();
-    let call = scope.fetch_with_request_and_init(req.inner(), &init);
-    let outcome = answer(deadline::race(call, timeout_ms).await, timeout_ms);
-    if matches!(outcome, Err(CommonError::UpstreamTimeout { .. })) {
-        controller.abort();
-    }
-    outcome
+    sent(&req, &JsValue::NULL, timeout_ms, Arrival::Copied).await
+}
+
+/// As [`call_origin`], the answer's headers left as they came (immutable): for a hop that
+/// rebuilds the answer anyway ([`crate::watch::observe`] does), so they are copied once.
+///
+/// # Errors
+/// As [`call_origin`].
+pub async fn call_origin_relayed(req: Request, timeout_ms: u64) -> Result<Response, CommonError> {
+    sent(&req, &JsValue::NULL, timeout_ms, Arrival::AsSent).await
+}
+
+/// Whether an answer's headers are copied (made mutable) on arrival.
+enum Arrival {
+    Copied,
+    AsSent,
+}
+
+async fn sent(
+    req: &Request,
+    fetcher: &JsValue,
+    timeout_ms: u64,
+    arrival: Arrival,
+) -> Result<Response, CommonError> {
+    let ms = f64::from(u32::try_from(timeout_ms).unwrap_or(u32::MAX));
+    let copy = matches!(arrival, Arrival::Copied);
+    let settled = JsFuture::from(boundary::send(req.inner(), fetcher, ms, copy)).await;
+    answer(settled, timeout_ms)
 }
 
 /// A next hop's answer as the module docs say: a response, or why there is none.
-fn answer(raced: Raced, timeout_ms: u64) -> Result<Response, CommonError> {
-    match raced {
-        Raced::Resolved(v) => {
-            let resp: Response = v
-                .dyn_into::<web_sys::Response>()
-                .map_err(|_| CommonError::UpstreamUnavailable)?
-                .into();
-            // A status no response can carry is refused here, where every answer from a
-            // next hop arrives, so nothing downstream ever tries to relay it (see
-            // `edge_core::upstream`).
-            upstream::check_status(resp.status_code())?;
-            // Its headers are immutable, and every hop edits them: copied once, here.
-            Ok(respond::with_copied_headers(resp))
-        }
-        Raced::Rejected(_) => Err(CommonError::UpstreamUnavailable),
-        Raced::TimedOut => Err(CommonError::UpstreamTimeout { timeout_ms }),
+fn answer(settled: Result<JsValue, JsValue>, timeout_ms: u64) -> Result<Response, CommonError> {
+    let value = settled.map_err(|_| CommonError::UpstreamUnavailable)?;
+    if let Some(code) = value.as_f64() {
+        return Err(if code == boundary::TIMED_OUT {
+            CommonError::UpstreamTimeout { timeout_ms }
+        } else {
+            CommonError::UpstreamUnavailable
+        });
     }
+    let resp: Response = value
+        .dyn_into::<web_sys::Response>()
+        .map_err(|_| CommonError::UpstreamUnavailable)?
+        .into();
+    // A status no response can carry is refused here, where every answer from a next hop
+    // arrives, so nothing downstream ever tries to relay it (see `edge_core::upstream`).
+    upstream::check_status(resp.status_code())?;
+    Ok(resp)
 }

@@ -21,6 +21,7 @@
 
 pub mod admin;
 pub mod body;
+pub mod boundary;
 pub mod config;
 pub mod deadline;
 pub mod failure;

@@ -1,7 +1,7 @@
 //! Reporting hop metrics to analytics-collector through a per-isolate outbox.
 //!
-//! [`report`] waits (in `ctx.wait_until`) for the watched response body to end, then hands
-//! the finished event to the isolate's [`Outbox`] (`edge_core::analytics::outbox`), which
+//! [`report`] hands the finished event (once a watched response body has ended: at once
+//! when it already has, else in `ctx.wait_until`) to the isolate's [`Outbox`] (`edge_core::analytics::outbox`), which
 //! decides everything: the first event into an idle outbox starts one flusher in that
 //! request's `wait_until` that sleeps `METRICS_FLUSH_MS` and then sends every pending event
 //! as one enveloped batch (one timer and one `ANALYTICS` subrequest per flush, not per
@@ -18,6 +18,8 @@ use edge_core::analytics::ingest::BatchId;
 use edge_core::analytics::outbox::{
     DEFAULT_CAP, DEFAULT_FLUSH_DELAY_MS, Next, Outbox, OutboxConfig, Outcome, Outgoing, Push,
 };
+use edge_core::upstream::BodyEnd;
+use futures::FutureExt;
 use worker::{Delay, Env, Headers, Method, Request, RequestInit, console_error, console_warn};
 
 use crate::watch::BodyWatch;
@@ -65,21 +67,41 @@ fn with_outbox<R>(env: &Env, f: impl FnOnce(&mut Outbox) -> R) -> R {
     })
 }
 
-/// Queues `event` for analytics-collector in the background of `hop`'s request; when the
-/// response's `body` is watched, after it ended, with a broken body recorded as such
-/// (`edge_core::upstream::BodyEnd`).
+/// Queues `event` for analytics-collector; when the response's `body` is watched, after it
+/// ended, with a broken body recorded as such (`edge_core::upstream::BodyEnd`).
+///
+/// Most requests schedule nothing: an event whose body has already ended (read whole, or
+/// none watched) goes into the outbox now, and only the push that starts a flush hands a
+/// task to `wait_until`. A body still streaming is awaited in `wait_until`.
 pub fn report(hop: &Hop, env: &Env, mut event: MetricEvent, body: Option<BodyWatch>) {
+    let pending = match body.map(|body| body.clone().now_or_never().ok_or(body)) {
+        None => None,
+        Some(Ok(end)) => {
+            apply_end(&mut event, end);
+            None
+        }
+        Some(Err(body)) => Some(body),
+    };
     let env = env.clone();
-    hop.wait_until(async move {
-        if let Some(body) = body {
-            let end = body.await;
-            event.status = end.recorded_status(event.status);
-            if let Some(decision) = end.decision() {
-                event.decision = Some(decision.to_owned());
+    match pending {
+        None => {
+            if let Some(flush) = push(&env, event) {
+                hop.wait_until(async move { flush.run(&env).await });
             }
         }
-        enqueue(&env, event).await;
-    });
+        Some(body) => hop.wait_until(async move {
+            apply_end(&mut event, body.await);
+            enqueue(&env, event).await;
+        }),
+    }
+}
+
+/// `event` as its body ended.
+fn apply_end(event: &mut MetricEvent, end: BodyEnd) {
+    event.status = end.recorded_status(event.status);
+    if let Some(decision) = end.decision() {
+        event.decision = Some(decision.to_owned());
+    }
 }
 
 /// Hands `event` to the isolate's outbox and, when this push is the one to start a flush,
@@ -87,15 +109,40 @@ pub fn report(hop: &Hop, env: &Env, mut event: MetricEvent, body: Option<BodyWat
 /// consumer's event, a Durable Object's WebSocket message or alarm) awaits it itself, in
 /// the object's `wait_until` where there is one.
 pub async fn enqueue(env: &Env, event: MetricEvent) {
+    if let Some(flush) = push(env, event) {
+        flush.run(env).await;
+    }
+}
+
+/// A flush this push must drive.
+struct Flush {
+    delay_ms: Option<u64>,
+    flusher: bool,
+}
+
+impl Flush {
+    async fn run(self, env: &Env) {
+        drive(env, self.delay_ms, self.flusher).await;
+    }
+}
+
+/// Pushes `event` into the isolate's outbox: the flush to drive, if this push starts one.
+fn push(env: &Env, event: MetricEvent) -> Option<Flush> {
     let worker = event.worker;
     let (push, dropped) = with_outbox(env, |o| (o.push(event), o.take_dropped()));
     if dropped > 0 {
         console_warn!("metrics outbox of {worker} full: {dropped} oldest events dropped");
     }
     match push {
-        Push::Queued => {}
-        Push::StartFlusher { delay_ms } => drive(env, Some(delay_ms), true).await,
-        Push::SendNow => drive(env, None, false).await,
+        Push::Queued => None,
+        Push::StartFlusher { delay_ms } => Some(Flush {
+            delay_ms: Some(delay_ms),
+            flusher: true,
+        }),
+        Push::SendNow => Some(Flush {
+            delay_ms: None,
+            flusher: false,
+        }),
     }
 }
 

@@ -131,8 +131,9 @@ impl Hop {
     /// waits for it and records a body that broke off as what it is (502
     /// `upstream_body_incomplete`) instead of the status already sent. Returns the
     /// response to send and the watch, for the handler's own use (breakers).
-    pub async fn watch_body(&self, resp: Response) -> (Response, Option<BodyWatch>) {
-        let (resp, end) = watch::observe(resp).await;
+    #[must_use]
+    pub fn watch_body(&self, resp: Response) -> (Response, Option<BodyWatch>) {
+        let (resp, end) = watch::observe(resp);
         self.body.borrow_mut().clone_from(&end);
         (resp, end)
     }

@@ -16,6 +16,7 @@ use edge_core::routing::classify::RequestClass;
 use edge_core::routing::decide::{self, Client};
 use edge_core::routing::geo::{LatLon, LatencyModel};
 use edge_core::upstream;
+use edge_glue::boundary::{HeaderEdits, HeaderLines};
 use edge_glue::{Hop, now_ms, respond};
 use worker::{Env, Request, Response};
 
@@ -77,10 +78,10 @@ pub(crate) async fn handle(req: &Request, env: &Env, hop: &Hop) -> Result<Respon
     let mut attempts = routed.attempts;
     let (answer, body) = match routed.answer {
         Ok(resp) if answered => {
-            let (resp, body) = hop.watch_body(resp).await;
+            let (resp, body) = hop.watch_body(resp);
             (Ok(resp), body)
         }
-        other => (other, None),
+        other => (other.map(respond::with_copied_headers), None),
     };
     let last = body.and_then(|body| Some((attempts.pop()?, body)));
     let config = settings.breaker;
@@ -113,25 +114,40 @@ pub(crate) async fn handle(req: &Request, env: &Env, hop: &Hop) -> Result<Respon
         }
     };
     let out = resp.headers();
+    let mut edits = edits(headers)?;
     // Media and per-call state are not cacheable unless the origin says how long they are.
     if let Some(cc) = class.cache_strategy().default_cache_control()
         && !out.has("cache-control")?
         && !out.has("expires")?
     {
-        out.set("cache-control", cc)?;
+        push(&mut edits.set, "cache-control", cc)?;
     }
-    for (name, value) in &headers {
-        if *name == "vary" {
-            out.append(name, value)?;
-        } else if is_default_only(name) {
-            if !out.has(name)? {
-                out.set(name, value)?;
-            }
-        } else {
-            out.set(name, value)?;
-        }
-    }
+    edits.apply(out)?;
     Ok(resp)
+}
+
+/// The routed answers' headers as one edit of the relayed answer: `Vary` appended to the
+/// origin's own, the security headers set only where the origin sent none, the rest set.
+fn edits(headers: Vec<(&'static str, String)>) -> Result<HeaderEdits, Error> {
+    let mut edits = HeaderEdits::default();
+    for (name, value) in &headers {
+        let list = if *name == "vary" {
+            &mut edits.append
+        } else if is_default_only(name) {
+            &mut edits.defaults
+        } else {
+            &mut edits.set
+        };
+        push(list, name, value)?;
+    }
+    Ok(edits)
+}
+
+fn push(lines: &mut HeaderLines, name: &str, value: &str) -> Result<(), Error> {
+    lines
+        .push(name, value)
+        .map(|_| ())
+        .map_err(|_| CommonError::Internal.into())
 }
 
 /// The headers of every routed answer, relayed or error: `x-edge-region` (the region that

@@ -7,9 +7,9 @@ use std::cell::RefCell;
 use edge_core::error::CommonError;
 use edge_core::routing::classify::RequestClass;
 use edge_core::routing::table::Region;
+use edge_glue::boundary::HeaderLines;
 use edge_glue::hop::{self, Destination};
 use edge_glue::{Hop, now_ms};
-use worker::wasm_bindgen::JsValue;
 use worker::{Env, Request, Response, Url, console_warn};
 
 use crate::failover::{Clock, Origin};
@@ -101,9 +101,13 @@ impl Origin for Fetch<'_> {
             Some(q) => format!("{}{}?{q}", region.endpoint, url.path()),
             None => format!("{}{}", region.endpoint, url.path()),
         };
-        let headers = self.req.headers().clone();
-        let set =
-            |name: &str, value: &str| headers.set(name, value).map_err(|_| CommonError::Internal);
+        let mut lines = HeaderLines::new();
+        let mut set = |name: &str, value: &str| {
+            lines
+                .push(name, value)
+                .map(|_| ())
+                .map_err(|_| CommonError::Internal)
+        };
         set("x-edge-region", &region.id)?;
         set("x-edge-request-class", class.as_str())?;
         set("x-edge-priority", class.priority().as_str())?;
@@ -115,17 +119,12 @@ impl Origin for Fetch<'_> {
         if let Some(ms) = estimate_ms {
             set("x-edge-latency-estimate-ms", &format!("{ms:.0}"))?;
         }
-        let body = self.req.inner().body().map(JsValue::from);
-        let fwd = hop::forwarded_request_with(
-            self.req,
-            &target,
-            self.hop,
-            Destination::Origin,
-            headers,
-            body,
-        )
-        .map_err(|_| CommonError::Internal)?;
-        hop::call_origin(fwd, self.timeout_ms).await
+        let fwd =
+            hop::forwarded_request_lines(self.req, &target, self.hop, Destination::Origin, lines)
+                .map_err(|_| CommonError::Internal)?;
+        // The answer is rebuilt by the body watch (`Hop::watch_body`): its headers are
+        // copied there, once.
+        hop::call_origin_relayed(fwd, self.timeout_ms).await
     }
 
     fn status(answer: &Response) -> u16 {

@@ -1,0 +1,119 @@
+// The hop's runtime calls, each one crossing from Rust (DESIGN.md, "The JS boundary").
+//
+// Rust decides everything here (the URL, every header, the deadline, whether a body is read
+// whole); this file only makes the runtime calls a decision needs, so that one forwarded
+// request costs one call from wasm instead of twenty, and one awaited promise instead of
+// four. Nothing here parses, chooses or checks: wasm-bindgen would generate the same calls
+// one at a time (`src/boundary.rs` binds them; its tests in tests/e2e exercise each).
+//
+// Header lists cross as one string, "name\nvalue\nname\nvalue": `src/boundary.rs` builds
+// them and refuses a name or value holding "\n", "\r" or "\0" (no valid header holds one),
+// so a list can never be split other than as it was built.
+
+/** Sets each pair of `lines` on `headers`. */
+function setLines(headers, lines) {
+  if (lines === "") return;
+  const parts = lines.split("\n");
+  for (let i = 0; i + 1 < parts.length; i += 2) headers.set(parts[i], parts[i + 1]);
+}
+
+/**
+ * The request to send to the next hop: `incoming`'s method, `headers` (a copy of
+ * `incoming`'s when null, none when undefined) with `lines` set on them, `body` (undefined: `incoming`'s; null:
+ * none), `redirect: "manual"`, and `cf` when given. Throws (a Rust `Err`) on an invalid URL
+ * or header.
+ */
+export function forwardRequest(incoming, url, headers, lines, body, cf) {
+  const h = headers === null ? new Headers(incoming.headers) : (headers ?? new Headers());
+  setLines(h, lines);
+  const init = {
+    method: incoming.method,
+    headers: h,
+    body: body === undefined ? incoming.body : body,
+    redirect: "manual",
+  };
+  if (cf !== undefined) init.cf = cf;
+  return new Request(url, init);
+}
+
+/** What `send` resolves with when no answer came: the deadline passed first. */
+const TIMED_OUT = 0;
+/** What `send` resolves with when no answer came: the call failed (transport). */
+const UNAVAILABLE = 1;
+
+/**
+ * Sends `request` through `fetcher` (a service binding), or over the network when it is
+ * null (then aborted when the deadline passes), waiting at most `timeoutMs` for the
+ * answer's headers; the body then streams with no deadline. Resolves with the answer
+ * (with mutable copied headers when `copy` and its status is one a Response can carry), or
+ * TIMED_OUT / UNAVAILABLE. Never rejects.
+ */
+export async function send(request, fetcher, timeoutMs, copy) {
+  const controller = fetcher === null ? new AbortController() : null;
+  let timer;
+  const deadline = new Promise((resolve) => {
+    timer = setTimeout(resolve, timeoutMs, TIMED_OUT);
+  });
+  try {
+    const call = controller === null ? fetcher.fetch(request) : fetch(request, { signal: controller.signal });
+    const answer = await Promise.race([call, deadline]);
+    if (answer === TIMED_OUT) {
+      controller?.abort();
+      return TIMED_OUT;
+    }
+    if (!copy || answer.status < 200 || answer.status > 599) return answer;
+    return new Response(answer.body, answer);
+  } catch {
+    return UNAVAILABLE;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** How a relayed body ended (`BodyEnd` in Rust): every byte passed on. */
+const COMPLETE = 0;
+/** The upstream's stream failed before its end. */
+const BROKEN = 1;
+/** The reader went away first (the client): nothing known about the upstream. */
+const ABANDONED = 2;
+
+/**
+ * `stream` piped natively into an `IdentityTransformStream` (runtime streams on both
+ * sides: workerd pumps the bytes without a JS call per chunk, unlike a standard
+ * `TransformStream`), as [readable side to send on, promise of how it ended]. A failed pipe
+ * is told apart by cancelling the source afterwards: that succeeds on a stream the reader
+ * abandoned and fails with the stored error on one that broke. The promise never rejects.
+ */
+export function relay(stream) {
+  const { readable, writable } = new IdentityTransformStream();
+  const end = stream.pipeTo(writable).then(
+    () => COMPLETE,
+    () => stream.cancel().then(() => ABANDONED, () => BROKEN),
+  );
+  return [readable, end];
+}
+
+/** Every header of `headers` as "name\nvalue\n…" (no valid header holds "\n"). */
+export function headerLines(headers) {
+  let out = "";
+  for (const [name, value] of headers) out += out === "" ? `${name}\n${value}` : `\n${name}\n${value}`;
+  return out;
+}
+
+/**
+ * Edits `headers` in place: the names of `remove` ("name\nname") are deleted, then `set`
+ * pairs replace, `defaults` pairs are set only where no value of that name is present,
+ * `append` pairs are appended. Throws on an invalid header or immutable headers.
+ */
+export function editHeaders(headers, remove, set, defaults, append) {
+  if (remove !== "") for (const name of remove.split("\n")) headers.delete(name);
+  setLines(headers, set);
+  if (defaults !== "") {
+    const parts = defaults.split("\n");
+    for (let i = 0; i + 1 < parts.length; i += 2) if (!headers.has(parts[i])) headers.set(parts[i], parts[i + 1]);
+  }
+  if (append !== "") {
+    const parts = append.split("\n");
+    for (let i = 0; i + 1 < parts.length; i += 2) headers.append(parts[i], parts[i + 1]);
+  }
+}

@@ -1,0 +1,251 @@
+//! The hop's runtime calls made in one crossing each (`js/boundary.js`).
+//!
+//! Forwarding a request through `web_sys` one call at a time cost about twenty crossings
+//! and four awaited promises per hop (a Headers copy and a `set` per header, a
+//! `RequestInit` built field by field, an `AbortController`, a timer raced by
+//! `Promise.race`, the answer's headers copied), each await a pair of wasm closures and a
+//! microtask (profile in DESIGN.md, "Where the rest goes"). The functions bound here make
+//! the same runtime calls from JS, once per step: Rust still decides every value (URL,
+//! headers, deadline, body plan); the JS only calls the runtime with them.
+//!
+//! Header lists cross as one string ([`HeaderLines`]), built here and checked so a list
+//! cannot be read back other than as it was built.
+
+use worker::js_sys::{self, Promise};
+use worker::wasm_bindgen::JsValue;
+use worker::wasm_bindgen::prelude::wasm_bindgen;
+use worker::web_sys;
+
+#[wasm_bindgen(module = "/js/boundary.js")]
+extern "C" {
+    /// `new Request(url, …)` from `incoming` (see the JS).
+    #[wasm_bindgen(js_name = forwardRequest, catch)]
+    pub(crate) fn forward_request(
+        incoming: &web_sys::Request,
+        url: &str,
+        headers: &JsValue,
+        lines: &str,
+        body: &JsValue,
+        cf: &JsValue,
+    ) -> Result<web_sys::Request, JsValue>;
+
+    /// Sends a request with a deadline on its answer's headers; never rejects.
+    #[wasm_bindgen(js_name = send)]
+    pub(crate) fn send(
+        request: &web_sys::Request,
+        fetcher: &JsValue,
+        timeout_ms: f64,
+        copy: bool,
+    ) -> Promise;
+
+    /// Pipes a body natively through an identity stream: `[readable, end]`.
+    #[wasm_bindgen(js_name = relay, catch)]
+    pub(crate) fn relay(stream: &web_sys::ReadableStream) -> Result<js_sys::Array, JsValue>;
+
+    /// Every header as one list.
+    #[wasm_bindgen(js_name = headerLines)]
+    fn header_lines(headers: &web_sys::Headers) -> String;
+
+    /// Sets, sets-if-absent and appends header lists in one call.
+    #[wasm_bindgen(js_name = editHeaders, catch)]
+    pub(crate) fn edit_headers(
+        headers: &web_sys::Headers,
+        remove: &str,
+        set: &str,
+        defaults: &str,
+        append: &str,
+    ) -> Result<(), JsValue>;
+}
+
+/// What [`send`] resolves with when the deadline passed first.
+pub(crate) const TIMED_OUT: f64 = 0.0;
+
+/// How a body [`relay`]ed ended, by the number its promise resolves with.
+pub(crate) fn body_end(code: Option<f64>) -> edge_core::upstream::BodyEnd {
+    use edge_core::upstream::BodyEnd;
+    match code {
+        Some(0.0) => BodyEnd::Complete,
+        Some(2.0) => BodyEnd::Abandoned,
+        _ => BodyEnd::Broken,
+    }
+}
+
+/// A name or value that no HTTP header can hold.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("header {0:?} holds a line break or NUL")]
+pub struct InvalidHeader(pub String);
+
+/// Header pairs, as one string for the JS side: `name\nvalue\nname\nvalue`.
+///
+/// No valid header name or value holds `\n`, `\r` or `\0`, so [`HeaderLines::push`]
+/// refuses them: a value cannot smuggle a pair of its own into the list (a claim
+/// `"x\nx-auth-role\nadmin"` would otherwise set a role).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeaderLines(String);
+
+impl HeaderLines {
+    /// An empty list.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `name: value`.
+    ///
+    /// # Errors
+    /// [`InvalidHeader`] when either holds `\n`, `\r` or `\0`.
+    pub fn push(&mut self, name: &str, value: &str) -> Result<&mut Self, InvalidHeader> {
+        for part in [name, value] {
+            if part.contains(['\n', '\r', '\0']) {
+                return Err(InvalidHeader(name.to_owned()));
+            }
+        }
+        if !self.0.is_empty() {
+            self.0.push('\n');
+        }
+        self.0.push_str(name);
+        self.0.push('\n');
+        self.0.push_str(value);
+        Ok(self)
+    }
+
+    /// The list as it crosses.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether it holds no pair.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The pairs, as the JS side reads them (for tests and logs).
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        let mut parts = self.0.split('\n').filter(|_| !self.0.is_empty());
+        std::iter::from_fn(move || Some((parts.next()?, parts.next()?)))
+    }
+}
+
+/// Every header of `headers` (a value the runtime joined from several is one pair), read
+/// in one crossing.
+#[must_use]
+pub fn entries(headers: &worker::Headers) -> HeaderLines {
+    // The runtime's names and values never hold `\n`, `\r` or `\0`: nothing to check.
+    HeaderLines(header_lines(&headers.0))
+}
+
+/// The headers a forwarded request starts from, before its [`HeaderLines`] are set.
+#[derive(Debug, Clone, Copy)]
+pub enum Base<'a> {
+    /// A copy of the incoming request's.
+    Incoming,
+    /// None.
+    Empty,
+    /// These (sent as they are, not copied).
+    Given(&'a web_sys::Headers),
+}
+
+impl Base<'_> {
+    /// The value `forwardRequest` reads.
+    pub(crate) fn js(self) -> JsValue {
+        match self {
+            Self::Incoming => JsValue::NULL,
+            Self::Empty => JsValue::UNDEFINED,
+            Self::Given(h) => JsValue::from(h),
+        }
+    }
+}
+
+/// Header edits applied in one crossing: remove, set, set where absent, append.
+#[derive(Debug, Clone, Default)]
+pub struct HeaderEdits {
+    /// Names whose values are removed (first).
+    remove: String,
+    /// Replace any value of the name.
+    pub set: HeaderLines,
+    /// Set only where no value of the name is present.
+    pub defaults: HeaderLines,
+    /// Appended to the values present.
+    pub append: HeaderLines,
+}
+
+impl HeaderEdits {
+    /// Removes every value of `name` (before the other edits).
+    ///
+    /// # Errors
+    /// [`InvalidHeader`] when it holds `\n`, `\r` or `\0`.
+    pub fn remove(&mut self, name: &str) -> Result<&mut Self, InvalidHeader> {
+        if name.contains(['\n', '\r', '\0']) {
+            return Err(InvalidHeader(name.to_owned()));
+        }
+        if !self.remove.is_empty() {
+            self.remove.push('\n');
+        }
+        self.remove.push_str(name);
+        Ok(self)
+    }
+
+    /// Applies the edits to `headers`.
+    ///
+    /// # Errors
+    /// When the runtime refuses a header (immutable headers).
+    pub fn apply(&self, headers: &worker::Headers) -> worker::Result<()> {
+        if self.remove.is_empty()
+            && self.set.is_empty()
+            && self.defaults.is_empty()
+            && self.append.is_empty()
+        {
+            return Ok(());
+        }
+        edit_headers(
+            &headers.0,
+            &self.remove,
+            self.set.as_str(),
+            self.defaults.as_str(),
+            self.append.as_str(),
+        )
+        .map_err(worker::Error::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_read_back_as_pushed() {
+        let mut lines = HeaderLines::new();
+        assert_eq!(lines.pairs().count(), 0);
+        lines
+            .push("x-a", "1")
+            .expect("valid")
+            .push("x-b", "")
+            .expect("valid");
+        lines.push("x-c", "two words: yes").expect("valid");
+        assert_eq!(lines.as_str(), "x-a\n1\nx-b\n\nx-c\ntwo words: yes");
+        let pairs: Vec<_> = lines.pairs().collect();
+        assert_eq!(
+            pairs,
+            [("x-a", "1"), ("x-b", ""), ("x-c", "two words: yes")]
+        );
+    }
+
+    #[test]
+    fn a_value_cannot_smuggle_a_pair() {
+        let mut lines = HeaderLines::new();
+        lines.push("x-auth-user-id", "u1").expect("valid");
+        for bad in ["x\nx-auth-role\nadmin", "x\r\nx-auth-role: admin", "x\0"] {
+            assert_eq!(
+                lines.push("x-auth-user-id", bad),
+                Err(InvalidHeader("x-auth-user-id".into()))
+            );
+            assert!(lines.push(bad, "v").is_err());
+        }
+        assert_eq!(
+            lines.pairs().collect::<Vec<_>>(),
+            [("x-auth-user-id", "u1")]
+        );
+    }
+}
