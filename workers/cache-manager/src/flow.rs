@@ -21,11 +21,13 @@ use edge_core::cache::decide::{
 };
 use edge_core::cache::entry::{self, EntryMeta, Stored};
 use edge_core::cache::key;
+use edge_core::cache::pass;
 use edge_core::cache::policy::PathPolicy;
 use edge_core::cache::range::Part;
 use edge_core::error::CommonError;
 
 use crate::coalesce::{self, Flight, Flights};
+use crate::hit_for_pass::Passes;
 use crate::ranged;
 
 /// The entry store. Its failures are the binding's to log: a read that fails is a miss, a
@@ -182,6 +184,8 @@ pub(crate) struct Cache<S, O, C, B> {
     pub(crate) clock: C,
     pub(crate) background: B,
     pub(crate) flights: Flights,
+    /// Keys whose last answer no cache may store: forwarded without a lookup for a while.
+    pub(crate) passes: Passes,
     /// Largest body stored.
     pub(crate) max_entry_bytes: usize,
     /// Longest a follower waits for its leader.
@@ -310,9 +314,22 @@ where
     B: Background + Clone + 'static,
 {
     async fn run(&self) -> Result<Served<O::Response>, O::Fault> {
-        let (entry_key, stored) = self.find().await;
         let head = self.req.method == "HEAD";
         let only_if_cached = self.req.facts().only_if_cached();
+        // Hit-for-pass: the key's last answer could not be stored by anyone, so neither
+        // tier holds it: no lookup, no waiting behind another request for it.
+        if !only_if_cached
+            && self
+                .cache
+                .passes
+                .holds(&self.base_key(), self.cache.now_s())
+        {
+            if head {
+                return self.forward(CacheOutcome::Miss).await;
+            }
+            return Ok(served(CacheOutcome::Miss, self.fetch().await?));
+        }
+        let (entry_key, stored) = self.find().await;
         let Some(entry) = stored else {
             if only_if_cached {
                 return Ok(not_cached(CacheOutcome::Miss));
@@ -361,7 +378,7 @@ where
     /// the resource's `Vary` names — the entry for this request's values of them. Returns
     /// the key the entry is (or would be) stored under.
     async fn find(&self) -> (String, Option<Rc<Entry>>) {
-        let base = key::entry_key(self.resource, &[]);
+        let base = self.base_key();
         let Ok(Some(bytes)) = self.store.get(&base).await else {
             return (base, None);
         };
@@ -394,6 +411,11 @@ where
                 })
             });
         (key, found)
+    }
+
+    /// The resource's base key (its entry, or its `Vary` marker): what a pass marks.
+    fn base_key(&self) -> String {
+        key::entry_key(self.resource, &[])
     }
 
     /// A miss: one fetch per key at a time (see `coalesce`).
@@ -500,6 +522,7 @@ where
             clock: self.cache.clock.clone(),
             background: self.cache.background.clone(),
             flights: self.cache.flights.clone(),
+            passes: self.cache.passes.clone(),
             max_entry_bytes: self.cache.max_entry_bytes,
             timeout_ms: self.cache.timeout_ms,
             set_cookie: self.cache.set_cookie,
@@ -533,6 +556,9 @@ where
             received,
         );
         let Ok(plan) = self.storability(&meta) else {
+            if pass::passes_for_everyone(&meta, self.cache.set_cookie) {
+                self.cache.passes.mark(&self.base_key(), received);
+            }
             return Ok(Answer::Relay(resp));
         };
         let limit = self.cache.max_entry_bytes;
@@ -542,6 +568,7 @@ where
         match resp.buffer(limit).await? {
             Buffered::Whole(body) => {
                 self.save(&meta, &body, plan).await;
+                self.cache.passes.clear(&self.base_key());
                 // The origin's Age and the time it took count (RFC 9111 §4.2.3): a
                 // response that arrives stale is not served as new.
                 let age_s = meta.current_age(received);

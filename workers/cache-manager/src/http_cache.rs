@@ -16,6 +16,7 @@ use worker::{Env, Headers, Request, Response};
 use crate::coalesce::Flights;
 use crate::error::Error;
 use crate::flow::{Answer, Cache, Entry, Incoming, Refusal, Served};
+use crate::hit_for_pass::Passes;
 use crate::ranged;
 use crate::runtime::{Router, RuntimeClock};
 use crate::settings::Settings;
@@ -49,6 +50,7 @@ pub(crate) async fn handle(req: Request, env: &Env, hop: &Hop) -> Result<Respons
         clock: RuntimeClock,
         background: hop.clone(),
         flights: Flights::isolate(),
+        passes: Passes::isolate(),
         max_entry_bytes: settings.max_entry_bytes,
         timeout_ms: settings.timeout_ms,
         set_cookie: settings.set_cookie,

@@ -10,6 +10,7 @@
 mod coalesce;
 mod error;
 mod flow;
+mod hit_for_pass;
 mod http_cache;
 mod purge;
 mod ranged;

@@ -9,6 +9,7 @@
 //! - [`outcome`]: what the cache did for a request, as reported and counted.
 //! - [`admin`]: which requests are the operator endpoints, never forwarded.
 //! - [`range`]: byte ranges (`206`, `416`) served from a stored complete response.
+//! - [`pass`]: hit-for-pass markers, keys whose last answer no cache may store.
 
 // `outcome` is the contract between cache-manager and analytics-collector (the outcome it
 // reports is the one the collector counts), so it is built with either; the rest is the
@@ -26,6 +27,8 @@ pub mod entry;
 #[cfg(feature = "cache")]
 pub mod key;
 pub mod outcome;
+#[cfg(feature = "cache")]
+pub mod pass;
 #[cfg(feature = "cache")]
 pub mod policy;
 #[cfg(feature = "cache")]

@@ -78,10 +78,13 @@ struct StoreState {
     fail_generation: Cell<bool>,
     /// Each read moves this clock by this many seconds (a slow read).
     slow_read: RefCell<Option<(FakeClock, u64)>>,
+    /// Reads so far.
+    reads: Cell<usize>,
 }
 
 impl Store for FakeStore {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreFault> {
+        self.0.reads.set(self.0.reads.get() + 1);
         if let Some((clock, s)) = &*self.0.slow_read.borrow() {
             clock.jump_s(*s);
         }
@@ -276,6 +279,7 @@ struct World {
     clock: FakeClock,
     background: FakeBackground,
     flights: Flights,
+    passes: Passes,
     timeout_ms: u64,
     set_cookie: SetCookie,
 }
@@ -295,6 +299,7 @@ impl World {
             clock,
             background: FakeBackground::default(),
             flights: Flights::default(),
+            passes: Passes::default(),
             timeout_ms: 30_000,
             set_cookie: SetCookie::Refuse,
         }
@@ -307,6 +312,7 @@ impl World {
             clock: self.clock.clone(),
             background: self.background.clone(),
             flights: self.flights.clone(),
+            passes: self.passes.clone(),
             max_entry_bytes: LIMIT,
             timeout_ms: self.timeout_ms,
             set_cookie: self.set_cookie,
@@ -467,6 +473,94 @@ fn an_uncacheable_answer_is_relayed_and_not_stored() {
         (CacheOutcome::Miss, "b")
     );
     assert!(w.store.keys().is_empty());
+}
+
+// ---- hit-for-pass ----
+
+#[test]
+fn an_answer_no_cache_may_store_skips_the_lookups_for_a_while() {
+    use edge_core::cache::pass::HIT_FOR_PASS_S;
+    let w = World::new();
+    for body in ["a", "b", "c"] {
+        w.origin
+            .script(resp(200, &[("cache-control", "no-store")], body));
+    }
+    assert_eq!(w.get(&[]).body, "a");
+    let reads = w.store.0.reads.get();
+    assert!(reads > 0, "the first request looked up");
+    let passed = w.get(&[]);
+    assert_eq!(
+        (passed.outcome, passed.body.as_str()),
+        (CacheOutcome::Miss, "b")
+    );
+    assert_eq!(
+        w.store.0.reads.get(),
+        reads,
+        "no lookup while the key passes"
+    );
+    w.clock.jump_s(HIT_FOR_PASS_S);
+    assert_eq!(w.get(&[]).body, "c");
+    assert!(
+        w.store.0.reads.get() > reads,
+        "looked up again once the pass ended"
+    );
+    assert_eq!(w.origin.calls(), 3);
+    assert!(w.store.keys().is_empty());
+}
+
+#[test]
+fn a_storable_answer_during_a_pass_is_stored_and_ends_it() {
+    let w = World::new();
+    w.origin
+        .script(resp(200, &[("cache-control", "private")], "mine"));
+    w.origin
+        .script(resp(200, &[("cache-control", "max-age=60")], "shared"));
+    assert_eq!(w.get(&[]).body, "mine");
+    let reads = w.store.0.reads.get();
+    assert_eq!(w.get(&[]).body, "shared");
+    assert_eq!(w.store.0.reads.get(), reads, "the second one passed");
+    let hit = w.get(&[]);
+    assert_eq!(
+        (hit.outcome, hit.body.as_str()),
+        (CacheOutcome::Hit, "shared")
+    );
+    assert_eq!(w.origin.calls(), 2);
+}
+
+#[test]
+fn a_request_that_refuses_storing_does_not_mark_the_key() {
+    let w = World::new();
+    w.origin
+        .script(resp(200, &[("cache-control", "max-age=60")], "one"));
+    w.origin
+        .script(resp(200, &[("cache-control", "max-age=60")], "two"));
+    // The client's own no-store: not stored, but the answer itself was storable.
+    assert_eq!(w.get(&[("cache-control", "no-store")]).body, "one");
+    let reads = w.store.0.reads.get();
+    assert_eq!(w.get(&[]).body, "two");
+    assert!(
+        w.store.0.reads.get() > reads,
+        "the next request still looks up"
+    );
+    assert_eq!(w.get(&[]).outcome, CacheOutcome::Hit);
+}
+
+#[test]
+fn concurrent_requests_for_a_passing_key_do_not_wait_for_each_other() {
+    let w = World::new();
+    let no_store = |body| resp(200, &[("cache-control", "no-store")], body);
+    w.origin.script(no_store("a"));
+    // The first of the two takes a while: without the pass, the second would wait for it.
+    w.origin.script(slow(no_store("b")));
+    w.origin.script(no_store("c"));
+    assert_eq!(w.get(&[]).body, "a");
+    let before = w.clock.0.get();
+    let (x, y) = w.two_gets_at_once();
+    let mut bodies = [x.body, y.body];
+    bodies.sort();
+    assert_eq!(bodies, ["b", "c"]);
+    // A follower polls its leader's slot on the clock: no time passed, nobody waited.
+    assert_eq!(w.clock.0.get(), before, "neither waited behind the other");
 }
 
 #[test]
@@ -1326,6 +1420,7 @@ fn kv_operations_per_request_with_and_without_the_local_tier() {
             clock: w.clock.clone(),
             background: w.background.clone(),
             flights: w.flights.clone(),
+            passes: w.passes.clone(),
             max_entry_bytes: LIMIT,
             timeout_ms: w.timeout_ms,
             set_cookie: w.set_cookie,
