@@ -5,14 +5,15 @@
 use edge_core::error::CommonError;
 use edge_core::{ServiceName, upstream};
 use edge_glue::body::{self, Prefix};
-use edge_glue::boundary;
+use edge_glue::boundary::{self, Base, HeaderLines};
 use edge_glue::hop::{self, Destination, NextHopBinding};
 use edge_glue::{Hop, now_ms};
 use futures::StreamExt;
 use futures::stream;
 use std::future::Future;
 use std::time::Duration;
-use worker::{Delay, Env, Headers, Request, Response};
+use worker::wasm_bindgen::JsValue;
+use worker::{Delay, Env, Request, Response};
 
 use crate::flow::{Background, Buffered, Clock, Origin, Refusal, Upstream};
 
@@ -49,16 +50,25 @@ impl Origin for Router {
     }
 
     async fn fetch(&self, headers: Vec<(String, String)>) -> Result<Response, CommonError> {
-        let built = Headers::new();
+        // The request's own headers (one value per name, as the runtime joined them) and
+        // the validators: every name once, so setting them is appending them.
+        let mut lines = HeaderLines::new();
         for (name, value) in &headers {
-            built
-                .append(name, value)
-                .map_err(|_| CommonError::Internal)?;
+            lines.push(name, value).map_err(|_| CommonError::Internal)?;
         }
         let url = self.req.url();
         let req = url.and_then(|url| {
             let to = Destination::Service;
-            hop::forwarded_request_with(&self.req, url.as_str(), &self.hop, to, built, None)
+            let none = JsValue::NULL;
+            hop::forwarded(
+                &self.req,
+                url.as_str(),
+                &self.hop,
+                to,
+                Base::Empty,
+                lines,
+                &none,
+            )
         });
         self.send(req).await
     }

@@ -19,10 +19,9 @@ use edge_core::analytics::outbox::{
     DEFAULT_CAP, DEFAULT_FLUSH_DELAY_MS, Next, Outbox, OutboxConfig, Outcome, Outgoing, Push,
 };
 use edge_core::upstream::BodyEnd;
-use futures::FutureExt;
 use worker::{Delay, Env, Headers, Method, Request, RequestInit, console_error, console_warn};
 
-use crate::watch::BodyWatch;
+use crate::serve::Watched;
 use crate::{Hop, config, hop, now_ms, random_uuid};
 
 /// Service binding name of analytics-collector in every worker's config.
@@ -67,33 +66,31 @@ fn with_outbox<R>(env: &Env, f: impl FnOnce(&mut Outbox) -> R) -> R {
     })
 }
 
-/// Queues `event` for analytics-collector; when the response's `body` is watched, after it
-/// ended, with a broken body recorded as such (`edge_core::upstream::BodyEnd`).
+/// Queues `event` (if the hop reports one) for analytics-collector and runs the work waiting
+/// for the response body's end; when the body is `watched`, after it ended, with a broken
+/// body recorded as such (`edge_core::upstream::BodyEnd`).
 ///
-/// Most requests schedule nothing: an event whose body has already ended (read whole, or
-/// none watched) goes into the outbox now, and only the push that starts a flush hands a
-/// task to `wait_until`. A body still streaming is awaited in `wait_until`.
-pub fn report(hop: &Hop, env: &Env, mut event: MetricEvent, body: Option<BodyWatch>) {
-    let pending = match body.map(|body| body.clone().now_or_never().ok_or(body)) {
-        None => None,
-        Some(Ok(end)) => {
-            apply_end(&mut event, end);
-            None
-        }
-        Some(Err(body)) => Some(body),
-    };
+/// Most requests schedule nothing: with no body watched, the event goes into the outbox now,
+/// and only the push that starts a flush hands a task to `wait_until`. A watched body is
+/// awaited in one `wait_until` task for everything that needs its end.
+pub fn report(hop: &Hop, env: &Env, event: Option<MetricEvent>, watched: Option<Watched>) {
     let env = env.clone();
-    match pending {
-        None => {
-            if let Some(flush) = push(&env, event) {
-                hop.wait_until(async move { flush.run(&env).await });
-            }
+    let Some(Watched { end, after }) = watched else {
+        if let Some(flush) = event.and_then(|event| push(&env, event)) {
+            hop.wait_until(async move { flush.run(&env).await });
         }
-        Some(body) => hop.wait_until(async move {
-            apply_end(&mut event, body.await);
+        return;
+    };
+    hop.wait_until(async move {
+        let end = end.await;
+        for work in after {
+            work(end).await;
+        }
+        if let Some(mut event) = event {
+            apply_end(&mut event, end);
             enqueue(&env, event).await;
-        }),
-    }
+        }
+    });
 }
 
 /// `event` as its body ended.

@@ -20,6 +20,8 @@ use worker::{Context, Env, Request, Response, console_error, web_sys};
 
 use crate::watch::{self, BodyWatch};
 use crate::{REQUEST_ID_HEADER, metrics, now_ms, respond};
+use edge_core::upstream::BodyEnd;
+use futures::future::LocalBoxFuture;
 
 /// Where a worker stands in the system, which decides whose request id it trusts and
 /// whether it reports metrics.
@@ -32,6 +34,25 @@ pub enum Role {
     /// analytics-collector: reached by service binding, and does not report its own
     /// ingest (it would report to itself).
     Collector,
+}
+
+/// Work that waits for a watched body's end.
+pub type AfterBody = Box<dyn FnOnce(BodyEnd) -> LocalBoxFuture<'static, ()>>;
+
+/// A watched body's end and the work waiting for it.
+pub struct Watched {
+    /// The end.
+    pub end: BodyWatch,
+    /// What runs once it is known, before the metric is queued.
+    pub after: Vec<AfterBody>,
+}
+
+impl std::fmt::Debug for Watched {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watched")
+            .field("after", &self.after.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// A routing hop's decision as recorded for its metric: region, priority, degraded.
@@ -57,8 +78,9 @@ pub struct Hop {
     ctx: Rc<Context>,
     /// A routing hop's decision.
     route: Rc<RefCell<Option<RouteRecord>>>,
-    /// The end of the response body, when the handler watches it ([`Hop::watch_body`]).
-    body: Rc<RefCell<Option<BodyWatch>>>,
+    /// The end of the response body, when the handler watches it ([`Hop::watch_body`]),
+    /// and the work that waits for it ([`Hop::after_body`]).
+    body: Rc<RefCell<Option<Watched>>>,
 }
 
 impl Hop {
@@ -130,12 +152,28 @@ impl Hop {
     /// Observes `resp`'s body to its end (see [`watch::observe`]): the hop's metric then
     /// waits for it and records a body that broke off as what it is (502
     /// `upstream_body_incomplete`) instead of the status already sent. Returns the
-    /// response to send and the watch, for the handler's own use (breakers).
+    /// response to send and whether its body is watched (work that needs its end goes to
+    /// [`Hop::after_body`]).
     #[must_use]
-    pub fn watch_body(&self, resp: Response) -> (Response, Option<BodyWatch>) {
+    pub fn watch_body(&self, resp: Response) -> (Response, bool) {
         let (resp, end) = watch::observe(resp);
-        self.body.borrow_mut().clone_from(&end);
-        (resp, end)
+        let watched = end.is_some();
+        *self.body.borrow_mut() = end.map(|end| Watched {
+            end,
+            after: Vec::new(),
+        });
+        (resp, watched)
+    }
+
+    /// Runs `work` with the end of the watched body, after the response is sent: in the
+    /// same `wait_until` task as the hop's metric (one task per request, not one per party
+    /// waiting). With no body watched, it runs at once in `wait_until` with
+    /// [`BodyEnd::Complete`] (there was nothing to break).
+    pub fn after_body(&self, work: impl FnOnce(BodyEnd) -> LocalBoxFuture<'static, ()> + 'static) {
+        match self.body.borrow_mut().as_mut() {
+            Some(watched) => watched.after.push(Box::new(work)),
+            None => self.wait_until(work(BodyEnd::Complete)),
+        }
     }
 
     /// Records a routing decision for the hop's metric.
@@ -230,11 +268,9 @@ where
     // isolate when the event handler converts it (see `respond::deliverable`).
     let resp = respond::deliverable(resp)?;
     let resp = respond::with_header(resp, REQUEST_ID_HEADER, hop.request_id.as_str())?;
-    if role != Role::Collector && !is_health {
-        let event = hop.metric(resp.status_code());
-        let body = hop.body.borrow().clone();
-        metrics::report(&hop, &env, event, body);
-    }
+    let event = (role != Role::Collector && !is_health).then(|| hop.metric(resp.status_code()));
+    let watched = hop.body.borrow_mut().take();
+    metrics::report(&hop, &env, event, watched);
     Ok(resp)
 }
 

@@ -11,7 +11,7 @@
 //! upstream) and fails with the stored error on one that broke.
 
 use edge_core::upstream::BodyEnd;
-use futures::future::{FutureExt, LocalBoxFuture, Shared};
+use futures::future::{FutureExt, LocalBoxFuture};
 use worker::js_sys::Promise;
 use worker::wasm_bindgen::JsCast;
 use worker::wasm_bindgen_futures::JsFuture;
@@ -19,8 +19,9 @@ use worker::{Response, ResponseBody};
 
 use crate::{boundary, respond};
 
-/// The end of a watched body, awaitable by several parties (the metric, the breakers).
-pub type BodyWatch = Shared<LocalBoxFuture<'static, BodyEnd>>;
+/// The end of a watched body. The hop awaits it once, in one `wait_until` task, for every
+/// party that needs it (its metric, and the handler's [`crate::Hop::after_body`] work).
+pub type BodyWatch = LocalBoxFuture<'static, BodyEnd>;
 
 /// `resp` with its body piped through so its end is observed, and the watch on that end;
 /// `None` when it has no streamed body. Every answer returned has mutable headers of its
@@ -43,7 +44,6 @@ pub fn observe(resp: Response) -> (Response, Option<BodyWatch>) {
         let code = JsFuture::from(Promise::from(end)).await.ok();
         boundary::body_end(code.and_then(|c| c.as_f64()))
     }
-    .boxed_local()
-    .shared();
+    .boxed_local();
     (relayed, Some(end))
 }

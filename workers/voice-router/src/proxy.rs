@@ -18,6 +18,7 @@ use edge_core::routing::geo::{LatLon, LatencyModel};
 use edge_core::upstream;
 use edge_glue::boundary::{HeaderEdits, HeaderLines};
 use edge_glue::{Hop, now_ms, respond};
+use futures::FutureExt;
 use worker::{Env, Request, Response};
 
 use crate::error::Error;
@@ -76,25 +77,28 @@ pub(crate) async fn handle(req: &Request, env: &Env, hop: &Hop) -> Result<Respon
     // attempt is recorded once its body has ended (DESIGN.md, "Broken bodies").
     let answered = routed.answered();
     let mut attempts = routed.attempts;
-    let (answer, body) = match routed.answer {
+    let (answer, watched) = match routed.answer {
         Ok(resp) if answered => {
-            let (resp, body) = hop.watch_body(resp);
-            (Ok(resp), body)
+            let (resp, watched) = hop.watch_body(resp);
+            (Ok(resp), watched)
         }
-        other => (other.map(respond::with_copied_headers), None),
+        other => (other.map(respond::with_copied_headers), false),
     };
-    let last = body.and_then(|body| Some((attempts.pop()?, body)));
+    let last = if watched { attempts.pop() } else { None };
     let config = settings.breaker;
     if let Some(write) = runtime::health(env).record(observations(attempts), config) {
         hop.wait_until(write);
     }
-    if let Some((last, body)) = last {
+    if let Some(last) = last {
         let health = runtime::health(env);
-        hop.wait_until(async move {
-            let last = last.after_body(body.await);
-            if let Some(write) = health.record(observations(vec![last]), config) {
-                write.await;
+        hop.after_body(move |end| {
+            async move {
+                let last = last.after_body(end);
+                if let Some(write) = health.record(observations(vec![last]), config) {
+                    write.await;
+                }
             }
+            .boxed_local()
         });
     }
 
