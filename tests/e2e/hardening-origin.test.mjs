@@ -240,8 +240,8 @@ describe("13.9 an origin that dies mid-body", { timeout: 120_000 }, () => {
 });
 
 // Issue 14, second round: voice-router no longer reads a short body whole before relaying it
-// (measured: 0.6 s more workerd CPU per 10k requests than the native pipe, DESIGN.md "The
-// lean boundary, second round"). Every body streams through the native watch; a short one
+// (measured: 0.6 s more workerd CPU per 10k requests than the native pipe, DESIGN.md "The JS
+// boundary (issue 14, second round)"). Every body streams through the native watch; a short one
 // that breaks is what a long one is (13.9): the status was sent, the client sees the body
 // break, and the hop's metric records the 502.
 describe("a short body of declared length streams through the native watch", { timeout: 120_000 }, () => {
