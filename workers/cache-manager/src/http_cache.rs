@@ -32,10 +32,7 @@ pub(crate) async fn handle(req: Request, env: &Env, hop: &Hop) -> Result<Respons
         method: req.inner().method(),
         path: url.path().to_owned(),
         query: url.query().map(str::to_owned),
-        headers: boundary::entries(req.headers())
-            .pairs()
-            .map(|(n, v)| (n.to_owned(), v.to_owned()))
-            .collect(),
+        headers: boundary::entry_pairs(req.headers()),
         origin: url.origin().ascii_serialization(),
     };
     let policy = settings.policies.for_path(&incoming.path);

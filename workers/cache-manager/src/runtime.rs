@@ -91,12 +91,7 @@ impl Upstream for Response {
     }
 
     fn headers(&self) -> Vec<(String, String)> {
-        // One crossing for all of them (not one per header and per string).
-        let lines = boundary::entries(Response::headers(self));
-        lines
-            .pairs()
-            .map(|(n, v)| (n.to_owned(), v.to_owned()))
-            .collect()
+        boundary::entry_pairs(Response::headers(self))
     }
 
     async fn buffer(mut self, limit: usize) -> worker::Result<Buffered<Self>> {

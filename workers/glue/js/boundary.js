@@ -18,13 +18,13 @@ function setLines(headers, lines) {
 }
 
 /**
- * The request to send to the next hop: `incoming`'s method, `headers` (a copy of
- * `incoming`'s when null, none when undefined) with `lines` set on them, `body` (undefined: `incoming`'s; null:
+ * The request to send to the next hop: `incoming`'s method, its headers copied (when
+ * `copyIncoming`) or none, with `lines` set on them, `body` (undefined: `incoming`'s; null:
  * none), `redirect: "manual"`, and `cf` when given. Throws (a Rust `Err`) on an invalid URL
  * or header.
  */
-export function forwardRequest(incoming, url, headers, lines, body, cf) {
-  const h = headers === null ? new Headers(incoming.headers) : (headers ?? new Headers());
+export function forwardRequest(incoming, url, copyIncoming, lines, body, cf) {
+  const h = copyIncoming ? new Headers(incoming.headers) : new Headers();
   setLines(h, lines);
   const init = {
     method: incoming.method,

@@ -6,7 +6,7 @@
 //! `Promise.race`, the answer's headers copied), each await a pair of wasm closures and a
 //! microtask (profile in DESIGN.md, "Where the rest goes"). The functions bound here make
 //! the same runtime calls from JS, once per step: Rust still decides every value (URL,
-//! headers, deadline, body plan); the JS only calls the runtime with them.
+//! headers, deadline); the JS only calls the runtime with them.
 //!
 //! Header lists cross as one string ([`HeaderLines`]), built here and checked so a list
 //! cannot be read back other than as it was built.
@@ -23,7 +23,7 @@ extern "C" {
     pub(crate) fn forward_request(
         incoming: &web_sys::Request,
         url: &str,
-        headers: &JsValue,
+        copy_incoming: bool,
         lines: &str,
         body: &JsValue,
         cf: &JsValue,
@@ -75,6 +75,15 @@ pub(crate) fn body_end(code: Option<f64>) -> edge_core::upstream::BodyEnd {
 #[error("header {0:?} holds a line break or NUL")]
 pub struct InvalidHeader(pub String);
 
+/// `part` (of header `name`) as it may cross: no `\n`, `\r` or `\0`, which would split a
+/// list other than as it was built.
+fn checked(part: &str, name: &str) -> Result<(), InvalidHeader> {
+    if part.contains(['\n', '\r', '\0']) {
+        return Err(InvalidHeader(name.to_owned()));
+    }
+    Ok(())
+}
+
 /// Header pairs, as one string for the JS side: `name\nvalue\nname\nvalue`.
 ///
 /// No valid header name or value holds `\n`, `\r` or `\0`, so [`HeaderLines::push`]
@@ -95,11 +104,8 @@ impl HeaderLines {
     /// # Errors
     /// [`InvalidHeader`] when either holds `\n`, `\r` or `\0`.
     pub fn push(&mut self, name: &str, value: &str) -> Result<&mut Self, InvalidHeader> {
-        for part in [name, value] {
-            if part.contains(['\n', '\r', '\0']) {
-                return Err(InvalidHeader(name.to_owned()));
-            }
-        }
+        checked(name, name)?;
+        checked(value, name)?;
         if !self.0.is_empty() {
             self.0.push('\n');
         }
@@ -136,26 +142,23 @@ pub fn entries(headers: &worker::Headers) -> HeaderLines {
     HeaderLines(header_lines(&headers.0))
 }
 
+/// [`entries`] as owned pairs (what `Headers::entries().collect()` gave, one crossing
+/// instead of one per header and string).
+#[must_use]
+pub fn entry_pairs(headers: &worker::Headers) -> Vec<(String, String)> {
+    entries(headers)
+        .pairs()
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        .collect()
+}
+
 /// The headers a forwarded request starts from, before its [`HeaderLines`] are set.
-#[derive(Debug, Clone, Copy)]
-pub enum Base<'a> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Base {
     /// A copy of the incoming request's.
     Incoming,
     /// None.
     Empty,
-    /// These (sent as they are, not copied).
-    Given(&'a web_sys::Headers),
-}
-
-impl Base<'_> {
-    /// The value `forwardRequest` reads.
-    pub(crate) fn js(self) -> JsValue {
-        match self {
-            Self::Incoming => JsValue::NULL,
-            Self::Empty => JsValue::UNDEFINED,
-            Self::Given(h) => JsValue::from(h),
-        }
-    }
 }
 
 /// Header edits applied in one crossing: remove, set, set where absent, append.
@@ -177,9 +180,7 @@ impl HeaderEdits {
     /// # Errors
     /// [`InvalidHeader`] when it holds `\n`, `\r` or `\0`.
     pub fn remove(&mut self, name: &str) -> Result<&mut Self, InvalidHeader> {
-        if name.contains(['\n', '\r', '\0']) {
-            return Err(InvalidHeader(name.to_owned()));
-        }
+        checked(name, name)?;
         if !self.remove.is_empty() {
             self.remove.push('\n');
         }

@@ -91,24 +91,6 @@ pub fn forwarded_request_lines(
     )
 }
 
-/// As [`forwarded_request`], with the caller's `headers` (already filtered) and `body`
-/// (e.g. one it has read and checked; `None`: no body) instead of the incoming ones.
-///
-/// # Errors
-/// When the runtime refuses to build the request (an invalid URL or header).
-pub fn forwarded_request_with(
-    req: &Request,
-    url: &str,
-    hop: &Hop,
-    to: Destination,
-    headers: worker::Headers,
-    body: Option<JsValue>,
-) -> worker::Result<Request> {
-    let body = body.unwrap_or(JsValue::NULL);
-    let base = Base::Given(&headers.0);
-    forwarded(req, url, hop, to, base, HeaderLines::new(), &body)
-}
-
 /// The request to the next hop in one crossing: `req`'s method, the headers of `base` with
 /// `lines` and `x-request-id` set on them, `body` (`undefined`: the incoming body; `null`:
 /// none), `redirect: manual`, and `cf` as `to` says.
@@ -120,7 +102,7 @@ pub fn forwarded(
     url: &str,
     hop: &Hop,
     to: Destination,
-    base: Base<'_>,
+    base: Base,
     mut lines: HeaderLines,
     body: &JsValue,
 ) -> worker::Result<Request> {
@@ -132,7 +114,8 @@ pub fn forwarded(
         Destination::Service => hop.cf().cloned().unwrap_or(JsValue::UNDEFINED),
         Destination::Origin => JsValue::UNDEFINED,
     };
-    let fwd = boundary::forward_request(req.inner(), url, &base.js(), lines.as_str(), body, &cf)?;
+    let copy = matches!(base, Base::Incoming);
+    let fwd = boundary::forward_request(req.inner(), url, copy, lines.as_str(), body, &cf)?;
     Ok(fwd.into())
 }
 

@@ -1,8 +1,8 @@
 //! Reporting hop metrics to analytics-collector through a per-isolate outbox.
 //!
-//! [`report`] hands the finished event (once a watched response body has ended: at once
-//! when it already has, else in `ctx.wait_until`) to the isolate's [`Outbox`] (`edge_core::analytics::outbox`), which
-//! decides everything: the first event into an idle outbox starts one flusher in that
+//! [`report`] hands the finished event to the isolate's [`Outbox`]
+//! (`edge_core::analytics::outbox`): at once when no response body is watched, else in
+//! `ctx.wait_until` once the body has ended. The outbox decides everything: the first event into an idle outbox starts one flusher in that
 //! request's `wait_until` that sleeps `METRICS_FLUSH_MS` and then sends every pending event
 //! as one enveloped batch (one timer and one `ANALYTICS` subrequest per flush, not per
 //! request); a full batch is sent at once; a failed batch is retried with the same id and

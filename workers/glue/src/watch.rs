@@ -4,9 +4,9 @@
 //! The body is not buffered, and no chunk crosses into wasm: the upstream's stream is
 //! piped natively (`pipeTo`, in `js/boundary.js`) into the runtime's
 //! `IdentityTransformStream` whose readable side is the body sent on (runtime streams on
-//! both sides: workerd pumps the bytes itself), and only the pipe's end comes back to Rust, once: complete, broken by
-//! the upstream, or abandoned by the reader (the client went away, which says nothing
-//! about the upstream). A pipe that fails is told apart by cancelling the upstream's
+//! both sides: workerd pumps the bytes itself), and only the pipe's end comes back to
+//! Rust, once: complete, broken by the upstream, or abandoned by the reader (the client
+//! went away, which says nothing about the upstream). A pipe that fails is told apart by cancelling the upstream's
 //! stream afterwards: that succeeds on a stream the reader abandoned (and releases the
 //! upstream) and fails with the stored error on one that broke.
 
