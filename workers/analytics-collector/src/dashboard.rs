@@ -118,7 +118,7 @@ pub(crate) fn wants_html(req: &Request) -> bool {
 pub(crate) async fn sign_in(req: &mut Request, settings: &Settings) -> Result<Response, Error> {
     let secret = settings.admin_secret()?;
     let timeout_ms = settings.body_timeout_ms()?;
-    let form = match body::read_limited(req, MAX_FORM_BYTES, timeout_ms).await {
+    let form = match body::read_limited(req.inner(), MAX_FORM_BYTES, timeout_ms).await {
         Ok(form) => form,
         Err(BodyError::TooLarge(_)) => return Ok(signin(413, "The form is too large.")?),
         Err(e) => return Err(e.into()),

@@ -38,7 +38,7 @@ pub(crate) async fn ingest(
     settings: &Settings,
 ) -> Result<Response, Error> {
     let timeout_ms = settings.body_timeout_ms()?;
-    let bytes = body::read_limited(req, MAX_BODY_BYTES, timeout_ms)
+    let bytes = body::read_limited(req.inner(), MAX_BODY_BYTES, timeout_ms)
         .await
         .map_err(|e| match e {
             // A body that breaks off is a malformed report, not an unreadable request.

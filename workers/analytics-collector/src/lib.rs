@@ -28,7 +28,7 @@ use edge_core::ServiceName;
 use edge_core::error::CommonError;
 use edge_core::route::{self, RouteRow};
 use edge_glue::{Hop, Role, health, now_ms};
-use worker::{Context, Env, Request, Response, event};
+use worker::{Context, Env, Request, Response, event, web_sys};
 
 use crate::error::Error;
 use crate::settings::Settings;
@@ -79,7 +79,7 @@ const ROUTES: &[RouteRow<Route>] = &[
 ];
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
     edge_glue::serve(ME, Role::Collector, req, env, ctx, handle).await
 }
 

@@ -14,9 +14,10 @@ use edge_core::auth::key_admin::{
     self, AdminError, Issued, MAX_ADMIN_BODY_BYTES, NewKey, Rotation,
 };
 use edge_core::error::CommonError;
+use edge_glue::Incoming;
 use edge_glue::{Hop, admin as guard, body, now_ms, respond};
 use futures::future::join_all;
-use worker::{Env, Method, Request, Response};
+use worker::{Env, Method, Response};
 
 use crate::error::Error;
 use crate::keys;
@@ -29,22 +30,22 @@ const MAX_PAGE: u64 = 100;
 
 /// Answers one admin request.
 pub(crate) async fn handle(
-    mut req: Request,
+    req: Incoming,
     env: &Env,
     settings: &Settings,
     hop: &Hop,
 ) -> Result<Response, Error> {
     let path = req.path();
     crate::gate::check_framing(&req, settings, &req.inner().method(), &path)?;
-    guard::require_admin_throttled(&req, env, crate::limiter::BINDING).await?;
+    guard::require_admin_throttled(req.inner(), env, crate::limiter::BINDING).await?;
     let rest = path.strip_prefix(PREFIX).unwrap_or_default();
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     let kv = keys::store(env)?;
     let now_s = now_ms() / 1000;
-    let method = req.method();
+    let method = Method::from(req.method());
     match (method, segments.as_slice()) {
         (Method::Post, []) => {
-            let new = NewKey::from_json(&read_body(&mut req, env).await?, now_s)?;
+            let new = NewKey::from_json(&read_body(&req, env).await?, now_s)?;
             let issued = new.issue(random()?, random()?, settings.key_rate_limit, now_s);
             keys::save(&kv, &issued.record).await?;
             hop.decide("admin_key_created");
@@ -94,7 +95,7 @@ pub(crate) async fn handle(
             Ok(respond::json(200, &record.info)?)
         }
         (Method::Post, [id, "rotate"]) => {
-            let rotation = Rotation::from_json(&read_body(&mut req, env).await?)?;
+            let rotation = Rotation::from_json(&read_body(&req, env).await?)?;
             let issued = rotation.apply(&existing(&kv, id).await?, random()?, now_s)?;
             keys::save(&kv, &issued.record).await?;
             hop.decide("admin_key_rotated");
@@ -125,8 +126,8 @@ fn shown_once(status: u16, issued: &Issued) -> Result<Response, Error> {
     )?)
 }
 
-async fn read_body(req: &mut Request, env: &Env) -> Result<Vec<u8>, Error> {
-    Ok(body::read(req, env, MAX_ADMIN_BODY_BYTES).await?)
+async fn read_body(req: &Incoming, env: &Env) -> Result<Vec<u8>, Error> {
+    Ok(body::read(req.inner(), env, MAX_ADMIN_BODY_BYTES).await?)
 }
 
 /// Bytes from the runtime's CSPRNG (`crypto.getRandomValues`).

@@ -32,10 +32,10 @@ use edge_glue::body;
 use edge_glue::boundary::{self, Base, HeaderLines};
 use edge_glue::hop::{self, Destination, NextHopBinding};
 use edge_glue::metrics::ANALYTICS_BINDING;
-use edge_glue::{Hop, config, now_ms, respond};
+use edge_glue::{Hop, Incoming, Reply, config, now_ms, respond};
 use worker::js_sys::Uint8Array;
 use worker::wasm_bindgen::JsValue;
-use worker::{Env, Request, Response, console_log};
+use worker::{Env, Headers, Response, console_log, web_sys};
 
 use crate::error::Error;
 use crate::settings::Settings;
@@ -70,7 +70,7 @@ impl Target {
     ///
     /// # Errors
     /// 400 `invalid_path` for a `%` not followed by two hex digits.
-    pub(crate) fn of(req: &Request) -> Result<Self, Error> {
+    pub(crate) fn of(req: &Incoming) -> Result<Self, Error> {
         let mut url = req.url()?;
         let path = normalize_escapes(url.path())?.into_owned();
         let query = url
@@ -123,7 +123,7 @@ impl Forwarded {
 /// # Errors
 /// 400 `reserved_header` for a reserved name spelled with `_` (see
 /// `edge_core::auth::client_headers`).
-pub(crate) fn client_headers(req: &Request) -> Result<Forwarded, Error> {
+pub(crate) fn client_headers(req: &Incoming) -> Result<Forwarded, Error> {
     let all = boundary::entries(req.headers());
     let kept = client_headers::filter(all.pairs())?;
     Ok(Forwarded(
@@ -139,7 +139,7 @@ pub(crate) fn client_headers(req: &Request) -> Result<Forwarded, Error> {
 /// # Errors
 /// 400 / 411 / 413 as `RequestPolicy::check_framing` says.
 pub(crate) fn check_framing(
-    req: &Request,
+    req: &Incoming,
     settings: &Settings,
     method: &str,
     path: &str,
@@ -157,18 +157,18 @@ pub(crate) fn check_framing(
 /// # Errors
 /// 504 / 503 / 500 `misconfigured` as `edge_glue::hop::call_service` says.
 pub(crate) async fn send(
-    req: &Request,
+    req: &Incoming,
     env: &Env,
     hop: &Hop,
     target: &Target,
     binding: &'static str,
     headers: Forwarded,
     body: Option<JsValue>,
-) -> Result<Response, Error> {
+) -> Result<web_sys::Response, Error> {
     let body = body.unwrap_or(JsValue::NULL);
     let to = Destination::Service;
     let fwd = hop::forwarded(
-        req,
+        req.inner(),
         &target.url,
         hop,
         to,
@@ -177,12 +177,12 @@ pub(crate) async fn send(
         &body,
     )?;
     let timeout_ms = hop::upstream_timeout_ms(env)?;
-    Ok(hop::call_service(env, binding, fwd, timeout_ms).await?)
+    Ok(hop::relay_service(env, binding, &fwd, timeout_ms).await?)
 }
 
 /// The parts of `req`'s head the request policy reads.
 fn head<'a>(
-    req: &Request,
+    req: &Incoming,
     method: &'a str,
     path: &'a str,
     content_type: Option<&'a str>,
@@ -199,12 +199,12 @@ fn head<'a>(
 
 /// Runs the gate for `req`; see the module docs.
 pub(crate) async fn admit(
-    mut req: Request,
+    req: Incoming,
     env: &Env,
     settings: &Settings,
     target: Target,
     hop: &Hop,
-) -> Result<Response, Error> {
+) -> Result<Reply, Error> {
     let path = target.path.as_str();
     // The raw method: worker::Method turns methods it does not know into GET.
     let method = req.inner().method();
@@ -223,7 +223,7 @@ pub(crate) async fn admit(
         let resp = Response::empty()?.with_status(204);
         respond::set_headers(&resp, &allowed)?;
         hop.decide("cors_preflight");
-        return Ok(resp);
+        return Ok(resp.into());
     }
     if path == HEALTH_PATH && !matches!(method.as_str(), "GET" | "HEAD") {
         return Err(RequestError::MethodNotAllowed {
@@ -243,10 +243,10 @@ pub(crate) async fn admit(
     // recorded as its error's code (by `edge_glue::serve`).
     if settings.policy.is_public(path) {
         let resp = if path == HEALTH_PATH {
-            crate::health(env, settings.problems()).await?
+            Reply::Built(crate::health(env, settings.problems()).await?)
         } else {
-            let body = read_body(&mut req, env, rule).await?;
-            forward(&req, env, hop, &target, forwarded, None, body).await?
+            let body = read_body(&req, env, rule).await?;
+            Reply::Relayed(forward(&req, env, hop, &target, forwarded, None, body).await?)
         };
         hop.decide("public");
         return Ok(resp);
@@ -277,30 +277,36 @@ pub(crate) async fn admit(
     if let Some(decision) = limit.filter(|d| !d.allowed) {
         return Err(RateLimited(decision).into());
     }
-    let body = read_body(&mut req, env, rule).await?;
+    let body = read_body(&req, env, rule).await?;
     let resp = forward(&req, env, hop, &target, forwarded, Some(&identity), body).await?;
     hop.decide(match identity.method {
         AuthMethod::Jwt => "allow_jwt",
         AuthMethod::ApiKey => "allow_api_key",
     });
-    let resp = respond::with_mutable_headers(resp);
-    respond::set_headers(
-        &resp,
-        &limit
-            .as_ref()
-            .map(RateDecision::headers)
-            .unwrap_or_default(),
-    )?;
-    Ok(resp)
+    // The next hop's answer has headers of its own (copied where it arrived).
+    let out = Headers(resp.headers());
+    for (name, value) in limit
+        .as_ref()
+        .map(RateDecision::headers)
+        .unwrap_or_default()
+    {
+        out.set(name, &value)?;
+    }
+    Ok(resp.into())
 }
 
 /// Reads the body under `rule`: nothing, or at most its limit of actual bytes within
 /// `BODY_TIMEOUT_MS`, checked as JSON when the content type is JSON.
-async fn read_body(req: &mut Request, env: &Env, rule: BodyRule) -> Result<Option<Vec<u8>>, Error> {
+async fn read_body(req: &Incoming, env: &Env, rule: BodyRule) -> Result<Option<Vec<u8>>, Error> {
     let BodyRule::Read { limit, json } = rule else {
         return Ok(None);
     };
-    let bytes = body::read(req, env, usize::try_from(limit).unwrap_or(usize::MAX)).await?;
+    let bytes = body::read(
+        req.inner(),
+        env,
+        usize::try_from(limit).unwrap_or(usize::MAX),
+    )
+    .await?;
     if json {
         request_policy::check_json_body(&bytes)?;
     }
@@ -310,14 +316,14 @@ async fn read_body(req: &mut Request, env: &Env, rule: BodyRule) -> Result<Optio
 /// Sends the request on to `target` with `headers` (the client's, reserved ones already
 /// dropped) and the identity headers built from `identity` alone.
 async fn forward(
-    req: &Request,
+    req: &Incoming,
     env: &Env,
     hop: &Hop,
     target: &Target,
     mut headers: Forwarded,
     identity: Option<&Identity>,
     body: Option<Vec<u8>>,
-) -> Result<Response, Error> {
+) -> Result<web_sys::Response, Error> {
     for (name, value) in identity.map(Identity::headers).unwrap_or_default() {
         headers.set(name, &value);
     }

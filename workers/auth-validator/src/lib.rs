@@ -26,9 +26,10 @@ mod tokens;
 use edge_core::ServiceName;
 use edge_core::auth::request_policy::HEALTH_PATH;
 use edge_core::health::Problem;
+use edge_glue::boundary::HeaderEdits;
 use edge_glue::finish::LastStep;
-use edge_glue::{Hop, Role, respond};
-use worker::{Context, Env, Request, Response, Result, event};
+use edge_glue::{Hop, Incoming, Reply, Role};
+use worker::{Context, Env, Headers, Response, Result, event, web_sys};
 
 pub use limiter::RateLimiter;
 
@@ -39,7 +40,7 @@ use crate::settings::Settings;
 const ME: ServiceName = ServiceName::AuthValidator;
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
     let origin = req.headers().get("origin").ok().flatten();
     let settings = Settings::load(&env);
     let cors = LastStep::default();
@@ -53,12 +54,11 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
                 }
                 _ => None,
             };
-            move |resp: Response| {
+            move |resp: web_sys::Response| {
                 let Some(headers) = headers else {
                     return Ok(resp);
                 };
-                respond::set_headers(&resp, &headers)?;
-                resp.headers().append("vary", "Origin")?;
+                cors_edits(&headers)?.apply(&Headers(resp.headers()))?;
                 Ok(resp)
             }
         })
@@ -68,7 +68,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
 }
 
 /// Answers one request (its errors are answered by `edge_glue::serve`).
-async fn handle(req: Request, env: Env, hop: Hop) -> std::result::Result<Response, Error> {
+async fn handle(req: Incoming, env: Env, hop: Hop) -> std::result::Result<Reply, Error> {
     match Settings::load(&env) {
         Ok(settings) => route(req, &env, &settings, &hop).await,
         // Without settings nothing can be checked, but `/health` still says why.
@@ -77,7 +77,7 @@ async fn handle(req: Request, env: Env, hop: Hop) -> std::result::Result<Respons
                 && matches!(req.inner().method().as_str(), "GET" | "HEAD") =>
         {
             hop.decide("public");
-            Ok(health(&env, vec![Problem::of(&e)]).await?)
+            Ok(health(&env, vec![Problem::of(&e)]).await?.into())
         }
         Err(e) => Err(e.into()),
     }
@@ -95,25 +95,43 @@ async fn health(env: &Env, problems: Vec<Problem>) -> std::result::Result<Respon
 /// Sends `req` to the key admin API, the cache's operator endpoints, the dashboard's
 /// session pass-through, or the gate, by its normalised path.
 async fn route(
-    req: Request,
+    req: Incoming,
     env: &Env,
     settings: &Settings,
     hop: &Hop,
-) -> std::result::Result<Response, Error> {
+) -> std::result::Result<Reply, Error> {
     let target = Target::of(&req)?;
     let path = target.path.as_str();
     if path.starts_with(admin::PREFIX) {
-        admin::handle(req, env, settings, hop).await
+        Ok(admin::handle(req, env, settings, hop).await?.into())
     } else if path.starts_with(operator::CACHE_ADMIN_PREFIX) {
-        operator::cache_admin(req, env, settings, &target, hop).await
+        Ok(operator::cache_admin(req, env, settings, &target, hop)
+            .await?
+            .into())
     } else if path.starts_with(gate::EDGE_ANALYTICS_PREFIX)
         && req.headers().get("authorization")?.is_none()
     {
         // The dashboard's sign-in form and cookie session: analytics-collector checks
         // them (its cookie is keyed from the same admin secret). Bearer tokens and API
         // keys go through the gate below and arrive sealed.
-        operator::analytics_session(req, env, settings, &target, hop).await
+        Ok(
+            operator::analytics_session(req, env, settings, &target, hop)
+                .await?
+                .into(),
+        )
     } else {
         gate::admit(req, env, settings, target, hop).await
     }
+}
+
+/// The CORS headers of a response to an allowed origin, and `Vary: Origin` appended to the
+/// answer's own: one crossing.
+fn cors_edits(headers: &[(&'static str, String)]) -> Result<HeaderEdits> {
+    let invalid = |e: edge_glue::boundary::InvalidHeader| worker::Error::RustError(e.to_string());
+    let mut edits = HeaderEdits::default();
+    for (name, value) in headers {
+        edits.set.push(name, value).map_err(invalid)?;
+    }
+    edits.append.push("vary", "Origin").map_err(invalid)?;
+    Ok(edits)
 }

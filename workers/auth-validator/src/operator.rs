@@ -15,11 +15,12 @@
 use edge_core::auth::request_policy::RequestError;
 use edge_core::error::CommonError;
 use edge_core::signed::seal;
+use edge_glue::Incoming;
 use edge_glue::admin::{ADMIN_SECRET, AdminAttempt, SEALED_OPERATOR};
 use edge_glue::{Hop, body, config, now_ms};
 use worker::js_sys::Uint8Array;
 use worker::wasm_bindgen::JsValue;
-use worker::{Env, Request, Response};
+use worker::{Env, web_sys};
 
 use crate::error::Error;
 use crate::gate::{self, Target};
@@ -38,12 +39,12 @@ const SIGN_IN_PATH: &str = "/api/v1/analytics/edge/session";
 /// `POST /admin/v1/cache/purge`, checked and sealed; anything else under the prefix is
 /// refused here and never forwarded.
 pub(crate) async fn cache_admin(
-    mut req: Request,
+    req: Incoming,
     env: &Env,
     settings: &Settings,
     target: &Target,
     hop: &Hop,
-) -> Result<Response, Error> {
+) -> Result<web_sys::Response, Error> {
     if target.path != PURGE_PATH {
         return Err(CommonError::NotFound.into());
     }
@@ -56,8 +57,8 @@ pub(crate) async fn cache_admin(
     }
     let mut headers = gate::client_headers(&req)?;
     gate::check_framing(&req, settings, &method, &target.path)?;
-    edge_glue::admin::require_admin_throttled(&req, env, limiter::BINDING).await?;
-    let body = body::read(&mut req, env, MAX_PURGE_BODY).await?;
+    edge_glue::admin::require_admin_throttled(req.inner(), env, limiter::BINDING).await?;
+    let body = body::read(req.inner(), env, MAX_PURGE_BODY).await?;
     // The secret stays here: cache-manager gets a seal over this very request instead.
     headers.delete("authorization");
     headers.delete("cookie");
@@ -80,18 +81,18 @@ pub(crate) async fn cache_admin(
 /// A credential-less request for the edge's analytics (the dashboard's pages, sign-in
 /// form and cookie), passed to analytics-collector, which checks the cookie or the form.
 pub(crate) async fn analytics_session(
-    req: Request,
+    req: Incoming,
     env: &Env,
     settings: &Settings,
     target: &Target,
     hop: &Hop,
-) -> Result<Response, Error> {
+) -> Result<web_sys::Response, Error> {
     let method = req.inner().method();
     gate::check_framing(&req, settings, &method, &target.path)?;
     let headers = gate::client_headers(&req)?;
     let sign_in = method == "POST" && target.path == SIGN_IN_PATH;
     let attempt = if sign_in {
-        Some(AdminAttempt::begin(env, &req, limiter::BINDING).await?)
+        Some(AdminAttempt::begin(env, req.inner(), limiter::BINDING).await?)
     } else {
         None
     };
@@ -100,7 +101,7 @@ pub(crate) async fn analytics_session(
     let resp = gate::send(&req, env, hop, target, binding, headers, body).await?;
     hop.decide("analytics_session");
     if let Some(attempt) = attempt {
-        let outcome = if resp.status_code() == 401 {
+        let outcome = if resp.status() == 401 {
             Err(CommonError::Unauthorized)
         } else {
             Ok(())

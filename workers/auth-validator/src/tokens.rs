@@ -60,7 +60,7 @@ impl Fetcher for Fetch {
         let mut init = RequestInit::new();
         init.with_method(Method::Get);
         let req = Request::new_with_init(url, &init).map_err(|e| e.to_string())?;
-        let mut resp = hop::call_origin(req, FETCH_TIMEOUT_MS)
+        let mut resp = hop::call_origin(req.inner(), FETCH_TIMEOUT_MS)
             .await
             .map_err(|e| e.to_string())?;
         if resp.status_code() != 200 {

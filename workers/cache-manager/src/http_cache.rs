@@ -10,8 +10,8 @@ use edge_core::cache::{decide, directives};
 use edge_core::error::CommonError;
 use edge_core::error::WithHeaders;
 use edge_glue::boundary::{self, HeaderEdits};
-use edge_glue::{Hop, respond};
-use worker::{Env, Headers, Request, Response};
+use edge_glue::{Hop, Reply};
+use worker::{Env, Headers, Response};
 
 use crate::coalesce::Flights;
 use crate::error::Error;
@@ -23,7 +23,7 @@ use crate::settings::Settings;
 use crate::store;
 
 /// Answers `req` through the cache.
-pub(crate) async fn handle(req: Request, env: &Env, hop: &Hop) -> Result<Response, Error> {
+pub(crate) async fn handle(req: edge_glue::Incoming, env: &Env, hop: &Hop) -> Result<Reply, Error> {
     let settings =
         Settings::load(env).map_err(|e| failed(hop, CacheOutcome::Bypass, Box::new(e)))?;
     let url = req.url()?;
@@ -58,13 +58,15 @@ pub(crate) async fn handle(req: Request, env: &Env, hop: &Hop) -> Result<Respons
         part,
     } = cache.answer(&incoming, policy).await?;
     let resp = match answer {
-        Answer::Entry { entry, age_s } => entry_response(&incoming, &entry, age_s, part)?,
-        // voice-router's answer, its own error responses included, relayed as it is.
-        Answer::Relay(resp) => resp,
+        Answer::Entry { entry, age_s } => {
+            Reply::Built(entry_response(&incoming, &entry, age_s, part)?)
+        }
+        // voice-router's answer, its own error responses included, relayed as it is (its
+        // headers were copied where it arrived: `hop::relay_service`).
+        Answer::Relay(resp) => Reply::Relayed(resp),
         Answer::Failed(e) => return Err(failed(hop, outcome, e)),
     };
     hop.decide(outcome.decision());
-    let resp = respond::with_mutable_headers(resp);
     // One crossing: `x-cache`, and the directives targeted at this cache only removed
     // (RFC 9213; entries already leave them out).
     let mut edits = HeaderEdits::default();
@@ -75,7 +77,7 @@ pub(crate) async fn handle(req: Request, env: &Env, hop: &Hop) -> Result<Respons
         .set
         .push("x-cache", outcome.header())
         .map_err(|_| CommonError::Internal)?;
-    edits.apply(resp.headers())?;
+    edits.apply(&resp.headers())?;
     Ok(resp)
 }
 

@@ -21,28 +21,30 @@ mod tiers;
 
 use edge_core::ServiceName;
 use edge_core::cache::admin::{self, AdminRoute};
-use edge_glue::{Hop, Role, health};
-use worker::{Context, Env, Request, Response, event};
+use edge_glue::{Hop, Incoming, Reply, Role, health};
+use worker::{Context, Env, event, web_sys};
 
 use crate::error::Error;
 
 const ME: ServiceName = ServiceName::CacheManager;
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
     edge_glue::serve(ME, Role::Internal, req, env, ctx, handle).await
 }
 
-async fn handle(req: Request, env: Env, hop: Hop) -> Result<Response, Error> {
-    let (method, path) = (req.inner().method(), req.path());
+async fn handle(req: Incoming, env: Env, hop: Hop) -> Result<Reply, Error> {
+    let (method, path) = (req.method(), hop.path());
     if method == "GET" && path == "/health" {
         let version = env!("CARGO_PKG_VERSION");
-        return Ok(health::respond(&env, ME, version, Some(runtime::NEXT)).await?);
+        return Ok(health::respond(&env, ME, version, Some(runtime::NEXT))
+            .await?
+            .into());
     }
     // Admin paths are answered here, whatever their method or body, and never forwarded
     // (nor their admin bearer with them).
-    match admin::route(&method, &path)? {
-        AdminRoute::Purge => purge::handle(req, &env, &hop).await,
+    match admin::route(&method, path)? {
+        AdminRoute::Purge => Ok(purge::handle(req.into_request(), &env, &hop).await?.into()),
         AdminRoute::NotAdmin => http_cache::handle(req, &env, &hop).await,
     }
 }

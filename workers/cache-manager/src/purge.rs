@@ -48,10 +48,10 @@ impl edge_core::HttpError for InvalidPurge {
 }
 
 /// Answers a purge request.
-pub(crate) async fn handle(mut req: Request, env: &Env, hop: &Hop) -> Result<Response, Error> {
-    admin::require_sealed_admin(&req, env, hop)?;
+pub(crate) async fn handle(req: Request, env: &Env, hop: &Hop) -> Result<Response, Error> {
+    admin::require_sealed_admin(req.inner(), env, hop)?;
     let settings = Settings::load(env)?;
-    let bytes = body::read_limited(&mut req, MAX_BODY, settings.body_timeout_ms)
+    let bytes = body::read_limited(req.inner(), MAX_BODY, settings.body_timeout_ms)
         .await
         .map_err(|e| match e {
             BodyError::Read(_) => Error::from(InvalidPurge("unreadable body")),

@@ -7,13 +7,13 @@ use edge_core::{ServiceName, upstream};
 use edge_glue::body::{self, Prefix};
 use edge_glue::boundary::{self, Base, HeaderLines};
 use edge_glue::hop::{self, Destination, NextHopBinding};
-use edge_glue::{Hop, now_ms};
+use edge_glue::{Hop, Incoming, now_ms};
 use futures::StreamExt;
 use futures::stream;
 use std::future::Future;
 use std::time::Duration;
 use worker::wasm_bindgen::JsValue;
-use worker::{Delay, Env, Request, Response};
+use worker::{Delay, Env, Headers, Response, web_sys};
 
 use crate::flow::{Background, Buffered, Clock, Origin, Refusal, Upstream};
 
@@ -25,7 +25,7 @@ pub(crate) const NEXT: NextHopBinding = NextHopBinding {
 
 /// voice-router, for one request.
 pub(crate) struct Router {
-    pub(crate) req: Request,
+    pub(crate) req: Incoming,
     pub(crate) env: Env,
     pub(crate) hop: Hop,
     /// How long to wait for its answer's headers.
@@ -33,23 +33,31 @@ pub(crate) struct Router {
 }
 
 impl Origin for Router {
-    type Response = Response;
+    type Response = web_sys::Response;
     type Fault = worker::Error;
 
-    async fn forward(&self) -> Result<Response, Refusal> {
+    async fn forward(&self) -> Result<web_sys::Response, Refusal> {
         // A GET or HEAD with a body cannot be forwarded (Fetch refuses to build it).
         let method = self.req.inner().method();
-        if let Err(e) = upstream::check_forwardable(&method, self.req.inner().body().is_some()) {
+        if let Err(e) = upstream::check_forwardable(&method, self.req.has_body()) {
             return Err(Box::new(e));
         }
         let url = self.req.url();
         let req = url.and_then(|url| {
-            hop::forwarded_request(&self.req, url.as_str(), &self.hop, Destination::Service)
+            hop::forwarded_request(
+                self.req.inner(),
+                url.as_str(),
+                &self.hop,
+                Destination::Service,
+            )
         });
         self.send(req).await.map_err(|e| Box::new(e) as Refusal)
     }
 
-    async fn fetch(&self, headers: Vec<(String, String)>) -> Result<Response, CommonError> {
+    async fn fetch(
+        &self,
+        headers: Vec<(String, String)>,
+    ) -> Result<web_sys::Response, CommonError> {
         // The request's own headers (one value per name, as the runtime joined them) and
         // the validators: every name once, so setting them is appending them.
         let mut lines = HeaderLines::new();
@@ -61,7 +69,7 @@ impl Origin for Router {
             let to = Destination::Service;
             let none = JsValue::NULL;
             hop::forwarded(
-                &self.req,
+                self.req.inner(),
                 url.as_str(),
                 &self.hop,
                 to,
@@ -75,7 +83,8 @@ impl Origin for Router {
 
     fn detach(&self) -> worker::Result<Self> {
         Ok(Self {
-            req: self.req.clone()?,
+            // The JS `clone()` (a second body stream), not a second handle.
+            req: Incoming::from(self.req.inner().clone()?),
             env: self.env.clone(),
             hop: self.hop.clone(),
             timeout_ms: self.timeout_ms,
@@ -83,27 +92,29 @@ impl Origin for Router {
     }
 }
 
-impl Upstream for Response {
+impl Upstream for web_sys::Response {
     type Fault = worker::Error;
 
     fn status(&self) -> u16 {
-        self.status_code()
+        web_sys::Response::status(self)
     }
 
     fn headers(&self) -> Vec<(String, String)> {
-        boundary::entry_pairs(Response::headers(self))
+        boundary::entry_pairs(&Headers(web_sys::Response::headers(self)))
     }
 
-    async fn buffer(mut self, limit: usize) -> worker::Result<Buffered<Self>> {
-        match body::read_prefix(&mut self, limit).await {
+    async fn buffer(self, limit: usize) -> worker::Result<Buffered<Self>> {
+        // Read in Rust: the worker crate's `Response` is the body reader.
+        let mut resp = Response::from(self);
+        match body::read_prefix(&mut resp, limit).await {
             Ok(Prefix::Complete(bytes)) => Ok(Buffered::Whole(bytes)),
             Ok(Prefix::Overflow { read, rest }) => {
                 // Too large after all: send what was read, then the rest of the stream.
                 let head = stream::once(async move { Ok::<Vec<u8>, worker::Error>(read) });
                 let joined = Response::from_stream(head.chain(rest))?
-                    .with_status(self.status_code())
-                    .with_headers(Response::headers(&self).clone());
-                Ok(Buffered::TooLarge(joined))
+                    .with_status(resp.status_code())
+                    .with_headers(Response::headers(&resp).clone());
+                Ok(Buffered::TooLarge(joined.into()))
             }
             Err(_) => Ok(Buffered::Broken),
         }
@@ -112,9 +123,12 @@ impl Upstream for Response {
 
 impl Router {
     /// Sends `req` (if it could be built) through the binding.
-    async fn send(&self, req: worker::Result<Request>) -> Result<Response, CommonError> {
+    async fn send(
+        &self,
+        req: worker::Result<web_sys::Request>,
+    ) -> Result<web_sys::Response, CommonError> {
         let req = req.map_err(|_| CommonError::Internal)?;
-        hop::call_service(&self.env, NEXT.binding, req, self.timeout_ms).await
+        hop::relay_service(&self.env, NEXT.binding, &req, self.timeout_ms).await
     }
 }
 

@@ -59,7 +59,7 @@ pub(crate) async fn handle(
     mut req: Request,
     env: &Env,
 ) -> Result<Response, Error> {
-    require_admin_throttled(&req, env, QUOTA_BINDING).await?;
+    require_admin_throttled(req.inner(), env, QUOTA_BINDING).await?;
     match route {
         AdminRoute::ListProducts => list(&req, env).await,
         AdminRoute::GetProduct => get(id_param(params, "id")?, env).await,
@@ -114,7 +114,7 @@ async fn get(id: String, env: &Env) -> Result<Response, Error> {
 }
 
 async fn put(id: String, req: &mut Request, env: &Env) -> Result<Response, Error> {
-    let bytes = body::read(req, env, product::MAX_BODY_BYTES).await?;
+    let bytes = body::read(req.inner(), env, product::MAX_BODY_BYTES).await?;
     let input = ProductInput::parse(&bytes)?;
     let db = db::db(env)?;
     let now = now_ms() as f64;
@@ -154,7 +154,7 @@ async fn chat_conversation(chat: Chat, env: &Env) -> Result<Response, Error> {
 }
 
 async fn set_preferences(user: String, req: &mut Request, env: &Env) -> Result<Response, Error> {
-    let bytes = body::read(req, env, product::MAX_BODY_BYTES).await?;
+    let bytes = body::read(req.inner(), env, product::MAX_BODY_BYTES).await?;
     let prefs = preferences::parse(&bytes)?;
     if db::set_preferences(&db::db(env)?, &user, &prefs, now_ms()).await? {
         Ok(respond::json(

@@ -50,7 +50,7 @@ pub(crate) enum DeskRoute {
 pub(crate) async fn handle(
     route: DeskRoute,
     params: &Params<'_>,
-    mut req: Request,
+    req: Request,
     env: &Env,
 ) -> Result<Response, Error> {
     let desk = D1Desk(db::db(env)?);
@@ -74,7 +74,7 @@ pub(crate) async fn handle(
         },
         DeskRoute::PutArticle => {
             let id = article_id(id())?;
-            let bytes = body::read(&mut req, env, MAX_ARTICLE_BYTES).await?;
+            let bytes = body::read(req.inner(), env, MAX_ARTICLE_BYTES).await?;
             let input = ArticleInput::parse(&bytes)?;
             let (article, created) = desk.put_article(id, &input, now_ms()).await?;
             Ok(respond::json(if created { 201 } else { 200 }, &article)?)
@@ -110,7 +110,7 @@ pub(crate) async fn handle(
         },
         DeskRoute::PatchTicket => {
             let id = ticket_id(id())?;
-            let bytes = body::read(&mut req, env, MAX_UPDATE_BYTES).await?;
+            let bytes = body::read(req.inner(), env, MAX_UPDATE_BYTES).await?;
             let u = TicketUpdate::parse(&bytes)?;
             match desk.change(Scope::Admin, id, &u, now_ms()).await? {
                 Some(t) => Ok(respond::json(200, &t)?),

@@ -60,7 +60,7 @@ pub(crate) fn client(req: &Request) -> String {
 pub(crate) async fn handle(
     route: ChatRoute,
     params: &Params<'_>,
-    mut req: Request,
+    req: Request,
     env: &Env,
     hop: &Hop,
 ) -> Result<Response, Error> {
@@ -86,7 +86,7 @@ pub(crate) async fn handle(
             format!("https://chat-session/messages{query}")
         }
         ChatRoute::Post => {
-            let bytes = body::read(&mut req, env, MAX_CLIENT_FRAME_BYTES).await?;
+            let bytes = body::read(req.inner(), env, MAX_CLIENT_FRAME_BYTES).await?;
             init.with_method(Method::Post).with_body(Some(
                 worker::js_sys::Uint8Array::from(bytes.as_slice()).into(),
             ));
@@ -158,7 +158,7 @@ pub(crate) fn stub(env: &Env, id: &str) -> Result<Stub, Error> {
 pub(crate) async fn create(mut req: Request, env: &Env, hop: &Hop) -> Result<Response, Error> {
     let s = WebChatSettings::load(env)?;
     let req = &mut req;
-    let bytes = body::read(req, env, MAX_CREATE_BODY).await?;
+    let bytes = body::read(req.inner(), env, MAX_CREATE_BODY).await?;
     let text = String::from_utf8_lossy(&bytes);
     if !text.trim().is_empty()
         && !serde_json::from_str::<serde_json::Value>(&text).is_ok_and(|v| v.is_object())

@@ -66,7 +66,7 @@ fn ephemeral(text: &str) -> Result<Response, Error> {
 }
 
 /// Handles one interaction.
-pub(crate) async fn interaction(mut req: Request, env: &Env, hop: &Hop) -> Result<Response, Error> {
+pub(crate) async fn interaction(req: Request, env: &Env, hop: &Hop) -> Result<Response, Error> {
     let origin = req
         .url()
         .map(|u| u.origin().ascii_serialization())
@@ -80,7 +80,7 @@ pub(crate) async fn interaction(mut req: Request, env: &Env, hop: &Hop) -> Resul
         received_ms: now_ms(),
         settings,
     };
-    let raw = body::read(&mut req, env, MAX_BODY_BYTES).await?;
+    let raw = body::read(req.inner(), env, MAX_BODY_BYTES).await?;
     let header = |name: &str| req.headers().get(name).ok().flatten();
     let checked = match signature::prepare(
         header(signature::SIGNATURE_HEADER).as_deref(),

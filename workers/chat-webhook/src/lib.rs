@@ -65,8 +65,8 @@ use edge_core::chat::escalation::QueueRole;
 use edge_core::route::{self, RouteRow};
 use edge_glue::{Role, health};
 use worker::{
-    Context, Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder, Request, Response, Result,
-    ScheduleContext, ScheduledEvent, console_error, event,
+    Context, Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder, Request, Result,
+    ScheduleContext, ScheduledEvent, console_error, event, web_sys,
 };
 
 use crate::admin::AdminRoute as A;
@@ -128,21 +128,30 @@ const ROUTES: &[RouteRow<Route>] = &[
 ];
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
-    edge_glue::serve(ME, Role::Entry, req, env, ctx, |req, env, hop| async move {
-        let (route, params) = route::route(ROUTES, hop.method(), hop.path())?;
-        match route {
-            Route::Health => Ok(health::respond(&env, ME, env!("CARGO_PKG_VERSION"), None).await?),
-            Route::LineWebhook => line_webhook::line(req, &env, &hop).await,
-            Route::DiscordWebhook => discord::interaction(req, &env, &hop).await,
-            Route::Admin(r) => admin::handle(r, &params, req, &env).await,
-            Route::ChatPage => chat_page::page(&req, &env),
-            Route::ChatAsset => chat_page::asset(params.get("file"), &req, &env),
-            Route::ChatCreate => chat_api::create(req, &env, &hop).await,
-            Route::Chat(r) => chat_api::handle(r, &params, req, &env, &hop).await,
-            Route::Voice(r) => voice::handle(r, &params, req, &env, &hop).await,
-        }
-    })
+async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
+    edge_glue::serve(
+        ME,
+        Role::Entry,
+        req,
+        env,
+        ctx,
+        |req: Request, env, hop| async move {
+            let (route, params) = route::route(ROUTES, hop.method(), hop.path())?;
+            match route {
+                Route::Health => {
+                    Ok(health::respond(&env, ME, env!("CARGO_PKG_VERSION"), None).await?)
+                }
+                Route::LineWebhook => line_webhook::line(req, &env, &hop).await,
+                Route::DiscordWebhook => discord::interaction(req, &env, &hop).await,
+                Route::Admin(r) => admin::handle(r, &params, req, &env).await,
+                Route::ChatPage => chat_page::page(&req, &env),
+                Route::ChatAsset => chat_page::asset(params.get("file"), &req, &env),
+                Route::ChatCreate => chat_api::create(req, &env, &hop).await,
+                Route::Chat(r) => chat_api::handle(r, &params, req, &env, &hop).await,
+                Route::Voice(r) => voice::handle(r, &params, req, &env, &hop).await,
+            }
+        },
+    )
     .await
 }
 

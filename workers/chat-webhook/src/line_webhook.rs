@@ -21,9 +21,9 @@ use crate::settings::LineSettings;
 pub(crate) const QUEUE_BINDING: &str = "CHAT_EVENTS";
 
 /// Handles a LINE webhook.
-pub(crate) async fn line(mut req: Request, env: &Env, hop: &Hop) -> Result<Response, Error> {
+pub(crate) async fn line(req: Request, env: &Env, hop: &Hop) -> Result<Response, Error> {
     let settings = LineSettings::load(env)?;
-    let raw = body::read(&mut req, env, MAX_BODY_BYTES).await?;
+    let raw = body::read(req.inner(), env, MAX_BODY_BYTES).await?;
     let header = req.headers().get(signature::HEADER)?;
     let checked = match signature::presented_tag(header.as_deref()) {
         Ok(tag) => {

@@ -83,7 +83,7 @@ async fn admit(env: &Env, s: &VoiceSettings, client: &str) -> Result<(), Error> 
 }
 
 async fn message(
-    mut req: Request,
+    req: Request,
     env: &Env,
     hop: &Hop,
     s: &VoiceSettings,
@@ -106,7 +106,7 @@ async fn message(
             .to_string()
             .as_bytes(),
     )?;
-    let audio = match body::read(&mut req, env, s.limits.max_bytes).await {
+    let audio = match body::read(req.inner(), env, s.limits.max_bytes).await {
         Ok(b) => b,
         Err(BodyError::TooLarge(_)) => {
             return Err(VoiceError::TooLarge {

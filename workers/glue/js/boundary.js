@@ -78,19 +78,23 @@ const BROKEN = 1;
 const ABANDONED = 2;
 
 /**
- * `stream` piped natively into an `IdentityTransformStream` (runtime streams on both
- * sides: workerd pumps the bytes without a JS call per chunk, unlike a standard
- * `TransformStream`), as [readable side to send on, promise of how it ended]. A failed pipe
- * is told apart by cancelling the source afterwards: that succeeds on a stream the reader
- * abandoned and fails with the stored error on one that broke. The promise never rejects.
+ * `answer` rebuilt with headers of its own (a fetched answer's are immutable), its body
+ * piped natively into an `IdentityTransformStream` (runtime streams on both sides: workerd
+ * pumps the bytes without a JS call per chunk, unlike a standard `TransformStream`), as
+ * [the response to send on, promise of how its body ended], the promise null when there is
+ * no body. A failed pipe is told apart by cancelling the source afterwards: that succeeds
+ * on a stream the reader abandoned and fails with the stored error on one that broke. The
+ * promise never rejects.
  */
-export function relay(stream) {
+export function relay(answer) {
+  const stream = answer.body;
+  if (stream === null) return [new Response(null, answer), null];
   const { readable, writable } = new IdentityTransformStream();
   const end = stream.pipeTo(writable).then(
     () => COMPLETE,
     () => stream.cancel().then(() => ABANDONED, () => BROKEN),
   );
-  return [readable, end];
+  return [new Response(readable, answer), end];
 }
 
 /** Every header of `headers` as "name\nvalue\n…" (no valid header holds "\n"). */

@@ -4,7 +4,7 @@ use edge_core::admin;
 use edge_core::auth::rate_limit::{RateLimitPolicy, RateLimited};
 use edge_core::error::CommonError;
 use edge_core::signed::seal;
-use worker::{Env, Request};
+use worker::{Env, web_sys};
 
 use crate::{Hop, config, now_ms, window_log};
 
@@ -25,7 +25,7 @@ pub const ADMIN_SECRET: &str = "ADMIN_SECRET";
 /// [`CommonError::Unauthorized`] for a missing or wrong header;
 /// [`CommonError::Misconfigured`] when the secret is unset or shorter than 16 bytes, so an
 /// unconfigured deployment keeps its operator endpoints closed.
-pub fn require_admin(req: &Request, env: &Env) -> Result<(), CommonError> {
+pub fn require_admin(req: &web_sys::Request, env: &Env) -> Result<(), CommonError> {
     let secret = config::required_string(env, ADMIN_SECRET)?;
     let authorization = req.headers().get("authorization").ok().flatten();
     admin::authorize(authorization.as_deref(), &secret)
@@ -39,13 +39,17 @@ pub fn require_admin(req: &Request, env: &Env) -> Result<(), CommonError> {
 /// # Errors
 /// [`CommonError::Unauthorized`] for a bad seal or secret; [`CommonError::Misconfigured`]
 /// as [`require_admin`].
-pub fn require_sealed_admin(req: &Request, env: &Env, hop: &Hop) -> Result<(), CommonError> {
+pub fn require_sealed_admin(
+    req: &web_sys::Request,
+    env: &Env,
+    hop: &Hop,
+) -> Result<(), CommonError> {
     let Some(value) = req.headers().get(seal::HEADER).ok().flatten() else {
         return require_admin(req, env);
     };
     let secret = config::required_string(env, ADMIN_SECRET)?;
     admin::check_configured(&secret)?;
-    let (method, path) = (req.inner().method(), req.path());
+    let (method, path) = (req.method(), crate::incoming::path_of(&req.url()));
     let sealed = seal::Sealed {
         request_id: hop.request_id.as_str(),
         method: &method,
@@ -127,7 +131,7 @@ impl AdminAttempt {
     /// security control does not fail open); 500 for a malformed limit.
     pub async fn begin(
         env: &Env,
-        req: &Request,
+        req: &web_sys::Request,
         binding: &'static str,
     ) -> Result<Self, AttemptError> {
         let client = req
@@ -172,7 +176,7 @@ impl AdminAttempt {
 /// # Errors
 /// As [`AdminAttempt::begin`] and [`require_admin`].
 pub async fn require_admin_throttled(
-    req: &Request,
+    req: &web_sys::Request,
     env: &Env,
     binding: &'static str,
 ) -> Result<(), AttemptError> {

@@ -12,7 +12,7 @@ use edge_core::error::CommonError;
 use futures::StreamExt;
 use futures::future::{Either, select};
 use worker::js_sys::Uint8Array;
-use worker::{ByteStream, Delay, Env, Request, Response};
+use worker::{ByteStream, Delay, Env, Response, web_sys};
 
 use crate::deadline::{self, Raced};
 
@@ -85,7 +85,7 @@ impl edge_core::HttpError for BodyError {
 /// [`BodyError`]: 413 `payload_too_large` over the limit, 408 `body_timeout` too slow,
 /// 400 `unreadable_body` when the stream fails, 500 `misconfigured` for a malformed
 /// `BODY_TIMEOUT_MS`. Return it from a handler (`?`): `serve` answers it.
-pub async fn read(req: &mut Request, env: &Env, limit: usize) -> Result<Vec<u8>, BodyError> {
+pub async fn read(req: &web_sys::Request, env: &Env, limit: usize) -> Result<Vec<u8>, BodyError> {
     let timeout = timeout_ms(env).map_err(BodyError::Config)?;
     read_limited(req, limit, timeout).await
 }
@@ -99,7 +99,7 @@ pub async fn read(req: &mut Request, env: &Env, limit: usize) -> Result<Vec<u8>,
 /// [`BodyError::Timeout`] when the body is not complete after `timeout_ms`;
 /// [`BodyError::Read`] when the stream fails.
 pub async fn read_limited(
-    req: &mut Request,
+    req: &web_sys::Request,
     limit: usize,
     timeout_ms: u64,
 ) -> Result<Vec<u8>, BodyError> {
@@ -113,13 +113,17 @@ pub async fn read_limited(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
-    if req.inner().body().is_none() {
+    let Some(stream) = req.body() else {
         return Ok(Vec::new());
-    }
+    };
     if declared.is_some() {
         return read_declared(req, limit, timeout_ms).await;
     }
-    let stream = req.stream().map_err(BodyError::Read)?;
+    // A body already read is refused here by the runtime (its stream is locked).
+    if req.body_used() {
+        return Err(BodyError::Read(worker::Error::BodyUsed));
+    }
+    let stream = ByteStream::from(stream);
     let read = Box::pin(collect(stream, limit));
     let timer = Delay::from(Duration::from_millis(timeout_ms));
     match select(read, timer).await {
@@ -131,11 +135,12 @@ pub async fn read_limited(
 /// A body whose length is declared (and within the limit) read whole in one call
 /// (`arrayBuffer()`) instead of chunk by chunk: the runtime frames it by that length, and
 /// the limit is still checked on the bytes that arrived.
-async fn read_declared(req: &Request, limit: usize, timeout_ms: u64) -> Result<Vec<u8>, BodyError> {
-    let read = req
-        .inner()
-        .array_buffer()
-        .map_err(|e| BodyError::Read(e.into()))?;
+async fn read_declared(
+    req: &web_sys::Request,
+    limit: usize,
+    timeout_ms: u64,
+) -> Result<Vec<u8>, BodyError> {
+    let read = req.array_buffer().map_err(|e| BodyError::Read(e.into()))?;
     match deadline::race(read, timeout_ms).await {
         Raced::Resolved(buf) => {
             let bytes = Uint8Array::new(&buf);

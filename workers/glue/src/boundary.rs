@@ -38,9 +38,10 @@ extern "C" {
         copy: bool,
     ) -> Promise;
 
-    /// Pipes a body natively through an identity stream: `[readable, end]`.
+    /// An answer with headers of its own, its body piped natively through an identity
+    /// stream: `[response, end or null]`.
     #[wasm_bindgen(js_name = relay, catch)]
-    pub(crate) fn relay(stream: &web_sys::ReadableStream) -> Result<js_sys::Array, JsValue>;
+    pub(crate) fn relay(answer: &web_sys::Response) -> Result<js_sys::Array, JsValue>;
 
     /// Every header as one list.
     #[wasm_bindgen(js_name = headerLines)]

@@ -1,7 +1,7 @@
 //! A last step over a worker's final response, for a worker that adds something to every
 //! response it sends, errors included (the entry's CORS headers).
 //!
-//! The handler still only returns `Result<Response, E>`, [`serve`](crate::serve) still
+//! The handler still only returns `Result<R, E>` (any `R: Into<Reply>`), [`serve`](crate::serve) still
 //! turns the `Err` into the response in its one place, and the last step decorates
 //! whatever came out, knowing from the handler's result what it should add:
 //!
@@ -10,7 +10,7 @@
 //! let resp = edge_glue::serve(ME, Role::Entry, req, env, ctx, |req, env, hop| {
 //!     last.choose(handle(req, env, hop), |result| {
 //!         let refused = result.is_err();
-//!         move |resp| Ok(resp) // decorate `resp` as `refused` says
+//!         move |resp| Ok(resp) // decorate the runtime `Response` as `refused` says
 //!     })
 //! })
 //! .await?;
@@ -20,7 +20,7 @@
 use std::cell::RefCell;
 use std::future::Future;
 
-use worker::Response;
+use worker::web_sys::Response;
 
 /// The step chosen from the handler's result ([`LastStep::choose`]), applied to the final
 /// response ([`LastStep::apply`]).
@@ -38,11 +38,11 @@ impl<G: FnOnce(Response) -> worker::Result<Response>> LastStep<G> {
     ///
     /// # Errors
     /// The handler's, unchanged.
-    pub async fn choose<E>(
+    pub async fn choose<R, E>(
         &self,
-        handled: impl Future<Output = Result<Response, E>>,
-        then: impl FnOnce(&Result<Response, E>) -> G,
-    ) -> Result<Response, E> {
+        handled: impl Future<Output = Result<R, E>>,
+        then: impl FnOnce(&Result<R, E>) -> G,
+    ) -> Result<R, E> {
         let result = handled.await;
         *self.0.borrow_mut() = Some(then(&result));
         result

@@ -88,7 +88,7 @@ async fn ask(env: &Env, binding: &'static str, timeout_ms: u64) -> Observed {
     let Ok(req) = Request::new("https://internal/health", Method::Get) else {
         return Observed::Failed;
     };
-    let mut resp = match hop::call_service(env, binding, req, timeout_ms).await {
+    let mut resp = match hop::call_service(env, binding, req.inner(), timeout_ms).await {
         Ok(resp) => resp,
         Err(CommonError::UpstreamTimeout { .. }) => return Observed::TimedOut,
         Err(_) => return Observed::Failed,

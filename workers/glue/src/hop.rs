@@ -11,7 +11,7 @@ use edge_core::error::CommonError;
 use edge_core::{ServiceName, upstream};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{Env, Request, Response, web_sys};
+use worker::{Env, Response, web_sys};
 
 use crate::boundary::{self, Base, HeaderLines};
 use crate::{Hop, REQUEST_ID_HEADER, config};
@@ -60,11 +60,11 @@ pub enum Destination {
 /// # Errors
 /// When the runtime refuses to build the request (an invalid URL).
 pub fn forwarded_request(
-    req: &Request,
+    req: &web_sys::Request,
     url: &str,
     hop: &Hop,
     to: Destination,
-) -> worker::Result<Request> {
+) -> worker::Result<web_sys::Request> {
     forwarded_request_lines(req, url, hop, to, HeaderLines::new())
 }
 
@@ -74,12 +74,12 @@ pub fn forwarded_request(
 /// # Errors
 /// When the runtime refuses to build the request (an invalid URL or header).
 pub fn forwarded_request_lines(
-    req: &Request,
+    req: &web_sys::Request,
     url: &str,
     hop: &Hop,
     to: Destination,
     lines: HeaderLines,
-) -> worker::Result<Request> {
+) -> worker::Result<web_sys::Request> {
     forwarded(
         req,
         url,
@@ -98,14 +98,14 @@ pub fn forwarded_request_lines(
 /// # Errors
 /// When the runtime refuses to build the request (an invalid URL or header).
 pub fn forwarded(
-    req: &Request,
+    req: &web_sys::Request,
     url: &str,
     hop: &Hop,
     to: Destination,
     base: Base,
     mut lines: HeaderLines,
     body: &JsValue,
-) -> worker::Result<Request> {
+) -> worker::Result<web_sys::Request> {
     lines
         .push(REQUEST_ID_HEADER, hop.request_id.as_str())
         .map_err(|e| worker::Error::RustError(e.to_string()))?;
@@ -115,8 +115,14 @@ pub fn forwarded(
         Destination::Origin => JsValue::UNDEFINED,
     };
     let copy = matches!(base, Base::Incoming);
-    let fwd = boundary::forward_request(req.inner(), url, copy, lines.as_str(), body, &cf)?;
-    Ok(fwd.into())
+    Ok(boundary::forward_request(
+        req,
+        url,
+        copy,
+        lines.as_str(),
+        body,
+        &cf,
+    )?)
 }
 
 /// Sends `req` to the service binding `binding`, waiting at most `timeout_ms` for its
@@ -128,14 +134,28 @@ pub fn forwarded(
 pub async fn call_service(
     env: &Env,
     binding: &'static str,
-    req: Request,
+    req: &web_sys::Request,
     timeout_ms: u64,
 ) -> Result<Response, CommonError> {
+    Ok(relay_service(env, binding, req, timeout_ms).await?.into())
+}
+
+/// As [`call_service`], the answer (headers copied, mutable) left the runtime's object:
+/// for a hop that sends it on as it is ([`crate::Reply::Relayed`]).
+///
+/// # Errors
+/// As [`call_service`].
+pub async fn relay_service(
+    env: &Env,
+    binding: &'static str,
+    req: &web_sys::Request,
+    timeout_ms: u64,
+) -> Result<web_sys::Response, CommonError> {
     let fetcher = JsValue::from(
         env.service(binding)
             .map_err(|_| CommonError::Misconfigured(binding))?,
     );
-    sent(&req, &fetcher, timeout_ms, Arrival::Copied).await
+    sent(req, &fetcher, timeout_ms, Arrival::Copied).await
 }
 
 /// Sends `req` to an origin over the network, waiting at most `timeout_ms` for its
@@ -143,17 +163,23 @@ pub async fn call_service(
 ///
 /// # Errors
 /// `UpstreamTimeout` or `UpstreamUnavailable` as described in the module docs.
-pub async fn call_origin(req: Request, timeout_ms: u64) -> Result<Response, CommonError> {
-    sent(&req, &JsValue::NULL, timeout_ms, Arrival::Copied).await
+pub async fn call_origin(req: &web_sys::Request, timeout_ms: u64) -> Result<Response, CommonError> {
+    Ok(sent(req, &JsValue::NULL, timeout_ms, Arrival::Copied)
+        .await?
+        .into())
 }
 
-/// As [`call_origin`], the answer's headers left as they came (immutable): for a hop that
-/// rebuilds the answer anyway ([`crate::watch::observe`] does), so they are copied once.
+/// As [`call_origin`], the answer left as it came (the runtime's object, its headers
+/// immutable): for a hop that rebuilds the answer anyway ([`crate::watch::observe`] does),
+/// so they are copied once.
 ///
 /// # Errors
 /// As [`call_origin`].
-pub async fn call_origin_relayed(req: Request, timeout_ms: u64) -> Result<Response, CommonError> {
-    sent(&req, &JsValue::NULL, timeout_ms, Arrival::AsSent).await
+pub async fn call_origin_relayed(
+    req: &web_sys::Request,
+    timeout_ms: u64,
+) -> Result<web_sys::Response, CommonError> {
+    sent(req, &JsValue::NULL, timeout_ms, Arrival::AsSent).await
 }
 
 /// Whether an answer's headers are copied (made mutable) on arrival.
@@ -163,19 +189,22 @@ enum Arrival {
 }
 
 async fn sent(
-    req: &Request,
+    req: &web_sys::Request,
     fetcher: &JsValue,
     timeout_ms: u64,
     arrival: Arrival,
-) -> Result<Response, CommonError> {
+) -> Result<web_sys::Response, CommonError> {
     let ms = f64::from(u32::try_from(timeout_ms).unwrap_or(u32::MAX));
     let copy = matches!(arrival, Arrival::Copied);
-    let settled = JsFuture::from(boundary::send(req.inner(), fetcher, ms, copy)).await;
+    let settled = JsFuture::from(boundary::send(req, fetcher, ms, copy)).await;
     answer(settled, timeout_ms)
 }
 
 /// A next hop's answer as the module docs say: a response, or why there is none.
-fn answer(settled: Result<JsValue, JsValue>, timeout_ms: u64) -> Result<Response, CommonError> {
+fn answer(
+    settled: Result<JsValue, JsValue>,
+    timeout_ms: u64,
+) -> Result<web_sys::Response, CommonError> {
     let value = settled.map_err(|_| CommonError::UpstreamUnavailable)?;
     if let Some(code) = value.as_f64() {
         return Err(if code == boundary::TIMED_OUT {
@@ -184,12 +213,11 @@ fn answer(settled: Result<JsValue, JsValue>, timeout_ms: u64) -> Result<Response
             CommonError::UpstreamUnavailable
         });
     }
-    let resp: Response = value
+    let resp = value
         .dyn_into::<web_sys::Response>()
-        .map_err(|_| CommonError::UpstreamUnavailable)?
-        .into();
+        .map_err(|_| CommonError::UpstreamUnavailable)?;
     // A status no response can carry is refused here, where every answer from a next hop
     // arrives, so nothing downstream ever tries to relay it (see `edge_core::upstream`).
-    upstream::check_status(resp.status_code())?;
+    upstream::check_status(resp.status())?;
     Ok(resp)
 }

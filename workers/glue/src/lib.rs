@@ -5,6 +5,8 @@
 //!
 //! - [`serve`]: the entry wrapper every worker uses (request id, error mapping, metrics);
 //!   [`finish::LastStep`] adds a last step over every final response.
+//! - [`incoming`]: the request as the runtime hands it over, read only where used.
+//! - [`reply`]: a handler's answer, built in Rust or a runtime `Response` relayed as it is.
 //! - [`respond`]: the one place that turns errors into HTTP responses.
 //! - [`failure`]: each worker's handler error ([`handler_error!`]) and [`failure::Internal`].
 //! - [`body`]: reading request bodies with a hard byte limit.
@@ -28,13 +30,17 @@ pub mod failure;
 pub mod finish;
 pub mod health;
 pub mod hop;
+pub mod incoming;
 pub mod metrics;
+pub mod reply;
 pub mod respond;
 pub mod serve;
 pub mod watch;
 pub mod webcrypto;
 pub mod window_log;
 
+pub use incoming::Incoming;
+pub use reply::Reply;
 pub use serve::{Hop, Role, random_uuid, serve};
 
 /// Header that carries the request id between hops and back to the client.

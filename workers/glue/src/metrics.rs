@@ -206,7 +206,7 @@ async fn send(env: &Env, out: &Outgoing) -> Outcome {
     let Ok(req) = ingest_request(&out.body) else {
         return Outcome::Failed;
     };
-    match hop::call_service(env, ANALYTICS_BINDING, req, REPORT_TIMEOUT_MS).await {
+    match hop::call_service(env, ANALYTICS_BINDING, req.inner(), REPORT_TIMEOUT_MS).await {
         Ok(mut resp) => {
             let status = resp.status_code();
             let body = if status == 207 {

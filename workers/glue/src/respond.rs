@@ -37,54 +37,12 @@ pub fn error_response(err: &(impl HttpError + ?Sized)) -> Result<Response> {
 /// Sets each `(name, value)` on `resp`, replacing earlier values of the same name.
 ///
 /// # Errors
-/// When a header is invalid or `resp`'s headers are immutable (see [`with_mutable_headers`]).
+/// When a header is invalid or `resp`'s headers are immutable.
 pub fn set_headers(resp: &Response, headers: &[(&'static str, String)]) -> Result<()> {
     for (name, value) in headers {
         resp.headers().set(name, value)?;
     }
     Ok(())
-}
-
-/// Header name [`with_mutable_headers`] deletes to learn whether headers are mutable: no
-/// response of ours or of an upstream carries it, so deleting it changes nothing.
-const MUTABILITY_PROBE: &str = "x-edge-mutability-probe";
-
-/// `resp` with mutable headers, so headers can be added: as it is when they already are
-/// (a response a worker built, or any next hop's answer: `hop` copies those once, on
-/// arrival, see [`with_copied_headers`]), else copied. Mutability is tested with one no-op
-/// `delete`, which the runtime refuses on immutable headers; on the paths above it never
-/// throws (a thrown exception costs more than the copy).
-#[must_use]
-pub fn with_mutable_headers(resp: Response) -> Response {
-    if resp.headers().delete(MUTABILITY_PROBE).is_ok() {
-        return resp;
-    }
-    with_copied_headers(resp)
-}
-
-/// `resp` with a fresh, mutable copy of its headers: for a response straight from
-/// `fetch`, whose headers are immutable. Every hop edits its answer (`x-request-id` at
-/// least), so `hop` does this once where an answer arrives, and nothing copies it again.
-#[must_use]
-pub fn with_copied_headers(resp: Response) -> Response {
-    let headers = resp.headers().clone();
-    resp.with_headers(headers)
-}
-
-/// `resp` with header `name` set to `value`, copied (fresh, mutable headers) only when its
-/// headers are immutable, as those of a response straight from `fetch` are. A response a
-/// worker built, or one whose headers a handler already copied, is changed in place:
-/// one crossing instead of a Headers copy.
-///
-/// # Errors
-/// When the header is invalid.
-pub fn with_header(resp: Response, name: &str, value: &str) -> Result<Response> {
-    if resp.headers().set(name, value).is_ok() {
-        return Ok(resp);
-    }
-    let resp = with_mutable_headers(resp);
-    resp.headers().set(name, value)?;
-    Ok(resp)
 }
 
 /// `resp` as something the runtime can send: a status outside 200–599 (other than a

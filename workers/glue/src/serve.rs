@@ -16,10 +16,11 @@ use std::rc::Rc;
 use edge_core::{HttpError, MetricEvent, Observation, RequestId, RouteNote, ServiceName};
 use worker::js_sys::{Function, Reflect};
 use worker::wasm_bindgen::JsValue;
-use worker::{Context, Env, Request, Response, console_error, web_sys};
+use worker::{Context, Env, console_error, web_sys};
 
+use crate::reply::Reply;
 use crate::watch::{self, BodyWatch};
-use crate::{REQUEST_ID_HEADER, metrics, now_ms, respond};
+use crate::{REQUEST_ID_HEADER, incoming, metrics, now_ms, respond};
 use edge_core::upstream::BodyEnd;
 use futures::future::LocalBoxFuture;
 
@@ -86,7 +87,7 @@ pub struct Hop {
 impl Hop {
     /// Starts timing `req` at `worker`, taking or minting its id as `role` says.
     #[must_use]
-    pub fn start(worker: ServiceName, role: Role, req: &Request, ctx: Context) -> Self {
+    pub fn start(worker: ServiceName, role: Role, req: &web_sys::Request, ctx: Context) -> Self {
         let from_caller = match role {
             Role::Entry => None,
             Role::Internal | Role::Collector => req
@@ -101,10 +102,10 @@ impl Hop {
             worker,
             request_id,
             // The raw method: worker::Method turns unknown ones into GET.
-            method: req.inner().method(),
-            path: req.path(),
+            method: req.method(),
+            path: incoming::path_of(&req.url()),
             // A second handle on the same JS object (`Request::clone` would copy it).
-            incoming: Clone::clone(req.inner()),
+            incoming: Clone::clone(req),
             cf: Rc::default(),
             started_ms: now_ms(),
             decision: Rc::default(),
@@ -152,17 +153,22 @@ impl Hop {
     /// Observes `resp`'s body to its end (see [`watch::observe`]): the hop's metric then
     /// waits for it and records a body that broke off as what it is (502
     /// `upstream_body_incomplete`) instead of the status already sent. Returns the
-    /// response to send and whether its body is watched (work that needs its end goes to
-    /// [`Hop::after_body`]).
-    #[must_use]
-    pub fn watch_body(&self, resp: Response) -> (Response, bool) {
-        let (resp, end) = watch::observe(resp);
+    /// response to send (with headers of its own) and whether its body is watched (work
+    /// that needs its end goes to [`Hop::after_body`]).
+    ///
+    /// # Errors
+    /// When the runtime cannot rebuild the response (it can for any answer `fetch` gave).
+    pub fn watch_body(
+        &self,
+        resp: &web_sys::Response,
+    ) -> worker::Result<(web_sys::Response, bool)> {
+        let (resp, end) = watch::observe(resp)?;
         let watched = end.is_some();
         *self.body.borrow_mut() = end.map(|end| Watched {
             end,
             after: Vec::new(),
         });
-        (resp, watched)
+        Ok((resp, watched))
     }
 
     /// Runs `work` with the end of the watched body, after the response is sent: in the
@@ -224,6 +230,12 @@ impl Hop {
 
 /// Runs `handler` for `req` as worker `me` in `role`; see the module docs for what it adds.
 ///
+/// The handler takes the request as [`Incoming`](crate::Incoming) (nothing read until
+/// asked) or as `worker::Request` (converted on arrival, `cf` included), and answers with
+/// anything that is a [`Reply`]: a `worker::Response` it built, or a runtime `Response`
+/// relayed as it is. The `fetch` event returns the runtime `Response` this gives back
+/// (`worker` accepts it as it is: no conversion on the way out).
+///
 /// The handler's `Err` is answered here, the one place errors become responses
 /// (`respond::error_response`): its status, code and headers come from its [`HttpError`]
 /// impl; a 5xx is logged with the request id (and a runtime failure's cause, which the
@@ -232,23 +244,25 @@ impl Hop {
 ///
 /// # Errors
 /// Only if the final response cannot be built.
-pub async fn serve<F, Fut, E>(
+pub async fn serve<Req, F, Fut, R, E>(
     me: ServiceName,
     role: Role,
-    req: Request,
+    req: web_sys::Request,
     env: Env,
     ctx: Context,
     handler: F,
-) -> worker::Result<Response>
+) -> worker::Result<web_sys::Response>
 where
-    F: FnOnce(Request, Env, Hop) -> Fut,
-    Fut: Future<Output = Result<Response, E>>,
+    Req: From<web_sys::Request>,
+    F: FnOnce(Req, Env, Hop) -> Fut,
+    Fut: Future<Output = Result<R, E>>,
+    R: Into<Reply>,
     E: HttpError,
 {
     let hop = Hop::start(me, role, &req, ctx);
     let is_health = hop.path == "/health";
-    let resp = match handler(req, env.clone(), hop.clone()).await {
-        Ok(resp) => resp,
+    let reply = match handler(Req::from(req), env.clone(), hop.clone()).await {
+        Ok(reply) => reply.into(),
         Err(err) => {
             if hop.decision.get().is_none() {
                 hop.decide(err.code());
@@ -261,17 +275,18 @@ where
                     err.code()
                 );
             }
-            respond::error_response(&err)?
+            Reply::Built(respond::error_response(&err)?)
         }
     };
     // The last line of defence: a response the runtime would refuse to build panics the
     // isolate when the event handler converts it (see `respond::deliverable`).
-    let resp = respond::deliverable(resp)?;
-    let resp = respond::with_header(resp, REQUEST_ID_HEADER, hop.request_id.as_str())?;
-    let event = (role != Role::Collector && !is_health).then(|| hop.metric(resp.status_code()));
+    let reply = reply
+        .deliverable()?
+        .with_header(REQUEST_ID_HEADER, hop.request_id.as_str())?;
+    let event = (role != Role::Collector && !is_health).then(|| hop.metric(reply.status()));
     let watched = hop.body.borrow_mut().take();
     metrics::report(&hop, &env, event, watched);
-    Ok(resp)
+    Ok(reply.into_raw())
 }
 
 thread_local! {

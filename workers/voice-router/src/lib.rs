@@ -17,24 +17,25 @@ mod runtime;
 mod settings;
 
 use edge_core::ServiceName;
-use edge_glue::{Role, health};
-use worker::{Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent, event};
+use edge_glue::{Incoming, Reply, Role, health};
+use worker::{Context, Env, Result, ScheduleContext, ScheduledEvent, event, web_sys};
 
 const ME: ServiceName = ServiceName::VoiceRouter;
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
     edge_glue::serve(
         ME,
         Role::Internal,
         req,
         env,
         ctx,
-        |req, env, hop| async move {
-            if req.path() == "/health" && req.inner().method() == "GET" {
-                return Ok(health::respond(&env, ME, env!("CARGO_PKG_VERSION"), None).await?);
+        |req: Incoming, env, hop| async move {
+            if hop.path() == "/health" && req.method() == "GET" {
+                let health = health::respond(&env, ME, env!("CARGO_PKG_VERSION"), None).await?;
+                return Ok(Reply::from(health));
             }
-            proxy::handle(&req, &env, &hop).await
+            proxy::handle(&req, &env, &hop).await.map(Reply::from)
         },
     )
     .await

@@ -29,7 +29,7 @@ pub(crate) async fn run(env: &Env) {
             let mut init = RequestInit::new();
             init.with_method(Method::Get);
             let ok = match Request::new_with_init(&url, &init) {
-                Ok(req) => hop::call_origin(req, PROBE_TIMEOUT_MS)
+                Ok(req) => hop::call_origin(req.inner(), PROBE_TIMEOUT_MS)
                     .await
                     .is_ok_and(|r| (200..400).contains(&r.status_code())),
                 Err(_) => false,

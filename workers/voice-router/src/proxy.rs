@@ -17,9 +17,9 @@ use edge_core::routing::decide::{self, Client};
 use edge_core::routing::geo::{LatLon, LatencyModel};
 use edge_core::upstream;
 use edge_glue::boundary::{HeaderEdits, HeaderLines};
-use edge_glue::{Hop, now_ms, respond};
+use edge_glue::{Hop, Incoming, now_ms, reply};
 use futures::FutureExt;
-use worker::{Env, Request, Response};
+use worker::{Env, Headers, web_sys};
 
 use crate::error::Error;
 use crate::failover::{self, observations};
@@ -43,11 +43,15 @@ const SECURITY_HEADERS: [(&str, &str); 4] = [
 /// # Errors
 /// 500 `misconfigured`, 400 for a `GET`/`HEAD` with a body (Fetch cannot forward it), or
 /// the last attempt's error ([`RoutedError`]: it carries the routed answers' headers).
-pub(crate) async fn handle(req: &Request, env: &Env, hop: &Hop) -> Result<Response, Error> {
+pub(crate) async fn handle(
+    req: &Incoming,
+    env: &Env,
+    hop: &Hop,
+) -> Result<web_sys::Response, Error> {
     let settings = Settings::load(env)?;
     // The raw method: worker::Method turns methods it does not know into GET.
     let method = req.inner().method();
-    let has_body = req.inner().body().is_some();
+    let has_body = req.has_body();
     // A GET or HEAD with a body cannot be forwarded (Fetch refuses to build it).
     upstream::check_forwardable(&method, has_body)?;
     let url = req.url()?;
@@ -77,12 +81,14 @@ pub(crate) async fn handle(req: &Request, env: &Env, hop: &Hop) -> Result<Respon
     // attempt is recorded once its body has ended (DESIGN.md, "Broken bodies").
     let answered = routed.answered();
     let mut attempts = routed.attempts;
+    // Either way the answer gets headers of its own (a fetched answer's are immutable).
     let (answer, watched) = match routed.answer {
         Ok(resp) if answered => {
-            let (resp, watched) = hop.watch_body(resp);
+            let (resp, watched) = hop.watch_body(&resp)?;
             (Ok(resp), watched)
         }
-        other => (other.map(respond::with_copied_headers), false),
+        Ok(resp) => (Ok(reply::own_headers(&resp)?), false),
+        Err(e) => (Err(e), false),
     };
     let last = if watched { attempts.pop() } else { None };
     let config = settings.breaker;
@@ -108,7 +114,7 @@ pub(crate) async fn handle(req: &Request, env: &Env, hop: &Hop) -> Result<Respon
     hop.decide(routed.decision);
     let headers = client_headers(routed.region.as_deref(), &settings, req)?;
     let resp = match answer {
-        Ok(resp) => respond::with_mutable_headers(resp),
+        Ok(resp) => resp,
         Err(error) => {
             return Err(RoutedError {
                 error,
@@ -117,7 +123,7 @@ pub(crate) async fn handle(req: &Request, env: &Env, hop: &Hop) -> Result<Respon
             .into());
         }
     };
-    let out = resp.headers();
+    let out = Headers(resp.headers());
     let mut edits = edits(headers)?;
     // Media and per-call state are not cacheable unless the origin says how long they are.
     if let Some(cc) = class.cache_strategy().default_cache_control()
@@ -126,7 +132,7 @@ pub(crate) async fn handle(req: &Request, env: &Env, hop: &Hop) -> Result<Respon
     {
         push(&mut edits.set, "cache-control", cc)?;
     }
-    edits.apply(out)?;
+    edits.apply(&out)?;
     Ok(resp)
 }
 
@@ -162,7 +168,7 @@ fn push(lines: &mut HeaderLines, name: &str, value: &str) -> Result<(), Error> {
 fn client_headers(
     region: Option<&str>,
     settings: &Settings,
-    req: &Request,
+    req: &Incoming,
 ) -> worker::Result<Vec<(&'static str, String)>> {
     let mut headers: Vec<_> = region
         .map(|r| ("x-edge-region", r.to_owned()))

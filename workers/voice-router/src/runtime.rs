@@ -7,10 +7,11 @@ use std::cell::RefCell;
 use edge_core::error::CommonError;
 use edge_core::routing::classify::RequestClass;
 use edge_core::routing::table::Region;
+use edge_glue::Incoming;
 use edge_glue::boundary::HeaderLines;
 use edge_glue::hop::{self, Destination};
 use edge_glue::{Hop, now_ms};
-use worker::{Env, Request, Response, Url, console_warn};
+use worker::{Env, Url, console_warn, web_sys};
 
 use crate::failover::{Clock, Origin};
 use crate::region_health::{IsolateCopy, Memo, RegionHealth, Store};
@@ -81,7 +82,7 @@ pub(crate) fn health(env: &Env) -> RegionHealth<Kv, Isolate, Runtime> {
 /// `x-edge-region`, `x-edge-request-class`, `x-edge-priority`, `x-edge-latency-target-ms`,
 /// `x-edge-latency-estimate-ms`, `x-edge-cache-strategy`.
 pub(crate) struct Fetch<'a> {
-    pub(crate) req: &'a Request,
+    pub(crate) req: &'a Incoming,
     pub(crate) url: &'a Url,
     pub(crate) class: RequestClass,
     pub(crate) timeout_ms: u64,
@@ -89,13 +90,13 @@ pub(crate) struct Fetch<'a> {
 }
 
 impl Origin for Fetch<'_> {
-    type Answer = Response;
+    type Answer = web_sys::Response;
 
     async fn send(
         &self,
         region: &Region,
         estimate_ms: Option<f64>,
-    ) -> Result<Response, CommonError> {
+    ) -> Result<web_sys::Response, CommonError> {
         let (url, class) = (self.url, self.class);
         let target = match url.query() {
             Some(q) => format!("{}{}?{q}", region.endpoint, url.path()),
@@ -119,15 +120,20 @@ impl Origin for Fetch<'_> {
         if let Some(ms) = estimate_ms {
             set("x-edge-latency-estimate-ms", &format!("{ms:.0}"))?;
         }
-        let fwd =
-            hop::forwarded_request_lines(self.req, &target, self.hop, Destination::Origin, lines)
-                .map_err(|_| CommonError::Internal)?;
+        let fwd = hop::forwarded_request_lines(
+            self.req.inner(),
+            &target,
+            self.hop,
+            Destination::Origin,
+            lines,
+        )
+        .map_err(|_| CommonError::Internal)?;
         // The answer is rebuilt by the body watch (`Hop::watch_body`): its headers are
         // copied there, once.
-        hop::call_origin_relayed(fwd, self.timeout_ms).await
+        hop::call_origin_relayed(&fwd, self.timeout_ms).await
     }
 
-    fn status(answer: &Response) -> u16 {
-        answer.status_code()
+    fn status(answer: &web_sys::Response) -> u16 {
+        answer.status()
     }
 }

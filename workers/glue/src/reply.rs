@@ -1,0 +1,128 @@
+//! What a handler answers with: a response built in Rust, or a runtime `Response` relayed
+//! as it is.
+//!
+//! The worker crate's `fetch` event takes any `Into<web_sys::Response>`; its own `Response`
+//! is a Rust-side description that becomes a JS `Response` at the end (a `ResponseInit`,
+//! a second `Response`, the headers copied again). A next hop's answer is already a JS
+//! `Response`: converting it into the worker crate's type reads its headers, status,
+//! websocket and `cf` across the boundary, and the way back rebuilds it. A hop that only
+//! edits an answer's headers and sends it on returns it as [`Reply::Relayed`], and
+//! [`serve`](crate::serve) hands that object to the runtime as it is.
+
+use edge_core::upstream;
+use worker::wasm_bindgen::JsValue;
+use worker::{Headers, Response, web_sys};
+
+use crate::respond;
+
+/// A handler's answer.
+#[derive(Debug)]
+pub enum Reply {
+    /// Built in Rust (errors, health, cached entries, anything the worker wrote).
+    Built(Response),
+    /// A runtime `Response` whose headers are its own (mutable: `hop` copies a next hop's
+    /// answer's headers where it arrives), sent on as it is.
+    Relayed(web_sys::Response),
+}
+
+impl From<Response> for Reply {
+    fn from(resp: Response) -> Self {
+        Self::Built(resp)
+    }
+}
+
+impl From<web_sys::Response> for Reply {
+    fn from(resp: web_sys::Response) -> Self {
+        Self::Relayed(resp)
+    }
+}
+
+impl Reply {
+    /// The status.
+    #[must_use]
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Built(resp) => resp.status_code(),
+            Self::Relayed(resp) => resp.status(),
+        }
+    }
+
+    /// The headers (a handle: changes apply to the answer).
+    #[must_use]
+    pub fn headers(&self) -> Headers {
+        match self {
+            // A second handle on the same object (`Headers::clone` would copy it).
+            Self::Built(resp) => Headers(resp.headers().0.clone()),
+            Self::Relayed(resp) => Headers(resp.headers()),
+        }
+    }
+
+    /// The answer with header `name` set to `value`. Headers that turn out immutable (a
+    /// runtime answer sent on without a copy: no path of ours does, this is the net) are
+    /// copied first, once.
+    ///
+    /// # Errors
+    /// When the header is invalid.
+    pub fn with_header(self, name: &str, value: &str) -> worker::Result<Self> {
+        if self.headers().set(name, value).is_ok() {
+            return Ok(self);
+        }
+        let resp = own_headers(&self.into_raw())?;
+        resp.headers().set(name, value)?;
+        Ok(Self::Relayed(resp))
+    }
+
+    /// The answer as something the runtime can send (see [`respond::deliverable`]): a
+    /// status outside 200–599 becomes the 502 `bad_upstream_response` error, a null-body
+    /// status loses its body.
+    ///
+    /// # Errors
+    /// Only if the replacement response cannot be built.
+    pub fn deliverable(self) -> worker::Result<Self> {
+        match self {
+            Self::Built(resp) => Ok(Self::Built(respond::deliverable(resp)?)),
+            Self::Relayed(resp) => {
+                let status = resp.status();
+                if let Err(e) = upstream::check_status(status) {
+                    return Ok(Self::Built(respond::error_response(&e)?));
+                }
+                if upstream::is_null_body(status) && resp.body().is_some() {
+                    let init = web_sys::ResponseInit::new();
+                    init.set_status(status);
+                    init.set_headers(&resp.headers());
+                    return Ok(Self::Relayed(web_sys::Response::new_with_opt_str_and_init(
+                        None, &init,
+                    )?));
+                }
+                Ok(Self::Relayed(resp))
+            }
+        }
+    }
+
+    /// The runtime `Response` to send.
+    #[must_use]
+    pub fn into_raw(self) -> web_sys::Response {
+        match self {
+            Self::Built(resp) => resp.into(),
+            Self::Relayed(resp) => resp,
+        }
+    }
+}
+
+/// `resp` rebuilt around the same body with a copy of its headers (mutable): for an answer
+/// straight from `fetch`, whose headers are immutable, that is sent on unwatched.
+///
+/// # Errors
+/// When the runtime cannot build the response (it can for any answer `fetch` gave).
+pub fn own_headers(resp: &web_sys::Response) -> worker::Result<web_sys::Response> {
+    let init = web_sys::ResponseInit::new();
+    init.set_status(resp.status());
+    init.set_status_text(&resp.status_text());
+    init.set_headers(&JsValue::from(web_sys::Headers::new_with_headers(
+        &resp.headers(),
+    )?));
+    Ok(web_sys::Response::new_with_opt_readable_stream_and_init(
+        resp.body().as_ref(),
+        &init,
+    )?)
+}
