@@ -115,7 +115,7 @@ pub(crate) fn wants_html(req: &Request) -> bool {
 /// `POST …/session`: checks the form's admin secret and sets the sign-in cookie. A form
 /// that is too large or the wrong secret gets the sign-in page again (HTML, for the
 /// browser that posted it); other failures are JSON errors.
-pub(crate) async fn sign_in(req: &mut Request, settings: &Settings) -> Result<Response, Error> {
+pub(crate) async fn sign_in(req: &Request, settings: &Settings) -> Result<Response, Error> {
     let secret = settings.admin_secret()?;
     let timeout_ms = settings.body_timeout_ms()?;
     let form = match body::read_limited(req.inner(), MAX_FORM_BYTES, timeout_ms).await {

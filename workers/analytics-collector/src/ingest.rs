@@ -19,9 +19,9 @@ use edge_core::analytics::window::{Resolution, day_of};
 use edge_core::error::CommonError;
 use edge_core::{MetricError, MetricEvent};
 use edge_glue::body::{self, BodyError};
-use edge_glue::{now_ms, respond};
+use edge_glue::{Incoming, now_ms, respond};
 use worker::wasm_bindgen::JsCast;
-use worker::{AnalyticsEngineDataset, Env, Request, Response, console_warn, js_sys};
+use worker::{AnalyticsEngineDataset, Env, Response, console_warn, js_sys};
 
 use crate::error::Error;
 use crate::metrics_store::{Write, cell_rows};
@@ -33,7 +33,7 @@ const AE_BINDING: &str = "METRICS_AE";
 
 /// Handles an ingest request.
 pub(crate) async fn ingest(
-    req: &mut Request,
+    req: &Incoming,
     env: &Env,
     settings: &Settings,
 ) -> Result<Response, Error> {

@@ -27,7 +27,7 @@ mod store_client;
 use edge_core::ServiceName;
 use edge_core::error::CommonError;
 use edge_core::route::{self, RouteRow};
-use edge_glue::{Hop, Role, health, now_ms};
+use edge_glue::{Hop, Incoming, Role, health, now_ms};
 use worker::{Context, Env, Request, Response, event, web_sys};
 
 use crate::error::Error;
@@ -84,22 +84,23 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<
 }
 
 /// Routes one request to its handler.
-async fn handle(mut req: Request, env: Env, hop: Hop) -> Result<Response, Error> {
-    let path = req.path();
-    let (which, params) = route::route(ROUTES, req.method().as_ref(), &path)?;
+async fn handle(req: Incoming, env: Env, hop: Hop) -> Result<Response, Error> {
+    let (which, params) = route::route(ROUTES, hop.method(), hop.path())?;
+    // Ingest, the hot route (every worker's batches), reads only its body; the others take
+    // the worker crate's Request.
     match which {
         Route::Health => Ok(health::respond(&env, ME, env!("CARGO_PKG_VERSION"), None).await?),
         Route::Ingest => {
             let settings = Settings::load(&env)?;
-            ingest::ingest(&mut req, &env, &settings).await
+            ingest::ingest(&req, &env, &settings).await
         }
         Route::Read(read) => {
             let id = params.get("id").unwrap_or_default();
-            guarded(read, &req, &env, &hop, id).await
+            guarded(read, &req.into_request(), &env, &hop, id).await
         }
         Route::SignIn => {
             let settings = Settings::load(&env)?;
-            dashboard::sign_in(&mut req, &settings).await
+            dashboard::sign_in(&req.into_request(), &settings).await
         }
     }
 }

@@ -24,10 +24,11 @@ use edge_core::chat::discord::response;
 use edge_core::chat::discord::signature;
 use edge_core::chat::intent::{self, Language};
 use edge_core::chat::quote;
+use edge_glue::Incoming;
 use edge_glue::body;
 use edge_glue::{Hop, now_ms, respond, webcrypto};
 use serde_json::Value;
-use worker::{Env, Request, Response};
+use worker::{Env, Response};
 
 use crate::ai::{self, Asker, Start};
 use crate::backends::{Call, MAX_ANSWER_BYTES, Method, Outbound};
@@ -66,7 +67,7 @@ fn ephemeral(text: &str) -> Result<Response, Error> {
 }
 
 /// Handles one interaction.
-pub(crate) async fn interaction(req: Request, env: &Env, hop: &Hop) -> Result<Response, Error> {
+pub(crate) async fn interaction(req: Incoming, env: &Env, hop: &Hop) -> Result<Response, Error> {
     let origin = req
         .url()
         .map(|u| u.origin().ascii_serialization())

@@ -63,10 +63,10 @@ pub use quota::AiQuota;
 use edge_core::ServiceName;
 use edge_core::chat::escalation::QueueRole;
 use edge_core::route::{self, RouteRow};
-use edge_glue::{Role, health};
+use edge_glue::{Incoming, Role, health};
 use worker::{
-    Context, Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder, Request, Result,
-    ScheduleContext, ScheduledEvent, console_error, event, web_sys,
+    Context, Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder, Result, ScheduleContext,
+    ScheduledEvent, console_error, event, web_sys,
 };
 
 use crate::admin::AdminRoute as A;
@@ -135,20 +135,24 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
         req,
         env,
         ctx,
-        |req: Request, env, hop| async move {
+        |req: Incoming, env, hop| async move {
             let (route, params) = route::route(ROUTES, hop.method(), hop.path())?;
+            // The webhooks read only their body and signature headers; the other routes
+            // take the worker crate's Request.
             match route {
                 Route::Health => {
                     Ok(health::respond(&env, ME, env!("CARGO_PKG_VERSION"), None).await?)
                 }
                 Route::LineWebhook => line_webhook::line(req, &env, &hop).await,
                 Route::DiscordWebhook => discord::interaction(req, &env, &hop).await,
-                Route::Admin(r) => admin::handle(r, &params, req, &env).await,
-                Route::ChatPage => chat_page::page(&req, &env),
-                Route::ChatAsset => chat_page::asset(params.get("file"), &req, &env),
-                Route::ChatCreate => chat_api::create(req, &env, &hop).await,
-                Route::Chat(r) => chat_api::handle(r, &params, req, &env, &hop).await,
-                Route::Voice(r) => voice::handle(r, &params, req, &env, &hop).await,
+                Route::Admin(r) => admin::handle(r, &params, req.into_request(), &env).await,
+                Route::ChatPage => chat_page::page(&req.into_request(), &env),
+                Route::ChatAsset => chat_page::asset(params.get("file"), &req.into_request(), &env),
+                Route::ChatCreate => chat_api::create(req.into_request(), &env, &hop).await,
+                Route::Chat(r) => {
+                    chat_api::handle(r, &params, req.into_request(), &env, &hop).await
+                }
+                Route::Voice(r) => voice::handle(r, &params, req.into_request(), &env, &hop).await,
             }
         },
     )

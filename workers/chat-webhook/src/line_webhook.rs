@@ -9,8 +9,9 @@ use edge_core::chat::line::webhook::{MAX_BODY_BYTES, Webhook};
 use edge_core::error::CommonError;
 use edge_core::queue::{self, QueueLimits};
 use edge_core::sig::VerifyKey;
+use edge_glue::Incoming;
 use edge_glue::{Hop, body, now_ms, respond, webcrypto};
-use worker::{Env, Request, Response};
+use worker::{Env, Response};
 
 use crate::error::Error;
 use crate::line_consumer::Queued;
@@ -21,7 +22,7 @@ use crate::settings::LineSettings;
 pub(crate) const QUEUE_BINDING: &str = "CHAT_EVENTS";
 
 /// Handles a LINE webhook.
-pub(crate) async fn line(req: Request, env: &Env, hop: &Hop) -> Result<Response, Error> {
+pub(crate) async fn line(req: Incoming, env: &Env, hop: &Hop) -> Result<Response, Error> {
     let settings = LineSettings::load(env)?;
     let raw = body::read(req.inner(), env, MAX_BODY_BYTES).await?;
     let header = req.headers().get(signature::HEADER)?;

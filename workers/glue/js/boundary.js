@@ -97,6 +97,15 @@ export function relay(answer) {
   return [new Response(readable, answer), end];
 }
 
+/**
+ * `answer` with headers of its own (a fetched answer's are immutable): the same status,
+ * status text, body, `webSocket` and `cf`, the headers copied. Throws where the runtime
+ * refuses (never for an answer it gave).
+ */
+export function withOwnHeaders(answer) {
+  return new Response(answer.body, answer);
+}
+
 /** Every header of `headers` as "name\nvalue\n…" (no valid header holds "\n"). */
 export function headerLines(headers) {
   let out = "";

@@ -43,6 +43,12 @@ extern "C" {
     #[wasm_bindgen(js_name = relay, catch)]
     pub(crate) fn relay(answer: &web_sys::Response) -> Result<js_sys::Array, JsValue>;
 
+    /// The answer with headers of its own (everything else kept, `webSocket` included).
+    #[wasm_bindgen(js_name = withOwnHeaders, catch)]
+    pub(crate) fn with_own_headers(
+        answer: &web_sys::Response,
+    ) -> Result<web_sys::Response, JsValue>;
+
     /// Every header as one list.
     #[wasm_bindgen(js_name = headerLines)]
     fn header_lines(headers: &web_sys::Headers) -> String;

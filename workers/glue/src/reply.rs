@@ -10,7 +10,6 @@
 //! [`serve`](crate::serve) hands that object to the runtime as it is.
 
 use edge_core::upstream;
-use worker::wasm_bindgen::JsValue;
 use worker::{Headers, Response, web_sys};
 
 use crate::respond;
@@ -67,9 +66,16 @@ impl Reply {
         if self.headers().set(name, value).is_ok() {
             return Ok(self);
         }
-        let resp = own_headers(&self.into_raw())?;
-        resp.headers().set(name, value)?;
-        Ok(Self::Relayed(resp))
+        let copied = match self {
+            // `Headers::clone` copies; the rest (a WebSocket too) stays as it is.
+            Self::Built(resp) => {
+                let headers = resp.headers().clone();
+                Self::Built(resp.with_headers(headers))
+            }
+            Self::Relayed(resp) => Self::Relayed(own_headers(&resp)?),
+        };
+        copied.headers().set(name, value)?;
+        Ok(copied)
     }
 
     /// The answer as something the runtime can send (see [`respond::deliverable`]): a
@@ -109,20 +115,12 @@ impl Reply {
     }
 }
 
-/// `resp` rebuilt around the same body with a copy of its headers (mutable): for an answer
-/// straight from `fetch`, whose headers are immutable, that is sent on unwatched.
+/// `resp` with headers of its own (mutable), everything else as it is (status, body, a
+/// WebSocket): for an answer straight from `fetch`, whose headers are immutable, that is
+/// sent on unwatched. One crossing.
 ///
 /// # Errors
-/// When the runtime cannot build the response (it can for any answer `fetch` gave).
+/// When the runtime cannot build the response (it can for any answer it gave).
 pub fn own_headers(resp: &web_sys::Response) -> worker::Result<web_sys::Response> {
-    let init = web_sys::ResponseInit::new();
-    init.set_status(resp.status());
-    init.set_status_text(&resp.status_text());
-    init.set_headers(&JsValue::from(web_sys::Headers::new_with_headers(
-        &resp.headers(),
-    )?));
-    Ok(web_sys::Response::new_with_opt_readable_stream_and_init(
-        resp.body().as_ref(),
-        &init,
-    )?)
+    Ok(crate::boundary::with_own_headers(resp)?)
 }
