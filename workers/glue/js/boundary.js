@@ -106,6 +106,43 @@ export function withOwnHeaders(answer) {
   return new Response(answer.body, answer);
 }
 
+/** The `cf` fields the hops read, in the order `ClientCf::parse` in src/boundary.rs reads them. */
+const CF_FIELDS = ["country", "colo", "latitude", "longitude"];
+
+/**
+ * `request.cf` read once: null when the request has none, else [the fields the hops read as
+ * one list "country\ncolo\nlatitude\nlongitude" (a field that is absent, neither text nor a
+ * number, or holds a line break is ""), an object of just those fields to carry onto a
+ * service hop].
+ */
+export function cfRead(request) {
+  const cf = request.cf;
+  if (cf === null || typeof cf !== "object") return null;
+  const kept = {};
+  let facts = "";
+  for (let i = 0; i < CF_FIELDS.length; i++) {
+    const name = CF_FIELDS[i];
+    const value = cf[name];
+    let text = "";
+    if (typeof value === "string" || typeof value === "number") {
+      kept[name] = value;
+      text = String(value);
+      if (text.includes("\n")) text = "";
+    }
+    facts += i === 0 ? text : `\n${text}`;
+  }
+  return [facts, kept];
+}
+
+/**
+ * Runs `settle` (a Rust callback, called once) with how a relayed body ended, as work the
+ * request waits for (`ctx.waitUntil`): one callback instead of a Rust task awaiting the
+ * promise. What `settle` returns (a promise when its work has to wait) is waited for too.
+ */
+export function afterEnd(ctx, end, settle) {
+  ctx.waitUntil(end.then(settle));
+}
+
 /** Every header of `headers` as "name\nvalue\n…" (no valid header holds "\n"). */
 export function headerLines(headers) {
   let out = "";

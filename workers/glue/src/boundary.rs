@@ -49,6 +49,14 @@ extern "C" {
         answer: &web_sys::Response,
     ) -> Result<web_sys::Response, JsValue>;
 
+    /// `request.cf` read once: `null`, or `[facts, kept]` (see the JS).
+    #[wasm_bindgen(js_name = cfRead)]
+    fn cf_read(request: &web_sys::Request) -> JsValue;
+
+    /// `ctx.waitUntil(end.then(settle))`.
+    #[wasm_bindgen(js_name = afterEnd)]
+    pub(crate) fn after_end(ctx: &JsValue, end: &Promise, settle: &JsValue);
+
     /// Every header as one list.
     #[wasm_bindgen(js_name = headerLines)]
     fn header_lines(headers: &web_sys::Headers) -> String;
@@ -62,6 +70,54 @@ extern "C" {
         defaults: &str,
         append: &str,
     ) -> Result<(), JsValue>;
+}
+
+/// The client facts of `request.cf` the hops use, read in one crossing, and the `cf` to
+/// carry onto a service hop: an object of just those fields (the hops below read no
+/// other, and the client's TLS and bot details need not travel).
+#[derive(Debug, Clone)]
+pub struct ClientCf {
+    /// Country code (`cf.country`).
+    pub country: Option<String>,
+    /// The Cloudflare data center (`cf.colo`).
+    pub colo: Option<String>,
+    /// Latitude, as the runtime gave it (text or a number), unparsed.
+    pub latitude: Option<String>,
+    /// Longitude, likewise.
+    pub longitude: Option<String>,
+    /// The object to carry onto a service hop.
+    pub forward: JsValue,
+}
+
+impl ClientCf {
+    /// `request.cf`'s facts; `None` when the request has no `cf` object.
+    #[must_use]
+    pub fn read(request: &web_sys::Request) -> Option<Self> {
+        let pair = cf_read(request);
+        if pair.is_null() || pair.is_undefined() {
+            return None;
+        }
+        let pair = js_sys::Array::from(&pair);
+        let facts = pair.get(0).as_string()?;
+        let [country, colo, latitude, longitude] = parse_facts(&facts);
+        Some(Self {
+            country,
+            colo,
+            latitude,
+            longitude,
+            forward: pair.get(1),
+        })
+    }
+}
+
+/// The four facts of the list `cfRead` builds ("" is absent); a list of another shape is
+/// read as none (it cannot happen: the JS always writes four).
+fn parse_facts(facts: &str) -> [Option<String>; 4] {
+    let parts: Vec<&str> = facts.split('\n').collect();
+    let [country, colo, latitude, longitude] = parts.as_slice() else {
+        return [None, None, None, None];
+    };
+    [country, colo, latitude, longitude].map(|p| (!p.is_empty()).then(|| (*p).to_owned()))
 }
 
 /// What [`send`] resolves with when the deadline passed first.
@@ -221,6 +277,24 @@ impl HeaderEdits {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cf_facts_are_four_fields_and_empty_ones_are_absent() {
+        assert_eq!(
+            parse_facts("DE\nFRA\n50.1\n8.7"),
+            [
+                Some("DE".to_owned()),
+                Some("FRA".to_owned()),
+                Some("50.1".to_owned()),
+                Some("8.7".to_owned())
+            ]
+        );
+        assert_eq!(
+            parse_facts("\nFRA\n\n"),
+            [None, Some("FRA".to_owned()), None, None]
+        );
+        assert_eq!(parse_facts("DE\nFRA"), [None, None, None, None]);
+    }
 
     #[test]
     fn pairs_read_back_as_pushed() {

@@ -110,8 +110,10 @@ pub fn forwarded(
         .push(REQUEST_ID_HEADER, hop.request_id.as_str())
         .map_err(|e| worker::Error::RustError(e.to_string()))?;
     let cf = match to {
-        // workerd takes `cf` from the init dictionary; the incoming object is passed as it is.
-        Destination::Service => hop.cf().cloned().unwrap_or(JsValue::UNDEFINED),
+        // workerd takes `cf` from the init dictionary: the fields the hops below read.
+        Destination::Service => hop
+            .client_cf()
+            .map_or(JsValue::UNDEFINED, |c| c.forward.clone()),
         Destination::Origin => JsValue::UNDEFINED,
     };
     let copy = matches!(base, Base::Incoming);

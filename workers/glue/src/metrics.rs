@@ -21,6 +21,8 @@ use edge_core::analytics::outbox::{
 use edge_core::upstream::BodyEnd;
 use worker::{Delay, Env, Headers, Method, Request, RequestInit, console_error, console_warn};
 
+use futures::FutureExt;
+
 use crate::serve::Watched;
 use crate::{Hop, config, hop, now_ms, random_uuid};
 
@@ -81,15 +83,24 @@ pub fn report(hop: &Hop, env: &Env, event: Option<MetricEvent>, watched: Option<
         }
         return;
     };
-    hop.wait_until(async move {
-        let end = end.await;
-        for work in after {
-            work(end).await;
+    hop.after_end(&end, move |end| {
+        let waits: Vec<_> = after.into_iter().filter_map(|work| work(end)).collect();
+        let mut event = event?;
+        apply_end(&mut event, end);
+        if waits.is_empty() {
+            let flush = push(&env, event)?;
+            return Some(async move { flush.run(&env).await }.boxed_local());
         }
-        if let Some(mut event) = event {
-            apply_end(&mut event, end);
-            enqueue(&env, event).await;
-        }
+        // The handler's waiting work first, then the metric (as with no body watched).
+        Some(
+            async move {
+                for waiting in waits {
+                    waiting.await;
+                }
+                enqueue(&env, event).await;
+            }
+            .boxed_local(),
+        )
     });
 }
 

@@ -14,10 +14,11 @@ use std::future::Future;
 use std::rc::Rc;
 
 use edge_core::{HttpError, MetricEvent, Observation, RequestId, RouteNote, ServiceName};
-use worker::js_sys::{Function, Reflect};
+use worker::js_sys::Function;
 use worker::wasm_bindgen::JsValue;
 use worker::{Context, Env, console_error, web_sys};
 
+use crate::boundary::ClientCf;
 use crate::reply::Reply;
 use crate::watch::{self, BodyWatch};
 use crate::{REQUEST_ID_HEADER, incoming, metrics, now_ms, respond};
@@ -37,8 +38,12 @@ pub enum Role {
     Collector,
 }
 
-/// Work that waits for a watched body's end.
-pub type AfterBody = Box<dyn FnOnce(BodyEnd) -> LocalBoxFuture<'static, ()>>;
+/// Waiting work that follows a body's end (a store write): `None` when there is none.
+pub type Waiting = Option<LocalBoxFuture<'static, ()>>;
+
+/// Work that runs at a watched body's end: what it decides is done at once, and what has
+/// to wait is returned.
+pub type AfterBody = Box<dyn FnOnce(BodyEnd) -> Waiting>;
 
 /// A watched body's end and the work waiting for it.
 pub struct Watched {
@@ -70,8 +75,9 @@ pub struct Hop {
     path: String,
     /// The incoming request, kept (a handle, not a copy) to read `cf` from when needed.
     incoming: web_sys::Request,
-    /// `request.cf`, read at most once per request (the getter is costly), shared by clones.
-    cf: Rc<OnceCell<Option<JsValue>>>,
+    /// `request.cf`'s facts, read at most once per request (the getter is costly), shared
+    /// by clones.
+    cf: Rc<OnceCell<Option<ClientCf>>>,
     started_ms: u64,
     /// Shared by every clone of this hop, so a handler's decision reaches the metric.
     decision: Rc<Cell<Option<&'static str>>>,
@@ -127,27 +133,16 @@ impl Hop {
         &self.path
     }
 
-    /// The incoming request's `cf` object (client country, colo, coordinates), or `None`
-    /// where the runtime gives none. Read from the request on the first call only, and
-    /// never on a request that does not use it (`/health`): the getter is one of the
-    /// costliest calls on the request path (17% of a `/health` under load, issue 14).
+    /// The client facts of the incoming request's `cf` object (country, colo, coordinates)
+    /// and the `cf` to carry onto a service hop, or `None` where the runtime gives none.
+    /// Read from the request on the first call only, in one crossing, and never on a
+    /// request that does not use it (`/health`): the getter is one of the costliest calls
+    /// on the request path (17% of a `/health` under load, issue 14).
     #[must_use]
-    pub fn cf(&self) -> Option<&JsValue> {
+    pub fn client_cf(&self) -> Option<&ClientCf> {
         self.cf
-            .get_or_init(|| {
-                Reflect::get(&self.incoming, &JsValue::from_str("cf"))
-                    .ok()
-                    .filter(|cf| cf.is_object())
-            })
+            .get_or_init(|| ClientCf::read(&self.incoming))
             .as_ref()
-    }
-
-    /// The text property `name` of the request's `cf` object (`country`, `colo`, …).
-    #[must_use]
-    pub fn cf_text(&self, name: &str) -> Option<String> {
-        Reflect::get(self.cf()?, &JsValue::from_str(name))
-            .ok()?
-            .as_string()
     }
 
     /// Observes `resp`'s body to its end (see [`watch::observe`]): the hop's metric then
@@ -172,19 +167,36 @@ impl Hop {
     }
 
     /// Runs `work` with the end of the watched body, after the response is sent: in the
-    /// same `wait_until` task as the hop's metric (one task per request, not one per party
-    /// waiting). With no body watched, it runs at once in `wait_until` with
-    /// [`BodyEnd::Complete`] (there was nothing to break).
-    pub fn after_body(&self, work: impl FnOnce(BodyEnd) -> LocalBoxFuture<'static, ()> + 'static) {
-        match self.body.borrow_mut().as_mut() {
+    /// same callback as the hop's metric (one per request, not one per party waiting), its
+    /// waiting part (the returned future) before the metric is queued. With no body
+    /// watched, it runs at once with [`BodyEnd::Complete`] (there was nothing to break),
+    /// its waiting part in `wait_until`.
+    pub fn after_body(&self, work: impl FnOnce(BodyEnd) -> Waiting + 'static) {
+        let mut body = self.body.borrow_mut();
+        match body.as_mut() {
             Some(watched) => watched.after.push(Box::new(work)),
-            None => self.wait_until(work(BodyEnd::Complete)),
+            None => {
+                drop(body);
+                if let Some(waiting) = work(BodyEnd::Complete) {
+                    self.wait_until(waiting);
+                }
+            }
         }
     }
 
     /// Records a routing decision for the hop's metric.
     pub fn set_route(&self, region: &str, priority: &'static str, degraded: bool) {
         *self.route.borrow_mut() = Some((region.to_owned(), priority, degraded));
+    }
+
+    /// Runs `work` with how the watched body `end` ended, in `ctx.wait_until`
+    /// (see [`watch::after_end`]).
+    pub(crate) fn after_end(
+        &self,
+        end: &BodyWatch,
+        work: impl FnOnce(BodyEnd) -> Waiting + 'static,
+    ) {
+        watch::after_end(&self.ctx, end, work);
     }
 
     /// Runs `work` after the response is sent (`ctx.wait_until`): background refreshes,
@@ -204,8 +216,9 @@ impl Hop {
     #[must_use]
     pub fn metric(&self, status: u16) -> MetricEvent {
         let route = self.route.borrow();
-        let country = self.cf_text("country");
-        let colo = self.cf_text("colo");
+        let client = self.client_cf();
+        let country = client.and_then(|c| c.country.as_deref());
+        let colo = client.and_then(|c| c.colo.as_deref());
         MetricEvent::from_observation(Observation {
             worker: self.worker,
             request_id: &self.request_id,
@@ -214,8 +227,8 @@ impl Hop {
             status,
             started_ms: self.started_ms,
             finished_ms: now_ms(),
-            country: country.as_deref(),
-            colo: colo.as_deref(),
+            country,
+            colo,
             decision: self.decision.get(),
             route: route
                 .as_ref()

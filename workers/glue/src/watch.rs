@@ -11,17 +11,19 @@
 //! abandoned (and releases the upstream) and fails with the stored error on one that broke.
 
 use edge_core::upstream::BodyEnd;
-use futures::future::{FutureExt, LocalBoxFuture};
 use worker::js_sys::Promise;
-use worker::wasm_bindgen::JsCast;
-use worker::wasm_bindgen_futures::JsFuture;
-use worker::web_sys;
+use worker::wasm_bindgen::closure::Closure;
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::wasm_bindgen_futures::future_to_promise;
+use worker::{Context, web_sys};
 
 use crate::boundary;
+use crate::serve::Waiting;
 
-/// The end of a watched body. The hop awaits it once, in one `wait_until` task, for every
-/// party that needs it (its metric, and the handler's [`crate::Hop::after_body`] work).
-pub type BodyWatch = LocalBoxFuture<'static, BodyEnd>;
+/// The end of a watched body: a promise of how it ended. The hop settles it once, for every
+/// party that needs it (its metric, and the handler's [`crate::Hop::after_body`] work), with
+/// [`after_end`].
+pub type BodyWatch = Promise;
 
 /// `resp` rebuilt in one crossing, with headers of its own (mutable: `resp` comes with the
 /// immutable headers of `fetch`, `hop::call_origin_relayed`, and this is the one place
@@ -37,10 +39,25 @@ pub fn observe(resp: &web_sys::Response) -> worker::Result<(web_sys::Response, O
     if end.is_null() {
         return Ok((relayed, None));
     }
-    let end = async move {
-        let code = JsFuture::from(Promise::from(end)).await.ok();
-        boundary::body_end(code.and_then(|c| c.as_f64()))
-    }
-    .boxed_local();
-    Ok((relayed, Some(end)))
+    Ok((relayed, Some(Promise::from(end))))
+}
+
+/// Runs `work` with how the body of `end` ended, in `ctx.waitUntil`, from one JS callback:
+/// what `work` decides is done right there, and only what has to wait (a flush, a breaker
+/// write) becomes a Rust task the request also waits for. Most bodies end with nothing to
+/// wait for, so a watched response costs one callback, not a Rust task awaiting a promise
+/// (two more callbacks and a microtask per wake). (The waiting part is returned, not polled
+/// here: a timer polled once with a no-op waker would keep that waker.)
+pub fn after_end(ctx: &Context, end: &BodyWatch, work: impl FnOnce(BodyEnd) -> Waiting + 'static) {
+    let settle = Closure::once_into_js(move |code: JsValue| -> JsValue {
+        match work(boundary::body_end(code.as_f64())) {
+            None => JsValue::UNDEFINED,
+            Some(waiting) => future_to_promise(async move {
+                waiting.await;
+                Ok(JsValue::UNDEFINED)
+            })
+            .into(),
+        }
+    });
+    boundary::after_end(ctx.as_ref(), end, &settle);
 }

@@ -56,7 +56,7 @@ pub(crate) async fn handle(
     upstream::check_forwardable(&method, has_body)?;
     let url = req.url()?;
     let class = RequestClass::of(url.path());
-    let country = hop.cf_text("country");
+    let country = hop.client_cf().and_then(|c| c.country.clone());
     let location = cf_location(hop);
     let health = runtime::health(env).load(settings.health_cache_ms).await;
     let route = decide::route(
@@ -98,13 +98,9 @@ pub(crate) async fn handle(
     if let Some(last) = last {
         let health = runtime::health(env);
         hop.after_body(move |end| {
-            async move {
-                let last = last.after_body(end);
-                if let Some(write) = health.record(observations(vec![last]), config) {
-                    write.await;
-                }
-            }
-            .boxed_local()
+            let last = last.after_body(end);
+            let write = health.record(observations(vec![last]), config)?;
+            Some(write.boxed_local())
         });
     }
 
@@ -195,12 +191,7 @@ pub(crate) type RoutedError = WithHeaders<CommonError>;
 /// The client's coordinates from `request.cf` (read once, by the hop), read without
 /// trusting their form (`worker::Cf::coordinates` panics on a value that does not parse).
 fn cf_location(hop: &Hop) -> Option<LatLon> {
-    use worker::js_sys::Reflect;
-    use worker::wasm_bindgen::JsValue;
-    let cf = hop.cf()?;
-    let coordinate = |name: &str| -> Option<f64> {
-        let v = Reflect::get(cf, &JsValue::from_str(name)).ok()?;
-        v.as_f64().or_else(|| v.as_string()?.trim().parse().ok())
-    };
-    LatLon::new(coordinate("latitude")?, coordinate("longitude")?)
+    let cf = hop.client_cf()?;
+    let coordinate = |v: &Option<String>| v.as_deref()?.trim().parse::<f64>().ok();
+    LatLon::new(coordinate(&cf.latitude)?, coordinate(&cf.longitude)?)
 }
