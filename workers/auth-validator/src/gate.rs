@@ -109,9 +109,7 @@ impl Forwarded {
     fn lines(&self) -> Result<HeaderLines, Error> {
         let mut lines = HeaderLines::new();
         for (name, value) in &self.0 {
-            lines
-                .push(name, value)
-                .map_err(|e| worker::Error::RustError(e.to_string()))?;
+            lines.push(name, value)?;
         }
         Ok(lines)
     }

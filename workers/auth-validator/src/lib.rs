@@ -127,11 +127,10 @@ async fn route(
 /// The CORS headers of a response to an allowed origin, and `Vary: Origin` appended to the
 /// answer's own: one crossing.
 fn cors_edits(headers: &[(&'static str, String)]) -> Result<HeaderEdits> {
-    let invalid = |e: edge_glue::boundary::InvalidHeader| worker::Error::RustError(e.to_string());
     let mut edits = HeaderEdits::default();
     for (name, value) in headers {
-        edits.set.push(name, value).map_err(invalid)?;
+        edits.set.push(name, value)?;
     }
-    edits.append.push("vary", "Origin").map_err(invalid)?;
+    edits.append.push("vary", "Origin")?;
     Ok(edits)
 }

@@ -7,7 +7,6 @@
 use edge_core::cache::CacheOutcome;
 use edge_core::cache::range::Part;
 use edge_core::cache::{decide, directives};
-use edge_core::error::CommonError;
 use edge_core::error::WithHeaders;
 use edge_glue::boundary::{self, HeaderEdits};
 use edge_glue::{Hop, Reply};
@@ -71,12 +70,9 @@ pub(crate) async fn handle(req: edge_glue::Incoming, env: &Env, hop: &Hop) -> Re
     // (RFC 9213; entries already leave them out).
     let mut edits = HeaderEdits::default();
     for name in directives::NOT_FORWARDED {
-        edits.remove(name).map_err(|_| CommonError::Internal)?;
+        edits.remove(name)?;
     }
-    edits
-        .set
-        .push("x-cache", outcome.header())
-        .map_err(|_| CommonError::Internal)?;
+    edits.set.push("x-cache", outcome.header())?;
     edits.apply(&resp.headers())?;
     Ok(resp)
 }

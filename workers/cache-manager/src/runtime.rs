@@ -62,7 +62,7 @@ impl Origin for Router {
         // the validators: every name once, so setting them is appending them.
         let mut lines = HeaderLines::new();
         for (name, value) in &headers {
-            lines.push(name, value).map_err(|_| CommonError::Internal)?;
+            lines.push(name, value)?;
         }
         let url = self.req.url();
         let req = url.and_then(|url| {

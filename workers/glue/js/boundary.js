@@ -10,11 +10,11 @@
 // them and refuses a name or value holding "\n", "\r" or "\0" (no valid header holds one),
 // so a list can never be split other than as it was built.
 
-/** Sets each pair of `lines` on `headers`. */
-function setLines(headers, lines) {
+/** Calls `f(name, value)` for each pair of `lines`. */
+function eachPair(lines, f) {
   if (lines === "") return;
   const parts = lines.split("\n");
-  for (let i = 0; i + 1 < parts.length; i += 2) headers.set(parts[i], parts[i + 1]);
+  for (let i = 0; i + 1 < parts.length; i += 2) f(parts[i], parts[i + 1]);
 }
 
 /**
@@ -25,7 +25,7 @@ function setLines(headers, lines) {
  */
 export function forwardRequest(incoming, url, copyIncoming, lines, body, cf) {
   const h = copyIncoming ? new Headers(incoming.headers) : new Headers();
-  setLines(h, lines);
+  eachPair(lines, (name, value) => h.set(name, value));
   const init = {
     method: incoming.method,
     headers: h,
@@ -62,7 +62,7 @@ export async function send(request, fetcher, timeoutMs, copy) {
       return TIMED_OUT;
     }
     if (!copy || answer.status < 200 || answer.status > 599) return answer;
-    return new Response(answer.body, answer);
+    return withOwnHeaders(answer);
   } catch {
     return UNAVAILABLE;
   } finally {
@@ -88,7 +88,7 @@ const ABANDONED = 2;
  */
 export function relay(answer) {
   const stream = answer.body;
-  if (stream === null) return [new Response(null, answer), null];
+  if (stream === null) return [withOwnHeaders(answer), null];
   const { readable, writable } = new IdentityTransformStream();
   const end = stream.pipeTo(writable).then(
     () => COMPLETE,
@@ -157,13 +157,7 @@ export function headerLines(headers) {
  */
 export function editHeaders(headers, remove, set, defaults, append) {
   if (remove !== "") for (const name of remove.split("\n")) headers.delete(name);
-  setLines(headers, set);
-  if (defaults !== "") {
-    const parts = defaults.split("\n");
-    for (let i = 0; i + 1 < parts.length; i += 2) if (!headers.has(parts[i])) headers.set(parts[i], parts[i + 1]);
-  }
-  if (append !== "") {
-    const parts = append.split("\n");
-    for (let i = 0; i + 1 < parts.length; i += 2) headers.append(parts[i], parts[i + 1]);
-  }
+  eachPair(set, (name, value) => headers.set(name, value));
+  eachPair(defaults, (name, value) => headers.has(name) || headers.set(name, value));
+  eachPair(append, (name, value) => headers.append(name, value));
 }

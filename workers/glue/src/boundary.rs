@@ -138,6 +138,22 @@ pub(crate) fn body_end(code: Option<f64>) -> edge_core::upstream::BodyEnd {
 #[error("header {0:?} holds a line break or NUL")]
 pub struct InvalidHeader(pub String);
 
+/// A header that cannot cross is this worker's own fault (every value pushed is a runtime
+/// header or a constant of ours): a runtime failure, 500 `internal_error`, the header's name
+/// in the log.
+impl From<InvalidHeader> for worker::Error {
+    fn from(e: InvalidHeader) -> Self {
+        Self::RustError(e.to_string())
+    }
+}
+
+/// As for `worker::Error`, where the error is a [`CommonError`](edge_core::error::CommonError).
+impl From<InvalidHeader> for edge_core::error::CommonError {
+    fn from(_: InvalidHeader) -> Self {
+        Self::Internal
+    }
+}
+
 /// `part` (of header `name`) as it may cross: no `\n`, `\r` or `\0`, which would split a
 /// list other than as it was built.
 fn checked(part: &str, name: &str) -> Result<(), InvalidHeader> {

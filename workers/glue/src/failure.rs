@@ -49,14 +49,15 @@ impl From<serde_json::Error> for Internal {
 
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::boundary::InvalidHeader;
     pub use edge_core::HttpError;
     pub use serde_json::Error as SerdeJsonError;
     pub use worker::Error as WorkerError;
 }
 
 /// Declares a worker's handler error: an enum with one variant per error type listed
-/// (each `From`, so `?` converts), plus `Runtime(Internal)` for `worker::Error` and
-/// `serde_json::Error`; its `Display` and `HttpError` are the wrapped error's.
+/// (each `From`, so `?` converts), plus `Runtime(Internal)` for `worker::Error`,
+/// `serde_json::Error` and a header that cannot cross (`boundary::InvalidHeader`); its `Display` and `HttpError` are the wrapped error's.
 ///
 /// ```ignore
 /// edge_glue::handler_error! {
@@ -94,6 +95,12 @@ macro_rules! handler_error {
         impl ::core::convert::From<$crate::failure::__private::WorkerError> for $name {
             fn from(e: $crate::failure::__private::WorkerError) -> Self {
                 Self::Runtime(e.into())
+            }
+        }
+
+        impl ::core::convert::From<$crate::failure::__private::InvalidHeader> for $name {
+            fn from(e: $crate::failure::__private::InvalidHeader) -> Self {
+                Self::Runtime($crate::failure::__private::WorkerError::from(e).into())
             }
         }
 

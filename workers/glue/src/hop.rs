@@ -106,9 +106,7 @@ pub fn forwarded(
     mut lines: HeaderLines,
     body: &JsValue,
 ) -> worker::Result<web_sys::Request> {
-    lines
-        .push(REQUEST_ID_HEADER, hop.request_id.as_str())
-        .map_err(|e| worker::Error::RustError(e.to_string()))?;
+    lines.push(REQUEST_ID_HEADER, hop.request_id.as_str())?;
     let cf = match to {
         // workerd takes `cf` from the init dictionary: the fields the hops below read.
         Destination::Service => hop

@@ -13,8 +13,10 @@ use std::cell::OnceCell;
 
 use worker::{Headers, Url, web_sys};
 
-/// The incoming request: a handle on the runtime's object, nothing read yet.
-#[derive(Debug, Clone)]
+/// The incoming request: a handle on the runtime's object, nothing read yet. Not `Clone`:
+/// `worker::Headers::clone` copies the headers, so a clone would hold a snapshot where the
+/// original holds a handle (`inner().clone()` is the JS `clone()` of the request).
+#[derive(Debug)]
 pub struct Incoming(web_sys::Request, OnceCell<Headers>);
 
 impl From<web_sys::Request> for Incoming {

@@ -23,7 +23,7 @@ use worker::{Delay, Env, Headers, Method, Request, RequestInit, console_error, c
 
 use futures::FutureExt;
 
-use crate::serve::Watched;
+use crate::serve::{Waiting, Watched};
 use crate::{Hop, config, hop, now_ms, random_uuid};
 
 /// Service binding name of analytics-collector in every worker's config.
@@ -72,32 +72,36 @@ fn with_outbox<R>(env: &Env, f: impl FnOnce(&mut Outbox) -> R) -> R {
 /// for the response body's end; when the body is `watched`, after it ended, with a broken
 /// body recorded as such (`edge_core::upstream::BodyEnd`).
 ///
-/// Most requests schedule nothing: with no body watched, the event goes into the outbox now,
-/// and only the push that starts a flush hands a task to `wait_until`. A watched body is
-/// awaited in one `wait_until` task for everything that needs its end.
+/// Most requests schedule nothing: the event goes into the outbox at once (with no body
+/// watched) or from the one callback that learns how the body ended, and only the push
+/// that starts a flush, or the handler's work that has to wait, hands a task to
+/// `wait_until`.
 pub fn report(hop: &Hop, env: &Env, event: Option<MetricEvent>, watched: Option<Watched>) {
     let env = env.clone();
     let Some(Watched { end, after }) = watched else {
-        if let Some(flush) = event.and_then(|event| push(&env, event)) {
-            hop.wait_until(async move { flush.run(&env).await });
+        if let Some(waiting) = event.and_then(|event| queued(&env, event)) {
+            hop.wait_until(waiting);
         }
         return;
     };
     hop.after_end(&end, move |end| {
         let waits: Vec<_> = after.into_iter().filter_map(|work| work(end)).collect();
-        let mut event = event?;
-        apply_end(&mut event, end);
+        let event = event.map(|mut event| {
+            apply_end(&mut event, end);
+            event
+        });
         if waits.is_empty() {
-            let flush = push(&env, event)?;
-            return Some(async move { flush.run(&env).await }.boxed_local());
+            return queued(&env, event?);
         }
-        // The handler's waiting work first, then the metric (as with no body watched).
+        // The handler's waiting work (a breaker write) first, then the metric.
         Some(
             async move {
                 for waiting in waits {
                     waiting.await;
                 }
-                enqueue(&env, event).await;
+                if let Some(event) = event {
+                    enqueue(&env, event).await;
+                }
             }
             .boxed_local(),
         )
@@ -113,13 +117,21 @@ fn apply_end(event: &mut MetricEvent, end: BodyEnd) {
 }
 
 /// Hands `event` to the isolate's outbox and, when this push is the one to start a flush,
-/// drives it. [`report`] awaits it in a hop's `wait_until`; work outside a request (a queue
-/// consumer's event, a Durable Object's WebSocket message or alarm) awaits it itself, in
+/// drives it. [`report`] queues its events itself ([`queued`]); work outside a request (a
+/// queue consumer's event, a Durable Object's WebSocket message or alarm) awaits this, in
 /// the object's `wait_until` where there is one.
 pub async fn enqueue(env: &Env, event: MetricEvent) {
-    if let Some(flush) = push(env, event) {
-        flush.run(env).await;
+    if let Some(waiting) = queued(env, event) {
+        waiting.await;
     }
+}
+
+/// Hands `event` to the isolate's outbox now; the flush this push starts, if it starts one,
+/// is the work left to wait for.
+fn queued(env: &Env, event: MetricEvent) -> Waiting {
+    let flush = push(env, event)?;
+    let env = env.clone();
+    Some(async move { flush.run(&env).await }.boxed_local())
 }
 
 /// A flush this push must drive.

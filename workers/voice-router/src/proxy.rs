@@ -16,7 +16,7 @@ use edge_core::routing::classify::RequestClass;
 use edge_core::routing::decide::{self, Client};
 use edge_core::routing::geo::{LatLon, LatencyModel};
 use edge_core::upstream;
-use edge_glue::boundary::{HeaderEdits, HeaderLines};
+use edge_glue::boundary::HeaderEdits;
 use edge_glue::{Hop, Incoming, now_ms, reply};
 use futures::FutureExt;
 use worker::{Env, Headers, web_sys};
@@ -126,7 +126,7 @@ pub(crate) async fn handle(
         && !out.has("cache-control")?
         && !out.has("expires")?
     {
-        push(&mut edits.set, "cache-control", cc)?;
+        edits.set.push("cache-control", cc)?;
     }
     edits.apply(&out)?;
     Ok(resp)
@@ -144,16 +144,9 @@ fn edits(headers: Vec<(&'static str, String)>) -> Result<HeaderEdits, Error> {
         } else {
             &mut edits.set
         };
-        push(list, name, value)?;
+        list.push(name, value)?;
     }
     Ok(edits)
-}
-
-fn push(lines: &mut HeaderLines, name: &str, value: &str) -> Result<(), Error> {
-    lines
-        .push(name, value)
-        .map(|_| ())
-        .map_err(|_| CommonError::Internal.into())
 }
 
 /// The headers of every routed answer, relayed or error: `x-edge-region` (the region that

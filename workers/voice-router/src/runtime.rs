@@ -103,12 +103,7 @@ impl Origin for Fetch<'_> {
             None => format!("{}{}", region.endpoint, url.path()),
         };
         let mut lines = HeaderLines::new();
-        let mut set = |name: &str, value: &str| {
-            lines
-                .push(name, value)
-                .map(|_| ())
-                .map_err(|_| CommonError::Internal)
-        };
+        let mut set = |name: &str, value: &str| lines.push(name, value).map(|_| ());
         set("x-edge-region", &region.id)?;
         set("x-edge-request-class", class.as_str())?;
         set("x-edge-priority", class.priority().as_str())?;
