@@ -1,14 +1,15 @@
 // Where voice-router's cold start goes (issue 14): a fresh Miniflare to its first /health, 7
 // runs of each, interleaved: the empty JS worker; the same importing voice-router's wasm
 // (compiled by the runtime, never instantiated); the empty worker with voice-router's
-// bindings, without and with that wasm; voice-router itself. Prints the medians of "ready"
+// bindings, without and with that wasm; voice-router itself (as module contents, the way a
+// deploy uploads it, and from its scriptPath, which Miniflare walks in Node first). Prints the medians of "ready"
 // (Miniflare constructed to listening: script load) and of the first /health.
 //   node tests/load/cold-split.mjs      (after scripts/build voice-router)
 // The module paths below are names inside Miniflare's config only; nothing is written.
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { Miniflare } from "miniflare";
-import { ROOT, workerOptions } from "../harness/config.mjs";
+import { ROOT, inlineModules, workerOptions } from "../harness/config.mjs";
 import { routingTable } from "../harness/routing.mjs";
 
 const wasmPath = path.join(ROOT, "workers/voice-router/build/index_bg.wasm");
@@ -25,7 +26,9 @@ const variants = {
   wasmImported: { name: "w", modules: mods(imported), compatibilityDate: COMPAT },
   bound: { ...bindings(), name: "b", modules: [{ type: "ESModule", path: path.join(ROOT, "tests/load/cold-split-entry.mjs"), contents: empty }], compatibilityDate: COMPAT },
   boundWasm: { ...bindings(), name: "bw", modules: mods(imported), compatibilityDate: COMPAT },
-  rust: { ...workerOptions("voice-router", { vars: { ROUTING_TABLE: routingTable("http://127.0.0.1:9") } }), serviceBindings: {} },
+  rust: inlineModules({ ...workerOptions("voice-router", { vars: { ROUTING_TABLE: routingTable("http://127.0.0.1:9") } }), serviceBindings: {} }),
+  // The same from its scriptPath: Miniflare parses the script in Node first (not the runtime's cost).
+  rustWalked: { ...workerOptions("voice-router", { vars: { ROUTING_TABLE: routingTable("http://127.0.0.1:9") } }), serviceBindings: {} },
 };
 function bindings() {
   const { modules: _m, scriptPath: _s, modulesRules: _r, compatibilityDate: _d, compatibilityFlags: _f, name: _n, ...rest } = {

@@ -82,8 +82,9 @@ fn targets(purge: &PurgeRequest) -> Result<(Vec<String>, Vec<String>), InvalidPu
     }
     let mut uris = Vec::new();
     for url in &purge.urls {
-        let (path, query) =
-            path_and_query(url).ok_or(InvalidPurge("a url is neither absolute nor a path"))?;
+        let (path, query) = path_and_query(url).ok_or(InvalidPurge(
+            "a url is neither a path nor an absolute http(s) URL with an ASCII (punycode) host",
+        ))?;
         uris.push(key::uri_prefix(&path, query.as_deref()));
     }
     for prefix in &purge.prefixes {

@@ -126,12 +126,16 @@ pub fn required_string(env: &Env, name: &'static str) -> Result<String, CommonEr
 /// # Errors
 /// [`CommonError::Misconfigured`] when absent or not an http(s) URL.
 pub fn base_url(env: &Env, name: &'static str) -> Result<String, CommonError> {
-    let raw = required_string(env, name)?;
-    let url = worker::Url::parse(&raw).map_err(|_| CommonError::Misconfigured(name))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(CommonError::Misconfigured(name));
-    }
-    Ok(raw.trim_end_matches('/').to_owned())
+    http_base(&required_string(env, name)?).ok_or(CommonError::Misconfigured(name))
+}
+
+/// `raw` without its trailing slashes when it is an absolute `http(s)` URL with a host.
+/// Hosts must be ASCII: an internationalised name is written in its punycode form
+/// (`xn--…`; the build has no Unicode IDNA tables, DESIGN.md "ASCII hosts only").
+fn http_base(raw: &str) -> Option<String> {
+    let url = worker::Url::parse(raw).ok()?;
+    (matches!(url.scheme(), "http" | "https") && url.host_str().is_some())
+        .then(|| raw.trim_end_matches('/').to_owned())
 }
 
 /// The var names of one circuit breaker's thresholds.
@@ -168,4 +172,38 @@ pub fn breaker(
             None => u64::MAX / 2,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::http_base;
+
+    #[test]
+    fn a_base_url_is_an_absolute_http_url_with_a_host() {
+        assert_eq!(
+            http_base("https://api.example/v1/").as_deref(),
+            Some("https://api.example/v1")
+        );
+        assert_eq!(
+            http_base("http://127.0.0.1:8787").as_deref(),
+            Some("http://127.0.0.1:8787")
+        );
+        assert_eq!(http_base("ftp://files.example/"), None);
+        assert_eq!(http_base("/relative"), None);
+        assert_eq!(http_base("https://"), None);
+    }
+
+    /// The build pins the url crate's no-Unicode IDNA back end (workspace Cargo.toml): an
+    /// internationalised host is refused as written and accepted in its punycode form. If
+    /// this fails, the pin is gone and every wasm carries ~106 KB of Unicode tables again.
+    #[test]
+    fn hosts_are_ascii_an_internationalised_name_is_written_as_punycode() {
+        assert_eq!(http_base("https://bücher.example/"), None);
+        assert_eq!(
+            http_base("https://xn--bcher-kva.example/").as_deref(),
+            Some("https://xn--bcher-kva.example")
+        );
+        let url = worker::Url::parse("https://API.Example/x").expect("an ASCII host parses");
+        assert_eq!(url.host_str(), Some("api.example"));
+    }
 }
