@@ -18,12 +18,20 @@ function eachPair(lines, f) {
 }
 
 /**
+ * The abort controller of each request built for the network (`forwardRequest` with
+ * `abortable`), for `send` to abort when the deadline passes: the signal is in the request
+ * from the start, so `send` fetches it as it is instead of `fetch(request, { signal })`,
+ * which would build a second Request around it.
+ */
+const controllers = new WeakMap();
+
+/**
  * The request to send to the next hop: `incoming`'s method, its headers copied (when
  * `copyIncoming`) or none, with `lines` set on them, `body` (undefined: `incoming`'s; null:
- * none), `redirect: "manual"`, and `cf` when given. Throws (a Rust `Err`) on an invalid URL
- * or header.
+ * none), `redirect: "manual"`, `cf` when given, and an abort signal when `abortable` (a
+ * request for the network). Throws (a Rust `Err`) on an invalid URL or header.
  */
-export function forwardRequest(incoming, url, copyIncoming, lines, body, cf) {
+export function forwardRequest(incoming, url, copyIncoming, lines, body, cf, abortable) {
   const h = copyIncoming ? new Headers(incoming.headers) : new Headers();
   eachPair(lines, (name, value) => h.set(name, value));
   const init = {
@@ -33,7 +41,12 @@ export function forwardRequest(incoming, url, copyIncoming, lines, body, cf) {
     redirect: "manual",
   };
   if (cf !== undefined) init.cf = cf;
-  return new Request(url, init);
+  if (!abortable) return new Request(url, init);
+  const controller = new AbortController();
+  init.signal = controller.signal;
+  const request = new Request(url, init);
+  controllers.set(request, controller);
+  return request;
 }
 
 /** What `send` resolves with when no answer came: the deadline passed first. */
@@ -48,26 +61,54 @@ const UNAVAILABLE = 1;
  * (with mutable copied headers when `copy` and its status is one a Response can carry), or
  * TIMED_OUT / UNAVAILABLE. Never rejects.
  */
-export async function send(request, fetcher, timeoutMs, copy) {
-  const controller = fetcher === null ? new AbortController() : null;
+export function send(request, fetcher, timeoutMs, copy) {
+  return fetcher === null ? sendNetwork(request, timeoutMs, copy) : sendService(request, fetcher, timeoutMs, copy);
+}
+
+/** `send` through a service binding: the answer raced against the deadline. */
+async function sendService(request, fetcher, timeoutMs, copy) {
   let timer;
   const deadline = new Promise((resolve) => {
     timer = setTimeout(resolve, timeoutMs, TIMED_OUT);
   });
   try {
-    const call = controller === null ? fetcher.fetch(request) : fetch(request, { signal: controller.signal });
-    const answer = await Promise.race([call, deadline]);
-    if (answer === TIMED_OUT) {
-      controller?.abort();
-      return TIMED_OUT;
-    }
-    if (!copy || answer.status < 200 || answer.status > 599) return answer;
-    return withOwnHeaders(answer);
+    const answer = await Promise.race([fetcher.fetch(request), deadline]);
+    return answer === TIMED_OUT ? TIMED_OUT : arrived(answer, copy);
   } catch {
     return UNAVAILABLE;
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * `send` over the network: the deadline aborts the request (its own signal when
+ * `forwardRequest` gave it one, else one added here). An answer whose headers arrive after
+ * the deadline fired is a timeout too (its body was aborted with the request).
+ */
+async function sendNetwork(request, timeoutMs, copy) {
+  let controller = controllers.get(request);
+  const own = controller !== undefined;
+  if (!own) controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, timeoutMs);
+  try {
+    const answer = await (own ? fetch(request) : fetch(request, { signal: controller.signal }));
+    return timedOut ? TIMED_OUT : arrived(answer, copy);
+  } catch {
+    return timedOut ? TIMED_OUT : UNAVAILABLE;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** An answer as `send` resolves with it: headers copied when `copy` and its status allows. */
+function arrived(answer, copy) {
+  if (!copy || answer.status < 200 || answer.status > 599) return answer;
+  return withOwnHeaders(answer);
 }
 
 /** How a relayed body ended (`BodyEnd` in Rust): every byte passed on. */

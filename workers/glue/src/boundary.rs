@@ -27,6 +27,7 @@ extern "C" {
         lines: &str,
         body: &JsValue,
         cf: &JsValue,
+        abortable: bool,
     ) -> Result<web_sys::Request, JsValue>;
 
     /// Sends a request with a deadline on its answer's headers; never rejects.

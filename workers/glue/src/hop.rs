@@ -93,7 +93,8 @@ pub fn forwarded_request_lines(
 
 /// The request to the next hop in one crossing: `req`'s method, the headers of `base` with
 /// `lines` and `x-request-id` set on them, `body` (`undefined`: the incoming body; `null`:
-/// none), `redirect: manual`, and `cf` as `to` says.
+/// none), `redirect: manual`, `cf` as `to` says, and for an origin the abort signal
+/// [`call_origin`] fires at its deadline (built in, so the request is sent as it is).
 ///
 /// # Errors
 /// When the runtime refuses to build the request (an invalid URL or header).
@@ -122,6 +123,7 @@ pub fn forwarded(
         lines.as_str(),
         body,
         &cf,
+        to == Destination::Origin,
     )?)
 }
 
