@@ -33,6 +33,38 @@ pub fn is_null_body(status: u16) -> bool {
     matches!(status, 101 | 103 | 204 | 205 | 304)
 }
 
+/// What a response needs before the runtime can send it ([`delivery`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// Sendable as it is.
+    AsIs,
+    /// A null-body status carrying a body: sent with the same status and headers, no body.
+    WithoutBody,
+    /// A status no response can carry: answered with this error instead.
+    Refused(CommonError),
+}
+
+/// What a response with `status` needs before the runtime sends it (`has_body` is asked
+/// only for a null-body status: reading a runtime response's body is a crossing): the JS `Response` constructor throws on a status outside [`RELAYABLE`] and on a
+/// body with a null-body status, and workers-rs turns that throw into a panic that
+/// restarts the isolate. `own_upgrade`: a worker's own `101` WebSocket upgrade (it carries
+/// a socket, not a body), sent as it is. The one decision behind every response a worker
+/// sends, built or relayed.
+#[must_use]
+pub fn delivery(status: u16, has_body: impl FnOnce() -> bool, own_upgrade: bool) -> Delivery {
+    if own_upgrade && status == 101 {
+        return Delivery::AsIs;
+    }
+    if let Err(e) = check_status(status) {
+        return Delivery::Refused(e);
+    }
+    if is_null_body(status) && has_body() {
+        Delivery::WithoutBody
+    } else {
+        Delivery::AsIs
+    }
+}
+
 /// Accepts forwarding a request with `method` (raw, uppercase) that has a body or not:
 /// the Fetch API cannot build a GET or HEAD request with a body, so one is refused as the
 /// edge refuses it (400 `unexpected_body`) instead of failing inside the worker.
@@ -118,6 +150,42 @@ mod tests {
         for s in [200, 206, 404, 500] {
             assert!(!is_null_body(s), "{s}");
         }
+    }
+
+    #[test]
+    fn item_13_8_what_a_response_needs_before_it_is_sent() {
+        assert_eq!(delivery(200, || true, false), Delivery::AsIs);
+        assert_eq!(delivery(204, || false, false), Delivery::AsIs);
+        // The body is asked about only where the status decides nothing without it.
+        let unasked = || -> bool { panic!("has_body asked for a status with a body") };
+        assert_eq!(delivery(200, unasked, false), Delivery::AsIs);
+        assert!(matches!(
+            delivery(999, unasked, false),
+            Delivery::Refused(_)
+        ));
+        for s in [204, 205, 304] {
+            assert_eq!(delivery(s, || true, false), Delivery::WithoutBody, "{s}");
+            assert_eq!(delivery(s, || true, true), Delivery::WithoutBody, "{s}");
+        }
+        // A worker's own upgrade is sent as it is; an upstream's 101 is not a final answer.
+        assert_eq!(delivery(101, || false, true), Delivery::AsIs);
+        for (s, body) in [
+            (101, false),
+            (0, false),
+            (103, true),
+            (600, true),
+            (999, false),
+        ] {
+            assert_eq!(
+                delivery(s, || body, false),
+                Delivery::Refused(CommonError::BadUpstreamResponse { status: s }),
+                "{s}"
+            );
+        }
+        assert_eq!(
+            delivery(600, || false, true),
+            Delivery::Refused(CommonError::BadUpstreamResponse { status: 600 })
+        );
     }
 
     #[test]

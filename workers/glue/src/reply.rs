@@ -9,7 +9,7 @@
 //! edits an answer's headers and sends it on returns it as [`Reply::Relayed`], and
 //! [`serve`](crate::serve) hands that object to the runtime as it is.
 
-use edge_core::upstream;
+use edge_core::upstream::{self, Delivery};
 use worker::{Headers, Response, web_sys};
 
 use crate::respond;
@@ -89,18 +89,19 @@ impl Reply {
             Self::Built(resp) => Ok(Self::Built(respond::deliverable(resp)?)),
             Self::Relayed(resp) => {
                 let status = resp.status();
-                if let Err(e) = upstream::check_status(status) {
-                    return Ok(Self::Built(respond::error_response(&e)?));
+                // A relayed answer is an upstream's: its 101 is not this worker's upgrade.
+                match upstream::delivery(status, || resp.body().is_some(), false) {
+                    Delivery::AsIs => Ok(Self::Relayed(resp)),
+                    Delivery::Refused(e) => Ok(Self::Built(respond::error_response(&e)?)),
+                    Delivery::WithoutBody => {
+                        let init = web_sys::ResponseInit::new();
+                        init.set_status(status);
+                        init.set_headers(&resp.headers());
+                        Ok(Self::Relayed(web_sys::Response::new_with_opt_str_and_init(
+                            None, &init,
+                        )?))
+                    }
                 }
-                if upstream::is_null_body(status) && resp.body().is_some() {
-                    let init = web_sys::ResponseInit::new();
-                    init.set_status(status);
-                    init.set_headers(&resp.headers());
-                    return Ok(Self::Relayed(web_sys::Response::new_with_opt_str_and_init(
-                        None, &init,
-                    )?));
-                }
-                Ok(Self::Relayed(resp))
             }
         }
     }

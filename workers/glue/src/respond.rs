@@ -4,7 +4,8 @@
 //! code come from the error's [`HttpError`] impl, the body is [`ErrorBody`] JSON, and
 //! error responses are never cached.
 
-use edge_core::{ErrorBody, HttpError, upstream};
+use edge_core::upstream::{self, Delivery};
+use edge_core::{ErrorBody, HttpError};
 use serde::Serialize;
 use worker::{Headers, Response, ResponseBody, Result};
 
@@ -58,15 +59,13 @@ pub fn set_headers(resp: &Response, headers: &[(&'static str, String)]) -> Resul
 /// Only if the replacement response cannot be built.
 pub fn deliverable(resp: Response) -> Result<Response> {
     let status = resp.status_code();
-    if status == 101 {
-        return Ok(resp);
+    let has_body = || !matches!(resp.body(), ResponseBody::Empty);
+    match upstream::delivery(status, has_body, true) {
+        Delivery::AsIs => Ok(resp),
+        Delivery::Refused(e) => error_response(&e),
+        Delivery::WithoutBody => {
+            let headers = resp.headers().clone();
+            Ok(Response::empty()?.with_status(status).with_headers(headers))
+        }
     }
-    if let Err(e) = upstream::check_status(status) {
-        return error_response(&e);
-    }
-    if upstream::is_null_body(status) && !matches!(resp.body(), ResponseBody::Empty) {
-        let headers = resp.headers().clone();
-        return Ok(Response::empty()?.with_status(status).with_headers(headers));
-    }
-    Ok(resp)
 }
