@@ -71,8 +71,9 @@ export function workerOptions(name, { vars = {}, secrets = {} } = {}) {
 /**
  * `options` with its script handed to the runtime as module contents (the script and every
  * `.wasm` beside it), the way a deploy uploads a bundle, instead of a `scriptPath` that
- * Miniflare walks in Node first (it parses the script to find its imports: ~10–15 ms for
- * a built worker, work the runtime never does). The cold-start benches load both sides so.
+ * Miniflare walks in Node first (it parses the script to find its imports: 14–26 ms
+ * measured for a built worker, work the runtime never does). The cold-start benches load
+ * both sides so.
  */
 export function inlineModules(options) {
   const { scriptPath, modulesRules: _rules, modules: _modules, ...rest } = options;

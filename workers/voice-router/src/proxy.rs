@@ -49,11 +49,12 @@ pub(crate) async fn handle(
     hop: &Hop,
 ) -> Result<web_sys::Response, Error> {
     let settings = Settings::load(env)?;
-    // The raw method: worker::Method turns methods it does not know into GET.
-    let method = req.inner().method();
+    // The raw method, as the hop read it on arrival (worker::Method turns methods it does
+    // not know into GET).
+    let method = hop.method();
     let has_body = req.has_body();
     // A GET or HEAD with a body cannot be forwarded (Fetch refuses to build it).
-    upstream::check_forwardable(&method, has_body)?;
+    upstream::check_forwardable(method, has_body)?;
     let url = req.url()?;
     let class = RequestClass::of(url.path());
     let country = hop.client_cf().and_then(|c| c.country.clone());
@@ -76,7 +77,7 @@ pub(crate) async fn handle(
         timeout_ms: settings.timeout_ms,
         hop,
     };
-    let routed = failover::attempt(&origin, &Runtime, &route, &method, has_body).await;
+    let routed = failover::attempt(&origin, &Runtime, &route, method, has_body).await;
     // A body that breaks off after the headers is the region's failure too: the answered
     // attempt is recorded once its body has ended (DESIGN.md, "Broken bodies").
     let answered = routed.answered();
